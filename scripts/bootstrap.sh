@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment in .venv with Python >= 3.12.
+# Mesa 3.5 needs Python 3.12+; on these machines `python3` is 3.11, so look for 3.12/3.13
+# on PATH and in pyenv's versions folder. Idempotent: a second call only checks the stamp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+stamp="$venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ]; then
+    exit 0
+fi
+find_python() {
+    local candidate
+    for candidate in python3.13 python3.12 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 /usr/bin/python3.1[2-9]; do
+        if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+    done
+    return 1
+}
+if [ ! -x "$venv/bin/python" ]; then
+    py=$(find_python) || { echo "error: Python 3.12 or newer not found (Mesa 3.5 needs it); install python3.12 and retry" >&2; exit 2; }
+    echo "creating $venv with $py" >&2
+    "$py" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+"$venv/bin/python" -m pip install --quiet -e ".[test]" >&2
+rm -f "$venv"/.installed-*
+touch "$stamp"

@@ -1,0 +1,49 @@
+"""Typed errors. The CLI turns them into one message per problem and exit code 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as we know.
+
+    Attributes:
+        file: File the problem is in ('<command line>' for ``--set``).
+        path: Dotted key path, e.g. ``actors.turkey.interests.losses``.
+        message: What is wrong and, where we can tell, how to fix it.
+        line: 1-based line in ``file``, if known.
+        column: 1-based column in ``file``, if known.
+    """
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SimError(Exception):
+    """Base of the errors the CLI reports without a traceback."""
+
+
+class ScenarioError(SimError):
+    """A scenario (or an override of one) is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(SimError):
+    """The command line asks for something impossible (bad flag values, unwritable paths)."""

@@ -1,0 +1,482 @@
+"""Load scenario files: safe YAML with line marks, ``extends:``, provenance and overrides.
+
+Reading goes through PyYAML's *composer* only (no object construction beyond plain scalars),
+so no tag can build a Python object, and every key keeps the line and column it came from;
+validation errors are then reported against the file, line and key that caused them.
+
+Provenance: a value may be written ``{value: 3, source: "verbatim quote"}`` or
+``{value: 3, assumption: "one-line reason"}``; a mapping may also carry ``source:`` or
+``assumption:`` beside its keys, which then covers its direct scalar values. Notes are taken
+out of the data before validation and kept in a ``Provenance`` table that
+``sim check --assumptions`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from types import UnionType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario.schema import Scenario, reference_errors
+
+NOTE_KEYS = ("source", "assumption")
+MAX_FILE_BYTES = 5_000_000
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Where a value comes from: a quote from the seed article, or a stated assumption."""
+
+    kind: str  # "source" | "assumption" | "override"
+    text: str
+    file: str
+    line: int | None
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario with everything needed to explain and reproduce it.
+
+    Attributes:
+        spec: The validated scenario.
+        data: The resolved plain data (after ``extends`` and overrides, notes removed).
+        notes: Provenance per key path (a note on a mapping is stored at the mapping's path).
+        marks: (file, line, column) per key path, for error messages.
+        path: The file loaded.
+        overrides: The ``--set`` overrides applied, in order.
+    """
+
+    spec: Scenario
+    data: dict[str, Any]
+    notes: dict[PathKey, Note]
+    marks: dict[PathKey, tuple[str, int, int]]
+    path: Path | None
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        """File stem, used for default output folders."""
+        return self.path.stem if self.path else "scenario"
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved data: two runs with equal digests ran the same scenario."""
+        text = json.dumps(self.data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def provenance(self) -> list[tuple[str, Any, Note | None]]:
+        """Every numeric, boolean and date value with the note that covers it (or None)."""
+        rows = []
+        for key, value in _leaves(self.data):
+            rows.append((format_path(key), value, self.note_for(key)))
+        return rows
+
+    def note_for(self, key: PathKey) -> Note | None:
+        """The note on the value itself, else on the mapping that holds it."""
+        return self.notes.get(key) or self.notes.get(key[:-1])
+
+
+def format_path(key: PathKey) -> str:
+    """``('actors', 'a', 'actions', 0, 'verb')`` -> ``actors.a.actions[0].verb``."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_path(text: str) -> PathKey:
+    """Inverse of ``format_path``."""
+    parts: list[str | int] = []
+    for chunk in text.split("."):
+        name, *indices = chunk.split("[")
+        if name:
+            parts.append(name)
+        for index in indices:
+            parts.append(int(index.rstrip("]")))
+    return tuple(parts)
+
+
+def _leaves(data: Any, key: PathKey = ()):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _leaves(v, (*key, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _leaves(v, (*key, i))
+    elif isinstance(data, bool | int | float) or hasattr(data, "isoformat"):
+        yield key, data
+
+
+# --------------------------------------------------------------------------- YAML reading
+
+
+class _Reader:
+    """Turn a composed YAML node tree into plain data, marks and notes, with limits."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: dict[PathKey, tuple[str, int, int]] = {}
+        self.notes: dict[PathKey, Note] = {}
+        self.problems: list[Problem] = []
+        self._count = 0
+        self._scalars = yaml.SafeLoader("")
+
+    def problem(self, key: PathKey, message: str, node: yaml.Node | None) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        col = node.start_mark.column + 1 if node is not None else None
+        self.problems.append(Problem(self.file, format_path(key), message, line, col))
+
+    def read(self, node: yaml.Node, key: PathKey = (), depth: int = 0) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise ScenarioError([Problem(self.file, format_path(key),
+                                         f"more than {MAX_NODES} YAML nodes (alias bomb?)")])
+        if depth > MAX_DEPTH:
+            raise ScenarioError([Problem(self.file, format_path(key),
+                                         f"nesting deeper than {MAX_DEPTH} levels",
+                                         node.start_mark.line + 1, node.start_mark.column + 1)])
+        self.marks.setdefault(key, (self.file, node.start_mark.line + 1,
+                                    node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, key, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(item, (*key, i), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return self._scalars.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problem(key, f"cannot read this value ({getattr(exc, 'problem', exc)}); "
+                         "use a plain number, string, true/false or date", node)
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, key: PathKey, depth: int) -> Any:
+        out: dict[str, Any] = {}
+        value_nodes: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key, "a key must be a plain name", key_node)
+                continue
+            name = str(self._scalars.construct_object(key_node))
+            if name == "<<":
+                self.problem(key, "YAML merge keys (<<) are not supported; use extends:",
+                             key_node)
+                continue
+            if name in out or name in value_nodes:
+                first = value_nodes[name].start_mark.line + 1
+                self.problem((*key, name), f"duplicate key (first given on line {first}); "
+                             "remove one of them", key_node)
+                continue
+            value_nodes[name] = value_node
+            self.marks[(*key, name)] = (self.file, key_node.start_mark.line + 1,
+                                        key_node.start_mark.column + 1)
+            if name in NOTE_KEYS:
+                continue
+            out[name] = self.read(value_node, (*key, name), depth + 1)
+        notes = [n for n in NOTE_KEYS if n in value_nodes]
+        for n in notes:
+            text = self._scalars.construct_object(value_nodes[n])
+            if not isinstance(text, str) or not text.strip():
+                self.problem((*key, n), f"'{n}' must be a non-empty text", value_nodes[n])
+                continue
+            self.notes[key] = Note(n, " ".join(text.split()), self.file,
+                                   value_nodes[n].start_mark.line + 1)
+        if notes and set(out) == {"value"} and not isinstance(out["value"], dict):
+            return out["value"]  # an annotated scalar: {value: x, source: "..."}
+        return out
+
+
+def read_yaml(path: Path) -> tuple[Any, dict, dict]:
+    """Read one YAML file safely; return (data, marks, notes) or raise ``ScenarioError``."""
+    file = str(path)
+    try:
+        raw = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else None
+    except FileNotFoundError:
+        raise ScenarioError([Problem(file, "", "file not found")]) from None
+    except OSError as exc:
+        raise ScenarioError([Problem(file, "", f"cannot read: {exc.strerror}")]) from None
+    if raw is None:
+        raise ScenarioError([Problem(file, "", f"file larger than {MAX_FILE_BYTES} bytes; "
+                                     "a scenario is a few hundred lines")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError([Problem(file, "", f"not UTF-8 text (byte {exc.start}); "
+                                     "save the file as UTF-8", line)]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ScenarioError([Problem(file, "", f"YAML syntax: {exc.problem}",
+                                     mark.line + 1 if mark else None,
+                                     mark.column + 1 if mark else None)]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, "", f"YAML syntax: {exc}")]) from None
+    if node is None:
+        raise ScenarioError([Problem(file, "", "the file is empty")])
+    reader = _Reader(file)
+    data = reader.read(node)
+    if reader.problems:
+        raise ScenarioError(reader.problems)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(file, "", "a scenario is a mapping of keys to values")])
+    return data, reader.marks, reader.notes
+
+
+# --------------------------------------------------------------------------- extends / merge
+
+
+def _merge(base: Any, child: Any) -> Any:
+    """Deep-merge mappings; anything else in the child replaces the base's value."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for k, v in child.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return child
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict, dict]:
+    path = path.resolve() if path.exists() else path
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ScenarioError([Problem(str(path), "extends", f"extends itself: {chain}")])
+    data, marks, notes = read_yaml(path)
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data, marks, notes
+    if not isinstance(base_name, str):
+        line = marks.get(("extends",), (None, None, None))[1]
+        raise ScenarioError([Problem(str(path), "extends", "must name one scenario file", line)])
+    base_path = (path.parent / base_name)
+    if not base_path.exists():
+        line = marks.get(("extends",), (None, None, None))[1]
+        raise ScenarioError([Problem(str(path), "extends",
+                                     f"base file '{base_name}' not found next to this file", line)])
+    base_data, base_marks, base_notes = _read_with_bases(base_path, (*seen, path))
+    merged = _merge(base_data, data)
+    return merged, {**base_marks, **marks}, {**base_notes, **notes}
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated/Optional wrappers from a type annotation."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """YAML key -> attribute name for a schema model (aliases such as 'from' included)."""
+    names = {}
+    for name, info in model.model_fields.items():
+        names[info.alias or name] = name
+    return names
+
+
+def check_override_path(data: dict, key: PathKey) -> str | None:
+    """Return why ``key`` is not a settable scenario path, or None if it is.
+
+    The walk follows the schema: at a model, the key must be one of its fields; at a
+    collection keyed by id (actors, nodes, ...), the id must exist in the scenario; at a
+    list, the index must be in range. Messages offer the closest valid name.
+    """
+    node: Any = data
+    annotation: Any = Scenario
+    for depth, part in enumerate(key):
+        annotation = _unwrap(annotation)
+        where = format_path(key[:depth]) or "the scenario"
+        origin = typing.get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = _field_names(annotation)
+            if part not in fields:
+                close = get_close_matches(str(part), list(fields), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; keys: {sorted(fields)}"
+                return f"'{part}' is not a key of {where}{hint}"
+            annotation = annotation.model_fields[fields[part]].annotation
+            node = node.get(part) if isinstance(node, dict) else None
+        elif origin is dict:
+            keys = list(node) if isinstance(node, dict) else []
+            if part not in keys:
+                close = get_close_matches(str(part), [str(k) for k in keys], n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; known: {keys}"
+                return f"no '{part}' in {where}{hint}"
+            annotation = typing.get_args(annotation)[1]
+            node = node[part]
+        elif origin is list:
+            if not isinstance(part, int) or not isinstance(node, list) or not (
+                0 <= part < len(node)
+            ):
+                size = len(node) if isinstance(node, list) else 0
+                return f"{where} is a list of {size}; use an index [0]..[{size - 1}]"
+            annotation = typing.get_args(annotation)[0]
+            node = node[part]
+        else:
+            return f"{where} is a single value; it has no '{part}'"
+    return None
+
+
+def _set_path(data: dict, key: PathKey, value: Any) -> None:
+    node: Any = data
+    for part in key[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(part, {})
+        else:
+            node = node[part]
+    node[key[-1]] = value
+
+
+def parse_override(text: str) -> tuple[PathKey, Any]:
+    """Parse ``PATH=VALUE`` (the value read as a YAML scalar, list or mapping)."""
+    if "=" not in text:
+        raise ScenarioError([Problem("<command line>", text, "write overrides as PATH=VALUE")])
+    path_text, value_text = text.split("=", 1)
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else ""
+    except yaml.YAMLError:
+        value = value_text
+    try:
+        return parse_path(path_text.strip()), value
+    except ValueError:
+        raise ScenarioError([Problem("<command line>", path_text, "malformed path")]) from None
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[Problem]]:
+    """Apply ``--set`` overrides to a copy of ``data``; return it and the problems found."""
+    data = json.loads(json.dumps(data, default=str))  # a deep copy of plain data
+    problems = []
+    for text in overrides:
+        key, value = parse_override(text)
+        why = check_override_path(data, key)
+        if why:
+            problems.append(Problem("<command line>", format_path(key), why))
+            continue
+        _set_path(data, key, value)
+    return data, problems
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validation_problems(exc: ValidationError, marks: dict, default_file: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        key: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        file, line, col = _locate(key, marks, default_file)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parent = key[:-1]
+            known = _known_keys(parent)
+            close = get_close_matches(str(key[-1]), known, n=1)
+            message = "unknown key" + (f"; did you mean '{close[0]}'?" if close else
+                                       (f"; allowed: {', '.join(sorted(known))}" if known else ""))
+        elif err["type"] == "missing":
+            message = "required key is missing; add it"
+        elif "input" in err and not isinstance(err["input"], dict | list):
+            message += f" (got {err['input']!r})"
+        problems.append(Problem(file, format_path(key), message, line, col))
+    return problems
+
+
+def _known_keys(key: PathKey) -> list[str]:
+    """Field names of the schema model found at ``key`` (empty if it is not a model)."""
+    annotation: Any = Scenario
+    for part in key:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = _field_names(annotation)
+            if part not in fields:
+                return []
+            annotation = annotation.model_fields[fields[part]].annotation
+        elif typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(_field_names(annotation))
+    return []
+
+
+def _locate(key: PathKey, marks: dict, default_file: str) -> tuple[str, int | None, int | None]:
+    for depth in range(len(key), -1, -1):
+        if key[:depth] in marks:
+            return marks[key[:depth]]
+    return default_file, None, None
+
+
+def validate(data: dict, marks: dict, notes: dict, path: Path | None,
+             overrides: list[str] | None = None) -> LoadedScenario:
+    """Validate plain scenario data; raise ``ScenarioError`` listing every problem."""
+    file = str(path) if path else "<scenario>"
+    overrides = list(overrides or [])
+    data, problems = apply_overrides(data, overrides)
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        spec = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_validation_problems(exc, marks, file)) from None
+    problems = []
+    for key_text, message in reference_errors(spec):
+        key = parse_path(key_text)
+        f, line, col = _locate(key, marks, file)
+        problems.append(Problem(f, key_text, message, line, col))
+    if problems:
+        raise ScenarioError(problems)
+    from sim.outcomes import outcome_problems  # late import: outcomes depend on the layout
+
+    for key_text, message in outcome_problems(spec):
+        key = parse_path(key_text)
+        f, line, col = _locate(key, marks, file)
+        problems.append(Problem(f, key_text, message, line, col))
+    if problems:
+        raise ScenarioError(problems)
+    for text in overrides:
+        key, _ = parse_override(text)
+        notes[key] = Note("override", f"--set {text}", "<command line>", None)
+    return LoadedScenario(spec=spec, data=data, notes=notes, marks=marks, path=path,
+                          overrides=overrides)
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> LoadedScenario:
+    """Load, merge (``extends:``), override and validate a scenario file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``PATH=VALUE`` strings, applied in order after ``extends`` is resolved.
+
+    Returns:
+        The validated scenario with its provenance.
+
+    Raises:
+        ScenarioError: With one ``Problem`` per thing wrong, each located in its file.
+    """
+    path = Path(path)
+    data, marks, notes = _read_with_bases(path)
+    return validate(data, marks, notes, path, overrides)
+
+
+def load_data(data: dict, overrides: list[str] | None = None) -> LoadedScenario:
+    """Validate scenario data given as a Python mapping (tests, the app, sweeps)."""
+    return validate(json.loads(json.dumps(data, default=str)), {}, {}, None, overrides)

@@ -1,0 +1,720 @@
+"""The scenario schema: every key a scenario file may hold, with its default and bounds.
+
+Defaults and bounds live here and only here (the app's controls and the sweeps' ranges read
+them from this module). Every model forbids unknown keys, so a misspelt key is an error and
+never a silently ignored setting (Calliope's rule; Flee's ``camps_are_sicks`` is the
+cautionary tale). Cross-references (an actor named in a relation, a node named by an edge, a
+rung named by a deal) are checked in ``Scenario``'s validator, which reports every broken
+reference with its key path.
+
+Field descriptions double as the scenario reference: each says what the value means in the
+model and in which unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: The fixed vocabulary of objectives an actor can weigh (``actors.<id>.interests``).
+#: docs/ODD.md ("Interests and decisions") defines how each is predicted.
+OBJECTIVES: tuple[str, ...] = (
+    "territory",  # value-weighted control of theatre objectives
+    "losses",  # own military losses (a cost)
+    "escalation",  # risk of war: severity of the rungs with every other actor (a cost)
+    "refugees",  # people on the actor's soil and borders (a cost)
+    "ties",  # affinity with partners, weighted by trade and shared institutions
+    "standing",  # domestic standing: low domestic pressure, satisfied demands for retaliation
+    "humanitarian",  # displacement and civilian deaths anywhere (a cost)
+)
+
+#: Verbs of the generic action menu (``actors.<id>.actions[].verb``).
+VERBS: tuple[str, ...] = (
+    "hold",
+    "attack",
+    "deescalate",
+    "negotiate",
+    "request_support",
+    "grant_support",
+    "sanction",
+    "open_gate",
+    "close_gate",
+    "activate",
+)
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Signed = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Population = Annotated[int, Field(ge=0, le=10**10)]
+DYAD_SEPARATOR = "~"
+
+
+class Strict(BaseModel):
+    """Base of every schema model: unknown keys are errors; values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def dyad_key(a: str, b: str) -> str:
+    """The canonical key of an unordered pair of ids, ``a~b`` with ids in the given order."""
+    return f"{a}{DYAD_SEPARATOR}{b}"
+
+
+def split_dyad(key: str) -> tuple[str, str]:
+    """Split ``a~b`` into its two ids; raise ``ValueError`` if it is not a pair of ids."""
+    parts = key.split(DYAD_SEPARATOR)
+    if len(parts) != 2 or not all(re.match(ID_PATTERN, p) for p in parts) or parts[0] == parts[1]:
+        raise ValueError(f"'{key}' is not a pair of two different ids written a~b")
+    return parts[0], parts[1]
+
+
+# --------------------------------------------------------------------------- actors
+
+
+class Capabilities(Strict):
+    """Military and economic means an actor brings to the theatre (relative units)."""
+
+    ground: NonNegative = Field(1.0, description="Ground forces committed to the theatre.")
+    air: NonNegative = Field(0.0, description="Air power available over the theatre.")
+    air_defence: Probability = Field(
+        0.0, description="Own air-defence cover: share of enemy air strikes neutralised."
+    )
+    exposure: NonNegative = Field(
+        1.0, description="Forces exposed to fire in the theatre: scales own loss rates."
+    )
+
+
+class PressureTraits(Strict):
+    """How domestic pressure builds and fades for one actor (mechanism 5)."""
+
+    initial: Probability = Field(0.2, description="Domestic pressure on day 0, in [0, 1].")
+    decay: Probability = Field(0.05, description="Share of pressure that fades each day.")
+    per_loss: NonNegative = Field(
+        0.03, description="Pressure added per soldier lost (saturating toward 1)."
+    )
+    per_refugees: NonNegative = Field(
+        0.02, description="Pressure added per 100,000 new people on the actor's soil."
+    )
+    per_ground: NonNegative = Field(
+        0.5, description="Pressure added per unit of valued territory lost."
+    )
+
+
+class Action(Strict):
+    """One entry of an actor's action menu: a verb and what it acts on."""
+
+    verb: Literal[
+        "hold",
+        "attack",
+        "deescalate",
+        "negotiate",
+        "request_support",
+        "grant_support",
+        "sanction",
+        "open_gate",
+        "close_gate",
+        "activate",
+    ]
+    target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...).")
+    asset: Identifier | None = Field(None, description="Asset requested, granted or activated.")
+    gate: Identifier | None = Field(None, description="Gate opened or closed.")
+    deal: Identifier | None = Field(None, description="Deal proposed (negotiate).")
+    cost: NonNegative = Field(0.0, description="Fixed utility cost of choosing this action.")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Action:
+        needs = {
+            "attack": ("target",),
+            "deescalate": ("target",),
+            "sanction": ("target",),
+            "negotiate": ("deal",),
+            "request_support": ("asset",),
+            "grant_support": ("asset", "target"),
+            "open_gate": ("gate",),
+            "close_gate": ("gate",),
+            "activate": ("asset",),
+            "hold": (),
+        }[self.verb]
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"verb '{self.verb}' needs {', '.join(missing)}")
+        return self
+
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``attack:syria`` or ``open_gate:border``."""
+        obj = self.target or self.asset or self.gate or self.deal
+        if self.verb == "grant_support":
+            obj = f"{self.asset}>{self.target}"
+        return self.verb if obj is None else f"{self.verb}:{obj}"
+
+
+class Actor(Strict):
+    """A state actor: a ``mesa.Agent`` with interests, capabilities and an action menu."""
+
+    name: str = Field(description="Display name.")
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    interests: dict[str, NonNegative] = Field(
+        description="Weights over the objective vocabulary (normalised to sum to 1)."
+    )
+    rationality: NonNegative = Field(
+        5.0, description="Logit (quantal-response) precision: 0 picks at random, large is greedy."
+    )
+    risk_attitude: Signed = Field(
+        0.0, description="-1 risk-averse (escalation risk counts double) .. +1 risk-seeking."
+    )
+    war_cost: NonNegative = Field(
+        0.02, description="Utility cost per day of fighting (economy, politics) when attacking."
+    )
+    pressure: PressureTraits = Field(default_factory=PressureTraits)
+    actions: list[Action] = Field(min_length=1, description="The action menu.")
+
+    @field_validator("interests")
+    @classmethod
+    def _known_objectives(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(OBJECTIVES))
+        if unknown:
+            raise ValueError(
+                f"unknown objective(s) {unknown}; the vocabulary is {list(OBJECTIVES)}"
+            )
+        if sum(value.values()) <= 0:
+            raise ValueError("interest weights sum to zero; give at least one a positive weight")
+        return value
+
+
+# --------------------------------------------------------------------------- world
+
+
+class Relation(Strict):
+    """Initial state and structural ties of one pair of actors (key ``a~b``)."""
+
+    affinity: Signed = Field(0.0, description="Affinity on day 0, in [-1, 1].")
+    trade: Probability = Field(0.0, description="Economic interdependence (trade, tourism).")
+    rung: str | None = Field(None, description="Escalation rung on day 0 (default: the lowest).")
+
+
+class Institution(Strict):
+    """An alliance or institution whose members' affinities are pulled toward a baseline."""
+
+    name: str | None = None
+    members: list[Identifier] = Field(min_length=2)
+    anchor: Signed = Field(0.5, description="Affinity the institution pulls members toward.")
+    strength: Probability = Field(
+        0.02, description="Share of the gap to the anchor closed each day (the spring)."
+    )
+
+
+class Rung(Strict):
+    """One rung of the escalation ladder (Kahn 1965)."""
+
+    name: str
+    intensity: Probability = Field(0.0, description="Fighting intensity at this rung (0 = none).")
+    severity: Probability = Field(0.0, description="How bad this rung is, for 'escalation' risk.")
+
+
+class Ladder(Strict):
+    """The escalation ladder and its transition parameters (mechanism 3)."""
+
+    rungs: dict[Identifier, Rung] = Field(min_length=2, description="Rungs, lowest first.")
+    armed_from: Identifier = Field(description="Lowest rung at which the sides fight.")
+    war_from: Identifier = Field(description="Lowest rung counted as direct war.")
+    base_drift: float = Field(
+        -0.5, allow_inf_nan=False, description="Drive with no acts (negative: calm by default)."
+    )
+    hostility: NonNegative = Field(1.2, description="Drive added per hostile act (attack).")
+    provocation: NonNegative = Field(0.6, description="Drive added by a day with casualties.")
+    sanction: NonNegative = Field(0.4, description="Drive added per sanction.")
+    conciliation: NonNegative = Field(1.0, description="Drive removed per de-escalation.")
+    weariness: NonNegative = Field(
+        0.01, description="Drive removed per soldier lost by both sides (war weariness)."
+    )
+    trade_damping: NonNegative = Field(
+        1.0, description="Drive removed per unit of trade interdependence."
+    )
+    mediation: NonNegative = Field(1.0, description="Drive removed per unit of mediation.")
+    rate_up: Probability = Field(0.25, description="Daily chance of a step up at unit drive.")
+    rate_down: Probability = Field(0.15, description="Daily chance of a step down at unit drive.")
+
+
+class Effects(Strict):
+    """What an asset does once deployed (granted) or activated."""
+
+    air_defence: Probability = Field(0.0, description="Cover against air strikes for its holder.")
+    refugee_relief: Probability = Field(
+        0.0, description="Share by which onward movement out of the holder's nodes is reduced."
+    )
+    affinity: dict[Identifier, Signed] = Field(
+        default_factory=dict,
+        description="One-off affinity change between the asset's decider and these actors.",
+    )
+    holder_affinity: Signed = Field(
+        0.0, description="One-off affinity change between supplier and recipient on a grant."
+    )
+
+
+class Conditions(Strict):
+    """When an asset may be granted or activated."""
+
+    requires_inactive: list[Identifier] = Field(
+        default_factory=list,
+        description="The asset cannot be granted to a holder who has activated any of these.",
+    )
+    penalty_if_held: dict[Identifier, NonNegative] = Field(
+        default_factory=dict,
+        description="Utility cost to the owner of granting to a holder of these assets, "
+        "active or not (a standing objection short of a bar).",
+    )
+    available_from: dt.date | None = Field(
+        None, description="First date on which the asset can be activated or granted."
+    )
+
+
+class Asset(Strict):
+    """A deployable or activatable system (an air-defence battery, an aid package, ...)."""
+
+    name: str
+    owner: Identifier = Field(description="Actor that grants (supplier) or activates it.")
+    holder: Identifier | None = Field(
+        None, description="Actor that holds it on day 0 (for assets activated by their holder)."
+    )
+    effects: Effects = Field(default_factory=Effects)
+    conditions: Conditions = Field(default_factory=Conditions)
+    deployed_at_start: Identifier | None = Field(
+        None, description="Recipient it is already granted to on day 0 (counterfactuals)."
+    )
+    active_at_start: bool = Field(False, description="Already activated on day 0.")
+
+
+class Objective(Strict):
+    """A theatre objective (a highway, a zone) whose control is contested (mechanism 4)."""
+
+    name: str
+    value: dict[Identifier, NonNegative] = Field(description="Value of full control per actor.")
+    control: dict[Identifier, Probability] = Field(
+        description="Initial shares of control per actor (sum to 1)."
+    )
+    speed: Probability = Field(0.02, description="Max share of control that changes in a day.")
+
+    @field_validator("control")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"control shares sum to {total:g}, not 1")
+        return value
+
+
+class Fighting(Strict):
+    """Loss and contest parameters (mechanism 4)."""
+
+    loss_rate: NonNegative = Field(
+        0.3, description="Expected daily losses per unit of enemy firepower at intensity 1."
+    )
+    attack_boost: NonNegative = Field(
+        1.0, description="Extra intensity in a dyad when a side attacks (per attacking side)."
+    )
+    contest_exponent: Positive = Field(1.5, description="Tullock contest exponent m.")
+    civilian_death_rate: Probability = Field(
+        0.0002, description="Daily civilian death rate in conflict nodes at intensity 1."
+    )
+
+
+class Node(Strict):
+    """A location of the refugee network (Flee's location)."""
+
+    name: str
+    population: Population = Field(description="People there on day 0.")
+    capacity: Population = Field(description="People it can shelter before it repels newcomers.")
+    conflict: bool = Field(False, description="True for nodes where fighting displaces people.")
+    objective: Identifier | None = Field(
+        None, description="Theatre objective whose fighting and loss displace from this node."
+    )
+    host: Identifier | None = Field(None, description="Actor on whose soil/border it lies.")
+
+
+class Edge(Strict):
+    """A route between two nodes."""
+
+    source: Identifier = Field(alias="from")
+    target: Identifier = Field(alias="to")
+    rate: Probability = Field(description="Share of movers from the source taking this route.")
+    gate: Identifier | None = Field(None, description="Gate that controls the route.")
+    return_rate: Probability = Field(
+        0.0, description="Daily share of people at the target who return when the source is calm."
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Gate(Strict):
+    """A border gate owned by an actor."""
+
+    name: str
+    owner: Identifier
+    open: bool = Field(False, description="Open on day 0.")
+    leakage: Probability = Field(0.05, description="Share of flow that passes when closed.")
+    policy: Literal["decide", "open", "closed"] = Field(
+        "decide", description="'decide': the owner chooses daily; else fixed open or closed."
+    )
+
+
+class RefugeeFlows(Strict):
+    """Displacement, movement and return rates (mechanism 7; Flee's rules)."""
+
+    displacement_base: Probability = Field(0.0005, description="Daily share displaced anyway.")
+    displacement_fighting: Probability = Field(
+        0.01, description="Daily share displaced per unit fighting intensity."
+    )
+    displacement_ground: NonNegative = Field(
+        2.0, description="Share displaced per unit of the node's objective lost in a day."
+    )
+    move_rate: Probability = Field(
+        0.1, description="Daily share of people in transit nodes (over capacity) moving on."
+    )
+    settle_rate: Probability = Field(
+        0.02, description="Daily share of people in nodes under capacity moving on."
+    )
+    calm_threshold: Probability = Field(
+        0.05, description="Fighting intensity below which a conflict node counts as calm."
+    )
+
+
+class Deal(Strict):
+    """A deal two actors can strike (mechanism 6), e.g. territory for a halt."""
+
+    name: str
+    parties: list[Identifier] = Field(min_length=2, max_length=2)
+    transfer: dict[Identifier, dict[Identifier, Probability]] = Field(
+        default_factory=dict,
+        description="Objective -> new control shares under the deal (sum to 1).",
+    )
+    ceasefire: list[str] = Field(
+        default_factory=list,
+        description="Dyads (a~b) capped and barred from attacking while it holds "
+        "(default: the parties' own dyad). A guarantor can sign for a client this way.",
+    )
+    rung_cap: str = Field(description="Highest rung in the ceasefire dyads while it holds.")
+    breakdown_base: Probability = Field(0.002, description="Daily breakdown hazard at calm.")
+    breakdown_hostility: NonNegative = Field(
+        0.03, description="Extra hazard per unit of hostility (negative affinity, pressure)."
+    )
+
+
+class Bargaining(Strict):
+    """Bargaining in the shadow of war (Fearon 1995; Powell 2006)."""
+
+    noise: Positive = Field(0.05, description="Std. dev. of private information on each side.")
+    horizon: Annotated[int, Field(ge=1, le=365)] = Field(
+        30, description="Days over which fighting on is compared with the deal."
+    )
+
+
+class Alliances(Strict):
+    """Affinity dynamics (mechanism 8)."""
+
+    attack: NonNegative = Field(0.05, description="Affinity lost per attack between the two.")
+    sanction: NonNegative = Field(0.03, description="Affinity lost per sanction.")
+    support: NonNegative = Field(0.04, description="Affinity gained per grant of support.")
+    deescalation: NonNegative = Field(0.005, description="Affinity gained per de-escalation.")
+    baseline_pull: Probability = Field(
+        0.01, description="Share of the gap to day-0 affinity closed each day (structural ties)."
+    )
+    trade_pull: NonNegative = Field(
+        0.003, description="Daily pull toward +1 per unit of trade (interdependence)."
+    )
+    balance: NonNegative = Field(
+        0.004, description="Structural-balance rate over triads (Marvel et al. 2011)."
+    )
+    gate_cost: NonNegative = Field(
+        0.01, description="Daily affinity lost with a gate's destination host while it is open."
+    )
+    noise: NonNegative = Field(0.005, description="Daily std. dev. of affinity shocks.")
+    realignment_threshold: Probability = Field(
+        0.1, description="Alignment past which, on the other side, an actor has realigned."
+    )
+
+
+class Decisions(Strict):
+    """The look-ahead that scores actions (mechanism 1)."""
+
+    horizon: Annotated[int, Field(ge=1, le=90)] = Field(
+        7, description="Days of look-ahead when predicting an action's effect."
+    )
+    loss_unit: Positive = Field(10.0, description="Soldiers lost that count as one utility unit.")
+    territory_unit: Positive = Field(
+        0.02, description="Valued territory (objective value x share) that counts as one unit."
+    )
+    people_unit: Positive = Field(
+        100_000.0, description="People displaced or hosted that count as one utility unit."
+    )
+    retaliation: NonNegative = Field(
+        1.0, description="Value of striking back at the actor that caused recent losses."
+    )
+    concession: NonNegative = Field(
+        0.5, description="Standing lost by conceding, per unit of domestic pressure."
+    )
+    request_weight: NonNegative = Field(
+        0.5, description="Ties value of honouring a partner's open request."
+    )
+
+
+class Event(Strict):
+    """A dated exogenous event (mechanism 9), scheduled with Mesa's event list."""
+
+    date: dt.date
+    name: str
+    kind: Literal["mediation", "pressure", "affinity", "gate", "asset_available"]
+    between: list[Identifier] = Field(default_factory=list, description="Dyad (mediation, affinity).")
+    actor: Identifier | None = Field(None, description="Actor (pressure).")
+    gate: Identifier | None = Field(None, description="Gate (gate).")
+    asset: Identifier | None = Field(None, description="Asset (asset_available).")
+    amount: float = Field(0.0, allow_inf_nan=False, description="Size of the effect.")
+    days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
+    open: bool | None = Field(None, description="Gate state to impose (gate).")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Event:
+        needs = {
+            "mediation": ("between",),
+            "affinity": ("between",),
+            "pressure": ("actor",),
+            "gate": ("gate", "open"),
+            "asset_available": ("asset",),
+        }[self.kind]
+        missing = [k for k in needs if getattr(self, k) in (None, [])]
+        if missing:
+            raise ValueError(f"event kind '{self.kind}' needs {', '.join(missing)}")
+        if self.kind in ("mediation", "affinity") and len(self.between) != 2:
+            raise ValueError("'between' names exactly two actors")
+        return self
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+class Condition(Strict):
+    """A structured condition on a run's indicators: never code.
+
+    Exactly one form: a comparison (``indicator``, ``op`` and ``value`` or ``rung``), or a
+    combination (``all``, ``any``, ``not``) of conditions.
+    """
+
+    indicator: str | None = Field(None, description="Indicator column, e.g. rung.a~b.max.")
+    op: Literal[">=", ">", "<=", "<", "==", "!=", "happened", "never"] | None = None
+    value: float | None = Field(None, allow_inf_nan=False)
+    rung: str | None = Field(None, description="Compare with this rung's position.")
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(None, alias="not")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        forms = [self.indicator is not None, self.all is not None, self.any is not None,
+                 self.not_ is not None]
+        if sum(forms) != 1:
+            raise ValueError("a condition is exactly one of: indicator/op/value, all, any, not")
+        if self.indicator is not None:
+            if self.op is None:
+                raise ValueError("a comparison needs 'op'")
+            if self.op in ("happened", "never"):
+                if self.value is not None or self.rung is not None:
+                    raise ValueError(f"op '{self.op}' takes no value")
+            elif (self.value is None) == (self.rung is None):
+                raise ValueError(f"op '{self.op}' needs exactly one of 'value' or 'rung'")
+        return self
+
+
+class Outcome(Strict):
+    """A named outcome class, true or false for each run."""
+
+    description: str
+    when: Condition
+
+
+class RunSettings(Strict):
+    """Run settings: calendar, horizon, ensemble size and seed."""
+
+    start: dt.date = Field(description="Calendar date of day 0.")
+    days: Annotated[int, Field(ge=1, le=3650)] = Field(120, description="Days simulated.")
+    runs: Annotated[int, Field(ge=1, le=10**8)] = Field(1000, description="Default ensemble size.")
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(0, description="Default seed.")
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        250, description="Replications stepped in lockstep per batch."
+    )
+    sample_paths: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        20, description="Runs (the lowest indices) whose full daily paths are kept."
+    )
+
+
+class Refugees(Strict):
+    """The refugee network."""
+
+    nodes: dict[Identifier, Node] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+    gates: dict[Identifier, Gate] = Field(default_factory=dict)
+    flows: RefugeeFlows = Field(default_factory=RefugeeFlows)
+
+
+class Theatre(Strict):
+    """The theatre of operations: contested objectives."""
+
+    objectives: dict[Identifier, Objective] = Field(default_factory=dict)
+
+
+class Scenario(Strict):
+    """A complete scenario: actors, world, timeline, outcomes and run settings."""
+
+    name: str
+    description: str = ""
+    actors: dict[Identifier, Actor] = Field(min_length=2)
+    relations: dict[str, Relation] = Field(default_factory=dict)
+    institutions: dict[Identifier, Institution] = Field(default_factory=dict)
+    blocs: dict[Identifier, list[Identifier]] = Field(
+        default_factory=dict,
+        description="Exactly two blocs; alignment runs from the second (-1) to the first (+1).",
+    )
+    ladder: Ladder
+    assets: dict[Identifier, Asset] = Field(default_factory=dict)
+    theatre: Theatre = Field(default_factory=Theatre)
+    fighting: Fighting = Field(default_factory=Fighting)
+    refugees: Refugees
+    deals: dict[Identifier, Deal] = Field(default_factory=dict)
+    bargaining: Bargaining = Field(default_factory=Bargaining)
+    alliances: Alliances = Field(default_factory=Alliances)
+    decisions: Decisions = Field(default_factory=Decisions)
+    timeline: list[Event] = Field(default_factory=list)
+    outcomes: dict[Identifier, Outcome] = Field(min_length=1)
+    run: RunSettings
+
+
+def reference_errors(s: Scenario) -> list[tuple[str, str]]:  # noqa: C901 - a flat list reads best
+    """Return ``(key path, message)`` for every reference to something that does not exist."""
+    actors = set(s.actors)
+    rungs = list(s.ladder.rungs)
+    nodes = set(s.refugees.nodes)
+    gates = set(s.refugees.gates)
+    assets = set(s.assets)
+    deals = set(s.deals)
+    objectives = set(s.theatre.objectives)
+
+    def need(kind: str, pool: set[str] | list[str], name: str | None, path: str):
+        if name is not None and name not in pool:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, list(pool), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known: {sorted(pool)}"
+            return [(path, f"unknown {kind} '{name}'{hint}")]
+        return []
+
+    out: list[tuple[str, str]] = []
+    for key, rel in s.relations.items():
+        try:
+            a, b = split_dyad(key)
+        except ValueError as exc:
+            out.append((f"relations.{key}", str(exc)))
+            continue
+        out += need("actor", actors, a, f"relations.{key}")
+        out += need("actor", actors, b, f"relations.{key}")
+        out += need("rung", rungs, rel.rung, f"relations.{key}.rung")
+    for key, inst in s.institutions.items():
+        for i, m in enumerate(inst.members):
+            out += need("actor", actors, m, f"institutions.{key}.members[{i}]")
+    if s.blocs and len(s.blocs) != 2:
+        out.append(("blocs", f"name exactly two blocs, not {len(s.blocs)}"))
+    for key, members in s.blocs.items():
+        for i, m in enumerate(members):
+            out += need("actor", actors, m, f"blocs.{key}[{i}]")
+    out += need("rung", rungs, s.ladder.armed_from, "ladder.armed_from")
+    out += need("rung", rungs, s.ladder.war_from, "ladder.war_from")
+    for aid, actor in s.actors.items():
+        for i, act in enumerate(actor.actions):
+            p = f"actors.{aid}.actions[{i}]"
+            out += need("actor", actors - {aid}, act.target, f"{p}.target")
+            out += need("asset", assets, act.asset, f"{p}.asset")
+            if act.verb == "activate" and act.asset in assets:
+                asset = s.assets[act.asset]
+                if (asset.holder or asset.owner) != aid:
+                    out.append((f"{p}.asset", f"asset '{act.asset}' is held by "
+                                f"'{asset.holder or asset.owner}'; only its holder activates it"))
+            out += need("gate", gates, act.gate, f"{p}.gate")
+            out += need("deal", deals, act.deal, f"{p}.deal")
+            if act.gate in gates and s.refugees.gates[act.gate].owner != aid:
+                out.append((f"{p}.gate", f"gate '{act.gate}' is owned by "
+                            f"'{s.refugees.gates[act.gate].owner}', not '{aid}'"))
+            if act.verb == "grant_support" and act.asset in assets \
+                    and s.assets[act.asset].owner != aid:
+                out.append((f"{p}.asset", f"only the owner '{s.assets[act.asset].owner}' "
+                            f"can grant asset '{act.asset}'"))
+            if act.verb == "negotiate" and act.deal in deals and aid not in s.deals[act.deal].parties:
+                out.append((f"{p}.deal", f"'{aid}' is not a party to deal '{act.deal}'"))
+    for key, asset in s.assets.items():
+        p = f"assets.{key}"
+        out += need("actor", actors, asset.owner, f"{p}.owner")
+        out += need("actor", actors, asset.holder, f"{p}.holder")
+        out += need("actor", actors, asset.deployed_at_start, f"{p}.deployed_at_start")
+        for other in asset.effects.affinity:
+            out += need("actor", actors, other, f"{p}.effects.affinity.{other}")
+        for i, other in enumerate(asset.conditions.requires_inactive):
+            out += need("asset", assets, other, f"{p}.conditions.requires_inactive[{i}]")
+        for other in asset.conditions.penalty_if_held:
+            out += need("asset", assets, other, f"{p}.conditions.penalty_if_held.{other}")
+    for key, obj in s.theatre.objectives.items():
+        for a in obj.value:
+            out += need("actor", actors, a, f"theatre.objectives.{key}.value.{a}")
+        for a in obj.control:
+            out += need("actor", actors, a, f"theatre.objectives.{key}.control.{a}")
+    for key, node in s.refugees.nodes.items():
+        out += need("objective", objectives, node.objective, f"refugees.nodes.{key}.objective")
+        out += need("actor", actors, node.host, f"refugees.nodes.{key}.host")
+    for i, edge in enumerate(s.refugees.edges):
+        out += need("node", nodes, edge.source, f"refugees.edges[{i}].from")
+        out += need("node", nodes, edge.target, f"refugees.edges[{i}].to")
+        out += need("gate", gates, edge.gate, f"refugees.edges[{i}].gate")
+    for key, gate in s.refugees.gates.items():
+        out += need("actor", actors, gate.owner, f"refugees.gates.{key}.owner")
+    for key, deal in s.deals.items():
+        for i, a in enumerate(deal.parties):
+            out += need("actor", actors, a, f"deals.{key}.parties[{i}]")
+        out += need("rung", rungs, deal.rung_cap, f"deals.{key}.rung_cap")
+        for i, dyad in enumerate(deal.ceasefire):
+            try:
+                for a in split_dyad(dyad):
+                    out += need("actor", actors, a, f"deals.{key}.ceasefire[{i}]")
+            except ValueError as exc:
+                out.append((f"deals.{key}.ceasefire[{i}]", str(exc)))
+        for obj, shares in deal.transfer.items():
+            out += need("objective", objectives, obj, f"deals.{key}.transfer.{obj}")
+            for a in shares:
+                out += need("actor", actors, a, f"deals.{key}.transfer.{obj}.{a}")
+            if abs(sum(shares.values()) - 1.0) > 1e-6:
+                out.append((f"deals.{key}.transfer.{obj}", "shares must sum to 1"))
+    for i, ev in enumerate(s.timeline):
+        p = f"timeline[{i}]"
+        for j, a in enumerate(ev.between):
+            out += need("actor", actors, a, f"{p}.between[{j}]")
+        out += need("actor", actors, ev.actor, f"{p}.actor")
+        out += need("gate", gates, ev.gate, f"{p}.gate")
+        out += need("asset", assets, ev.asset, f"{p}.asset")
+        if ev.date < s.run.start:
+            out.append((f"{p}.date", f"{ev.date} is before run.start {s.run.start}"))
+    for key, outcome in s.outcomes.items():
+        out += [(f"outcomes.{key}.when{sub}", msg)
+                for sub, msg in _condition_rung_errors(outcome.when, rungs)]
+    return out
+
+
+def _condition_rung_errors(cond: Condition, rungs: list[str], path: str = ""):
+    if cond.rung is not None and cond.rung not in rungs:
+        yield f"{path}.rung", f"unknown rung '{cond.rung}'; known: {rungs}"
+    for key in ("all", "any"):
+        for i, sub in enumerate(getattr(cond, key) or []):
+            yield from _condition_rung_errors(sub, rungs, f"{path}.{key}[{i}]")
+    if cond.not_ is not None:
+        yield from _condition_rung_errors(cond.not_, rungs, f"{path}.not")

@@ -1,0 +1,494 @@
+"""Compile a validated scenario into index maps (``Layout``) and parameter arrays (``Params``).
+
+The mechanisms never see ids: they see integer indices and numpy arrays. ``Layout`` holds the
+structure (which actors, rungs, nodes, menu entries exist); it must be identical for every
+replication of a batch. ``Params`` holds every number; each array has a leading axis of length
+1 (shared by all replications) or R (one value per replication, as a sweep needs), and the
+mechanisms broadcast over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.scenario.schema import OBJECTIVES, VERBS, Scenario, split_dyad
+
+VERB = {name: i for i, name in enumerate(VERBS)}
+OBJ = {name: i for i, name in enumerate(OBJECTIVES)}
+GATE_POLICY = {"decide": 0, "open": 1, "closed": 2}
+EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_available": 4}
+
+
+def sc(x: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a per-replication scalar array ``(P,)`` to broadcast against ``ndim`` dims."""
+    return x.reshape((-1,) + (1,) * (ndim - 1))
+
+
+@dataclass(frozen=True)
+class Menu:
+    """All actors' action menus as flat arrays (one entry per row), grouped by actor."""
+
+    actor: np.ndarray
+    verb: np.ndarray
+    target: np.ndarray  # actor index or -1
+    asset: np.ndarray  # asset index or -1
+    gate: np.ndarray  # gate index or -1
+    deal: np.ndarray  # deal index or -1
+    labels: tuple[str, ...]
+    offsets: np.ndarray  # entries of actor a are offsets[a]:offsets[a+1]
+
+    def entries(self, verb: str) -> np.ndarray:
+        """Indices of the entries with this verb."""
+        return np.flatnonzero(self.verb == VERB[verb])
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """A dated event in index form."""
+
+    day: int
+    kind: int
+    name: str
+    a: int = -1
+    b: int = -1
+    gate: int = -1
+    asset: int = -1
+    amount: float = 0.0
+    days: int = 1
+    open: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Structure of a scenario: ids, index maps, menus and the timeline."""
+
+    actors: tuple[str, ...]
+    actor_names: tuple[str, ...]
+    rungs: tuple[str, ...]
+    rung_names: tuple[str, ...]
+    armed_from: int
+    war_from: int
+    objectives: tuple[str, ...]
+    nodes: tuple[str, ...]
+    gates: tuple[str, ...]
+    assets: tuple[str, ...]
+    deals: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    menu: Menu
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_gate: np.ndarray
+    node_conflict: np.ndarray  # bool (N,)
+    node_objective: np.ndarray  # (N,) objective index or -1
+    node_host: np.ndarray  # (N,) actor index or -1
+    gate_owner: np.ndarray
+    gate_policy: np.ndarray
+    asset_owner: np.ndarray
+    asset_decider: np.ndarray  # actor whose affinity changes on grant/activation (owner)
+    deal_parties: np.ndarray  # (D, 2)
+    deal_ceasefire: np.ndarray  # bool (D, A, A)
+    deal_transfers: np.ndarray  # bool (D, O): objective re-divided by the deal
+    bloc_sign: np.ndarray  # (A,) +1 first bloc, -1 second, 0 none
+    timeline: tuple[TimelineEvent, ...]
+    start: object  # datetime.date
+    days: int
+
+    @property
+    def n_actors(self) -> int:
+        """Number of actors A."""
+        return len(self.actors)
+
+    def dyads(self) -> list[tuple[int, int]]:
+        """Unordered actor pairs (i < j)."""
+        n = self.n_actors
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+    def dyad_name(self, i: int, j: int) -> str:
+        """``a~b`` for actors i and j (in index order)."""
+        i, j = min(i, j), max(i, j)
+        return f"{self.actors[i]}~{self.actors[j]}"
+
+
+@dataclass
+class Params:
+    """Every number of a scenario as arrays with a leading axis of 1 or R."""
+
+    # actors (P, A) / (P, A, K)
+    interests: np.ndarray  # (P, A, n_objectives), rows sum to 1
+    rationality: np.ndarray
+    risk_attitude: np.ndarray
+    war_cost: np.ndarray
+    ground: np.ndarray
+    air: np.ndarray
+    air_defence: np.ndarray
+    exposure: np.ndarray
+    pressure0: np.ndarray
+    pressure_decay: np.ndarray
+    pressure_per_loss: np.ndarray
+    pressure_per_refugees: np.ndarray
+    pressure_per_ground: np.ndarray
+    action_cost: np.ndarray  # (P, M)
+    # relations (P, A, A)
+    affinity0: np.ndarray
+    trade: np.ndarray
+    rung0: np.ndarray  # int
+    anchor: np.ndarray
+    anchor_strength: np.ndarray
+    partner: np.ndarray  # partner weight for 'ties', rows sum to <= 1
+    # ladder
+    rung_intensity: np.ndarray  # (P, L)
+    rung_severity: np.ndarray  # (P, L)
+    base_drift: np.ndarray
+    hostility: np.ndarray
+    provocation: np.ndarray
+    sanction_drive: np.ndarray
+    conciliation: np.ndarray
+    weariness: np.ndarray
+    trade_damping: np.ndarray
+    mediation: np.ndarray
+    rate_up: np.ndarray
+    rate_down: np.ndarray
+    # assets (P, K) / (P, K, A) / (P, K, K)
+    asset_air_defence: np.ndarray
+    asset_relief: np.ndarray
+    asset_affinity: np.ndarray
+    asset_holder_affinity: np.ndarray
+    asset_requires_inactive: np.ndarray  # bool
+    asset_held_penalty: np.ndarray  # (P, K, K)
+    asset_available_day: np.ndarray
+    asset_holder0: np.ndarray  # int, -1 none
+    asset_on0: np.ndarray  # bool
+    # theatre (P, O, A) / (P, O)
+    value: np.ndarray
+    control0: np.ndarray
+    speed: np.ndarray
+    loss_rate: np.ndarray
+    attack_boost: np.ndarray
+    contest_exponent: np.ndarray
+    civilian_death_rate: np.ndarray
+    # refugees
+    population0: np.ndarray  # (P, N) int
+    capacity: np.ndarray  # (P, N)
+    edge_rate: np.ndarray  # (P, E)
+    edge_return: np.ndarray  # (P, E)
+    gate_open0: np.ndarray  # (P, G) bool
+    gate_leakage: np.ndarray  # (P, G)
+    displacement_base: np.ndarray
+    displacement_fighting: np.ndarray
+    displacement_ground: np.ndarray
+    move_rate: np.ndarray
+    settle_rate: np.ndarray
+    calm_threshold: np.ndarray
+    # deals (P, D, ...) and bargaining
+    deal_control: np.ndarray  # (P, D, O, A)
+    deal_cap: np.ndarray  # (P, D) int
+    breakdown_base: np.ndarray
+    breakdown_hostility: np.ndarray
+    bargaining_noise: np.ndarray
+    bargaining_horizon: np.ndarray
+    # alliances
+    aff_attack: np.ndarray
+    aff_sanction: np.ndarray
+    aff_support: np.ndarray
+    aff_deescalation: np.ndarray
+    baseline_pull: np.ndarray
+    trade_pull: np.ndarray
+    balance: np.ndarray
+    gate_cost: np.ndarray
+    aff_noise: np.ndarray
+    realignment_threshold: np.ndarray
+    # decisions
+    horizon: np.ndarray
+    loss_unit: np.ndarray
+    territory_unit: np.ndarray
+    people_unit: np.ndarray
+    retaliation: np.ndarray
+    concession: np.ndarray
+    request_weight: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Length P of the leading axis (1 or R)."""
+        return int(self.rationality.shape[0])
+
+    @staticmethod
+    def stack(parts: list[Params], counts: list[int]) -> Params:
+        """Per-replication parameters: ``parts[i]`` repeated ``counts[i]`` times along axis 0."""
+        values = {}
+        for f in dataclasses.fields(Params):
+            arrays = [np.repeat(getattr(p, f.name), c, axis=0) for p, c in zip(parts, counts,
+                                                                               strict=True)]
+            values[f.name] = np.concatenate(arrays, axis=0)
+        return Params(**values)
+
+    def take(self, rows: np.ndarray) -> Params:
+        """Rows of a per-replication parameter set (shared P=1 sets are returned as is)."""
+        if self.size == 1:
+            return self
+        return Params(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+
+@dataclass(frozen=True)
+class World:
+    """A compiled scenario: structure plus parameters."""
+
+    layout: Layout
+    params: Params
+    extra: dict = field(default_factory=dict)
+
+
+def _arr(values, dtype=np.float64) -> np.ndarray:
+    return np.asarray(values, dtype=dtype)[None, ...]
+
+
+def compile_scenario(spec: Scenario) -> World:  # noqa: C901, PLR0915 - a linear translation
+    """Translate a validated scenario into a ``World``."""
+    actors = list(spec.actors)
+    ai = {a: i for i, a in enumerate(actors)}
+    n = len(actors)
+    rungs = list(spec.ladder.rungs)
+    ri = {r: i for i, r in enumerate(rungs)}
+    objectives = list(spec.theatre.objectives)
+    oi = {o: i for i, o in enumerate(objectives)}
+    nodes = list(spec.refugees.nodes)
+    ni = {k: i for i, k in enumerate(nodes)}
+    gates = list(spec.refugees.gates)
+    gi = {g: i for i, g in enumerate(gates)}
+    assets = list(spec.assets)
+    ki = {k: i for i, k in enumerate(assets)}
+    deals = list(spec.deals)
+    start = spec.run.start
+
+    def day_of(date) -> int:
+        return (date - start).days
+
+    # --- menus
+    m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_cost, labels = ([] for _ in range(8))
+    offsets = [0]
+    for a in actors:
+        for act in spec.actors[a].actions:
+            m_actor.append(ai[a])
+            m_verb.append(VERB[act.verb])
+            m_target.append(ai.get(act.target, -1) if act.target else -1)
+            m_asset.append(ki[act.asset] if act.asset else -1)
+            m_gate.append(gi[act.gate] if act.gate else -1)
+            m_deal.append(deals.index(act.deal) if act.deal else -1)
+            m_cost.append(act.cost)
+            labels.append(act.label())
+        offsets.append(len(m_actor))
+    # a negotiate entry's counterpart is the other party of its deal
+    for e, d in enumerate(m_deal):
+        if d >= 0:
+            parties = spec.deals[deals[d]].parties
+            other = parties[1] if actors[m_actor[e]] == parties[0] else parties[0]
+            m_target[e] = ai[other]
+    menu = Menu(*(np.asarray(x, dtype=np.int64) for x in
+                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal)),
+                labels=tuple(labels), offsets=np.asarray(offsets, dtype=np.int64))
+
+    # --- actors
+    interests = np.zeros((n, len(OBJECTIVES)))
+    for a, actor in spec.actors.items():
+        for obj, w in actor.interests.items():
+            interests[ai[a], OBJ[obj]] = w
+    interests /= interests.sum(axis=1, keepdims=True)
+
+    def per_actor(getter) -> np.ndarray:
+        return _arr([getter(spec.actors[a]) for a in actors])
+
+    # --- relations
+    affinity0 = np.eye(n)
+    trade = np.zeros((n, n))
+    rung0 = np.zeros((n, n), dtype=np.int64)
+    for key, rel in spec.relations.items():
+        a, b = (ai[x] for x in split_dyad(key))
+        affinity0[a, b] = affinity0[b, a] = rel.affinity
+        trade[a, b] = trade[b, a] = rel.trade
+        if rel.rung is not None:
+            rung0[a, b] = rung0[b, a] = ri[rel.rung]
+    anchor = np.zeros((n, n))
+    strength = np.zeros((n, n))
+    for inst in spec.institutions.values():
+        idx = [ai[m] for m in inst.members]
+        for i in idx:
+            for j in idx:
+                if i != j:
+                    # several shared institutions: the strongest spring, its anchor
+                    if inst.strength > strength[i, j]:
+                        strength[i, j] = inst.strength
+                        anchor[i, j] = inst.anchor
+    partner = trade + (strength > 0)
+    np.fill_diagonal(partner, 0.0)
+    row = partner.sum(axis=1, keepdims=True)
+    partner = np.divide(partner, row, out=np.zeros_like(partner), where=row > 0)
+
+    bloc_sign = np.zeros(n)
+    for sign, members in zip((1.0, -1.0), spec.blocs.values(), strict=False):
+        for m in members:
+            bloc_sign[ai[m]] = sign
+
+    # --- ladder
+    lad = spec.ladder
+    # --- assets
+    k = len(assets)
+    asset_aff = np.zeros((k, n))
+    requires = np.zeros((k, k), dtype=bool)
+    held_penalty = np.zeros((k, k))
+    holder0 = -np.ones(k, dtype=np.int64)
+    on0 = np.zeros(k, dtype=bool)
+    available = np.zeros(k)
+    owner = np.zeros(k, dtype=np.int64)
+    for key, asset in spec.assets.items():
+        i = ki[key]
+        owner[i] = ai[asset.owner]
+        for other, delta in asset.effects.affinity.items():
+            asset_aff[i, ai[other]] = delta
+        for other in asset.conditions.requires_inactive:
+            requires[i, ki[other]] = True
+        for other, penalty in asset.conditions.penalty_if_held.items():
+            held_penalty[i, ki[other]] = penalty
+        if asset.holder:
+            holder0[i] = ai[asset.holder]
+        if asset.deployed_at_start:
+            holder0[i] = ai[asset.deployed_at_start]
+            on0[i] = True
+        if asset.active_at_start:
+            holder0[i] = holder0[i] if holder0[i] >= 0 else owner[i]
+            on0[i] = True
+        if asset.conditions.available_from is not None:
+            available[i] = max(0, day_of(asset.conditions.available_from))
+
+    # --- theatre
+    o = len(objectives)
+    value = np.zeros((o, n))
+    control0 = np.zeros((o, n))
+    for key, obj in spec.theatre.objectives.items():
+        for a, v in obj.value.items():
+            value[oi[key], ai[a]] = v
+        for a, c in obj.control.items():
+            control0[oi[key], ai[a]] = c
+
+    # --- refugees
+    ref = spec.refugees
+    nn = len(nodes)
+    node_objective = -np.ones(nn, dtype=np.int64)
+    node_host = -np.ones(nn, dtype=np.int64)
+    for key, node in ref.nodes.items():
+        if node.objective:
+            node_objective[ni[key]] = oi[node.objective]
+        if node.host:
+            node_host[ni[key]] = ai[node.host]
+    edges = ref.edges
+
+    # --- deals
+    d = len(deals)
+    parties = np.zeros((d, 2), dtype=np.int64)
+    ceasefire = np.zeros((d, n, n), dtype=bool)
+    transfers = np.zeros((d, o), dtype=bool)
+    deal_control = np.zeros((d, o, n))
+    for di, key in enumerate(deals):
+        deal = spec.deals[key]
+        parties[di] = [ai[p] for p in deal.parties]
+        dyads = deal.ceasefire or [f"{deal.parties[0]}~{deal.parties[1]}"]
+        for dyad in dyads:
+            a, b = (ai[x] for x in split_dyad(dyad))
+            ceasefire[di, a, b] = ceasefire[di, b, a] = True
+        for obj, shares in deal.transfer.items():
+            transfers[di, oi[obj]] = True
+            for a, share in shares.items():
+                deal_control[di, oi[obj], ai[a]] = share
+
+    # --- timeline
+    events = []
+    for ev in spec.timeline:
+        a, b = (ai[x] for x in ev.between) if ev.between else (-1, -1)
+        events.append(TimelineEvent(
+            day=day_of(ev.date), kind=EVENT_KIND[ev.kind], name=ev.name,
+            a=ai[ev.actor] if ev.actor else a, b=b,
+            gate=gi[ev.gate] if ev.gate else -1, asset=ki[ev.asset] if ev.asset else -1,
+            amount=ev.amount, days=ev.days, open=bool(ev.open)))
+
+    layout = Layout(
+        actors=tuple(actors), actor_names=tuple(spec.actors[a].name for a in actors),
+        rungs=tuple(rungs), rung_names=tuple(r.name for r in lad.rungs.values()),
+        armed_from=ri[lad.armed_from], war_from=ri[lad.war_from],
+        objectives=tuple(objectives), nodes=tuple(nodes), gates=tuple(gates),
+        assets=tuple(assets), deals=tuple(deals), outcomes=tuple(spec.outcomes), menu=menu,
+        edge_src=np.asarray([ni[e.source] for e in edges], dtype=np.int64),
+        edge_dst=np.asarray([ni[e.target] for e in edges], dtype=np.int64),
+        edge_gate=np.asarray([gi[e.gate] if e.gate else -1 for e in edges], dtype=np.int64),
+        node_conflict=np.asarray([ref.nodes[x].conflict for x in nodes], dtype=bool),
+        node_objective=node_objective, node_host=node_host,
+        gate_owner=np.asarray([ai[ref.gates[g].owner] for g in gates], dtype=np.int64),
+        gate_policy=np.asarray([GATE_POLICY[ref.gates[g].policy] for g in gates],
+                               dtype=np.int64),
+        asset_owner=owner, asset_decider=owner,
+        deal_parties=parties, deal_ceasefire=ceasefire, deal_transfers=transfers,
+        bloc_sign=bloc_sign, timeline=tuple(sorted(events, key=lambda e: e.day)),
+        start=start, days=spec.run.days,
+    )
+    f, fl, al, dec, bar = spec.fighting, ref.flows, spec.alliances, spec.decisions, spec.bargaining
+    params = Params(
+        interests=interests[None],
+        rationality=per_actor(lambda x: x.rationality),
+        risk_attitude=per_actor(lambda x: x.risk_attitude),
+        war_cost=per_actor(lambda x: x.war_cost),
+        ground=per_actor(lambda x: x.capabilities.ground),
+        air=per_actor(lambda x: x.capabilities.air),
+        air_defence=per_actor(lambda x: x.capabilities.air_defence),
+        exposure=per_actor(lambda x: x.capabilities.exposure),
+        pressure0=per_actor(lambda x: x.pressure.initial),
+        pressure_decay=per_actor(lambda x: x.pressure.decay),
+        pressure_per_loss=per_actor(lambda x: x.pressure.per_loss),
+        pressure_per_refugees=per_actor(lambda x: x.pressure.per_refugees),
+        pressure_per_ground=per_actor(lambda x: x.pressure.per_ground),
+        action_cost=_arr(m_cost),
+        affinity0=affinity0[None], trade=trade[None], rung0=rung0[None],
+        anchor=anchor[None], anchor_strength=strength[None], partner=partner[None],
+        rung_intensity=_arr([r.intensity for r in lad.rungs.values()]),
+        rung_severity=_arr([r.severity for r in lad.rungs.values()]),
+        base_drift=_arr(lad.base_drift), hostility=_arr(lad.hostility),
+        provocation=_arr(lad.provocation), sanction_drive=_arr(lad.sanction),
+        conciliation=_arr(lad.conciliation), weariness=_arr(lad.weariness),
+        trade_damping=_arr(lad.trade_damping), mediation=_arr(lad.mediation),
+        rate_up=_arr(lad.rate_up), rate_down=_arr(lad.rate_down),
+        asset_air_defence=_arr([spec.assets[x].effects.air_defence for x in assets]),
+        asset_relief=_arr([spec.assets[x].effects.refugee_relief for x in assets]),
+        asset_affinity=asset_aff[None],
+        asset_holder_affinity=_arr([spec.assets[x].effects.holder_affinity for x in assets]),
+        asset_requires_inactive=requires[None], asset_held_penalty=held_penalty[None],
+        asset_available_day=available[None],
+        asset_holder0=holder0[None], asset_on0=on0[None],
+        value=value[None], control0=control0[None],
+        speed=_arr([spec.theatre.objectives[x].speed for x in objectives]),
+        loss_rate=_arr(f.loss_rate), attack_boost=_arr(f.attack_boost),
+        contest_exponent=_arr(f.contest_exponent),
+        civilian_death_rate=_arr(f.civilian_death_rate),
+        population0=_arr([ref.nodes[x].population for x in nodes], np.int64),
+        capacity=_arr([ref.nodes[x].capacity for x in nodes]),
+        edge_rate=_arr([e.rate for e in edges]), edge_return=_arr([e.return_rate for e in edges]),
+        gate_open0=_arr([ref.gates[g].open for g in gates], bool),
+        gate_leakage=_arr([ref.gates[g].leakage for g in gates]),
+        displacement_base=_arr(fl.displacement_base),
+        displacement_fighting=_arr(fl.displacement_fighting),
+        displacement_ground=_arr(fl.displacement_ground),
+        move_rate=_arr(fl.move_rate), settle_rate=_arr(fl.settle_rate),
+        calm_threshold=_arr(fl.calm_threshold),
+        deal_control=deal_control[None],
+        deal_cap=_arr([ri[spec.deals[x].rung_cap] for x in deals], np.int64),
+        breakdown_base=_arr([spec.deals[x].breakdown_base for x in deals]),
+        breakdown_hostility=_arr([spec.deals[x].breakdown_hostility for x in deals]),
+        bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
+        aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
+        aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
+        trade_pull=_arr(al.trade_pull), balance=_arr(al.balance), gate_cost=_arr(al.gate_cost),
+        aff_noise=_arr(al.noise), realignment_threshold=_arr(al.realignment_threshold),
+        horizon=_arr(float(dec.horizon)), loss_unit=_arr(dec.loss_unit),
+        territory_unit=_arr(dec.territory_unit),
+        people_unit=_arr(dec.people_unit), retaliation=_arr(dec.retaliation),
+        concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
+    )
+    return World(layout=layout, params=params)
