@@ -1,1 +1,187 @@
-def main(): return 0
+"""The ``sim`` command line: a thin layer over ``sim.scenario``, ``sim.execution``, ``sim.analysis``.
+
+Errors in scenarios and arguments are printed as one line per problem (file:line:column: key:
+what is wrong) with exit code 2 and no traceback. Ctrl-C stops cleanly with exit code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sim.errors import ScenarioError, SimError, UsageError
+
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
+
+MAIN_INDICATORS = ("losses.", "displaced.total", "people.", "pressure.", "rung.", "control.",
+                   "day.agreement")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with code 2 and a one-line hint, as the other errors do."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI in the README)."""
+    parser = _Parser(prog="sim", description="Agent-based crisis simulator: run scenario "
+                     "ensembles and read outcome probabilities.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="validate a scenario file and summarise it")
+    check.add_argument("file", type=Path, help="scenario YAML")
+    check.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="PATH=VALUE", help="override a value (repeatable)")
+    check.add_argument("--assumptions", action="store_true",
+                       help="list every value with its source quote or assumption")
+
+    run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
+    run.add_argument("file", type=Path, help="scenario YAML")
+    run.add_argument("--runs", type=_positive_int, help="replications (default: the scenario's)")
+    run.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    run.add_argument("--workers", type=_positive_int,
+                     help="local worker processes (default: all cores)")
+    run.add_argument("--batch-size", type=_positive_int,
+                     help="replications stepped in lockstep per batch")
+    run.add_argument("--out", type=Path, help="output folder (default: outputs/<scenario>/)")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="PATH=VALUE", help="override a value (repeatable)")
+    run.add_argument("--replay", type=_non_negative_int, metavar="K",
+                     help="re-run replication K alone; write its trajectory and event log")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sim`` script and ``python -m sim``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "run":
+            return _run(args)
+    except ScenarioError as exc:
+        count = len(exc.problems)
+        print(f"error: {count} problem{'s' if count != 1 else ''} in the scenario:",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    except SimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR  # pragma: no cover - argparse requires a command
+
+
+def _load(args: argparse.Namespace):
+    from sim.scenario.loader import load_scenario
+
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: file not found")
+    return load_scenario(args.file, args.overrides)
+
+
+def _check(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    spec = loaded.spec
+    rows = loaded.provenance()
+    sourced = sum(1 for *_, note in rows if note is not None and note.kind == "source")
+    assumed = sum(1 for *_, note in rows if note is not None and note.kind == "assumption")
+    bare = [path for path, _, note in rows if note is None]
+    print(f"{args.file}: valid scenario '{spec.name}'")
+    print(f"  {len(spec.actors)} actors, {len(spec.ladder.rungs)} rungs, "
+          f"{len(spec.theatre.objectives)} objectives, {len(spec.refugees.nodes)} refugee nodes, "
+          f"{len(spec.assets)} assets, {len(spec.deals)} deals, {len(spec.timeline)} dated "
+          f"events, {len(spec.outcomes)} outcomes")
+    print(f"  {spec.run.days} days from {spec.run.start}; default {spec.run.runs} runs, "
+          f"seed {spec.run.seed}")
+    print(f"  values: {len(rows)}; with a source quote {sourced}, with an assumption "
+          f"{assumed}, without a note {len(bare)}")
+    if args.assumptions:
+        print()
+        for path, value, note in rows:
+            label = "NO NOTE" if note is None else note.kind
+            text = "" if note is None else note.text
+            print(f"{path} = {value}  [{label}] {text}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.analysis import format_indicators, format_outcomes
+    from sim.execution.ensemble import Interrupted, run_ensemble
+
+    loaded = _load(args)
+    out_dir = args.out or Path("outputs") / loaded.slug
+    seed = loaded.spec.run.seed if args.seed is None else args.seed
+    if args.replay is not None:
+        return _replay(loaded, seed, args.replay, out_dir)
+    try:
+        result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
+                              workers=args.workers, out_dir=out_dir,
+                              progress=not args.no_progress)
+    except Interrupted as exc:
+        print(f"\ninterrupted: {exc.done} of {exc.total} batches finished and saved in "
+              f"{exc.out_dir}/parts", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    m = result.manifest
+    print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "
+          f"{m['wall_seconds']:.1f} s ({m['runs_per_second']:.0f} runs/s, "
+          f"{m['workers']} worker{'s' if m['workers'] != 1 else ''})\n")
+    print(format_outcomes(result.outcomes))
+    print()
+    names = [r["indicator"] for r in result.indicators
+             if r["indicator"].startswith(MAIN_INDICATORS)
+             and not r["indicator"].endswith(".final") or r["indicator"] == "day.agreement"]
+    names = [n for n in names if not n.startswith(("pressure.", "rung.")) or
+             n.endswith(".max")]
+    print(format_indicators(result.indicators, names))
+    print(f"\nresults in {out_dir}/ (runs.parquet, trajectories.parquet, summary.json, "
+          "manifest.json)")
+    return EXIT_OK
+
+
+def _replay(loaded, seed: int, run: int, out_dir: Path) -> int:
+    from sim.execution.replay import replay
+
+    result = replay(loaded, seed, run, out_dir)
+    print(f"replay of run {run} (seed {seed}): {len(result.log)} log lines")
+    for name, value in result.row.items():
+        if name.startswith("outcome."):
+            print(f"  {name.removeprefix('outcome.')}: {'yes' if value else 'no'}")
+    folder = out_dir / f"replay-{run}"
+    print(f"trajectory and event log in {folder}/")
+    if result.matches_ensemble is True:
+        print(f"matches row {run} of {out_dir}/runs.parquet exactly")
+    elif result.matches_ensemble is False:
+        print(f"warning: differs from row {run} of {out_dir}/runs.parquet", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK

@@ -271,7 +271,8 @@ class CrisisModel(mesa.Model):
         available = (day >= p.asset_available_day) | s.asset_released
         situation = Situation(
             day=day, rung=s.rung, affinity=s.affinity, pressure=s.pressure, control=s.control,
-            cover=cover, fire=fire, attack_prev=s.attack_prev, win=win, can_hold=self.can_hold,
+            cover=cover, fire=fire, attack_prev=s.attack_prev, win=win, power=power,
+            can_hold=self.can_hold,
             grievance=s.grievance, asset_on=s.asset_on, asset_holder=s.asset_holder,
             asset_available=np.broadcast_to(available, s.asset_on.shape),
             requested=s.requested, gate_open=s.gate_open, route_potential=potential,
@@ -391,7 +392,7 @@ class CrisisModel(mesa.Model):
             requests = np.zeros((r, n))
             for e in np.flatnonzero((menu.verb == VERB["request_support"]) & (menu.asset == k)):
                 requests[:, menu.actor[e]] = np.maximum(requests[:, menu.actor[e]], chosen[:, e])
-            s.requested[:, k] = 0.8 * s.requested[:, k] + requests
+            s.requested[:, k] = np.maximum(0.8 * s.requested[:, k], requests)
             self.trackers.mark(f"requested.{lay.assets[k]}", requests.any(axis=1), day)
 
         # 3. deals
@@ -402,7 +403,8 @@ class CrisisModel(mesa.Model):
             proposed = np.zeros((r, d_count), dtype=bool)
             for e in menu.entries("negotiate"):
                 proposed[:, menu.deal[e]] |= chosen[:, e].astype(bool)
-            noise = rng.normal(day, Stream.BARGAINING, (d_count, 2))
+            # private information is a fixed type per run (each side's resolve), not daily luck
+            noise = rng.normal(0, Stream.BARGAINING, (d_count, 2))
             formed = bargaining.form(proposed, s.agreement, seen["gains"], noise, p)
             s.agreement = (s.agreement & ~breaks) | formed
             for d in range(d_count):

@@ -6,7 +6,9 @@ the party weighs the territory it expects to hold (today's control plus that war
 drift, from the contest function), the losses and escalation risk it would avoid under the ceasefire, the war costs it
 would save, and the standing lost by conceding ground when domestic pressure is high. A deal
 forms when a party proposes it and every party's surplus plus private-information noise is
-positive (Fearon 1995: war's costs open a bargaining range; uncertainty can close it).
+positive (Fearon 1995: war's costs open a bargaining range; uncertainty can close it). The
+noise is each side's private resolve: drawn once per run and deal, so a deal that one side
+rejects today is accepted only when the fighting has changed its prospects.
 
 An agreement re-divides the objectives its terms name, caps the rung of the dyads its
 ceasefire covers and bars attacks across them. It breaks down with a daily hazard that grows

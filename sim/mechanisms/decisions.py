@@ -37,6 +37,7 @@ class Situation:
     fire: np.ndarray  # (R, A, A) fire[i, j]: j's firepower on i
     attack_prev: np.ndarray  # (R, A, A) yesterday's attacks i -> j
     win: np.ndarray  # (R, A, A) contest share of i attacking j
+    power: np.ndarray  # (R, A, A) contest power of i against ground held by j
     can_hold: np.ndarray  # (P, O, A)
     grievance: np.ndarray  # (R, A, A)
     asset_on: np.ndarray  # (R, K)
@@ -107,6 +108,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - 
         gain = (p.value[:, :, a] * p.speed[:, :, None] * s.control[:, :, t]
                 * s.can_hold[:, :, a]).sum(axis=1)
         territory = gain * i_att / (1.0 + 2.0 * boost[:, :, 0]) * 2.0 * _pick(s.win, a, t)
+        territory = territory + _coalition_gain(s, p, layout, a, t)
         d0 = _pick(drive0, a, t)
         d_up = sc(p.rate_up, 2) * (tanh_pos(d0 + sc(p.hostility, 2)) - tanh_pos(d0))
         escalation = np.minimum(d_up * horizon, 1.0) * sev_step(_pick(s.rung, a, t), 1)
@@ -230,6 +232,38 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - 
         utility[:, e] = np.where(changes, value, 0.0)
 
     return utility - p.action_cost
+
+
+def _coalition_gain(s: Situation, p, layout, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Daily territory value to a of backing its friends' offensives against t, ``(R, E)``.
+
+    A patron's air power counts in a friend's contest against t while the patron itself
+    fights t (``fighting.contest_power``). Attacking keeps it in the fight; the gain is what
+    the friends' push against t is worth to the attacker, through its value of each objective
+    and its affinity with each friend, times the share of their contest the support decides.
+    """
+    m = sc(p.contest_exponent, 3)
+    friend = np.maximum(s.affinity[:, a, :], 0.0)  # (R, E, B)
+    friend[:, np.arange(a.size), a] = 0.0
+    friend[:, np.arange(a.size), t] = 0.0
+    help_ = friend * (p.air[:, a] * (1.0 - _pick(s.cover, t)))[:, :, None]  # (R, E, B)
+    power_bt = np.swapaxes(s.power[:, :, t], 1, 2)  # (R, E, B): power of b against t
+    power_tb = s.power[:, t, :]  # (R, E, B)
+    armed = (s.rung[:, a, t] >= layout.armed_from)[:, :, None]
+    with_help = np.where(armed, power_bt, power_bt + help_)
+    without = np.maximum(with_help - help_, 0.0)
+
+    def share(x: np.ndarray) -> np.ndarray:
+        xm, ym = x ** m, power_tb ** m
+        return np.divide(xm, xm + ym, out=np.full_like(xm, 0.5), where=xm + ym > 0)
+
+    decided = share(with_help) - share(without)  # (R, E, B)
+    pushing = np.swapaxes(s.attack_prev[:, :, t], 1, 2)  # (R, E, B): b attacked t
+    heat = lookup(p.rung_intensity, np.maximum(s.rung[:, :, t], layout.armed_from))
+    heat = np.swapaxes(heat, 1, 2) / (1.0 + 2.0 * sc(p.attack_boost, 3))
+    # value to a of ground b takes from t: value[o, a] * control[o, t] * speed[o]
+    stake = (p.value[:, :, a] * s.control[:, :, t] * p.speed[:, :, None]).sum(axis=1)  # (R, E)
+    return stake * (friend * pushing * heat * 2.0 * decided).sum(axis=2)
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -1,0 +1,104 @@
+"""Ensemble statistics: outcome probabilities with intervals, indicator quantiles.
+
+Functions take columns (numpy arrays) and return plain data, so they serve the CLI, the
+summary file, tests and plots alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z95 = 1.959963984540054
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927).
+
+    Preferred to the normal approximation because it stays inside [0, 1] and keeps its
+    coverage for probabilities near 0 or 1, which outcome classes often are.
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def outcome_table(columns: dict[str, np.ndarray]) -> list[dict]:
+    """Probability and 95% interval of every ``outcome.*`` column."""
+    rows = []
+    for name, values in columns.items():
+        if not name.startswith("outcome."):
+            continue
+        flags = np.asarray(values, dtype=bool)
+        k, n = int(flags.sum()), int(flags.size)
+        low, high = wilson_interval(k, n)
+        rows.append({"outcome": name.removeprefix("outcome."), "probability": k / n if n else
+                     float("nan"), "low": low, "high": high, "count": k, "runs": n})
+    return rows
+
+
+def indicator_summary(columns: dict[str, np.ndarray]) -> list[dict]:
+    """Mean and quantiles of every indicator; for ``day.*`` also the share that never happened."""
+    rows = []
+    for name, values in columns.items():
+        if name == "run" or name.startswith("outcome."):
+            continue
+        x = np.asarray(values, dtype=float)
+        seen = x[~np.isnan(x)]
+        row = {"indicator": name, "runs": int(x.size), "missing": int(x.size - seen.size)}
+        if seen.size:
+            qs = np.quantile(seen, QUANTILES)
+            row.update({"mean": float(seen.mean())}
+                       | {f"q{int(q * 100):02d}": float(v) for q, v in zip(QUANTILES, qs,
+                                                                            strict=True)})
+        rows.append(row)
+    return rows
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, z: float = Z95) -> tuple[float, float, float]:
+    """Mean of ``b - a`` over paired runs and its normal 95% interval (common random numbers)."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    d = d[~np.isnan(d)]
+    mean = float(d.mean())
+    half = z * float(d.std(ddof=1)) / math.sqrt(d.size) if d.size > 1 else float("inf")
+    return mean, mean - half, mean + half
+
+
+def format_outcomes(rows: list[dict]) -> str:
+    """A plain-text table of outcome probabilities."""
+    width = max([len(r["outcome"]) for r in rows] + [7])
+    lines = [f"{'outcome':<{width}}  {'P':>6}  {'95% interval':>15}  {'runs':>7}"]
+    for r in rows:
+        lines.append(f"{r['outcome']:<{width}}  {r['probability']:6.1%}  "
+                     f"[{r['low']:5.1%}, {r['high']:5.1%}]  {r['count']:>7}")
+    return "\n".join(lines)
+
+
+def format_indicators(rows: list[dict], names: list[str] | None = None) -> str:
+    """A plain-text table of indicator quantiles (5%, median, 95%), optionally a selection."""
+    chosen = [r for r in rows if names is None or r["indicator"] in names]
+    width = max([len(r["indicator"]) for r in chosen] + [9])
+    lines = [f"{'indicator':<{width}}  {'5%':>11}  {'median':>11}  {'95%':>11}  {'never':>6}"]
+    for r in chosen:
+        if "q50" not in r:
+            lines.append(f"{r['indicator']:<{width}}  {'':>11}  {'':>11}  {'':>11}  "
+                         f"{r['missing'] / r['runs']:6.0%}")
+            continue
+        never = f"{r['missing'] / r['runs']:6.0%}" if r["indicator"].startswith("day.") else ""
+        lines.append(f"{r['indicator']:<{width}}  {_num(r['q05']):>11}  {_num(r['q50']):>11}  "
+                     f"{_num(r['q95']):>11}  {never:>6}")
+    return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    if abs(x) >= 10_000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100 or float(x).is_integer():
+        return f"{x:.0f}"
+    return f"{x:.3f}"

@@ -1,0 +1,112 @@
+"""Batches: the unit of work an executor runs, and the pure function that runs one.
+
+A batch is a contiguous range of replication indices of one scenario and seed. Because every
+random number is keyed by (seed, replication, day, stream), a batch's rows do not depend on
+how the ensemble was cut into batches, nor on which worker ran it.
+
+This module knows how to build and step a model and collect its rows; it knows nothing of
+actors or places (those are in the scenario data it is handed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from sim.model import CrisisModel
+from sim.outcomes import evaluate_outcomes, indicators
+from sim.scenario.loader import LoadedScenario, load_data
+from sim.world import World, compile_scenario
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One batch of replications to run.
+
+    Attributes:
+        scenario: Resolved scenario data (plain, picklable; overrides already applied).
+        digest: The scenario's digest (caches the compiled world per worker process).
+        seed: Ensemble seed.
+        start: First replication index (inclusive).
+        stop: Last replication index (exclusive).
+        sample_paths: Replications with index below this keep their full daily paths.
+    """
+
+    scenario: dict
+    digest: str
+    seed: int
+    start: int
+    stop: int
+    sample_paths: int = 0
+
+
+@dataclass
+class BatchResult:
+    """Rows and daily series of one batch.
+
+    Attributes:
+        start: First replication index.
+        stop: Last replication index (exclusive).
+        columns: Column name -> ``(stop - start,)`` array (``run``, ``outcome.*``, indicators).
+        trajectory: ``(days + 1, stop - start, S)`` float32 daily values of every series.
+        series: Names of the S series.
+        paths_runs: Replication indices whose full paths are in ``paths``.
+        paths: ``(days + 1, len(paths_runs), S)`` float32.
+    """
+
+    start: int
+    stop: int
+    columns: dict[str, np.ndarray]
+    trajectory: np.ndarray
+    series: list[str]
+    paths_runs: np.ndarray
+    paths: np.ndarray
+
+
+def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
+    """Cut replications ``first .. first + runs`` into ranges of at most ``batch_size``."""
+    return [(s, min(s + batch_size, first + runs)) for s in range(first, first + runs,
+                                                                   batch_size)]
+
+
+@lru_cache(maxsize=8)
+def _compiled(digest: str, frozen: str) -> tuple[LoadedScenario, World]:
+    import json
+
+    loaded = load_data(json.loads(frozen))
+    return loaded, compile_scenario(loaded.spec)
+
+
+def prepare(task: BatchTask) -> tuple[LoadedScenario, World]:
+    """Validate and compile the task's scenario once per process (cached by digest)."""
+    import json
+
+    # key order matters (actors are indexed in the order listed), so it is kept as given
+    return _compiled(task.digest, json.dumps(task.scenario, default=str))
+
+
+def collect_rows(model: CrisisModel, loaded: LoadedScenario) -> dict[str, np.ndarray]:
+    """The ``runs`` table columns of a finished model: run, outcome flags, indicators."""
+    values = indicators(model)
+    flags = evaluate_outcomes(loaded.spec, values)
+    columns: dict[str, np.ndarray] = {"run": model.replications.copy()}
+    for name, flag in flags.items():
+        columns[f"outcome.{name}"] = flag
+    columns.update(values)
+    return columns
+
+
+def run_batch(task: BatchTask) -> BatchResult:
+    """Run one batch in lockstep and return its rows and daily series."""
+    loaded, world = prepare(task)
+    reps = np.arange(task.start, task.stop)
+    model = CrisisModel(loaded, world=world, replications=reps, seed=task.seed)
+    model.run()
+    keep = reps < task.sample_paths
+    return BatchResult(
+        start=task.start, stop=task.stop, columns=collect_rows(model, loaded),
+        trajectory=model.trajectory, series=model.series_names,
+        paths_runs=reps[keep], paths=model.trajectory[:, keep],
+    )

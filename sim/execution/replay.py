@@ -1,0 +1,92 @@
+"""Replay one replication of an ensemble alone, with its full daily trajectory and event log.
+
+Because random numbers are keyed by (seed, replication, day, stream), replaying replication K
+with R = 1 gives exactly the values it had inside any batch of the ensemble.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv
+
+from sim.execution.batches import collect_rows
+from sim.execution.storage import paths_table, read_runs, write_json, write_parquet
+from sim.model import CrisisModel
+from sim.scenario.loader import LoadedScenario
+
+
+@dataclass
+class Replay:
+    """One replayed run."""
+
+    run: int
+    row: dict[str, float | bool | int | None]
+    log: list[tuple[int, str]]
+    model: CrisisModel
+    matches_ensemble: bool | None  # None when no ensemble table was there to compare
+
+
+def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = None) -> Replay:
+    """Re-run replication ``run`` alone and (optionally) write its trajectory and log.
+
+    Writes into ``out_dir/replay-<run>/``: ``trajectory.parquet`` and ``trajectory.csv``
+    (every series, every day), ``events.txt`` (choices and events in words) and ``row.json``.
+    If ``out_dir/runs.parquet`` exists from the same scenario and seed, the replayed row is
+    compared with row ``run`` there.
+    """
+    model = CrisisModel(loaded, replications=np.array([run]), seed=seed, log_events=True)
+    model.run()
+    columns = collect_rows(model, loaded)
+    row = {name: _plain(values[0]) for name, values in columns.items()}
+    matches = None
+    if out_dir is not None:
+        matches = _compare_with_ensemble(out_dir, loaded, seed, run, columns)
+        folder = out_dir / f"replay-{run}"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = paths_table(model.series_names, np.array([run]), model.trajectory,
+                            loaded.spec.run.start)
+        write_parquet(folder / "trajectory.parquet", table)
+        pyarrow.csv.write_csv(table, folder / "trajectory.csv")
+        start = loaded.spec.run.start
+        lines = [f"day {d:>3}  {text}" for d, text in model.log]
+        (folder / "events.txt").write_text(
+            f"# Replay of run {run}, seed {seed}, from {start} "
+            f"to {start + dt.timedelta(days=model.days)}\n" + "\n".join(lines) + "\n")
+        write_json(folder / "row.json", {"run": run, "seed": seed, "row": row,
+                                         "matches_ensemble": matches})
+    return Replay(run=run, row=row, log=model.log, model=model, matches_ensemble=matches)
+
+
+def _compare_with_ensemble(out_dir: Path, loaded: LoadedScenario, seed: int, run: int,
+                           columns: dict[str, np.ndarray]) -> bool | None:
+    import json
+
+    runs_file, manifest_file = out_dir / "runs.parquet", out_dir / "manifest.json"
+    if not (runs_file.exists() and manifest_file.exists()):
+        return None
+    manifest = json.loads(manifest_file.read_text())
+    if manifest.get("scenario_sha256") != loaded.digest() or manifest.get("seed") != seed:
+        return None
+    table = read_runs(runs_file)
+    where = np.flatnonzero(table["run"] == run)
+    if where.size != 1:
+        return None
+    i = int(where[0])
+    for name, values in columns.items():
+        a, b = np.asarray(table[name][i], dtype=float), np.asarray(values[0], dtype=float)
+        if not (a == b or (np.isnan(a) and np.isnan(b))):
+            return False
+    return True
+
+
+def _plain(x) -> float | bool | int | None:
+    if isinstance(x, np.bool_ | bool):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    x = float(x)
+    return None if np.isnan(x) else x

@@ -1,0 +1,97 @@
+"""Storage of ensemble results: Parquet tables, JSON summaries, and atomic writes.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a
+crash leaves either the old file or the new one, never half of one. Batch parts land in
+``parts/`` as they finish, so finished work survives an interruption.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically (sorted keys, readable indentation)."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+                       .encode())
+
+
+def columns_to_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    """An Arrow table; NaN in ``day.*`` columns becomes null ("never happened")."""
+    arrays = {}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        if name.startswith("day."):
+            arrays[name] = pa.array(values, type=pa.float64(), mask=np.isnan(values))
+        else:
+            arrays[name] = pa.array(values)
+    return pa.table(arrays)
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """Write a Parquet file atomically."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def read_runs(path: Path) -> dict[str, np.ndarray]:
+    """Read a runs table back as numpy columns (nulls in float columns become NaN)."""
+    table = pq.read_table(path)
+    return {name: table.column(name).to_numpy(zero_copy_only=False)
+            for name in table.column_names}
+
+
+def part_path(out_dir: Path, start: int, stop: int) -> Path:
+    """Where the rows of batch ``start..stop`` are kept until the run is assembled."""
+    return out_dir / "parts" / f"runs-{start:010d}-{stop:010d}.parquet"
+
+
+def trajectory_table(series: list[str], trajectory: np.ndarray, start: dt.date) -> pa.Table:
+    """Long table of daily quantiles across runs: day, date, series, mean and quantiles.
+
+    Args:
+        series: Names of the S series.
+        trajectory: ``(days + 1, runs, S)`` values.
+        start: Calendar date of day 0.
+    """
+    days = trajectory.shape[0]
+    qs = np.quantile(trajectory, QUANTILE_LEVELS, axis=1)  # (Q, days, S)
+    mean = trajectory.mean(axis=1)  # (days, S)
+    day_index = np.repeat(np.arange(days), len(series))
+    dates = [start + dt.timedelta(days=int(d)) for d in day_index]
+    data = {"day": day_index, "date": dates, "series": np.tile(series, days),
+            "mean": mean.reshape(-1)}
+    for level, values in zip(QUANTILE_LEVELS, qs, strict=True):
+        data[f"q{int(level * 100):02d}"] = values.reshape(-1)
+    return pa.table(data)
+
+
+def paths_table(series: list[str], runs: np.ndarray, paths: np.ndarray,
+                start: dt.date) -> pa.Table:
+    """Wide table of full daily paths for sample runs: run, day, date, one column per series."""
+    days, n_runs, _ = paths.shape
+    run_col = np.repeat(runs, days)
+    day_col = np.tile(np.arange(days), n_runs)
+    data = {"run": run_col, "day": day_col,
+            "date": [start + dt.timedelta(days=int(d)) for d in day_col]}
+    flat = np.transpose(paths, (1, 0, 2)).reshape(n_runs * days, -1)
+    for i, name in enumerate(series):
+        data[name] = flat[:, i]
+    return pa.table(data)
