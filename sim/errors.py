@@ -11,7 +11,7 @@ class Problem:
 
     Attributes:
         file: File the problem is in ('<command line>' for ``--set``).
-        path: Dotted key path, e.g. ``actors.turkey.interests.losses``.
+        path: Dotted key path, e.g. ``actors.<id>.interests.losses``.
         message: What is wrong and, where we can tell, how to fix it.
         line: 1-based line in ``file``, if known.
         column: 1-based column in ``file``, if known.

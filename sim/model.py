@@ -497,10 +497,10 @@ class CrisisModel(mesa.Model):
         if self.log_events:
             self._log_day(day, choice)
         self._record(day + 1)
-        if self.replications.size == 1:
-            self.datacollector.collect(self)
         if self.steps >= self.days:
             self.running = False
+        if self.replications.size == 1:
+            self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
 

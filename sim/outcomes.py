@@ -141,6 +141,12 @@ def evaluate_outcomes(spec: Scenario, values: dict[str, np.ndarray]) -> dict[str
     return {name: evaluate(o.when, values, rungs) for name, o in spec.outcomes.items()}
 
 
+def _swap_dyad(name: str) -> str:
+    """``rung.b~a.max`` -> ``rung.a~b.max``."""
+    parts = name.split(".")
+    return ".".join("~".join(reversed(p.split("~"))) if "~" in p else p for p in parts)
+
+
 def outcome_problems(spec: Scenario) -> list[tuple[str, str]]:
     """``(key path, message)`` for outcome conditions on indicators that do not exist."""
     from sim.world import compile_scenario
@@ -150,8 +156,13 @@ def outcome_problems(spec: Scenario) -> list[tuple[str, str]]:
 
     def walk(cond: Condition, path: str) -> None:
         if cond.indicator is not None and cond.indicator not in known:
-            close = get_close_matches(cond.indicator, sorted(known), n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            swapped = _swap_dyad(cond.indicator)
+            if swapped in known:
+                hint = (f"; did you mean '{swapped}'? (a dyad is written in the order its "
+                        "actors are listed under 'actors')")
+            else:
+                close = get_close_matches(cond.indicator, sorted(known), n=1, cutoff=0.5)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append((f"{path}.indicator",
                              f"unknown indicator '{cond.indicator}'{hint} "
                              "(see docs/ODD.md, Outcomes, for the indicator names)"))

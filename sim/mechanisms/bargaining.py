@@ -30,8 +30,7 @@ def territory(control: np.ndarray, value: np.ndarray, affinity: np.ndarray) -> n
     """Value-weighted control per actor, counting what friends hold, ``(R, A)``.
 
     ``sum_o value[o, a] * sum_b control[o, b] * max(affinity[a, b], 0)`` with affinity 1 to
-    oneself: a patron gains from ground its client takes (Russia from the regime's advance),
-    in proportion to how close they are.
+    oneself: a patron gains from ground its client takes, in proportion to how close they are.
     """
     held = (control[:, :, None, :] * np.maximum(affinity, 0.0)[:, None, :, :]).sum(axis=3)
     return (held * value).sum(axis=1)

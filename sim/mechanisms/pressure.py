@@ -3,8 +3,8 @@
 Losses, new refugees on one's soil and lost ground raise pressure; it fades at a constant rate.
 Inputs saturate (``p += (1 - p) * (1 - exp(-input))``) so pressure stays in [0, 1]. Pressure
 feeds back into decisions: it raises the value of retaliating against the actor that caused
-recent losses and lowers the value of concessions. The seed article: "the pressure on Erdogan
-to respond is rising as the toll of Turkish casualties mounts".
+recent losses and lowers the value of concessions: a leader pressed "to respond" as "the toll
+of casualties mounts" (the baseline's seed article).
 
 Reference: Putnam, R. (1988). Diplomacy and domestic politics: the logic of two-level games.
 """

@@ -32,6 +32,8 @@ NOTE_KEYS = ("source", "assumption")
 MAX_FILE_BYTES = 5_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in
+                ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
 PathKey = tuple[str | int, ...]
 
 
@@ -148,6 +150,11 @@ class _Reader:
                                          node.start_mark.line + 1, node.start_mark.column + 1)])
         self.marks.setdefault(key, (self.file, node.start_mark.line + 1,
                                     node.start_mark.column + 1))
+        if node.tag not in ALLOWED_TAGS:
+            self.problem(key, f"cannot read this value: the tag '{node.tag}' is not allowed "
+                         "(scenarios hold plain numbers, text, true/false, dates, lists and "
+                         "mappings)", node)
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key, depth)
         if isinstance(node, yaml.SequenceNode):

@@ -147,7 +147,7 @@ class Action(Strict):
         return self
 
     def label(self) -> str:
-        """Short human-readable name, e.g. ``attack:syria`` or ``open_gate:border``."""
+        """Short human-readable name, e.g. ``attack:<actor>`` or ``open_gate:<gate>``."""
         obj = self.target or self.asset or self.gate or self.deal
         if self.verb == "grant_support":
             obj = f"{self.asset}>{self.target}"

@@ -1,0 +1,79 @@
+"""The command line, run as a user would, in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from .conftest import BASELINE, FICTIONAL, ROOT
+
+
+def sim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+def test_check_reports_a_valid_scenario():
+    out = sim("check", str(BASELINE))
+    assert out.returncode == 0, out.stderr
+    assert "valid scenario" in out.stdout and "without a note 0" in out.stdout
+
+
+def test_check_lists_assumptions_and_sources():
+    out = sim("check", str(BASELINE), "--assumptions")
+    assert out.returncode == 0
+    assert "[source] " in out.stdout and "[assumption] " in out.stdout
+    assert "actors.turkey.rationality = 60.0" in out.stdout
+
+
+def test_bad_scenario_gives_file_line_key_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASELINE.read_text().replace("rung_cap: threats", "rung_cap: threatz", 1))
+    out = sim("check", str(bad))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert f"{bad}:" in out.stderr and "deals.sochi.rung_cap" in out.stderr
+    assert "unknown rung 'threatz'" in out.stderr and "did you mean 'threats'" in out.stderr
+
+
+def test_missing_file_and_bad_flags_exit_2(tmp_path):
+    out = sim("run", str(tmp_path / "nope.yaml"))
+    assert out.returncode == 2 and "file not found" in out.stderr
+    out = sim("run", str(FICTIONAL), "--runs", "0")
+    assert out.returncode == 2 and "at least 1" in out.stderr
+    out = sim("run", str(FICTIONAL), "--set", "actors.arcadia.rationalty=3")
+    assert out.returncode == 2 and "did you mean 'rationality'" in out.stderr
+
+
+def test_run_writes_every_output_and_prints_the_table(tmp_path):
+    out_dir = tmp_path / "out"
+    out = sim("run", str(FICTIONAL), "--runs", "40", "--seed", "3", "--workers", "1",
+              "--out", str(out_dir), "--set", "fighting.loss_rate=0.4")
+    assert out.returncode == 0, out.stderr
+    assert "95% interval" in out.stdout and "split" in out.stdout
+    for name in ("runs.parquet", "trajectories.parquet", "paths.parquet", "summary.json",
+                 "manifest.json", "scenario.resolved.yaml"):
+        assert (out_dir / name).exists(), name
+    runs = pq.read_table(out_dir / "runs.parquet")
+    assert runs.num_rows == 40
+    assert {"run", "outcome.war", "losses.arcadia", "people.valley.peak", "people.valley.final",
+            "rung.arcadia~borduria.max", "affinity.arcadia~borduria.final",
+            "alignment.arcadia.final", "control.valley.arcadia.final",
+            "day.agreement"} <= set(runs.column_names)
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["runs"] == 40 and manifest["overrides"]
+    assert len(manifest["scenario_sha256"]) == 64
+    summary = json.loads((out_dir / "summary.json").read_text())
+    probabilities = {o["outcome"]: o for o in summary["outcomes"]}
+    assert 0 <= probabilities["war"]["low"] <= probabilities["war"]["high"] <= 1
+    assert "fighting:\n  loss_rate: 0.4" in (out_dir / "scenario.resolved.yaml").read_text()
+    assert not list((out_dir / "parts").glob("*.parquet"))
+
+    replay = sim("run", str(FICTIONAL), "--seed", "3", "--replay", "7", "--out", str(out_dir),
+                 "--set", "fighting.loss_rate=0.4")
+    assert replay.returncode == 0, replay.stderr
+    assert "matches row 7" in replay.stdout
+    assert (out_dir / "replay-7" / "trajectory.csv").exists()
