@@ -1,4 +1,4 @@
-"""The ``sim`` command line: a thin layer over ``sim.scenario``, ``sim.execution``, ``sim.analysis``.
+"""The ``sim`` command line: a thin layer over the scenario, execution and analysis modules.
 
 Errors in scenarios and arguments are printed as one line per problem (file:line:column: key:
 what is wrong) with exit code 2 and no traceback. Ctrl-C stops cleanly with exit code 130.
@@ -137,7 +137,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.analysis import format_indicators, format_outcomes
-    from sim.execution.ensemble import Interrupted, run_ensemble
+    from sim.execution.ensemble import RunInterruptedError, run_ensemble
 
     loaded = _load(args)
     out_dir = args.out or Path("outputs") / loaded.slug
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
                               workers=args.workers, out_dir=out_dir,
                               progress=not args.no_progress)
-    except Interrupted as exc:
+    except RunInterruptedError as exc:
         print(f"\ninterrupted: {exc.done} of {exc.total} batches finished and saved in "
               f"{exc.out_dir}/parts", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -159,8 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     print(format_outcomes(result.outcomes))
     print()
     names = [r["indicator"] for r in result.indicators
-             if r["indicator"].startswith(MAIN_INDICATORS)
-             and not r["indicator"].endswith(".final") or r["indicator"] == "day.agreement"]
+             if (r["indicator"].startswith(MAIN_INDICATORS)
+             and not r["indicator"].endswith(".final")) or r["indicator"] == "day.agreement"]
     names = [n for n in names if not n.startswith(("pressure.", "rung.")) or
              n.endswith(".max")]
     print(format_indicators(result.indicators, names))

@@ -61,6 +61,7 @@ class State:
     mediation: list = field(default_factory=list)  # [(a, b, amount, last_day)]
     pressure_shock: np.ndarray | None = None  # (A,)
     affinity_shock: np.ndarray | None = None  # (A, A)
+    casualty_shock: np.ndarray | None = None  # (A, A) int: losses of i caused by j today
 
 
 class Trackers:
@@ -188,10 +189,29 @@ class CrisisModel(mesa.Model):
                                np.where(policy == GATE_CLOSED, False, s.gate_open))
         s.intensity = fighting.intensity(s.rung, p.rung_intensity, lay.armed_from,
                                          s.attack_prev, p.attack_boost)
+        # assets in effect from day 0 have just been granted or switched on: apply their
+        # one-off affinity effects, as a grant or activation during the run would
+        size = p.asset_on0.shape[0]
+        rows = np.arange(size)
+        for k in range(len(lay.assets)):
+            on = p.asset_on0[:, k].astype(float)  # (P,)
+            decider = lay.asset_owner[k]
+            shock = np.zeros((size, n, n))
+            shock[:, decider, :] += p.asset_affinity[:, k, :] * on[:, None]
+            shock[:, :, decider] += p.asset_affinity[:, k, :] * on[:, None]
+            holder = p.asset_holder0[:, k]
+            other = (holder >= 0) & (holder != decider)
+            bump = (p.asset_holder_affinity[:, k] + p.aff_support) * on * other
+            target = np.where(other, holder, decider)
+            shock[rows, decider, target] += bump
+            shock[rows, target, decider] += bump
+            shock[:, np.arange(n), np.arange(n)] = 0.0
+            s.affinity = np.clip(s.affinity + shock, -1.0, 1.0)
         self.trackers = Trackers(r)
         self.rung_max = s.rung.copy()
         self.people_peak = s.people.copy()
         self.pressure_max = s.pressure.copy()
+        self.attack_days = np.zeros((r, n, n), dtype=np.int64)
         self.alignment0 = alliances.alignment(s.affinity, lay.bloc_sign)
         self.can_hold = ((p.ground[:, None, :] > 0)
                          & ((p.value > 0) | (p.control0 > 0))).astype(float)
@@ -242,6 +262,11 @@ class CrisisModel(mesa.Model):
                 s.affinity_shock = shock
             elif ev.kind == EVENT_KIND["gate"]:
                 s.gate_open[:, ev.gate] = ev.open
+            elif ev.kind == EVENT_KIND["casualties"]:
+                shock = (np.zeros((lay.n_actors,) * 2, dtype=np.int64)
+                         if s.casualty_shock is None else s.casualty_shock)
+                shock[ev.a, ev.b] += round(ev.amount)
+                s.casualty_shock = shock
             elif ev.kind == EVENT_KIND["asset_available"]:
                 s.asset_released[ev.asset] = True
             if self.log_events:
@@ -325,7 +350,7 @@ class CrisisModel(mesa.Model):
             return np.zeros((chosen.shape[0], n, n))
         return np.minimum(chosen[:, entries] @ onehot, 1.0).reshape(-1, n, n)
 
-    def step(self) -> None:  # noqa: PLR0915 - the day's schedule, written out in order
+    def step(self) -> None:
         """Simulate one day for every replication."""
         day = self.steps - 1
         s, p, lay = self.state, self.params, self.layout
@@ -427,8 +452,11 @@ class CrisisModel(mesa.Model):
         s.intensity = fighting.intensity(s.rung, p.rung_intensity, lay.armed_from, attack,
                                          p.attack_boost)
         rates = fighting.loss_rates(s.intensity, fire, p.exposure, p.loss_rate)
-        losses_today = fighting_losses = rng.poisson(day, Stream.LOSSES, rates)
-        s.losses_by = s.losses_by + fighting_losses
+        losses_today = rng.poisson(day, Stream.LOSSES, rates)
+        if s.casualty_shock is not None:  # a dated mass-casualty event (timeline)
+            losses_today = losses_today + s.casualty_shock
+            s.casualty_shock = None
+        s.losses_by = s.losses_by + losses_today
         armed = (s.rung >= lay.armed_from) | (attack > 0)
         power = fighting.contest_power(p.ground, p.air, cover, s.affinity, armed)
         win = fighting.win_share(power, p.contest_exponent)
@@ -494,6 +522,7 @@ class CrisisModel(mesa.Model):
             self.trackers.mark(f"realigned.{lay.actors[a]}", moved_over[:, a], day)
 
         s.attack_prev = attack
+        self.attack_days += attack.astype(np.int64)
         if self.log_events:
             self._log_day(day, choice)
         self._record(day + 1)

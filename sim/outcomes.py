@@ -5,6 +5,7 @@
 
 =================================  ==========================================================
 ``losses.<actor>``                 military losses over the run
+``losses.<actor>.by.<other>``      of which caused by that other actor's fire
 ``people.<node>.peak`` / ``.final`` people at a node: highest daily count, last day
 ``displaced.total``                people who ever left a conflict node
 ``dead.total``                     civilian deaths
@@ -12,6 +13,7 @@
 ``affinity.<a>~<b>.final``         affinity on the last day
 ``alignment.<actor>.final``        alignment on the last day (+ first bloc, - second)
 ``pressure.<actor>.max``/``.final`` domestic pressure
+``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
 ``control.<objective>.<actor>.final`` share of the objective held on the last day
 ``agreement.<deal>.final``         1 if the agreement is in force on the last day
 ``day.<event>``                    first day (0 = start date) the event happened; empty if never
@@ -45,6 +47,7 @@ def indicator_names(layout) -> list[str]:
     """Every indicator column a run of this layout has, in a stable order."""
     dyads = [layout.dyad_name(i, j) for i, j in layout.dyads()]
     names = [f"losses.{a}" for a in layout.actors]
+    names += [f"losses.{a}.by.{b}" for a in layout.actors for b in layout.actors if a != b]
     for node in layout.nodes:
         names += [f"people.{node}.peak", f"people.{node}.final"]
     names += ["displaced.total", "dead.total"]
@@ -54,10 +57,17 @@ def indicator_names(layout) -> list[str]:
     names += [f"alignment.{a}.final" for a in layout.actors]
     for a in layout.actors:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
+    names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
     names += [f"agreement.{d}.final" for d in layout.deals]
     names += [f"day.{e}" for e in event_names(layout)]
     return names
+
+
+def _attack_pairs(layout) -> list[tuple[str, str]]:
+    menu = layout.menu
+    entries = menu.entries("attack")
+    return [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
 
 
 def event_names(layout) -> list[str]:
@@ -84,6 +94,10 @@ def indicators(model) -> dict[str, np.ndarray]:
     losses = s.losses_by.sum(axis=2)
     for i, a in enumerate(lay.actors):
         out[f"losses.{a}"] = losses[:, i].astype(float)
+    for i, a in enumerate(lay.actors):
+        for j, b in enumerate(lay.actors):
+            if i != j:
+                out[f"losses.{a}.by.{b}"] = s.losses_by[:, i, j].astype(float)
     for i, node in enumerate(lay.nodes):
         out[f"people.{node}.peak"] = model.people_peak[:, i].astype(float)
         out[f"people.{node}.final"] = s.people[:, i].astype(float)
@@ -101,6 +115,9 @@ def indicators(model) -> dict[str, np.ndarray]:
     for i, a in enumerate(lay.actors):
         out[f"pressure.{a}.max"] = model.pressure_max[:, i].copy()
         out[f"pressure.{a}.final"] = s.pressure[:, i].copy()
+    index = {a: i for i, a in enumerate(lay.actors)}
+    for a, b in _attack_pairs(lay):
+        out[f"attacks.{a}.{b}"] = model.attack_days[:, index[a], index[b]].astype(float)
     for o, obj in enumerate(lay.objectives):
         for i, a in enumerate(lay.actors):
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()

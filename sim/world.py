@@ -19,7 +19,8 @@ from sim.scenario.schema import OBJECTIVES, VERBS, Scenario, split_dyad
 VERB = {name: i for i, name in enumerate(VERBS)}
 OBJ = {name: i for i, name in enumerate(OBJECTIVES)}
 GATE_POLICY = {"decide": 0, "open": 1, "closed": 2}
-EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_available": 4}
+EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_available": 4,
+              "casualties": 5}
 
 
 def sc(x: np.ndarray, ndim: int) -> np.ndarray:
@@ -244,7 +245,7 @@ def _arr(values, dtype=np.float64) -> np.ndarray:
     return np.asarray(values, dtype=dtype)[None, ...]
 
 
-def compile_scenario(spec: Scenario) -> World:  # noqa: C901, PLR0915 - a linear translation
+def compile_scenario(spec: Scenario) -> World:
     """Translate a validated scenario into a ``World``."""
     actors = list(spec.actors)
     ai = {a: i for i, a in enumerate(actors)}
@@ -315,11 +316,10 @@ def compile_scenario(spec: Scenario) -> World:  # noqa: C901, PLR0915 - a linear
         idx = [ai[m] for m in inst.members]
         for i in idx:
             for j in idx:
-                if i != j:
-                    # several shared institutions: the strongest spring, its anchor
-                    if inst.strength > strength[i, j]:
-                        strength[i, j] = inst.strength
-                        anchor[i, j] = inst.anchor
+                # several shared institutions: the strongest spring, its anchor
+                if i != j and inst.strength > strength[i, j]:
+                    strength[i, j] = inst.strength
+                    anchor[i, j] = inst.anchor
     partner = trade + (strength > 0)
     np.fill_diagonal(partner, 0.0)
     row = partner.sum(axis=1, keepdims=True)

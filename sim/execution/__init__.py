@@ -1,0 +1,1 @@
+"""Running ensembles: batches, executors, storage and replays. Knows nothing of the domain."""

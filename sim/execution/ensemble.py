@@ -14,12 +14,11 @@ import logging
 import platform
 import sys
 import time
-from concurrent.futures import Executor, Future, wait, FIRST_COMPLETED
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import yaml
 
 import sim
@@ -53,7 +52,7 @@ class EnsembleResult:
     trajectory: np.ndarray | None = None
 
 
-class Interrupted(Exception):
+class RunInterruptedError(Exception):
     """The ensemble was stopped (Ctrl-C); finished batches are on disk."""
 
     def __init__(self, done: int, total: int, out_dir: Path | None) -> None:
@@ -102,7 +101,7 @@ def run_ensemble(
         The rows, summaries and manifest.
 
     Raises:
-        Interrupted: On Ctrl-C, after saving finished batches.
+        RunInterruptedError: On Ctrl-C, after saving finished batches.
     """
     spec = loaded.spec
     runs = spec.run.runs if runs is None else runs
@@ -142,7 +141,7 @@ def run_ensemble(
         if own_executor:
             executor.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        raise Interrupted(len(results), len(tasks), out_dir) from None
+        raise RunInterruptedError(len(results), len(tasks), out_dir) from None
     finally:
         bar.close()
     if own_executor:
@@ -207,4 +206,4 @@ def _progress_bar(total: int, enabled: bool):
                 file=sys.stderr, smoothing=0.1)
 
 
-__all__ = ["EnsembleResult", "Interrupted", "pa", "run_ensemble"]
+__all__ = ["EnsembleResult", "RunInterruptedError", "run_ensemble"]

@@ -22,7 +22,7 @@ class InlineExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             future.set_exception(exc)

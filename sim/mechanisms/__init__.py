@@ -1,0 +1,1 @@
+"""The world's mechanisms: small, mostly pure functions over lockstep arrays ``(R, ...)``."""

@@ -1,14 +1,15 @@
 """Bargaining and agreements (mechanism 6).
 
-Each party compares the deal's terms with its expected value of fighting on over the bargaining
-horizon. Fighting on means war across the deal's ceasefire dyads (every side attacking), so
-the party weighs the territory it expects to hold (today's control plus that war's expected
-drift, from the contest function), the losses and escalation risk it would avoid under the ceasefire, the war costs it
-would save, and the standing lost by conceding ground when domestic pressure is high. A deal
-forms when a party proposes it and every party's surplus plus private-information noise is
-positive (Fearon 1995: war's costs open a bargaining range; uncertainty can close it). The
-noise is each side's private resolve: drawn once per run and deal, so a deal that one side
-rejects today is accepted only when the fighting has changed its prospects.
+Each party compares the deal's terms with its expected value of fighting on over the
+bargaining horizon. Fighting on means war across the deal's ceasefire dyads (every side
+attacking), so the party weighs the territory it expects to hold (today's control plus that
+war's expected drift, from the contest function), the losses and escalation risk it would
+avoid under the ceasefire, the war costs it would save, and the standing lost by conceding
+ground when domestic pressure is high. A deal forms when a party proposes it and every
+party's surplus plus private-information noise is positive (Fearon 1995: war's costs open a
+bargaining range; uncertainty can close it). The noise is each side's private resolve: drawn
+once per run and deal, so a deal that one side rejects today is accepted only when the
+fighting has changed its prospects.
 
 An agreement re-divides the objectives its terms name, caps the rung of the dyads its
 ceasefire covers and bars attacks across them. It breaks down with a daily hazard that grows

@@ -58,7 +58,7 @@ def _pick(x: np.ndarray, *idx: np.ndarray) -> np.ndarray:
     return x[(slice(None), *idx)]
 
 
-def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - one verb a block
+def score_menu(s: Situation, layout, p) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
     menu = layout.menu
     r = s.rung.shape[0]
@@ -86,13 +86,12 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - 
     # drive from the other side's posture alone (others keep yesterday's posture)
     drive0 = (sc(p.base_drift, 3) + sc(p.hostility, 3) * np.swapaxes(s.attack_prev, 1, 2)
               - sc(p.trade_damping, 3) * p.trade)
-    grievance_total = np.maximum(s.grievance.sum(axis=2, keepdims=True), 1.0)
-    grievance_share = s.grievance / grievance_total
     air_part = (sc(p.loss_rate, 3) * base_int * p.air[:, None, :] * (1.0 - s.cover[:, :, None])
                 * p.exposure[:, :, None])  # (R, A, A): air losses of i from j
-    held_active = (s.asset_holder[:, :, None] == np.arange(layout.n_actors)) & s.asset_on[:, :, None]
-    blocked_for = (held_active[:, None, :, :] & p.asset_requires_inactive[:, :, :, None]).any(axis=2)
     holds = s.asset_holder[:, :, None] == np.arange(layout.n_actors)  # (R, K, A)
+    held_active = holds & s.asset_on[:, :, None]
+    # blocked_for[k, a]: a holds an active asset that bars k
+    blocked_for = (held_active[:, None] & p.asset_requires_inactive[:, :, :, None]).any(axis=2)
     objection = (p.asset_held_penalty[:, :, :, None] * holds[:, None, :, :]).sum(axis=2)
 
     # ---------------- attack
@@ -118,7 +117,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - 
             - weights(a, "losses") * own_losses * horizon / loss_unit
             - weights(a, "escalation") * risk[:, a] * escalation
             + weights(a, "standing") * sc(p.retaliation, 2) * s.pressure[:, a]
-            * _pick(grievance_share, a, t)
+            * _pick(s.grievance, a, t) / loss_unit
             - weights(a, "ties") * p.partner[:, a, t] * sc(p.aff_attack, 2) * horizon
             - weights(a, "humanitarian") * displaced * horizon / people_unit
             - p.war_cost[:, a] * horizon
@@ -148,7 +147,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:  # noqa: C901, PLR0915 - 
         utility[:, e] = (
             -weights(a, "escalation") * risk[:, a] * escalation
             + weights(a, "standing") * 0.5 * sc(p.retaliation, 2) * s.pressure[:, a]
-            * _pick(grievance_share, a, t)
+            * _pick(s.grievance, a, t) / loss_unit
             - weights(a, "ties") * (p.partner[:, a, t] + p.trade[:, a, t])
             * sc(p.aff_sanction, 2) * horizon
         )

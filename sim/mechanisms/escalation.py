@@ -27,7 +27,9 @@ def drive(
     """Escalation drive per dyad, ``(R, A, A)``, symmetric.
 
     Args:
-        attack, sanction, deescalate: ``(R, A, A)`` 0/1 acts of i toward j today.
+        attack: ``(R, A, A)`` 1 where i attacks j today.
+        sanction: ``(R, A, A)`` 1 where i sanctions j today.
+        deescalate: ``(R, A, A)`` 1 where i de-escalates toward j today.
         casualties: ``(R, A, A)`` 1 where either side lost soldiers to the other today.
         weariness_losses: ``(R, A, A)`` losses accumulated between the two sides.
         trade: ``(P, A, A)`` trade interdependence.

@@ -1,0 +1,1 @@
+"""Scenario files: the schema (defaults and bounds) and the safe loader."""

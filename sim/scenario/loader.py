@@ -346,10 +346,7 @@ def check_override_path(data: dict, key: PathKey) -> str | None:
 def _set_path(data: dict, key: PathKey, value: Any) -> None:
     node: Any = data
     for part in key[:-1]:
-        if isinstance(node, dict):
-            node = node.setdefault(part, {})
-        else:
-            node = node[part]
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     node[key[-1]] = value
 
 

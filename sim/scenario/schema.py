@@ -453,7 +453,8 @@ class Decisions(Strict):
         100_000.0, description="People displaced or hosted that count as one utility unit."
     )
     retaliation: NonNegative = Field(
-        1.0, description="Value of striking back at the actor that caused recent losses."
+        1.0, description="Value of striking back, per loss unit of recent losses the target "
+        "caused, at full domestic pressure."
     )
     concession: NonNegative = Field(
         0.5, description="Standing lost by conceding, per unit of domestic pressure."
@@ -468,12 +469,19 @@ class Event(Strict):
 
     date: dt.date
     name: str
-    kind: Literal["mediation", "pressure", "affinity", "gate", "asset_available"]
-    between: list[Identifier] = Field(default_factory=list, description="Dyad (mediation, affinity).")
+    kind: Literal["mediation", "pressure", "affinity", "gate", "asset_available", "casualties"]
+    between: list[Identifier] = Field(
+        default_factory=list,
+        description="Dyad (mediation, affinity); for casualties [victim, the actor that "
+        "caused them].",
+    )
     actor: Identifier | None = Field(None, description="Actor (pressure).")
     gate: Identifier | None = Field(None, description="Gate (gate).")
     asset: Identifier | None = Field(None, description="Asset (asset_available).")
-    amount: float = Field(0.0, allow_inf_nan=False, description="Size of the effect.")
+    amount: float = Field(
+        0.0, allow_inf_nan=False,
+        description="Size of the effect (soldiers killed, for casualties).",
+    )
     days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
     open: bool | None = Field(None, description="Gate state to impose (gate).")
 
@@ -482,6 +490,7 @@ class Event(Strict):
         needs = {
             "mediation": ("between",),
             "affinity": ("between",),
+            "casualties": ("between",),
             "pressure": ("actor",),
             "gate": ("gate", "open"),
             "asset_available": ("asset",),
@@ -489,7 +498,7 @@ class Event(Strict):
         missing = [k for k in needs if getattr(self, k) in (None, [])]
         if missing:
             raise ValueError(f"event kind '{self.kind}' needs {', '.join(missing)}")
-        if self.kind in ("mediation", "affinity") and len(self.between) != 2:
+        if self.kind in ("mediation", "affinity", "casualties") and len(self.between) != 2:
             raise ValueError("'between' names exactly two actors")
         return self
 
@@ -594,7 +603,7 @@ class Scenario(Strict):
     run: RunSettings
 
 
-def reference_errors(s: Scenario) -> list[tuple[str, str]]:  # noqa: C901 - a flat list reads best
+def reference_errors(s: Scenario) -> list[tuple[str, str]]:
     """Return ``(key path, message)`` for every reference to something that does not exist."""
     actors = set(s.actors)
     rungs = list(s.ladder.rungs)
@@ -652,7 +661,8 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:  # noqa: C901 - a fl
                     and s.assets[act.asset].owner != aid:
                 out.append((f"{p}.asset", f"only the owner '{s.assets[act.asset].owner}' "
                             f"can grant asset '{act.asset}'"))
-            if act.verb == "negotiate" and act.deal in deals and aid not in s.deals[act.deal].parties:
+            if (act.verb == "negotiate" and act.deal in deals
+                    and aid not in s.deals[act.deal].parties):
                 out.append((f"{p}.deal", f"'{aid}' is not a party to deal '{act.deal}'"))
     for key, asset in s.assets.items():
         p = f"assets.{key}"

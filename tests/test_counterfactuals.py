@@ -1,0 +1,53 @@
+"""Each shipped counterfactual moves outcomes in the direction MODEL.md section 3 describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.analysis import outcome_table
+
+from .conftest import BASELINE, COUNTERFACTUALS, ensemble, paired_effect
+
+RUNS = 1000
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base():
+    return ensemble(BASELINE, RUNS, seed=11)
+
+
+_ALTERNATIVES: dict = {}
+
+
+def effect(base, name: str, column: str) -> tuple[float, float, float]:
+    if name not in _ALTERNATIVES:
+        _ALTERNATIVES[name] = ensemble(COUNTERFACTUALS / f"{name}.yaml", RUNS, seed=11)
+    return paired_effect(base[column], _ALTERNATIVES[name][column])
+
+
+def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
+    rows = outcome_table(base)
+    open_outcomes = [r["outcome"] for r in rows if 0.01 < r["probability"] < 0.99]
+    assert len(open_outcomes) >= 3, rows
+
+
+@pytest.mark.parametrize(("name", "column", "sign"), [
+    ("patriots_day0", "losses.turkey.by.russia", -1),
+    ("patriots_day0", "outcome.highways_taken", -1),
+    ("s400_early", "outcome.patriots_deployed", -1),
+    ("s400_early", "affinity.turkey~us.final", -1),
+    ("gate_open", "people.eu_border.peak", +1),
+    ("gate_open", "outcome.eu_support_granted", +1),
+    ("russia_restrains", "displaced.total", -1),
+    ("russia_restrains", "control.zone.syria.final", -1),
+    ("russia_restrains", "losses.turkey", -1),
+    ("eu_support_stronger", "outcome.eu_support_granted", +1),
+    ("eu_support_stronger", "alignment.turkey.final", +1),
+])
+def test_counterfactual_direction(base, name, column, sign):
+    mean, low, high = effect(base, name, column)
+    if sign > 0:
+        assert low > 0, (mean, low, high)
+    else:
+        assert high < 0, (mean, low, high)

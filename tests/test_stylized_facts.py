@@ -1,0 +1,121 @@
+"""The seven stylized facts of MODEL.md section 3, as ensemble comparisons with common seeds.
+
+Each test runs two ensembles of one scenario that differ in one lever, with the same seed (so
+run k of both shares its random numbers), and asserts the direction of the effect with a 95%
+interval of the paired difference that excludes zero. Run counts are fixed; tolerances are
+never loosened to make a test pass.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from sim.scenario.loader import load_data, load_scenario
+
+from .conftest import BASELINE, COUNTERFACTUALS, FICTIONAL, ensemble, paired_effect
+
+RUNS = 1000
+SEED = 11
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Ensembles by (scenario, overrides), computed once per module."""
+    cache: dict = {}
+
+    def get(scenario=BASELINE, *overrides: str, n: int = RUNS):
+        key = (str(scenario), overrides, n)
+        if key not in cache:
+            loaded = scenario if not hasattr(scenario, "suffix") else load_scenario(
+                scenario, list(overrides))
+            cache[key] = ensemble(loaded, n, seed=SEED)
+        return cache[key]
+
+    return get
+
+
+def increases(a, b, column: str) -> float:
+    """Assert that ``column`` is higher in b than in a (paired 95% interval above zero)."""
+    mean, low, high = paired_effect(a[column], b[column])
+    assert low > 0, f"{column}: effect {mean:.4g} [{low:.4g}, {high:.4g}] should be > 0"
+    return mean
+
+
+def decreases(a, b, column: str) -> float:
+    mean, low, high = paired_effect(a[column], b[column])
+    assert high < 0, f"{column}: effect {mean:.4g} [{low:.4g}, {high:.4g}] should be < 0"
+    return mean
+
+
+def test_fact1_losses_raise_pressure_and_escalation_against_the_causer(runs, baseline):
+    """A mass-casualty strike (33 soldiers, day 6) by the regime on Turkish forces."""
+    data = copy.deepcopy(baseline.data)
+    data["timeline"].append({"date": "2020-02-27", "name": "mass-casualty strike",
+                             "kind": "casualties", "between": ["turkey", "syria"],
+                             "amount": 33})
+    base, struck = runs(), runs(load_data(data))
+    increases(base, struck, "losses.turkey.by.syria")
+    increases(base, struck, "pressure.turkey.max")
+    increases(base, struck, "attacks.turkey.syria")
+    increases(base, struck, "outcome.war_turkey_syria")
+
+
+def test_fact2_granted_air_defence_cuts_air_losses_and_the_air_campaign(runs):
+    base, patriots = runs(), runs(COUNTERFACTUALS / "patriots_day0.yaml")
+    decreases(base, patriots, "losses.turkey.by.russia")  # the air power's strikes
+    decreases(base, patriots, "control.highways.syria.final")
+    decreases(base, patriots, "outcome.highways_taken")
+    decreases(base, patriots, "affinity.russia~us.final")  # supplier vs attacker's patron
+
+
+def test_fact3_activating_the_rival_system_costs_the_objecting_ally(runs):
+    base, s400 = runs(), runs(COUNTERFACTUALS / "s400_early.yaml")
+    decreases(base, s400, "affinity.turkey~us.final")
+    decreases(base, s400, "outcome.patriots_deployed")
+
+
+def test_fact4_offensive_displaces_and_gates_redirect_the_flow(runs):
+    base = runs()
+    # a regime more bent on the offensive displaces more people
+    increases(base, runs(BASELINE, "actors.syria.interests.territory=1.2"), "displaced.total")
+    # with the border gate closed (baseline) people pile up in the border camps
+    opened_border = runs(BASELINE, "refugees.gates.syria_turkey_border.policy=open")
+    increases(opened_border, base, "people.idlib_north.peak")
+    # opening the gate toward the EU: arrivals, EU pressure, EU support for the gate's owner
+    eu_gate = runs(COUNTERFACTUALS / "gate_open.yaml")
+    increases(base, eu_gate, "people.eu_border.peak")
+    increases(base, eu_gate, "pressure.eu.max")
+    increases(base, eu_gate, "outcome.eu_support_granted")
+
+
+def test_fact5_economic_ties_lower_the_chance_of_war(runs):
+    no_trade = runs(FICTIONAL, "relations.arcadia~borduria.trade=0.0")
+    trade = runs(FICTIONAL, "relations.arcadia~borduria.trade=0.8")
+    decreases(no_trade, trade, "outcome.war")
+    decreases(no_trade, trade, "rung.arcadia~borduria.max")
+
+
+def test_fact6_costlier_fighting_brings_agreement_sooner(runs):
+    base = runs()
+    costly = runs(BASELINE, "actors.turkey.war_cost=0.06", "actors.russia.war_cost=0.03")
+    increases(base, costly, "outcome.agreement")
+    # sooner: never-agreed runs count as the horizon
+    horizon = float(base["day.agreement"].size and 120)
+    a = base["day.agreement"].copy()
+    b = costly["day.agreement"].copy()
+    a[a != a] = horizon
+    b[b != b] = horizon
+    decreases({"d": a}, {"d": b}, "d")
+
+
+def test_fact7_hostility_with_a_partner_of_a_third_lowers_ties_with_the_third(runs):
+    """Turkey (A) hostile to Syria (B), Syria allied to Russia (C)."""
+    hostile = runs()
+    less_hostile = runs(BASELINE, "relations.turkey~syria.affinity=0.0")
+    increases(hostile, less_hostile, "affinity.turkey~russia.final")
+    # unless offset by A-C ties: with the same hostility, trade keeps A-C affinity higher
+    no_ties = runs(BASELINE, "relations.turkey~russia.trade=0.0")
+    increases(no_ties, hostile, "affinity.turkey~russia.final")
