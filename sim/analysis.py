@@ -88,9 +88,9 @@ def format_indicators(rows: list[dict], names: list[str] | None = None) -> str:
     for r in chosen:
         if "q50" not in r:
             lines.append(f"{r['indicator']:<{width}}  {'':>11}  {'':>11}  {'':>11}  "
-                         f"{r['missing'] / r['runs']:6.0%}")
+                         f"{r['missing'] / r['runs']:6.1%}")
             continue
-        never = f"{r['missing'] / r['runs']:6.0%}" if r["indicator"].startswith("day.") else ""
+        never = f"{r['missing'] / r['runs']:6.1%}" if r["indicator"].startswith("day.") else ""
         lines.append(f"{r['indicator']:<{width}}  {_num(r['q05']):>11}  {_num(r['q50']):>11}  "
                      f"{_num(r['q95']):>11}  {never:>6}")
     return "\n".join(lines)

@@ -15,8 +15,18 @@ from sim.errors import ScenarioError, SimError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
-MAIN_INDICATORS = ("losses.", "displaced.total", "people.", "pressure.", "rung.", "control.",
-                   "day.agreement")
+
+
+def _is_main(name: str) -> bool:
+    """Indicators worth a line in the terminal summary (everything is in summary.json)."""
+    parts = name.split(".")
+    if name in ("displaced.total", "dead.total", "day.agreement"):
+        return True
+    if parts[0] == "losses":
+        return len(parts) == 2
+    if parts[0] in ("people", "pressure", "rung"):
+        return parts[-1] in ("peak", "max")
+    return parts[0] == "control" or parts[0] == "day"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,12 +168,12 @@ def _run(args: argparse.Namespace) -> int:
           f"{m['workers']} worker{'s' if m['workers'] != 1 else ''})\n")
     print(format_outcomes(result.outcomes))
     print()
-    names = [r["indicator"] for r in result.indicators
-             if (r["indicator"].startswith(MAIN_INDICATORS)
-             and not r["indicator"].endswith(".final")) or r["indicator"] == "day.agreement"]
-    names = [n for n in names if not n.startswith(("pressure.", "rung.")) or
-             n.endswith(".max")]
-    print(format_indicators(result.indicators, names))
+    main = [r for r in result.indicators if _is_main(r["indicator"])]
+    varying = [r for r in main if "q05" in r and (r["q05"] != r["q95"] or r["missing"])]
+    print(format_indicators(varying))
+    if len(varying) < len(main):
+        print(f"({len(main) - len(varying)} main indicators constant across runs not shown; "
+              "all are in summary.json)")
     print(f"\nresults in {out_dir}/ (runs.parquet, trajectories.parquet, summary.json, "
           "manifest.json)")
     return EXIT_OK

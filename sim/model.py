@@ -592,8 +592,11 @@ class CrisisModel(mesa.Model):
                 self.log.append((day, f"{when} {name}"))
 
     def _record(self, day: int) -> None:
+        """Today's value of every series: into the trajectory, and for Mesa's reporters."""
+        if self.trajectory is not None or self.replications.size == 1:
+            self.current_values = series_values(self)
         if self.trajectory is not None:
-            self.trajectory[day] = series_values(self)
+            self.trajectory[day] = self.current_values
 
     def _reporters(self) -> dict:
         """Model reporters for Mesa's DataCollector (R = 1): the daily series."""
@@ -601,7 +604,7 @@ class CrisisModel(mesa.Model):
 
         def reporter(index: int):
             def value(model: CrisisModel) -> float:
-                return float(series_values(model)[0, index])
+                return float(model.current_values[0, index])
             return value
 
         reporters = {name: reporter(i) for i, name in enumerate(names)}
