@@ -11,7 +11,10 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from sim.errors import ScenarioError, SimError, UsageError
+from sim.execution.ensemble import RunInterruptedError
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -86,6 +89,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=_non_negative_int, metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
+                           "morris)")
+    sweep.add_argument("file", type=Path, help="scenario YAML")
+    sweep.add_argument("--sweep", dest="sweep_file", type=Path,
+                       help="sweep file (YAML) with design, points, reps and parameters")
+    sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
+                       help="design (default lhs)")
+    sweep.add_argument("--points", type=_positive_int,
+                       help="lhs: points; grid: levels per range; sobol: base samples (power "
+                       "of 2); morris: trajectories (default 100)")
+    sweep.add_argument("--reps", type=_positive_int, help="replications per point (default 50)")
+    sweep.add_argument("--param", dest="params", action="append", default=[],
+                       metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
+    sweep.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    sweep.add_argument("--workers", type=_positive_int, help="local worker processes")
+    sweep.add_argument("--batch-size", type=_positive_int, help="rows stepped per batch")
+    sweep.add_argument("--out", type=Path, help="output folder (default: "
+                       "outputs/<scenario>-sweep/)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="PATH=VALUE", help="override a value for every point")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
+                          "(the first is the reference)")
+    comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
+    comp.add_argument("--runs", type=_positive_int, help="runs per scenario (default: the "
+                      "first scenario's)")
+    comp.add_argument("--seed", type=_non_negative_int, help="seed shared by all scenarios")
+    comp.add_argument("--workers", type=_positive_int, help="local worker processes")
+    comp.add_argument("--batch-size", type=_positive_int, help="runs stepped per batch")
+    comp.add_argument("--out", type=Path, help="output folder (default: "
+                      "outputs/compare-<first scenario>/)")
+    comp.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="PATH=VALUE", help="override a value in every scenario")
+    comp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -99,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "compare":
+            return _compare(args)
     except ScenarioError as exc:
         count = len(exc.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the scenario:",
@@ -106,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_ERROR
+    except RunInterruptedError as exc:
+        print(f"\ninterrupted: {exc.done} of {exc.total} batches finished and saved in "
+              f"{exc.out_dir}/parts", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -147,21 +194,15 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.analysis import format_indicators, format_outcomes
-    from sim.execution.ensemble import RunInterruptedError, run_ensemble
+    from sim.execution.ensemble import run_ensemble
 
     loaded = _load(args)
     out_dir = args.out or Path("outputs") / loaded.slug
     seed = loaded.spec.run.seed if args.seed is None else args.seed
     if args.replay is not None:
         return _replay(loaded, seed, args.replay, out_dir)
-    try:
-        result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
-                              workers=args.workers, out_dir=out_dir,
-                              progress=not args.no_progress)
-    except RunInterruptedError as exc:
-        print(f"\ninterrupted: {exc.done} of {exc.total} batches finished and saved in "
-              f"{exc.out_dir}/parts", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
+                          workers=args.workers, out_dir=out_dir, progress=not args.no_progress)
     m = result.manifest
     print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "
           f"{m['wall_seconds']:.1f} s ({m['runs_per_second']:.0f} runs/s, "
@@ -194,4 +235,85 @@ def _replay(loaded, seed: int, run: int, out_dir: Path) -> int:
     elif result.matches_ensemble is False:
         print(f"warning: differs from row {run} of {out_dir}/runs.parquet", file=sys.stderr)
         return EXIT_ERROR
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.design import load_sweep_file, make_design, parse_parameter
+    from sim.execution.sweep import run_sweep
+
+    loaded = _load(args)
+    spec = {"design": "lhs", "points": 100, "reps": 50, "seed": None, "parameters": []}
+    if args.sweep_file is not None:
+        spec = load_sweep_file(args.sweep_file)
+    params = list(spec["parameters"]) + [parse_parameter(p) for p in args.params]
+    design_kind = args.design or spec["design"]
+    points = args.points or spec["points"]
+    reps = args.reps or spec["reps"]
+    seed = args.seed if args.seed is not None else (
+        spec["seed"] if spec["seed"] is not None else loaded.spec.run.seed)
+    design = make_design(design_kind, params, points, seed)
+    out_dir = args.out or Path("outputs") / f"{loaded.slug}-sweep"
+    print(f"{design.kind} design: {design.size} points x {reps} replications = "
+          f"{design.size * reps} runs over {len(params)} parameters", file=sys.stderr)
+    result = run_sweep(loaded, design, reps=reps, seed=seed, batch_size=args.batch_size,
+                       workers=args.workers, out_dir=out_dir, progress=not args.no_progress)
+    m = result.manifest
+    print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
+          f"({m['runs_per_second']:.0f} runs/s)\n")
+    print(_format_sweep(result))
+    print(f"\nresults in {out_dir}/ (sweep.parquet, points.parquet, design.parquet"
+          f"{', sensitivity.json' if result.sensitivity else ''}, manifest.json)")
+    return EXIT_OK
+
+
+def _format_sweep(result) -> str:
+    """Outcome probability range over the design and, if computed, sensitivity indices."""
+    points = result.points
+    names = [n for n in points if n.startswith("outcome.") and not n.endswith((".low", ".high"))]
+    width = max(len(n) for n in names) - len("outcome.")
+    lines = [f"{'outcome':<{width}}  {'min P':>6}  {'median P':>8}  {'max P':>6}   over points"]
+    for n in names:
+        p = points[n]
+        lines.append(f"{n.removeprefix('outcome.'):<{width}}  {p.min():6.1%}  "
+                     f"{np.median(p):8.1%}  {p.max():6.1%}")
+    if result.sensitivity:
+        s = result.sensitivity
+        params = s["parameters"]
+        lines.append("")
+        if s["method"] == "sobol":
+            lines.append("Sobol indices (first order S1 / total ST, +-95%):")
+            keys = ("S1", "ST")
+        else:
+            lines.append("Morris screening (mu* +-95%, sigma):")
+            keys = ("mu_star", "sigma")
+        for target, res in s["results"].items():
+            if not target.startswith("outcome."):
+                continue
+            lines.append(f"  {target.removeprefix('outcome.')}")
+            for i, p in enumerate(params):
+                a, b = (res[k][i] for k in keys)
+                conf = res[f"{keys[0]}_conf"][i]
+                lines.append(f"    {p:<40} {keys[0]} {a:6.3f} +-{conf:5.3f}   {keys[1]} {b:6.3f}")
+    return "\n".join(lines)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim.execution.compare import compare, format_comparison
+    from sim.scenario.loader import load_scenario
+
+    scenarios = []
+    for path in args.files:
+        if not path.exists():
+            raise UsageError(f"{path}: file not found")
+        scenarios.append(load_scenario(path, args.overrides))
+    first = scenarios[0].spec.run
+    runs = args.runs or first.runs
+    seed = first.seed if args.seed is None else args.seed
+    out_dir = args.out or Path("outputs") / f"compare-{scenarios[0].slug}"
+    result = compare(scenarios, runs=runs, seed=seed, workers=args.workers,
+                     batch_size=args.batch_size, out_dir=out_dir, progress=not args.no_progress)
+    print(f"{len(scenarios)} scenarios x {runs} runs, seed {seed} (common random numbers)\n")
+    print(format_comparison(result))
+    print(f"\nresults in {out_dir}/ (comparison.json, comparison.parquet, runs.parquet)")
     return EXIT_OK

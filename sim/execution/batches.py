@@ -15,10 +15,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from sim.errors import UsageError
 from sim.model import CrisisModel
 from sim.outcomes import evaluate_outcomes, indicators
 from sim.scenario.loader import LoadedScenario, load_data
-from sim.world import World, compile_scenario
+from sim.world import Params, World, compile_scenario
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class BatchTask:
         start: First replication index (inclusive).
         stop: Last replication index (exclusive).
         sample_paths: Replications with index below this keep their full daily paths.
+        reps: For a sweep, replications per design point (0: a plain ensemble). Run ``i`` is
+            then point ``i // reps``, replication ``i % reps``; the replication number keys
+            the random numbers, so every point shares common random numbers.
+        points: For a sweep, ``(point, ((path, value), ...))`` for the points in this batch.
     """
 
     scenario: dict
@@ -40,6 +45,8 @@ class BatchTask:
     start: int
     stop: int
     sample_paths: int = 0
+    reps: int = 0
+    points: tuple = ()
 
 
 @dataclass
@@ -59,10 +66,10 @@ class BatchResult:
     start: int
     stop: int
     columns: dict[str, np.ndarray]
-    trajectory: np.ndarray
+    trajectory: np.ndarray | None
     series: list[str]
     paths_runs: np.ndarray
-    paths: np.ndarray
+    paths: np.ndarray | None
 
 
 def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
@@ -98,15 +105,55 @@ def collect_rows(model: CrisisModel, loaded: LoadedScenario) -> dict[str, np.nda
     return columns
 
 
+@lru_cache(maxsize=256)
+def _compiled_point(digest: str, frozen: str, overrides: tuple) -> World:
+    import json
+
+    loaded = load_data(json.loads(frozen), [f"{path}={value}" for path, value in overrides])
+    return compile_scenario(loaded.spec)
+
+
+def point_params(task: BatchTask, base: World, point: int) -> Params:
+    """Parameters of one design point, checked to leave the model's structure unchanged."""
+    import json
+    import pickle
+
+    overrides = dict(task.points)[point]
+    world = _compiled_point(task.digest, json.dumps(task.scenario, default=str), overrides)
+    if pickle.dumps(world.layout) != pickle.dumps(base.layout):
+        paths = ", ".join(path for path, _ in overrides)
+        raise UsageError(f"sweeping {paths} changes the model's structure (menus, timeline, "
+                         "calendar); only values that are parameters can be swept")
+    return world.params
+
+
 def run_batch(task: BatchTask) -> BatchResult:
-    """Run one batch in lockstep and return its rows and daily series."""
+    """Run one batch in lockstep and return its rows (and daily series for ensembles)."""
     loaded, world = prepare(task)
-    reps = np.arange(task.start, task.stop)
-    model = CrisisModel(loaded, world=world, replications=reps, seed=task.seed)
+    rows = np.arange(task.start, task.stop)
+    if task.reps:
+        point, rep = rows // task.reps, rows % task.reps
+        order = list(dict.fromkeys(point.tolist()))
+        params = Params.stack([point_params(task, world, k) for k in order],
+                              [int((point == k).sum()) for k in order])
+        model = CrisisModel(loaded, world=world, replications=rep, seed=task.seed,
+                            params=params, record_paths=False)
+    else:
+        model = CrisisModel(loaded, world=world, replications=rows, seed=task.seed)
     model.run()
-    keep = reps < task.sample_paths
+    columns = collect_rows(model, loaded)
+    columns["run"] = rows
+    if task.reps:
+        values = dict(task.points)
+        columns = {"run": rows, "point": point, "rep": rep,
+                   **{f"param.{path}": np.array([dict(values[k])[path] for k in point])
+                      for path, _ in task.points[0][1]},
+                   **{k: v for k, v in columns.items() if k != "run"}}
+        return BatchResult(start=task.start, stop=task.stop, columns=columns, trajectory=None,
+                           series=model.series_names, paths_runs=rows[:0], paths=None)
+    keep = rows < task.sample_paths
     return BatchResult(
-        start=task.start, stop=task.stop, columns=collect_rows(model, loaded),
+        start=task.start, stop=task.stop, columns=columns,
         trajectory=model.trajectory, series=model.series_names,
-        paths_runs=reps[keep], paths=model.trajectory[:, keep],
+        paths_runs=rows[keep], paths=model.trajectory[:, keep],
     )

@@ -25,7 +25,7 @@ import sim
 from sim.analysis import indicator_summary, outcome_table
 from sim.errors import UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
-from sim.execution.executors import local_executor
+from sim.execution.executors import default_workers, local_executor
 from sim.execution.storage import (
     columns_to_table,
     part_path,
@@ -117,11 +117,52 @@ def run_ensemble(
     digest = loaded.digest()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
                        sample_paths=spec.run.sample_paths) for a, b in batches]
+    started = time.perf_counter()
+    results = execute(tasks, executor=executor, workers=workers, progress=progress,
+                      total=runs, out_dir=out_dir)
+    wall = time.perf_counter() - started
+    workers_used = getattr(executor, "_max_workers", None) or (workers or default_workers())
+
+    ordered = [results[a] for a, _ in batches]
+    columns = {name: np.concatenate([r.columns[name] for r in ordered])
+               for name in ordered[0].columns}
+    series = ordered[0].series
+    trajectory = np.concatenate([r.trajectory for r in ordered], axis=1)
+    outcomes = outcome_table(columns)
+    indicators = indicator_summary(columns)
+    manifest = {
+        "package": "crisis-sim", "version": sim.__version__,
+        "scenario": str(loaded.path) if loaded.path else None, "scenario_name": spec.name,
+        "scenario_sha256": digest, "overrides": loaded.overrides, "seed": seed, "runs": runs,
+        "batch_size": batch_size, "batches": len(batches),
+        "workers": workers_used, "wall_seconds": round(wall, 3),
+        "runs_per_second": round(runs / wall, 1) if wall > 0 else None,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(), "numpy": np.__version__,
+        "command": " ".join(sys.argv),
+    }
+    result = EnsembleResult(columns=columns, outcomes=outcomes, indicators=indicators,
+                            manifest=manifest, out_dir=out_dir, series=series,
+                            trajectory=trajectory)
+    if out_dir is not None:
+        write_results(result, loaded, ordered)
+    return result
+
+
+def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int | None,
+            progress: bool, total: int, out_dir: Path | None) -> dict[int, BatchResult]:
+    """Run batch tasks on an executor; save each batch's rows as it finishes.
+
+    Returns:
+        Results by batch start.
+
+    Raises:
+        RunInterruptedError: On Ctrl-C, after cancelling what had not started.
+    """
     own_executor = executor is None
     executor = executor or local_executor(workers)
-    started = time.perf_counter()
     results: dict[int, BatchResult] = {}
-    bar = _progress_bar(runs, progress)
+    bar = _progress_bar(total, progress)
     futures: dict[Future, BatchTask] = {}
     try:
         futures = {executor.submit(run_batch, task): task for task in tasks}
@@ -140,38 +181,12 @@ def run_ensemble(
             future.cancel()
         if own_executor:
             executor.shutdown(wait=False, cancel_futures=True)
-        bar.close()
         raise RunInterruptedError(len(results), len(tasks), out_dir) from None
     finally:
         bar.close()
     if own_executor:
         executor.shutdown()
-    wall = time.perf_counter() - started
-
-    ordered = [results[a] for a, _ in batches]
-    columns = {name: np.concatenate([r.columns[name] for r in ordered])
-               for name in ordered[0].columns}
-    series = ordered[0].series
-    trajectory = np.concatenate([r.trajectory for r in ordered], axis=1)
-    outcomes = outcome_table(columns)
-    indicators = indicator_summary(columns)
-    manifest = {
-        "package": "crisis-sim", "version": sim.__version__,
-        "scenario": str(loaded.path) if loaded.path else None, "scenario_name": spec.name,
-        "scenario_sha256": digest, "overrides": loaded.overrides, "seed": seed, "runs": runs,
-        "batch_size": batch_size, "batches": len(batches),
-        "workers": getattr(executor, "_max_workers", 1), "wall_seconds": round(wall, 3),
-        "runs_per_second": round(runs / wall, 1) if wall > 0 else None,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "numpy": np.__version__,
-        "command": " ".join(sys.argv),
-    }
-    result = EnsembleResult(columns=columns, outcomes=outcomes, indicators=indicators,
-                            manifest=manifest, out_dir=out_dir, series=series,
-                            trajectory=trajectory)
-    if out_dir is not None:
-        write_results(result, loaded, ordered)
-    return result
+    return results
 
 
 def write_results(result: EnsembleResult, loaded: LoadedScenario,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
@@ -46,6 +47,18 @@ def local_executor(workers: int | None = None) -> Executor:
     workers = default_workers() if workers is None else workers
     if workers <= 1:
         return InlineExecutor()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` (or ``spawn``), unless ``__main__`` cannot be re-imported by a worker.
+
+    Workers started by forkserver or spawn import the parent's ``__main__`` file; when there
+    is none (an interactive session, a script piped to stdin) they would fail, so such
+    sessions fork instead.
+    """
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if (main_file is None or not os.path.exists(main_file)) and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

@@ -1,0 +1,169 @@
+"""Run a sweep: every design point's replications as per-replication parameter vectors.
+
+Design points are not separate models: a batch covers a range of (point, replication) rows,
+each point's parameters are compiled once and stacked along the replication axis, and the
+whole batch is stepped in lockstep. Replication r of every point uses the random numbers of
+replication r (common random numbers), so differences between points are not noise of the
+draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+import sim
+from sim.analysis import wilson_interval
+from sim.design import Design
+from sim.errors import UsageError
+from sim.execution.batches import BatchTask, plan_batches
+from sim.execution.ensemble import execute, prepare_out_dir
+from sim.execution.executors import default_workers
+from sim.execution.storage import columns_to_table, write_json, write_parquet
+from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
+
+
+@dataclass
+class SweepResult:
+    """Rows of every run, the per-point summary and the design."""
+
+    columns: dict[str, np.ndarray]
+    points: dict[str, np.ndarray]
+    design: Design
+    reps: int
+    manifest: dict
+    sensitivity: dict | None = None
+
+
+def check_parameters(loaded: LoadedScenario, design: Design) -> None:
+    """Every swept path must exist and hold a number, and not be a run setting."""
+    for p in design.parameters:
+        key = parse_path(p.path)
+        why = check_override_path(loaded.data, key)
+        if why:
+            raise UsageError(f"--param {p.path}: {why}")
+        if key[0] == "run":
+            raise UsageError(f"--param {p.path}: run settings cannot be swept")
+        node = loaded.data
+        for part in key:
+            node = node[part] if isinstance(node, dict | list) else None
+            if node is None:
+                break
+        if node is not None and (isinstance(node, bool) or not isinstance(node, int | float)):
+            raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
+
+
+def run_sweep(
+    loaded: LoadedScenario, design: Design, *, reps: int, seed: int | None = None,
+    batch_size: int | None = None, workers: int | None = None,
+    executor: Executor | None = None, out_dir: Path | None = None, progress: bool = True,
+) -> SweepResult:
+    """Run ``reps`` replications at every point of ``design``."""
+    if reps < 1:
+        raise UsageError(f"--reps must be at least 1, not {reps}")
+    check_parameters(loaded, design)
+    seed = loaded.spec.run.seed if seed is None else seed
+    batch_size = batch_size or loaded.spec.run.batch_size
+    if out_dir is not None:
+        prepare_out_dir(out_dir)
+    runs = design.size * reps
+    digest = loaded.digest()
+    overrides = [tuple(design.overrides(k).items()) for k in range(design.size)]
+    tasks = []
+    for start, stop in plan_batches(runs, batch_size):
+        touched = range(start // reps, (stop - 1) // reps + 1)
+        tasks.append(BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=start,
+                               stop=stop, reps=reps,
+                               points=tuple((k, overrides[k]) for k in touched)))
+    # validate every point up front, in this process: a bad value fails before any work
+    from sim.scenario.loader import load_data
+
+    for k in range(design.size):
+        load_data(loaded.data, [f"{path}={value}" for path, value in overrides[k]])
+    started = time.perf_counter()
+    results = execute(tasks, executor=executor, workers=workers, progress=progress,
+                      total=runs, out_dir=out_dir)
+    wall = time.perf_counter() - started
+    ordered = [results[t.start] for t in tasks]
+    columns = {name: np.concatenate([r.columns[name] for r in ordered])
+               for name in ordered[0].columns}
+    points = point_summary(columns, design, reps)
+    manifest = {
+        "package": "crisis-sim", "version": sim.__version__, "kind": "sweep",
+        "scenario": str(loaded.path) if loaded.path else None,
+        "scenario_name": loaded.spec.name, "scenario_sha256": digest,
+        "overrides": loaded.overrides, "seed": seed, "design": design.kind,
+        "points": design.size, "reps": reps, "runs": runs, "batch_size": batch_size,
+        "parameters": [p.path for p in design.parameters],
+        "workers": getattr(executor, "_max_workers", None) or (workers or default_workers()),
+        "wall_seconds": round(wall, 3), "runs_per_second": round(runs / wall, 1),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(), "command": " ".join(sys.argv),
+    }
+    result = SweepResult(columns=columns, points=points, design=design, reps=reps,
+                         manifest=manifest)
+    if design.kind in ("sobol", "morris"):
+        from sim.sensitivity import analyse
+
+        result.sensitivity = analyse(design, points)
+    if out_dir is not None:
+        write_sweep(result, out_dir)
+    return result
+
+
+def point_summary(columns: dict[str, np.ndarray], design: Design, reps: int
+                  ) -> dict[str, np.ndarray]:
+    """Per design point: parameter values, outcome probabilities with 95% intervals, means."""
+    point = columns["point"]
+    order = np.argsort(point, kind="stable")
+    counts = np.bincount(point, minlength=design.size)
+    out: dict[str, np.ndarray] = {"point": np.arange(design.size), "runs": counts}
+    for i, p in enumerate(design.parameters):
+        out[f"param.{p.path}"] = design.points[:, i]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for name, values in columns.items():
+        if name in ("run", "point", "rep") or name.startswith("param."):
+            continue
+        x = np.asarray(values, float)[order]
+        if name.startswith("outcome."):
+            k = np.add.reduceat(x, starts)
+            out[name] = k / counts
+            bounds = np.array([wilson_interval(int(a), int(n)) for a, n in zip(k, counts,
+                                                                               strict=True)])
+            out[f"{name}.low"], out[f"{name}.high"] = bounds[:, 0], bounds[:, 1]
+        else:
+            seen = ~np.isnan(x)
+            sums = np.add.reduceat(np.where(seen, x, 0.0), starts)
+            n_seen = np.add.reduceat(seen.astype(float), starts)
+            out[f"mean.{name}"] = np.divide(sums, n_seen, out=np.full(design.size, np.nan),
+                                            where=n_seen > 0)
+    return out
+
+
+def write_sweep(result: SweepResult, out_dir: Path) -> None:
+    """``sweep.parquet`` (one row per run), ``points.parquet``, ``design.parquet``, JSONs."""
+    write_parquet(out_dir / "sweep.parquet", columns_to_table(result.columns))
+    write_parquet(out_dir / "points.parquet", pa.table(result.points))
+    design = result.design
+    table = {"point": np.arange(design.size)}
+    table.update({p.path: design.points[:, i] for i, p in enumerate(design.parameters)})
+    write_parquet(out_dir / "design.parquet", pa.table(table))
+    write_json(out_dir / "design.json", {
+        "kind": design.kind, "seed": design.seed, "points": design.size, "reps": result.reps,
+        "options": design.options, "problem": design.problem(),
+        "parameters": [{"path": p.path, "low": p.low, "high": p.high,
+                        "levels": list(p.levels) if p.levels else None}
+                       for p in design.parameters]})
+    write_json(out_dir / "manifest.json", result.manifest)
+    if result.sensitivity is not None:
+        write_json(out_dir / "sensitivity.json", result.sensitivity)
+    for part in (out_dir / "parts").glob("runs-*.parquet"):
+        part.unlink()
