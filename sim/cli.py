@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--set", dest="overrides", action="append", default=[],
                       metavar="PATH=VALUE", help="override a value in every scenario")
     comp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    plot = sub.add_parser("plot", help="draw the figures of a results folder (no re-run)")
+    plot.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
+    plot.add_argument("--format", dest="formats", default="png,svg",
+                      help="comma-separated image formats (default png,svg)")
+
+    report = sub.add_parser("report", help="write one self-contained HTML page of a results "
+                            "folder")
+    report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
     return parser
 
 
@@ -142,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "plot":
+            return _plot(args)
+        if args.command == "report":
+            return _report(args)
     except ScenarioError as exc:
         count = len(exc.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the scenario:",
@@ -282,19 +295,21 @@ def _format_sweep(result) -> str:
         params = s["parameters"]
         lines.append("")
         if s["method"] == "sobol":
-            lines.append("Sobol indices (first order S1 / total ST, +-95%):")
+            lines.append("Sobol indices (first order S1 and total ST, each +- its 95% interval):")
             keys = ("S1", "ST")
         else:
-            lines.append("Morris screening (mu* +-95%, sigma):")
+            lines.append("Morris screening (mu* +- its 95% interval; sigma):")
             keys = ("mu_star", "sigma")
         for target, res in s["results"].items():
             if not target.startswith("outcome."):
                 continue
             lines.append(f"  {target.removeprefix('outcome.')}")
             for i, p in enumerate(params):
-                a, b = (res[k][i] for k in keys)
-                conf = res[f"{keys[0]}_conf"][i]
-                lines.append(f"    {p:<40} {keys[0]} {a:6.3f} +-{conf:5.3f}   {keys[1]} {b:6.3f}")
+                cells = []
+                for k in keys:
+                    conf = res.get(f"{k}_conf")
+                    cells.append(f"{k} {res[k][i]:6.3f}" + (f" +-{conf[i]:5.3f}" if conf else ""))
+                lines.append(f"    {p:<40} " + "   ".join(cells))
     return "\n".join(lines)
 
 
@@ -316,4 +331,35 @@ def _compare(args: argparse.Namespace) -> int:
     print(f"{len(scenarios)} scenarios x {runs} runs, seed {seed} (common random numbers)\n")
     print(format_comparison(result))
     print(f"\nresults in {out_dir}/ (comparison.json, comparison.parquet, runs.parquet)")
+    return EXIT_OK
+
+
+def _results_folder(folder: Path) -> Path:
+    markers = ("summary.json", "sweep.parquet", "comparison.json")
+    if not folder.is_dir() or not any((folder / m).exists() for m in markers):
+        raise UsageError(f"{folder} holds no results of sim run, sweep or compare "
+                         f"(looked for {', '.join(markers)})")
+    return folder
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sim.plots import plot_folder
+
+    folder = _results_folder(args.folder)
+    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
+    if unknown:
+        raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
+    written = plot_folder(folder, formats)
+    print(f"{len(written)} files in {folder / 'figures'}/")
+    for path in written:
+        print(f"  {path.name}")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim.report import write_report
+
+    path = write_report(_results_folder(args.folder))
+    print(f"report: {path}")
     return EXIT_OK

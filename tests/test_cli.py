@@ -77,3 +77,31 @@ def test_run_writes_every_output_and_prints_the_table(tmp_path):
     assert replay.returncode == 0, replay.stderr
     assert "matches row 7" in replay.stdout
     assert (out_dir / "replay-7" / "trajectory.csv").exists()
+
+
+def test_sweep_plot_and_report_from_the_command_line(tmp_path):
+    out_dir = tmp_path / "sweep"
+    out = sim("sweep", str(FICTIONAL), "--design", "lhs", "--points", "6", "--reps", "4",
+              "--param", "actors.arcadia.war_cost=0:0.1", "--param",
+              "fighting.loss_rate=0.1:0.4", "--workers", "1", "--out", str(out_dir))
+    assert out.returncode == 0, out.stderr
+    assert "over points" in out.stdout
+    runs = pq.read_table(out_dir / "sweep.parquet")
+    assert runs.num_rows == 24
+    assert {"point", "rep", "param.actors.arcadia.war_cost"} <= set(runs.column_names)
+    assert pq.read_table(out_dir / "points.parquet").num_rows == 6
+    assert (out_dir / "design.parquet").exists()
+    plot = sim("plot", str(out_dir))
+    assert plot.returncode == 0, plot.stderr
+    report = sim("report", str(out_dir))
+    assert report.returncode == 0 and (out_dir / "report.html").exists()
+
+
+def test_sweep_and_plot_misuse_exit_2(tmp_path):
+    out = sim("sweep", str(FICTIONAL), "--param", "actors.arcadia.rationalty=1:5",
+              "--points", "2", "--reps", "1", "--out", str(tmp_path / "x"))
+    assert out.returncode == 2 and "did you mean 'rationality'" in out.stderr
+    out = sim("plot", str(tmp_path))
+    assert out.returncode == 2 and "holds no results" in out.stderr
+    out = sim("compare", str(FICTIONAL))
+    assert out.returncode == 2 and "at least two" in out.stderr

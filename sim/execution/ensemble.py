@@ -206,12 +206,19 @@ def write_results(result: EnsembleResult, loaded: LoadedScenario,
                                       "runs": result.manifest["runs"],
                                       "seed": result.manifest["seed"]})
     write_json(out / "manifest.json", result.manifest)
+    write_json(out / "provenance.json", provenance_rows(loaded))
     resolved = json.loads(json.dumps(loaded.data, default=str))
     (out / "scenario.resolved.yaml").write_text(
         "# The scenario exactly as run (extends and --set overrides applied).\n"
         + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     for part in (out / "parts").glob("runs-*.parquet"):
         part.unlink()
+
+
+def provenance_rows(loaded: LoadedScenario) -> list[dict]:
+    """Every value of the scenario with its source quote or assumption (for reports)."""
+    return [{"path": path, "value": value, "kind": note.kind if note else None,
+             "note": note.text if note else None} for path, value, note in loaded.provenance()]
 
 
 def _progress_bar(total: int, enabled: bool):

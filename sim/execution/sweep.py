@@ -10,6 +10,7 @@ draws.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 import sys
 import time
@@ -19,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import yaml
 
 import sim
 from sim.analysis import wilson_interval
 from sim.design import Design
 from sim.errors import UsageError
 from sim.execution.batches import BatchTask, plan_batches
-from sim.execution.ensemble import execute, prepare_out_dir
+from sim.execution.ensemble import execute, prepare_out_dir, provenance_rows
 from sim.execution.executors import default_workers
 from sim.execution.storage import columns_to_table, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
@@ -45,6 +47,7 @@ class SweepResult:
 
 def check_parameters(loaded: LoadedScenario, design: Design) -> None:
     """Every swept path must exist and hold a number, and not be a run setting."""
+    full = loaded.spec.model_dump(by_alias=True)  # every value, defaults included
     for p in design.parameters:
         key = parse_path(p.path)
         why = check_override_path(loaded.data, key)
@@ -52,12 +55,10 @@ def check_parameters(loaded: LoadedScenario, design: Design) -> None:
             raise UsageError(f"--param {p.path}: {why}")
         if key[0] == "run":
             raise UsageError(f"--param {p.path}: run settings cannot be swept")
-        node = loaded.data
+        node = full
         for part in key:
             node = node[part] if isinstance(node, dict | list) else None
-            if node is None:
-                break
-        if node is not None and (isinstance(node, bool) or not isinstance(node, int | float)):
+        if isinstance(node, bool) or not isinstance(node, int | float):
             raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
 
 
@@ -115,7 +116,7 @@ def run_sweep(
 
         result.sensitivity = analyse(design, points)
     if out_dir is not None:
-        write_sweep(result, out_dir)
+        write_sweep(result, loaded, out_dir)
     return result
 
 
@@ -148,7 +149,7 @@ def point_summary(columns: dict[str, np.ndarray], design: Design, reps: int
     return out
 
 
-def write_sweep(result: SweepResult, out_dir: Path) -> None:
+def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> None:
     """``sweep.parquet`` (one row per run), ``points.parquet``, ``design.parquet``, JSONs."""
     write_parquet(out_dir / "sweep.parquet", columns_to_table(result.columns))
     write_parquet(out_dir / "points.parquet", pa.table(result.points))
@@ -163,6 +164,11 @@ def write_sweep(result: SweepResult, out_dir: Path) -> None:
                         "levels": list(p.levels) if p.levels else None}
                        for p in design.parameters]})
     write_json(out_dir / "manifest.json", result.manifest)
+    write_json(out_dir / "provenance.json", provenance_rows(loaded))
+    (out_dir / "scenario.resolved.yaml").write_text(
+        "# The base scenario of the sweep (each point overrides the swept values).\n"
+        + yaml.safe_dump(json.loads(json.dumps(loaded.data, default=str)), sort_keys=False,
+                         allow_unicode=True))
     if result.sensitivity is not None:
         write_json(out_dir / "sensitivity.json", result.sensitivity)
     for part in (out_dir / "parts").glob("runs-*.parquet"):

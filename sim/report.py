@@ -1,0 +1,137 @@
+"""One self-contained HTML page for a results folder: what an analyst sends a colleague.
+
+The page embeds every figure (PNG as data URIs), the outcome table, the run's manifest and the
+scenario's sources and assumptions. It reads saved outputs only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import yaml
+
+from sim.execution.storage import atomic_write_bytes
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em
+auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;
+margin-top:2em} table{border-collapse:collapse;margin:1em 0;font-size:.92em}
+td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0} .note{color:#555;font-size:.9em}
+.src{color:#0b5394} .asm{color:#8a5300} details{margin:1em 0}
+"""
+
+
+def _figure(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    title = path.stem.replace("_", " ")
+    return (f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption class=note>{html.escape(title)}</figcaption></figure>")
+
+
+def _outcome_table(outcomes: list[dict], descriptions: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(o['outcome'])}</td>"
+        f"<td>{html.escape(descriptions.get(o['outcome'], ''))}</td>"
+        f"<td class=num>{o['probability']:.1%}</td>"
+        f"<td class=num>{o['low']:.1%} – {o['high']:.1%}</td>"
+        f"<td class=num>{o['count']} / {o['runs']}</td></tr>" for o in outcomes)
+    return ("<table><tr><th>outcome</th><th>meaning</th><th>probability</th>"
+            f"<th>95% interval</th><th>runs</th></tr>{rows}</table>")
+
+
+def _comparison_table(comparison: dict) -> str:
+    rows = []
+    for r in comparison["rows"]:
+        diff = ""
+        if "difference" in r:
+            diff = (f"{100 * r['difference']:+.1f} pts [{100 * r['difference_low']:+.1f}, "
+                    f"{100 * r['difference_high']:+.1f}]")
+        rows.append(f"<tr><td>{html.escape(r['outcome'])}</td><td>{html.escape(r['scenario'])}"
+                    f"</td><td class=num>{r['probability']:.1%}</td><td class=num>{diff}</td>"
+                    "</tr>")
+    return ("<table><tr><th>outcome</th><th>scenario</th><th>probability</th>"
+            f"<th>vs {html.escape(comparison['scenarios'][0])} (paired 95%)</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _provenance(rows: list[dict]) -> str:
+    sources = [r for r in rows if r["kind"] == "source"]
+    assumptions = [r for r in rows if r["kind"] != "source"]
+
+    def table(items: list[dict], cls: str) -> str:
+        body = "".join(f"<tr><td><code>{html.escape(r['path'])}</code></td>"
+                       f"<td class=num>{html.escape(str(r['value']))}</td>"
+                       f"<td class={cls}>{html.escape(r['note'] or 'no note')}</td></tr>"
+                       for r in items)
+        return f"<table><tr><th>value</th><th></th><th>note</th></tr>{body}</table>"
+
+    return (f"<details open><summary>{len(sources)} values quoted from the seed article"
+            f"</summary>{table(sources, 'src')}</details>"
+            f"<details><summary>{len(assumptions)} values that are assumptions</summary>"
+            f"{table(assumptions, 'asm')}</details>")
+
+
+def write_report(folder: Path) -> Path:
+    """Write ``folder/report.html`` (drawing the figures first if there are none)."""
+    folder = Path(folder)
+    figures = folder / "figures"
+    if not figures.exists() or not list(figures.glob("*.png")):
+        from sim.plots import plot_folder
+
+        plot_folder(folder, ("png",))
+    scenario = {}
+    if (folder / "scenario.resolved.yaml").exists():
+        scenario = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
+    manifest = {}
+    if (folder / "manifest.json").exists():
+        manifest = json.loads((folder / "manifest.json").read_text())
+    title = scenario.get("name") or manifest.get("scenario_name") or folder.name
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if scenario.get("description"):
+        parts.append(f"<p>{html.escape(scenario['description'])}</p>")
+    parts.append("<p class=note>Probabilities are shares of simulated runs under the "
+                 "scenario's stated assumptions (listed at the end), with Wilson 95% "
+                 "intervals; they are not forecasts.</p>")
+    descriptions = {k: v.get("description", "") for k, v in scenario.get("outcomes",
+                                                                          {}).items()}
+    if (folder / "summary.json").exists():
+        summary = json.loads((folder / "summary.json").read_text())
+        parts.append(f"<h2>Outcomes ({summary['runs']} runs, seed {summary['seed']})</h2>")
+        parts.append(_outcome_table(summary["outcomes"], descriptions))
+    if (folder / "comparison.json").exists():
+        comparison = json.loads((folder / "comparison.json").read_text())
+        parts.append("<h2>Comparison (common random numbers)</h2>")
+        parts.append(f"<p>Paired intervals are {comparison['paired_narrowing']:.1f}x narrower "
+                     "(median over outcomes) than with independent seeds.</p>")
+        parts.append(_comparison_table(comparison))
+    if (folder / "design.json").exists():
+        design = json.loads((folder / "design.json").read_text())
+        items = "".join(f"<li><code>{html.escape(p['path'])}</code>: "
+                        f"{p['levels'] if p['levels'] else f'{p['low']} to {p['high']}'}</li>"
+                        for p in design["parameters"])
+        parts.append(f"<h2>Sweep</h2><p>{design['kind']} design, {design['points']} points "
+                     f"x {design['reps']} replications.</p><ul>{items}</ul>")
+    pngs = sorted(figures.glob("*.png"), key=lambda p: (not p.stem.startswith(
+        ("outcomes", "comparison")), p.stem))
+    if pngs:
+        parts.append("<h2>Figures</h2>")
+        parts.extend(_figure(p) for p in pngs)
+    if manifest:
+        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in manifest.items())
+        parts.append(f"<h2>Manifest</h2><table>{rows}</table>")
+    if (folder / "provenance.json").exists():
+        parts.append("<h2>Sources and assumptions</h2>")
+        parts.append(_provenance(json.loads((folder / "provenance.json").read_text())))
+    page = ("<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
+    path = folder / "report.html"
+    atomic_write_bytes(path, page.encode())
+    return path
