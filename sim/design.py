@@ -160,7 +160,7 @@ def load_sweep_file(path) -> dict:
         points: 200
         reps: 50
         parameters:
-          actors.turkey.interests.losses: {low: 0.05, high: 0.5}
+          actors.<id>.interests.losses: {low: 0.05, high: 0.5}
           fighting.loss_rate: {levels: [0.1, 0.15, 0.2]}
 
     Unknown keys are errors, like everywhere else.

@@ -171,3 +171,13 @@ def test_every_source_quote_is_verbatim_from_the_article(baseline):
     quotes = {n.text for n in baseline.notes.values() if n.kind == "source"}
     missing = [q for q in quotes if _normalise(q) not in article]
     assert missing == []
+
+
+def test_the_scenario_reference_page_matches_the_schema():
+    from sim.scenario.reference import render
+
+    from .conftest import ROOT
+
+    page = (ROOT / "docs" / "scenario-reference.md").read_text()
+    assert page == render(), ("docs/scenario-reference.md is stale: run "
+                              "python -m sim.scenario.reference > docs/scenario-reference.md")

@@ -44,7 +44,8 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
             raise UsageError(f"{name} defines other outcomes than {names[0]}; compare "
                              "scenarios that share the baseline's outcome definitions")
     if out_dir is not None:
-        prepare_out_dir(out_dir)
+        prepare_out_dir(out_dir, {"kind": "compare", "seed": seed,
+                                  "scenarios": [s.digest() for s in scenarios]})
     columns = []
     for name, loaded in zip(names, scenarios, strict=True):
         sub = out_dir / name if out_dir is not None else None

@@ -60,8 +60,27 @@ class RunInterruptedError(Exception):
         super().__init__(f"interrupted after {done} of {total} batches")
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create the output folder (and ``parts/``) or explain why it cannot be used."""
+def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> None:
+    """Create the output folder (and ``parts/``) or explain why it cannot be used.
+
+    Args:
+        out_dir: The folder.
+        identity: What is about to be written there (kind, scenario digest, seed). A folder
+            that already holds results of something else is refused, never mixed or
+            silently overwritten; results of the same scenario and seed are replaced.
+    """
+    if identity is not None:
+        claim = out_dir / ".identity.json"
+        if claim.exists():
+            try:
+                held = json.loads(claim.read_text())
+            except (OSError, ValueError):
+                held = {}
+            different = {k: (held.get(k), v) for k, v in identity.items() if held.get(k) != v}
+            if different:
+                what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in different.items())
+                raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
+                                 "another --out, or delete that folder first")
     try:
         (out_dir / "parts").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -72,6 +91,8 @@ def prepare_out_dir(out_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"output folder {out_dir} is not writable: {exc.strerror}") from None
+    if identity is not None:
+        write_json(out_dir / ".identity.json", identity)
 
 
 def run_ensemble(
@@ -111,10 +132,10 @@ def run_ensemble(
         raise UsageError(f"--runs must be at least 1, not {runs}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
-    if out_dir is not None:
-        prepare_out_dir(out_dir)
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
+    if out_dir is not None:
+        prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed})
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
                        sample_paths=spec.run.sample_paths) for a, b in batches]
     started = time.perf_counter()
@@ -160,7 +181,8 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
         RunInterruptedError: On Ctrl-C, after cancelling what had not started.
     """
     own_executor = executor is None
-    executor = executor or local_executor(workers)
+    # one batch gains nothing from a pool but pays for starting it
+    executor = executor or local_executor(1 if len(tasks) == 1 else workers)
     results: dict[int, BatchResult] = {}
     bar = _progress_bar(total, progress)
     futures: dict[Future, BatchTask] = {}

@@ -73,10 +73,12 @@ def run_sweep(
     check_parameters(loaded, design)
     seed = loaded.spec.run.seed if seed is None else seed
     batch_size = batch_size or loaded.spec.run.batch_size
-    if out_dir is not None:
-        prepare_out_dir(out_dir)
     runs = design.size * reps
     digest = loaded.digest()
+    if out_dir is not None:
+        prepare_out_dir(out_dir, {"kind": "sweep", "scenario_sha256": digest, "seed": seed,
+                                  "design": design.kind,
+                                  "parameters": [p.path for p in design.parameters]})
     overrides = [tuple(design.overrides(k).items()) for k in range(design.size)]
     tasks = []
     for start, stop in plan_batches(runs, batch_size):

@@ -30,8 +30,8 @@ from sim.scenario.schema import Scenario, reference_errors
 
 NOTE_KEYS = ("source", "assumption")
 MAX_FILE_BYTES = 5_000_000
-MAX_NODES = 200_000
-MAX_DEPTH = 64
+MAX_NODES = 50_000  # a large scenario has a few thousand
+MAX_DEPTH = 32  # a scenario nests about 8 deep
 ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in
                 ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
 PathKey = tuple[str | int, ...]
@@ -170,14 +170,14 @@ class _Reader:
         out: dict[str, Any] = {}
         value_nodes: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problem(key, "YAML merge keys (<<) are not supported; write the values "
+                             "out, or use extends: for a whole scenario", key_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in ALLOWED_TAGS:
                 self.problem(key, "a key must be a plain name", key_node)
                 continue
             name = str(self._scalars.construct_object(key_node))
-            if name == "<<":
-                self.problem(key, "YAML merge keys (<<) are not supported; use extends:",
-                             key_node)
-                continue
             if name in out or name in value_nodes:
                 first = value_nodes[name].start_mark.line + 1
                 self.problem((*key, name), f"duplicate key (first given on line {first}); "
@@ -202,6 +202,57 @@ class _Reader:
         return out
 
 
+def _prescan(text: str, file: str) -> None:
+    """Reject hostile YAML before building anything: too deep, or too big once expanded.
+
+    Walks PyYAML's event stream, which is produced without recursion, tracking nesting depth
+    and the size each anchored node would have when an alias repeats it, so a "billion
+    laughs" file or a 10,000-deep nest is refused in milliseconds with bounded memory.
+    """
+    depth = count = 0
+    anchors: dict[str, int] = {}
+    starts: list[tuple[str | None, int]] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                count += anchors.get(event.anchor, 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                count += 1
+                if event.anchor:
+                    anchors[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                count += 1
+                depth += 1
+                starts.append((event.anchor, count))
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise ScenarioError([Problem(file, "", f"nesting deeper than {MAX_DEPTH} "
+                                                 "levels; a scenario needs about 8",
+                                                 mark.line + 1, mark.column + 1)])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                anchor, start = starts.pop()
+                if anchor:
+                    anchors[anchor] = count - start + 1
+            if count > MAX_NODES:
+                mark = event.start_mark
+                raise ScenarioError([Problem(file, "", f"more than {MAX_NODES} values once "
+                                             "aliases are expanded (an alias bomb?); a "
+                                             "scenario has a few thousand",
+                                             mark.line + 1, mark.column + 1)])
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ScenarioError([Problem(file, "", f"YAML syntax: {exc.problem}",
+                                     mark.line + 1 if mark else None,
+                                     mark.column + 1 if mark else None)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ScenarioError([Problem(file, "", f"character #x{exc.character:04x} is not "
+                                     "allowed in YAML; remove it", line)]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, "", f"YAML syntax: {exc}")]) from None
+
+
 def read_yaml(path: Path) -> tuple[Any, dict, dict]:
     """Read one YAML file safely; return (data, marks, notes) or raise ``ScenarioError``."""
     file = str(path)
@@ -220,6 +271,7 @@ def read_yaml(path: Path) -> tuple[Any, dict, dict]:
         line = raw[: exc.start].count(b"\n") + 1
         raise ScenarioError([Problem(file, "", f"not UTF-8 text (byte {exc.start}); "
                                      "save the file as UTF-8", line)]) from None
+    _prescan(text, file)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -1,0 +1,106 @@
+"""Bad input: every broken or hostile file gets a precise message, fast, with bounded memory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from sim.errors import ScenarioError
+from sim.scenario.loader import load_scenario
+
+from .conftest import FICTIONAL, ROOT
+
+CORPUS = Path(__file__).parent / "corpus"
+CASES = sorted(p.stem for p in CORPUS.glob("*.yaml"))
+
+
+def test_the_corpus_has_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_corpus_case_is_refused_precisely_and_quickly(name):
+    path = CORPUS / f"{name}.yaml"
+    expect = (CORPUS / f"{name}.expect").read_text().strip()
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
+    assert peak < 100e6, f"{name} used {peak / 1e6:.0f} MB"
+    text = str(info.value)
+    assert expect in text, text
+    for problem in info.value.problems:
+        assert problem.file.endswith(".yaml") or problem.file == str(path), problem
+        assert problem.message
+
+
+def test_problems_in_the_body_carry_line_column_and_key():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(CORPUS / "out_of_range_affinity.yaml")
+    problem = info.value.problems[0]
+    assert problem.path == "relations.arcadia~borduria.affinity"
+    assert problem.line is not None and problem.column is not None
+    line = (CORPUS / "out_of_range_affinity.yaml").read_text().splitlines()[problem.line - 1]
+    assert "arcadia~borduria" in line
+
+
+def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as f:
+        f.write(b"name: x\ndescription: ")
+        f.seek(100 * 2**20)
+        f.write(b"x\n")
+    started = time.perf_counter()
+    with pytest.raises(ScenarioError, match="larger than"):
+        load_scenario(path)
+    assert time.perf_counter() - started < 1.0
+
+
+def _sim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("name", ["alias_bomb", "python_object_tag", "non_utf8_bytes",
+                                  "unknown_nested_key", "deep_flow_nesting"])
+def test_the_cli_reports_hostile_files_with_exit_2_and_no_traceback(name):
+    out = _sim("check", str(CORPUS / f"{name}.yaml"))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and out.stderr.startswith("error:")
+
+
+def test_command_line_misuse(tmp_path):
+    cases = [
+        (("run", str(FICTIONAL), "--runs", "-3"), "must be at least 1"),
+        (("run", str(FICTIONAL), "--runs", "many"), "not a whole number"),
+        (("run", str(FICTIONAL), "--set", "actors.arcadia.rationality=lots"), "rationality"),
+        (("run", str(FICTIONAL), "--set", "nonsense"), "PATH=VALUE"),
+        (("run", str(tmp_path / "missing.yaml")), "file not found"),
+        (("run", str(FICTIONAL), "--runs", "2", "--out", "/proc/forbidden"), "output folder"),
+    ]
+    for args, message in cases:
+        out = _sim(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_results_of_another_run_are_never_mixed(tmp_path):
+    out_dir = tmp_path / "out"
+    assert _sim("run", str(FICTIONAL), "--runs", "5", "--out", str(out_dir)).returncode == 0
+    same = _sim("run", str(FICTIONAL), "--runs", "8", "--out", str(out_dir))
+    assert same.returncode == 0  # the same scenario and seed: replaced, not mixed
+    other = _sim("run", str(FICTIONAL), "--runs", "5", "--seed", "99", "--out", str(out_dir))
+    assert other.returncode == 2 and "holds results of another run" in other.stderr
+    changed = _sim("run", str(FICTIONAL), "--runs", "5", "--out", str(out_dir), "--set",
+                   "fighting.loss_rate=0.4")
+    assert changed.returncode == 2 and "scenario_sha256" in changed.stderr
