@@ -493,21 +493,16 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
         spec = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_validation_problems(exc, marks, file)) from None
-    problems = []
-    for key_text, message in reference_errors(spec):
-        key = parse_path(key_text)
-        f, line, col = _locate(key, marks, file)
-        problems.append(Problem(f, key_text, message, line, col))
-    if problems:
-        raise ScenarioError(problems)
     from sim.outcomes import outcome_problems  # late import: outcomes depend on the layout
 
-    for key_text, message in outcome_problems(spec):
-        key = parse_path(key_text)
-        f, line, col = _locate(key, marks, file)
-        problems.append(Problem(f, key_text, message, line, col))
-    if problems:
-        raise ScenarioError(problems)
+    # references first: outcome checks compile the scenario, which needs valid references
+    for check in (reference_errors, outcome_problems):
+        problems = []
+        for key, message in check(spec):
+            located, line, column = _locate(parse_path(key), marks, file)
+            problems.append(Problem(located, key, message, line, column))
+        if problems:
+            raise ScenarioError(problems)
     for text in overrides:
         key, _ = parse_override(text)
         notes[key] = Note("override", f"--set {text}", "<command line>", None)
