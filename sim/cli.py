@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="PATH=VALUE", help="override a value (repeatable)")
     run.add_argument("--replay", type=_non_negative_int, metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
+    run.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="run the batches on a Dask cluster (default: $SIM_SCHEDULER, else "
+                     "local processes)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
@@ -109,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "outputs/<scenario>-sweep/)")
     sweep.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="PATH=VALUE", help="override a value for every point")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="run the batches on a Dask cluster (default: $SIM_SCHEDULER, else "
+                     "local processes)")
     sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
@@ -162,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_ERROR
     except RunInterruptedError as exc:
-        print(f"\ninterrupted: {exc.done} of {exc.total} batches finished and saved in "
-              f"{exc.out_dir}/parts", file=sys.stderr)
+        import shlex
+
+        print(f"\ninterrupted: the batches finished so far are saved in {exc.out_dir}/parts."
+              f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -214,11 +223,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.replay is not None:
         return _replay(loaded, seed, args.replay, out_dir)
     result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
-                          workers=args.workers, out_dir=out_dir, progress=not args.no_progress)
+                          workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
+                          progress=not args.no_progress)
     m = result.manifest
+    resumed = (f", {m['resumed_batches']} batches resumed from an earlier run"
+               if m["resumed_batches"] else "")
     print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "
-          f"{m['wall_seconds']:.1f} s ({m['runs_per_second']:.0f} runs/s, "
-          f"{m['workers']} worker{'s' if m['workers'] != 1 else ''})\n")
+          f"{m['wall_seconds']:.1f} s ({m['runs_per_second'] or 0:.0f} runs/s on "
+          f"{m['executor']}{resumed})\n")
     print(format_outcomes(result.outcomes))
     print()
     main = [r for r in result.indicators if _is_main(r["indicator"])]
@@ -269,10 +281,11 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{design.kind} design: {design.size} points x {reps} replications = "
           f"{design.size * reps} runs over {len(params)} parameters", file=sys.stderr)
     result = run_sweep(loaded, design, reps=reps, seed=seed, batch_size=args.batch_size,
-                       workers=args.workers, out_dir=out_dir, progress=not args.no_progress)
+                       workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
+                       progress=not args.no_progress)
     m = result.manifest
     print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
-          f"({m['runs_per_second']:.0f} runs/s)\n")
+          f"({m['runs_per_second'] or 0:.0f} runs/s)\n")
     print(_format_sweep(result))
     print(f"\nresults in {out_dir}/ (sweep.parquet, points.parquet, design.parquet"
           f"{', sensitivity.json' if result.sensitivity else ''}, manifest.json)")

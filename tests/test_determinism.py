@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from sim.execution.ensemble import run_ensemble
 from sim.execution.replay import replay
@@ -48,6 +49,9 @@ def test_one_or_two_worker_processes_give_identical_runs(baseline):
 def test_replay_reproduces_the_ensemble_row_exactly(baseline, tmp_path):
     result = run_ensemble(baseline, runs=30, seed=12, batch_size=10, workers=1,
                           progress=False, out_dir=tmp_path)
+    in_memory = run_ensemble(baseline, runs=30, seed=12, batch_size=7, workers=1,
+                             progress=False)
+    paths = pq.read_table(tmp_path / "paths.parquet").to_pandas()
     for k in (0, 17, 29):
         again = replay(baseline, 12, k, tmp_path)
         assert again.matches_ensemble is True
@@ -60,7 +64,10 @@ def test_replay_reproduces_the_ensemble_row_exactly(baseline, tmp_path):
                 assert x == y, name
         assert (tmp_path / f"replay-{k}" / "events.txt").read_text().count("\n") > 1
         # the replayed trajectory is the ensemble's trajectory of that run
-        assert np.array_equal(again.model.trajectory[:, 0], result.trajectory[:, k])
+        assert np.array_equal(again.model.trajectory[:, 0], in_memory.trajectory[:, k])
+        if k < baseline.spec.run.sample_paths:
+            saved = paths[paths["run"] == k].drop(columns=["run", "day", "date"]).to_numpy()
+            assert np.array_equal(saved, again.model.trajectory[:, 0])
 
 
 def test_scenarios_run_with_one_seed_share_common_random_numbers(baseline):

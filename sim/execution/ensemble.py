@@ -2,8 +2,18 @@
 
 The flow is one way: a ``LoadedScenario`` and run settings go in; ``runs.parquet``,
 trajectory tables, ``summary.json``, ``manifest.json`` and the resolved scenario come out.
-Batch rows are written to ``parts/`` the moment each batch finishes, so an interruption
-loses at most the batches still running.
+
+Crash safety and resumption: each finished batch's rows are written to ``parts/`` at once
+(temporary name, then rename), and the streaming trajectory summary is checkpointed every few
+seconds together with the list of batches it includes. Run the same command again after a
+crash, a ``kill -9`` or Ctrl-C and it skips those batches, re-runs the others, and ends with
+exactly the rows an uninterrupted run would have had. A batch whose worker process died is
+retried on a fresh pool.
+
+Bounded memory: with an output folder, rows are streamed from the parts into
+``runs.parquet`` and daily series are summarised by ``TrajectoryHistogram``; peak memory
+grows with the batch size, not with the number of runs. Without an output folder (tests,
+notebooks) everything is kept in memory, including every run's daily path.
 """
 
 from __future__ import annotations
@@ -11,45 +21,64 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import platform
+import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import yaml
 
 import sim
 from sim.analysis import indicator_summary, outcome_table
-from sim.errors import UsageError
+from sim.errors import SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
-from sim.execution.executors import default_workers, local_executor
+from sim.execution.executors import default_workers, executor_for
 from sim.execution.storage import (
     columns_to_table,
     part_path,
     paths_table,
-    trajectory_table,
+    read_runs,
+    trajectory_table_from,
     write_json,
     write_parquet,
 )
+from sim.execution.trajectories import TrajectoryHistogram, series_edges
+from sim.model import series_names
 from sim.scenario.loader import LoadedScenario
+from sim.world import compile_scenario
 
 log = logging.getLogger(__name__)
+CHECKPOINT_SECONDS = 5.0
+MAX_ATTEMPTS = 3
+#: identity keys that, when they differ, mean another experiment: refuse the folder
+STRICT_KEYS = ("kind", "scenario_sha256", "seed", "design", "parameters", "scenarios")
 
 
 @dataclass
 class EnsembleResult:
     """What an ensemble produced (also written to ``out_dir``)."""
 
-    columns: dict[str, np.ndarray]
     outcomes: list[dict]
     indicators: list[dict]
     manifest: dict
     out_dir: Path | None
     series: list[str] = field(default_factory=list)
-    trajectory: np.ndarray | None = None
+    trajectory: np.ndarray | None = None  # every run's daily values (in-memory runs only)
+    _columns: dict[str, np.ndarray] | None = None
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """One array per column of the runs table (read from ``runs.parquet`` if on disk)."""
+        if self._columns is None and self.out_dir is not None:
+            self._columns = read_runs(self.out_dir / "runs.parquet")
+        return self._columns
 
 
 class RunInterruptedError(Exception):
@@ -60,27 +89,35 @@ class RunInterruptedError(Exception):
         super().__init__(f"interrupted after {done} of {total} batches")
 
 
-def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> None:
+def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
     """Create the output folder (and ``parts/``) or explain why it cannot be used.
 
     Args:
         out_dir: The folder.
-        identity: What is about to be written there (kind, scenario digest, seed). A folder
-            that already holds results of something else is refused, never mixed or
-            silently overwritten; results of the same scenario and seed are replaced.
+        identity: What is about to be written there. A folder holding results of another
+            experiment (a different kind, scenario, seed, design) is refused, never mixed or
+            silently overwritten. The same experiment with another size (runs, batch size)
+            starts afresh; the same experiment exactly resumes.
+
+    Returns:
+        True when unfinished work of this very experiment is there to resume.
     """
-    if identity is not None:
-        claim = out_dir / ".identity.json"
-        if claim.exists():
-            try:
-                held = json.loads(claim.read_text())
-            except (OSError, ValueError):
-                held = {}
-            different = {k: (held.get(k), v) for k, v in identity.items() if held.get(k) != v}
-            if different:
-                what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in different.items())
-                raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
-                                 "another --out, or delete that folder first")
+    resume = False
+    claim = out_dir / ".identity.json"
+    if identity is not None and claim.exists():
+        try:
+            held = json.loads(claim.read_text())
+        except (OSError, ValueError):
+            held = {}
+        different = {k: (held.get(k), v) for k, v in identity.items()
+                     if k in STRICT_KEYS and held.get(k) != v}
+        if different:
+            what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in different.items())
+            raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
+                             "another --out, or delete that folder first")
+        resume = held == identity
+        if not resume and (out_dir / "parts").exists():
+            shutil.rmtree(out_dir / "parts")  # another batch plan: its parts do not fit
     try:
         (out_dir / "parts").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -92,7 +129,42 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> None:
     except OSError as exc:
         raise UsageError(f"output folder {out_dir} is not writable: {exc.strerror}") from None
     if identity is not None:
-        write_json(out_dir / ".identity.json", identity)
+        write_json(claim, identity)
+    return resume and any((out_dir / "parts").iterdir())
+
+
+class _Checkpoint:
+    """Which batches are safely summarised, and the trajectory summary that includes them."""
+
+    def __init__(self, out_dir: Path | None, histogram: TrajectoryHistogram) -> None:
+        self.out_dir = out_dir
+        self.histogram = histogram
+        self.included: set[int] = set()
+        self.saved_at = time.monotonic()
+
+    def load(self) -> None:
+        if self.out_dir is None:
+            return
+        state, data = self.out_dir / "parts" / "checkpoint.json", self.out_dir / "parts" / \
+            "trajectory.npz"
+        if state.exists() and data.exists():
+            saved = json.loads(state.read_text())
+            self.histogram.load(data)
+            if self.histogram.n == saved["runs"]:
+                self.included = set(saved["included"])
+            else:  # a checkpoint torn between its two files: start the summary afresh
+                self.histogram.__init__(self.histogram.series, self.histogram.days,
+                                        self.histogram.edges)
+
+    def save(self, force: bool = False) -> None:
+        if self.out_dir is None:
+            return
+        if not force and time.monotonic() - self.saved_at < CHECKPOINT_SECONDS:
+            return
+        self.histogram.save(self.out_dir / "parts" / "trajectory.npz")
+        write_json(self.out_dir / "parts" / "checkpoint.json",
+                   {"included": sorted(self.included), "runs": self.histogram.n})
+        self.saved_at = time.monotonic()
 
 
 def run_ensemble(
@@ -103,6 +175,7 @@ def run_ensemble(
     batch_size: int | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    scheduler: str | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
 ) -> EnsembleResult:
@@ -113,13 +186,11 @@ def run_ensemble(
         runs: Number of replications (default: the scenario's ``run.runs``).
         seed: Ensemble seed (default: the scenario's ``run.seed``).
         batch_size: Replications per batch (default: the scenario's ``run.batch_size``).
-        workers: Local worker processes (default: one per core); ignored with ``executor``.
-        executor: Any ``concurrent.futures.Executor`` (a Dask client, say).
-        out_dir: Where to write results; None keeps them in memory only.
+        workers: Local worker processes (default: one per core).
+        executor: Any ``concurrent.futures.Executor``.
+        scheduler: Address of a Dask scheduler (``tcp://host:port``); else ``SIM_SCHEDULER``.
+        out_dir: Where to write results (resumable); None keeps them in memory only.
         progress: Show a progress bar on a terminal.
-
-    Returns:
-        The rows, summaries and manifest.
 
     Raises:
         RunInterruptedError: On Ctrl-C, after saving finished batches.
@@ -135,106 +206,186 @@ def run_ensemble(
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
     if out_dir is not None:
-        prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed})
+        prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed,
+                                  "runs": runs, "batch_size": batch_size})
+    layout = compile_scenario(spec).layout
+    names = series_names(layout)
+    histogram = TrajectoryHistogram(
+        names, layout.days + 1,
+        series_edges(names, len(layout.rungs),
+                     float(sum(n.population for n in spec.refugees.nodes.values()))))
+    checkpoint = _Checkpoint(out_dir, histogram)
+    checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
                        sample_paths=spec.run.sample_paths) for a, b in batches]
-    started = time.perf_counter()
-    results = execute(tasks, executor=executor, workers=workers, progress=progress,
-                      total=runs, out_dir=out_dir)
-    wall = time.perf_counter() - started
-    workers_used = getattr(executor, "_max_workers", None) or (workers or default_workers())
+    in_memory: dict[int, BatchResult] = {}
 
-    ordered = [results[a] for a, _ in batches]
-    columns = {name: np.concatenate([r.columns[name] for r in ordered])
-               for name in ordered[0].columns}
-    series = ordered[0].series
-    trajectory = np.concatenate([r.trajectory for r in ordered], axis=1)
-    outcomes = outcome_table(columns)
-    indicators = indicator_summary(columns)
+    def keep(result: BatchResult) -> None:
+        if out_dir is None:
+            in_memory[result.start] = result
+        elif result.paths_runs.size:
+            np.savez(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
+                     runs=result.paths_runs, paths=result.paths)
+            os.replace(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
+                       out_dir / "parts" / f"paths-{result.start:010d}.npz")
+        histogram.add(result.trajectory)
+        checkpoint.included.add(result.start)
+        checkpoint.save()
+
+    started = time.perf_counter()
+    pending = [t for t in tasks if t.start not in checkpoint.included]
+    execute(pending, executor=executor, scheduler=scheduler, workers=workers,
+            progress=progress, total=runs, done=runs - sum(t.stop - t.start for t in pending),
+            out_dir=out_dir, on_result=keep)
+    checkpoint.save(force=True)
+    wall = time.perf_counter() - started
     manifest = {
-        "package": "crisis-sim", "version": sim.__version__,
+        "package": "crisis-sim", "version": sim.__version__, "kind": "run",
         "scenario": str(loaded.path) if loaded.path else None, "scenario_name": spec.name,
         "scenario_sha256": digest, "overrides": loaded.overrides, "seed": seed, "runs": runs,
-        "batch_size": batch_size, "batches": len(batches),
-        "workers": workers_used, "wall_seconds": round(wall, 3),
-        "runs_per_second": round(runs / wall, 1) if wall > 0 else None,
+        "batch_size": batch_size, "batches": len(batches), "resumed_batches":
+        len(tasks) - len(pending),
+        "executor": _executor_name(executor, scheduler, workers),
+        "workers": workers or default_workers(), "wall_seconds": round(wall, 3),
+        "runs_per_second": round(len(pending) and sum(t.stop - t.start for t in pending)
+                                 / wall, 1) if wall > 0 else None,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "numpy": np.__version__,
         "command": " ".join(sys.argv),
     }
-    result = EnsembleResult(columns=columns, outcomes=outcomes, indicators=indicators,
-                            manifest=manifest, out_dir=out_dir, series=series,
-                            trajectory=trajectory)
-    if out_dir is not None:
-        write_results(result, loaded, ordered)
-    return result
+    if out_dir is None:
+        ordered = [in_memory[a] for a, _ in batches]
+        columns = {name: np.concatenate([r.columns[name] for r in ordered])
+                   for name in ordered[0].columns}
+        trajectory = np.concatenate([r.trajectory for r in ordered], axis=1)
+        return EnsembleResult(outcomes=outcome_table(columns),
+                              indicators=indicator_summary(columns), manifest=manifest,
+                              out_dir=None, series=names, trajectory=trajectory,
+                              _columns=columns)
+    return write_results(loaded, out_dir, batches, histogram, manifest, names)
+
+
+def _executor_name(executor: Executor | None, scheduler: str | None, workers: int | None) -> str:
+    if executor is not None:
+        return type(executor).__name__
+    address = scheduler or os.environ.get("SIM_SCHEDULER")
+    return f"dask {address}" if address else f"local pool ({workers or default_workers()})"
 
 
 def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int | None,
-            progress: bool, total: int, out_dir: Path | None) -> dict[int, BatchResult]:
-    """Run batch tasks on an executor; save each batch's rows as it finishes.
+            progress: bool, total: int, out_dir: Path | None, done: int = 0,
+            scheduler: str | None = None, on_result=None) -> None:
+    """Run batch tasks on an executor; save each batch's rows the moment it finishes.
 
-    Returns:
-        Results by batch start.
+    A batch whose worker process died (a broken local pool) is retried on a fresh pool, up
+    to ``MAX_ATTEMPTS`` times; Dask reschedules lost work itself.
 
     Raises:
         RunInterruptedError: On Ctrl-C, after cancelling what had not started.
     """
-    own_executor = executor is None
-    # one batch gains nothing from a pool but pays for starting it
-    executor = executor or local_executor(1 if len(tasks) == 1 else workers)
-    results: dict[int, BatchResult] = {}
-    bar = _progress_bar(total, progress)
-    futures: dict[Future, BatchTask] = {}
+    if not tasks:
+        return
+    attempts = dict.fromkeys((t.start for t in tasks), 0)
+    remaining = {t.start: t for t in tasks}
+    bar = _progress_bar(total, progress, done)
+    finished = 0
     try:
-        futures = {executor.submit(run_batch, task): task for task in tasks}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                results[result.start] = result
-                if out_dir is not None:
-                    write_parquet(part_path(out_dir, result.start, result.stop),
-                                  columns_to_table(result.columns))
-                bar.update(result.stop - result.start)
-    except KeyboardInterrupt:
-        for future in futures:
-            future.cancel()
-        if own_executor:
-            executor.shutdown(wait=False, cancel_futures=True)
-        raise RunInterruptedError(len(results), len(tasks), out_dir) from None
+        while remaining:
+            own = executor is None
+            # one batch gains nothing from a pool but pays for starting it
+            runner, close = (executor, None) if executor is not None else executor_for(
+                scheduler, 1 if len(remaining) == 1 and not scheduler else workers)
+            futures: dict[Future, BatchTask] = {}
+            try:
+                futures = {runner.submit(run_batch, t): t for t in remaining.values()}
+                waiting = set(futures)
+                while waiting:
+                    ready, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                    for future in ready:
+                        task = futures[future]
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool:
+                            attempts[task.start] += 1
+                            if attempts[task.start] >= MAX_ATTEMPTS:
+                                raise SimError(f"batch {task.start}..{task.stop} failed "
+                                               f"{MAX_ATTEMPTS} times: its worker process "
+                                               "died each time") from None
+                            log.warning("worker died during batch %s; retrying", task.start)
+                            continue
+                        if out_dir is not None:
+                            write_parquet(part_path(out_dir, result.start, result.stop),
+                                          columns_to_table(result.columns))
+                        if on_result is not None:
+                            on_result(result)
+                        del remaining[task.start]
+                        finished += 1
+                        bar.update(result.stop - result.start)
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                if own and close is not None:
+                    close(cancel=True)
+                    close = None
+                raise RunInterruptedError(finished, len(tasks), out_dir) from None
+            finally:
+                if own and close is not None:
+                    close(cancel=False)
     finally:
         bar.close()
-    if own_executor:
-        executor.shutdown()
-    return results
 
 
-def write_results(result: EnsembleResult, loaded: LoadedScenario,
-                  ordered: list[BatchResult]) -> None:
-    """Write the assembled tables, summaries and the resolved scenario into ``out_dir``."""
-    out = result.out_dir
+def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, int]],
+                  histogram: TrajectoryHistogram, manifest: dict, names: list[str]
+                  ) -> EnsembleResult:
+    """Assemble the outputs from the parts, streaming; then remove the parts."""
     start = loaded.spec.run.start
-    write_parquet(out / "runs.parquet", columns_to_table(result.columns))
+    runs_file = out / "runs.parquet"
+    tmp = out / f".runs.parquet.tmp-{os.getpid()}"
+    writer = None
+    for a, b in batches:
+        table = pq.read_table(part_path(out, a, b))
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table)
+    writer.close()
+    os.replace(tmp, runs_file)
+    outcomes, indicators = summarise_runs(runs_file)
     write_parquet(out / "trajectories.parquet",
-                  trajectory_table(result.series, result.trajectory, start))
-    runs = np.concatenate([r.paths_runs for r in ordered])
-    paths = np.concatenate([r.paths for r in ordered], axis=1)
-    if runs.size:
-        write_parquet(out / "paths.parquet", paths_table(result.series, runs, paths, start))
-    write_json(out / "summary.json", {"outcomes": result.outcomes,
-                                      "indicators": result.indicators,
-                                      "runs": result.manifest["runs"],
-                                      "seed": result.manifest["seed"]})
-    write_json(out / "manifest.json", result.manifest)
+                  trajectory_table_from(names, histogram.quantiles(), histogram.means(), start))
+    path_files = sorted((out / "parts").glob("paths-*.npz"))
+    if path_files:
+        parts = [np.load(f) for f in path_files]
+        write_parquet(out / "paths.parquet", paths_table(
+            names, np.concatenate([p["runs"] for p in parts]),
+            np.concatenate([p["paths"] for p in parts], axis=1), start))
+    write_json(out / "summary.json", {"outcomes": outcomes, "indicators": indicators,
+                                      "runs": manifest["runs"], "seed": manifest["seed"]})
+    write_json(out / "manifest.json", manifest)
     write_json(out / "provenance.json", provenance_rows(loaded))
     resolved = json.loads(json.dumps(loaded.data, default=str))
     (out / "scenario.resolved.yaml").write_text(
         "# The scenario exactly as run (extends and --set overrides applied).\n"
         + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-    for part in (out / "parts").glob("runs-*.parquet"):
-        part.unlink()
+    shutil.rmtree(out / "parts", ignore_errors=True)
+    return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
+                          out_dir=out, series=names)
+
+
+def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
+    """Outcome table and indicator quantiles, reading one column at a time (bounded memory)."""
+    schema = pq.read_schema(path)
+    outcomes, indicators = [], []
+    for name in schema.names:
+        if name == "run":
+            continue
+        column = {name: pq.read_table(path, columns=[name]).column(0).to_numpy(
+            zero_copy_only=False)}
+        if name.startswith("outcome."):
+            outcomes += outcome_table(column)
+        else:
+            indicators += indicator_summary(column)
+    return outcomes, indicators
 
 
 def provenance_rows(loaded: LoadedScenario) -> list[dict]:
@@ -243,11 +394,8 @@ def provenance_rows(loaded: LoadedScenario) -> list[dict]:
              "note": note.text if note else None} for path, value, note in loaded.provenance()]
 
 
-def _progress_bar(total: int, enabled: bool):
+def _progress_bar(total: int, enabled: bool, done: int = 0):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="run", desc="runs", disable=None if enabled else True,
-                file=sys.stderr, smoothing=0.1)
-
-
-__all__ = ["EnsembleResult", "RunInterruptedError", "run_ensemble"]
+    return tqdm(total=total, initial=done, unit="run", desc="runs",
+                disable=None if enabled else True, file=sys.stderr, smoothing=0.1)

@@ -1,9 +1,10 @@
 """Executors: where batches run. Any ``concurrent.futures.Executor`` will do.
 
 The local default is a process pool with one worker per core. ``workers=1`` runs batches in
-this process through ``InlineExecutor`` (same interface, no pickling, easy to debug). The
-ensemble code only calls ``submit`` and waits on futures, so a Dask ``distributed.Client``
-(also an Executor) can stand in without changing it.
+this process through ``InlineExecutor`` (same interface, no pickling, easy to debug). On a
+cluster, a Dask ``distributed`` client's executor (``Client.get_executor``) takes the same
+calls: the ensemble code only submits batches and waits on ``concurrent.futures`` futures,
+so results are the same wherever the batches run.
 """
 
 from __future__ import annotations
@@ -62,3 +63,47 @@ def _context() -> multiprocessing.context.BaseContext:
     if (main_file is None or not os.path.exists(main_file)) and "fork" in methods:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def dask_executor(address: str) -> tuple[Executor, object]:
+    """An Executor on a Dask ``distributed`` cluster, and the client to close afterwards.
+
+    Batches are impure (``pure=False``: never deduplicated) and retried twice if a worker is
+    lost. Workers must have this package installed (the same version).
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        from sim.errors import UsageError
+
+        raise UsageError("running on a Dask cluster needs the 'distributed' package: "
+                         "pip install 'crisis-sim[cluster]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        from sim.errors import UsageError
+
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    return client.get_executor(pure=False, retries=2), client
+
+
+def executor_for(scheduler: str | None, workers: int | None):
+    """The executor for a run and a function closing it: Dask if a scheduler is named.
+
+    The scheduler comes from the argument or the ``SIM_SCHEDULER`` environment variable.
+    """
+    address = scheduler or os.environ.get("SIM_SCHEDULER")
+    if address:
+        executor, client = dask_executor(address)
+
+        def close(cancel: bool) -> None:
+            executor.shutdown(wait=not cancel)
+            client.close()
+
+        return executor, close
+    executor = local_executor(workers)
+
+    def close_local(cancel: bool) -> None:
+        executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+    return executor, close_local

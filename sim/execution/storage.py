@@ -63,22 +63,22 @@ def part_path(out_dir: Path, start: int, stop: int) -> Path:
     return out_dir / "parts" / f"runs-{start:010d}-{stop:010d}.parquet"
 
 
-def trajectory_table(series: list[str], trajectory: np.ndarray, start: dt.date) -> pa.Table:
+def trajectory_table_from(series: list[str], quantiles: np.ndarray, means: np.ndarray,
+                          start: dt.date) -> pa.Table:
     """Long table of daily quantiles across runs: day, date, series, mean and quantiles.
 
     Args:
         series: Names of the S series.
-        trajectory: ``(days + 1, runs, S)`` values.
+        quantiles: ``(len(QUANTILE_LEVELS), days, S)``.
+        means: ``(days, S)``.
         start: Calendar date of day 0.
     """
-    days = trajectory.shape[0]
-    qs = np.quantile(trajectory, QUANTILE_LEVELS, axis=1)  # (Q, days, S)
-    mean = trajectory.mean(axis=1)  # (days, S)
+    days = means.shape[0]
     day_index = np.repeat(np.arange(days), len(series))
     dates = [start + dt.timedelta(days=int(d)) for d in day_index]
     data = {"day": day_index, "date": dates, "series": np.tile(series, days),
-            "mean": mean.reshape(-1)}
-    for level, values in zip(QUANTILE_LEVELS, qs, strict=True):
+            "mean": means.reshape(-1)}
+    for level, values in zip(QUANTILE_LEVELS, quantiles, strict=True):
         data[f"q{int(level * 100):02d}"] = values.reshape(-1)
     return pa.table(data)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import shutil
 import sys
 import time
 from concurrent.futures import Executor
@@ -29,7 +30,13 @@ from sim.errors import UsageError
 from sim.execution.batches import BatchTask, plan_batches
 from sim.execution.ensemble import execute, prepare_out_dir, provenance_rows
 from sim.execution.executors import default_workers
-from sim.execution.storage import columns_to_table, write_json, write_parquet
+from sim.execution.storage import (
+    columns_to_table,
+    part_path,
+    read_runs,
+    write_json,
+    write_parquet,
+)
 from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
 
 
@@ -65,7 +72,8 @@ def check_parameters(loaded: LoadedScenario, design: Design) -> None:
 def run_sweep(
     loaded: LoadedScenario, design: Design, *, reps: int, seed: int | None = None,
     batch_size: int | None = None, workers: int | None = None,
-    executor: Executor | None = None, out_dir: Path | None = None, progress: bool = True,
+    executor: Executor | None = None, scheduler: str | None = None,
+    out_dir: Path | None = None, progress: bool = True,
 ) -> SweepResult:
     """Run ``reps`` replications at every point of ``design``."""
     if reps < 1:
@@ -75,10 +83,13 @@ def run_sweep(
     batch_size = batch_size or loaded.spec.run.batch_size
     runs = design.size * reps
     digest = loaded.digest()
+    resume = False
     if out_dir is not None:
-        prepare_out_dir(out_dir, {"kind": "sweep", "scenario_sha256": digest, "seed": seed,
-                                  "design": design.kind,
-                                  "parameters": [p.path for p in design.parameters]})
+        resume = prepare_out_dir(out_dir, {
+            "kind": "sweep", "scenario_sha256": digest, "seed": seed, "design": design.kind,
+            "parameters": [p.path for p in design.parameters],
+            "points": design.points.round(12).tolist(), "reps": reps,
+            "batch_size": batch_size})
     overrides = [tuple(design.overrides(k).items()) for k in range(design.size)]
     tasks = []
     for start, stop in plan_batches(runs, batch_size):
@@ -91,13 +102,20 @@ def run_sweep(
 
     for k in range(design.size):
         load_data(loaded.data, [f"{path}={value}" for path, value in overrides[k]])
+    results: dict[int, dict[str, np.ndarray]] = {}
+    if resume:  # batches finished before an interruption are read back, not re-run
+        for t in tasks:
+            part = part_path(out_dir, t.start, t.stop)
+            if part.exists():
+                results[t.start] = read_runs(part)
+    pending = [t for t in tasks if t.start not in results]
     started = time.perf_counter()
-    results = execute(tasks, executor=executor, workers=workers, progress=progress,
-                      total=runs, out_dir=out_dir)
+    execute(pending, executor=executor, scheduler=scheduler, workers=workers,
+            progress=progress, total=runs, done=runs - sum(t.stop - t.start for t in pending),
+            out_dir=out_dir, on_result=lambda r: results.__setitem__(r.start, r.columns))
     wall = time.perf_counter() - started
     ordered = [results[t.start] for t in tasks]
-    columns = {name: np.concatenate([r.columns[name] for r in ordered])
-               for name in ordered[0].columns}
+    columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
     points = point_summary(columns, design, reps)
     manifest = {
         "package": "crisis-sim", "version": sim.__version__, "kind": "sweep",
@@ -173,5 +191,4 @@ def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> N
                          allow_unicode=True))
     if result.sensitivity is not None:
         write_json(out_dir / "sensitivity.json", result.sensitivity)
-    for part in (out_dir / "parts").glob("runs-*.parquet"):
-        part.unlink()
+    shutil.rmtree(out_dir / "parts", ignore_errors=True)

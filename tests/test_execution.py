@@ -1,0 +1,162 @@
+"""Execution at scale: Dask on loopback, crash-safe resumption, retries of dead workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from sim.design import make_design, parse_parameter
+from sim.execution.batches import run_batch
+from sim.execution.ensemble import run_ensemble
+from sim.execution.sweep import run_sweep
+
+from .conftest import BASELINE, FICTIONAL, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _same_tables(a, b) -> None:
+    """Column by column, exactly (NaN equal to NaN, null to null)."""
+    ta, tb = pq.read_table(a), pq.read_table(b)
+    assert ta.column_names == tb.column_names
+    assert ta.num_rows == tb.num_rows
+    for name in ta.column_names:
+        x = ta.column(name).to_numpy(zero_copy_only=False)
+        y = tb.column(name).to_numpy(zero_copy_only=False)
+        same = (np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f"
+                else np.array_equal(x, y))
+        assert same, f"{name} differs between {a} and {b}"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as c:
+        yield c.scheduler_address
+
+
+def test_dask_cluster_gives_the_same_ensemble_as_the_local_pool(cluster, baseline, tmp_path):
+    local = run_ensemble(baseline, runs=120, seed=5, batch_size=30, workers=2,
+                         out_dir=tmp_path / "local", progress=False)
+    dask = run_ensemble(baseline, runs=120, seed=5, batch_size=30, scheduler=cluster,
+                        out_dir=tmp_path / "dask", progress=False)
+    assert dask.manifest["executor"].startswith("dask")
+    for name in ("runs.parquet", "trajectories.parquet", "paths.parquet"):
+        _same_tables(tmp_path / "local" / name, tmp_path / "dask" / name)
+    assert local.outcomes == dask.outcomes
+
+
+def test_dask_cluster_gives_the_same_sweep(cluster, fictional, tmp_path):
+    design = make_design("lhs", [parse_parameter("fighting.loss_rate=0.1:0.5")], 6, 2)
+    run_sweep(fictional, design, reps=10, batch_size=7, workers=2, out_dir=tmp_path / "a",
+              progress=False)
+    run_sweep(fictional, design, reps=10, batch_size=7, scheduler=cluster,
+              out_dir=tmp_path / "b", progress=False)
+    _same_tables(tmp_path / "a" / "sweep.parquet", tmp_path / "b" / "sweep.parquet")
+    _same_tables(tmp_path / "a" / "points.parquet", tmp_path / "b" / "points.parquet")
+
+
+def _kill_midway(args: list[str], out_dir, parts_wanted: int, marker: str | None = None
+                 ) -> None:
+    """Start ``sim ARGS`` in its own process group; SIGKILL the group once parts exist
+    (and, if given, the file ``parts/MARKER``)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            parts = list((out_dir / "parts").glob("runs-*.parquet")) if out_dir.exists() else []
+            marked = marker is None or (out_dir / "parts" / marker).exists()
+            if (len(parts) >= parts_wanted and marked) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the command finished before it could be killed"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_sweep_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+    args = ["sweep", str(BASELINE), "--design", "lhs", "--points", "16", "--reps", "50",
+            "--param", "actors.turkey.war_cost=0:0.1", "--batch-size", "50", "--workers", "2",
+            "--no-progress"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(whole)],
+                          cwd=ROOT, capture_output=True).returncode == 0
+    _kill_midway([*args, "--out", str(killed)], killed, parts_wanted=5)
+    done = len(list((killed / "parts").glob("runs-*.parquet")))
+    assert 0 < done < 16
+    again = subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(killed)],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    _same_tables(whole / "sweep.parquet", killed / "sweep.parquet")
+    _same_tables(whole / "points.parquet", killed / "points.parquet")
+    assert not (killed / "parts").exists()
+
+
+def test_an_ensemble_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+    args = ["run", str(BASELINE), "--runs", "3200", "--batch-size", "100", "--workers", "2",
+            "--seed", "4", "--no-progress"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(whole)],
+                          cwd=ROOT, capture_output=True).returncode == 0
+    _kill_midway([*args, "--out", str(killed)], killed, parts_wanted=6,
+                 marker="checkpoint.json")
+    again = subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(killed)],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "resumed" in again.stdout
+    for name in ("runs.parquet", "trajectories.parquet", "paths.parquet"):
+        _same_tables(whole / name, killed / name)
+
+
+class _DiesOnce(Executor):
+    """Runs batches in-process, but the first attempt of one batch 'loses its worker'."""
+
+    def __init__(self, victim: int) -> None:
+        self.victim, self.killed = victim, False
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        if args[0].start == self.victim and not self.killed:
+            self.killed = True
+            future.set_exception(BrokenProcessPool("worker died"))
+        else:
+            future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_a_batch_whose_worker_died_is_retried(fictional):
+    executor = _DiesOnce(victim=20)
+    result = run_ensemble(fictional, runs=40, seed=3, batch_size=10, executor=executor,
+                          progress=False)
+    reference = run_ensemble(fictional, runs=40, seed=3, batch_size=10, workers=1,
+                             progress=False)
+    assert executor.killed
+    for name, values in reference.columns.items():
+        assert np.array_equal(result.columns[name], values, equal_nan=values.dtype.kind == "f")
+
+
+def test_batches_are_plain_picklable_tasks():
+    """What crosses to a worker is data: the task and its result pickle."""
+    import pickle
+
+    from sim.execution.batches import BatchTask
+    from sim.scenario.loader import load_scenario
+
+    loaded = load_scenario(FICTIONAL)
+    task = BatchTask(scenario=loaded.data, digest=loaded.digest(), seed=1, start=0, stop=3)
+    result = pickle.loads(pickle.dumps(run_batch(pickle.loads(pickle.dumps(task)))))
+    assert result.columns["run"].tolist() == [0, 1, 2]
