@@ -295,17 +295,26 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
             # one batch gains nothing from a pool but pays for starting it
             runner, close = (executor, None) if executor is not None else executor_for(
                 scheduler, 1 if len(remaining) == 1 and not scheduler else workers)
-            futures: dict[Future, BatchTask] = {}
+            # a bounded window of batches in flight: finished results are stored and dropped
+            # as they come, so memory does not grow with the number of batches
+            window = max(4, 2 * (workers or default_workers()))
+            queue = list(remaining.values())
+            in_flight: dict[Future, BatchTask] = {}
+            broken = False
             try:
-                futures = {runner.submit(run_batch, t): t for t in remaining.values()}
-                waiting = set(futures)
-                while waiting:
-                    ready, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                while queue or in_flight:
+                    while queue and len(in_flight) < window and not broken:
+                        task = queue.pop(0)
+                        in_flight[runner.submit(run_batch, task)] = task
+                    if not in_flight:
+                        break
+                    ready, _ = wait(set(in_flight), return_when=FIRST_COMPLETED)
                     for future in ready:
-                        task = futures[future]
+                        task = in_flight.pop(future)
                         try:
                             result = future.result()
                         except BrokenProcessPool:
+                            broken = True  # resubmit what is left on a fresh pool
                             attempts[task.start] += 1
                             if attempts[task.start] >= MAX_ATTEMPTS:
                                 raise SimError(f"batch {task.start}..{task.stop} failed "
@@ -321,8 +330,11 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
                         del remaining[task.start]
                         finished += 1
                         bar.update(result.stop - result.start)
+                        del result
+                    if broken and not in_flight:
+                        break
             except KeyboardInterrupt:
-                for future in futures:
+                for future in in_flight:
                     future.cancel()
                 if own and close is not None:
                     close(cancel=True)
