@@ -38,7 +38,7 @@ def step(affinity: np.ndarray, acts_delta: np.ndarray, noise: np.ndarray, params
     """
     n = affinity.shape[-1]
     off = zero_diagonal(affinity)
-    triad = (off[:, :, :, None] * off[:, None, :, :]).sum(axis=2) / max(n - 2, 1)
+    triad = np.matmul(off, off) / max(n - 2, 1)  # mean over k of A_ik A_kj
     delta = (
         acts_delta
         + params.anchor_strength * (params.anchor - affinity)

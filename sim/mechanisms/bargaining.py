@@ -33,7 +33,8 @@ def territory(control: np.ndarray, value: np.ndarray, affinity: np.ndarray) -> n
     ``sum_o value[o, a] * sum_b control[o, b] * max(affinity[a, b], 0)`` with affinity 1 to
     oneself: a patron gains from ground its client takes, in proportion to how close they are.
     """
-    held = (control[:, :, None, :] * np.maximum(affinity, 0.0)[:, None, :, :]).sum(axis=3)
+    friend = np.maximum(affinity, 0.0)
+    held = np.matmul(control, np.swapaxes(friend, 1, 2))  # [r, o, a] = sum_b c_ob f_ab
     return (held * value).sum(axis=1)
 
 
@@ -62,6 +63,7 @@ def surplus(
     severity = lookup(params.rung_severity, rung)  # (R, A, A)
     d_count = len(layout.deals)
     out = np.zeros((control.shape[0], d_count, 2))
+    terr_now = territory(control, params.value, affinity)
     for d in range(d_count):
         cease = layout.deal_ceasefire[d]  # (A, A)
         fight_control = np.clip(control + war_drift[:, d] * horizon[:, :, :1], 0.0, 1.0)
@@ -69,7 +71,6 @@ def surplus(
                                 params.deal_control[:, d], fight_control)
         terr_fight = territory(fight_control, params.value, affinity)
         terr_deal = territory(deal_control, params.value, affinity)
-        terr_now = territory(control, params.value, affinity)
         avoided_losses = (war_losses[:, d] * cease).sum(axis=2) * horizon[:, :, 0]
         cap = lookup(params.rung_severity, np.broadcast_to(params.deal_cap[:, d:d + 1],
                                                           (params.deal_cap.shape[0], 1)))

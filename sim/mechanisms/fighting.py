@@ -71,7 +71,7 @@ def contest_power(ground: np.ndarray, air: np.ndarray, cover: np.ndarray, affini
     """
     friend = zero_diagonal(np.maximum(affinity, 0.0))  # friend[k, i]
     air_k_on_j = armed * air[:, :, None]  # [k, j]
-    coalition = (friend[:, :, :, None] * air_k_on_j[:, :, None, :]).sum(axis=1)  # [i, j]
+    coalition = np.matmul(np.swapaxes(friend, 1, 2), air_k_on_j)  # [i, j] = sum_k f_ki a_kj
     total_air = air[:, :, None] + coalition
     return ground[:, :, None] + total_air * (1.0 - cover[:, None, :])
 
