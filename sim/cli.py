@@ -60,6 +60,24 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_help: str,
+                       scheduler: bool = True) -> None:
+    """Options shared by the commands that run the model (run, sweep, compare)."""
+    parser.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    parser.add_argument("--workers", type=_positive_int,
+                        help="local worker processes (default: all cores)")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help="replications stepped in lockstep per batch")
+    parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="PATH=VALUE", help=set_help)
+    if scheduler:
+        parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                            help="run the batches on a Dask cluster (default: $SIM_SCHEDULER, "
+                            "else local processes)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI in the README)."""
     parser = _Parser(prog="sim", description="Agent-based crisis simulator: run scenario "
@@ -77,20 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
     run.add_argument("file", type=Path, help="scenario YAML")
     run.add_argument("--runs", type=_positive_int, help="replications (default: the scenario's)")
-    run.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
-    run.add_argument("--workers", type=_positive_int,
-                     help="local worker processes (default: all cores)")
-    run.add_argument("--batch-size", type=_positive_int,
-                     help="replications stepped in lockstep per batch")
-    run.add_argument("--out", type=Path, help="output folder (default: outputs/<scenario>/)")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="PATH=VALUE", help="override a value (repeatable)")
     run.add_argument("--replay", type=_non_negative_int, metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
-    run.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                     help="run the batches on a Dask cluster (default: $SIM_SCHEDULER, else "
-                     "local processes)")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
                            "morris)")
@@ -105,31 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--reps", type=_positive_int, help="replications per point (default 50)")
     sweep.add_argument("--param", dest="params", action="append", default=[],
                        metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
-    sweep.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
-    sweep.add_argument("--workers", type=_positive_int, help="local worker processes")
-    sweep.add_argument("--batch-size", type=_positive_int, help="rows stepped per batch")
-    sweep.add_argument("--out", type=Path, help="output folder (default: "
-                       "outputs/<scenario>-sweep/)")
-    sweep.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="PATH=VALUE", help="override a value for every point")
-    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                     help="run the batches on a Dask cluster (default: $SIM_SCHEDULER, else "
-                     "local processes)")
-    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _execution_options(sweep, "outputs/<scenario>-sweep/", "override a value for every point")
 
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
                           "(the first is the reference)")
     comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
     comp.add_argument("--runs", type=_positive_int, help="runs per scenario (default: the "
                       "first scenario's)")
-    comp.add_argument("--seed", type=_non_negative_int, help="seed shared by all scenarios")
-    comp.add_argument("--workers", type=_positive_int, help="local worker processes")
-    comp.add_argument("--batch-size", type=_positive_int, help="runs stepped per batch")
-    comp.add_argument("--out", type=Path, help="output folder (default: "
-                      "outputs/compare-<first scenario>/)")
-    comp.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="PATH=VALUE", help="override a value in every scenario")
-    comp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _execution_options(comp, "outputs/compare-<first scenario>/",
+                       "override a value in every scenario", scheduler=False)
 
     plot = sub.add_parser("plot", help="draw the figures of a results folder (no re-run)")
     plot.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
