@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.actors import StateActor
 from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
-from sim.mechanisms.common import lookup, symmetric_uniform, zero_diagonal
+from sim.mechanisms.common import symmetric_uniform
 from sim.mechanisms.decisions import Situation, score_menu
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
@@ -658,4 +658,4 @@ def series_values(model: CrisisModel) -> np.ndarray:
     return np.concatenate([np.asarray(x, dtype=np.float64) for x in parts], axis=1)
 
 
-__all__ = ["CrisisModel", "State", "lookup", "series_names", "series_values", "zero_diagonal"]
+__all__ = ["CrisisModel", "State", "series_names", "series_values"]

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+from sim.analysis import QUANTILES as QUANTILE_LEVELS
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

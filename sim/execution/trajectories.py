@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+from sim.analysis import QUANTILES as LEVELS
+
 _SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.mechanisms.common import lookup
-from sim.world import OBJ, VERB, sc
+from sim.world import OBJ, sc
 
 
 @dataclass
@@ -284,4 +284,4 @@ def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) 
     return np.minimum(choice, utility.shape[1] - 1)
 
 
-__all__ = ["VERB", "Situation", "quantal_choice", "score_menu"]
+__all__ = ["Situation", "quantal_choice", "score_menu"]
