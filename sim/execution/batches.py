@@ -78,20 +78,25 @@ def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, 
                                                                    batch_size)]
 
 
-@lru_cache(maxsize=8)
-def _compiled(digest: str, frozen: str) -> tuple[LoadedScenario, World]:
+@lru_cache(maxsize=256)
+def _compiled(digest: str, frozen: str, overrides: tuple = ()) -> tuple[LoadedScenario, World]:
+    """Validate and compile scenario data (with a design point's overrides), once per process."""
     import json
 
-    loaded = load_data(json.loads(frozen))
+    loaded = load_data(json.loads(frozen), [f"{path}={value}" for path, value in overrides])
     return loaded, compile_scenario(loaded.spec)
 
 
-def prepare(task: BatchTask) -> tuple[LoadedScenario, World]:
-    """Validate and compile the task's scenario once per process (cached by digest)."""
+def _frozen(task: BatchTask) -> str:
     import json
 
     # key order matters (actors are indexed in the order listed), so it is kept as given
-    return _compiled(task.digest, json.dumps(task.scenario, default=str))
+    return json.dumps(task.scenario, default=str)
+
+
+def prepare(task: BatchTask) -> tuple[LoadedScenario, World]:
+    """The task's scenario, validated and compiled once per process (cached by digest)."""
+    return _compiled(task.digest, _frozen(task))
 
 
 def collect_rows(model: CrisisModel, loaded: LoadedScenario) -> dict[str, np.ndarray]:
@@ -105,21 +110,12 @@ def collect_rows(model: CrisisModel, loaded: LoadedScenario) -> dict[str, np.nda
     return columns
 
 
-@lru_cache(maxsize=256)
-def _compiled_point(digest: str, frozen: str, overrides: tuple) -> World:
-    import json
-
-    loaded = load_data(json.loads(frozen), [f"{path}={value}" for path, value in overrides])
-    return compile_scenario(loaded.spec)
-
-
 def point_params(task: BatchTask, base: World, point: int) -> Params:
     """Parameters of one design point, checked to leave the model's structure unchanged."""
-    import json
     import pickle
 
     overrides = dict(task.points)[point]
-    world = _compiled_point(task.digest, json.dumps(task.scenario, default=str), overrides)
+    _, world = _compiled(task.digest, _frozen(task), overrides)
     if pickle.dumps(world.layout) != pickle.dumps(base.layout):
         paths = ", ".join(path for path, _ in overrides)
         raise UsageError(f"sweeping {paths} changes the model's structure (menus, timeline, "

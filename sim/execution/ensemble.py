@@ -374,11 +374,8 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     write_json(out / "summary.json", {"outcomes": outcomes, "indicators": indicators,
                                       "runs": manifest["runs"], "seed": manifest["seed"]})
     write_json(out / "manifest.json", manifest)
-    write_json(out / "provenance.json", provenance_rows(loaded))
-    resolved = json.loads(json.dumps(loaded.data, default=str))
-    (out / "scenario.resolved.yaml").write_text(
-        "# The scenario exactly as run (extends and --set overrides applied).\n"
-        + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
+                         "overrides applied).")
     shutil.rmtree(out / "parts", ignore_errors=True)
     return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
                           out_dir=out, series=names)
@@ -400,10 +397,14 @@ def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
     return outcomes, indicators
 
 
-def provenance_rows(loaded: LoadedScenario) -> list[dict]:
-    """Every value of the scenario with its source quote or assumption (for reports)."""
-    return [{"path": path, "value": value, "kind": note.kind if note else None,
+def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None:
+    """``scenario.resolved.yaml`` (the data as run) and ``provenance.json`` (for reports)."""
+    rows = [{"path": path, "value": value, "kind": note.kind if note else None,
              "note": note.text if note else None} for path, value, note in loaded.provenance()]
+    write_json(out / "provenance.json", rows)
+    resolved = json.loads(json.dumps(loaded.data, default=str))
+    (out / "scenario.resolved.yaml").write_text(
+        f"# {header}\n" + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
 
 
 def _progress_bar(total: int, enabled: bool, done: int = 0):

@@ -10,7 +10,6 @@ draws.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import shutil
 import sys
@@ -21,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import yaml
 
 import sim
 from sim.analysis import wilson_interval
 from sim.design import Design
 from sim.errors import UsageError
 from sim.execution.batches import BatchTask, plan_batches
-from sim.execution.ensemble import execute, prepare_out_dir, provenance_rows
+from sim.execution.ensemble import execute, prepare_out_dir, write_scenario_files
 from sim.execution.executors import default_workers
 from sim.execution.storage import (
     columns_to_table,
@@ -184,11 +182,8 @@ def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> N
                         "levels": list(p.levels) if p.levels else None}
                        for p in design.parameters]})
     write_json(out_dir / "manifest.json", result.manifest)
-    write_json(out_dir / "provenance.json", provenance_rows(loaded))
-    (out_dir / "scenario.resolved.yaml").write_text(
-        "# The base scenario of the sweep (each point overrides the swept values).\n"
-        + yaml.safe_dump(json.loads(json.dumps(loaded.data, default=str)), sort_keys=False,
-                         allow_unicode=True))
+    write_scenario_files(out_dir, loaded, "The base scenario of the sweep (each point "
+                         "overrides the swept values).")
     if result.sensitivity is not None:
         write_json(out_dir / "sensitivity.json", result.sensitivity)
     shutil.rmtree(out_dir / "parts", ignore_errors=True)
