@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write one self-contained HTML page of a results "
                             "folder")
     report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
+
+    app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz page)")
+    app.add_argument("file", type=Path, nargs="?", default=Path("scenarios/idlib_2020.yaml"),
+                     help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                     "127.0.0.1: this machine only)")
+    app.add_argument("--port", type=_non_negative_int, default=8765,
+                     help="port (default 8765; 0 picks a free one)")
     return parser
 
 
@@ -151,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return _plot(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "app":
+            return _app(args)
     except ScenarioError as exc:
         count = len(exc.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the scenario:",
@@ -176,7 +186,7 @@ def _load(args: argparse.Namespace):
 
     if not args.file.exists():
         raise UsageError(f"{args.file}: file not found")
-    return load_scenario(args.file, args.overrides)
+    return load_scenario(args.file, getattr(args, "overrides", []))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -366,3 +376,31 @@ def _report(args: argparse.Namespace) -> int:
     path = write_report(_results_folder(args.folder))
     print(f"report: {path}")
     return EXIT_OK
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Check the scenario, then serve the page with solara until Ctrl-C."""
+    import os
+    import socket
+    import subprocess
+
+    _load(args)  # a scenario that does not load is reported here, before any server starts
+    port = args.port
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((args.host, 0))
+            port = probe.getsockname()[1]
+    folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
+    env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
+    command = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", args.host,
+               "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
+    print(f"sim app: {args.file} at http://{args.host}:{port}/  (Ctrl-C stops the server)",
+          flush=True)
+    server = subprocess.Popen(command, env=env)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait(timeout=10)
+        return 0
+

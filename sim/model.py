@@ -18,6 +18,8 @@ replication's path does not depend on the batch it is stepped in.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from sim.actors import StateActor
 from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
 from sim.mechanisms.common import symmetric_uniform
 from sim.mechanisms.decisions import Situation, score_menu
+from sim.narrative import describe_action, describe_event, display_names
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, VERB, World, compile_scenario, sc
@@ -147,6 +150,7 @@ class CrisisModel(mesa.Model):
         self.log_events = log_events
         self.log: list[tuple[int, str]] = []
         self._init_state()
+        self._logged_rung = self.state.rung[0].copy()
         self.actors = [StateActor(self, i) for i in range(self.layout.n_actors)]
         self._series_names = series_names(self.layout)
         self.trajectory = (np.zeros((self.days + 1, self.replications.size,
@@ -270,7 +274,7 @@ class CrisisModel(mesa.Model):
             elif ev.kind == EVENT_KIND["asset_available"]:
                 s.asset_released[ev.asset] = True
             if self.log_events:
-                self.log.append((day, f"event: {ev.name}"))
+                self.log.append((day, f"{self._date(day)} event: {ev.name}"))
 
     def _observe(self, day: int) -> tuple[Situation, dict]:
         """Everything the actors see today, plus quantities the world reuses."""
@@ -578,18 +582,33 @@ class CrisisModel(mesa.Model):
         return out
 
     def _log_day(self, day: int, choice: np.ndarray) -> None:
+        """Replication 0's choices (other than holding) and events of the day, in words."""
         lay = self.layout
-        date = self.layout.start.toordinal() + day
-        import datetime as dt
-
-        when = dt.date.fromordinal(date).isoformat()
+        when = self._date(day)
+        names = self._names
         for actor in self.actors:
             label = lay.menu.labels[int(choice[0, actor.index])]
             if not label.startswith("hold"):
-                self.log.append((day, f"{when} {actor.actor_id} chose {label}"))
+                self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)}"))
         for name, happened in self.trackers.today:
-            if happened[0]:
-                self.log.append((day, f"{when} {name}"))
+            if happened[0] and name != "agreement":  # the named deal's entry says which
+                self.log.append((day, f"{when} {describe_event(name, names)}"))
+        rung, before = self.state.rung[0], self._logged_rung
+        for i, j in lay.dyads():
+            if rung[i, j] != before[i, j]:
+                self.log.append((day, f"{when} {lay.actor_names[i]} – {lay.actor_names[j]}: "
+                                      f"{lay.rung_names[before[i, j]]} → "
+                                      f"{lay.rung_names[rung[i, j]]}"))
+        self._logged_rung = rung.copy()
+
+    def _date(self, day: int) -> str:
+        return (self.layout.start + dt.timedelta(days=day)).isoformat()
+
+    @functools.cached_property
+    def _names(self) -> dict[str, str]:
+        if self.loaded is not None:
+            return display_names(self.loaded.spec)
+        return dict(zip(self.layout.actors, self.layout.actor_names, strict=True))
 
     def _record(self, day: int) -> None:
         """Today's value of every series: into the trajectory, and for Mesa's reporters."""

@@ -116,35 +116,44 @@ def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str) -> p
     return fig
 
 
-def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, title: str
-                     ) -> plt.Figure:
-    """Signed, weighted affinity edges at the start and (median over runs) at the end."""
+def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str) -> None:
+    """Actors on a circle; signed affinity edges, width by strength, hidden below 0.05."""
     n = len(actors)
     angle = np.linspace(0, 2 * np.pi, n, endpoint=False) + np.pi / 2
     xy = np.c_[np.cos(angle), np.sin(angle)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            a = matrix[i, j]
+            if abs(a) < 0.05:
+                continue
+            ax.plot(*xy[[i, j]].T, color=POSITIVE if a > 0 else NEGATIVE,
+                    lw=0.5 + 5 * abs(a), alpha=0.8, ls="-" if a > 0 else "--", zorder=1)
+            mid = xy[[i, j]].mean(axis=0)
+            ax.text(*mid, f"{a:+.2f}", fontsize=7, ha="center", va="center",
+                    bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=2)
+    ax.scatter(*xy.T, s=900, color="white", edgecolor="black", zorder=3)
+    for (x, y), name in zip(xy, actors, strict=True):
+        ax.text(x, y, name, ha="center", va="center", fontsize=8, zorder=4)
+    ax.set_title(label)
+    ax.set_xlim(-1.4, 1.4)
+    ax.set_ylim(-1.4, 1.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def network_legend() -> list[plt.Line2D]:
+    """Legend handles for ``draw_network``'s edge styles."""
+    return [plt.Line2D([], [], color=POSITIVE, lw=3, label="positive affinity"),
+            plt.Line2D([], [], color=NEGATIVE, lw=3, ls="--", label="negative affinity")]
+
+
+def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, title: str
+                     ) -> plt.Figure:
+    """Signed, weighted affinity edges at the start and (median over runs) at the end."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-    for ax, matrix, label in ((axes[0], start, "day 0"), (axes[1], end, "last day (median)")):
-        for i in range(n):
-            for j in range(i + 1, n):
-                a = matrix[i, j]
-                if abs(a) < 0.05:
-                    continue
-                ax.plot(*xy[[i, j]].T, color=POSITIVE if a > 0 else NEGATIVE,
-                        lw=0.5 + 5 * abs(a), alpha=0.8, ls="-" if a > 0 else "--", zorder=1)
-                mid = xy[[i, j]].mean(axis=0)
-                ax.text(*mid, f"{a:+.2f}", fontsize=7, ha="center", va="center",
-                        bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=2)
-        ax.scatter(*xy.T, s=900, color="white", edgecolor="black", zorder=3)
-        for (x, y), name in zip(xy, actors, strict=True):
-            ax.text(x, y, name, ha="center", va="center", fontsize=8, zorder=4)
-        ax.set_title(label)
-        ax.set_xlim(-1.4, 1.4)
-        ax.set_ylim(-1.4, 1.4)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    handles = [plt.Line2D([], [], color=POSITIVE, lw=3, label="positive affinity"),
-               plt.Line2D([], [], color=NEGATIVE, lw=3, ls="--", label="negative affinity")]
-    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8)
+    draw_network(axes[0], actors, start, "day 0")
+    draw_network(axes[1], actors, end, "last day (median)")
+    fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=8)
     fig.suptitle(title + " (width: strength of affinity)", fontweight="bold")
     return fig
 

@@ -1,0 +1,67 @@
+"""The event log in words: what an actor chose and what happened, with the scenario's names.
+
+Used by replays (``events.txt``) and by the app's event log. Pure functions of the scenario's
+display names, so a log reads "Syrian government attacks Turkey" rather than
+``attack:turkey`` whatever the scenario.
+"""
+
+from __future__ import annotations
+
+from sim.scenario.schema import Scenario
+
+_VERB_PHRASES = {
+    "attack": "attacks {target}",
+    "deescalate": "steps back from {target}",
+    "negotiate": "proposes {deal}",
+    "request_support": "asks for {asset}",
+    "grant_support": "grants {asset} to {target}",
+    "sanction": "sanctions {target}",
+    "open_gate": "opens {gate}",
+    "close_gate": "closes {gate}",
+    "activate": "activates {asset}",
+}
+
+_EVENT_PHRASES = {
+    "agreement": "{0} agreed",
+    "breakdown": "{0} broke down",
+    "granted": "{0} granted",
+    "activated": "{0} activated",
+    "requested": "{0} requested",
+    "opened": "{0} opened",
+    "closed": "{0} closed",
+    "realigned": "{0} realigned away from its bloc",
+    "war": "war between {0}",
+}
+
+
+def display_names(spec: Scenario) -> dict[str, str]:
+    """Display name of every actor, asset, gate and deal id of a scenario."""
+    names = {k: v.name for k, v in spec.actors.items()}
+    names |= {k: v.name for k, v in spec.assets.items()}
+    names |= {k: v.name for k, v in spec.refugees.gates.items()}
+    names |= {k: v.name for k, v in spec.deals.items()}
+    return names
+
+
+def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
+    """``attack:turkey`` chosen by ``syria`` -> ``Syrian government attacks Turkey``."""
+    verb, _, obj = label.partition(":")
+    asset, _, target = obj.partition(">") if verb == "grant_support" else (obj, "", obj)
+    phrase = _VERB_PHRASES.get(verb)
+    if phrase is None:
+        return f"{names.get(actor, actor)} chose {label}"
+    return f"{names.get(actor, actor)} " + phrase.format(
+        target=names.get(target, target), deal=names.get(obj, obj),
+        asset=names.get(asset, asset), gate=names.get(obj, obj))
+
+
+def describe_event(name: str, names: dict[str, str]) -> str:
+    """``breakdown.sochi`` -> ``Sochi memorandum broke down``; ``agreement`` -> a deal agreed."""
+    kind, _, what = name.partition(".")
+    if not what:
+        return "a deal was agreed" if kind == "agreement" else kind
+    if kind == "war":
+        what = " and ".join(names.get(a, a) for a in what.split("~"))
+    else:
+        what = names.get(what, what)
+    return _EVENT_PHRASES.get(kind, kind + " {0}").format(what)
