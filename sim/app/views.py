@@ -25,7 +25,8 @@ LOG_LINES = 200  # newest entries shown in the event log
 
 def _html(tag: str, text: str, css_class: str = "") -> None:
     """Escaped text in an HTML element (solara.Markdown would load KaTeX from a CDN)."""
-    solara.HTML(tag=tag, unsafe_innerHTML=html.escape(text), classes=[css_class] if css_class else [])
+    solara.HTML(tag=tag, unsafe_innerHTML=html.escape(text),
+                classes=[css_class] if css_class else [])
 
 
 def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Figure, object]:
