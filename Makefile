@@ -3,7 +3,7 @@
 SCENARIO ?= scenarios/idlib_2020.yaml
 ARGS ?=
 
-.PHONY: env baseline test lint
+.PHONY: env baseline test lint app
 env:
 	@scripts/bootstrap.sh
 
@@ -11,7 +11,11 @@ baseline: env
 	.venv/bin/sim run $(SCENARIO) $(ARGS)
 
 test: env
+	@scripts/test-setup.sh
 	.venv/bin/python -m pytest $(ARGS)
+
+app: env
+	.venv/bin/sim app $(SCENARIO) $(ARGS)
 
 lint: env
 	.venv/bin/ruff check sim tests benchmarks
