@@ -1,8 +1,8 @@
 """The event log in words: what an actor chose and what happened, with the scenario's names.
 
 Used by replays (``events.txt``) and by the app's event log. Pure functions of the scenario's
-display names, so a log reads "Syrian government attacks Turkey" rather than
-``attack:turkey`` whatever the scenario.
+display names, so a log reads "<actor's name> attacks <target's name>" rather than
+``attack:<target id>``, whatever the scenario.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def display_names(spec: Scenario) -> dict[str, str]:
 
 
 def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
-    """``attack:turkey`` chosen by ``syria`` -> ``Syrian government attacks Turkey``."""
+    """``attack:<b>`` chosen by ``<a>`` -> ``<name of a> attacks <name of b>``."""
     verb, _, obj = label.partition(":")
     asset, _, target = obj.partition(">") if verb == "grant_support" else (obj, "", obj)
     phrase = _VERB_PHRASES.get(verb)
@@ -56,7 +56,7 @@ def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
 
 
 def describe_event(name: str, names: dict[str, str]) -> str:
-    """``breakdown.sochi`` -> ``Sochi memorandum broke down``; ``agreement`` -> a deal agreed."""
+    """``breakdown.<deal>`` -> ``<deal's name> broke down``; ``agreement`` -> a deal agreed."""
     kind, _, what = name.partition(".")
     if not what:
         return "a deal was agreed" if kind == "agreement" else kind

@@ -84,8 +84,9 @@ def test_timeline_events_are_scheduled_on_their_day(baseline):
     model = CrisisModel(baseline, replications=1, seed=1, log_events=True)
     for _ in range(15):
         model.step()
-    events = [(day, text) for day, text in model.log if text.startswith("event:")]
-    days = {text: day for day, text in events}
+    events = [(day, text.split(" event: ", 1)) for day, text in model.log if " event: " in text]
+    days = {f"event: {name}": day for day, (_, name) in events}
+    assert all(date == "2020-02-21" for day, (date, _) in events if day == 0)
     assert days["event: A Turkish-Russian leaders' summit"] == 13  # 2020-03-05
     assert days["event: Erdogan calls Putin and urges him to restrain the regime"] == 0
 
