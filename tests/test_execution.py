@@ -149,6 +149,29 @@ def test_a_batch_whose_worker_died_is_retried(fictional):
         assert np.array_equal(result.columns[name], values, equal_nan=values.dtype.kind == "f")
 
 
+def test_local_workers_are_renewed_without_changing_any_row(fictional, monkeypatch):
+    """A long run replaces its local pool every RECYCLE_AFTER batches per worker."""
+    import sim.execution.ensemble as ensemble_module
+
+    pools: list[int] = []
+    real_executor_for = ensemble_module.executor_for
+
+    def counting_executor_for(scheduler, workers):
+        pools.append(workers)
+        return real_executor_for(scheduler, workers)
+
+    monkeypatch.setattr(ensemble_module, "RECYCLE_AFTER", 2)
+    monkeypatch.setattr(ensemble_module, "executor_for", counting_executor_for)
+    renewed = run_ensemble(fictional, runs=90, seed=4, batch_size=10, workers=2,
+                           progress=False)
+    assert len(pools) == 3  # 9 batches, at most 4 per pool of 2 workers
+    reference = run_ensemble(fictional, runs=90, seed=4, batch_size=10, workers=1,
+                             progress=False)
+    for name, values in reference.columns.items():
+        assert np.array_equal(renewed.columns[name], values,
+                              equal_nan=values.dtype.kind == "f")
+
+
 def test_batches_are_plain_picklable_tasks():
     """What crosses to a worker is data: the task and its result pickle."""
     import pickle

@@ -39,7 +39,12 @@ import sim
 from sim.analysis import indicator_summary, outcome_table
 from sim.errors import SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
-from sim.execution.executors import default_workers, executor_for
+from sim.execution.executors import (
+    RECYCLE_AFTER,
+    default_workers,
+    executor_for,
+    scheduler_address,
+)
 from sim.execution.storage import (
     columns_to_table,
     part_path,
@@ -298,14 +303,22 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
             # a bounded window of batches in flight: finished results are stored and dropped
             # as they come, so memory does not grow with the number of batches
             window = max(4, 2 * (workers or default_workers()))
+            # a local pool is replaced after RECYCLE_AFTER batches per worker: long-lived
+            # workers' memory creeps up batch after batch, fresh ones start small again
+            budget = (RECYCLE_AFTER * (workers or default_workers())
+                      if own and scheduler_address(scheduler) is None
+                      else len(remaining))
             queue = list(remaining.values())
             in_flight: dict[Future, BatchTask] = {}
             broken = False
+            submitted = 0
             try:
                 while queue or in_flight:
-                    while queue and len(in_flight) < window and not broken:
+                    while queue and len(in_flight) < window and not broken and (
+                            submitted < budget):
                         task = queue.pop(0)
                         in_flight[runner.submit(run_batch, task)] = task
+                        submitted += 1
                     if not in_flight:
                         break
                     ready, _ = wait(set(in_flight), return_when=FIRST_COMPLETED)
@@ -331,8 +344,8 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
                         finished += 1
                         bar.update(result.stop - result.start)
                         del result
-                    if broken and not in_flight:
-                        break
+                    if (broken or submitted >= budget) and not in_flight:
+                        break  # the next round of the outer loop starts a fresh pool
             except KeyboardInterrupt:
                 for future in in_flight:
                     future.cancel()
