@@ -166,18 +166,19 @@ def EnsembleView(model: ExplorerModel):
     """Outcome probabilities of N replications of the current settings, run in a thread.
 
     The ensemble runs off the page's event loop (``solara.lab.use_task`` in a thread), in
-    batches, so the page keeps answering and shows progress; a new model (Reset) or a new
-    request cancels a run in progress.
+    batches, so the page keeps answering and shows progress; a new model (Reset, another
+    scenario) stops a run in progress between batches.
     """
     runs = solara.use_reactive(DEFAULT_ENSEMBLE)
     done = solara.use_reactive(0)
     request = solara.use_reactive(0)
     cancel = solara.use_memo(threading.Event, [model])
+    # a new model (Reset, another scenario) or leaving the page stops a run in progress
+    solara.use_effect(lambda: cancel.set, [model])
 
     def work():
         if request.value == 0:
             return None
-        cancel.clear()
         done.set(0)
         return run_ensemble(model.loaded, model.seed, int(runs.value),
                             progress=done.set, cancelled=cancel.is_set)
