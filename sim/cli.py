@@ -385,11 +385,14 @@ def _app(args: argparse.Namespace) -> int:
     import subprocess
 
     _load(args)  # a scenario that does not load is reported here, before any server starts
-    port = args.port
-    if port == 0:
-        with socket.socket() as probe:
-            probe.bind((args.host, 0))
-            port = probe.getsockname()[1]
+    with socket.socket() as probe:  # a busy port is a plain error, before solara starts
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+                             "choose another port with --port, or --port 0 for a free one"
+                             ) from None
+        port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
     env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
     command = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", args.host,

@@ -105,3 +105,21 @@ def test_sweep_and_plot_misuse_exit_2(tmp_path):
     assert out.returncode == 2 and "holds no results" in out.stderr
     out = sim("compare", str(FICTIONAL))
     assert out.returncode == 2 and "at least two" in out.stderr
+
+
+def test_app_refuses_a_bad_scenario_or_a_busy_port_before_starting(tmp_path):
+    import socket
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASELINE.read_text().replace("rung_cap: threats", "rung_cap: threatz", 1))
+    out = sim("app", str(bad), "--port", "0")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "deals.sochi.rung_cap" in out.stderr
+    assert sim("app", str(tmp_path / "missing.yaml")).stderr.strip().endswith("file not found")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = sim("app", str(BASELINE), "--port", str(port))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port 0" in out.stderr
