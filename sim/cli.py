@@ -146,21 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
+                "plot": _plot, "report": _report, "app": _app}
     try:
-        if args.command == "check":
-            return _check(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "plot":
-            return _plot(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "app":
-            return _app(args)
+        return commands[args.command](args)
     except ScenarioError as exc:
         count = len(exc.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the scenario:",
@@ -178,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_ERROR  # pragma: no cover - argparse requires a command
 
 
 def _load(args: argparse.Namespace):
