@@ -150,7 +150,7 @@ class CrisisModel(mesa.Model):
         self.log_events = log_events
         self.log: list[tuple[int, str]] = []
         self._init_state()
-        self._logged_rung = self.state.rung[0].copy()
+        self._logged_rung = self.state.rung[0].copy() if log_events else None
         self.actors = [StateActor(self, i) for i in range(self.layout.n_actors)]
         self._series_names = series_names(self.layout)
         self.trajectory = (np.zeros((self.days + 1, self.replications.size,

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow.parquet as pq
 import yaml
+from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
 
@@ -39,10 +40,12 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- ensembles
 
 
-def outcome_bars(outcomes: list[dict], title: str) -> plt.Figure:
+def outcome_bars(outcomes: list[dict], title: str) -> Figure:
     """Horizontal bars of outcome probabilities with their 95% intervals."""
     rows = sorted(outcomes, key=lambda r: r["probability"])
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
+    # a plain Figure, not pyplot's: the app draws it in the server's threads
+    fig = Figure(figsize=(8, 0.45 * len(rows) + 1.6))
+    ax = fig.subplots()
     y = np.arange(len(rows))
     p = np.array([r["probability"] for r in rows])
     err = np.clip(np.array([[r["probability"] - r["low"], r["high"] - r["probability"]]

@@ -13,7 +13,7 @@ import solara
 from solara.widgets import HTML
 
 from sim.app.controls import DECIDED_IN_RUN, controls_for, overrides_for, parse_settings
-from sim.app.explorer import ExplorerModel, run_ensemble
+from sim.app.explorer import ExplorerModel, ensemble_outcomes
 from sim.app.page import Page
 from sim.execution.batches import collect_rows
 from sim.model import CrisisModel
@@ -95,14 +95,14 @@ def test_bad_settings_are_reported_and_the_scenario_runs_as_written():
 
 def test_page_ensemble_equals_the_lockstep_ensemble(baseline):
     seed = 5
-    page = run_ensemble(baseline, seed, 230)
+    page = ensemble_outcomes(baseline, seed, 230)
     model = CrisisModel(baseline, replications=np.arange(230), seed=seed,
                         record_paths=False).run()
     rows = collect_rows(model, baseline)
     for row in page.outcomes:
         flags = rows[f"outcome.{row['outcome']}"]
         assert row["count"] == int(flags.sum()) and row["runs"] == 230
-    assert run_ensemble(baseline, seed, 230, cancelled=lambda: True) is None
+    assert ensemble_outcomes(baseline, seed, 230, cancelled=lambda: True) is None
 
 
 # ----------------------------------------------------------------------------- solara rendering

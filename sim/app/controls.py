@@ -10,10 +10,12 @@ The module is pure (no solara) so the tests can check the controls of any scenar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.scenario.loader import LoadedScenario
+from sim.scenario.schema import Asset, Scenario
 
 DECIDED_IN_RUN = "decided during the run"
 MAIN_INTERESTS = 2  # the weights shown per actor: its largest ones
@@ -58,10 +60,9 @@ class Control:
                 "min": self.low, "max": self.high, "step": self.step}
 
 
-def _slider(path: str, label: str, value: float, *, high: float | None = None) -> Control:
+def _slider(path: str, label: str, value: float) -> Control:
     """A slider from 0 to a round span above the value (unbounded fields have no schema max)."""
-    if high is None:
-        high = 1.0 if value <= 1.0 else float(_round_up(3 * value))
+    high = 1.0 if value <= 1.0 else _round_up(3 * value)
     step = 0.01 if high <= 2 else (0.1 if high <= 20 else 1.0)
     return Control(path=path, label=label, kind="SliderFloat", value=float(value), low=0.0,
                    high=high, step=step)
@@ -69,13 +70,34 @@ def _slider(path: str, label: str, value: float, *, high: float | None = None) -
 
 def _round_up(x: float) -> float:
     """The next 1, 2 or 5 times a power of ten at or above x."""
-    import math
+    power = 10.0 ** math.floor(math.log10(x))
+    return next((m * power for m in (1, 2, 5) if m * power >= x), 10 * power)
 
-    power = 10 ** math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * power >= x:
-            return m * power
-    return 10 * power  # pragma: no cover - the loop always returns
+
+# gate policy -> (label, what else it sets: a gate held open or closed starts that way)
+_GATE_POLICIES = {"decide": ("decided daily by its owner", ()),
+                  "open": ("held open", ("open=true",)),
+                  "closed": ("held closed", ("open=false",))}
+
+
+def _asset_control(spec: Scenario, asset_id: str, asset: Asset) -> Control:
+    """Decided during the run, or in effect from day 0 (per recipient, for a supplied asset)."""
+    path = f"assets.{asset_id}"
+    choices: dict[str, tuple[str, ...]] = {DECIDED_IN_RUN: ()}
+    current = DECIDED_IN_RUN
+    if asset.holder is not None:
+        label = f"active from day 0 ({spec.actors[asset.holder].name})"
+        choices[label] = (f"{path}.active_at_start=true",)
+        if asset.active_at_start:
+            current = label
+    else:
+        for action in spec.actors[asset.owner].actions:
+            if action.verb == "grant_support" and action.asset == asset_id:
+                label = f"granted to {spec.actors[action.target].name} on day 0"
+                choices[label] = (f"{path}.deployed_at_start={action.target}",)
+                if asset.deployed_at_start == action.target:
+                    current = label
+    return Control(path=path, label=asset.name, kind="Select", value=current, choices=choices)
 
 
 def controls_for(loaded: LoadedScenario) -> list[Control]:
@@ -94,37 +116,14 @@ def controls_for(loaded: LoadedScenario) -> list[Control]:
         for interest, weight in ranked[:MAIN_INTERESTS]:
             controls.append(_slider(f"actors.{actor_id}.interests.{interest}",
                                     f"{actor.name}: weight of {interest}", weight))
-    for asset_id, asset in spec.assets.items():
-        path = f"assets.{asset_id}"
-        choices: dict[str, tuple[str, ...]] = {DECIDED_IN_RUN: ()}
-        if asset.holder is not None:
-            choices[f"active from day 0 ({spec.actors[asset.holder].name})"] = (
-                f"{path}.active_at_start=true",)
-        else:
-            recipients = [a.target for a in spec.actors[asset.owner].actions
-                          if a.verb == "grant_support" and a.asset == asset_id and a.target]
-            for target in dict.fromkeys(recipients):
-                choices[f"granted to {spec.actors[target].name} on day 0"] = (
-                    f"{path}.deployed_at_start={target}",)
-        current = DECIDED_IN_RUN
-        for label, sets in choices.items():
-            if sets and ((asset.holder is not None and asset.active_at_start)
-                         or (asset.deployed_at_start and sets[0].endswith(
-                             f"={asset.deployed_at_start}"))):
-                current = label
-        controls.append(Control(path=path, label=f"{asset.name}", kind="Select",
-                                value=current, choices=choices))
+    controls += [_asset_control(spec, asset_id, asset)
+                 for asset_id, asset in spec.assets.items()]
     for gate_id, gate in spec.refugees.gates.items():
         path = f"refugees.gates.{gate_id}"
-        choices = {
-            "decided daily by its owner": (f"{path}.policy=decide",),
-            "held open": (f"{path}.policy=open", f"{path}.open=true"),
-            "held closed": (f"{path}.policy=closed", f"{path}.open=false"),
-        }
-        current = {"decide": "decided daily by its owner", "open": "held open",
-                   "closed": "held closed"}[gate.policy]
-        controls.append(Control(path=path, label=f"{gate.name}", kind="Select",
-                                value=current, choices=choices))
+        choices = {label: tuple(f"{path}.{setting}" for setting in (f"policy={policy}", *also))
+                   for policy, (label, also) in _GATE_POLICIES.items()}
+        controls.append(Control(path=path, label=gate.name, kind="Select",
+                                value=_GATE_POLICIES[gate.policy][0], choices=choices))
     return controls
 
 

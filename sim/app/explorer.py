@@ -30,8 +30,8 @@ class ExplorerModel(CrisisModel):
     """One replication of a scenario with the page's settings applied.
 
     Args:
-        scenario: Ignored unless a ``LoadedScenario``: Mesa's reset passes its own
-            ``mesa.experimental.scenarios.Scenario`` here, which this model does not use.
+        scenario: Ignored: Mesa's Reset passes its own ``mesa.experimental.scenarios.Scenario``
+            here; this model's scenario is the file.
         scenario_file: The scenario file (must load; the page checks it before choosing it).
         seed: Ensemble seed, as typed ("" = the scenario's own seed).
         run_index: Replication index to step, as typed: replication K with the ensemble's
@@ -42,8 +42,7 @@ class ExplorerModel(CrisisModel):
 
     def __init__(self, scenario: Any = None, *, scenario_file: str, seed: str = "",
                  run_index: str = "0", settings: str = "", **values: Any) -> None:
-        base = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario_file)
-        self.scenario_file = scenario_file
+        base = load_scenario(scenario_file)
         self.problems: list[str] = []
         controls = controls_for(base)
         try:
@@ -99,10 +98,13 @@ class EnsembleResult:
     outcomes: list[dict]  # rows of ``sim.analysis.outcome_table``
 
 
-def run_ensemble(loaded: LoadedScenario, seed: int, runs: int,
-                 progress: Callable[[int], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> EnsembleResult | None:
+def ensemble_outcomes(loaded: LoadedScenario, seed: int, runs: int,
+                      progress: Callable[[int], None] | None = None,
+                      cancelled: Callable[[], bool] | None = None) -> EnsembleResult | None:
     """Outcome probabilities of ``runs`` replications, stepped in lockstep batches.
+
+    Not ``sim.execution.ensemble.run_ensemble``: the page needs progress after each batch and
+    a way to stop, and only the outcome flags (no daily series, no files, no worker pool).
 
     The replications are runs 0..runs-1 of ``sim run`` with the same scenario and seed, so the
     page's probabilities equal the command line's. Progress is reported after every batch;

@@ -16,10 +16,11 @@ import numpy as np
 import solara
 from matplotlib.figure import Figure
 
-from sim.app.explorer import ExplorerModel, run_ensemble
-from sim.plots import OKABE_ITO, draw_network, network_legend
+from sim.app.explorer import ExplorerModel, ensemble_outcomes
+from sim.plots import OKABE_ITO, draw_network, network_legend, outcome_bars
 
 DEFAULT_ENSEMBLE = 500
+MAX_ENSEMBLE = 100_000  # beyond this `sim run`'s worker pool is the better tool
 LOG_LINES = 200  # newest entries shown in the event log
 
 
@@ -180,11 +181,12 @@ def EnsembleView(model: ExplorerModel):
         if request.value == 0:
             return None
         done.set(0)
-        return run_ensemble(model.loaded, model.seed, int(runs.value),
-                            progress=done.set, cancelled=cancel.is_set)
+        return ensemble_outcomes(model.loaded, model.seed, int(runs.value),
+                                 progress=done.set, cancelled=cancel.is_set)
 
     result = solara.lab.use_task(work, dependencies=[request.value, model],
                                  prefer_threaded=True)
+    valid = 1 <= runs.value <= MAX_ENSEMBLE
     with solara.Column() as main:
         _html("h4", f"Ensemble of the current settings (seed {model.seed})")
         solara.Text("Runs 0..N-1 of these settings: the same rows 'sim run' would give.")
@@ -192,9 +194,9 @@ def EnsembleView(model: ExplorerModel):
             solara.InputInt("Replications N", value=runs, continuous_update=False)
             solara.Button("Run ensemble", color="primary",
                           on_click=lambda: request.set(request.value + 1),
-                          disabled=result.pending)
-        if runs.value < 1 or runs.value > 100_000:
-            solara.Error("N must be between 1 and 100,000 (use `sim run` for more).")
+                          disabled=result.pending or not valid)
+        if not valid:
+            solara.Error(f"N must be between 1 and {MAX_ENSEMBLE:,} (use `sim run` for more).")
         if result.pending:
             solara.ProgressLinear(value=100 * done.value / max(1, runs.value))
             solara.Text(f"{done.value} of {runs.value} runs done…")
@@ -214,16 +216,5 @@ def _ensemble_table(result) -> None:
     solara.HTML(tag="table", classes=["ensemble-table"], unsafe_innerHTML=(
         f"<caption>{result.runs} runs</caption><tr><th>outcome</th><th>probability</th>"
         f"<th>95% interval</th></tr>{cells}"))
-    fig = Figure(figsize=(6.4, 0.4 * len(rows) + 1.2), dpi=90, layout="constrained")
-    ax = fig.subplots()
-    y = np.arange(len(rows))[::-1]
-    p = np.array([r["probability"] for r in rows])
-    low = np.array([r["low"] for r in rows])
-    high = np.array([r["high"] for r in rows])
-    ax.barh(y, 100 * p, color=OKABE_ITO[0], alpha=0.85)
-    ax.errorbar(100 * p, y, xerr=100 * np.clip([p - low, high - p], 0, None), fmt="none",
-                ecolor="black", capsize=3, lw=1)
-    ax.set_yticks(y, [r["outcome"].replace("_", " ") for r in rows], fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("probability (% of runs), 95% Wilson interval", fontsize=8)
+    fig = outcome_bars(result.outcomes, f"{result.runs} runs, seed {result.seed}")
     solara.FigureMatplotlib(fig, format="png")
