@@ -28,6 +28,7 @@ import mesa
 import numpy as np
 
 from sim.actors import StateActor
+from sim.jit import kernel
 from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
 from sim.mechanisms.common import symmetric_uniform
 from sim.mechanisms.decisions import Situation, score_menu
@@ -322,13 +323,12 @@ class CrisisModel(mesa.Model):
         drift = np.zeros((r, d_count, *s.control.shape[1:]))
         losses = np.zeros((r, d_count, n, n))
         for d in range(d_count):
-            war = np.broadcast_to(lay.deal_ceasefire[d].astype(float), (r, n, n))
+            war = lay.deal_ceasefire[d][None].astype(float)  # (1, A, A): every side attacks
             heat = fighting.intensity(s.rung, p.rung_intensity, lay.armed_from, war,
                                       p.attack_boost)
             losses[:, d] = fighting.loss_rates(heat, fire, p.exposure, p.loss_rate)
-            rates = fighting.transfer_rates(heat, war, win, p.speed, self.can_hold,
-                                            p.attack_boost)
-            drift[:, d] = fighting.apply_transfers(s.control, rates) - s.control
+            drift[:, d] = fighting.shift_control(s.control, heat, war, win, p.speed,
+                                                 self.can_hold, p.attack_boost) - s.control
         return {"war_drift": drift, "war_losses": losses}
 
     def _relief(self) -> np.ndarray:
@@ -465,10 +465,9 @@ class CrisisModel(mesa.Model):
         power = fighting.contest_power(p.ground, p.air, cover, s.affinity, armed)
         win = fighting.win_share(power, p.contest_exponent)
         noise = 0.5 + rng.uniform(day, Stream.CONTROL, (n, n))
-        transfer = fighting.transfer_rates(s.intensity, attack, win, p.speed, self.can_hold,
-                                           p.attack_boost, noise)
         control_before = s.control
-        s.control = fighting.apply_transfers(s.control, transfer)
+        s.control = fighting.shift_control(s.control, s.intensity, attack, win, p.speed,
+                                           self.can_hold, p.attack_boost, noise)
         lost = np.maximum(control_before - s.control, 0.0)
         lost_ground = (lost * p.value).sum(axis=1)  # (R, A)
         shifted = lost.sum(axis=2)  # (R, O) share of each objective that changed hands
@@ -664,17 +663,35 @@ def series_names(layout) -> list[str]:
 def series_values(model: CrisisModel) -> np.ndarray:
     """Today's value of every series, ``(R, S)`` in the order of ``series_names``."""
     s, lay = model.state, model.layout
-    iu = np.triu_indices(lay.n_actors, 1)
-    parts = [
-        s.rung[:, iu[0], iu[1]],
-        s.affinity[:, iu[0], iu[1]],
-        s.losses_by.sum(axis=2),
-        s.pressure,
-        alliances.alignment(s.affinity, lay.bloc_sign),
-        s.people,
-        s.control.reshape(s.control.shape[0], -1),
-    ]
-    return np.concatenate([np.asarray(x, dtype=np.float64) for x in parts], axis=1)
+    return _series_values(s.rung, s.affinity, s.losses_by, s.pressure,
+                          alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control)
+
+
+@kernel
+def _series_values(rung, affinity, losses_by, pressure, align, people, control):
+    r_count, n = rung.shape[0], rung.shape[1]
+    dyads = n * (n - 1) // 2
+    out = np.empty((r_count, 2 * dyads + 3 * n + people.shape[1] + control[0].size))
+    for r in range(r_count):
+        col = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                out[r, col] = rung[r, i, j]
+                out[r, dyads + col] = affinity[r, i, j]
+                col += 1
+        col = 2 * dyads
+        for i in range(n):
+            out[r, col + i] = losses_by[r, i].sum()
+            out[r, col + n + i] = pressure[r, i]
+            out[r, col + 2 * n + i] = align[r, i]
+        col += 3 * n
+        for node in range(people.shape[1]):
+            out[r, col + node] = people[r, node]
+        col += people.shape[1]
+        for o in range(control.shape[1]):
+            for a in range(n):
+                out[r, col + o * n + a] = control[r, o, a]
+    return out
 
 
 __all__ = ["CrisisModel", "State", "series_names", "series_values"]

@@ -20,6 +20,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from sim.jit import helper, kernel
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
@@ -43,13 +45,37 @@ class Stream(IntEnum):
     DEATHS = 9
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic, no warnings for arrays)."""
+@helper
+def _mix(x):
+    """SplitMix64 finaliser of one uint64 (wrapping arithmetic)."""
     x = x ^ (x >> _S30)
     x = x * _MUL1
     x = x ^ (x >> _S27)
     x = x * _MUL2
     return x ^ (x >> _S31)
+
+
+@kernel
+def _replication_keys(seed: np.uint64, replications: np.ndarray) -> np.ndarray:
+    """One key per replication: everything a replication draws depends only on its key."""
+    seed_key = _mix(seed ^ _GOLDEN)
+    keys = np.empty(replications.size, dtype=np.uint64)
+    for r in range(replications.size):
+        keys[r] = _mix(seed_key + _mix(replications[r] * _GOLDEN + _GOLDEN))
+    return keys
+
+
+@kernel
+def _uniforms(rep_keys: np.ndarray, day_stream: np.uint64, count: int) -> np.ndarray:
+    """``(R, count)`` uniforms in (0, 1): counter c of replication r is mixed from its key."""
+    day_key = _mix(day_stream * _GOLDEN)
+    out = np.empty((rep_keys.size, count))
+    for r in range(rep_keys.size):
+        base = _mix(rep_keys[r] ^ day_key)
+        for c in range(count):
+            bits = _mix(_mix(base + np.uint64(c + 1) * _GOLDEN))
+            out[r, c] = (np.float64(bits >> _S11) + 0.5) * _TWO_M53
+    return out
 
 
 class CounterRNG:
@@ -64,9 +90,7 @@ class CounterRNG:
     def __init__(self, seed: int, replications: np.ndarray) -> None:
         self.seed = int(seed)
         self.replications = np.asarray(replications, dtype=np.uint64).reshape(-1)
-        seed_key = _mix(np.array([(self.seed & _MASK64)], dtype=np.uint64) ^ _GOLDEN)
-        # One key per replication; everything below depends only on this key.
-        self._rep_keys = _mix(seed_key + _mix(self.replications * _GOLDEN + _GOLDEN))
+        self._rep_keys = _replication_keys(np.uint64(self.seed & _MASK64), self.replications)
 
     @property
     def size(self) -> int:
@@ -87,15 +111,12 @@ class CounterRNG:
         """
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         day_stream = np.uint64(((int(day) & 0xFFFFFFFF) << 16) | (int(stream) & 0xFFFF))
-        base = _mix(self._rep_keys ^ _mix(np.array([day_stream], dtype=np.uint64) * _GOLDEN))
-        counters = (np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN)[None, :]
-        bits = _mix(_mix(base[:, None] + counters))
-        out = ((bits >> _S11).astype(np.float64) + 0.5) * _TWO_M53
-        return out.reshape((self.size, *shape))
+        return _uniforms(self._rep_keys, day_stream, count).reshape((self.size, *shape))
 
     def normal(self, day: int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal numbers by the Box-Muller transform of two uniform blocks."""
         u = self.uniform(day, stream, (2, *shape))
+        # numpy's vectorised log and cos are faster here than a compiled scalar loop
         return np.sqrt(-2.0 * np.log(u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1])
 
     def poisson(self, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
@@ -107,28 +128,30 @@ class CounterRNG:
         """
         lam = np.asarray(lam, dtype=np.float64)
         u = self.uniform(day, stream, lam.shape[1:])
-        small = lam <= 50.0
-        lam_small = np.where(small, lam, 0.0)
-        k = np.zeros(lam.shape, dtype=np.int64)
-        p = np.exp(-lam_small)
-        cdf = p.copy()
-        active = u > cdf
-        step = 0
-        while active.any() and step < 200:
-            step += 1
-            p = p * lam_small / step
-            cdf = cdf + p
-            k = k + active
-            active = active & (u > cdf)
-        # Normal approximation for large means, from the same uniform (probit of u).
-        if not small.all():
-            z = _probit(u)
-            big = np.maximum(np.rint(lam + np.sqrt(np.maximum(lam, 0.0)) * z), 0.0)
-            k = np.where(small, k, big.astype(np.int64))
-        return k
+        return _poisson_inversion(lam.ravel(), u.ravel()).reshape(lam.shape)
 
 
-def _probit(u: np.ndarray) -> np.ndarray:
+@kernel
+def _poisson_inversion(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The count whose CDF step holds ``u``, for each flat mean ``lam`` (see ``poisson``)."""
+    out = np.empty(lam.size, dtype=np.int64)
+    for i in range(lam.size):
+        if lam[i] <= 50.0:
+            p = np.exp(-lam[i])
+            cdf = p
+            k = 0
+            while u[i] > cdf and k < 200:
+                k += 1
+                p = p * lam[i] / k
+                cdf = cdf + p
+            out[i] = k
+        else:  # normal approximation from the same uniform (probit of u)
+            out[i] = int(max(np.rint(lam[i] + np.sqrt(lam[i]) * _probit(u[i])), 0.0))
+    return out
+
+
+@helper
+def _probit(u: float) -> float:
     """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9)."""
     a = (-39.69683028665376, 220.9460984245205, -275.9285104469687,
          138.3577518672690, -30.66479806614716, 2.506628277459239)
@@ -137,7 +160,7 @@ def _probit(u: np.ndarray) -> np.ndarray:
     c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838,
          -2.549732539343734, 4.374664141464968, 2.938163982698783)
     d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996, 3.754408661907416)
-    q = np.minimum(u, 1.0 - u)
+    q = min(u, 1.0 - u)
     t = np.sqrt(-2.0 * np.log(q))
     tail = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) / (
         (((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1.0
@@ -147,5 +170,6 @@ def _probit(u: np.ndarray) -> np.ndarray:
     central = (((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r / (
         ((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1.0
     )
-    tail_signed = np.where(u < 0.5, tail, -tail)
-    return np.where(q < 0.02425, tail_signed, central)
+    if q >= 0.02425:
+        return central
+    return tail if u < 0.5 else -tail

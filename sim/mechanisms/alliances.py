@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.mechanisms.common import zero_diagonal
+from sim.jit import kernel, row
 from sim.world import sc
 
 
@@ -36,35 +36,62 @@ def step(affinity: np.ndarray, acts_delta: np.ndarray, noise: np.ndarray, params
         noise: ``(R, A, A)`` symmetric standard normals.
         params: ``Params``.
     """
-    n = affinity.shape[-1]
-    off = zero_diagonal(affinity)
-    triad = np.matmul(off, off) / max(n - 2, 1)  # mean over k of A_ik A_kj
-    delta = (
-        acts_delta
-        + params.anchor_strength * (params.anchor - affinity)
-        + sc(params.baseline_pull, 3) * (params.affinity0 - affinity)
-        + sc(params.trade_pull, 3) * params.trade * (1.0 - affinity)
-        + sc(params.balance, 3) * triad
-        + sc(params.aff_noise, 3) * noise
-    )
-    new = np.clip(affinity + zero_diagonal(delta), -1.0, 1.0)
-    idx = np.arange(n)
-    new[:, idx, idx] = 1.0
-    return new
+    p = params
+    return _step(affinity, acts_delta, noise, p.anchor_strength, p.anchor, p.baseline_pull,
+                 p.affinity0, p.trade_pull, p.trade, p.balance, p.aff_noise)
+
+
+@kernel
+def _step(affinity, acts_delta, noise, anchor_strength, anchor, baseline_pull, affinity0,
+          trade_pull, trade, balance, aff_noise):
+    r_count, n = affinity.shape[0], affinity.shape[1]
+    out = np.empty_like(affinity)
+    for r in range(r_count):
+        strength, target = row(anchor_strength, r), row(anchor, r)
+        memory, pull = row(affinity0, r), row(baseline_pull, r)
+        ties, trade_rate = row(trade, r), row(trade_pull, r)
+        heider, sigma = row(balance, r), row(aff_noise, r)
+        for i in range(n):
+            out[r, i, i] = 1.0
+            for j in range(n):
+                if i == j:
+                    continue
+                a = affinity[r, i, j]
+                triad = 0.0  # mean over third parties k of A_ik A_kj
+                for k in range(n):
+                    if k != i and k != j:
+                        triad += affinity[r, i, k] * affinity[r, k, j]
+                triad /= max(n - 2, 1)
+                delta = (acts_delta[r, i, j] + strength[i, j] * (target[i, j] - a)
+                         + pull * (memory[i, j] - a) + trade_rate * ties[i, j] * (1.0 - a)
+                         + heider * triad + sigma * noise[r, i, j])
+                out[r, i, j] = min(max(a + delta, -1.0), 1.0)
+    return out
 
 
 def alignment(affinity: np.ndarray, bloc_sign: np.ndarray) -> np.ndarray:
     """Alignment ``(R, A)`` in [-1, 1]: lean toward the first bloc (+) or the second (-)."""
-    first = (bloc_sign > 0).astype(float)
-    second = (bloc_sign < 0).astype(float)
-    off = zero_diagonal(affinity)
-    n = affinity.shape[-1]
-    eye = np.eye(n, dtype=bool)
-    n_first = np.where(eye, 0.0, first[None, :]).sum(axis=1)  # members other than self
-    n_second = np.where(eye, 0.0, second[None, :]).sum(axis=1)
-    mean_first = (off * first).sum(axis=2) / np.maximum(n_first, 1.0)
-    mean_second = (off * second).sum(axis=2) / np.maximum(n_second, 1.0)
-    return 0.5 * (mean_first - mean_second)
+    return _alignment(affinity, bloc_sign)
+
+
+@kernel
+def _alignment(affinity, bloc_sign):
+    r_count, n = affinity.shape[0], affinity.shape[1]
+    out = np.empty((r_count, n))
+    for r in range(r_count):
+        for i in range(n):
+            first, second, n_first, n_second = 0.0, 0.0, 0, 0
+            for j in range(n):
+                if j == i:
+                    continue
+                if bloc_sign[j] > 0:
+                    first += affinity[r, i, j]
+                    n_first += 1
+                elif bloc_sign[j] < 0:
+                    second += affinity[r, i, j]
+                    n_second += 1
+            out[r, i] = 0.5 * (first / max(n_first, 1) - second / max(n_second, 1))
+    return out
 
 
 def realigned(align: np.ndarray, align0: np.ndarray, threshold: np.ndarray) -> np.ndarray:

@@ -24,18 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.jit import helper, kernel, row
 from sim.world import OBJ, sc
-
-
-def territory(control: np.ndarray, value: np.ndarray, affinity: np.ndarray) -> np.ndarray:
-    """Value-weighted control per actor, counting what friends hold, ``(R, A)``.
-
-    ``sum_o value[o, a] * sum_b control[o, b] * max(affinity[a, b], 0)`` with affinity 1 to
-    oneself: a patron gains from ground its client takes, in proportion to how close they are.
-    """
-    friend = np.maximum(affinity, 0.0)
-    held = np.matmul(control, np.swapaxes(friend, 1, 2))  # [r, o, a] = sum_b c_ob f_ab
-    return (held * value).sum(axis=1)
 
 
 def surplus(
@@ -55,40 +45,79 @@ def surplus(
         layout: ``Layout``.
         params: ``Params``.
     """
-    from sim.mechanisms.common import lookup
+    p = params
+    return _surplus(
+        control, war_drift, war_losses, rung, pressure, affinity, layout.deal_ceasefire,
+        layout.deal_transfers, layout.deal_parties, p.bargaining_horizon, p.interests,
+        p.risk_attitude, p.rung_severity, p.value, p.deal_control, p.deal_cap,
+        p.territory_unit, p.loss_unit, p.war_cost, p.concession,
+        (OBJ["territory"], OBJ["losses"], OBJ["escalation"], OBJ["standing"]))
 
-    horizon = sc(params.bargaining_horizon, 3)  # (P,1,1)
-    w = params.interests  # (P, A, K)
-    risk = 1.0 - params.risk_attitude
-    severity = lookup(params.rung_severity, rung)  # (R, A, A)
-    d_count = len(layout.deals)
-    out = np.zeros((control.shape[0], d_count, 2))
-    terr_now = territory(control, params.value, affinity)
-    for d in range(d_count):
-        cease = layout.deal_ceasefire[d]  # (A, A)
-        fight_control = np.clip(control + war_drift[:, d] * horizon[:, :, :1], 0.0, 1.0)
-        deal_control = np.where(layout.deal_transfers[d][None, :, None],
-                                params.deal_control[:, d], fight_control)
-        terr_fight = territory(fight_control, params.value, affinity)
-        terr_deal = territory(deal_control, params.value, affinity)
-        avoided_losses = (war_losses[:, d] * cease).sum(axis=2) * horizon[:, :, 0]
-        cap = lookup(params.rung_severity, np.broadcast_to(params.deal_cap[:, d:d + 1],
-                                                          (params.deal_cap.shape[0], 1)))
-        sev_now = (severity * cease).max(axis=2)
-        sev_deal = np.minimum(sev_now, cap)
-        in_fight = cease.any(axis=1)[None, :]
-        conceded = terr_deal < terr_now - 1e-9
-        for side in range(2):
-            a = layout.deal_parties[d, side]
-            gain = (
-                w[:, a, OBJ["territory"]] * (terr_deal[:, a] - terr_fight[:, a])
-                / params.territory_unit
-                + w[:, a, OBJ["losses"]] * avoided_losses[:, a] / params.loss_unit
-                + w[:, a, OBJ["escalation"]] * risk[:, a] * (sev_now[:, a] - sev_deal[:, a])
-                + params.war_cost[:, a] * horizon[:, 0, 0] * in_fight[:, a]
-                - w[:, a, OBJ["standing"]] * params.concession * pressure[:, a] * conceded[:, a]
-            )
-            out[:, d, side] = gain
+
+@helper
+def _territory_of(a, control, value, affinity):
+    """Value-weighted control of actor a in one replication, counting what friends hold.
+
+    ``sum_o value[o, a] * sum_b control[o, b] * max(affinity[a, b], 0)`` with affinity 1 to
+    oneself: a patron gains from ground its client takes, in proportion to how close they are.
+    """
+    total = 0.0
+    for o in range(control.shape[0]):
+        held = 0.0
+        for b in range(control.shape[1]):
+            held += control[o, b] * max(affinity[a, b], 0.0)
+        total += held * value[o, a]
+    return total
+
+
+@kernel
+def _surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire, transfers,
+             parties, bargaining_horizon, interests, risk_attitude, rung_severity, value,
+             deal_control, deal_cap, territory_unit, loss_unit, war_cost, concession, objectives):
+    territory_, losses_, escalation_, standing_ = objectives
+    r_count, o_count, n = control.shape
+    d_count = ceasefire.shape[0]
+    out = np.zeros((r_count, d_count, 2))
+    fight = np.empty((o_count, n))
+    deal = np.empty((o_count, n))
+    for r in range(r_count):
+        horizon = row(bargaining_horizon, r)
+        w = row(interests, r)
+        risk = 1.0 - row(risk_attitude, r)
+        severity = row(rung_severity, r)
+        values = row(value, r)
+        terms = row(deal_control, r)
+        caps = row(deal_cap, r)
+        costs = row(war_cost, r)
+        t_unit = row(territory_unit, r)
+        l_unit = row(loss_unit, r)
+        yield_ = row(concession, r)
+        for d in range(d_count):
+            for o in range(o_count):
+                for b in range(n):
+                    held = min(max(control[r, o, b] + war_drift[r, d, o, b] * horizon, 0.0), 1.0)
+                    fight[o, b] = held
+                    deal[o, b] = terms[d, o, b] if transfers[d, o] else held
+            cap = severity[caps[d]]
+            for side in range(2):
+                a = parties[d, side]
+                now = _territory_of(a, control[r], values, affinity[r])
+                with_deal = _territory_of(a, deal, values, affinity[r])
+                fighting_on = _territory_of(a, fight, values, affinity[r])
+                avoided, sev_now, in_fight = 0.0, 0.0, 0.0
+                for j in range(n):
+                    if ceasefire[d, a, j]:
+                        avoided += war_losses[r, d, a, j]
+                        sev_now = max(sev_now, severity[rung[r, a, j]])
+                        in_fight = 1.0
+                conceded = 1.0 if with_deal < now - 1e-9 else 0.0
+                out[r, d, side] = (
+                    w[a, territory_] * (with_deal - fighting_on) / t_unit
+                    + w[a, losses_] * avoided * horizon / l_unit
+                    + w[a, escalation_] * risk[a] * (sev_now - min(sev_now, cap))
+                    + costs[a] * horizon * in_fight
+                    - w[a, standing_] * yield_ * pressure[r, a] * conceded
+                )
     return out
 
 

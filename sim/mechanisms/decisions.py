@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.mechanisms.common import lookup
-from sim.world import OBJ, sc
+from sim.jit import helper, kernel, packed, row
+from sim.world import OBJ, VERB
 
 
 @dataclass
@@ -53,216 +53,238 @@ class Situation:
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
 
 
-def _pick(x: np.ndarray, *idx: np.ndarray) -> np.ndarray:
-    """Gather ``x[:, idx0[e], idx1[e], ...]`` for entries e -> ``(R or P, E)``."""
-    return x[(slice(None), *idx)]
-
-
 def score_menu(s: Situation, layout, p) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
     menu = layout.menu
-    r = s.rung.shape[0]
-    utility = np.zeros((r, menu.verb.size))
-    horizon = sc(p.horizon, 2)
-    base_int = lookup(p.rung_intensity, s.rung)
-    armed_int = lookup(p.rung_intensity, np.full((r, 1, 1), layout.armed_from))
-    boost = sc(p.attack_boost, 3)
-    n_rungs = len(layout.rungs)
-    severity = p.rung_severity
-
-    def sev_step(rung: np.ndarray, delta: int) -> np.ndarray:
-        nxt = np.clip(rung + delta, 0, n_rungs - 1)
-        return np.abs(lookup(severity, nxt) - lookup(severity, rung))
-
-    def weights(a: np.ndarray, name: str) -> np.ndarray:
-        return p.interests[:, a, OBJ[name]]
-
-    def tanh_pos(x: np.ndarray) -> np.ndarray:
-        return np.tanh(np.maximum(x, 0.0))
-
-    loss_unit = sc(p.loss_unit, 2)
-    people_unit = sc(p.people_unit, 2)
-    risk = 1.0 - p.risk_attitude  # (P, A)
-    # drive from the other side's posture alone (others keep yesterday's posture)
-    drive0 = (sc(p.base_drift, 3) + sc(p.hostility, 3) * np.swapaxes(s.attack_prev, 1, 2)
-              - sc(p.trade_damping, 3) * p.trade)
-    air_part = (sc(p.loss_rate, 3) * base_int * p.air[:, None, :] * (1.0 - s.cover[:, :, None])
-                * p.exposure[:, :, None])  # (R, A, A): air losses of i from j
-    holds = s.asset_holder[:, :, None] == np.arange(layout.n_actors)  # (R, K, A)
-    held_active = holds & s.asset_on[:, :, None]
-    # blocked_for[k, a]: a holds an active asset that bars k
-    blocked_for = (held_active[:, None] & p.asset_requires_inactive[:, :, :, None]).any(axis=2)
-    objection = (p.asset_held_penalty[:, :, :, None] * holds[:, None, :, :]).sum(axis=2)
-
-    # ---------------- attack
-    e = menu.entries("attack")
-    if e.size:
-        a, t = menu.actor[e], menu.target[e]
-        other = _pick(s.attack_prev, t, a)
-        base = _pick(base_int, a, t)
-        i_hold = base * (1.0 + boost[:, :, 0] * other)
-        i_att = np.maximum(base, armed_int[:, :, 0]) * (1.0 + boost[:, :, 0] * (1.0 + other))
-        d_int = i_att - i_hold
-        own_losses = sc(p.loss_rate, 2) * d_int * _pick(s.fire, a, t) * p.exposure[:, a]
-        gain = (p.value[:, :, a] * p.speed[:, :, None] * s.control[:, :, t]
-                * s.can_hold[:, :, a]).sum(axis=1)
-        territory = gain * i_att / (1.0 + 2.0 * boost[:, :, 0]) * 2.0 * _pick(s.win, a, t)
-        territory = territory + _coalition_gain(s, p, layout, a, t)
-        d0 = _pick(drive0, a, t)
-        d_up = sc(p.rate_up, 2) * (tanh_pos(d0 + sc(p.hostility, 2)) - tanh_pos(d0))
-        escalation = np.minimum(d_up * horizon, 1.0) * sev_step(_pick(s.rung, a, t), 1)
-        displaced = sc(p.displacement_fighting, 2) * d_int * s.conflict_people[:, None]
-        utility[:, e] = (
-            weights(a, "territory") * territory * horizon / sc(p.territory_unit, 2)
-            - weights(a, "losses") * own_losses * horizon / loss_unit
-            - weights(a, "escalation") * risk[:, a] * escalation
-            + weights(a, "standing") * sc(p.retaliation, 2) * s.pressure[:, a]
-            * _pick(s.grievance, a, t) / loss_unit
-            - weights(a, "ties") * p.partner[:, a, t] * sc(p.aff_attack, 2) * horizon
-            - weights(a, "humanitarian") * displaced * horizon / people_unit
-            - p.war_cost[:, a] * horizon
-        )
-        utility[:, e] = np.where(_pick(s.barred, a, t), -np.inf, utility[:, e])
-
-    # ---------------- de-escalate
-    e = menu.entries("deescalate")
-    if e.size:
-        a, t = menu.actor[e], menu.target[e]
-        d0 = _pick(drive0, a, t)
-        d_down = sc(p.rate_down, 2) * (tanh_pos(-(d0 - sc(p.conciliation, 2))) - tanh_pos(-d0))
-        escalation = np.minimum(d_down * horizon, 1.0) * sev_step(_pick(s.rung, a, t), -1)
-        utility[:, e] = (
-            weights(a, "escalation") * risk[:, a] * escalation
-            + weights(a, "ties") * p.partner[:, a, t] * sc(p.aff_deescalation, 2) * horizon
-            - weights(a, "standing") * sc(p.concession, 2) * s.pressure[:, a]
-        )
-
-    # ---------------- sanction
-    e = menu.entries("sanction")
-    if e.size:
-        a, t = menu.actor[e], menu.target[e]
-        d0 = _pick(drive0, a, t)
-        d_up = sc(p.rate_up, 2) * (tanh_pos(d0 + sc(p.sanction_drive, 2)) - tanh_pos(d0))
-        escalation = np.minimum(d_up * horizon, 1.0) * sev_step(_pick(s.rung, a, t), 1)
-        utility[:, e] = (
-            -weights(a, "escalation") * risk[:, a] * escalation
-            + weights(a, "standing") * 0.5 * sc(p.retaliation, 2) * s.pressure[:, a]
-            * _pick(s.grievance, a, t) / loss_unit
-            - weights(a, "ties") * (p.partner[:, a, t] + p.trade[:, a, t])
-            * sc(p.aff_sanction, 2) * horizon
-        )
-
-    # ---------------- negotiate
-    e = menu.entries("negotiate")
-    if e.size:
-        a, d = menu.actor[e], menu.deal[e]
-        side = (layout.deal_parties[d, 1] == a).astype(np.int64)
-        own = s.deal_gains[:, d, side]
-        theirs = s.deal_gains[:, d, 1 - side]
-        from sim.mechanisms.bargaining import acceptance_probability
-
-        utility[:, e] = acceptance_probability(theirs, p) * own
-        utility[:, e] = np.where(s.agreement[:, d], -np.inf, utility[:, e])
-
-    # ---------------- request support / activate: the value of air cover to its holder
-    def cover_value(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-        avoided = (air_part[:, a, :] * p.asset_air_defence[:, k, None]).sum(axis=2)
-        return weights(a, "losses") * avoided * horizon / loss_unit
-
-    def ties_effect(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return weights(a, "ties") * (p.partner[:, a, :] * p.asset_affinity[:, k, :]).sum(axis=2)
-
-    e = menu.entries("request_support")
-    if e.size:
-        a, k = menu.actor[e], menu.asset[e]
-        supplier = layout.asset_owner[k]
-        chance = 1.0 / (1.0 + np.exp(-4.0 * _pick(s.affinity, a, supplier)))
-        chance = chance * ~_pick(blocked_for, k, a)
-        value = cover_value(a, k) + weights(a, "ties") * p.partner[:, a, supplier] * (
-            p.asset_holder_affinity[:, k])
-        utility[:, e] = np.where(s.asset_on[:, k], -np.inf, chance * value)
-
-    e = menu.entries("activate")
-    if e.size:
-        a, k = menu.actor[e], menu.asset[e]
-        value = cover_value(a, k) + ties_effect(a, k)
-        unavailable = s.asset_on[:, k] | ~s.asset_available[:, k]
-        utility[:, e] = np.where(unavailable, -np.inf, value)
-
-    # ---------------- grant support
-    e = menu.entries("grant_support")
-    if e.size:
-        a, k, t = menu.actor[e], menu.asset[e], menu.target[e]
-        value = (
-            weights(a, "ties") * p.partner[:, a, t]
-            * (p.asset_holder_affinity[:, k] + sc(p.aff_support, 2))
-            + weights(a, "ties") * sc(p.request_weight, 2) * _pick(s.requested, k, t)
-            + ties_effect(a, k)
-            + weights(a, "refugees") * p.asset_relief[:, k] * s.arrivals[:, a] * horizon
-            / people_unit
-            # relief of the supplier's own domestic pressure, by the pressure rule
-            + weights(a, "standing") * p.pressure_per_refugees[:, a] * p.asset_relief[:, k]
-            * s.arrivals[:, a] * horizon / 100_000.0
-            - _pick(objection, k, t)
-        )
-        unavailable = s.asset_on[:, k] | ~s.asset_available[:, k] | _pick(blocked_for, k, t)
-        utility[:, e] = np.where(unavailable, -np.inf, value)
-
-    # ---------------- gates
-    for verb, sign in (("open_gate", 1.0), ("close_gate", -1.0)):
-        e = menu.entries(verb)
-        if not e.size:
-            continue
-        a, g = menu.actor[e], menu.gate[e]
-        through = np.zeros((r, e.size))
-        cost_ties = np.zeros((p.partner.shape[0], e.size))
-        for col, (actor, gate) in enumerate(zip(a, g, strict=True)):
-            routes = np.flatnonzero(layout.edge_gate == gate)
-            own_src = routes[layout.node_host[layout.edge_src[routes]] == actor]
-            through[:, col] = (s.route_potential[:, own_src]
-                               * (1.0 - p.gate_leakage[:, gate:gate + 1])).sum(axis=1)
-            hosts = {int(h) for h in layout.node_host[layout.edge_dst[routes]] if h >= 0}
-            cost_ties[:, col] = sum(p.partner[:, actor, h] for h in hosts) if hosts else 0.0
-        changes = np.where(s.gate_open[:, g], sign < 0, sign > 0)  # acting changes the gate
-        value = sign * (
-            weights(a, "refugees") * through * horizon / people_unit
-            - weights(a, "ties") * cost_ties * sc(p.gate_cost, 2) * horizon
-        )
-        utility[:, e] = np.where(changes, value, 0.0)
-
-    return utility - p.action_cost
+    structure = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
+                 layout.deal_parties[:, 1], layout.asset_owner,
+                 layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
+    structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
+    return _score_menu(packed(s), packed(p), structure, layout.armed_from)
 
 
-def _coalition_gain(s: Situation, p, layout, a: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Daily territory value to a of backing its friends' offensives against t, ``(R, E)``.
+_TERRITORY, _LOSSES, _ESCALATION = OBJ["territory"], OBJ["losses"], OBJ["escalation"]
+_REFUGEES, _TIES, _STANDING = OBJ["refugees"], OBJ["ties"], OBJ["standing"]
+_HUMANITARIAN = OBJ["humanitarian"]
+_ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
+_NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
+_ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
+
+
+@helper
+def _tanh_pos(x: float) -> float:
+    return np.tanh(max(x, 0.0))
+
+
+@helper
+def _severity_step(severity, rung: int, delta: int) -> float:
+    """Change of severity if the rung moves by ``delta`` (clipped to the ladder)."""
+    after = min(max(rung + delta, 0), severity.size - 1)
+    return abs(severity[after] - severity[rung])
+
+
+@kernel
+def _score_menu(s, p, structure, armed_from):
+    (actor, verb, target, asset, gate, deal, second_party, asset_owner, edge_src, edge_dst,
+     edge_gate, node_host) = structure
+    r_count, n = s.rung.shape[0], s.rung.shape[1]
+    k_count = s.asset_on.shape[1]
+    utility = np.zeros((r_count, verb.size))
+    air_part = np.empty((n, n))
+    blocked = np.zeros((k_count, n), dtype=np.bool_)
+    objection = np.zeros((k_count, n))
+    is_host = np.zeros(n, dtype=np.bool_)
+    for r in range(r_count):
+        horizon, boost = row(p.horizon, r), row(p.attack_boost, r)
+        intensity_of, severity = row(p.rung_intensity, r), row(p.rung_severity, r)
+        w, risk_attitude = row(p.interests, r), row(p.risk_attitude, r)
+        loss_unit, people_unit = row(p.loss_unit, r), row(p.people_unit, r)
+        partner, trade = row(p.partner, r), row(p.trade, r)
+        air, exposure, loss_rate = row(p.air, r), row(p.exposure, r), row(p.loss_rate, r)
+        hostility, rate_up = row(p.hostility, r), row(p.rate_up, r)
+        retaliation = row(p.retaliation, r)
+        air_defence_of, affinity_of = row(p.asset_air_defence, r), row(p.asset_affinity, r)
+        relief_of = row(p.asset_relief, r)
+        # what the actors see: air losses of i from j, assets barred and objected to
+        for i in range(n):
+            for j in range(n):
+                air_part[i, j] = (loss_rate * intensity_of[s.rung[r, i, j]] * air[j]
+                                  * (1.0 - s.cover[r, i]) * exposure[i])
+        requires, penalty = row(p.asset_requires_inactive, r), row(p.asset_held_penalty, r)
+        for k in range(k_count):
+            for a in range(n):
+                blocked[k, a] = False
+                objection[k, a] = 0.0
+                for other in range(k_count):
+                    if s.asset_holder[r, other] == a:
+                        objection[k, a] += penalty[k, other]
+                        if s.asset_on[r, other] and requires[k, other]:
+                            blocked[k, a] = True
+        for e in range(verb.size):
+            a, v = actor[e], verb[e]
+            value = 0.0
+            if v in (_ATTACK, _DEESCALATE, _SANCTION):
+                t = target[e]
+                # drive from the other side's posture alone (others keep yesterday's posture)
+                d0 = (row(p.base_drift, r) + hostility * s.attack_prev[r, t, a]
+                      - row(p.trade_damping, r) * trade[a, t])
+            if v == _ATTACK:
+                other = s.attack_prev[r, t, a]
+                base = intensity_of[s.rung[r, a, t]]
+                i_hold = base * (1.0 + boost * other)
+                i_att = max(base, intensity_of[armed_from]) * (1.0 + boost * (1.0 + other))
+                d_int = i_att - i_hold
+                own_losses = loss_rate * d_int * s.fire[r, a, t] * exposure[a]
+                gain = 0.0
+                for o in range(s.control.shape[1]):
+                    gain += (row(p.value, r)[o, a] * row(p.speed, r)[o] * s.control[r, o, t]
+                             * row(s.can_hold, r)[o, a])
+                territory = gain * i_att / (1.0 + 2.0 * boost) * 2.0 * s.win[r, a, t]
+                territory += _coalition_gain(s, p, r, a, t, armed_from)
+                d_up = rate_up * (_tanh_pos(d0 + hostility) - _tanh_pos(d0))
+                escalation = min(d_up * horizon, 1.0) * _severity_step(severity, s.rung[r, a, t], 1)
+                displaced = row(p.displacement_fighting, r) * d_int * s.conflict_people[r]
+                value = (
+                    w[a, _TERRITORY] * territory * horizon / row(p.territory_unit, r)
+                    - w[a, _LOSSES] * own_losses * horizon / loss_unit
+                    - w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
+                    + w[a, _STANDING] * retaliation * s.pressure[r, a] * s.grievance[r, a, t]
+                    / loss_unit
+                    - w[a, _TIES] * partner[a, t] * row(p.aff_attack, r) * horizon
+                    - w[a, _HUMANITARIAN] * displaced * horizon / people_unit
+                    - row(p.war_cost, r)[a] * horizon
+                )
+                if s.barred[r, a, t]:
+                    value = -np.inf
+            elif v == _DEESCALATE:
+                d_down = row(p.rate_down, r) * (
+                    _tanh_pos(-(d0 - row(p.conciliation, r))) - _tanh_pos(-d0))
+                escalation = (min(d_down * horizon, 1.0)
+                              * _severity_step(severity, s.rung[r, a, t], -1))
+                value = (
+                    w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
+                    + w[a, _TIES] * partner[a, t] * row(p.aff_deescalation, r) * horizon
+                    - w[a, _STANDING] * row(p.concession, r) * s.pressure[r, a]
+                )
+            elif v == _SANCTION:
+                d_up = rate_up * (_tanh_pos(d0 + row(p.sanction_drive, r)) - _tanh_pos(d0))
+                escalation = min(d_up * horizon, 1.0) * _severity_step(severity, s.rung[r, a, t], 1)
+                value = (
+                    -w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
+                    + w[a, _STANDING] * 0.5 * retaliation * s.pressure[r, a]
+                    * s.grievance[r, a, t] / loss_unit
+                    - w[a, _TIES] * (partner[a, t] + trade[a, t]) * row(p.aff_sanction, r)
+                    * horizon
+                )
+            elif v == _NEGOTIATE:
+                d = deal[e]
+                side = 1 if second_party[d] == a else 0
+                theirs = s.deal_gains[r, d, 1 - side]
+                z = min(max(theirs / row(p.bargaining_noise, r), -30.0), 30.0)
+                # chance the other side's noisy surplus is positive (bargaining's rule)
+                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * s.deal_gains[r, d, side]
+                if s.agreement[r, d]:
+                    value = -np.inf
+            elif v in (_REQUEST, _ACTIVATE, _GRANT):
+                k = asset[e]
+                # the value of air cover to its holder, and the asset's effects on ties
+                avoided = 0.0
+                effect = 0.0
+                for j in range(n):
+                    avoided += air_part[a, j] * air_defence_of[k]
+                    effect += partner[a, j] * affinity_of[k, j]
+                cover_value = w[a, _LOSSES] * avoided * horizon / loss_unit
+                ties_effect = w[a, _TIES] * effect
+                unavailable = s.asset_on[r, k] or not s.asset_available[r, k]
+                if v == _REQUEST:
+                    supplier = asset_owner[k]
+                    chance = 1.0 / (1.0 + np.exp(-4.0 * s.affinity[r, a, supplier]))
+                    if blocked[k, a]:
+                        chance = 0.0
+                    value = chance * (cover_value + w[a, _TIES] * partner[a, supplier]
+                                      * row(p.asset_holder_affinity, r)[k])
+                    unavailable = s.asset_on[r, k]
+                elif v == _ACTIVATE:
+                    value = cover_value + ties_effect
+                else:
+                    t = target[e]
+                    arrivals = s.arrivals[r, a]
+                    value = (
+                        w[a, _TIES] * partner[a, t]
+                        * (row(p.asset_holder_affinity, r)[k] + row(p.aff_support, r))
+                        + w[a, _TIES] * row(p.request_weight, r) * s.requested[r, k, t]
+                        + ties_effect
+                        + w[a, _REFUGEES] * relief_of[k] * arrivals * horizon / people_unit
+                        # relief of the supplier's own domestic pressure, by the pressure rule
+                        + w[a, _STANDING] * row(p.pressure_per_refugees, r)[a] * relief_of[k]
+                        * arrivals * horizon / 100_000.0
+                        - objection[k, t]
+                    )
+                    unavailable = unavailable or blocked[k, t]
+                if unavailable:
+                    value = -np.inf
+            elif v in (_OPEN_GATE, _CLOSE_GATE):
+                g = gate[e]
+                sign = 1.0 if v == _OPEN_GATE else -1.0
+                # movers from the actor's own nodes along the gate's routes, and the
+                # partners hosting the routes' far ends
+                through = 0.0
+                is_host[:] = False
+                for q in range(edge_gate.size):
+                    if edge_gate[q] != g:
+                        continue
+                    if node_host[edge_src[q]] == a:
+                        through += s.route_potential[r, q] * (1.0 - row(p.gate_leakage, r)[g])
+                    if node_host[edge_dst[q]] >= 0:
+                        is_host[node_host[edge_dst[q]]] = True
+                cost_ties = 0.0
+                for h in range(n):
+                    if is_host[h]:
+                        cost_ties += partner[a, h]
+                changes = (sign < 0) if s.gate_open[r, g] else (sign > 0)  # acting moves it
+                if changes:
+                    value = sign * (
+                        w[a, _REFUGEES] * through * horizon / people_unit
+                        - w[a, _TIES] * cost_ties * row(p.gate_cost, r) * horizon
+                    )
+            utility[r, e] = value - row(p.action_cost, r)[e]
+    return utility
+
+
+@helper
+def _coalition_gain(s, p, r: int, a: int, t: int, armed_from: int) -> float:
+    """Daily territory value to a of backing its friends' offensives against t.
 
     A patron's air power counts in a friend's contest against t while the patron itself
     fights t (``fighting.contest_power``). Attacking keeps it in the fight; the gain is what
     the friends' push against t is worth to the attacker, through its value of each objective
     and its affinity with each friend, times the share of their contest the support decides.
     """
-    m = sc(p.contest_exponent, 3)
-    friend = np.maximum(s.affinity[:, a, :], 0.0)  # (R, E, B)
-    friend[:, np.arange(a.size), a] = 0.0
-    friend[:, np.arange(a.size), t] = 0.0
-    help_ = friend * (p.air[:, a] * (1.0 - _pick(s.cover, t)))[:, :, None]  # (R, E, B)
-    power_bt = np.swapaxes(s.power[:, :, t], 1, 2)  # (R, E, B): power of b against t
-    power_tb = s.power[:, t, :]  # (R, E, B)
-    armed = (s.rung[:, a, t] >= layout.armed_from)[:, :, None]
-    with_help = np.where(armed, power_bt, power_bt + help_)
-    without = np.maximum(with_help - help_, 0.0)
-
-    def share(x: np.ndarray) -> np.ndarray:
-        xm, ym = x ** m, power_tb ** m
-        return np.divide(xm, xm + ym, out=np.full_like(xm, 0.5), where=xm + ym > 0)
-
-    decided = share(with_help) - share(without)  # (R, E, B)
-    pushing = np.swapaxes(s.attack_prev[:, :, t], 1, 2)  # (R, E, B): b attacked t
-    heat = lookup(p.rung_intensity, np.maximum(s.rung[:, :, t], layout.armed_from))
-    heat = np.swapaxes(heat, 1, 2) / (1.0 + 2.0 * sc(p.attack_boost, 3))
-    # value to a of ground b takes from t: value[o, a] * control[o, t] * speed[o]
-    stake = (p.value[:, :, a] * s.control[:, :, t] * p.speed[:, :, None]).sum(axis=1)  # (R, E)
-    return stake * (friend * pushing * heat * 2.0 * decided).sum(axis=2)
+    m = row(p.contest_exponent, r)
+    heat_scale = 1.0 + 2.0 * row(p.attack_boost, r)
+    help_unit = row(p.air, r)[a] * (1.0 - s.cover[r, t])
+    in_fight = s.rung[r, a, t] >= armed_from
+    total = 0.0
+    for b in range(s.rung.shape[1]):
+        friend = max(s.affinity[r, a, b], 0.0)
+        pushing = s.attack_prev[r, b, t]
+        if b in (a, t) or friend * pushing == 0.0:
+            continue
+        help_ = friend * help_unit
+        power_bt = s.power[r, b, t]
+        with_help = power_bt if in_fight else power_bt + help_
+        without = max(with_help - help_, 0.0)
+        theirs = s.power[r, t, b] ** m
+        with_m, without_m = with_help ** m, without ** m
+        decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
+                   - (without_m / (without_m + theirs) if without_m + theirs > 0 else 0.5))
+        heat = row(p.rung_intensity, r)[max(s.rung[r, b, t], armed_from)] / heat_scale
+        total += friend * pushing * heat * 2.0 * decided
+    # value to a of ground its friends take from t: value[o, a] * control[o, t] * speed[o]
+    stake = 0.0
+    for o in range(s.control.shape[1]):
+        stake += row(p.value, r)[o, a] * s.control[r, o, t] * row(p.speed, r)[o]
+    return stake * total
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -273,15 +295,37 @@ def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) 
         rationality: ``(P,)`` logit precision.
         u: ``(R,)`` uniforms.
     """
-    available = np.isfinite(utility)
-    z = np.where(available, np.where(available, utility, 0.0) * rationality[:, None], -np.inf)
-    top = np.max(z, axis=1, keepdims=True)
-    # all entries unavailable: fall back to the first (by convention the menu's hold)
-    weights = np.where(np.isfinite(top), np.exp(z - np.where(np.isfinite(top), top, 0.0)), 1.0)
-    cdf = np.cumsum(weights, axis=1)
-    threshold = u[:, None] * cdf[:, -1:]
-    choice = (cdf < threshold).sum(axis=1)
-    return np.minimum(choice, utility.shape[1] - 1)
+    return _quantal_choice(np.ascontiguousarray(utility), rationality, u)
+
+
+@kernel
+def _quantal_choice(utility, rationality, u):
+    r_count, m = utility.shape
+    out = np.empty(r_count, dtype=np.int64)
+    weights = np.empty(m)
+    for r in range(r_count):
+        precision = row(rationality, r)
+        top = -np.inf
+        for e in range(m):
+            if np.isfinite(utility[r, e]):
+                top = max(top, utility[r, e] * precision)
+        total = 0.0
+        for e in range(m):
+            if not np.isfinite(top):  # nothing available: the menu's first entry (hold)
+                weights[e] = 1.0
+            elif np.isfinite(utility[r, e]):
+                weights[e] = np.exp(utility[r, e] * precision - top)
+            else:
+                weights[e] = 0.0
+            total += weights[e]
+        threshold = u[r] * total
+        cdf, choice = 0.0, 0
+        for e in range(m):
+            cdf += weights[e]
+            if cdf < threshold:
+                choice += 1
+        out[r] = min(choice, m - 1)
+    return out
 
 
 __all__ = ["Situation", "quantal_choice", "score_menu"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.world import sc
+from sim.jit import kernel, row
 
 
 def drive(
@@ -36,24 +36,35 @@ def drive(
         mediation: ``(A, A)`` or ``(R, A, A)`` mediation effort today.
         params: ``Params`` (ladder fields).
     """
-    both = lambda x: x + np.swapaxes(x, 1, 2)  # noqa: E731 - acts of either side
-    return (
-        sc(params.base_drift, 3)
-        + sc(params.hostility, 3) * both(attack)
-        + sc(params.sanction_drive, 3) * both(sanction)
-        + sc(params.provocation, 3) * casualties
-        - sc(params.conciliation, 3) * both(deescalate)
-        - sc(params.weariness, 3) * weariness_losses
-        - sc(params.trade_damping, 3) * trade
-        - sc(params.mediation, 3) * mediation
-    )
+    p = params
+    mediation = mediation if mediation.ndim == 3 else mediation[None]
+    return _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation,
+                  p.base_drift, p.hostility, p.sanction_drive, p.provocation, p.conciliation,
+                  p.weariness, p.trade_damping, p.mediation)
 
 
-def step_probabilities(drive_: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
-    """Chances of one step up and one step down, each ``(R, A, A)``."""
-    up = sc(params.rate_up, 3) * np.tanh(np.maximum(drive_, 0.0))
-    down = sc(params.rate_down, 3) * np.tanh(np.maximum(-drive_, 0.0))
-    return up, down
+@kernel
+def _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation,
+           base_drift, hostility, sanction_drive, provocation, conciliation, weariness,
+           trade_damping, mediation_weight):
+    r_count, n = attack.shape[0], attack.shape[1]
+    out = np.empty((r_count, n, n))
+    for r in range(r_count):
+        ties, talks = row(trade, r), row(mediation, r)
+        for i in range(n):
+            for j in range(n):
+                # acts of either side
+                out[r, i, j] = (
+                    row(base_drift, r)
+                    + row(hostility, r) * (attack[r, i, j] + attack[r, j, i])
+                    + row(sanction_drive, r) * (sanction[r, i, j] + sanction[r, j, i])
+                    + row(provocation, r) * casualties[r, i, j]
+                    - row(conciliation, r) * (deescalate[r, i, j] + deescalate[r, j, i])
+                    - row(weariness, r) * weariness_losses[r, i, j]
+                    - row(trade_damping, r) * ties[i, j]
+                    - row(mediation_weight, r) * talks[i, j]
+                )
+    return out
 
 
 def step(rung: np.ndarray, drive_: np.ndarray, u: np.ndarray, cap: np.ndarray,
@@ -68,7 +79,19 @@ def step(rung: np.ndarray, drive_: np.ndarray, u: np.ndarray, cap: np.ndarray,
         n_rungs: Length of the ladder.
         params: ``Params``.
     """
-    up, down = step_probabilities(drive_, params)
-    move = (u < up).astype(np.int64) - (u > 1.0 - down).astype(np.int64)
-    new = np.clip(rung + move, 0, n_rungs - 1)
-    return np.minimum(new, cap)
+    return _step(rung, drive_, u, cap, n_rungs, params.rate_up, params.rate_down)
+
+
+@kernel
+def _step(rung, drive_, u, cap, n_rungs, rate_up, rate_down):
+    out = np.empty_like(rung)
+    r_count, n = rung.shape[0], rung.shape[1]
+    for r in range(r_count):
+        for i in range(n):
+            for j in range(n):
+                # chances of one step up and one step down
+                up = row(rate_up, r) * np.tanh(max(drive_[r, i, j], 0.0))
+                down = row(rate_down, r) * np.tanh(max(-drive_[r, i, j], 0.0))
+                move = (1 if u[r, i, j] < up else 0) - (1 if u[r, i, j] > 1.0 - down else 0)
+                out[r, i, j] = min(min(max(rung[r, i, j] + move, 0), n_rungs - 1), cap[r, i, j])
+    return out

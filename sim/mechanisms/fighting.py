@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.mechanisms.common import lookup, zero_diagonal
+from sim.jit import kernel, row
 from sim.world import sc
 
 
@@ -48,12 +48,35 @@ def intensity(
 
     The rung sets a base intensity; an attack by either side at least starts fighting at the
     lowest armed rung and raises intensity by ``attack_boost`` per attacking side.
+
+    Args:
+        rung: ``(R, A, A)`` int.
+        rung_intensity: ``(P, L)`` intensity of each rung.
+        armed_from: First rung with armed fighting.
+        attack: ``(R or 1, A, A)`` attacks of i on j (1 = attacking).
+        attack_boost: ``(P,)``.
     """
-    base = lookup(rung_intensity, rung)
-    attacks = attack + np.swapaxes(attack, 1, 2)
-    armed = lookup(rung_intensity, np.full_like(rung, armed_from))
-    base = np.where(attacks > 0, np.maximum(base, armed), base)
-    return zero_diagonal(base * (1.0 + sc(attack_boost, 3) * attacks))
+    return _intensity(rung, rung_intensity, armed_from, attack, attack_boost)
+
+
+@kernel
+def _intensity(rung, rung_intensity, armed_from, attack, attack_boost):
+    r_count, n = rung.shape[0], rung.shape[1]
+    out = np.zeros((r_count, n, n))
+    for r in range(r_count):
+        table = row(rung_intensity, r)
+        acts = row(attack, r)
+        boost = row(attack_boost, r)
+        for i in range(n):
+            for j in range(n):
+                if i == j:
+                    continue
+                base = table[rung[r, i, j]]
+                attacks = acts[i, j] + acts[j, i]
+                if attacks > 0:
+                    base = max(base, table[armed_from])
+                out[r, i, j] = base * (1.0 + boost * attacks)
+    return out
 
 
 def loss_rates(intensity_: np.ndarray, fire: np.ndarray, exposure: np.ndarray,
@@ -67,44 +90,101 @@ def contest_power(ground: np.ndarray, air: np.ndarray, cover: np.ndarray, affini
     """``power[r, i, j]``: i's power when contesting ground held by j.
 
     Own ground forces plus own air power and the air power of every third party k that is
-    friendly to i (positive affinity) and itself fighting j; air counts net of j's cover.
+    friendly to i (positive affinity) and itself fighting j; air counts net of j's cover:
+    ``ground_i + (air_i + sum_k max(aff_ki, 0) armed_kj air_k) (1 - cover_j)``.
+
+    Args:
+        ground: ``(P, A)``.
+        air: ``(P, A)``.
+        cover: ``(R, A)`` air-defence cover.
+        affinity: ``(R, A, A)``.
+        armed: ``(R, A, A)`` bool: k is fighting j.
     """
-    friend = zero_diagonal(np.maximum(affinity, 0.0))  # friend[k, i]
-    air_k_on_j = armed * air[:, :, None]  # [k, j]
-    coalition = np.matmul(np.swapaxes(friend, 1, 2), air_k_on_j)  # [i, j] = sum_k f_ki a_kj
-    total_air = air[:, :, None] + coalition
-    return ground[:, :, None] + total_air * (1.0 - cover[:, None, :])
+    return _contest_power(ground, air, cover, affinity, armed)
+
+
+@kernel
+def _contest_power(ground, air, cover, affinity, armed):
+    r_count, n = affinity.shape[0], affinity.shape[1]
+    out = np.empty((r_count, n, n))
+    friend = np.empty((n, n))  # friend[k, i]: k's support for i
+    air_on = np.empty((n, n))  # air_on[k, j]: k's air power in its fight with j
+    for r in range(r_count):
+        g, a = row(ground, r), row(air, r)
+        for k in range(n):
+            for i in range(n):
+                friend[k, i] = max(affinity[r, k, i], 0.0) if k != i else 0.0
+                air_on[k, i] = a[k] if armed[r, k, i] else 0.0
+        for i in range(n):
+            for j in range(n):
+                coalition = 0.0
+                for k in range(n):
+                    coalition += friend[k, i] * air_on[k, j]
+                out[r, i, j] = g[i] + (a[i] + coalition) * (1.0 - cover[r, j])
+    return out
 
 
 def win_share(power: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0)."""
+    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0).
+
+    Left to numpy: its vectorised ``power`` is faster than a compiled scalar loop.
+    """
     pm = power ** sc(exponent, 3)
     total = pm + np.swapaxes(pm, 1, 2)
     return np.divide(pm, total, out=np.full_like(pm, 0.5), where=total > 0)
 
 
-def transfer_rates(
-    intensity_: np.ndarray, attack: np.ndarray, win: np.ndarray, speed: np.ndarray,
-    can_hold: np.ndarray, boost: np.ndarray, noise: np.ndarray | None = None,
+def shift_control(
+    control: np.ndarray, intensity_: np.ndarray, attack: np.ndarray, win: np.ndarray,
+    speed: np.ndarray, can_hold: np.ndarray, boost: np.ndarray, noise: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Daily share of j's control of objective o taken by attacker i, ``(R, O, A_i, A_j)``.
+    """New control ``(R, O, A)`` after a day's transfers between attackers and holders.
 
-    Only an attack moves ground; the rate is ``speed * normalised intensity * 2 p_ij`` (so equal
-    forces trade at ``speed``), times a noise factor of mean 1. Rows are scaled so no holder
-    loses more than all it holds.
+    Attacker i takes from holder j the daily share ``speed_o * normalised intensity_ij * 2
+    p_ij`` of objective o (so equal forces trade at ``speed``), times a noise factor of mean
+    1, where i can hold o. Only an attack moves ground. A holder's column is scaled so it
+    never loses more than it holds, and shares stay summing to 1.
+
+    Args:
+        control: ``(R, O, A)``.
+        intensity_: ``(R, A, A)`` fighting intensity.
+        attack: ``(R or 1, A, A)`` attacks of i on j.
+        win: ``(R, A, A)`` contest shares.
+        speed: ``(P, O)``.
+        can_hold: ``(P, O, A)``.
+        boost: ``(P,)`` attack boost (normalises intensity).
+        noise: ``(R, A, A)`` factors of mean 1, or None.
     """
-    norm = intensity_ / (1.0 + 2.0 * sc(boost, 3))
-    rate = (norm * attack * 2.0 * win)[:, None, :, :] * speed[:, :, None, None]
-    rate = rate * can_hold[:, :, :, None]
-    if noise is not None:
-        rate = rate * noise[:, None, :, :]
-    out = rate.sum(axis=2, keepdims=True)
-    return np.where(out > 1.0, rate / np.maximum(out, 1e-300), rate)
+    if noise is None:
+        noise = np.ones((1, *intensity_.shape[1:]))
+    return _shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise)
 
 
-def apply_transfers(control: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """New control ``(R, O, A)`` after the transfers ``rates`` (shares stay summing to 1)."""
-    flow = rates * control[:, :, None, :]  # [o, i, j]: from j to i
-    gained = flow.sum(axis=3)
-    lost = flow.sum(axis=2)
-    return np.clip(control + gained - lost, 0.0, 1.0)
+@kernel
+def _shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise):
+    r_count, o_count, n = control.shape
+    out = np.empty_like(control)
+    rate = np.empty((n, n))
+    for r in range(r_count):
+        acts, shake = row(attack, r), row(noise, r)
+        norm = 1.0 + 2.0 * row(boost, r)
+        speeds, holds = row(speed, r), row(can_hold, r)
+        for o in range(o_count):
+            for i in range(n):
+                for j in range(n):
+                    rate[i, j] = ((intensity_[r, i, j] / norm * acts[i, j] * 2.0 * win[r, i, j])
+                                  * speeds[o] * holds[o, i] * shake[i, j])
+            for j in range(n):
+                taken = 0.0
+                for i in range(n):
+                    taken += rate[i, j]
+                if taken > 1.0:
+                    for i in range(n):
+                        rate[i, j] = rate[i, j] / taken
+            for i in range(n):
+                gained, lost = 0.0, 0.0
+                for j in range(n):
+                    gained += rate[i, j] * control[r, o, j]
+                    lost += rate[j, i] * control[r, o, i]
+                out[r, o, i] = min(max(control[r, o, i] + gained - lost, 0.0), 1.0)
+    return out
