@@ -61,6 +61,8 @@ def _contiguous(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         # a read-only array (a broadcast view) is another type to numba, too
         return x if x.flags.c_contiguous and x.flags.writeable else np.array(x, order="C")
+    if getattr(x, "ready", False):
+        return x
     if isinstance(x, tuple):
         return type(x)(*map(_contiguous, x)) if hasattr(x, "_fields") else tuple(
             map(_contiguous, x))
@@ -75,17 +77,20 @@ def row(x, r: int):
 
 @functools.cache
 def _tuple_type(cls: type, names: tuple[str, ...]) -> type:
-    return namedtuple(f"Packed{cls.__name__}", names)
+    tuple_type = namedtuple(f"Packed{cls.__name__}", names)
+    tuple_type.ready = True  # its arrays were made contiguous when packed
+    return tuple_type
 
 
 def packed(obj: Any) -> tuple:
     """A dataclass's array and number fields as a named tuple a kernel can take as one argument.
 
     Kernels then read ``params.horizon`` as the Python code does, instead of taking dozens of
-    positional arrays. Fields that are neither arrays nor numbers (lists, None) are left out.
+    positional arrays. Fields that are neither arrays nor numbers (lists, None) are left out;
+    arrays are made C-contiguous and writable (see ``kernel``).
     """
     values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    kept = {k: v for k, v in values.items()
+    kept = {k: _contiguous(v) for k, v in values.items()
             if isinstance(v, np.ndarray | int | float) and not isinstance(v, bool)}
     return _tuple_type(type(obj), tuple(kept))(**kept)
 

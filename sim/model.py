@@ -30,7 +30,6 @@ import numpy as np
 from sim.actors import StateActor
 from sim.jit import kernel
 from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
-from sim.mechanisms.common import symmetric_uniform
 from sim.mechanisms.decisions import Situation, score_menu
 from sim.narrative import describe_action, describe_event, display_names
 from sim.rng import CounterRNG, Stream
@@ -293,11 +292,7 @@ class CrisisModel(mesa.Model):
             **self._war_prospects(fire, win))
         theatre = refugees.theatre_intensity(s.intensity)
         relief = self._relief()
-        movers = s.people * refugees.mover_rates(
-            s.people, p.capacity, lay.node_conflict, theatre, np.zeros_like(s.people, float),
-            relief, p)
-        attract = refugees.attractiveness(s.people, p.capacity, lay.node_conflict, theatre)
-        potential = movers[:, lay.edge_src] * p.edge_rate * attract[:, lay.edge_dst]
+        potential = refugees.route_potential(s.people, theatre, relief, lay, p)
         available = (day >= p.asset_available_day) | s.asset_released
         situation = Situation(
             day=day, rung=s.rung, affinity=s.affinity, pressure=s.pressure, control=s.control,
@@ -477,7 +472,7 @@ class CrisisModel(mesa.Model):
         weariness = (s.losses_by + np.swapaxes(s.losses_by, 1, 2)).astype(float)
         drive = escalation.drive(attack, sanction, deescalate, casualties, weariness, p.trade,
                                  self._mediation(day), p)
-        u_ladder = symmetric_uniform(rng.uniform(day, Stream.ESCALATION, (n, n)))
+        u_ladder = rng.symmetric_uniform(day, Stream.ESCALATION, n)
         s.rung = escalation.step(s.rung, drive, u_ladder, cap, len(lay.rungs), p)
         self.rung_max = np.maximum(self.rung_max, s.rung)
         for i, j in lay.dyads():
@@ -516,8 +511,7 @@ class CrisisModel(mesa.Model):
         if s.affinity_shock is not None:
             affinity_delta += s.affinity_shock
             s.affinity_shock = None
-        noise = rng.normal(day, Stream.ALLIANCES, (n, n))
-        noise = np.triu(noise, 1) + np.swapaxes(np.triu(noise, 1), 1, 2)
+        noise = rng.symmetric_normal(day, Stream.ALLIANCES, n)
         s.affinity = alliances.step(s.affinity, affinity_delta, noise, p)
         align = alliances.alignment(s.affinity, lay.bloc_sign)
         moved_over = alliances.realigned(align, self.alignment0, p.realignment_threshold)

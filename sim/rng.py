@@ -119,6 +119,24 @@ class CounterRNG:
         # numpy's vectorised log and cos are faster here than a compiled scalar loop
         return np.sqrt(-2.0 * np.log(u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1])
 
+    def symmetric_uniform(self, day: int, stream: int, n: int) -> np.ndarray:
+        """``(R, n, n)`` uniforms, one per unordered pair (i < j), mirrored; diagonal 0.
+
+        The numbers are the upper triangle of ``uniform(day, stream, (n, n))``.
+        """
+        iu = np.triu_indices(n, 1)
+        return _mirror(self.uniform(day, stream, (n, n))[:, iu[0], iu[1]], n)
+
+    def symmetric_normal(self, day: int, stream: int, n: int) -> np.ndarray:
+        """``(R, n, n)`` standard normals, one per unordered pair (i < j), mirrored; diagonal 0.
+
+        The numbers are the upper triangle of ``normal(day, stream, (n, n))``, transformed only
+        where they are used.
+        """
+        iu = np.triu_indices(n, 1)
+        u = self.uniform(day, stream, (2, n, n))[:, :, iu[0], iu[1]]
+        return _mirror(np.sqrt(-2.0 * np.log(u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1]), n)
+
     def poisson(self, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
         """Poisson counts with means ``lam`` (shape ``(R, ...)``) by inversion.
 
@@ -129,6 +147,20 @@ class CounterRNG:
         lam = np.asarray(lam, dtype=np.float64)
         u = self.uniform(day, stream, lam.shape[1:])
         return _poisson_inversion(lam.ravel(), u.ravel()).reshape(lam.shape)
+
+
+@kernel
+def _mirror(pairs: np.ndarray, n: int) -> np.ndarray:
+    """``(R, n, n)`` symmetric array from ``(R, n(n-1)/2)`` values in ``triu_indices`` order."""
+    out = np.zeros((pairs.shape[0], n, n))
+    for r in range(pairs.shape[0]):
+        k = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                out[r, i, j] = pairs[r, k]
+                out[r, j, i] = pairs[r, k]
+                k += 1
+    return out
 
 
 @kernel

@@ -10,6 +10,7 @@ mechanisms broadcast over it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,6 +215,17 @@ class Params:
     def size(self) -> int:
         """Length P of the leading axis (1 or R)."""
         return int(self.rationality.shape[0])
+
+    @functools.cached_property
+    def packed(self) -> tuple:
+        """These arrays as one named tuple for compiled kernels (``sim.jit.packed``), made once.
+
+        Parameters do not change during a run, so packing them once saves a conversion of
+        some hundred arrays per kernel call.
+        """
+        from sim.jit import packed
+
+        return packed(self)
 
     @staticmethod
     def stack(parts: list[Params], counts: list[int]) -> Params:

@@ -137,14 +137,33 @@ def form(proposed: np.ndarray, active: np.ndarray, gains: np.ndarray, noise: np.
 
 
 def breakdown_hazard(affinity: np.ndarray, pressure: np.ndarray, layout, params) -> np.ndarray:
-    """Daily chance each agreement breaks down, ``(R, D)``."""
-    hostility = np.zeros((affinity.shape[0], len(layout.deals)))
-    for d in range(len(layout.deals)):
-        cease = layout.deal_ceasefire[d]
-        worst = (np.maximum(-affinity, 0.0) * cease).max(axis=(1, 2))
-        parties = layout.deal_parties[d]
-        hostility[:, d] = worst + pressure[:, parties].mean(axis=1)
-    return np.clip(params.breakdown_base + params.breakdown_hostility * hostility, 0.0, 1.0)
+    """Daily chance each agreement breaks down, ``(R, D)``.
+
+    Residual hostility is the worst enmity across the ceasefire's dyads plus the parties' mean
+    domestic pressure.
+    """
+    return _breakdown_hazard(affinity, pressure, layout.deal_ceasefire, layout.deal_parties,
+                             params.breakdown_base, params.breakdown_hostility)
+
+
+@kernel
+def _breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostility):
+    r_count, n = affinity.shape[0], affinity.shape[1]
+    out = np.empty((r_count, ceasefire.shape[0]))
+    for r in range(r_count):
+        for d in range(ceasefire.shape[0]):
+            worst = 0.0
+            for i in range(n):
+                for j in range(n):
+                    if ceasefire[d, i, j]:
+                        worst = max(worst, -affinity[r, i, j])
+            mean_pressure = 0.0
+            for side in range(parties.shape[1]):
+                mean_pressure += pressure[r, parties[d, side]]
+            hostility = worst + mean_pressure / parties.shape[1]
+            hazard = row(base, r)[d] + row(per_hostility, r)[d] * hostility
+            out[r, d] = min(max(hazard, 0.0), 1.0)
+    return out
 
 
 def acceptance_probability(gains: np.ndarray, params) -> np.ndarray:

@@ -60,7 +60,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:
                  layout.deal_parties[:, 1], layout.asset_owner,
                  layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
     structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
-    return _score_menu(packed(s), packed(p), structure, layout.armed_from)
+    return _score_menu(packed(s), p.packed, structure, layout.armed_from)
 
 
 _TERRITORY, _LOSSES, _ESCALATION = OBJ["territory"], OBJ["losses"], OBJ["escalation"]

@@ -71,11 +71,14 @@ def step(rung: np.ndarray, drive_: np.ndarray, u: np.ndarray, cap: np.ndarray,
          n_rungs: int, params) -> np.ndarray:
     """Move each dyad's rung one step by its drive, then apply agreement caps.
 
+    The inputs are symmetric, so each dyad is drawn once (i < j) and mirrored; the diagonal
+    (an actor with itself) is not a dyad and keeps its rung.
+
     Args:
         rung: ``(R, A, A)`` int rungs (symmetric).
-        drive_: ``(R, A, A)`` drive.
+        drive_: ``(R, A, A)`` drive (symmetric).
         u: ``(R, A, A)`` symmetric uniforms, one per dyad.
-        cap: ``(R, A, A)`` highest rung allowed (``n_rungs - 1`` where uncapped).
+        cap: ``(R, A, A)`` highest rung allowed (``n_rungs - 1`` where uncapped), symmetric.
         n_rungs: Length of the ladder.
         params: ``Params``.
     """
@@ -84,14 +87,18 @@ def step(rung: np.ndarray, drive_: np.ndarray, u: np.ndarray, cap: np.ndarray,
 
 @kernel
 def _step(rung, drive_, u, cap, n_rungs, rate_up, rate_down):
-    out = np.empty_like(rung)
+    out = rung.copy()
     r_count, n = rung.shape[0], rung.shape[1]
     for r in range(r_count):
         for i in range(n):
-            for j in range(n):
-                # chances of one step up and one step down
-                up = row(rate_up, r) * np.tanh(max(drive_[r, i, j], 0.0))
-                down = row(rate_down, r) * np.tanh(max(-drive_[r, i, j], 0.0))
-                move = (1 if u[r, i, j] < up else 0) - (1 if u[r, i, j] > 1.0 - down else 0)
-                out[r, i, j] = min(min(max(rung[r, i, j] + move, 0), n_rungs - 1), cap[r, i, j])
+            for j in range(i + 1, n):
+                # one step up with chance rate_up tanh(drive), down with rate_down tanh(-drive)
+                d, move = drive_[r, i, j], 0
+                if d > 0.0 and u[r, i, j] < row(rate_up, r) * np.tanh(d):
+                    move = 1
+                elif d < 0.0 and u[r, i, j] > 1.0 - row(rate_down, r) * np.tanh(-d):
+                    move = -1
+                new = min(min(max(rung[r, i, j] + move, 0), n_rungs - 1), cap[r, i, j])
+                out[r, i, j] = new
+                out[r, j, i] = new
     return out

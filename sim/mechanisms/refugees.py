@@ -23,60 +23,88 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.mechanisms.common import stochastic_round
-from sim.world import sc
+from sim.jit import helper, kernel, row
 
 
 def theatre_intensity(intensity: np.ndarray) -> np.ndarray:
     """Fighting intensity felt by civilians, ``(R,)``: ``1 - prod(1 - min(I_ij, 1))`` over dyads."""
-    n = intensity.shape[-1]
-    iu = np.triu_indices(n, 1)
-    return 1.0 - np.prod(1.0 - np.minimum(intensity[:, iu[0], iu[1]], 1.0), axis=1)
+    return _theatre_intensity(intensity)
 
 
-def gate_factor(gate_open: np.ndarray, leakage: np.ndarray, edge_gate: np.ndarray) -> np.ndarray:
-    """Per-route factor ``(R, E)``: 1 without a gate or with it open, the leakage when closed."""
-    if edge_gate.size == 0:
-        return np.ones((gate_open.shape[0], 0))
-    has_gate = edge_gate >= 0
-    g = np.where(has_gate, edge_gate, 0)
-    if gate_open.shape[1] == 0:
-        return np.ones((gate_open.shape[0], edge_gate.size))
-    factor = np.where(gate_open[:, g], 1.0, leakage[:, g] * np.ones_like(gate_open[:, g],
-                                                                          dtype=float))
-    return np.where(has_gate, factor, 1.0)
+@kernel
+def _theatre_intensity(intensity):
+    out = np.empty(intensity.shape[0])
+    n = intensity.shape[1]
+    for r in range(intensity.shape[0]):
+        calm = 1.0
+        for i in range(n):
+            for j in range(i + 1, n):
+                calm *= 1.0 - min(intensity[r, i, j], 1.0)
+        out[r] = 1.0 - calm
+    return out
 
 
-def mover_rates(people: np.ndarray, capacity: np.ndarray, conflict: np.ndarray,
-                fighting: np.ndarray, ground_shift: np.ndarray, relief: np.ndarray,
-                params) -> np.ndarray:
-    """Daily share of each node's people who set out, ``(R, N)``.
+@helper
+def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief, base, per_fighting,
+                per_ground, settle_rate, move_rate):
+    """Daily share of a node's people who set out.
+
+    In a conflict node the displaced: a base rate, plus fighting intensity, plus the ground
+    the node's objective lost today. Elsewhere a settle rate, rising toward the move rate as
+    the node fills past its capacity, reduced by aid to its host (``relief``).
+    """
+    if conflict:
+        rate = base + per_fighting * fighting + per_ground * ground_shift
+    else:
+        overflow = min(max((people - capacity) / max(people, 1), 0.0), 1.0)
+        rate = (settle_rate + (move_rate - settle_rate) * overflow) * (1.0 - relief)
+    return min(max(rate, 0.0), 1.0)
+
+
+@helper
+def _attractiveness(people, capacity, conflict, fighting):
+    """How much a node draws movers: spare capacity (floor 0.05), safety for conflict nodes."""
+    spare = min(max(1.0 - people / max(capacity, 1.0), 0.05), 1.0)
+    return spare * (1.0 - fighting if conflict else 1.0)
+
+
+@helper
+def _gate_factor(gate, gate_open, leakage):
+    """1 without a gate or with it open, the gate's leakage when closed."""
+    if gate < 0 or gate_open[gate]:
+        return 1.0
+    return leakage[gate]
+
+
+def route_potential(people: np.ndarray, fighting: np.ndarray, relief: np.ndarray, layout,
+                    params) -> np.ndarray:
+    """Daily movers along each route if its gate were open, ``(R, E)`` (what gate keepers weigh).
 
     Args:
         people: ``(R, N)``.
-        capacity: ``(P, N)``.
-        conflict: ``(N,)`` bool.
         fighting: ``(R,)`` theatre intensity.
-        ground_shift: ``(R, N)`` share of the node's objective that changed hands today.
         relief: ``(R, N)`` share by which onward movement is reduced (aid to the host).
+        layout: ``Layout``.
         params: ``Params``.
     """
-    displaced = (sc(params.displacement_base, 2)
-                 + sc(params.displacement_fighting, 2) * fighting[:, None]
-                 + sc(params.displacement_ground, 2) * ground_shift)
-    fill = np.divide(people - capacity, np.maximum(people, 1), dtype=float)
-    overflow = np.clip(fill, 0.0, 1.0)
-    onward = (sc(params.settle_rate, 2)
-              + (sc(params.move_rate, 2) - sc(params.settle_rate, 2)) * overflow) * (1.0 - relief)
-    return np.clip(np.where(conflict, displaced, onward), 0.0, 1.0)
+    return _route_potential(people, fighting, relief, layout.node_conflict, layout.edge_src,
+                            layout.edge_dst, params.packed)
 
 
-def attractiveness(people: np.ndarray, capacity: np.ndarray, conflict: np.ndarray,
-                   fighting: np.ndarray) -> np.ndarray:
-    """How much a node draws movers, ``(R, N)``: spare capacity (floor 0.05), safety."""
-    spare = np.clip(1.0 - people / np.maximum(capacity, 1.0), 0.05, 1.0)
-    safety = np.where(conflict, 1.0 - fighting[:, None], 1.0)
-    return spare * safety
+@kernel
+def _route_potential(people, fighting, relief, conflict, edge_src, edge_dst, p):
+    out = np.empty((people.shape[0], edge_src.size))
+    for r in range(people.shape[0]):
+        capacity, rate = row(p.capacity, r), row(p.edge_rate, r)
+        for q in range(edge_src.size):
+            a, b = edge_src[q], edge_dst[q]
+            movers = people[r, a] * _mover_rate(
+                people[r, a], capacity[a], conflict[a], fighting[r], 0.0, relief[r, a],
+                row(p.displacement_base, r), row(p.displacement_fighting, r),
+                row(p.displacement_ground, r), row(p.settle_rate, r), row(p.move_rate, r))
+            out[r, q] = (movers * rate[q]
+                         * _attractiveness(people[r, b], capacity[b], conflict[b], fighting[r]))
+    return out
 
 
 def step(people: np.ndarray, dead: np.ndarray, layout, params, *, fighting: np.ndarray,
@@ -84,40 +112,81 @@ def step(people: np.ndarray, dead: np.ndarray, layout, params, *, fighting: np.n
          u_deaths: np.ndarray, u_moves: np.ndarray) -> dict[str, np.ndarray]:
     """One day of deaths, displacement, onward movement and returns.
 
+    Args:
+        people: ``(R, N)`` int.
+        dead: ``(R,)`` int.
+        layout: ``Layout``.
+        params: ``Params``.
+        fighting: ``(R,)`` theatre intensity.
+        ground_shift: ``(R, N)`` share of the node's objective that changed hands today.
+        gate_open: ``(R, G)`` bool.
+        relief: ``(R, N)`` share by which onward movement is reduced (aid to the host).
+        u_deaths: ``(R, N)`` uniforms for rounding deaths.
+        u_moves: ``(R, 2E)`` uniforms for rounding forward moves, then returns.
+
     Returns:
-        dict with ``people`` ``(R, N)``, ``dead`` ``(R,)``, ``flows`` ``(R, E)`` forward,
-        ``returns`` ``(R, E)``, ``arrivals`` ``(R, N)`` and ``left_conflict`` ``(R,)``.
+        dict with ``people`` ``(R, N)``, ``dead`` ``(R,)`` and ``left_conflict`` ``(R,)``:
+        people who left a conflict node today.
     """
-    conflict = layout.node_conflict
-    # 1. deaths
-    death_rate = sc(params.civilian_death_rate, 2) * fighting[:, None] * conflict
-    deaths = np.minimum(stochastic_round(people * death_rate, u_deaths), people)
-    people = people - deaths
-    dead = dead + deaths.sum(axis=1)
-    # 2.-4. expected flows along routes, forward and back
-    src, dst = layout.edge_src, layout.edge_dst
-    gates = gate_factor(gate_open, params.gate_leakage, layout.edge_gate)
-    movers = people * mover_rates(people, params.capacity, conflict, fighting, ground_shift,
-                                  relief, params)
-    attract = attractiveness(people, params.capacity, conflict, fighting)
-    forward = movers[:, src] * params.edge_rate * attract[:, dst] * gates
-    calm = (conflict & (fighting[:, None] < sc(params.calm_threshold, 2)))
-    back = people[:, dst] * params.edge_return * calm[:, src] * gates
-    moves = stochastic_round(np.concatenate([forward, back], axis=1), u_moves)
-    origin = np.concatenate([src, dst])
-    destination = np.concatenate([dst, src])
-    n = people.shape[1]
-    out_matrix = (origin[:, None] == np.arange(n)[None, :]).astype(np.int64)  # (2E, N)
-    in_matrix = (destination[:, None] == np.arange(n)[None, :]).astype(np.int64)
-    # cap: no node sends more than it holds (floor keeps the count whole and below the cap)
-    out = moves @ out_matrix
-    scale = np.where(out > people, people / np.maximum(out, 1), 1.0)
-    moves = np.where(scale[:, origin] < 1.0, np.floor(moves * scale[:, origin]), moves)
-    moves = moves.astype(np.int64)
-    out = moves @ out_matrix
-    arrivals = moves @ in_matrix
-    people = people - out + arrivals
-    e = src.size
-    left_conflict = (moves[:, :e] * conflict[src]).sum(axis=1)
-    return {"people": people, "dead": dead, "flows": moves[:, :e], "returns": moves[:, e:],
-            "arrivals": arrivals, "left_conflict": left_conflict, "deaths": deaths}
+    people, dead, left = _step(people, dead, layout.node_conflict, layout.edge_src,
+                               layout.edge_dst, layout.edge_gate, params.packed, fighting,
+                               ground_shift, gate_open, relief, u_deaths, u_moves)
+    return {"people": people, "dead": dead, "left_conflict": left}
+
+
+@kernel
+def _step(people, dead, conflict, edge_src, edge_dst, edge_gate, p, fighting, ground_shift,
+          gate_open, relief, u_deaths, u_moves):
+    r_count, n_nodes = people.shape
+    e_count = edge_src.size
+    new_people = np.empty_like(people)
+    new_dead = np.empty_like(dead)
+    left = np.zeros(r_count, dtype=np.int64)
+    movers = np.empty(n_nodes)
+    attract = np.empty(n_nodes)
+    moves = np.empty(2 * e_count, dtype=np.int64)
+    origin = np.concatenate((edge_src, edge_dst))
+    destination = np.concatenate((edge_dst, edge_src))
+    sent = np.zeros(n_nodes, dtype=np.int64)
+    for r in range(r_count):
+        capacity, fight = row(p.capacity, r), fighting[r]
+        here = new_people[r]
+        # 1. civilian deaths in conflict nodes (stochastic rounding keeps people whole)
+        new_dead[r] = dead[r]
+        for node in range(n_nodes):
+            rate = row(p.civilian_death_rate, r) * fight * conflict[node]
+            deaths = min(np.int64(np.floor(people[r, node] * rate + u_deaths[r, node])),
+                         people[r, node])
+            here[node] = people[r, node] - deaths
+            new_dead[r] += deaths
+        # 2.-4. expected flows along routes, forward and back
+        for node in range(n_nodes):
+            movers[node] = here[node] * _mover_rate(
+                here[node], capacity[node], conflict[node], fight, ground_shift[r, node],
+                relief[r, node], row(p.displacement_base, r), row(p.displacement_fighting, r),
+                row(p.displacement_ground, r), row(p.settle_rate, r), row(p.move_rate, r))
+            attract[node] = _attractiveness(here[node], capacity[node], conflict[node], fight)
+        calm_below = row(p.calm_threshold, r)
+        for q in range(e_count):
+            a, b = edge_src[q], edge_dst[q]
+            gate = _gate_factor(edge_gate[q], gate_open[r], row(p.gate_leakage, r))
+            forward = movers[a] * row(p.edge_rate, r)[q] * attract[b] * gate
+            calm = 1.0 if conflict[a] and fight < calm_below else 0.0
+            back = here[b] * row(p.edge_return, r)[q] * calm * gate
+            moves[q] = np.int64(np.floor(forward + u_moves[r, q]))
+            moves[e_count + q] = np.int64(np.floor(back + u_moves[r, e_count + q]))
+        # cap: no node sends more than it holds (floor keeps the count whole and below it)
+        sent[:] = 0
+        for m in range(2 * e_count):
+            sent[origin[m]] += moves[m]
+        for m in range(2 * e_count):
+            node = origin[m]
+            if sent[node] > here[node]:
+                moves[m] = np.int64(np.floor(moves[m] * (here[node] / max(sent[node], 1))))
+        for m in range(2 * e_count):
+            here[origin[m]] -= moves[m]
+            here[destination[m]] += moves[m]
+        for q in range(e_count):
+            if conflict[edge_src[q]]:
+                left[r] += moves[q]
+    return new_people, new_dead, left
