@@ -75,24 +75,25 @@ def row(x, r: int):
     return x[r if x.shape[0] > 1 else 0]
 
 
-@functools.cache
-def _tuple_type(cls: type, names: tuple[str, ...]) -> type:
-    tuple_type = namedtuple(f"Packed{cls.__name__}", names)
-    tuple_type.ready = True  # its arrays were made contiguous when packed
-    return tuple_type
+def tuple_type(cls: type, name: str) -> type:
+    """A named tuple type with the fields of dataclass ``cls``, for passing one to kernels.
+
+    Assign it to a module-level name equal to ``name`` in ``cls``'s module: numba's disk cache
+    keys compiled code by argument types, and finds a named tuple type again in another
+    process (a worker) only if it can be imported by that name.
+    """
+    made = namedtuple(name, [f.name for f in dataclasses.fields(cls)], module=cls.__module__)
+    made.ready = True  # packed instances hold contiguous arrays already
+    return made
 
 
-def packed(obj: Any) -> tuple:
-    """A dataclass's array and number fields as a named tuple a kernel can take as one argument.
+def packed(obj: Any, as_type: type) -> tuple:
+    """A dataclass of arrays as a named tuple (``tuple_type``) a kernel takes as one argument.
 
     Kernels then read ``params.horizon`` as the Python code does, instead of taking dozens of
-    positional arrays. Fields that are neither arrays nor numbers (lists, None) are left out;
-    arrays are made C-contiguous and writable (see ``kernel``).
+    positional arrays; arrays are made C-contiguous and writable (see ``kernel``).
     """
-    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    kept = {k: _contiguous(v) for k, v in values.items()
-            if isinstance(v, np.ndarray | int | float) and not isinstance(v, bool)}
-    return _tuple_type(type(obj), tuple(kept))(**kept)
+    return as_type(*(_contiguous(getattr(obj, name)) for name in as_type._fields))
 
 
-__all__ = ["helper", "kernel", "packed", "row"]
+__all__ = ["helper", "kernel", "packed", "row", "tuple_type"]

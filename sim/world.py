@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.jit import packed, tuple_type
 from sim.scenario.schema import OBJECTIVES, VERBS, Scenario, split_dyad
 
 VERB = {name: i for i, name in enumerate(VERBS)}
@@ -223,9 +224,7 @@ class Params:
         Parameters do not change during a run, so packing them once saves a conversion of
         some hundred arrays per kernel call.
         """
-        from sim.jit import packed
-
-        return packed(self)
+        return packed(self, PackedParams)
 
     @staticmethod
     def stack(parts: list[Params], counts: list[int]) -> Params:
@@ -242,6 +241,10 @@ class Params:
         if self.size == 1:
             return self
         return Params(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+
+#: ``Params`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
+PackedParams = tuple_type(Params, "PackedParams")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis import QUANTILES as LEVELS
+from sim.jit import kernel
 
 _SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
 
@@ -52,23 +53,28 @@ class TrajectoryHistogram:
         self.series = list(series)
         self.days = days
         self.edges = edges
-        self.counts = [np.zeros((days, e.size - 1), dtype=np.int64) for e in edges]
+        widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
+        # every series' (days, bins) counts are views into one flat array the kernel adds to
+        self._offsets = np.concatenate([[0], np.cumsum(widths * days)]).astype(np.int64)
+        self._flat = np.zeros(int(self._offsets[-1]), dtype=np.int64)
+        self.counts = [self._flat[self._offsets[s]:self._offsets[s + 1]].reshape(days, -1)
+                       for s in range(len(edges))]
         self.sums = np.zeros((days, len(series)), dtype=np.int64)
         self.n = 0
+        # evenly spaced edges (rungs, shares, affinities) are indexed by arithmetic, others
+        # (people, losses) by binary search
+        steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
+        self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
+                               for e, h in zip(edges, steps, strict=True)])
+        self._steps = steps
+        self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
+        self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
 
     def add(self, trajectory: np.ndarray) -> None:
         """Add ``(days, runs, S)`` daily values of a batch."""
-        days, runs, _ = trajectory.shape
-        values = np.asarray(trajectory, dtype=np.float64)
-        self.sums += np.rint(values * _SCALE).astype(np.int64).sum(axis=1)
-        day_index = np.repeat(np.arange(days), runs)
-        for s, edges in enumerate(self.edges):
-            column = values[:, :, s].reshape(-1)
-            bins = np.clip(np.searchsorted(edges, column, side="right") - 1, 0, edges.size - 2)
-            width = edges.size - 1
-            flat = np.bincount(day_index * width + bins, minlength=days * width)
-            self.counts[s] += flat.reshape(days, width)
-        self.n += runs
+        _accumulate(np.asarray(trajectory, dtype=np.float32), self._flat, self._offsets,
+                    self.sums, self._edges_flat, self._edge_offsets, self._even, self._steps)
+        self.n += trajectory.shape[1]
 
     def quantiles(self, levels=LEVELS) -> np.ndarray:
         """``(len(levels), days, S)`` quantiles across runs.
@@ -108,6 +114,32 @@ class TrajectoryHistogram:
     def load(self, path: Path) -> None:
         """Restore a checkpoint written by ``save``."""
         data = np.load(path)
-        self.sums = data["sums"]
+        self.sums[...] = data["sums"]
         self.n = int(data["n"])
-        self.counts = [data[f"counts{s}"] for s in range(len(self.series))]
+        for s, counts in enumerate(self.counts):
+            counts[...] = data[f"counts{s}"]
+
+
+@kernel
+def _accumulate(values, flat, offsets, sums, edges, edge_offsets, even, steps):
+    """Add a batch into the histogram's counts and sums, in place (they are accumulators).
+
+    A value's bin b satisfies ``edges[b] <= x < edges[b + 1]``, clipped to the outer bins;
+    with evenly spaced edges it is found by arithmetic, which is exact for the integer rungs
+    and may differ from a search only for a value within rounding of an edge, the same way in
+    every batch.
+    """
+    days, runs, n_series = values.shape
+    for d in range(days):
+        for r in range(runs):
+            for s in range(n_series):
+                x = np.float64(values[d, r, s])
+                sums[d, s] += np.int64(np.rint(x * _SCALE))
+                lo, hi = edge_offsets[s], edge_offsets[s + 1]
+                width = hi - lo - 1
+                if even[s]:
+                    b = np.int64(np.floor((x - edges[lo]) / steps[s]))
+                else:
+                    b = np.searchsorted(edges[lo:hi], x, side="right") - 1
+                b = min(max(b, 0), width - 1)
+                flat[offsets[s] + d * width + b] += 1

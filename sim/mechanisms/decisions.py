@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.jit import helper, kernel, packed, row
+from sim.jit import helper, kernel, packed, row, tuple_type
 from sim.world import OBJ, VERB
 
 
@@ -53,6 +53,10 @@ class Situation:
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
 
 
+#: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
+PackedSituation = tuple_type(Situation, "PackedSituation")
+
+
 def score_menu(s: Situation, layout, p) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
     menu = layout.menu
@@ -60,7 +64,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:
                  layout.deal_parties[:, 1], layout.asset_owner,
                  layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
     structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
-    return _score_menu(packed(s), p.packed, structure, layout.armed_from)
+    return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from)
 
 
 _TERRITORY, _LOSSES, _ESCALATION = OBJ["territory"], OBJ["losses"], OBJ["escalation"]
