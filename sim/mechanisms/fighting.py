@@ -164,27 +164,37 @@ def shift_control(
 def _shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise):
     r_count, o_count, n = control.shape
     out = np.empty_like(control)
-    rate = np.empty((n, n))
+    # the attacking pairs of a replication (usually few): attacker, holder, base rate
+    attacker = np.empty(n * n, dtype=np.int64)
+    holder = np.empty(n * n, dtype=np.int64)
+    base = np.empty(n * n)
+    rate = np.empty(n * n)
+    taken, gained, lost = np.empty(n), np.empty(n), np.empty(n)
     for r in range(r_count):
         acts, shake = row(attack, r), row(noise, r)
         norm = 1.0 + 2.0 * row(boost, r)
         speeds, holds = row(speed, r), row(can_hold, r)
-        for o in range(o_count):
-            for i in range(n):
-                for j in range(n):
-                    rate[i, j] = ((intensity_[r, i, j] / norm * acts[i, j] * 2.0 * win[r, i, j])
-                                  * speeds[o] * holds[o, i] * shake[i, j])
+        pairs = 0
+        for i in range(n):
             for j in range(n):
-                taken = 0.0
-                for i in range(n):
-                    taken += rate[i, j]
-                if taken > 1.0:
-                    for i in range(n):
-                        rate[i, j] = rate[i, j] / taken
+                if acts[i, j] != 0.0:
+                    attacker[pairs], holder[pairs] = i, j
+                    base[pairs] = intensity_[r, i, j] / norm * acts[i, j] * 2.0 * win[r, i, j]
+                    pairs += 1
+        for o in range(o_count):
+            taken[:] = 0.0
+            gained[:] = 0.0
+            lost[:] = 0.0
+            for m in range(pairs):
+                i, j = attacker[m], holder[m]
+                rate[m] = base[m] * speeds[o] * holds[o, i] * shake[i, j]
+                taken[j] += rate[m]
+            for m in range(pairs):
+                j = holder[m]
+                if taken[j] > 1.0:
+                    rate[m] = rate[m] / taken[j]
+                gained[attacker[m]] += rate[m] * control[r, o, j]
+                lost[j] += rate[m] * control[r, o, j]
             for i in range(n):
-                gained, lost = 0.0, 0.0
-                for j in range(n):
-                    gained += rate[i, j] * control[r, o, j]
-                    lost += rate[j, i] * control[r, o, i]
-                out[r, o, i] = min(max(control[r, o, i] + gained - lost, 0.0), 1.0)
+                out[r, o, i] = min(max(control[r, o, i] + gained[i] - lost[i], 0.0), 1.0)
     return out
