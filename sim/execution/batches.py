@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim.errors import UsageError
+from sim.execution.trajectories import Binning, ensemble_edges
 from sim.model import CrisisModel
 from sim.outcomes import evaluate_outcomes, indicators
 from sim.scenario.loader import LoadedScenario, load_data
@@ -37,6 +38,8 @@ class BatchTask:
             then point ``i // reps``, replication ``i % reps``; the replication number keys
             the random numbers, so every point shares common random numbers.
         points: For a sweep, ``(point, ((path, value), ...))`` for the points in this batch.
+        binned: Return the daily series binned for the trajectory histogram (small integers)
+            instead of every value (an ensemble written to disk needs only the histogram).
     """
 
     scenario: dict
@@ -47,6 +50,7 @@ class BatchTask:
     sample_paths: int = 0
     reps: int = 0
     points: tuple = ()
+    binned: bool = False
 
 
 @dataclass
@@ -61,6 +65,9 @@ class BatchResult:
         series: Names of the S series.
         paths_runs: Replication indices whose full paths are in ``paths``.
         paths: ``(days + 1, len(paths_runs), S)`` float32.
+        bins: With ``binned`` tasks, instead of ``trajectory``: the histogram bin of every
+            daily value (``Binning.bin``).
+        sums: With ``bins``: ``(days + 1, S)`` fixed-point sums of the daily values.
     """
 
     start: int
@@ -70,6 +77,8 @@ class BatchResult:
     series: list[str]
     paths_runs: np.ndarray
     paths: np.ndarray | None
+    bins: np.ndarray | None = None
+    sums: np.ndarray | None = None
 
 
 def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
@@ -148,8 +157,23 @@ def run_batch(task: BatchTask) -> BatchResult:
         return BatchResult(start=task.start, stop=task.stop, columns=columns, trajectory=None,
                            series=model.series_names, paths_runs=rows[:0], paths=None)
     keep = rows < task.sample_paths
-    return BatchResult(
+    result = BatchResult(
         start=task.start, stop=task.stop, columns=columns,
         trajectory=model.trajectory, series=model.series_names,
         paths_runs=rows[keep], paths=model.trajectory[:, keep],
     )
+    if task.binned:
+        result.bins, result.sums = _binning(task).bin(model.trajectory)
+        result.trajectory = None
+    return result
+
+
+@lru_cache(maxsize=16)
+def _binning_for(digest: str, frozen: str) -> Binning:
+    loaded, world = _compiled(digest, frozen)
+    return Binning(ensemble_edges(loaded.spec, world.layout))
+
+
+def _binning(task: BatchTask) -> Binning:
+    """The trajectory histogram's bins for the task's scenario, made once per process."""
+    return _binning_for(task.digest, _frozen(task))

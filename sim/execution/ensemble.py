@@ -54,7 +54,7 @@ from sim.execution.storage import (
     write_json,
     write_parquet,
 )
-from sim.execution.trajectories import TrajectoryHistogram, series_edges
+from sim.execution.trajectories import TrajectoryHistogram, ensemble_edges
 from sim.model import series_names
 from sim.scenario.loader import LoadedScenario
 from sim.world import compile_scenario
@@ -215,14 +215,12 @@ def run_ensemble(
                                   "runs": runs, "batch_size": batch_size})
     layout = compile_scenario(spec).layout
     names = series_names(layout)
-    histogram = TrajectoryHistogram(
-        names, layout.days + 1,
-        series_edges(names, len(layout.rungs),
-                     float(sum(n.population for n in spec.refugees.nodes.values()))))
+    histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
     checkpoint = _Checkpoint(out_dir, histogram)
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
-                       sample_paths=spec.run.sample_paths) for a, b in batches]
+                       sample_paths=spec.run.sample_paths, binned=out_dir is not None)
+             for a, b in batches]
     in_memory: dict[int, BatchResult] = {}
 
     def keep(result: BatchResult) -> None:
@@ -233,7 +231,10 @@ def run_ensemble(
                      runs=result.paths_runs, paths=result.paths)
             os.replace(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
                        out_dir / "parts" / f"paths-{result.start:010d}.npz")
-        histogram.add(result.trajectory)
+        if result.bins is not None:
+            histogram.add_binned(result.bins, result.sums)
+        else:
+            histogram.add(result.trajectory)
         checkpoint.included.add(result.start)
         checkpoint.save()
 
@@ -395,19 +396,29 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
 
 
 def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
-    """Outcome table and indicator quantiles, reading one column at a time (bounded memory)."""
+    """Outcome table and indicator quantiles, reading a few columns at a time.
+
+    Memory stays bounded: each read holds at most about 20 million values (160 MB), so a
+    million-run table is read a column or so at a time and a small one in a single read.
+    """
     schema = pq.read_schema(path)
+    rows = pq.read_metadata(path).num_rows
+    names = [name for name in schema.names if name != "run"]
+    per_read = max(1, _VALUES_PER_READ // max(rows, 1))
     outcomes, indicators = [], []
-    for name in schema.names:
-        if name == "run":
-            continue
-        column = {name: pq.read_table(path, columns=[name]).column(0).to_numpy(
-            zero_copy_only=False)}
-        if name.startswith("outcome."):
-            outcomes += outcome_table(column)
-        else:
-            indicators += indicator_summary(column)
+    for first in range(0, len(names), per_read):
+        chunk = names[first:first + per_read]
+        table = pq.read_table(path, columns=chunk)
+        for name in chunk:
+            column = {name: table.column(name).to_numpy(zero_copy_only=False)}
+            if name.startswith("outcome."):
+                outcomes += outcome_table(column)
+            else:
+                indicators += indicator_summary(column)
     return outcomes, indicators
+
+
+_VALUES_PER_READ = 20_000_000
 
 
 def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None:

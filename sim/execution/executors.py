@@ -62,7 +62,13 @@ def _context() -> multiprocessing.context.BaseContext:
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if (main_file is None or not os.path.exists(main_file)) and "fork" in methods:
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # the server imports the model (numpy, numba, mesa: about a second) once; every worker,
+    # including those of a renewed pool, then forks from it with that done
+    context.set_forkserver_preload(["sim.execution.batches"])
+    return context
 
 
 def dask_executor(address: str) -> tuple[Executor, object]:

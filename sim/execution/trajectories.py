@@ -46,6 +46,41 @@ def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.
     return edges
 
 
+def ensemble_edges(spec, layout) -> list[np.ndarray]:
+    """The bin edges of a scenario's daily series (rung count, total people from the spec)."""
+    from sim.model import series_names
+
+    people = float(sum(node.population for node in spec.refugees.nodes.values()))
+    return series_edges(series_names(layout), len(layout.rungs), people)
+
+
+class Binning:
+    """Which bin each daily value falls in, for ``TrajectoryHistogram``.
+
+    Binning is done where a batch runs, so only small integers (not floats) travel back to
+    the process that keeps the histogram, which just counts them. Evenly spaced edges (rungs,
+    shares, affinities) are indexed by arithmetic, others (people, losses) by binary search.
+    """
+
+    def __init__(self, edges: list[np.ndarray]) -> None:
+        widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
+        self.widths = widths
+        steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
+        self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
+                               for e, h in zip(edges, steps, strict=True)], dtype=bool)
+        self._steps = steps
+        self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
+        self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
+        self.dtype = np.uint16 if widths.max(initial=0) <= np.iinfo(np.uint16).max else np.uint32
+
+    def bin(self, trajectory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(days, runs, S)`` bin of every value, and ``(days, S)`` fixed-point sums."""
+        bins = np.empty(trajectory.shape, dtype=self.dtype)
+        sums = _bin_values(np.asarray(trajectory, dtype=np.float32), self._edges_flat,
+                           self._edge_offsets, self._even, self._steps, bins)
+        return bins, sums
+
+
 class TrajectoryHistogram:
     """Per day and series: a histogram and a fixed-point sum, added to batch by batch."""
 
@@ -53,28 +88,25 @@ class TrajectoryHistogram:
         self.series = list(series)
         self.days = days
         self.edges = edges
-        widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
+        self.binning = Binning(edges)
         # every series' (days, bins) counts are views into one flat array the kernel adds to
-        self._offsets = np.concatenate([[0], np.cumsum(widths * days)]).astype(np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(self.binning.widths * days)]).astype(
+            np.int64)
         self._flat = np.zeros(int(self._offsets[-1]), dtype=np.int64)
         self.counts = [self._flat[self._offsets[s]:self._offsets[s + 1]].reshape(days, -1)
                        for s in range(len(edges))]
         self.sums = np.zeros((days, len(series)), dtype=np.int64)
         self.n = 0
-        # evenly spaced edges (rungs, shares, affinities) are indexed by arithmetic, others
-        # (people, losses) by binary search
-        steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
-        self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
-                               for e, h in zip(edges, steps, strict=True)])
-        self._steps = steps
-        self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
-        self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
 
     def add(self, trajectory: np.ndarray) -> None:
         """Add ``(days, runs, S)`` daily values of a batch."""
-        _accumulate(np.asarray(trajectory, dtype=np.float32), self._flat, self._offsets,
-                    self.sums, self._edges_flat, self._edge_offsets, self._even, self._steps)
-        self.n += trajectory.shape[1]
+        self.add_binned(*self.binning.bin(trajectory))
+
+    def add_binned(self, bins: np.ndarray, sums: np.ndarray) -> None:
+        """Add a batch already binned by ``Binning.bin`` (with the same edges)."""
+        _count(bins, self._flat, self._offsets, self.binning.widths)
+        self.sums += sums
+        self.n += bins.shape[1]
 
     def quantiles(self, levels=LEVELS) -> np.ndarray:
         """``(len(levels), days, S)`` quantiles across runs.
@@ -121,25 +153,35 @@ class TrajectoryHistogram:
 
 
 @kernel
-def _accumulate(values, flat, offsets, sums, edges, edge_offsets, even, steps):
-    """Add a batch into the histogram's counts and sums, in place (they are accumulators).
+def _bin_values(values, edges, edge_offsets, even, steps, bins):
+    """Fill ``bins`` with each value's bin and return the fixed-point sums per day and series.
 
     A value's bin b satisfies ``edges[b] <= x < edges[b + 1]``, clipped to the outer bins;
     with evenly spaced edges it is found by arithmetic, which is exact for the integer rungs
     and may differ from a search only for a value within rounding of an edge, the same way in
-    every batch.
+    every batch. (``bins`` is an output argument: the caller chooses its integer type.)
     """
     days, runs, n_series = values.shape
+    sums = np.zeros((days, n_series), dtype=np.int64)
     for d in range(days):
         for r in range(runs):
             for s in range(n_series):
                 x = np.float64(values[d, r, s])
                 sums[d, s] += np.int64(np.rint(x * _SCALE))
                 lo, hi = edge_offsets[s], edge_offsets[s + 1]
-                width = hi - lo - 1
                 if even[s]:
                     b = np.int64(np.floor((x - edges[lo]) / steps[s]))
                 else:
                     b = np.searchsorted(edges[lo:hi], x, side="right") - 1
-                b = min(max(b, 0), width - 1)
-                flat[offsets[s] + d * width + b] += 1
+                bins[d, r, s] = min(max(b, 0), hi - lo - 2)
+    return sums
+
+
+@kernel
+def _count(bins, flat, offsets, widths):
+    """Add one to the count of each binned value, in place (``flat`` is the accumulator)."""
+    days, runs, n_series = bins.shape
+    for d in range(days):
+        for r in range(runs):
+            for s in range(n_series):
+                flat[offsets[s] + d * widths[s] + bins[d, r, s]] += 1
