@@ -605,10 +605,10 @@ class CrisisModel(mesa.Model):
 
     def _record(self, day: int) -> None:
         """Today's value of every series: into the trajectory, and for Mesa's reporters."""
-        if self.trajectory is not None or self.replications.size == 1:
+        if self.replications.size == 1:
             self.current_values = series_values(self)
-        if self.trajectory is not None:
-            self.trajectory[day] = self.current_values
+        if self.trajectory is not None:  # written in place, in the trajectory's float32
+            series_values(self, out=self.trajectory[day])
 
     def _reporters(self) -> dict:
         """Model reporters for Mesa's DataCollector (R = 1): the daily series."""
@@ -654,18 +654,27 @@ def series_names(layout) -> list[str]:
     return names
 
 
-def series_values(model: CrisisModel) -> np.ndarray:
-    """Today's value of every series, ``(R, S)`` in the order of ``series_names``."""
+def series_values(model: CrisisModel, out: np.ndarray | None = None) -> np.ndarray:
+    """Today's value of every series, ``(R, S)`` in the order of ``series_names``.
+
+    Args:
+        model: The model.
+        out: A C-contiguous ``(R, S)`` array to write into (a day of the float32 trajectory,
+            saving a temporary and a conversion); default: a new float64 array.
+    """
     s, lay = model.state, model.layout
-    return _series_values(s.rung, s.affinity, s.losses_by, s.pressure,
-                          alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control)
+    if out is None:
+        out = np.empty((s.rung.shape[0], len(model.series_names)))
+    _series_values(s.rung, s.affinity, s.losses_by, s.pressure,
+                   alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control, out)
+    return out
 
 
 @kernel
-def _series_values(rung, affinity, losses_by, pressure, align, people, control):
+def _series_values(rung, affinity, losses_by, pressure, align, people, control, out):
+    """Fill ``out`` (an output argument, so a trajectory's day is written in place)."""
     r_count, n = rung.shape[0], rung.shape[1]
     dyads = n * (n - 1) // 2
-    out = np.empty((r_count, 2 * dyads + 3 * n + people.shape[1] + control[0].size))
     for r in range(r_count):
         col = 0
         for i in range(n):
@@ -685,7 +694,6 @@ def _series_values(rung, affinity, losses_by, pressure, align, people, control):
         for o in range(control.shape[1]):
             for a in range(n):
                 out[r, col + o * n + a] = control[r, o, a]
-    return out
 
 
 __all__ = ["CrisisModel", "State", "series_names", "series_values"]

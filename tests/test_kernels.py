@@ -52,6 +52,8 @@ def test_each_kernel_compiles_once_whatever_the_scenario_batch_or_parameters():
     # a kernel compiled per memory layout or per process-local type would show 2 or more
     assert counts["sim.mechanisms.decisions._score_menu"] == 1
     assert counts["sim.mechanisms.fighting._shift_control"] == 1
+    # the daily series are written into float32 trajectories and, at R = 1, float64 values
+    assert counts.pop("sim.model._series_values") == 2
     assert len(counts) > 15 and all(n <= 1 for n in counts.values()), counts
 
 
