@@ -30,8 +30,8 @@ def timed(loaded, runs: int, workers: int, batch: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=8000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=16000)
+    parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
     loaded = load_scenario(ROOT / "scenarios" / "idlib_2020.yaml")
     one = timed(loaded, args.runs, 1, args.batch)
