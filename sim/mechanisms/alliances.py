@@ -36,21 +36,18 @@ def step(affinity: np.ndarray, acts_delta: np.ndarray, noise: np.ndarray, params
         noise: ``(R, A, A)`` symmetric standard normals.
         params: ``Params``.
     """
-    p = params
-    return _step(affinity, acts_delta, noise, p.anchor_strength, p.anchor, p.baseline_pull,
-                 p.affinity0, p.trade_pull, p.trade, p.balance, p.aff_noise)
+    return _step(affinity, acts_delta, noise, params.packed)
 
 
 @kernel
-def _step(affinity, acts_delta, noise, anchor_strength, anchor, baseline_pull, affinity0,
-          trade_pull, trade, balance, aff_noise):
+def _step(affinity, acts_delta, noise, p):
     r_count, n = affinity.shape[0], affinity.shape[1]
     out = np.empty_like(affinity)
     for r in range(r_count):
-        strength, target = row(anchor_strength, r), row(anchor, r)
-        memory, pull = row(affinity0, r), row(baseline_pull, r)
-        ties, trade_rate = row(trade, r), row(trade_pull, r)
-        heider, sigma = row(balance, r), row(aff_noise, r)
+        strength, target = row(p.anchor_strength, r), row(p.anchor, r)
+        memory, pull = row(p.affinity0, r), row(p.baseline_pull, r)
+        ties, trade_rate = row(p.trade, r), row(p.trade_pull, r)
+        heider, sigma = row(p.balance, r), row(p.aff_noise, r)
         for i in range(n):
             out[r, i, i] = 1.0
             for j in range(n):

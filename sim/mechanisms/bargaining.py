@@ -45,13 +45,9 @@ def surplus(
         layout: ``Layout``.
         params: ``Params``.
     """
-    p = params
-    return _surplus(
-        control, war_drift, war_losses, rung, pressure, affinity, layout.deal_ceasefire,
-        layout.deal_transfers, layout.deal_parties, p.bargaining_horizon, p.interests,
-        p.risk_attitude, p.rung_severity, p.value, p.deal_control, p.deal_cap,
-        p.territory_unit, p.loss_unit, p.war_cost, p.concession,
-        (OBJ["territory"], OBJ["losses"], OBJ["escalation"], OBJ["standing"]))
+    return _surplus(control, war_drift, war_losses, rung, pressure, affinity,
+                    layout.deal_ceasefire, layout.deal_transfers, layout.deal_parties,
+                    params.packed)
 
 
 @helper
@@ -70,28 +66,30 @@ def _territory_of(a, control, value, affinity):
     return total
 
 
+_TERRITORY, _LOSSES = OBJ["territory"], OBJ["losses"]
+_ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
+
+
 @kernel
 def _surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire, transfers,
-             parties, bargaining_horizon, interests, risk_attitude, rung_severity, value,
-             deal_control, deal_cap, territory_unit, loss_unit, war_cost, concession, objectives):
-    territory_, losses_, escalation_, standing_ = objectives
+             parties, p):
     r_count, o_count, n = control.shape
     d_count = ceasefire.shape[0]
     out = np.zeros((r_count, d_count, 2))
     fight = np.empty((o_count, n))
     deal = np.empty((o_count, n))
     for r in range(r_count):
-        horizon = row(bargaining_horizon, r)
-        w = row(interests, r)
-        risk = 1.0 - row(risk_attitude, r)
-        severity = row(rung_severity, r)
-        values = row(value, r)
-        terms = row(deal_control, r)
-        caps = row(deal_cap, r)
-        costs = row(war_cost, r)
-        t_unit = row(territory_unit, r)
-        l_unit = row(loss_unit, r)
-        yield_ = row(concession, r)
+        horizon = row(p.bargaining_horizon, r)
+        w = row(p.interests, r)
+        risk = 1.0 - row(p.risk_attitude, r)
+        severity = row(p.rung_severity, r)
+        values = row(p.value, r)
+        terms = row(p.deal_control, r)
+        caps = row(p.deal_cap, r)
+        costs = row(p.war_cost, r)
+        t_unit = row(p.territory_unit, r)
+        l_unit = row(p.loss_unit, r)
+        yield_ = row(p.concession, r)
         for d in range(d_count):
             for o in range(o_count):
                 for b in range(n):
@@ -112,11 +110,11 @@ def _surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire
                         in_fight = 1.0
                 conceded = 1.0 if with_deal < now - 1e-9 else 0.0
                 out[r, d, side] = (
-                    w[a, territory_] * (with_deal - fighting_on) / t_unit
-                    + w[a, losses_] * avoided * horizon / l_unit
-                    + w[a, escalation_] * risk[a] * (sev_now - min(sev_now, cap))
+                    w[a, _TERRITORY] * (with_deal - fighting_on) / t_unit
+                    + w[a, _LOSSES] * avoided * horizon / l_unit
+                    + w[a, _ESCALATION] * risk[a] * (sev_now - min(sev_now, cap))
                     + costs[a] * horizon * in_fight
-                    - w[a, standing_] * yield_ * pressure[r, a] * conceded
+                    - w[a, _STANDING] * yield_ * pressure[r, a] * conceded
                 )
     return out
 

@@ -36,17 +36,13 @@ def drive(
         mediation: ``(A, A)`` or ``(R, A, A)`` mediation effort today.
         params: ``Params`` (ladder fields).
     """
-    p = params
     mediation = mediation if mediation.ndim == 3 else mediation[None]
     return _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation,
-                  p.base_drift, p.hostility, p.sanction_drive, p.provocation, p.conciliation,
-                  p.weariness, p.trade_damping, p.mediation)
+                  params.packed)
 
 
 @kernel
-def _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation,
-           base_drift, hostility, sanction_drive, provocation, conciliation, weariness,
-           trade_damping, mediation_weight):
+def _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation, p):
     r_count, n = attack.shape[0], attack.shape[1]
     out = np.empty((r_count, n, n))
     for r in range(r_count):
@@ -55,14 +51,14 @@ def _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, me
             for j in range(n):
                 # acts of either side
                 out[r, i, j] = (
-                    row(base_drift, r)
-                    + row(hostility, r) * (attack[r, i, j] + attack[r, j, i])
-                    + row(sanction_drive, r) * (sanction[r, i, j] + sanction[r, j, i])
-                    + row(provocation, r) * casualties[r, i, j]
-                    - row(conciliation, r) * (deescalate[r, i, j] + deescalate[r, j, i])
-                    - row(weariness, r) * weariness_losses[r, i, j]
-                    - row(trade_damping, r) * ties[i, j]
-                    - row(mediation_weight, r) * talks[i, j]
+                    row(p.base_drift, r)
+                    + row(p.hostility, r) * (attack[r, i, j] + attack[r, j, i])
+                    + row(p.sanction_drive, r) * (sanction[r, i, j] + sanction[r, j, i])
+                    + row(p.provocation, r) * casualties[r, i, j]
+                    - row(p.conciliation, r) * (deescalate[r, i, j] + deescalate[r, j, i])
+                    - row(p.weariness, r) * weariness_losses[r, i, j]
+                    - row(p.trade_damping, r) * ties[i, j]
+                    - row(p.mediation, r) * talks[i, j]
                 )
     return out
 
