@@ -665,6 +665,8 @@ def series_values(model: CrisisModel, out: np.ndarray | None = None) -> np.ndarr
     s, lay = model.state, model.layout
     if out is None:
         out = np.empty((s.rung.shape[0], len(model.series_names)))
+    elif not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("series_values writes into a C-contiguous, writable array only")
     _series_values(s.rung, s.affinity, s.losses_by, s.pressure,
                    alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control, out)
     return out

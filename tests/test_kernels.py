@@ -64,7 +64,7 @@ def test_packed_tuple_types_are_found_again_by_name():
     assert pickle.loads(pickle.dumps(PackedSituation)) is PackedSituation
 
 
-def test_the_ladder_never_moves_an_actor_against_itself(fictional):
+def test_the_ladder_never_moves_an_actor_against_itself():
     model = CrisisModel(FICTIONAL, replications=20, seed=5,
                         overrides=["ladder.base_drift=0.8"])
     before = np.diagonal(model.state.rung, axis1=1, axis2=2).copy()

@@ -398,8 +398,8 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
 def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
     """Outcome table and indicator quantiles, reading a few columns at a time.
 
-    Memory stays bounded: each read holds at most about 20 million values (160 MB), so a
-    million-run table is read a column or so at a time and a small one in a single read.
+    Memory stays bounded: each read holds at most about 5 million values (40 MB), so a
+    million-run table is read a few columns at a time and a small one in a single read.
     """
     schema = pq.read_schema(path)
     rows = pq.read_metadata(path).num_rows
@@ -418,7 +418,7 @@ def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
     return outcomes, indicators
 
 
-_VALUES_PER_READ = 20_000_000
+_VALUES_PER_READ = 5_000_000
 
 
 def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None:
