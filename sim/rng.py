@@ -116,8 +116,7 @@ class CounterRNG:
     def normal(self, day: int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal numbers by the Box-Muller transform of two uniform blocks."""
         u = self.uniform(day, stream, (2, *shape))
-        # numpy's vectorised log and cos are faster here than a compiled scalar loop
-        return np.sqrt(-2.0 * np.log(u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1])
+        return _box_muller(u[:, 0].ravel(), u[:, 1].ravel()).reshape(u[:, 0].shape)
 
     def symmetric_uniform(self, day: int, stream: int, n: int) -> np.ndarray:
         """``(R, n, n)`` uniforms, one per unordered pair (i < j), mirrored; diagonal 0.
@@ -135,7 +134,8 @@ class CounterRNG:
         """
         iu = np.triu_indices(n, 1)
         u = self.uniform(day, stream, (2, n, n))[:, :, iu[0], iu[1]]
-        return _mirror(np.sqrt(-2.0 * np.log(u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1]), n)
+        normals = _box_muller(u[:, 0].ravel(), u[:, 1].ravel()).reshape(u[:, 0].shape)
+        return _mirror(normals, n)
 
     def poisson(self, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
         """Poisson counts with means ``lam`` (shape ``(R, ...)``) by inversion.
@@ -147,6 +147,19 @@ class CounterRNG:
         lam = np.asarray(lam, dtype=np.float64)
         u = self.uniform(day, stream, lam.shape[1:])
         return _poisson_inversion(lam.ravel(), u.ravel()).reshape(lam.shape)
+
+
+@kernel
+def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Standard normals from two flat blocks of uniforms (Box & Muller 1958).
+
+    Compiled, so ``log`` and ``cos`` are the C library's on every machine: numpy picks SIMD
+    versions by CPU, whose last bits differ, and a cluster of mixed CPUs would not agree.
+    """
+    out = np.empty(u1.size)
+    for i in range(u1.size):
+        out[i] = np.sqrt(-2.0 * np.log(u1[i])) * np.cos(2.0 * np.pi * u2[i])
+    return out
 
 
 @kernel

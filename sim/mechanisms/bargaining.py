@@ -162,9 +162,3 @@ def _breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostilit
             hazard = row(base, r)[d] + row(per_hostility, r)[d] * hostility
             out[r, d] = min(max(hazard, 0.0), 1.0)
     return out
-
-
-def acceptance_probability(gains: np.ndarray, params) -> np.ndarray:
-    """Chance the other party's noisy surplus is positive (logistic approximation of Phi)."""
-    z = gains / sc(params.bargaining_noise, gains.ndim)
-    return 1.0 / (1.0 + np.exp(-1.702 * np.clip(z, -30, 30)))

@@ -125,13 +125,22 @@ def _contest_power(ground, air, cover, affinity, armed):
 
 
 def win_share(power: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0).
+    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0)."""
+    return _win_share(power, exponent)
 
-    Left to numpy: its vectorised ``power`` is faster than a compiled scalar loop.
-    """
-    pm = power ** sc(exponent, 3)
-    total = pm + np.swapaxes(pm, 1, 2)
-    return np.divide(pm, total, out=np.full_like(pm, 0.5), where=total > 0)
+
+@kernel
+def _win_share(power, exponent):
+    r_count, n = power.shape[0], power.shape[1]
+    out = np.empty_like(power)
+    for r in range(r_count):
+        m = row(exponent, r)
+        for i in range(n):
+            for j in range(n):
+                mine, theirs = power[r, i, j] ** m, power[r, j, i] ** m
+                total = mine + theirs
+                out[r, i, j] = mine / total if total > 0 else 0.5
+    return out
 
 
 def shift_control(

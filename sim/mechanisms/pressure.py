@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.jit import kernel, row
+
 
 def step(pressure: np.ndarray, new_losses: np.ndarray, new_refugees: np.ndarray,
          lost_ground: np.ndarray, shock: np.ndarray, params) -> np.ndarray:
@@ -26,11 +28,28 @@ def step(pressure: np.ndarray, new_losses: np.ndarray, new_refugees: np.ndarray,
         shock: ``(R, A)`` or ``(A,)`` pressure from timeline events (may be negative).
         params: ``Params``.
     """
-    load = (params.pressure_per_loss * new_losses
-            + params.pressure_per_refugees * np.maximum(new_refugees, 0) / 100_000.0
-            + params.pressure_per_ground * np.maximum(lost_ground, 0.0))
-    raised = pressure + (1.0 - pressure) * (1.0 - np.exp(-load))
-    return np.clip(raised * (1.0 - params.pressure_decay) + shock, 0.0, 1.0)
+    n = pressure.shape[1]
+    shock = np.asarray(shock, dtype=np.float64)
+    shock = shock if shock.ndim == 2 else np.broadcast_to(shock, (1, n))
+    return _step(pressure, np.asarray(new_losses, dtype=np.float64),
+                 np.asarray(new_refugees, dtype=np.float64), lost_ground, shock, params.packed)
+
+
+@kernel
+def _step(pressure, new_losses, new_refugees, lost_ground, shock, p):
+    r_count, n = pressure.shape
+    out = np.empty_like(pressure)
+    for r in range(r_count):
+        per_loss, per_refugees = row(p.pressure_per_loss, r), row(p.pressure_per_refugees, r)
+        per_ground, decay = row(p.pressure_per_ground, r), row(p.pressure_decay, r)
+        jolt = row(shock, r)
+        for a in range(n):
+            load = (per_loss[a] * new_losses[r, a]
+                    + per_refugees[a] * max(new_refugees[r, a], 0.0) / 100_000.0
+                    + per_ground[a] * max(lost_ground[r, a], 0.0))
+            raised = pressure[r, a] + (1.0 - pressure[r, a]) * (1.0 - np.exp(-load))
+            out[r, a] = min(max(raised * (1.0 - decay[a]) + jolt[a], 0.0), 1.0)
+    return out
 
 
 def grievance_step(grievance: np.ndarray, losses_today: np.ndarray, memory: float = 0.9
