@@ -1,42 +1,100 @@
-"""Compiled kernels: numba's ``njit``, cached on disk.
+"""Compiled code: numba's ``njit``, cached on disk.
 
 Why: the daily step works on arrays of shape ``(R, A, A)`` with A about 5. In numpy each
 formula is a dozen passes over the batch, each making a temporary, and a reduction over an
 axis of length 5 runs numpy's slowest path; a day cost about 24 microseconds per
-replication. The hottest mechanisms are therefore written as loops over the replication axis
-and compiled by numba (Lam, Pitrou & Seibert 2015): one pass, no temporaries, the formula per
-replication in plain sight. Everything else stays numpy.
+replication. The day is therefore written as loops over the replication axis compiled by
+numba (Lam, Pitrou & Seibert 2015): one pass, no temporaries, the formula per replication in
+plain sight (``sim/day.py``).
 
 ``kernel`` compiles an entry point called from Python, ``helper`` a function called only from
-compiled code (a scalar formula shared by kernels).
+compiled code: each mechanism's rules are helpers, composed by the day's kernels.
 
-Conventions inside a kernel:
+Conventions:
 
 * the first axis of every state array is the replication axis ``R``;
 * a parameter array's first axis is 1 (shared) or R (a sweep's per-replication values), so a
-  kernel reads ``row(x, r)``, row r or the shared row 0;
-* kernels are pure: they return new arrays and never write into their arguments.
+  loop reads ``x[pick(x.shape[0], r), ...]``, row r or the shared row 0;
+* a mechanism's rule is a helper looping over the replications, writing its result into its
+  ``out`` argument (or, where its docstring says so, updating an argument in place), called
+  once a day: no allocation inside it, no array views (``x[r]``) inside the loop, and inside
+  the loop only calls of helpers taking numbers, not arrays. numba reference-counts every
+  view it makes and every array passed to a function, with atomic operations that cost more
+  than the arithmetic of a 5-actor replication: a refugee step that looked up each move's
+  origin with a helper taking the route arrays took 730 ns per replication, 91 ns without.
 
-Compiled code is cached beside the sources (``__pycache__``), so only the first run on a
-machine compiles (about half a minute); worker processes load the cache. Set
-``NUMBA_DISABLE_JIT=1`` to run the kernels as plain Python, for a debugger or coverage.
+Compiled code is cached on disk, so only the first run of a version of the sources compiles
+(about a minute); worker processes load the cache. numba checks a cached function against its
+own file only, not against the helpers it calls from other files, so the cache lives in a
+folder named after a digest of every source file of the package (``_cache_dir``): any edit
+recompiles everything rather than reusing stale code. Set ``NUMBA_DISABLE_JIT=1`` to run the
+code as plain Python, for a debugger or coverage.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import os
+import shutil
 from collections import namedtuple
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 
+_PACKAGE = Path(__file__).resolve().parent
+_PREFIX = "numba-"
+
+
+@functools.cache
+def _cache_dir() -> str | None:
+    """The folder for compiled code of this version of the package's sources.
+
+    Under ``$NUMBA_CACHE_DIR`` if set, else in the package's ``__pycache__`` (where folders of
+    older versions are removed), else in ``~/.cache/crisis-sim``. None if none is writable
+    (numba then finds a place itself).
+    """
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    name = _PREFIX + digest.hexdigest()[:16]
+    user = os.environ.get("NUMBA_CACHE_DIR")
+    for base, prune in ((Path(user), False) if user else (_PACKAGE / "__pycache__", True),
+                       (Path.home() / ".cache" / "crisis-sim", False)):
+        folder = base / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError:
+            continue
+        if prune:
+            for old in base.glob(_PREFIX + "*"):
+                if old != folder:
+                    shutil.rmtree(old, ignore_errors=True)
+        return str(folder)
+    return None
+
+
+def _compile(function: Callable, **options: Any) -> Any:
+    """``numba.njit`` with the package's cache folder (``_cache_dir``)."""
+    folder, saved = _cache_dir(), numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = folder or saved  # read when caching is set up, just below
+    try:
+        return numba.njit(cache=True, nogil=True, **options)(function)
+    finally:
+        numba.config.CACHE_DIR = saved
+
 
 def helper[F: Callable](function: F) -> F:
     """Compile ``function`` for calls from other compiled code, caching it on disk."""
-    return numba.njit(cache=True, nogil=True)(function)
+    return _compile(function)
 
 
 def kernel[F: Callable](function: F) -> F:
@@ -47,7 +105,7 @@ def kernel[F: Callable](function: F) -> F:
     numpy made them. Arrays (also inside tuples) are therefore passed C-contiguous and
     writable, copying only those that are not, so each kernel compiles once per dtype and rank.
     """
-    compiled = helper(function)
+    compiled = _compile(function)
 
     @functools.wraps(function)
     def call(*args):
@@ -70,9 +128,13 @@ def _contiguous(x: Any) -> Any:
 
 
 @helper
-def row(x, r: int):
-    """Replication r's row of a ``(1 or R, ...)`` parameter array (its value if 1-d)."""
-    return x[r if x.shape[0] > 1 else 0]
+def pick(rows: int, r: int) -> int:
+    """The row of a ``(rows, ...)`` array (rows 1 or R) serving replication r: r or the shared 0.
+
+    Compiled loops index ``x[pick(x.shape[0], r), ...]`` rather than taking a row view, which
+    would cost reference counting in every iteration.
+    """
+    return r if rows > 1 else 0
 
 
 def tuple_type(cls: type, name: str) -> type:
@@ -96,4 +158,4 @@ def packed(obj: Any, as_type: type) -> tuple:
     return as_type(*(_contiguous(getattr(obj, name)) for name in as_type._fields))
 
 
-__all__ = ["helper", "kernel", "packed", "row", "tuple_type"]
+__all__ = ["helper", "kernel", "packed", "pick", "tuple_type"]

@@ -99,13 +99,13 @@ def indicators(model) -> dict[str, np.ndarray]:
             if i != j:
                 out[f"losses.{a}.by.{b}"] = s.losses_by[:, i, j].astype(float)
     for i, node in enumerate(lay.nodes):
-        out[f"people.{node}.peak"] = model.people_peak[:, i].astype(float)
+        out[f"people.{node}.peak"] = model.state.people_peak[:, i].astype(float)
         out[f"people.{node}.final"] = s.people[:, i].astype(float)
     out["displaced.total"] = s.displaced.astype(float)
     out["dead.total"] = s.dead.astype(float)
     for i, j in lay.dyads():
         d = lay.dyad_name(i, j)
-        out[f"rung.{d}.max"] = model.rung_max[:, i, j].astype(float)
+        out[f"rung.{d}.max"] = model.state.rung_max[:, i, j].astype(float)
         out[f"rung.{d}.final"] = s.rung[:, i, j].astype(float)
     for i, j in lay.dyads():
         out[f"affinity.{lay.dyad_name(i, j)}.final"] = s.affinity[:, i, j].copy()
@@ -113,11 +113,11 @@ def indicators(model) -> dict[str, np.ndarray]:
     for i, a in enumerate(lay.actors):
         out[f"alignment.{a}.final"] = align[:, i].copy()
     for i, a in enumerate(lay.actors):
-        out[f"pressure.{a}.max"] = model.pressure_max[:, i].copy()
+        out[f"pressure.{a}.max"] = model.state.pressure_max[:, i].copy()
         out[f"pressure.{a}.final"] = s.pressure[:, i].copy()
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
-        out[f"attacks.{a}.{b}"] = model.attack_days[:, index[a], index[b]].astype(float)
+        out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
     for o, obj in enumerate(lay.objectives):
         for i, a in enumerate(lay.actors):
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()

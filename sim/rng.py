@@ -65,16 +65,49 @@ def _replication_keys(seed: np.uint64, replications: np.ndarray) -> np.ndarray:
     return keys
 
 
+@helper
+def stream_key(rep_key: np.uint64, day: int, stream: int) -> np.uint64:
+    """The key of one replication's draws on one day from one stream."""
+    day_stream = np.uint64(((day & 0xFFFFFFFF) << 16) | (stream & 0xFFFF))
+    return _mix(rep_key ^ _mix(day_stream * _GOLDEN))
+
+
+@helper
+def uniform_at(key: np.uint64, counter: int) -> float:
+    """Uniform number ``counter`` (0, 1, ...) of a stream key, in the open interval (0, 1).
+
+    Drawing one number costs the same whichever counter it is, so compiled code draws only
+    the numbers it uses (the upper triangle of a symmetric draw, say).
+    """
+    bits = _mix(_mix(key + np.uint64(counter + 1) * _GOLDEN))
+    return (np.float64(bits >> _S11) + 0.5) * _TWO_M53
+
+
+@helper
+def normal_at(key: np.uint64, counter: int, count: int) -> float:
+    """Standard normal ``counter`` of a block of ``count`` by Box & Muller (1958).
+
+    It combines uniforms ``counter`` and ``count + counter``: the layout of
+    ``CounterRNG.normal``, which draws the two uniform blocks one after the other.
+    """
+    u1, u2 = uniform_at(key, counter), uniform_at(key, count + counter)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@helper
+def poisson_at(key: np.uint64, counter: int, lam: float) -> int:
+    """Poisson count with mean ``lam`` by inversion of uniform ``counter`` (see ``poisson``)."""
+    return _poisson_one(lam, uniform_at(key, counter))
+
+
 @kernel
-def _uniforms(rep_keys: np.ndarray, day_stream: np.uint64, count: int) -> np.ndarray:
+def _uniforms(rep_keys: np.ndarray, day: int, stream: int, count: int) -> np.ndarray:
     """``(R, count)`` uniforms in (0, 1): counter c of replication r is mixed from its key."""
-    day_key = _mix(day_stream * _GOLDEN)
     out = np.empty((rep_keys.size, count))
     for r in range(rep_keys.size):
-        base = _mix(rep_keys[r] ^ day_key)
+        key = stream_key(rep_keys[r], day, stream)
         for c in range(count):
-            bits = _mix(_mix(base + np.uint64(c + 1) * _GOLDEN))
-            out[r, c] = (np.float64(bits >> _S11) + 0.5) * _TWO_M53
+            out[r, c] = uniform_at(key, c)
     return out
 
 
@@ -91,6 +124,11 @@ class CounterRNG:
         self.seed = int(seed)
         self.replications = np.asarray(replications, dtype=np.uint64).reshape(-1)
         self._rep_keys = _replication_keys(np.uint64(self.seed & _MASK64), self.replications)
+
+    @property
+    def keys(self) -> np.ndarray:
+        """``(R,)`` uint64 replication keys, for compiled code drawing with ``stream_key``."""
+        return self._rep_keys
 
     @property
     def size(self) -> int:
@@ -110,32 +148,13 @@ class CounterRNG:
             (seed, replication index, day, stream, position in ``shape``).
         """
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        day_stream = np.uint64(((int(day) & 0xFFFFFFFF) << 16) | (int(stream) & 0xFFFF))
-        return _uniforms(self._rep_keys, day_stream, count).reshape((self.size, *shape))
+        return _uniforms(self._rep_keys, int(day), int(stream), count).reshape(
+            (self.size, *shape))
 
     def normal(self, day: int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal numbers by the Box-Muller transform of two uniform blocks."""
         u = self.uniform(day, stream, (2, *shape))
         return _box_muller(u[:, 0].ravel(), u[:, 1].ravel()).reshape(u[:, 0].shape)
-
-    def symmetric_uniform(self, day: int, stream: int, n: int) -> np.ndarray:
-        """``(R, n, n)`` uniforms, one per unordered pair (i < j), mirrored; diagonal 0.
-
-        The numbers are the upper triangle of ``uniform(day, stream, (n, n))``.
-        """
-        iu = np.triu_indices(n, 1)
-        return _mirror(self.uniform(day, stream, (n, n))[:, iu[0], iu[1]], n)
-
-    def symmetric_normal(self, day: int, stream: int, n: int) -> np.ndarray:
-        """``(R, n, n)`` standard normals, one per unordered pair (i < j), mirrored; diagonal 0.
-
-        The numbers are the upper triangle of ``normal(day, stream, (n, n))``, transformed only
-        where they are used.
-        """
-        iu = np.triu_indices(n, 1)
-        u = self.uniform(day, stream, (2, n, n))[:, :, iu[0], iu[1]]
-        normals = _box_muller(u[:, 0].ravel(), u[:, 1].ravel()).reshape(u[:, 0].shape)
-        return _mirror(normals, n)
 
     def poisson(self, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
         """Poisson counts with means ``lam`` (shape ``(R, ...)``) by inversion.
@@ -163,36 +182,29 @@ def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
 
 
 @kernel
-def _mirror(pairs: np.ndarray, n: int) -> np.ndarray:
-    """``(R, n, n)`` symmetric array from ``(R, n(n-1)/2)`` values in ``triu_indices`` order."""
-    out = np.zeros((pairs.shape[0], n, n))
-    for r in range(pairs.shape[0]):
-        k = 0
-        for i in range(n):
-            for j in range(i + 1, n):
-                out[r, i, j] = pairs[r, k]
-                out[r, j, i] = pairs[r, k]
-                k += 1
-    return out
-
-
-@kernel
 def _poisson_inversion(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The count whose CDF step holds ``u``, for each flat mean ``lam`` (see ``poisson``)."""
     out = np.empty(lam.size, dtype=np.int64)
     for i in range(lam.size):
-        if lam[i] <= 50.0:
-            p = np.exp(-lam[i])
-            cdf = p
-            k = 0
-            while u[i] > cdf and k < 200:
-                k += 1
-                p = p * lam[i] / k
-                cdf = cdf + p
-            out[i] = k
-        else:  # normal approximation from the same uniform (probit of u)
-            out[i] = int(max(np.rint(lam[i] + np.sqrt(lam[i]) * _probit(u[i])), 0.0))
+        out[i] = _poisson_one(lam[i], u[i])
     return out
+
+
+@helper
+def _poisson_one(lam: float, u: float) -> int:
+    """Inversion of the Poisson CDF at ``u``; means above 50 by the normal approximation."""
+    if lam == 0.0:  # no events (u < 1 = the CDF at 0); spares exp on the calm dyads
+        return 0
+    if lam <= 50.0:
+        p = np.exp(-lam)
+        cdf = p
+        k = 0
+        while u > cdf and k < 200:
+            k += 1
+            p = p * lam / k
+            cdf = cdf + p
+        return k
+    return int(max(np.rint(lam + np.sqrt(lam) * _probit(u)), 0.0))
 
 
 @helper

@@ -25,11 +25,6 @@ EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_av
               "casualties": 5}
 
 
-def sc(x: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape a per-replication scalar array ``(P,)`` to broadcast against ``ndim`` dims."""
-    return x.reshape((-1,) + (1,) * (ndim - 1))
-
-
 @dataclass(frozen=True)
 class Menu:
     """All actors' action menus as flat arrays (one entry per row), grouped by actor."""
@@ -113,6 +108,82 @@ class Layout:
         """``a~b`` for actors i and j (in index order)."""
         i, j = min(i, j), max(i, j)
         return f"{self.actors[i]}~{self.actors[j]}"
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A layout's index maps as arrays and integers only: what compiled code reads.
+
+    ``ev_*`` are the first columns of each kind of event in a day's events (the order of
+    ``sim.outcomes.event_names``).
+    """
+
+    menu_actor: np.ndarray
+    menu_verb: np.ndarray
+    menu_target: np.ndarray
+    menu_asset: np.ndarray
+    menu_gate: np.ndarray
+    menu_deal: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_gate: np.ndarray
+    node_conflict: np.ndarray
+    node_objective: np.ndarray
+    node_host: np.ndarray
+    gate_owner: np.ndarray
+    gate_policy: np.ndarray
+    gate_hosts: np.ndarray  # (G, A) bool: actors hosting a node beyond the gate (not its owner)
+    asset_owner: np.ndarray
+    deal_parties: np.ndarray
+    deal_ceasefire: np.ndarray
+    ceasefire_attacks: np.ndarray  # (D, A, A) float: every side of the ceasefire attacking
+    deal_transfers: np.ndarray
+    bloc_sign: np.ndarray
+    n_rungs: int
+    armed_from: int
+    war_from: int
+    ev_agreement: int
+    ev_deal: int
+    ev_breakdown: int
+    ev_asset: int
+    ev_gate: int
+    ev_realigned: int
+    ev_war: int
+    n_events: int
+
+
+#: ``Structure`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
+PackedStructure = tuple_type(Structure, "PackedStructure")
+
+
+def structure_of(layout: Layout) -> tuple:
+    """The ``PackedStructure`` of a layout."""
+    n, menu = layout.n_actors, layout.menu
+    d, k, g = len(layout.deals), len(layout.assets), len(layout.gates)
+    gate_hosts = np.zeros((g, n), dtype=bool)
+    for gate in range(g):
+        beyond = layout.node_host[layout.edge_dst[layout.edge_gate == gate]]
+        gate_hosts[gate, beyond[(beyond >= 0) & (beyond != layout.gate_owner[gate])]] = True
+    ev_asset = 1 + 2 * d
+    ev_gate = ev_asset + 3 * k
+    ev_realigned = ev_gate + 2 * g
+    ev_war = ev_realigned + n
+    return packed(Structure(
+        menu_actor=menu.actor, menu_verb=menu.verb, menu_target=menu.target,
+        menu_asset=menu.asset, menu_gate=menu.gate, menu_deal=menu.deal,
+        edge_src=layout.edge_src, edge_dst=layout.edge_dst, edge_gate=layout.edge_gate,
+        node_conflict=layout.node_conflict, node_objective=layout.node_objective,
+        node_host=layout.node_host, gate_owner=layout.gate_owner,
+        gate_policy=layout.gate_policy, gate_hosts=gate_hosts,
+        asset_owner=layout.asset_owner, deal_parties=layout.deal_parties,
+        deal_ceasefire=layout.deal_ceasefire,
+        ceasefire_attacks=layout.deal_ceasefire.astype(np.float64),
+        deal_transfers=layout.deal_transfers, bloc_sign=layout.bloc_sign,
+        n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
+        war_from=int(layout.war_from), ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
+        ev_asset=ev_asset, ev_gate=ev_gate, ev_realigned=ev_realigned, ev_war=ev_war,
+        n_events=ev_war + n * (n - 1) // 2,
+    ), PackedStructure)
 
 
 @dataclass

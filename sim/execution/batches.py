@@ -10,14 +10,15 @@ actors or places (those are in the scenario data it is handed).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from sim.errors import UsageError
-from sim.execution.trajectories import Binning, ensemble_edges
-from sim.model import CrisisModel
+from sim.execution.trajectories import BatchCounts, Binning, ensemble_edges
+from sim.model import CrisisModel, series_names
 from sim.outcomes import evaluate_outcomes, indicators
 from sim.scenario.loader import LoadedScenario, load_data
 from sim.world import Params, World, compile_scenario
@@ -38,8 +39,8 @@ class BatchTask:
             then point ``i // reps``, replication ``i % reps``; the replication number keys
             the random numbers, so every point shares common random numbers.
         points: For a sweep, ``(point, ((path, value), ...))`` for the points in this batch.
-        binned: Return the daily series binned for the trajectory histogram (small integers)
-            instead of every value (an ensemble written to disk needs only the histogram).
+        binned: Return the daily series as counts for the trajectory histogram instead of
+            every value (an ensemble written to disk needs only the histogram).
     """
 
     scenario: dict
@@ -65,9 +66,8 @@ class BatchResult:
         series: Names of the S series.
         paths_runs: Replication indices whose full paths are in ``paths``.
         paths: ``(days + 1, len(paths_runs), S)`` float32.
-        bins: With ``binned`` tasks, instead of ``trajectory``: the histogram bin of every
-            daily value (``Binning.bin``).
-        sums: With ``bins``: ``(days + 1, S)`` fixed-point sums of the daily values.
+        counts: With ``binned`` tasks, instead of ``trajectory``: the batch's part of the
+            trajectory histogram (``Binning.count``).
     """
 
     start: int
@@ -77,8 +77,7 @@ class BatchResult:
     series: list[str]
     paths_runs: np.ndarray
     paths: np.ndarray | None
-    bins: np.ndarray | None = None
-    sums: np.ndarray | None = None
+    counts: BatchCounts | None = None
 
 
 def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
@@ -144,7 +143,9 @@ def run_batch(task: BatchTask) -> BatchResult:
         model = CrisisModel(loaded, world=world, replications=rep, seed=task.seed,
                             params=params, record_paths=False)
     else:
-        model = CrisisModel(loaded, world=world, replications=rows, seed=task.seed)
+        model = CrisisModel(loaded, world=world, replications=rows, seed=task.seed,
+                            trajectory=_trajectory_buffer(world, rows.size) if task.binned
+                            else None)
     model.run()
     columns = collect_rows(model, loaded)
     columns["run"] = rows
@@ -163,15 +164,32 @@ def run_batch(task: BatchTask) -> BatchResult:
         paths_runs=rows[keep], paths=model.trajectory[:, keep],
     )
     if task.binned:
-        result.bins, result.sums = _binning(task).bin(model.trajectory)
+        result.counts = _binning(task).count(model.trajectory)
         result.trajectory = None
     return result
+
+
+_buffers = threading.local()
+
+
+def _trajectory_buffer(world: World, runs: int) -> np.ndarray:
+    """A float32 trajectory array for a batch, reused by the batches a thread runs.
+
+    Only for binned batches, whose trajectory never leaves the worker: a fresh array of
+    50 MB would be paid for in page faults on its first writes, batch after batch. One per
+    thread, because a Dask worker may run batches in several threads at once.
+    """
+    shape = (world.layout.days + 1, runs, len(series_names(world.layout)))
+    buffer = getattr(_buffers, "trajectory", None)
+    if buffer is None or buffer.shape != shape:
+        buffer = _buffers.trajectory = np.empty(shape, dtype=np.float32)
+    return buffer
 
 
 @lru_cache(maxsize=16)
 def _binning_for(digest: str, frozen: str) -> Binning:
     loaded, world = _compiled(digest, frozen)
-    return Binning(ensemble_edges(loaded.spec, world.layout))
+    return Binning(ensemble_edges(loaded.spec, world.layout), world.layout.days + 1)
 
 
 def _binning(task: BatchTask) -> Binning:

@@ -231,8 +231,8 @@ def run_ensemble(
                      runs=result.paths_runs, paths=result.paths)
             os.replace(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
                        out_dir / "parts" / f"paths-{result.start:010d}.npz")
-        if result.bins is not None:
-            histogram.add_binned(result.bins, result.sums)
+        if result.counts is not None:
+            histogram.add_counts(result.counts)
         else:
             histogram.add(result.trajectory)
         checkpoint.included.add(result.start)

@@ -14,6 +14,7 @@ shares and affinities, about 1% for counts of people).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,30 +56,61 @@ def ensemble_edges(spec, layout) -> list[np.ndarray]:
 
 
 class Binning:
-    """Which bin each daily value falls in, for ``TrajectoryHistogram``.
+    """Which bin each daily value falls in, and a batch's counts per bin.
 
-    Binning is done where a batch runs, so only small integers (not floats) travel back to
-    the process that keeps the histogram, which just counts them. Evenly spaced edges (rungs,
-    shares, affinities) are indexed by arithmetic, others (people, losses) by binary search.
+    Counting is done where a batch runs, so only the bins a batch filled (a few hundred
+    thousand small integers, not millions of floats) travel back to the process that keeps
+    the histogram, which adds them. Evenly spaced edges (rungs, shares, affinities) are
+    indexed by arithmetic, others (people, losses) by binary search.
+
+    Args:
+        edges: Bin edges of each series (``series_edges``).
+        days: Days of each series (``days + 1`` of a run, with day 0).
     """
 
-    def __init__(self, edges: list[np.ndarray]) -> None:
+    def __init__(self, edges: list[np.ndarray], days: int) -> None:
         widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
         self.widths = widths
+        self.days = days
         steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
         self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
                                for e, h in zip(edges, steps, strict=True)], dtype=bool)
         self._steps = steps
         self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
         self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
-        self.dtype = np.uint16 if widths.max(initial=0) <= np.iinfo(np.uint16).max else np.uint32
+        #: where each series' ``(days, bins)`` counts start in the flat histogram
+        self.offsets = np.concatenate([[0], np.cumsum(widths * days)]).astype(np.int64)
 
-    def bin(self, trajectory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(days, runs, S)`` bin of every value, and ``(days, S)`` fixed-point sums."""
-        bins = np.empty(trajectory.shape, dtype=self.dtype)
-        sums = _bin_values(np.asarray(trajectory, dtype=np.float32), self._edges_flat,
-                           self._edge_offsets, self._even, self._steps, bins)
-        return bins, sums
+    @property
+    def size(self) -> int:
+        """Number of counters in the flat histogram (every bin of every day and series)."""
+        return int(self.offsets[-1])
+
+    def count(self, trajectory: np.ndarray) -> BatchCounts:
+        """A batch's ``(days, runs, S)`` daily values as counts per bin, and sums."""
+        flat = np.zeros(self.size, dtype=np.uint32)
+        sums = _count_values(np.asarray(trajectory, dtype=np.float32), self._edges_flat,
+                             self._edge_offsets, self._even, self._steps, self.offsets,
+                             self.widths, flat)
+        filled = np.flatnonzero(flat)
+        return BatchCounts(filled, flat[filled], sums, int(trajectory.shape[1]))
+
+
+@dataclass
+class BatchCounts:
+    """One batch's part of the trajectory histogram: what a worker sends back.
+
+    Attributes:
+        bins: Indices of the filled counters in the flat histogram (``Binning.offsets``).
+        counts: How many values fell in each.
+        sums: ``(days, S)`` fixed-point sums of the values (for the means).
+        runs: Replications in the batch.
+    """
+
+    bins: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+    runs: int
 
 
 class TrajectoryHistogram:
@@ -88,25 +120,24 @@ class TrajectoryHistogram:
         self.series = list(series)
         self.days = days
         self.edges = edges
-        self.binning = Binning(edges)
-        # every series' (days, bins) counts are views into one flat array the kernel adds to
-        self._offsets = np.concatenate([[0], np.cumsum(self.binning.widths * days)]).astype(
-            np.int64)
-        self._flat = np.zeros(int(self._offsets[-1]), dtype=np.int64)
-        self.counts = [self._flat[self._offsets[s]:self._offsets[s + 1]].reshape(days, -1)
+        self.binning = Binning(edges, days)
+        # every series' (days, bins) counts are views into one flat array batches add to
+        offsets = self.binning.offsets
+        self._flat = np.zeros(self.binning.size, dtype=np.int64)
+        self.counts = [self._flat[offsets[s]:offsets[s + 1]].reshape(days, -1)
                        for s in range(len(edges))]
         self.sums = np.zeros((days, len(series)), dtype=np.int64)
         self.n = 0
 
     def add(self, trajectory: np.ndarray) -> None:
         """Add ``(days, runs, S)`` daily values of a batch."""
-        self.add_binned(*self.binning.bin(trajectory))
+        self.add_counts(self.binning.count(trajectory))
 
-    def add_binned(self, bins: np.ndarray, sums: np.ndarray) -> None:
-        """Add a batch already binned by ``Binning.bin`` (with the same edges)."""
-        _count(bins, self._flat, self._offsets, self.binning.widths)
-        self.sums += sums
-        self.n += bins.shape[1]
+    def add_counts(self, batch: BatchCounts) -> None:
+        """Add a batch counted by ``Binning.count`` (with the same edges and days)."""
+        self._flat[batch.bins] += batch.counts
+        self.sums += batch.sums
+        self.n += batch.runs
 
     def quantiles(self, levels=LEVELS) -> np.ndarray:
         """``(len(levels), days, S)`` quantiles across runs.
@@ -153,35 +184,35 @@ class TrajectoryHistogram:
 
 
 @kernel
-def _bin_values(values, edges, edge_offsets, even, steps, bins):
-    """Fill ``bins`` with each value's bin and return the fixed-point sums per day and series.
+def _count_values(values, edges, edge_offsets, even, steps, offsets, widths, counts):
+    """Add one to ``counts`` for each value's bin; return fixed-point sums per day and series.
 
     A value's bin b satisfies ``edges[b] <= x < edges[b + 1]``, clipped to the outer bins;
     with evenly spaced edges it is found by arithmetic, which is exact for the integer rungs
     and may differ from a search only for a value within rounding of an edge, the same way in
-    every batch. (``bins`` is an output argument: the caller chooses its integer type.)
+    every batch. (``counts`` is an output argument, the flat histogram of ``Binning``.)
     """
     days, runs, n_series = values.shape
     sums = np.zeros((days, n_series), dtype=np.int64)
     for d in range(days):
-        for r in range(runs):
-            for s in range(n_series):
+        for s in range(n_series):  # one day's counters of one series at a time: in cache
+            for r in range(runs):
                 x = np.float64(values[d, r, s])
                 sums[d, s] += np.int64(np.rint(x * _SCALE))
                 lo, hi = edge_offsets[s], edge_offsets[s + 1]
                 if even[s]:
                     b = np.int64(np.floor((x - edges[lo]) / steps[s]))
-                else:
-                    b = np.searchsorted(edges[lo:hi], x, side="right") - 1
-                bins[d, r, s] = min(max(b, 0), hi - lo - 2)
+                elif x != x:  # NaN: the last bin, as numpy's searchsorted would have it
+                    b = hi - lo - 1
+                else:  # the first edge above x, by bisection (no array slice in the loop)
+                    below, above = lo, hi
+                    while below < above:
+                        middle = (below + above) // 2
+                        if edges[middle] <= x:
+                            below = middle + 1
+                        else:
+                            above = middle
+                    b = below - lo - 1
+                b = min(max(b, 0), hi - lo - 2)
+                counts[offsets[s] + d * widths[s] + b] += 1
     return sums
-
-
-@kernel
-def _count(bins, flat, offsets, widths):
-    """Add one to the count of each binned value, in place (``flat`` is the accumulator)."""
-    days, runs, n_series = bins.shape
-    for d in range(days):
-        for r in range(runs):
-            for s in range(n_series):
-                flat[offsets[s] + d * widths[s] + bins[d, r, s]] += 1

@@ -23,59 +23,68 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel, row
-from sim.world import sc
+from sim.jit import helper, kernel, pick
+from sim.rng import normal_at, stream_key
 
 
-def step(affinity: np.ndarray, acts_delta: np.ndarray, noise: np.ndarray, params) -> np.ndarray:
-    """Next day's affinity ``(R, A, A)``.
+@helper
+def step(affinity, acts_delta, keys, day, stream, strength, target, memory, pull, ties,
+         trade_rate, heider, sigma, work):
+    """Next day's affinity ``(R, A, A)``, in place.
 
     Args:
-        affinity: ``(R, A, A)`` symmetric, diagonal 1.
+        affinity: ``(R, A, A)`` symmetric, diagonal 1; updated in place.
         acts_delta: ``(R, A, A)`` symmetric change from today's acts.
-        noise: ``(R, A, A)`` symmetric standard normals.
-        params: ``Params``.
+        keys: ``(R,)`` replication keys. The noise of dyad i < j is standard normal
+            ``i * A + j`` of a block of ``A * A`` of the day's stream (``sim.rng.normal_at``).
+        day: Today.
+        stream: The alliances' random stream.
+        strength: ``(P, A, A)`` institutional springs' strength.
+        target: ``(P, A, A)`` institutional anchors (the affinity a spring pulls toward).
+        memory: ``(P, A, A)`` day-0 affinity (structural memory pulls back toward it).
+        pull: ``(P,)`` strength of the pull toward day-0 affinity.
+        ties: ``(P, A, A)`` trade interdependence.
+        trade_rate: ``(P,)`` pull of trade toward +1.
+        heider: ``(P,)`` strength of structural balance.
+        sigma: ``(P,)`` scale of the daily noise.
+        work: ``(A, A)`` scratch.
     """
-    return _step(affinity, acts_delta, noise, params.packed)
-
-
-@kernel
-def _step(affinity, acts_delta, noise, p):
-    r_count, n = affinity.shape[0], affinity.shape[1]
-    out = np.empty_like(affinity)
-    for r in range(r_count):
-        strength, target = row(p.anchor_strength, r), row(p.anchor, r)
-        memory, pull = row(p.affinity0, r), row(p.baseline_pull, r)
-        ties, trade_rate = row(p.trade, r), row(p.trade_pull, r)
-        heider, sigma = row(p.balance, r), row(p.aff_noise, r)
+    n = affinity.shape[1]
+    for r in range(affinity.shape[0]):
+        q = pick(pull.shape[0], r)
+        key = stream_key(keys[r], day, stream)
         for i in range(n):
-            out[r, i, i] = 1.0
+            work[i, i] = 1.0
+            for j in range(i + 1, n):
+                shock = sigma[q] * normal_at(key, i * n + j, n * n)
+                for x, y in ((i, j), (j, i)):
+                    triad = 0.0  # mean over third parties k of A_xk A_ky
+                    for k in range(n):
+                        if k != x and k != y:
+                            triad += affinity[r, x, k] * affinity[r, k, y]
+                    triad /= max(n - 2, 1)
+                    work[x, y] = _moved(affinity[r, x, y], acts_delta[r, x, y],
+                                        strength[q, x, y], target[q, x, y], pull[q],
+                                        memory[q, x, y], trade_rate[q], ties[q, x, y],
+                                        heider[q], triad, shock)
+        for i in range(n):
             for j in range(n):
-                if i == j:
-                    continue
-                a = affinity[r, i, j]
-                triad = 0.0  # mean over third parties k of A_ik A_kj
-                for k in range(n):
-                    if k != i and k != j:
-                        triad += affinity[r, i, k] * affinity[r, k, j]
-                triad /= max(n - 2, 1)
-                delta = (acts_delta[r, i, j] + strength[i, j] * (target[i, j] - a)
-                         + pull * (memory[i, j] - a) + trade_rate * ties[i, j] * (1.0 - a)
-                         + heider * triad + sigma * noise[r, i, j])
-                out[r, i, j] = min(max(a + delta, -1.0), 1.0)
-    return out
+                affinity[r, i, j] = work[i, j]
 
 
-def alignment(affinity: np.ndarray, bloc_sign: np.ndarray) -> np.ndarray:
+@helper
+def _moved(a, acts, strength, target, pull, memory, trade_rate, ties, heider, triad, shock):
+    """An affinity after a day: acts, spring, memory, trade, structural balance, noise."""
+    delta = (acts + strength * (target - a) + pull * (memory - a) + trade_rate * ties * (1.0 - a)
+             + heider * triad + shock)
+    return min(max(a + delta, -1.0), 1.0)
+
+
+@helper
+def alignment_of(affinity, bloc_sign, out):
     """Alignment ``(R, A)`` in [-1, 1]: lean toward the first bloc (+) or the second (-)."""
-    return _alignment(affinity, bloc_sign)
-
-
-@kernel
-def _alignment(affinity, bloc_sign):
-    r_count, n = affinity.shape[0], affinity.shape[1]
-    out = np.empty((r_count, n))
-    for r in range(r_count):
+    n = affinity.shape[1]
+    for r in range(out.shape[0]):
         for i in range(n):
             first, second, n_first, n_second = 0.0, 0.0, 0, 0
             for j in range(n):
@@ -88,10 +97,18 @@ def _alignment(affinity, bloc_sign):
                     second += affinity[r, i, j]
                     n_second += 1
             out[r, i] = 0.5 * (first / max(n_first, 1) - second / max(n_second, 1))
+
+
+@kernel
+def alignment(affinity: np.ndarray, bloc_sign: np.ndarray) -> np.ndarray:
+    """Alignment ``(R, A)`` of every replication, as a new array (``alignment_of``)."""
+    out = np.empty(affinity.shape[:2])
+    alignment_of(affinity, bloc_sign, out)
     return out
 
 
-def realigned(align: np.ndarray, align0: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """``(R, A)`` True where alignment has crossed past the threshold to the other side."""
+@helper
+def realigned(align, align0, threshold):
+    """Whether an actor's alignment has crossed past the threshold to the other side."""
     side = np.sign(align0)
-    return (side != 0) & (align * side < -sc(threshold, 2))
+    return side != 0 and align * side < -threshold

@@ -22,133 +22,114 @@ References:
 
 from __future__ import annotations
 
-import numpy as np
-
-from sim.jit import helper, kernel, row
-from sim.world import OBJ, sc
+from sim.jit import helper, pick
+from sim.world import OBJ
 
 
-def surplus(
-    *, control: np.ndarray, war_drift: np.ndarray, war_losses: np.ndarray, rung: np.ndarray,
-    pressure: np.ndarray, affinity: np.ndarray, layout, params,
-) -> np.ndarray:
+@helper
+def surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire, transfers,
+            parties, horizon, interests, risk_attitude, severity, value, terms, caps, war_cost,
+            territory_unit, loss_unit, concession, work, out):
     """Each party's gain from each deal over fighting on, ``(R, D, 2)``, in utility units.
 
     Args:
         control: ``(R, O, A)`` control today.
-        war_drift: ``(R, D, O, A)`` expected daily change of control if the deal's ceasefire
+        war_drift: ``(D, R, O, A)`` expected daily change of control if the deal's ceasefire
             dyads fight all out.
-        war_losses: ``(R, D, A, A)`` expected daily losses of i caused by j in that war.
+        war_losses: ``(D, R, A, A)`` expected daily losses of i caused by j in that war.
         rung: ``(R, A, A)``.
         pressure: ``(R, A)``.
         affinity: ``(R, A, A)``.
-        layout: ``Layout``.
-        params: ``Params``.
+        ceasefire: ``(D, A, A)`` bool: the dyads each deal's ceasefire covers.
+        transfers: ``(D, O)`` bool: the objectives each deal re-divides.
+        parties: ``(D, 2)`` the two parties of each deal.
+        horizon: ``(P,)`` days of fighting on that a party weighs.
+        interests: ``(P, A, n_objectives)`` interest weights.
+        risk_attitude: ``(P, A)``.
+        severity: ``(P, L)`` severity of each rung.
+        value: ``(P, O, A)`` value of each objective to each actor.
+        terms: ``(P, D, O, A)`` control each deal gives.
+        caps: ``(P, D)`` highest rung each deal allows.
+        war_cost: ``(P, A)`` daily cost of fighting.
+        territory_unit: ``(P,)`` territory value per unit of utility.
+        loss_unit: ``(P,)`` losses per unit of utility.
+        concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
+        work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
+        out: ``(R, D, 2)`` result.
     """
-    return _surplus(control, war_drift, war_losses, rung, pressure, affinity,
-                    layout.deal_ceasefire, layout.deal_transfers, layout.deal_parties,
-                    params.packed)
-
-
-@helper
-def _territory_of(a, control, value, affinity):
-    """Value-weighted control of actor a in one replication, counting what friends hold.
-
-    ``sum_o value[o, a] * sum_b control[o, b] * max(affinity[a, b], 0)`` with affinity 1 to
-    oneself: a patron gains from ground its client takes, in proportion to how close they are.
-    """
-    total = 0.0
-    for o in range(control.shape[0]):
-        held = 0.0
-        for b in range(control.shape[1]):
-            held += control[o, b] * max(affinity[a, b], 0.0)
-        total += held * value[o, a]
-    return total
+    o_count, n = control.shape[1], control.shape[2]
+    for r in range(out.shape[0]):
+        q = pick(horizon.shape[0], r)
+        w = interests
+        for o in range(o_count):
+            for b in range(n):
+                work[0, o, b] = control[r, o, b]
+        for d in range(ceasefire.shape[0]):
+            for o in range(o_count):
+                for b in range(n):
+                    held = min(max(control[r, o, b] + war_drift[d, r, o, b] * horizon[q], 0.0),
+                               1.0)
+                    work[1, o, b] = held
+                    work[2, o, b] = terms[q, d, o, b] if transfers[d, o] else held
+            cap = severity[q, caps[q, d]]
+            for side in range(2):
+                a = parties[d, side]
+                # value-weighted ground a holds now, after fighting on and under the deal,
+                # counting what friends hold: sum_o value[o, a] sum_b held[o, b] max(A_ab, 0)
+                # (affinity 1 to oneself): a patron gains from ground its client takes
+                now, fighting_on, with_deal = 0.0, 0.0, 0.0
+                for o in range(o_count):
+                    held_now, held_fighting, held_deal = 0.0, 0.0, 0.0
+                    for b in range(n):
+                        friend = max(affinity[r, a, b], 0.0)
+                        held_now += work[0, o, b] * friend
+                        held_fighting += work[1, o, b] * friend
+                        held_deal += work[2, o, b] * friend
+                    now += held_now * value[q, o, a]
+                    fighting_on += held_fighting * value[q, o, a]
+                    with_deal += held_deal * value[q, o, a]
+                avoided, sev_now, in_fight = 0.0, 0.0, 0.0
+                for j in range(n):
+                    if ceasefire[d, a, j]:
+                        avoided += war_losses[d, r, a, j]
+                        sev_now = max(sev_now, severity[q, rung[r, a, j]])
+                        in_fight = 1.0
+                conceded = 1.0 if with_deal < now - 1e-9 else 0.0
+                out[r, d, side] = (
+                    w[q, a, _TERRITORY] * (with_deal - fighting_on) / territory_unit[q]
+                    + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
+                    + w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a])
+                    * (sev_now - min(sev_now, cap))
+                    + war_cost[q, a] * horizon[q] * in_fight
+                    - w[q, a, _STANDING] * concession[q] * pressure[r, a] * conceded
+                )
 
 
 _TERRITORY, _LOSSES = OBJ["territory"], OBJ["losses"]
 _ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
 
 
-@kernel
-def _surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire, transfers,
-             parties, p):
-    r_count, o_count, n = control.shape
-    d_count = ceasefire.shape[0]
-    out = np.zeros((r_count, d_count, 2))
-    fight = np.empty((o_count, n))
-    deal = np.empty((o_count, n))
-    for r in range(r_count):
-        horizon = row(p.bargaining_horizon, r)
-        w = row(p.interests, r)
-        risk = 1.0 - row(p.risk_attitude, r)
-        severity = row(p.rung_severity, r)
-        values = row(p.value, r)
-        terms = row(p.deal_control, r)
-        caps = row(p.deal_cap, r)
-        costs = row(p.war_cost, r)
-        t_unit = row(p.territory_unit, r)
-        l_unit = row(p.loss_unit, r)
-        yield_ = row(p.concession, r)
-        for d in range(d_count):
-            for o in range(o_count):
-                for b in range(n):
-                    held = min(max(control[r, o, b] + war_drift[r, d, o, b] * horizon, 0.0), 1.0)
-                    fight[o, b] = held
-                    deal[o, b] = terms[d, o, b] if transfers[d, o] else held
-            cap = severity[caps[d]]
-            for side in range(2):
-                a = parties[d, side]
-                now = _territory_of(a, control[r], values, affinity[r])
-                with_deal = _territory_of(a, deal, values, affinity[r])
-                fighting_on = _territory_of(a, fight, values, affinity[r])
-                avoided, sev_now, in_fight = 0.0, 0.0, 0.0
-                for j in range(n):
-                    if ceasefire[d, a, j]:
-                        avoided += war_losses[r, d, a, j]
-                        sev_now = max(sev_now, severity[rung[r, a, j]])
-                        in_fight = 1.0
-                conceded = 1.0 if with_deal < now - 1e-9 else 0.0
-                out[r, d, side] = (
-                    w[a, _TERRITORY] * (with_deal - fighting_on) / t_unit
-                    + w[a, _LOSSES] * avoided * horizon / l_unit
-                    + w[a, _ESCALATION] * risk[a] * (sev_now - min(sev_now, cap))
-                    + costs[a] * horizon * in_fight
-                    - w[a, _STANDING] * yield_ * pressure[r, a] * conceded
-                )
-    return out
+@helper
+def forms(proposed, in_force, gain, their_gain, resolve, their_resolve, noise_scale):
+    """Whether a deal forms today: proposed, not yet in force, and both sides accept.
 
-
-def form(proposed: np.ndarray, active: np.ndarray, gains: np.ndarray, noise: np.ndarray,
-         params) -> np.ndarray:
-    """Deals that form today, ``(R, D)`` bool.
-
-    Args:
-        proposed: ``(R, D)`` True where a party proposed the deal today.
-        active: ``(R, D)`` agreements in force (not re-formed).
-        gains: ``(R, D, 2)`` surpluses.
-        noise: ``(R, D, 2)`` standard normals (private information).
-        params: ``Params``.
+    A side accepts when its surplus (``gain``) plus its private-information noise (its
+    ``resolve``, a standard normal, times ``noise_scale``) is positive.
     """
-    accepts = gains + sc(params.bargaining_noise, 3) * noise > 0.0
-    return proposed & ~active & accepts.all(axis=2)
+    return (proposed and not in_force and gain + noise_scale * resolve > 0.0
+            and their_gain + noise_scale * their_resolve > 0.0)
 
 
-def breakdown_hazard(affinity: np.ndarray, pressure: np.ndarray, layout, params) -> np.ndarray:
+@helper
+def breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostility, out):
     """Daily chance each agreement breaks down, ``(R, D)``.
 
     Residual hostility is the worst enmity across the ceasefire's dyads plus the parties' mean
     domestic pressure.
     """
-    return _breakdown_hazard(affinity, pressure, layout.deal_ceasefire, layout.deal_parties,
-                             params.breakdown_base, params.breakdown_hostility)
-
-
-@kernel
-def _breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostility):
-    r_count, n = affinity.shape[0], affinity.shape[1]
-    out = np.empty((r_count, ceasefire.shape[0]))
-    for r in range(r_count):
+    n = affinity.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(base.shape[0], r)
         for d in range(ceasefire.shape[0]):
             worst = 0.0
             for i in range(n):
@@ -159,6 +140,5 @@ def _breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostilit
             for side in range(parties.shape[1]):
                 mean_pressure += pressure[r, parties[d, side]]
             hostility = worst + mean_pressure / parties.shape[1]
-            hazard = row(base, r)[d] + row(per_hostility, r)[d] * hostility
+            hazard = base[q, d] + per_hostility[q, d] * hostility
             out[r, d] = min(max(hazard, 0.0), 1.0)
-    return out

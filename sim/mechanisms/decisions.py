@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.jit import helper, kernel, packed, row, tuple_type
+from sim.jit import helper, kernel, packed, pick, tuple_type
 from sim.world import OBJ, VERB
 
 
@@ -38,6 +38,7 @@ class Situation:
     attack_prev: np.ndarray  # (R, A, A) yesterday's attacks i -> j
     win: np.ndarray  # (R, A, A) contest share of i attacking j
     power: np.ndarray  # (R, A, A) contest power of i against ground held by j
+    powered: np.ndarray  # (R, A, A) power to the contest exponent (0 on the diagonal)
     can_hold: np.ndarray  # (P, O, A)
     grievance: np.ndarray  # (R, A, A)
     asset_on: np.ndarray  # (R, K)
@@ -77,14 +78,14 @@ _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["
 
 @helper
 def _tanh_pos(x: float) -> float:
-    return np.tanh(max(x, 0.0))
+    """``tanh(max(x, 0))``, without calling tanh for the zero."""
+    return np.tanh(x) if x > 0.0 else 0.0
 
 
 @helper
-def _severity_step(severity, rung: int, delta: int) -> float:
-    """Change of severity if the rung moves by ``delta`` (clipped to the ladder)."""
-    after = min(max(rung + delta, 0), severity.size - 1)
-    return abs(severity[after] - severity[rung])
+def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
+    """The rung after a move by ``delta``, clipped to the ladder."""
+    return min(max(rung + delta, 0), n_rungs - 1)
 
 
 @kernel
@@ -92,37 +93,63 @@ def _score_menu(s, p, structure, armed_from):
     (actor, verb, target, asset, gate, deal, second_party, asset_owner, edge_src, edge_dst,
      edge_gate, node_host) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
-    k_count = s.asset_on.shape[1]
+    k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
+    n_rungs = p.rung_severity.shape[1]
+    coalition = np.empty((r_count, n, n))
+    coalition[:, :, :] = 0.0
+    wanted = np.zeros((n, n), dtype=np.bool_)  # the pairs with an attack in a menu
+    for e in range(verb.size):
+        if verb[e] == _ATTACK:
+            wanted[actor[e], target[e]] = True
+    _coalition_gains(armed_from, wanted, p.contest_exponent, p.attack_boost, p.air, s.cover,
+                     s.rung, s.affinity, s.attack_prev, s.power, s.powered, p.rung_intensity,
+                     p.value, s.control, p.speed, coalition)
     air_part = np.empty((n, n))
     blocked = np.zeros((k_count, n), dtype=np.bool_)
     objection = np.zeros((k_count, n))
     is_host = np.zeros(n, dtype=np.bool_)
+    # the state and parameters read below, taken out of their tuples once
+    rung, affinity, cover, fire = s.rung, s.affinity, s.cover, s.fire
+    attack_prev, win = s.attack_prev, s.win
+    control, can_hold, pressure_, grievance = s.control, s.can_hold, s.pressure, s.grievance
+    asset_on, asset_holder, available = s.asset_on, s.asset_holder, s.asset_available
+    requested, gate_open, potential = s.requested, s.gate_open, s.route_potential
+    arrivals, conflict_people, gains = s.arrivals, s.conflict_people, s.deal_gains
+    agreement, barred = s.agreement, s.barred
+    horizon, boost, intensity_of, severity = (p.horizon, p.attack_boost, p.rung_intensity,
+                                              p.rung_severity)
+    w, risk_attitude, loss_unit, people_unit = (p.interests, p.risk_attitude, p.loss_unit,
+                                                p.people_unit)
+    partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, p.exposure, p.loss_rate
+    hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
+    air_defence_of, affinity_of, relief_of = (p.asset_air_defence, p.asset_affinity,
+                                              p.asset_relief)
+    requires, penalty = p.asset_requires_inactive, p.asset_held_penalty
+    base_drift, trade_damping, conciliation = p.base_drift, p.trade_damping, p.conciliation
+    value_of, speed = p.value, p.speed
+    displacement, territory_unit = p.displacement_fighting, p.territory_unit
+    aff_attack, aff_deescalation, aff_sanction = p.aff_attack, p.aff_deescalation, p.aff_sanction
+    aff_support, holder_affinity = p.aff_support, p.asset_holder_affinity
+    war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
+    noise_scale, request_weight = p.bargaining_noise, p.request_weight
+    per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
+    action_cost = p.action_cost
     for r in range(r_count):
-        horizon, boost = row(p.horizon, r), row(p.attack_boost, r)
-        intensity_of, severity = row(p.rung_intensity, r), row(p.rung_severity, r)
-        w, risk_attitude = row(p.interests, r), row(p.risk_attitude, r)
-        loss_unit, people_unit = row(p.loss_unit, r), row(p.people_unit, r)
-        partner, trade = row(p.partner, r), row(p.trade, r)
-        air, exposure, loss_rate = row(p.air, r), row(p.exposure, r), row(p.loss_rate, r)
-        hostility, rate_up = row(p.hostility, r), row(p.rate_up, r)
-        retaliation = row(p.retaliation, r)
-        air_defence_of, affinity_of = row(p.asset_air_defence, r), row(p.asset_affinity, r)
-        relief_of = row(p.asset_relief, r)
+        q = pick(horizon.shape[0], r)
         # what the actors see: air losses of i from j, assets barred and objected to
         for i in range(n):
             for j in range(n):
-                air_part[i, j] = (loss_rate * intensity_of[s.rung[r, i, j]] * air[j]
-                                  * (1.0 - s.cover[r, i]) * exposure[i])
-        requires, penalty = row(p.asset_requires_inactive, r), row(p.asset_held_penalty, r)
+                air_part[i, j] = (loss_rate[q] * intensity_of[q, rung[r, i, j]] * air[q, j]
+                                  * (1.0 - cover[r, i]) * exposure[q, i])
         for k in range(k_count):
             for a in range(n):
                 blocked[k, a] = False
                 objection[k, a] = 0.0
                 for other in range(k_count):
-                    if s.asset_holder[r, other] == a:
-                        objection[k, a] += penalty[k, other]
-                        if s.asset_on[r, other] and requires[k, other]:
+                    if asset_holder[r, other] == a:
+                        objection[k, a] += penalty[q, k, other]
+                        if asset_on[r, other] and requires[q, k, other]:
                             blocked[k, a] = True
         for e in range(verb.size):
             a, v = actor[e], verb[e]
@@ -130,64 +157,69 @@ def _score_menu(s, p, structure, armed_from):
             if v in (_ATTACK, _DEESCALATE, _SANCTION):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
-                d0 = (row(p.base_drift, r) + hostility * s.attack_prev[r, t, a]
-                      - row(p.trade_damping, r) * trade[a, t])
+                d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
+                      - trade_damping[q] * trade[q, a, t])
             if v == _ATTACK:
-                other = s.attack_prev[r, t, a]
-                base = intensity_of[s.rung[r, a, t]]
-                i_hold = base * (1.0 + boost * other)
-                i_att = max(base, intensity_of[armed_from]) * (1.0 + boost * (1.0 + other))
+                other = attack_prev[r, t, a]
+                base = intensity_of[q, rung[r, a, t]]
+                i_hold = base * (1.0 + boost[q] * other)
+                i_att = (max(base, intensity_of[q, armed_from])
+                         * (1.0 + boost[q] * (1.0 + other)))
                 d_int = i_att - i_hold
-                own_losses = loss_rate * d_int * s.fire[r, a, t] * exposure[a]
+                own_losses = loss_rate[q] * d_int * fire[r, a, t] * exposure[q, a]
                 gain = 0.0
-                for o in range(s.control.shape[1]):
-                    gain += (row(p.value, r)[o, a] * row(p.speed, r)[o] * s.control[r, o, t]
-                             * row(s.can_hold, r)[o, a])
-                territory = gain * i_att / (1.0 + 2.0 * boost) * 2.0 * s.win[r, a, t]
-                territory += _coalition_gain(s, p, r, a, t, armed_from)
-                d_up = rate_up * (_tanh_pos(d0 + hostility) - _tanh_pos(d0))
-                escalation = min(d_up * horizon, 1.0) * _severity_step(severity, s.rung[r, a, t], 1)
-                displaced = row(p.displacement_fighting, r) * d_int * s.conflict_people[r]
+                for o in range(o_count):
+                    gain += (value_of[q, o, a] * speed[q, o] * control[r, o, t]
+                             * can_hold[q, o, a])
+                territory = gain * i_att / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t]
+                territory += coalition[r, a, t]
+                d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q]) - _tanh_pos(d0))
+                escalation = (min(d_up * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
+                                  - severity[q, rung[r, a, t]]))
+                displaced = displacement[q] * d_int * conflict_people[r]
                 value = (
-                    w[a, _TERRITORY] * territory * horizon / row(p.territory_unit, r)
-                    - w[a, _LOSSES] * own_losses * horizon / loss_unit
-                    - w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
-                    + w[a, _STANDING] * retaliation * s.pressure[r, a] * s.grievance[r, a, t]
-                    / loss_unit
-                    - w[a, _TIES] * partner[a, t] * row(p.aff_attack, r) * horizon
-                    - w[a, _HUMANITARIAN] * displaced * horizon / people_unit
-                    - row(p.war_cost, r)[a] * horizon
+                    w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
+                    - w[q, a, _LOSSES] * own_losses * horizon[q] / loss_unit[q]
+                    - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                    + w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
+                    * grievance[r, a, t] / loss_unit[q]
+                    - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
+                    - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
+                    - war_cost[q, a] * horizon[q]
                 )
-                if s.barred[r, a, t]:
+                if barred[r, a, t]:
                     value = -np.inf
             elif v == _DEESCALATE:
-                d_down = row(p.rate_down, r) * (
-                    _tanh_pos(-(d0 - row(p.conciliation, r))) - _tanh_pos(-d0))
-                escalation = (min(d_down * horizon, 1.0)
-                              * _severity_step(severity, s.rung[r, a, t], -1))
+                d_down = rate_down[q] * (_tanh_pos(-(d0 - conciliation[q])) - _tanh_pos(-d0))
+                escalation = (min(d_down * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], -1, n_rungs)]
+                                  - severity[q, rung[r, a, t]]))
                 value = (
-                    w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
-                    + w[a, _TIES] * partner[a, t] * row(p.aff_deescalation, r) * horizon
-                    - w[a, _STANDING] * row(p.concession, r) * s.pressure[r, a]
+                    w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                    + w[q, a, _TIES] * partner[q, a, t] * aff_deescalation[q] * horizon[q]
+                    - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
                 )
             elif v == _SANCTION:
-                d_up = rate_up * (_tanh_pos(d0 + row(p.sanction_drive, r)) - _tanh_pos(d0))
-                escalation = min(d_up * horizon, 1.0) * _severity_step(severity, s.rung[r, a, t], 1)
+                d_up = rate_up[q] * (_tanh_pos(d0 + sanction_drive[q]) - _tanh_pos(d0))
+                escalation = (min(d_up * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
+                                  - severity[q, rung[r, a, t]]))
                 value = (
-                    -w[a, _ESCALATION] * (1.0 - risk_attitude[a]) * escalation
-                    + w[a, _STANDING] * 0.5 * retaliation * s.pressure[r, a]
-                    * s.grievance[r, a, t] / loss_unit
-                    - w[a, _TIES] * (partner[a, t] + trade[a, t]) * row(p.aff_sanction, r)
-                    * horizon
+                    -w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                    + w[q, a, _STANDING] * 0.5 * retaliation[q] * pressure_[r, a]
+                    * grievance[r, a, t] / loss_unit[q]
+                    - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
+                    * horizon[q]
                 )
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = 1 if second_party[d] == a else 0
-                theirs = s.deal_gains[r, d, 1 - side]
-                z = min(max(theirs / row(p.bargaining_noise, r), -30.0), 30.0)
+                theirs = gains[r, d, 1 - side]
+                z = min(max(theirs / noise_scale[q], -30.0), 30.0)
                 # chance the other side's noisy surplus is positive (bargaining's rule)
-                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * s.deal_gains[r, d, side]
-                if s.agreement[r, d]:
+                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * gains[r, d, side]
+                if agreement[r, d]:
                     value = -np.inf
             elif v in (_REQUEST, _ACTIVATE, _GRANT):
                 k = asset[e]
@@ -195,33 +227,34 @@ def _score_menu(s, p, structure, armed_from):
                 avoided = 0.0
                 effect = 0.0
                 for j in range(n):
-                    avoided += air_part[a, j] * air_defence_of[k]
-                    effect += partner[a, j] * affinity_of[k, j]
-                cover_value = w[a, _LOSSES] * avoided * horizon / loss_unit
-                ties_effect = w[a, _TIES] * effect
-                unavailable = s.asset_on[r, k] or not s.asset_available[r, k]
+                    avoided += air_part[a, j] * air_defence_of[q, k]
+                    effect += partner[q, a, j] * affinity_of[q, k, j]
+                cover_value = w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
+                ties_effect = w[q, a, _TIES] * effect
+                unavailable = asset_on[r, k] or not available[r, k]
                 if v == _REQUEST:
                     supplier = asset_owner[k]
-                    chance = 1.0 / (1.0 + np.exp(-4.0 * s.affinity[r, a, supplier]))
+                    chance = 1.0 / (1.0 + np.exp(-4.0 * affinity[r, a, supplier]))
                     if blocked[k, a]:
                         chance = 0.0
-                    value = chance * (cover_value + w[a, _TIES] * partner[a, supplier]
-                                      * row(p.asset_holder_affinity, r)[k])
-                    unavailable = s.asset_on[r, k]
+                    value = chance * (cover_value + w[q, a, _TIES] * partner[q, a, supplier]
+                                      * holder_affinity[q, k])
+                    unavailable = asset_on[r, k]
                 elif v == _ACTIVATE:
                     value = cover_value + ties_effect
                 else:
                     t = target[e]
-                    arrivals = s.arrivals[r, a]
+                    arriving = arrivals[r, a]
                     value = (
-                        w[a, _TIES] * partner[a, t]
-                        * (row(p.asset_holder_affinity, r)[k] + row(p.aff_support, r))
-                        + w[a, _TIES] * row(p.request_weight, r) * s.requested[r, k, t]
+                        w[q, a, _TIES] * partner[q, a, t]
+                        * (holder_affinity[q, k] + aff_support[q])
+                        + w[q, a, _TIES] * request_weight[q] * requested[r, k, t]
                         + ties_effect
-                        + w[a, _REFUGEES] * relief_of[k] * arrivals * horizon / people_unit
+                        + w[q, a, _REFUGEES] * relief_of[q, k] * arriving * horizon[q]
+                        / people_unit[q]
                         # relief of the supplier's own domestic pressure, by the pressure rule
-                        + w[a, _STANDING] * row(p.pressure_per_refugees, r)[a] * relief_of[k]
-                        * arrivals * horizon / 100_000.0
+                        + w[q, a, _STANDING] * per_refugees[q, a] * relief_of[q, k]
+                        * arriving * horizon[q] / 100_000.0
                         - objection[k, t]
                     )
                     unavailable = unavailable or blocked[k, t]
@@ -233,62 +266,76 @@ def _score_menu(s, p, structure, armed_from):
                 # movers from the actor's own nodes along the gate's routes, and the
                 # partners hosting the routes' far ends
                 through = 0.0
-                is_host[:] = False
-                for q in range(edge_gate.size):
-                    if edge_gate[q] != g:
+                for h in range(n):
+                    is_host[h] = False
+                for route in range(edge_gate.size):
+                    if edge_gate[route] != g:
                         continue
-                    if node_host[edge_src[q]] == a:
-                        through += s.route_potential[r, q] * (1.0 - row(p.gate_leakage, r)[g])
-                    if node_host[edge_dst[q]] >= 0:
-                        is_host[node_host[edge_dst[q]]] = True
+                    if node_host[edge_src[route]] == a:
+                        through += potential[r, route] * (1.0 - leakage[q, g])
+                    if node_host[edge_dst[route]] >= 0:
+                        is_host[node_host[edge_dst[route]]] = True
                 cost_ties = 0.0
                 for h in range(n):
                     if is_host[h]:
-                        cost_ties += partner[a, h]
-                changes = (sign < 0) if s.gate_open[r, g] else (sign > 0)  # acting moves it
+                        cost_ties += partner[q, a, h]
+                changes = (sign < 0) if gate_open[r, g] else (sign > 0)  # acting moves it
                 if changes:
                     value = sign * (
-                        w[a, _REFUGEES] * through * horizon / people_unit
-                        - w[a, _TIES] * cost_ties * row(p.gate_cost, r) * horizon
+                        w[q, a, _REFUGEES] * through * horizon[q] / people_unit[q]
+                        - w[q, a, _TIES] * cost_ties * gate_cost[q] * horizon[q]
                     )
-            utility[r, e] = value - row(p.action_cost, r)[e]
+            utility[r, e] = value - action_cost[q, e]
     return utility
 
 
 @helper
-def _coalition_gain(s, p, r: int, a: int, t: int, armed_from: int) -> float:
-    """Daily territory value to a of backing its friends' offensives against t.
+def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
+                     power, powered, rung_intensity, value, control, speed, out):
+    """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
+
+    Written for the ``wanted`` pairs (a can attack t) only.
 
     A patron's air power counts in a friend's contest against t while the patron itself
     fights t (``fighting.contest_power``). Attacking keeps it in the fight; the gain is what
     the friends' push against t is worth to the attacker, through its value of each objective
     and its affinity with each friend, times the share of their contest the support decides.
     """
-    m = row(p.contest_exponent, r)
-    heat_scale = 1.0 + 2.0 * row(p.attack_boost, r)
-    help_unit = row(p.air, r)[a] * (1.0 - s.cover[r, t])
-    in_fight = s.rung[r, a, t] >= armed_from
-    total = 0.0
-    for b in range(s.rung.shape[1]):
-        friend = max(s.affinity[r, a, b], 0.0)
-        pushing = s.attack_prev[r, b, t]
-        if b in (a, t) or friend * pushing == 0.0:
-            continue
-        help_ = friend * help_unit
-        power_bt = s.power[r, b, t]
-        with_help = power_bt if in_fight else power_bt + help_
-        without = max(with_help - help_, 0.0)
-        theirs = s.power[r, t, b] ** m
-        with_m, without_m = with_help ** m, without ** m
-        decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
-                   - (without_m / (without_m + theirs) if without_m + theirs > 0 else 0.5))
-        heat = row(p.rung_intensity, r)[max(s.rung[r, b, t], armed_from)] / heat_scale
-        total += friend * pushing * heat * 2.0 * decided
-    # value to a of ground its friends take from t: value[o, a] * control[o, t] * speed[o]
-    stake = 0.0
-    for o in range(s.control.shape[1]):
-        stake += row(p.value, r)[o, a] * s.control[r, o, t] * row(p.speed, r)[o]
-    return stake * total
+    n = rung.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(exponent.shape[0], r)
+        m = exponent[q]
+        heat_scale = 1.0 + 2.0 * boost[q]
+        for a in range(n):
+            for t in range(n):
+                if not wanted[a, t]:
+                    continue
+                help_unit = air[q, a] * (1.0 - cover[r, t])
+                in_fight = rung[r, a, t] >= armed_from
+                total = 0.0
+                for b in range(n):
+                    friend = max(affinity[r, a, b], 0.0)
+                    pushing = attack_prev[r, b, t]
+                    if b in (a, t) or friend * pushing == 0.0:
+                        continue
+                    help_ = friend * help_unit
+                    power_bt = power[r, b, t]
+                    with_help = power_bt if in_fight else power_bt + help_
+                    without = max(with_help - help_, 0.0)
+                    theirs = powered[r, t, b]
+                    with_m = powered[r, b, t] if in_fight else with_help ** m
+                    without_m = without ** m
+                    decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
+                               - (without_m / (without_m + theirs)
+                                  if without_m + theirs > 0 else 0.5))
+                    heat = rung_intensity[q, max(rung[r, b, t], armed_from)] / heat_scale
+                    total += friend * pushing * heat * 2.0 * decided
+                # value to a of ground its friends take from t: value[o,a] control[o,t] speed[o]
+                stake = 0.0
+                if total != 0.0:
+                    for o in range(control.shape[1]):
+                        stake += value[q, o, a] * control[r, o, t] * speed[q, o]
+                out[r, a, t] = stake * total
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -308,7 +355,7 @@ def _quantal_choice(utility, rationality, u):
     out = np.empty(r_count, dtype=np.int64)
     weights = np.empty(m)
     for r in range(r_count):
-        precision = row(rationality, r)
+        precision = rationality[pick(rationality.shape[0], r)]
         top = -np.inf
         for e in range(m):
             if np.isfinite(utility[r, e]):

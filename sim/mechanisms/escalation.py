@@ -17,84 +17,86 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel, row
+from sim.jit import helper, pick
+from sim.rng import stream_key, uniform_at
 
 
-def drive(
-    attack: np.ndarray, sanction: np.ndarray, deescalate: np.ndarray, casualties: np.ndarray,
-    weariness_losses: np.ndarray, trade: np.ndarray, mediation: np.ndarray, params,
-) -> np.ndarray:
+@helper
+def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, base_drift,
+          hostility, sanction_drive, provocation, conciliation, weariness, trade_damping,
+          mediation_weight, out):
     """Escalation drive per dyad, ``(R, A, A)``, symmetric.
 
     Args:
         attack: ``(R, A, A)`` 1 where i attacks j today.
         sanction: ``(R, A, A)`` 1 where i sanctions j today.
         deescalate: ``(R, A, A)`` 1 where i de-escalates toward j today.
-        casualties: ``(R, A, A)`` 1 where either side lost soldiers to the other today.
-        weariness_losses: ``(R, A, A)`` losses accumulated between the two sides.
+        losses_today: ``(R, A, A)`` int losses of i caused by j today (provocation: a day
+            with casualties between the two sides).
+        losses: ``(R, A, A)`` int losses of i caused by j so far (war weariness).
         trade: ``(P, A, A)`` trade interdependence.
-        mediation: ``(A, A)`` or ``(R, A, A)`` mediation effort today.
-        params: ``Params`` (ladder fields).
+        mediation: ``(A, A)`` mediation effort today.
+        base_drift: ``(P,)`` drive of every dyad on a day with nothing happening.
+        hostility: ``(P,)`` drive added per attacking side.
+        sanction_drive: ``(P,)`` drive added per sanctioning side.
+        provocation: ``(P,)`` drive added on a day with casualties between the two.
+        conciliation: ``(P,)`` drive removed per de-escalating side.
+        weariness: ``(P,)`` drive removed per loss so far between the two.
+        trade_damping: ``(P,)`` drive removed per unit of trade.
+        mediation_weight: ``(P,)`` drive removed per unit of mediation effort.
+        out: ``(R, A, A)`` result.
     """
-    mediation = mediation if mediation.ndim == 3 else mediation[None]
-    return _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation,
-                  params.packed)
-
-
-@kernel
-def _drive(attack, sanction, deescalate, casualties, weariness_losses, trade, mediation, p):
-    r_count, n = attack.shape[0], attack.shape[1]
-    out = np.empty((r_count, n, n))
-    for r in range(r_count):
-        ties, talks = row(trade, r), row(mediation, r)
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(base_drift.shape[0], r)
         for i in range(n):
             for j in range(n):
-                # acts of either side
+                casualties = 1.0 if losses_today[r, i, j] + losses_today[r, j, i] > 0 else 0.0
+                worn = np.float64(losses[r, i, j] + losses[r, j, i])
                 out[r, i, j] = (
-                    row(p.base_drift, r)
-                    + row(p.hostility, r) * (attack[r, i, j] + attack[r, j, i])
-                    + row(p.sanction_drive, r) * (sanction[r, i, j] + sanction[r, j, i])
-                    + row(p.provocation, r) * casualties[r, i, j]
-                    - row(p.conciliation, r) * (deescalate[r, i, j] + deescalate[r, j, i])
-                    - row(p.weariness, r) * weariness_losses[r, i, j]
-                    - row(p.trade_damping, r) * ties[i, j]
-                    - row(p.mediation, r) * talks[i, j]
+                    base_drift[q]
+                    + hostility[q] * (attack[r, i, j] + attack[r, j, i])
+                    + sanction_drive[q] * (sanction[r, i, j] + sanction[r, j, i])
+                    + provocation[q] * casualties
+                    - conciliation[q] * (deescalate[r, i, j] + deescalate[r, j, i])
+                    - weariness[q] * worn
+                    - trade_damping[q] * trade[q, i, j]
+                    - mediation_weight[q] * mediation[i, j]
                 )
-    return out
 
 
-def step(rung: np.ndarray, drive_: np.ndarray, u: np.ndarray, cap: np.ndarray,
-         n_rungs: int, params) -> np.ndarray:
-    """Move each dyad's rung one step by its drive, then apply agreement caps.
+@helper
+def step(rung, drive_, keys, day, stream, cap, n_rungs, rate_up, rate_down):
+    """Move each dyad's rung one step by its drive, in place, then apply agreement caps.
 
-    The inputs are symmetric, so each dyad is drawn once (i < j) and mirrored; the diagonal
+    The chance of a step up is ``rate_up * tanh(drive)`` for positive drive, of a step down
+    ``rate_down * tanh(-drive)`` for negative drive. The inputs are symmetric, so each dyad is
+    drawn once (i < j, uniform ``i * A + j`` of the day's stream) and mirrored; the diagonal
     (an actor with itself) is not a dyad and keeps its rung.
 
     Args:
-        rung: ``(R, A, A)`` int rungs (symmetric).
+        rung: ``(R, A, A)`` int rungs (symmetric), updated in place.
         drive_: ``(R, A, A)`` drive (symmetric).
-        u: ``(R, A, A)`` symmetric uniforms, one per dyad.
+        keys: ``(R,)`` replication keys (``sim.rng.stream_key``).
+        day: Today.
+        stream: The escalation stream.
         cap: ``(R, A, A)`` highest rung allowed (``n_rungs - 1`` where uncapped), symmetric.
         n_rungs: Length of the ladder.
-        params: ``Params``.
+        rate_up: ``(P,)`` chance of a step up at very high drive.
+        rate_down: ``(P,)`` chance of a step down at very low drive.
     """
-    return _step(rung, drive_, u, cap, n_rungs, params.rate_up, params.rate_down)
-
-
-@kernel
-def _step(rung, drive_, u, cap, n_rungs, rate_up, rate_down):
-    out = rung.copy()
-    r_count, n = rung.shape[0], rung.shape[1]
-    for r in range(r_count):
+    n = rung.shape[1]
+    for r in range(rung.shape[0]):
+        q = pick(rate_up.shape[0], r)
+        key = stream_key(keys[r], day, stream)
         for i in range(n):
             for j in range(i + 1, n):
-                # one step up with chance rate_up tanh(drive), down with rate_down tanh(-drive)
                 d, move = drive_[r, i, j], 0
-                if d > 0.0 and u[r, i, j] < row(rate_up, r) * np.tanh(d):
+                u = uniform_at(key, i * n + j)
+                if d > 0.0 and u < rate_up[q] * np.tanh(d):
                     move = 1
-                elif d < 0.0 and u[r, i, j] > 1.0 - row(rate_down, r) * np.tanh(-d):
+                elif d < 0.0 and u > 1.0 - rate_down[q] * np.tanh(-d):
                     move = -1
                 new = min(min(max(rung[r, i, j] + move, 0), n_rungs - 1), cap[r, i, j])
-                out[r, i, j] = new
-                out[r, j, i] = new
-    return out
+                rung[r, i, j] = new
+                rung[r, j, i] = new

@@ -8,6 +8,9 @@ includes the air power of third parties friendly to one side and fighting the ot
 patron's air campaign backs a client's ground offensive). Rates are calibrated in the scenario
 from the seed article's casualty figures.
 
+Every rule is a loop over the replications (``sim.jit``): state arrays are ``(R, ...)``,
+parameters ``(P, ...)`` with P 1 or R, and the result is written into ``out``.
+
 References:
     Tullock, G. (1980). Efficient rent seeking.
     Lanchester, F. W. (1916). Aircraft in Warfare (attrition proportional to enemy fire).
@@ -17,33 +20,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel, row
-from sim.world import sc
+from sim.jit import helper, kernel, pick
 
 
-def air_cover(
-    air_defence: np.ndarray, asset_air_defence: np.ndarray, asset_on: np.ndarray,
-    asset_holder: np.ndarray, n_actors: int,
-) -> np.ndarray:
+@helper
+def air_cover(air_defence, asset_air_defence, asset_on, asset_holder, out):
     """Share of enemy air strikes each actor neutralises, ``(R, A)``.
 
     Independent layers combine as ``1 - prod(1 - c)``: own systems and every asset in effect
     that the actor holds.
     """
-    held = (asset_holder[:, :, None] == np.arange(n_actors)) & asset_on[:, :, None]
-    miss = np.prod(1.0 - asset_air_defence[:, :, None] * held, axis=1)
-    return 1.0 - (1.0 - air_defence) * miss
+    for r in range(out.shape[0]):
+        q = pick(air_defence.shape[0], r)
+        for a in range(out.shape[1]):
+            miss = 1.0
+            for k in range(asset_on.shape[1]):
+                held = 1.0 if asset_on[r, k] and asset_holder[r, k] == a else 0.0
+                miss *= 1.0 - asset_air_defence[q, k] * held
+            out[r, a] = 1.0 - (1.0 - air_defence[q, a]) * miss
 
 
-def firepower(ground: np.ndarray, air: np.ndarray, cover: np.ndarray) -> np.ndarray:
-    """``fire[r, i, j]``: firepower that j brings to bear on i (j's air discounted by i's cover)."""
-    return ground[:, None, :] + air[:, None, :] * (1.0 - cover[:, :, None])
+@helper
+def firepower(ground, air, cover, out):
+    """``out[r, i, j]``: firepower j brings to bear on i (j's air discounted by i's cover)."""
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(ground.shape[0], r)
+        for i in range(n):
+            for j in range(n):
+                out[r, i, j] = ground[q, j] + air[q, j] * (1.0 - cover[r, i])
 
 
-def intensity(
-    rung: np.ndarray, rung_intensity: np.ndarray, armed_from: int, attack: np.ndarray,
-    attack_boost: np.ndarray,
-) -> np.ndarray:
+@helper
+def intensity(rung, rung_intensity, armed_from, attack, attack_boost, out):
     """Fighting intensity per dyad, ``(R, A, A)``, symmetric.
 
     The rung sets a base intensity; an attack by either side at least starts fighting at the
@@ -55,39 +64,45 @@ def intensity(
         armed_from: First rung with armed fighting.
         attack: ``(R or 1, A, A)`` attacks of i on j (1 = attacking).
         attack_boost: ``(P,)``.
+        out: ``(R, A, A)`` result.
     """
-    return _intensity(rung, rung_intensity, armed_from, attack, attack_boost)
-
-
-@kernel
-def _intensity(rung, rung_intensity, armed_from, attack, attack_boost):
-    r_count, n = rung.shape[0], rung.shape[1]
-    out = np.zeros((r_count, n, n))
-    for r in range(r_count):
-        table = row(rung_intensity, r)
-        acts = row(attack, r)
-        boost = row(attack_boost, r)
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q, ra = pick(rung_intensity.shape[0], r), pick(attack.shape[0], r)
         for i in range(n):
             for j in range(n):
                 if i == j:
+                    out[r, i, j] = 0.0
                     continue
-                base = table[rung[r, i, j]]
-                attacks = acts[i, j] + acts[j, i]
+                base = rung_intensity[q, rung[r, i, j]]
+                attacks = attack[ra, i, j] + attack[ra, j, i]
                 if attacks > 0:
-                    base = max(base, table[armed_from])
-                out[r, i, j] = base * (1.0 + boost * attacks)
+                    base = max(base, rung_intensity[q, armed_from])
+                out[r, i, j] = base * (1.0 + attack_boost[q] * attacks)
+
+
+@kernel
+def intensities(rung, rung_intensity, armed_from, attack, attack_boost):
+    """``intensity`` as a new array, for Python callers."""
+    out = np.empty(rung.shape)
+    intensity(rung, rung_intensity, armed_from, attack, attack_boost, out)
     return out
 
 
-def loss_rates(intensity_: np.ndarray, fire: np.ndarray, exposure: np.ndarray,
-               loss_rate: np.ndarray) -> np.ndarray:
-    """Expected daily losses of i caused by j, ``(R, A, A)``."""
-    return sc(loss_rate, 3) * intensity_ * fire * exposure[:, :, None]
+@helper
+def loss_rates(intensity_, fire, exposure, loss_rate, out):
+    """Expected daily losses of i caused by j, ``(R, A, A)``: rate x intensity x fire x exposure."""
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(exposure.shape[0], r)
+        for i in range(n):
+            for j in range(n):
+                out[r, i, j] = loss_rate[q] * intensity_[r, i, j] * fire[r, i, j] * exposure[q, i]
 
 
-def contest_power(ground: np.ndarray, air: np.ndarray, cover: np.ndarray, affinity: np.ndarray,
-                  armed: np.ndarray) -> np.ndarray:
-    """``power[r, i, j]``: i's power when contesting ground held by j.
+@helper
+def contest_power(ground, air, cover, affinity, armed, out):
+    """``out[r, i, j]``: i's power when contesting ground held by j.
 
     Own ground forces plus own air power and the air power of every third party k that is
     friendly to i (positive affinity) and itself fighting j; air counts net of j's cover:
@@ -99,54 +114,41 @@ def contest_power(ground: np.ndarray, air: np.ndarray, cover: np.ndarray, affini
         cover: ``(R, A)`` air-defence cover.
         affinity: ``(R, A, A)``.
         armed: ``(R, A, A)`` bool: k is fighting j.
+        out: ``(R, A, A)`` result.
     """
-    return _contest_power(ground, air, cover, affinity, armed)
-
-
-@kernel
-def _contest_power(ground, air, cover, affinity, armed):
-    r_count, n = affinity.shape[0], affinity.shape[1]
-    out = np.empty((r_count, n, n))
-    friend = np.empty((n, n))  # friend[k, i]: k's support for i
-    air_on = np.empty((n, n))  # air_on[k, j]: k's air power in its fight with j
-    for r in range(r_count):
-        g, a = row(ground, r), row(air, r)
-        for k in range(n):
-            for i in range(n):
-                friend[k, i] = max(affinity[r, k, i], 0.0) if k != i else 0.0
-                air_on[k, i] = a[k] if armed[r, k, i] else 0.0
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(ground.shape[0], r)
         for i in range(n):
             for j in range(n):
                 coalition = 0.0
                 for k in range(n):
-                    coalition += friend[k, i] * air_on[k, j]
-                out[r, i, j] = g[i] + (a[i] + coalition) * (1.0 - cover[r, j])
-    return out
+                    friend = max(affinity[r, k, i], 0.0) if k != i else 0.0
+                    coalition += friend * (air[q, k] if armed[r, k, j] else 0.0)
+                out[r, i, j] = ground[q, i] + (air[q, i] + coalition) * (1.0 - cover[r, j])
 
 
-def win_share(power: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0)."""
-    return _win_share(power, exponent)
+@helper
+def win_share(power, exponent, powered, out):
+    """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0).
 
-
-@kernel
-def _win_share(power, exponent):
-    r_count, n = power.shape[0], power.shape[1]
-    out = np.empty_like(power)
-    for r in range(r_count):
-        m = row(exponent, r)
+    ``powered`` receives ``P_ij^m`` (``(R, A, A)``, also what decisions weigh). The diagonal
+    (an actor against itself) is not a contest: 0.5.
+    """
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        m = exponent[pick(exponent.shape[0], r)]
         for i in range(n):
             for j in range(n):
-                mine, theirs = power[r, i, j] ** m, power[r, j, i] ** m
-                total = mine + theirs
-                out[r, i, j] = mine / total if total > 0 else 0.5
-    return out
+                powered[r, i, j] = power[r, i, j] ** m if i != j else 0.0
+        for i in range(n):
+            for j in range(n):
+                total = powered[r, i, j] + powered[r, j, i]
+                out[r, i, j] = powered[r, i, j] / total if i != j and total > 0 else 0.5
 
 
-def shift_control(
-    control: np.ndarray, intensity_: np.ndarray, attack: np.ndarray, win: np.ndarray,
-    speed: np.ndarray, can_hold: np.ndarray, boost: np.ndarray, noise: np.ndarray | None = None,
-) -> np.ndarray:
+@helper
+def shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise, work, out):
     """New control ``(R, O, A)`` after a day's transfers between attackers and holders.
 
     Attacker i takes from holder j the daily share ``speed_o * normalised intensity_ij * 2
@@ -162,48 +164,32 @@ def shift_control(
         speed: ``(P, O)``.
         can_hold: ``(P, O, A)``.
         boost: ``(P,)`` attack boost (normalises intensity).
-        noise: ``(R, A, A)`` factors of mean 1, or None.
+        noise: ``(R or 1, A, A)`` factors of mean 1.
+        work: ``(3, A)`` scratch.
+        out: ``(R, O, A)`` result (may not be ``control``).
     """
-    if noise is None:
-        noise = np.ones((1, *intensity_.shape[1:]))
-    return _shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise)
-
-
-@kernel
-def _shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise):
-    r_count, o_count, n = control.shape
-    out = np.empty_like(control)
-    # the attacking pairs of a replication (usually few): attacker, holder, base rate
-    attacker = np.empty(n * n, dtype=np.int64)
-    holder = np.empty(n * n, dtype=np.int64)
-    base = np.empty(n * n)
-    rate = np.empty(n * n)
-    taken, gained, lost = np.empty(n), np.empty(n), np.empty(n)
-    for r in range(r_count):
-        acts, shake = row(attack, r), row(noise, r)
-        norm = 1.0 + 2.0 * row(boost, r)
-        speeds, holds = row(speed, r), row(can_hold, r)
-        pairs = 0
-        for i in range(n):
-            for j in range(n):
-                if acts[i, j] != 0.0:
-                    attacker[pairs], holder[pairs] = i, j
-                    base[pairs] = intensity_[r, i, j] / norm * acts[i, j] * 2.0 * win[r, i, j]
-                    pairs += 1
+    o_count, n = control.shape[1], control.shape[2]
+    for r in range(out.shape[0]):
+        q, ra, rn = pick(speed.shape[0], r), pick(attack.shape[0], r), pick(noise.shape[0], r)
+        norm = 1.0 + 2.0 * boost[q]
         for o in range(o_count):
-            taken[:] = 0.0
-            gained[:] = 0.0
-            lost[:] = 0.0
-            for m in range(pairs):
-                i, j = attacker[m], holder[m]
-                rate[m] = base[m] * speeds[o] * holds[o, i] * shake[i, j]
-                taken[j] += rate[m]
-            for m in range(pairs):
-                j = holder[m]
-                if taken[j] > 1.0:
-                    rate[m] = rate[m] / taken[j]
-                gained[attacker[m]] += rate[m] * control[r, o, j]
-                lost[j] += rate[m] * control[r, o, j]
+            for a in range(n):
+                work[0, a], work[1, a], work[2, a] = 0.0, 0.0, 0.0  # taken, gained, lost
             for i in range(n):
-                out[r, o, i] = min(max(control[r, o, i] + gained[i] - lost[i], 0.0), 1.0)
-    return out
+                for j in range(n):
+                    if attack[ra, i, j] != 0.0:
+                        work[0, j] += (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
+                                       * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
+                                       * noise[rn, i, j])
+            for i in range(n):
+                for j in range(n):
+                    if attack[ra, i, j] != 0.0:
+                        rate = (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
+                                * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
+                                * noise[rn, i, j])
+                        if work[0, j] > 1.0:
+                            rate = rate / work[0, j]
+                        work[1, i] += rate * control[r, o, j]
+                        work[2, j] += rate * control[r, o, j]
+            for i in range(n):
+                out[r, o, i] = min(max(control[r, o, i] + work[1, i] - work[2, i], 0.0), 1.0)

@@ -13,46 +13,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel, row
+from sim.jit import helper, pick
 
 
-def step(pressure: np.ndarray, new_losses: np.ndarray, new_refugees: np.ndarray,
-         lost_ground: np.ndarray, shock: np.ndarray, params) -> np.ndarray:
-    """Next day's pressure ``(R, A)``.
+@helper
+def step(pressure, new_losses, new_refugees, lost_ground, shock, per_loss, per_refugees,
+         per_ground, decay):
+    """Next day's pressure ``(R, A)``, in place.
+
+    ``p += (1 - p) * (1 - exp(-load))``, then a decay, then dated shocks, clipped to [0, 1].
 
     Args:
-        pressure: ``(R, A)`` in [0, 1].
-        new_losses: ``(R, A)`` soldiers lost today.
+        pressure: ``(R, A)`` in [0, 1], updated in place.
+        new_losses: ``(R, A, A)`` int losses of i caused by j today.
         new_refugees: ``(R, A)`` net people arrived on the actor's soil today.
         lost_ground: ``(R, A)`` valued territory lost today.
-        shock: ``(R, A)`` or ``(A,)`` pressure from timeline events (may be negative).
-        params: ``Params``.
+        shock: ``(A,)`` pressure from timeline events (may be negative).
+        per_loss: ``(P, A)`` load per soldier lost.
+        per_refugees: ``(P, A)`` load per 100,000 people arrived.
+        per_ground: ``(P, A)`` load per unit of valued territory lost.
+        decay: ``(P, A)`` share of pressure that fades each day.
     """
-    n = pressure.shape[1]
-    shock = np.asarray(shock, dtype=np.float64)
-    shock = shock if shock.ndim == 2 else np.broadcast_to(shock, (1, n))
-    return _step(pressure, np.asarray(new_losses, dtype=np.float64),
-                 np.asarray(new_refugees, dtype=np.float64), lost_ground, shock, params.packed)
-
-
-@kernel
-def _step(pressure, new_losses, new_refugees, lost_ground, shock, p):
-    r_count, n = pressure.shape
-    out = np.empty_like(pressure)
-    for r in range(r_count):
-        per_loss, per_refugees = row(p.pressure_per_loss, r), row(p.pressure_per_refugees, r)
-        per_ground, decay = row(p.pressure_per_ground, r), row(p.pressure_decay, r)
-        jolt = row(shock, r)
-        for a in range(n):
-            load = (per_loss[a] * new_losses[r, a]
-                    + per_refugees[a] * max(new_refugees[r, a], 0.0) / 100_000.0
-                    + per_ground[a] * max(lost_ground[r, a], 0.0))
+    for r in range(pressure.shape[0]):
+        q = pick(per_loss.shape[0], r)
+        for a in range(pressure.shape[1]):
+            lost = 0
+            for j in range(new_losses.shape[2]):
+                lost += new_losses[r, a, j]
+            load = (per_loss[q, a] * lost
+                    + per_refugees[q, a] * max(new_refugees[r, a], 0) / 100_000.0
+                    + per_ground[q, a] * max(lost_ground[r, a], 0.0))
             raised = pressure[r, a] + (1.0 - pressure[r, a]) * (1.0 - np.exp(-load))
-            out[r, a] = min(max(raised * (1.0 - decay[a]) + jolt[a], 0.0), 1.0)
-    return out
+            pressure[r, a] = min(max(raised * (1.0 - decay[q, a]) + shock[a], 0.0), 1.0)
 
 
-def grievance_step(grievance: np.ndarray, losses_today: np.ndarray, memory: float = 0.9
-                   ) -> np.ndarray:
-    """Recent losses of i caused by j, exponentially fading (the actor's memory)."""
-    return grievance * memory + losses_today
+@helper
+def grievance_step(grievance, losses_today, memory):
+    """Recent losses of i caused by j, exponentially fading (the actor's memory), in place."""
+    for r in range(grievance.shape[0]):
+        for i in range(grievance.shape[1]):
+            for j in range(grievance.shape[2]):
+                grievance[r, i, j] = grievance[r, i, j] * memory + losses_today[r, i, j]

@@ -23,41 +23,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import helper, kernel, row
+from sim.jit import helper, pick
+from sim.rng import stream_key, uniform_at
 
 
-def theatre_intensity(intensity: np.ndarray) -> np.ndarray:
+@helper
+def theatre_intensity(intensity, out):
     """Fighting intensity felt by civilians, ``(R,)``: ``1 - prod(1 - min(I_ij, 1))`` over dyads."""
-    return _theatre_intensity(intensity)
-
-
-@kernel
-def _theatre_intensity(intensity):
-    out = np.empty(intensity.shape[0])
     n = intensity.shape[1]
-    for r in range(intensity.shape[0]):
+    for r in range(out.size):
         calm = 1.0
         for i in range(n):
             for j in range(i + 1, n):
                 calm *= 1.0 - min(intensity[r, i, j], 1.0)
         out[r] = 1.0 - calm
-    return out
 
 
 @helper
-def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief, base, per_fighting,
-                per_ground, settle_rate, move_rate):
+def relief(asset_relief, asset_on, asset_holder, node_host, out):
+    """Share by which aid held by each node's host reduces onward movement, ``(R, N)``.
+
+    Aid from several assets combines as ``1 - prod(1 - relief)``.
+    """
+    for r in range(out.shape[0]):
+        q = pick(asset_relief.shape[0], r)
+        for node in range(out.shape[1]):
+            kept = 1.0
+            for k in range(asset_on.shape[1]):
+                held = (asset_on[r, k] and asset_holder[r, k] == node_host[node]
+                        and node_host[node] >= 0)
+                kept *= 1.0 - asset_relief[q, k] * (1.0 if held else 0.0)
+            out[r, node] = 1.0 - kept
+
+
+@helper
+def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, base,
+                per_fighting, per_ground, settle_rate, move_rate):
     """Daily share of a node's people who set out.
 
     In a conflict node the displaced: a base rate, plus fighting intensity, plus the ground
     the node's objective lost today. Elsewhere a settle rate, rising toward the move rate as
-    the node fills past its capacity, reduced by aid to its host (``relief``).
+    the node fills past its capacity, reduced by aid to its host (``relief_``).
     """
     if conflict:
         rate = base + per_fighting * fighting + per_ground * ground_shift
     else:
         overflow = min(max((people - capacity) / max(people, 1), 0.0), 1.0)
-        rate = (settle_rate + (move_rate - settle_rate) * overflow) * (1.0 - relief)
+        rate = (settle_rate + (move_rate - settle_rate) * overflow) * (1.0 - relief_)
     return min(max(rate, 0.0), 1.0)
 
 
@@ -69,124 +81,117 @@ def _attractiveness(people, capacity, conflict, fighting):
 
 
 @helper
-def _gate_factor(gate, gate_open, leakage):
-    """1 without a gate or with it open, the gate's leakage when closed."""
-    if gate < 0 or gate_open[gate]:
-        return 1.0
-    return leakage[gate]
-
-
-def route_potential(people: np.ndarray, fighting: np.ndarray, relief: np.ndarray, layout,
-                    params) -> np.ndarray:
+def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, capacity, edge_rate,
+                    flows, out):
     """Daily movers along each route if its gate were open, ``(R, E)`` (what gate keepers weigh).
 
     Args:
         people: ``(R, N)``.
         fighting: ``(R,)`` theatre intensity.
-        relief: ``(R, N)`` share by which onward movement is reduced (aid to the host).
-        layout: ``Layout``.
-        params: ``Params``.
+        relief_: ``(R, N)`` share by which onward movement is reduced (aid to the host).
+        conflict: ``(N,)`` bool: conflict nodes.
+        edge_src: ``(E,)`` origin of each route.
+        edge_dst: ``(E,)`` destination of each route.
+        capacity: ``(P, N)`` people each node holds before it overflows.
+        edge_rate: ``(P, E)`` base rate of each route.
+        flows: The rates of ``_mover_rate``, each ``(P,)``: ``(displacement_base,
+            displacement_fighting, displacement_ground, settle_rate, move_rate)``.
+        out: ``(R, E)`` result.
     """
-    return _route_potential(people, fighting, relief, layout.node_conflict, layout.edge_src,
-                            layout.edge_dst, params.packed)
-
-
-@kernel
-def _route_potential(people, fighting, relief, conflict, edge_src, edge_dst, p):
-    out = np.empty((people.shape[0], edge_src.size))
-    for r in range(people.shape[0]):
-        capacity, rate = row(p.capacity, r), row(p.edge_rate, r)
-        for q in range(edge_src.size):
-            a, b = edge_src[q], edge_dst[q]
+    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    for r in range(out.shape[0]):
+        q = pick(capacity.shape[0], r)
+        for e in range(edge_src.size):
+            a, b = edge_src[e], edge_dst[e]
             movers = people[r, a] * _mover_rate(
-                people[r, a], capacity[a], conflict[a], fighting[r], 0.0, relief[r, a],
-                row(p.displacement_base, r), row(p.displacement_fighting, r),
-                row(p.displacement_ground, r), row(p.settle_rate, r), row(p.move_rate, r))
-            out[r, q] = (movers * rate[q]
-                         * _attractiveness(people[r, b], capacity[b], conflict[b], fighting[r]))
-    return out
+                people[r, a], capacity[q, a], conflict[a], fighting[r], 0.0, relief_[r, a],
+                base[q], per_fighting[q], per_ground[q], settle_rate[q], move_rate[q])
+            out[r, e] = movers * edge_rate[q, e] * _attractiveness(
+                people[r, b], capacity[q, b], conflict[b], fighting[r])
 
 
-def step(people: np.ndarray, dead: np.ndarray, layout, params, *, fighting: np.ndarray,
-         ground_shift: np.ndarray, gate_open: np.ndarray, relief: np.ndarray,
-         u_deaths: np.ndarray, u_moves: np.ndarray) -> dict[str, np.ndarray]:
-    """One day of deaths, displacement, onward movement and returns.
+@helper
+def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, edge_rate,
+         edge_return, leakage, death_rate, flows, calm_below, fighting, ground_shift, gate_open,
+         relief_, keys, day, streams, work, moves):
+    """One day of deaths, displacement, onward movement and returns, in place.
 
     Args:
-        people: ``(R, N)`` int.
-        dead: ``(R,)`` int.
-        layout: ``Layout``.
-        params: ``Params``.
+        people: ``(R, N)`` int, updated in place.
+        dead: ``(R,)`` int, civilian deaths so far, updated in place.
+        left: ``(R,)`` int, people who ever left a conflict node, updated in place.
+        conflict: ``(N,)`` bool: conflict nodes.
+        edge_src: ``(E,)`` origin of each route.
+        edge_dst: ``(E,)`` destination of each route.
+        edge_gate: ``(E,)`` gate of each route or -1.
+        capacity: ``(P, N)`` people each node holds before it overflows.
+        edge_rate: ``(P, E)`` base rate of each route.
+        edge_return: ``(P, E)`` daily share of a route's destination going back when calm.
+        leakage: ``(P, G)`` share of a closed gate's flow that passes anyway.
+        death_rate: ``(P,)`` daily civilian deaths per person at full theatre intensity.
+        flows: The rates of ``_mover_rate``, each ``(P,)``.
+        calm_below: ``(P,)`` theatre intensity below which people return.
         fighting: ``(R,)`` theatre intensity.
         ground_shift: ``(R, N)`` share of the node's objective that changed hands today.
         gate_open: ``(R, G)`` bool.
-        relief: ``(R, N)`` share by which onward movement is reduced (aid to the host).
-        u_deaths: ``(R, N)`` uniforms for rounding deaths.
-        u_moves: ``(R, 2E)`` uniforms for rounding forward moves, then returns.
-
-    Returns:
-        dict with ``people`` ``(R, N)``, ``dead`` ``(R,)`` and ``left_conflict`` ``(R,)``:
-        people who left a conflict node today.
+        relief_: ``(R, N)`` share by which onward movement is reduced (aid to the host).
+        keys: ``(R,)`` replication keys (``sim.rng.stream_key``).
+        day: Today.
+        streams: ``(deaths, moves)``: the streams rounding deaths (a uniform per node) and
+            moves (forward along each route, then back).
+        work: ``(2, N)`` scratch.
+        moves: ``(2E + N,)`` int scratch.
     """
-    people, dead, left = _step(people, dead, layout.node_conflict, layout.edge_src,
-                               layout.edge_dst, layout.edge_gate, params.packed, fighting,
-                               ground_shift, gate_open, relief, u_deaths, u_moves)
-    return {"people": people, "dead": dead, "left_conflict": left}
-
-
-@kernel
-def _step(people, dead, conflict, edge_src, edge_dst, edge_gate, p, fighting, ground_shift,
-          gate_open, relief, u_deaths, u_moves):
-    r_count, n_nodes = people.shape
-    e_count = edge_src.size
-    new_people = np.empty_like(people)
-    new_dead = np.empty_like(dead)
-    left = np.zeros(r_count, dtype=np.int64)
-    movers = np.empty(n_nodes)
-    attract = np.empty(n_nodes)
-    moves = np.empty(2 * e_count, dtype=np.int64)
-    origin = np.concatenate((edge_src, edge_dst))
-    destination = np.concatenate((edge_dst, edge_src))
-    sent = np.zeros(n_nodes, dtype=np.int64)
-    for r in range(r_count):
-        capacity, fight = row(p.capacity, r), fighting[r]
-        here = new_people[r]
+    n_nodes, e_count = people.shape[1], edge_src.size
+    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    for r in range(people.shape[0]):
+        q = pick(capacity.shape[0], r)
+        key_deaths = stream_key(keys[r], day, streams[0])
+        key_moves = stream_key(keys[r], day, streams[1])
         # 1. civilian deaths in conflict nodes (stochastic rounding keeps people whole)
-        new_dead[r] = dead[r]
         for node in range(n_nodes):
-            rate = row(p.civilian_death_rate, r) * fight * conflict[node]
-            deaths = min(np.int64(np.floor(people[r, node] * rate + u_deaths[r, node])),
-                         people[r, node])
-            here[node] = people[r, node] - deaths
-            new_dead[r] += deaths
+            rate = death_rate[q] * fighting[r] * conflict[node]
+            deaths = min(np.int64(np.floor(people[r, node] * rate
+                                           + uniform_at(key_deaths, node))), people[r, node])
+            people[r, node] -= deaths
+            dead[r] += deaths
         # 2.-4. expected flows along routes, forward and back
         for node in range(n_nodes):
-            movers[node] = here[node] * _mover_rate(
-                here[node], capacity[node], conflict[node], fight, ground_shift[r, node],
-                relief[r, node], row(p.displacement_base, r), row(p.displacement_fighting, r),
-                row(p.displacement_ground, r), row(p.settle_rate, r), row(p.move_rate, r))
-            attract[node] = _attractiveness(here[node], capacity[node], conflict[node], fight)
-        calm_below = row(p.calm_threshold, r)
-        for q in range(e_count):
-            a, b = edge_src[q], edge_dst[q]
-            gate = _gate_factor(edge_gate[q], gate_open[r], row(p.gate_leakage, r))
-            forward = movers[a] * row(p.edge_rate, r)[q] * attract[b] * gate
-            calm = 1.0 if conflict[a] and fight < calm_below else 0.0
-            back = here[b] * row(p.edge_return, r)[q] * calm * gate
-            moves[q] = np.int64(np.floor(forward + u_moves[r, q]))
-            moves[e_count + q] = np.int64(np.floor(back + u_moves[r, e_count + q]))
+            work[0, node] = people[r, node] * _mover_rate(
+                people[r, node], capacity[q, node], conflict[node], fighting[r],
+                ground_shift[r, node], relief_[r, node], base[q], per_fighting[q],
+                per_ground[q], settle_rate[q], move_rate[q])
+            work[1, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
+                                            fighting[r])
+        for e in range(e_count):
+            a, b = edge_src[e], edge_dst[e]
+            gate = 1.0
+            if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
+                gate = leakage[q, edge_gate[e]]
+            forward = work[0, a] * edge_rate[q, e] * work[1, b] * gate
+            calm = 1.0 if conflict[a] and fighting[r] < calm_below[q] else 0.0
+            back = people[r, b] * edge_return[q, e] * calm * gate
+            moves[e] = np.int64(np.floor(forward + uniform_at(key_moves, e)))
+            moves[e_count + e] = np.int64(np.floor(back + uniform_at(key_moves, e_count + e)))
         # cap: no node sends more than it holds (floor keeps the count whole and below it)
-        sent[:] = 0
-        for m in range(2 * e_count):
-            sent[origin[m]] += moves[m]
-        for m in range(2 * e_count):
-            node = origin[m]
-            if sent[node] > here[node]:
-                moves[m] = np.int64(np.floor(moves[m] * (here[node] / max(sent[node], 1))))
-        for m in range(2 * e_count):
-            here[origin[m]] -= moves[m]
-            here[destination[m]] += moves[m]
-        for q in range(e_count):
-            if conflict[edge_src[q]]:
-                left[r] += moves[q]
-    return new_people, new_dead, left
+        sent = 2 * e_count
+        for node in range(n_nodes):
+            moves[sent + node] = 0
+        for e in range(e_count):
+            moves[sent + edge_src[e]] += moves[e]  # forward, from the route's source
+            moves[sent + edge_dst[e]] += moves[e_count + e]  # back, from its destination
+        for e in range(e_count):
+            for way in range(2):
+                node = edge_src[e] if way == 0 else edge_dst[e]
+                move = way * e_count + e
+                if moves[sent + node] > people[r, node]:
+                    moves[move] = np.int64(np.floor(
+                        moves[move] * (people[r, node] / max(moves[sent + node], 1))))
+        for e in range(e_count):
+            people[r, edge_src[e]] -= moves[e]
+            people[r, edge_dst[e]] += moves[e]
+            people[r, edge_dst[e]] -= moves[e_count + e]
+            people[r, edge_src[e]] += moves[e_count + e]
+        for e in range(e_count):
+            if conflict[edge_src[e]]:
+                left[r] += moves[e]

@@ -1,0 +1,644 @@
+"""The day in two compiled passes: what every actor observes, then what happens.
+
+``CrisisModel.step`` (``sim/model.py``) runs a day as
+
+1. ``observe``: the situation every actor sees (cover, firepower, contest shares, each deal's
+   war prospects and surplus, refugee routes), the same for all, so moves are simultaneous;
+2. ``sim.mechanisms.decisions.score_menu`` and each actor's ``decide`` (the Mesa agents);
+3. ``resolve``: the rest of the day, in the order of docs/ODD.md 1.3: gates, assets and
+   requests; deals; fighting; the ladder; refugees; pressure and grievances; affinities.
+
+Each pass calls the mechanisms' rules (``sim/mechanisms/*``), each a loop over the
+replications, in order, with the day's intermediate results in a ``Workspace`` made once per
+model. Why compiled passes rather than numpy between kernels: the arrays are ``(R, 5, 5)``;
+numpy made a temporary and a pass over the batch per operator, and Python's overhead per call
+was paid some hundred times a day (see benchmarks/README.md).
+
+``resolve`` updates the state arrays in place (its ``state`` argument) and writes the day's
+events (``(R, E)`` bool, in the order of ``sim.outcomes.event_names``). Random numbers are
+drawn where they are used, from the counter-based streams of ``sim.rng`` keyed by (seed,
+replication, day, stream), so they do not depend on the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.jit import helper, kernel, pick, tuple_type
+from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
+from sim.rng import Stream, normal_at, poisson_at, stream_key, uniform_at
+from sim.world import GATE_POLICY, VERB
+
+_ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
+_OPEN_GATE, _CLOSE_GATE = VERB["open_gate"], VERB["close_gate"]
+_GRANT, _ACTIVATE, _REQUEST = VERB["grant_support"], VERB["activate"], VERB["request_support"]
+_NEGOTIATE = VERB["negotiate"]
+GATE_OPEN, GATE_CLOSED = GATE_POLICY["open"], GATE_POLICY["closed"]
+_LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(Stream.ESCALATION)
+_BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
+_REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
+_BARGAINING = int(Stream.BARGAINING)
+GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
+REQUEST_MEMORY = 0.8  # share of an open request kept each day
+
+
+@dataclass
+class Workspace:
+    """The day's intermediate results, ``(R, ...)`` unless noted; reused every day.
+
+    The first fields are what ``observe`` returns to the actors (``sim.model`` makes a
+    ``Situation`` of them); ``resolve`` reuses the arrays it recomputes after the choices.
+    """
+
+    cover: np.ndarray  # (R, A) air-defence cover
+    fire: np.ndarray  # (R, A, A) firepower of j on i
+    power: np.ndarray  # (R, A, A) contest power of i against ground held by j
+    powered: np.ndarray  # (R, A, A) power to the contest exponent
+    win: np.ndarray  # (R, A, A) contest share of i attacking j
+    available: np.ndarray  # (R, K) bool: the asset's window is open
+    potential: np.ndarray  # (R, E) movers per route if its gate were open
+    conflict_people: np.ndarray  # (R,) int
+    gains: np.ndarray  # (R, D, 2) each party's surplus from each deal
+    barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire in force
+    armed: np.ndarray  # (R, A, A) bool: i is fighting j
+    heat: np.ndarray  # (R, A, A) intensity of a deal's war
+    war_losses: np.ndarray  # (D, R, A, A) expected daily losses in each deal's war
+    war_drift: np.ndarray  # (D, R, O, A) expected daily change of control in it
+    theatre: np.ndarray  # (R,) fighting intensity felt by civilians
+    relief: np.ndarray  # (R, N)
+    attack: np.ndarray  # (R, A, A) today's acts, 0/1
+    sanction: np.ndarray  # (R, A, A)
+    deescalate: np.ndarray  # (R, A, A)
+    delta: np.ndarray  # (R, A, A) affinity change from today's acts
+    cap: np.ndarray  # (R, A, A) int highest rung allowed today
+    hazard: np.ndarray  # (R, D) breakdown hazard
+    losses_today: np.ndarray  # (R, A, A) int
+    rates: np.ndarray  # (R, A, A) expected losses
+    noise: np.ndarray  # (R, A, A) control noise
+    drive: np.ndarray  # (R, A, A) escalation drive
+    before: np.ndarray  # (R, O, A) control before today's fighting
+    lost_ground: np.ndarray  # (R, A)
+    shifted: np.ndarray  # (R, O) share of each objective that changed hands today
+    hosted: np.ndarray  # (R, A) int people on each actor's soil
+    node_shift: np.ndarray  # (R, N)
+    align: np.ndarray  # (R, A)
+    requests: np.ndarray  # (A,)
+    square: np.ndarray  # (A, A)
+    control_work: np.ndarray  # (3, A)
+    terms_work: np.ndarray  # (3, O, A)
+    flow_work: np.ndarray  # (2, N)
+    moves: np.ndarray  # (2E + N,) int
+    no_attacks: np.ndarray  # (1, A, A) ones: a deal's war prospects without noise
+
+
+#: ``Workspace`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
+PackedWorkspace = tuple_type(Workspace, "PackedWorkspace")
+
+
+def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: int,
+              edges: int) -> tuple:
+    """A ``PackedWorkspace`` for R replications of a scenario of these sizes."""
+
+    def f(*shape: int) -> np.ndarray:
+        return np.zeros(shape)
+
+    def i(*shape: int) -> np.ndarray:
+        return np.zeros(shape, dtype=np.int64)
+
+    def b(*shape: int) -> np.ndarray:
+        return np.zeros(shape, dtype=bool)
+
+    return PackedWorkspace(
+        cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
+        available=b(r, assets), potential=f(r, edges), conflict_people=i(r),
+        gains=f(r, deals, 2), barred=b(r, n, n), armed=b(r, n, n), heat=f(r, n, n),
+        war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
+        relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
+        delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals), losses_today=i(r, n, n),
+        rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
+        lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
+        node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
+        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(2, nodes),
+        moves=i(2 * edges + nodes), no_attacks=np.ones((1, n, n)))
+
+
+@kernel
+def observe(st, p, s, can_hold, day, released, w):
+    """What every actor sees at the start of a day, for every replication, into ``w``.
+
+    Args:
+        st: ``PackedStructure``.
+        p: ``PackedParams``.
+        s: ``PackedState`` (read only here).
+        can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
+        day: Today.
+        released: ``(K,)`` bool: assets released early by a timeline event.
+        w: ``PackedWorkspace``: ``cover`` to ``barred`` are written.
+    """
+    fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
+    fighting.firepower(p.ground, p.air, w.cover, w.fire)
+    _armed(s.rung, st.armed_from, s.attack_prev, w.armed)
+    fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    fighting.win_share(w.power, p.contest_exponent, w.powered, w.win)
+    # fighting on: each deal's ceasefire dyads at war, every side attacking (Fearon 1995)
+    for d in range(st.deal_parties.shape[0]):
+        war = st.ceasefire_attacks[d:d + 1]
+        fighting.intensity(s.rung, p.rung_intensity, st.armed_from, war, p.attack_boost, w.heat)
+        fighting.loss_rates(w.heat, w.fire, p.exposure, p.loss_rate, w.war_losses[d])
+        fighting.shift_control(s.control, w.heat, war, w.win, p.speed, can_hold,
+                               p.attack_boost, w.no_attacks, w.control_work, w.war_drift[d])
+        _subtract(w.war_drift[d], s.control)
+    if st.deal_parties.shape[0] > 0:
+        bargaining.surplus(
+            s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity,
+            st.deal_ceasefire, st.deal_transfers, st.deal_parties, p.bargaining_horizon,
+            p.interests, p.risk_attitude, p.rung_severity, p.value, p.deal_control, p.deal_cap,
+            p.war_cost, p.territory_unit, p.loss_unit, p.concession, w.terms_work, w.gains)
+    refugees.theatre_intensity(s.intensity, w.theatre)
+    refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    refugees.route_potential(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
+                             st.edge_dst, p.capacity, p.edge_rate, _flows(p), w.potential)
+    _open_windows(p.asset_available_day, day, released, w.available)
+    _in_conflict(s.people, st.node_conflict, w.conflict_people)
+    _barred(s.agreement, st.deal_ceasefire, w.barred)
+
+
+@kernel
+def bargaining_noise(st, keys):
+    """``(R, D, 2)`` each side's private resolve in each deal: drawn once per run (day 0)."""
+    d_count = st.deal_parties.shape[0]
+    out = np.empty((keys.size, d_count, 2))
+    for r in range(keys.size):
+        key = stream_key(keys[r], 0, _BARGAINING)
+        for d in range(d_count):
+            for side in range(2):
+                out[r, d, side] = normal_at(key, 2 * d + side, 2 * d_count)
+    return out
+
+
+@kernel
+def resolve(st, p, s, can_hold, choice, keys, day, private, released, exogenous, w, events):
+    """Everything that happens in a day once the actors have chosen, in place.
+
+    Args:
+        st: ``PackedStructure``.
+        p: ``PackedParams``.
+        s: ``PackedState``: updated in place.
+        can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
+        choice: ``(R, A)`` the menu entry each actor chose.
+        keys: ``(R,)`` the replications' random keys (``CounterRNG.keys``).
+        day: Today.
+        private: ``(R, D, 2)`` each side's private resolve (``bargaining_noise``).
+        released: ``(K,)`` bool: assets released early by a timeline event.
+        exogenous: Today's timeline shocks, ``(4, A, A)``: mediation effort, affinity
+            shocks, casualties (losses of i caused by j) and, in row 0 of the last, pressure.
+        w: ``PackedWorkspace``, with this morning's ``gains`` from ``observe``.
+        events: ``(R, E)`` bool, written: what happened today (``sim.outcomes.event_names``).
+    """
+    events[:, :] = False
+
+    # 1. today's acts, from the choices
+    _acts(st.menu_actor, st.menu_verb, st.menu_target, choice, w.attack, w.sanction,
+          w.deescalate)
+    w.delta[:, :, :] = 0.0
+
+    # 2. gates, assets and requests
+    _gates(st.menu_actor, st.menu_verb, st.menu_gate, st.gate_policy, choice, s.gate_open,
+           events, st.ev_gate)
+    _open_windows(p.asset_available_day, day, released, w.available)
+    for k in range(s.asset_on.shape[1]):
+        _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, choice,
+               st.asset_owner[k], w.available, s.asset_on, s.asset_holder, s.requested,
+               p.asset_requires_inactive, p.asset_affinity, p.asset_holder_affinity,
+               p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k)
+
+    # 3. deals: breakdowns, new agreements, their terms and ceasefires
+    if st.deal_parties.shape[0] > 0:
+        bargaining.breakdown_hazard(s.affinity, s.pressure, st.deal_ceasefire, st.deal_parties,
+                                    p.breakdown_base, p.breakdown_hostility, w.hazard)
+    _deals(st, choice, keys, day, w.gains, private, p.bargaining_noise, p.deal_control,
+           p.deal_cap, w.hazard, s.agreement, s.control, s.rung, w.attack, w.cap, events)
+
+    # 4. fighting: losses and control
+    fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
+    fighting.firepower(p.ground, p.air, w.cover, w.fire)
+    fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.attack, p.attack_boost,
+                       s.intensity)
+    fighting.loss_rates(s.intensity, w.fire, p.exposure, p.loss_rate, w.rates)
+    _losses(w.rates, keys, day, exogenous[2], w.losses_today, s.losses_by)
+    _armed(s.rung, st.armed_from, w.attack, w.armed)
+    fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    fighting.win_share(w.power, p.contest_exponent, w.powered, w.win)
+    _control_noise(keys, day, w.noise)
+    _copy(s.control, w.before)
+    fighting.shift_control(w.before, s.intensity, w.attack, w.win, p.speed, can_hold,
+                           p.attack_boost, w.noise, w.control_work, s.control)
+    _ground_lost(w.before, s.control, p.value, w.lost_ground, w.shifted)
+
+    # 5. the ladder
+    escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,
+                     exogenous[0], p.base_drift, p.hostility, p.sanction_drive, p.provocation,
+                     p.conciliation, p.weariness, p.trade_damping, p.mediation, w.drive)
+    escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
+                    p.rate_down)
+    _wars(s.rung, st.war_from, s.rung_max, events, st.ev_war)
+
+    # 6. refugees
+    _hosted(st.node_host, s.people, -1, w.hosted)
+    _node_shift(st.node_objective, w.shifted, w.node_shift)
+    refugees.theatre_intensity(s.intensity, w.theatre)
+    refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    refugees.step(s.people, s.dead, s.displaced, st.node_conflict, st.edge_src, st.edge_dst,
+                  st.edge_gate, p.capacity, p.edge_rate, p.edge_return, p.gate_leakage,
+                  p.civilian_death_rate, _flows(p), p.calm_threshold, w.theatre, w.node_shift,
+                  s.gate_open, w.relief, keys, day, (_DEATHS, _REFUGEES), w.flow_work, w.moves)
+    _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals
+    _arrivals(w.hosted, s.people, s.people_peak, s.arrivals)
+
+    # 7. domestic pressure and grievances
+    pressure.step(s.pressure, w.losses_today, w.hosted, w.lost_ground, exogenous[3, 0],
+                  p.pressure_per_loss, p.pressure_per_refugees, p.pressure_per_ground,
+                  p.pressure_decay)
+    _running_max(s.pressure, s.pressure_max)
+    pressure.grievance_step(s.grievance, w.losses_today, GRIEVANCE_MEMORY)
+
+    # 8. affinities: acts, open gates, dated shocks; then the day's dynamics
+    _acts_delta(w.attack, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
+                p.aff_deescalation, st.gate_owner, st.gate_hosts, s.gate_open, p.gate_cost,
+                exogenous[1], w.square, w.delta)
+    alliances.step(s.affinity, w.delta, keys, day, _ALLIANCES, p.anchor_strength, p.anchor,
+                   p.affinity0, p.baseline_pull, p.trade, p.trade_pull, p.balance, p.aff_noise,
+                   w.square)
+    alliances.alignment_of(s.affinity, st.bloc_sign, w.align)
+    _realignments(w.align, s.alignment0, p.realignment_threshold, events, st.ev_realigned)
+    _remember_attacks(w.attack, s.attack_prev, s.attack_days)
+
+
+@helper
+def _flows(p):
+    """The refugee movement rates ``refugees._mover_rate`` takes, each ``(P,)``."""
+    return (p.displacement_base, p.displacement_fighting, p.displacement_ground,
+            p.settle_rate, p.move_rate)
+
+
+@helper
+def _armed(rung, armed_from, attack, out):
+    """``(R, A, A)`` bool: i is fighting j (an armed rung or an attack by i)."""
+    for r in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                out[r, i, j] = rung[r, i, j] >= armed_from or attack[r, i, j] > 0
+
+
+@helper
+def _subtract(x, y):
+    """``x -= y`` for ``(R, O, A)`` arrays."""
+    for r in range(x.shape[0]):
+        for o in range(x.shape[1]):
+            for a in range(x.shape[2]):
+                x[r, o, a] -= y[r, o, a]
+
+
+@helper
+def _copy(x, out):
+    """``out[...] = x`` for ``(R, O, A)`` arrays."""
+    for r in range(x.shape[0]):
+        for o in range(x.shape[1]):
+            for a in range(x.shape[2]):
+                out[r, o, a] = x[r, o, a]
+
+
+@helper
+def _open_windows(available_day, day, released, out):
+    """``(R, K)`` bool: each asset's window is open (its day has come, or it was released)."""
+    for r in range(out.shape[0]):
+        q = pick(available_day.shape[0], r)
+        for k in range(out.shape[1]):
+            out[r, k] = day >= available_day[q, k] or released[k]
+
+
+@helper
+def _in_conflict(people, conflict, out):
+    """``(R,)`` people in conflict nodes."""
+    for r in range(out.size):
+        out[r] = 0
+        for node in range(conflict.size):
+            if conflict[node]:
+                out[r] += people[r, node]
+
+
+@helper
+def _barred(agreement, ceasefire, out):
+    """``(R, A, A)`` bool: dyads under the ceasefire of an agreement in force."""
+    for r in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                out[r, i, j] = False
+                for d in range(ceasefire.shape[0]):
+                    out[r, i, j] |= agreement[r, d] and ceasefire[d, i, j]
+
+
+@helper
+def _acts(menu_actor, menu_verb, menu_target, choice, attack, sanction, deescalate):
+    """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions and de-escalations."""
+    for r in range(choice.shape[0]):
+        for i in range(attack.shape[1]):
+            for j in range(attack.shape[2]):
+                attack[r, i, j], sanction[r, i, j], deescalate[r, i, j] = 0.0, 0.0, 0.0
+        for e in range(menu_verb.size):
+            a = menu_actor[e]
+            if choice[r, a] != e:
+                continue
+            verb, t = menu_verb[e], menu_target[e]
+            if verb == _ATTACK:
+                attack[r, a, t] = 1.0
+            elif verb == _SANCTION:
+                sanction[r, a, t] = 1.0
+            elif verb == _DEESCALATE:
+                deescalate[r, a, t] = 1.0
+
+
+@helper
+def _gates(menu_actor, menu_verb, menu_gate, gate_policy, choice, gate_open, events, first):
+    """Open and close gates as chosen, unless the scenario fixes their policy.
+
+    The gates' events are ``events[:, first:]``: opened, closed for each gate.
+    """
+    for r in range(choice.shape[0]):
+        for g in range(gate_open.shape[1]):
+            opens, closes = False, False
+            for e in range(menu_verb.size):
+                if menu_gate[e] == g and choice[r, menu_actor[e]] == e:
+                    opens |= menu_verb[e] == _OPEN_GATE
+                    closes |= menu_verb[e] == _CLOSE_GATE
+            before = gate_open[r, g]
+            after = True if opens else (False if closes else before)
+            if gate_policy[g] == GATE_OPEN:
+                after = True
+            elif gate_policy[g] == GATE_CLOSED:
+                after = False
+            gate_open[r, g] = after
+            events[r, first + 2 * g] = after and not before
+            events[r, first + 2 * g + 1] = before and not after
+
+
+@helper
+def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, choice, decider, available,
+           asset_on, asset_holder, requested, requires, effects, holder_affinity, support,
+           delta, requests, events, first):
+    """Grants, activation and requests of asset k today, in every replication.
+
+    A grant needs the asset idle and available and the recipient not holding an asset in
+    effect that bars it (``requires``); the first such grant chosen counts, and it moves ties
+    between supplier and recipient by ``holder_affinity + support``. Switching the asset on
+    moves its decider's ties with the actors its ``effects`` name. Open requests fade by
+    ``REQUEST_MEMORY``. The asset's events are ``events[:, first:]``: granted, activated,
+    requested.
+    """
+    n = delta.shape[1]
+    for r in range(choice.shape[0]):
+        q = pick(requires.shape[0], r)
+        granted, activated = False, False
+        for e in range(menu_verb.size):
+            if menu_asset[e] != k or choice[r, menu_actor[e]] != e:
+                continue
+            if menu_verb[e] == _GRANT:
+                t = menu_target[e]
+                barred = False  # t has an asset in effect whose activation bars this one
+                for other in range(asset_on.shape[1]):
+                    barred |= (asset_holder[r, other] == t and asset_on[r, other]
+                               and requires[q, k, other])
+                if not asset_on[r, k] and available[r, k] and not granted and not barred:
+                    asset_holder[r, k] = t
+                    granted = True
+                    bump = holder_affinity[q, k] + support[q]
+                    delta[r, decider, t] += bump
+                    delta[r, t, decider] += bump
+            elif menu_verb[e] == _ACTIVATE:
+                activated |= not asset_on[r, k] and available[r, k]
+        if granted or activated:
+            asset_on[r, k] = True
+            actor = decider if granted else asset_holder[r, k]
+            actor = actor + n if actor < 0 else actor
+            for b in range(n):
+                delta[r, actor, b] += effects[q, k, b]
+            for b in range(n):
+                delta[r, b, actor] += effects[q, k, b]
+        for a in range(n):
+            requests[a] = 0.0
+        for e in range(menu_verb.size):
+            if (menu_verb[e] == _REQUEST and menu_asset[e] == k
+                    and choice[r, menu_actor[e]] == e):
+                requests[menu_actor[e]] = 1.0
+        asked = False
+        for a in range(n):
+            requested[r, k, a] = max(REQUEST_MEMORY * requested[r, k, a], requests[a])
+            asked |= requests[a] > 0
+        events[r, first] = granted
+        events[r, first + 1] = activated
+        events[r, first + 2] = asked
+
+
+@helper
+def _deals(st, choice, keys, day, gains, private, noise_scale, terms, deal_cap, hazard,
+           agreement, control, rung, attack, cap, events):
+    """Breakdowns and new agreements, their terms and ceasefires.
+
+    An agreement's terms re-divide ground; its ceasefire caps the rung and bars attacks.
+    ``cap`` is written: the highest rung allowed today.
+    """
+    n, o_count = rung.shape[1], control.shape[1]
+    top = st.n_rungs - 1
+    menu_verb, menu_deal, menu_actor = st.menu_verb, st.menu_deal, st.menu_actor
+    ceasefire, transfers = st.deal_ceasefire, st.deal_transfers
+    d_count, ev_deal, ev_breakdown = st.deal_parties.shape[0], st.ev_deal, st.ev_breakdown
+    ev_agreement = st.ev_agreement
+    for r in range(rung.shape[0]):
+        q = pick(terms.shape[0], r)
+        for i in range(n):
+            for j in range(n):
+                cap[r, i, j] = top
+        if d_count == 0:
+            continue
+        key = stream_key(keys[r], day, _BREAKDOWN)
+        for d in range(d_count):
+            breaks = agreement[r, d] and uniform_at(key, d) < hazard[r, d]
+            proposed = False
+            for e in range(menu_verb.size):
+                proposed |= (menu_verb[e] == _NEGOTIATE and menu_deal[e] == d
+                             and choice[r, menu_actor[e]] == e)
+            formed = bargaining.forms(proposed, agreement[r, d], gains[r, d, 0], gains[r, d, 1],
+                                      private[r, d, 0], private[r, d, 1], noise_scale[q])
+            agreement[r, d] = (agreement[r, d] and not breaks) or formed
+            if formed:
+                for o in range(o_count):
+                    if transfers[d, o]:
+                        for a in range(n):
+                            control[r, o, a] = terms[q, d, o, a]
+            events[r, ev_deal + d] = formed
+            events[r, ev_breakdown + d] = breaks
+            events[r, ev_agreement] |= formed
+        for d in range(d_count):
+            allowed = deal_cap[q, d] if agreement[r, d] else top
+            for i in range(n):
+                for j in range(n):
+                    if ceasefire[d, i, j]:
+                        cap[r, i, j] = min(cap[r, i, j], allowed)
+                        if agreement[r, d]:
+                            attack[r, i, j] = 0.0  # attacks across a ceasefire are barred
+        for i in range(n):
+            for j in range(n):
+                rung[r, i, j] = min(rung[r, i, j], cap[r, i, j])
+
+
+@helper
+def _losses(rates, keys, day, casualties, out, total):
+    """Today's losses of i caused by j: Poisson counts plus dated casualties.
+
+    They are written to ``out`` and added to ``total``.
+    """
+    n = rates.shape[1]
+    for r in range(rates.shape[0]):
+        key = stream_key(keys[r], day, _LOSSES)
+        for i in range(n):
+            for j in range(n):
+                out[r, i, j] = poisson_at(key, i * n + j, rates[r, i, j]) + np.int64(
+                    casualties[i, j])
+                total[r, i, j] += out[r, i, j]
+
+
+@helper
+def _control_noise(keys, day, out):
+    """``(R, A, A)`` factors of mean 1 on each attack's transfer of control."""
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        key = stream_key(keys[r], day, _CONTROL)
+        for i in range(n):
+            for j in range(n):
+                out[r, i, j] = 0.5 + uniform_at(key, i * n + j)
+
+
+@helper
+def _ground_lost(before, after, value, lost_ground, shifted):
+    """Ground lost today: valued, per actor ``(R, A)``; per objective ``(R, O)``."""
+    o_count, n = before.shape[1], before.shape[2]
+    for r in range(before.shape[0]):
+        q = pick(value.shape[0], r)
+        for a in range(n):
+            lost_ground[r, a] = 0.0
+        for o in range(o_count):
+            shifted[r, o] = 0.0
+            for a in range(n):
+                gone = max(before[r, o, a] - after[r, o, a], 0.0)
+                lost_ground[r, a] += gone * value[q, o, a]
+                shifted[r, o] += gone
+
+
+@helper
+def _wars(rung, war_from, rung_max, events, first):
+    """Running highest rungs; the ``war`` events of the dyads at or above ``war_from``."""
+    n = rung.shape[1]
+    for r in range(rung.shape[0]):
+        war = first
+        for i in range(n):
+            for j in range(n):
+                rung_max[r, i, j] = max(rung_max[r, i, j], rung[r, i, j])
+                if j > i:
+                    events[r, war] = rung[r, i, j] >= war_from
+                    war += 1
+
+
+@helper
+def _hosted(node_host, people, sign, out):
+    """``out += sign * `` people on each actor's soil ``(R, A)`` (``sign`` -1 first resets)."""
+    for r in range(out.shape[0]):
+        if sign < 0:
+            for a in range(out.shape[1]):
+                out[r, a] = 0
+        for node in range(node_host.size):
+            if node_host[node] >= 0:
+                out[r, node_host[node]] += sign * people[r, node]
+
+
+@helper
+def _node_shift(node_objective, shifted, out):
+    """``(R, N)`` share of each node's objective that changed hands today."""
+    for r in range(out.shape[0]):
+        for node in range(out.shape[1]):
+            objective = node_objective[node]
+            out[r, node] = shifted[r, objective] if objective >= 0 else 0.0
+
+
+@helper
+def _arrivals(net, people, people_peak, arrivals):
+    """Peaks of people per node, and new arrivals on each actor's soil.
+
+    ``net`` (people on the soil, after minus before) becomes the new arrivals (at least 0),
+    and ``arrivals`` their smoothed daily number.
+    """
+    for r in range(people.shape[0]):
+        for node in range(people.shape[1]):
+            people_peak[r, node] = max(people_peak[r, node], people[r, node])
+        for a in range(net.shape[1]):
+            net[r, a] = max(net[r, a], 0)
+            arrivals[r, a] = 0.7 * arrivals[r, a] + 0.3 * net[r, a]
+
+
+@helper
+def _running_max(x, out):
+    """``out = max(out, x)`` for ``(R, A)`` arrays."""
+    for r in range(x.shape[0]):
+        for a in range(x.shape[1]):
+            out[r, a] = max(out[r, a], x[r, a])
+
+
+@helper
+def _acts_delta(attack, sanction, deescalate, aff_attack, aff_sanction, aff_deescalation,
+                gate_owner, gate_hosts, gate_open, gate_cost, shock, work, delta):
+    """Add to ``delta`` the affinity change of today's acts, open gates and dated shocks.
+
+    Attacks and sanctions by either side lower a dyad's affinity, de-escalation raises it; an
+    open gate costs its owner ties with the hosts beyond it (``gate_hosts``), daily.
+    """
+    n = delta.shape[1]
+    for r in range(delta.shape[0]):
+        q = pick(aff_attack.shape[0], r)
+        for i in range(n):
+            for j in range(n):
+                work[i, j] = 0.0
+        for g in range(gate_open.shape[1]):
+            owner = gate_owner[g]
+            for h in range(n):
+                if gate_hosts[g, h]:
+                    cost = (1.0 if gate_open[r, g] else 0.0) * gate_cost[q]
+                    work[owner, h] -= cost
+                    work[h, owner] -= cost
+        for i in range(n):
+            for j in range(n):
+                delta[r, i, j] += (-aff_attack[q] * (attack[r, i, j] + attack[r, j, i])
+                                   - aff_sanction[q] * (sanction[r, i, j] + sanction[r, j, i])
+                                   + aff_deescalation[q] * (deescalate[r, i, j]
+                                                            + deescalate[r, j, i]))
+                delta[r, i, j] += work[i, j]
+                delta[r, i, j] += shock[i, j]
+
+
+@helper
+def _realignments(align, align0, threshold, events, first):
+    """The ``realigned`` events: alignment past the threshold, opposite to day 0's side."""
+    for r in range(align.shape[0]):
+        q = pick(threshold.shape[0], r)
+        for a in range(align.shape[1]):
+            events[r, first + a] = alliances.realigned(align[r, a], align0[r, a], threshold[q])
+
+
+@helper
+def _remember_attacks(attack, attack_prev, attack_days):
+    """Yesterday's attacks for tomorrow, and the count of days each dyad saw an attack."""
+    for r in range(attack.shape[0]):
+        for i in range(attack.shape[1]):
+            for j in range(attack.shape[2]):
+                attack_prev[r, i, j] = attack[r, i, j]
+                attack_days[r, i, j] += np.int64(attack[r, i, j])
