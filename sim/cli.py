@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import ScenarioError, SimError, UsageError
-from sim.execution.ensemble import RunInterruptedError
+from sim.errors import RunInterruptedError, ScenarioError, SimError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -148,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
                 "plot": _plot, "report": _report, "app": _app}
+    if _uses_local_pool(args):  # its workers' server starts while this process loads
+        from sim.execution.executors import start_local_server
+
+        start_local_server()
     try:
         return commands[args.command](args)
     except ScenarioError as exc:
@@ -167,6 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _uses_local_pool(args: argparse.Namespace) -> bool:
+    """Whether the command will probably run batches on the local process pool."""
+    import os
+
+    from sim.execution.executors import default_workers
+
+    workers = getattr(args, "workers", 1)
+    return (args.command in ("run", "sweep", "compare") and getattr(args, "replay", None) is None
+            and not (getattr(args, "scheduler", None) or os.environ.get("SIM_SCHEDULER"))
+            and (default_workers() if workers is None else workers) > 1)
 
 
 def _load(args: argparse.Namespace):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,11 @@ class ScenarioError(SimError):
 
 class UsageError(SimError):
     """The command line asks for something impossible (bad flag values, unwritable paths)."""
+
+
+class RunInterruptedError(Exception):
+    """An ensemble or sweep was stopped (Ctrl-C); finished batches are on disk."""
+
+    def __init__(self, done: int, total: int, out_dir: Path | None) -> None:
+        self.done, self.total, self.out_dir = done, total, out_dir
+        super().__init__(f"interrupted after {done} of {total} batches")

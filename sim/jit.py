@@ -26,9 +26,9 @@ Conventions:
 Compiled code is cached on disk, so only the first run of a version of the sources compiles
 (about a minute); worker processes load the cache. numba checks a cached function against its
 own file only, not against the helpers it calls from other files, so the cache lives in a
-folder named after a digest of every source file of the package (``_cache_dir``): any edit
-recompiles everything rather than reusing stale code. Set ``NUMBA_DISABLE_JIT=1`` to run the
-code as plain Python, for a debugger or coverage.
+folder named after a digest of the package's source files that can change compiled code
+(``compiled_sources``): such an edit recompiles everything rather than reusing stale code.
+Set ``NUMBA_DISABLE_JIT=1`` to run the code as plain Python, for a debugger or coverage.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import shutil
 from collections import namedtuple
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def _cache_dir() -> str | None:
     (numba then finds a place itself).
     """
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
+    for path in sorted(compiled_sources()):
         digest.update(path.relative_to(_PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     name = _PREFIX + digest.hexdigest()[:16]
@@ -80,6 +81,30 @@ def _cache_dir() -> str | None:
                     shutil.rmtree(old, ignore_errors=True)
         return str(folder)
     return None
+
+
+def compiled_sources() -> set[Path]:
+    """The package's source files that can change compiled code.
+
+    Those that use this module, and every module of the package they import, transitively
+    (compiled code freezes the constants it reads from them): editing the command line or the
+    app does not recompile anything, editing a mechanism or the scenario schema does.
+    """
+    files = {path: path.read_text(encoding="utf-8") for path in _PACKAGE.rglob("*.py")}
+    found = {path for path, text in files.items() if _IMPORTS_JIT.search(text)}
+    todo = list(found)
+    while todo:
+        for module in _IMPORTS_SIM.findall(files[todo.pop()]):
+            stem = _PACKAGE.parent.joinpath(*module.split("."))
+            for path in (stem.with_suffix(".py"), stem / "__init__.py"):
+                if path in files and path not in found:
+                    found.add(path)
+                    todo.append(path)
+    return found
+
+
+_IMPORTS_JIT = re.compile(r"^\s*from sim\.jit import|^\s*import sim\.jit", re.MULTILINE)
+_IMPORTS_SIM = re.compile(r"^\s*(?:from|import) (sim(?:\.\w+)*)", re.MULTILINE)
 
 
 def _compile(function: Callable, **options: Any) -> Any:

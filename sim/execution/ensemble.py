@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 import sim
 from sim.analysis import indicator_summary, outcome_table
-from sim.errors import SimError, UsageError
+from sim.errors import RunInterruptedError, SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
 from sim.execution.executors import (
     RECYCLE_AFTER,
@@ -84,14 +85,6 @@ class EnsembleResult:
         if self._columns is None and self.out_dir is not None:
             self._columns = read_runs(self.out_dir / "runs.parquet")
         return self._columns
-
-
-class RunInterruptedError(Exception):
-    """The ensemble was stopped (Ctrl-C); finished batches are on disk."""
-
-    def __init__(self, done: int, total: int, out_dir: Path | None) -> None:
-        self.done, self.total, self.out_dir = done, total, out_dir
-        super().__init__(f"interrupted after {done} of {total} batches")
 
 
 def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
@@ -368,13 +361,7 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     start = loaded.spec.run.start
     runs_file = out / "runs.parquet"
     tmp = out / f".runs.parquet.tmp-{os.getpid()}"
-    writer = None
-    for a, b in batches:
-        table = pq.read_table(part_path(out, a, b))
-        if writer is None:
-            writer = pq.ParquetWriter(tmp, table.schema)
-        writer.write_table(table)
-    writer.close()
+    write_concatenated(tmp, (part_path(out, a, b) for a, b in batches))
     os.replace(tmp, runs_file)
     outcomes, indicators = summarise_runs(runs_file)
     write_parquet(out / "trajectories.parquet",
@@ -395,30 +382,57 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
                           out_dir=out, series=names)
 
 
+def write_concatenated(path: Path, parts) -> None:
+    """One Parquet file of the tables in ``parts`` (files), in row groups of ``ROW_GROUP`` rows.
+
+    Parts hold one batch each; written as they come, a million runs in batches of 1,000 made
+    a thousand row groups, whose metadata (kept for every row group and column) a reader
+    parses in whole: 150 MB of a summary's memory. At most ``ROW_GROUP`` rows are held.
+    """
+    writer, held, rows = None, [], 0
+    for part in parts:
+        table = pq.read_table(part)
+        held.append(table)
+        rows += table.num_rows
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        if rows >= ROW_GROUP:
+            writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
+            held, rows = [], 0
+    if held:
+        writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
+    writer.close()
+
+
+ROW_GROUP = 16_384
+
+
 def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
     """Outcome table and indicator quantiles, reading a few columns at a time.
 
-    Memory stays bounded: each read holds at most about 5 million values (40 MB), so a
-    million-run table is read a few columns at a time and a small one in a single read.
+    Memory stays bounded: each read holds at most ``VALUES_PER_READ`` values (16 MB), so a
+    million-run table is read two columns at a time and a small one in a single read.
     """
-    schema = pq.read_schema(path)
-    rows = pq.read_metadata(path).num_rows
-    names = [name for name in schema.names if name != "run"]
-    per_read = max(1, _VALUES_PER_READ // max(rows, 1))
+    table_file = pq.ParquetFile(path)  # its metadata is parsed once, not once per read
+    rows = table_file.metadata.num_rows
+    names = [name for name in table_file.schema_arrow.names if name != "run"]
+    per_read = max(1, VALUES_PER_READ // max(rows, 1))
     outcomes, indicators = [], []
     for first in range(0, len(names), per_read):
         chunk = names[first:first + per_read]
-        table = pq.read_table(path, columns=chunk)
+        table = table_file.read(columns=chunk)
         for name in chunk:
             column = {name: table.column(name).to_numpy(zero_copy_only=False)}
             if name.startswith("outcome."):
                 outcomes += outcome_table(column)
             else:
                 indicators += indicator_summary(column)
+        del table
+        pa.default_memory_pool().release_unused()  # give the read's memory back at once
     return outcomes, indicators
 
 
-_VALUES_PER_READ = 5_000_000
+VALUES_PER_READ = 2_000_000
 
 
 def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None:

@@ -65,10 +65,23 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in methods:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # the server imports the model (numpy, numba, mesa: about a second) once; every worker,
-    # including those of a renewed pool, then forks from it with that done
-    context.set_forkserver_preload(["sim.execution.batches"])
+    # the server imports the model (numpy, numba, mesa: about a second) and loads its compiled
+    # code once; every worker, including those of a renewed pool, forks from it with that done
+    context.set_forkserver_preload(["sim.execution.warmup"])
     return context
+
+
+def start_local_server() -> None:
+    """Start the server the local pool's workers fork from, if it is not running yet.
+
+    It imports the model and loads its compiled code (``warmup``): about a second and a half
+    before the first batch can start. Called early (by the command line, before it loads
+    anything else), that time overlaps the caller's own start-up.
+    """
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def dask_executor(address: str) -> tuple[Executor, object]:
