@@ -76,3 +76,20 @@ def test_the_ladder_never_moves_an_actor_against_itself():
         assert np.array_equal(np.diagonal(model.state.rung, axis1=1, axis2=2), before)
         moved_up |= bool((model.state.rung > model.params.rung0).any())
     assert moved_up  # the positive drift does move the real dyads
+
+
+def test_the_workers_warm_up_scenario_is_valid_and_runs():
+    # the forkserver imports sim.execution.warmup; a scenario the schema no longer accepts
+    # would silently cost every worker its warm start
+    from sim.execution import warmup
+
+    assert warmup.warm()
+
+
+def test_the_compiled_code_cache_depends_on_the_sources_compiled_code_reads():
+    from sim.jit import _PACKAGE, compiled_sources
+
+    files = {path.relative_to(_PACKAGE).as_posix() for path in compiled_sources()}
+    assert {"day.py", "jit.py", "rng.py", "mechanisms/fighting.py", "world.py",
+            "scenario/schema.py", "execution/trajectories.py"} <= files
+    assert not {"cli.py", "plots.py", "app/page.py", "execution/ensemble.py"} & files
