@@ -1,47 +1,103 @@
-"""Where the daily step spends its time: a pyinstrument profile of lockstep batches.
+"""Where the daily step spends its time: each compiled pass of a day, timed over whole runs.
 
-Run: ``.venv/bin/python benchmarks/profile.py [--batch 4000] [--batches 2]``
+Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--pyinstrument]``
 
-Samples the baseline's daily step (after a warm-up that loads the compiled kernels) and prints
-the call tree, heaviest first. Numbers under a ``call`` node in ``sim/jit.py`` are time inside
-a compiled kernel.
+The day is three compiled passes and a few small calls (``sim/model.py``: ``CrisisModel.step``);
+a sampling profiler sees only their names, so this script times each of them around the real
+model's calls and prints microseconds per replication-day. ``--pyinstrument`` prints the
+Python call tree instead (what is left of Python in a day), with pyinstrument.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from sim.model import CrisisModel
+import sim.actors
+import sim.model
+from sim import day
+from sim.model import CrisisModel, Trackers
 from sim.scenario.loader import load_scenario
 from sim.world import compile_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: what is timed: (label, module or class, attribute)
+PASSES = [
+    ("observe (sim/day.py)", day, "observe"),
+    ("score menus (decisions.score_menu)", sim.model, "score_menu"),
+    ("choose (StateActor.decide)", sim.actors, "quantal_choice"),
+    ("resolve (sim/day.py)", day, "resolve"),
+    ("record the day (series_values)", sim.model, "series_values"),
+    ("note events (Trackers.mark)", Trackers, "mark"),
+]
+
+
+def timed_passes(loaded, world, batch: int, batches: int) -> tuple[Counter, float]:
+    spent: Counter = Counter()
+
+    def timer(label, function):
+        def call(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+        return call
+
+    originals = [(owner, name, getattr(owner, name)) for _, owner, name in PASSES]
+    for (label, owner, name), (_, _, function) in zip(PASSES, originals, strict=True):
+        setattr(owner, name, timer(label, function))
+    try:
+        started = time.perf_counter()
+        for k in range(batches):
+            reps = np.arange(k * batch, (k + 1) * batch)
+            CrisisModel(loaded, world=world, replications=reps, seed=1).run()
+        total = time.perf_counter() - started
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+    return spent, total
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "idlib_2020.yaml")
-    parser.add_argument("--batch", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--pyinstrument", action="store_true",
+                        help="print pyinstrument's call tree instead")
     args = parser.parse_args()
-    try:
-        from pyinstrument import Profiler
-    except ImportError as err:
-        raise SystemExit("pyinstrument is not installed: .venv/bin/pip install -e '.[test]'"
-                         ) from err
     loaded = load_scenario(args.scenario)
     world = compile_scenario(loaded.spec)
     CrisisModel(loaded, world=world, replications=np.arange(50), seed=1).run()  # warm-up
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    for k in range(args.batches):
-        reps = np.arange(k * args.batch, (k + 1) * args.batch)
-        CrisisModel(loaded, world=world, replications=reps, seed=1).run()
-    profiler.stop()
-    print(profiler.output_text(unicode=False, color=False))
+    if args.pyinstrument:
+        try:
+            from pyinstrument import Profiler
+        except ImportError as err:
+            raise SystemExit("pyinstrument is not installed: .venv/bin/pip install -e '.[test]'"
+                             ) from err
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for k in range(args.batches):
+            reps = np.arange(k * args.batch, (k + 1) * args.batch)
+            CrisisModel(loaded, world=world, replications=reps, seed=1).run()
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
+        return
+    spent, total = timed_passes(loaded, world, args.batch, args.batches)
+    per = 1e6 / (args.batch * args.batches * loaded.spec.run.days)
+    print(f"{args.batches} batches of {args.batch} replications, {loaded.spec.run.days} days: "
+          f"{total:.2f} s, {args.batch * args.batches / total:.0f} runs/s on one core")
+    print(f"{'part of a day':36s} {'us per replication-day':>22s} {'share':>6s}")
+    for label, _, _ in PASSES:
+        print(f"{label:36s} {spent[label] * per:22.2f} {spent[label] / total:6.0%}")
+    rest = total - sum(spent.values())
+    print(f"{'the rest (Python, Mesa, set-up)':36s} {rest * per:22.2f} {rest / total:6.0%}")
 
 
 if __name__ == "__main__":

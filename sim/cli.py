@@ -147,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
                 "plot": _plot, "report": _report, "app": _app}
+    if args.command in ("run", "sweep", "compare", "app"):
+        from sim.jit import compiled_code_cached
+
+        if not compiled_code_cached():
+            print("compiling the model for this machine (only the first run of this version "
+                  "of crisis-sim; about a minute)...", file=sys.stderr, flush=True)
     if _uses_local_pool(args):  # its workers' server starts while this process loads
         from sim.execution.executors import start_local_server
 

@@ -83,15 +83,22 @@ def _cache_dir() -> str | None:
     return None
 
 
+def compiled_code_cached() -> bool:
+    """Whether this version's compiled code is on disk (if not, the next run compiles it)."""
+    folder = _cache_dir()
+    return folder is not None and any(Path(folder).rglob("*.nbi"))
+
+
 def compiled_sources() -> set[Path]:
     """The package's source files that can change compiled code.
 
-    Those that use this module, and every module of the package they import, transitively
-    (compiled code freezes the constants it reads from them): editing the command line or the
-    app does not recompile anything, editing a mechanism or the scenario schema does.
+    Those that define compiled functions (``@kernel``, ``@helper``), and every module of the
+    package they import, transitively (compiled code freezes the constants it reads from
+    them): editing the command line or the app does not recompile anything, editing a
+    mechanism or the scenario schema does.
     """
     files = {path: path.read_text(encoding="utf-8") for path in _PACKAGE.rglob("*.py")}
-    found = {path for path, text in files.items() if _IMPORTS_JIT.search(text)}
+    found = {path for path, text in files.items() if _COMPILES.search(text)}
     todo = list(found)
     while todo:
         for module in _IMPORTS_SIM.findall(files[todo.pop()]):
@@ -103,7 +110,7 @@ def compiled_sources() -> set[Path]:
     return found
 
 
-_IMPORTS_JIT = re.compile(r"^\s*from sim\.jit import|^\s*import sim\.jit", re.MULTILINE)
+_COMPILES = re.compile(r"^@(kernel|helper)\b|^def _compile\(", re.MULTILINE)
 _IMPORTS_SIM = re.compile(r"^\s*(?:from|import) (sim(?:\.\w+)*)", re.MULTILINE)
 
 
@@ -183,4 +190,4 @@ def packed(obj: Any, as_type: type) -> tuple:
     return as_type(*(_contiguous(getattr(obj, name)) for name in as_type._fields))
 
 
-__all__ = ["helper", "kernel", "packed", "pick", "tuple_type"]
+__all__ = ["compiled_code_cached", "helper", "kernel", "packed", "pick", "tuple_type"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -93,3 +94,14 @@ def test_the_compiled_code_cache_depends_on_the_sources_compiled_code_reads():
     assert {"day.py", "jit.py", "rng.py", "mechanisms/fighting.py", "world.py",
             "scenario/schema.py", "execution/trajectories.py"} <= files
     assert not {"cli.py", "plots.py", "app/page.py", "execution/ensemble.py"} & files
+
+
+def test_a_cold_cache_is_told_apart_from_a_warm_one(tmp_path):
+    # sim says "compiling the model..." before a run that will compile for a minute
+    code = "from sim.jit import compiled_code_cached; print(compiled_code_cached())"
+    cold = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert cold.stdout.strip() == "False"
+    warm = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert warm.stdout.strip() == "True"  # this session's runs compiled it already
