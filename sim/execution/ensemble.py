@@ -408,28 +408,35 @@ ROW_GROUP = 16_384
 
 
 def summarise_runs(path: Path) -> tuple[list[dict], list[dict]]:
-    """Outcome table and indicator quantiles, reading a few columns at a time.
+    """Outcome table and indicator quantiles, reading a few columns at a time (bounded)."""
+    outcomes, indicators = [], []
+    for name, values in read_columns(path):
+        if name == "run":
+            continue
+        if name.startswith("outcome."):
+            outcomes += outcome_table({name: values})
+        else:
+            indicators += indicator_summary({name: values})
+    return outcomes, indicators
 
-    Memory stays bounded: each read holds at most ``VALUES_PER_READ`` values (16 MB), so a
-    million-run table is read two columns at a time and a small one in a single read.
+
+def read_columns(path: Path):
+    """``(name, values)`` of every column of a Parquet table, read a few columns at a time.
+
+    Each read holds at most ``VALUES_PER_READ`` values (16 MB), so a million-row table is read
+    two columns at a time and a small one in a single read.
     """
     table_file = pq.ParquetFile(path)  # its metadata is parsed once, not once per read
     rows = table_file.metadata.num_rows
-    names = [name for name in table_file.schema_arrow.names if name != "run"]
+    names = table_file.schema_arrow.names
     per_read = max(1, VALUES_PER_READ // max(rows, 1))
-    outcomes, indicators = [], []
     for first in range(0, len(names), per_read):
         chunk = names[first:first + per_read]
         table = table_file.read(columns=chunk)
         for name in chunk:
-            column = {name: table.column(name).to_numpy(zero_copy_only=False)}
-            if name.startswith("outcome."):
-                outcomes += outcome_table(column)
-            else:
-                indicators += indicator_summary(column)
+            yield name, table.column(name).to_numpy(zero_copy_only=False)
         del table
         pa.default_memory_pool().release_unused()  # give the read's memory back at once
-    return outcomes, indicators
 
 
 VALUES_PER_READ = 2_000_000

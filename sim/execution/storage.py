@@ -51,9 +51,9 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
-def read_runs(path: Path) -> dict[str, np.ndarray]:
-    """Read a runs table back as numpy columns (nulls in float columns become NaN)."""
-    table = pq.read_table(path)
+def read_runs(path: Path, columns: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Read a runs table (or some of its columns) back as numpy arrays (nulls become NaN)."""
+    table = pq.read_table(path, columns=columns)
     return {name: table.column(name).to_numpy(zero_copy_only=False)
             for name in table.column_names}
 

@@ -10,6 +10,7 @@ draws.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import shutil
 import sys
@@ -26,15 +27,15 @@ from sim.analysis import wilson_interval
 from sim.design import Design
 from sim.errors import UsageError
 from sim.execution.batches import BatchTask, plan_batches
-from sim.execution.ensemble import execute, prepare_out_dir, write_scenario_files
-from sim.execution.executors import default_workers
-from sim.execution.storage import (
-    columns_to_table,
-    part_path,
-    read_runs,
-    write_json,
-    write_parquet,
+from sim.execution.ensemble import (
+    execute,
+    prepare_out_dir,
+    read_columns,
+    write_concatenated,
+    write_scenario_files,
 )
+from sim.execution.executors import default_workers
+from sim.execution.storage import part_path, read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
 
 
@@ -42,12 +43,20 @@ from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
 class SweepResult:
     """Rows of every run, the per-point summary and the design."""
 
-    columns: dict[str, np.ndarray]
     points: dict[str, np.ndarray]
     design: Design
     reps: int
     manifest: dict
     sensitivity: dict | None = None
+    out_dir: Path | None = None
+    _columns: dict[str, np.ndarray] | None = None
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """One array per column of the runs (read from ``sweep.parquet`` if on disk)."""
+        if self._columns is None and self.out_dir is not None:
+            self._columns = read_runs(self.out_dir / "sweep.parquet")
+        return self._columns
 
 
 def check_parameters(loaded: LoadedScenario, design: Design) -> None:
@@ -100,21 +109,29 @@ def run_sweep(
 
     for k in range(design.size):
         load_data(loaded.data, [f"{path}={value}" for path, value in overrides[k]])
+    # with an output folder the rows stay in the batches' parts on disk (memory does not grow
+    # with the runs); without one they are kept here
     results: dict[int, dict[str, np.ndarray]] = {}
-    if resume:  # batches finished before an interruption are read back, not re-run
-        for t in tasks:
-            part = part_path(out_dir, t.start, t.stop)
-            if part.exists():
-                results[t.start] = read_runs(part)
-    pending = [t for t in tasks if t.start not in results]
+    done = {t.start for t in tasks if resume and part_path(out_dir, t.start, t.stop).exists()}
+    pending = [t for t in tasks if t.start not in done]
     started = time.perf_counter()
+    keep = None if out_dir is not None else (lambda r: results.__setitem__(r.start, r.columns))
     execute(pending, executor=executor, scheduler=scheduler, workers=workers,
             progress=progress, total=runs, done=runs - sum(t.stop - t.start for t in pending),
-            out_dir=out_dir, on_result=lambda r: results.__setitem__(r.start, r.columns))
+            out_dir=out_dir, on_result=keep)
     wall = time.perf_counter() - started
-    ordered = [results[t.start] for t in tasks]
-    columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
-    points = point_summary(columns, design, reps)
+    columns = None
+    if out_dir is None:
+        ordered = [results[t.start] for t in tasks]
+        columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
+        points = point_summary(columns["point"], columns.items(), design)
+    else:
+        table = out_dir / "sweep.parquet"
+        tmp = out_dir / f".sweep.parquet.tmp-{os.getpid()}"
+        write_concatenated(tmp, (part_path(out_dir, t.start, t.stop) for t in tasks))
+        os.replace(tmp, table)
+        points = point_summary(read_runs(table, ["point"])["point"], read_columns(table),
+                               design)
     manifest = {
         "package": "crisis-sim", "version": sim.__version__, "kind": "sweep",
         "scenario": str(loaded.path) if loaded.path else None,
@@ -127,8 +144,8 @@ def run_sweep(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "command": " ".join(sys.argv),
     }
-    result = SweepResult(columns=columns, points=points, design=design, reps=reps,
-                         manifest=manifest)
+    result = SweepResult(points=points, design=design, reps=reps, manifest=manifest,
+                         out_dir=out_dir, _columns=columns)
     if design.kind in ("sobol", "morris"):
         from sim.sensitivity import analyse
 
@@ -138,17 +155,22 @@ def run_sweep(
     return result
 
 
-def point_summary(columns: dict[str, np.ndarray], design: Design, reps: int
-                  ) -> dict[str, np.ndarray]:
-    """Per design point: parameter values, outcome probabilities with 95% intervals, means."""
-    point = columns["point"]
+def point_summary(point: np.ndarray, columns, design: Design) -> dict[str, np.ndarray]:
+    """Per design point: parameter values, outcome probabilities with 95% intervals, means.
+
+    Args:
+        point: ``(runs,)`` the design point of every run.
+        columns: ``(name, values)`` of the runs' columns, in any number (a streaming reader's
+            chunks will do).
+        design: The design.
+    """
     order = np.argsort(point, kind="stable")
     counts = np.bincount(point, minlength=design.size)
     out: dict[str, np.ndarray] = {"point": np.arange(design.size), "runs": counts}
     for i, p in enumerate(design.parameters):
         out[f"param.{p.path}"] = design.points[:, i]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    for name, values in columns.items():
+    for name, values in columns:
         if name in ("run", "point", "rep") or name.startswith("param."):
             continue
         x = np.asarray(values, float)[order]
@@ -168,8 +190,7 @@ def point_summary(columns: dict[str, np.ndarray], design: Design, reps: int
 
 
 def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> None:
-    """``sweep.parquet`` (one row per run), ``points.parquet``, ``design.parquet``, JSONs."""
-    write_parquet(out_dir / "sweep.parquet", columns_to_table(result.columns))
+    """``points.parquet``, ``design.parquet`` and the JSONs (``sweep.parquet`` is written)."""
     write_parquet(out_dir / "points.parquet", pa.table(result.points))
     design = result.design
     table = {"point": np.arange(design.size)}
