@@ -8,6 +8,7 @@ import pytest
 from sim.design import make_design, parse_parameter
 from sim.errors import UsageError
 from sim.execution.compare import compare
+from sim.execution.storage import read_runs
 from sim.execution.sweep import run_sweep
 from sim.scenario.loader import load_scenario
 
@@ -131,3 +132,17 @@ def test_compare_recovers_a_counterfactuals_direction(tmp_path):
     assert result.narrowing >= 1.0
     assert (tmp_path / "comparison.json").exists() and (tmp_path / "idlib_2020" /
                                                         "runs.parquet").exists()
+
+
+def test_compare_on_disk_gives_the_in_memory_comparison_and_one_runs_table(tmp_path, fictional):
+    other = load_scenario(FICTIONAL, ["fighting.loss_rate=0.45"])
+    kwargs = {"runs": 30, "seed": 2, "workers": 1, "batch_size": 7, "progress": False}
+    on_disk = compare([fictional, other], out_dir=tmp_path, **kwargs)
+    in_memory = compare([fictional, other], **kwargs)
+    assert on_disk.rows == in_memory.rows
+    runs = read_runs(tmp_path / "runs.parquet")
+    assert runs["scenario"].tolist() == [on_disk.names[0]] * 30 + [on_disk.names[1]] * 30
+    assert runs["run"].tolist() == list(range(30)) * 2
+    first = read_runs(tmp_path / on_disk.names[0] / "runs.parquet")
+    assert all(np.array_equal(runs[k][:30], v, equal_nan=v.dtype.kind == "f")
+               for k, v in first.items())

@@ -9,16 +9,18 @@ the factor reported (``sqrt((var_a + var_b) / var(b - a))``).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.analysis import Z95, paired_difference, wilson_interval
 from sim.errors import UsageError
 from sim.execution.ensemble import prepare_out_dir, run_ensemble
-from sim.execution.storage import columns_to_table, write_json, write_parquet
+from sim.execution.storage import read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario
 
 
@@ -46,12 +48,14 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
     if out_dir is not None:
         prepare_out_dir(out_dir, {"kind": "compare", "seed": seed,
                                   "scenarios": [s.digest() for s in scenarios]})
-    columns = []
+    keys = [f"outcome.{outcome}" for outcome in outcomes]
+    columns = []  # the outcome flags of every run (with an output folder, read back from it)
     for name, loaded in zip(names, scenarios, strict=True):
         sub = out_dir / name if out_dir is not None else None
-        columns.append(run_ensemble(loaded, runs=runs, seed=seed, workers=workers,
-                                    batch_size=batch_size, out_dir=sub,
-                                    progress=progress).columns)
+        result = run_ensemble(loaded, runs=runs, seed=seed, workers=workers,
+                              batch_size=batch_size, out_dir=sub, progress=progress)
+        columns.append(read_runs(sub / "runs.parquet", keys) if sub is not None
+                       else result.columns)
     rows, ratios = [], []
     for outcome in outcomes:
         key = f"outcome.{outcome}"
@@ -80,11 +84,35 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
                                                  "paired_narrowing": narrowing})
         table = {k: [r.get(k) for r in rows] for k in rows[-1]}
         write_parquet(out_dir / "comparison.parquet", pa.table(table))
-        merged = {"scenario": np.repeat(names, [c["run"].size for c in columns])}
-        for key in columns[0]:
-            merged[key] = np.concatenate([c[key] for c in columns])
-        write_parquet(out_dir / "runs.parquet", columns_to_table(merged))
+        _merge_runs(out_dir / "runs.parquet", [(name, out_dir / name / "runs.parquet")
+                                               for name in names])
     return result
+
+
+def _merge_runs(path: Path, parts: list[tuple[str, Path]]) -> None:
+    """Every scenario's runs in one table with a ``scenario`` column, a row group at a time.
+
+    The first scenario's columns are kept (scenarios that share its outcomes may differ in
+    other indicators, whose columns then go missing or are dropped).
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    writer, schema = None, None
+    for name, part in parts:
+        source = pq.ParquetFile(part)
+        for group in range(source.num_row_groups):
+            table = source.read_row_group(group)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(tmp, schema.insert(0, pa.field("scenario",
+                                                                         pa.string())))
+            for column in (n for n in schema.names if n not in table.column_names):
+                kind = schema.field(column).type  # an indicator this scenario lacks
+                table = table.append_column(column, pa.nulls(table.num_rows, kind))
+            table = table.select(schema.names).add_column(
+                0, "scenario", pa.array([name] * table.num_rows, pa.string()))
+            writer.write_table(table)
+    writer.close()
+    os.replace(tmp, path)
 
 
 def _unique_names(scenarios: list[LoadedScenario]) -> list[str]:
