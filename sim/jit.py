@@ -5,7 +5,7 @@ formula is a dozen passes over the batch, each making a temporary, and a reducti
 axis of length 5 runs numpy's slowest path; a day cost about 24 microseconds per
 replication. The day is therefore written as loops over the replication axis compiled by
 numba (Lam, Pitrou & Seibert 2015): one pass, no temporaries, the formula per replication in
-plain sight (``sim/day.py``).
+plain sight (``sim/day.py``); a day now costs about 4.4 microseconds per replication.
 
 ``kernel`` compiles an entry point called from Python, ``helper`` a function called only from
 compiled code: each mechanism's rules are helpers, composed by the day's kernels.
@@ -136,6 +136,8 @@ def kernel[F: Callable](function: F) -> F:
     the model's arrays come C-ordered, Fortran-ordered, strided or read-only depending on how
     numpy made them. Arrays (also inside tuples) are therefore passed C-contiguous and
     writable, copying only those that are not, so each kernel compiles once per dtype and rank.
+    An array a kernel writes into must therefore come C-contiguous and writable, or in a
+    packed tuple (``tuple_type``, passed as it is): the kernel would write into a copy.
     """
     compiled = _compile(function)
 
