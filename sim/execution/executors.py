@@ -107,10 +107,11 @@ def dask_executor(address: str) -> tuple[Executor, object]:
 
 
 # Batches a local worker runs before its pool is replaced by a fresh one (see ``execute``). A
-# long-lived worker's resident size creeps up with the batches it has run (191 MB after 1 batch,
-# 562 MB after 50, batches of 1,000), so a million-run ensemble needs its workers renewed.
-# Python 3.12's own ``max_tasks_per_child`` can deadlock (CPython gh-115634), so the pool is
-# replaced whole, between batches; that costs a pool start-up every 25 batches per worker.
+# long-lived worker's resident size creeps up with the batches it has run (310 MB after 1 batch
+# of 1,000, 420 MB after 60; 191 and 562 MB after 50 before the day was compiled), so a
+# million-run ensemble renews its workers. Python 3.12's own ``max_tasks_per_child`` can
+# deadlock (CPython gh-115634), so the pool is replaced whole, between batches: a fork from the
+# warmed-up server (``warmup``) every 25 batches per worker.
 RECYCLE_AFTER = 25
 
 
