@@ -39,6 +39,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,7 @@ import numpy as np
 
 _PACKAGE = Path(__file__).resolve().parent
 _PREFIX = "numba-"
+_PRUNE_AFTER = 3600.0
 
 
 @functools.cache
@@ -56,8 +58,8 @@ def _cache_dir() -> str | None:
     """The folder for compiled code of this version of the package's sources.
 
     Under ``$NUMBA_CACHE_DIR`` if set, else in the package's ``__pycache__`` (where folders of
-    older versions are removed), else in ``~/.cache/crisis-sim``. None if none is writable
-    (numba then finds a place itself).
+    other versions untouched for ``_PRUNE_AFTER`` seconds are removed), else in
+    ``~/.cache/crisis-sim``. None if none is writable (numba then finds a place itself).
     """
     digest = hashlib.sha256()
     for path in sorted(compiled_sources()):
@@ -73,11 +75,12 @@ def _cache_dir() -> str | None:
             probe = folder / f".probe-{os.getpid()}"
             probe.touch()
             probe.unlink()
+            os.utime(folder)  # in use: see the pruning below
         except OSError:
             continue
-        if prune:
+        if prune:  # other versions' folders, left alone a while in case one is in use
             for old in base.glob(_PREFIX + "*"):
-                if old != folder:
+                if old != folder and time.time() - old.stat().st_mtime > _PRUNE_AFTER:
                     shutil.rmtree(old, ignore_errors=True)
         return str(folder)
     return None
