@@ -135,13 +135,14 @@ def observe(st, p, s, can_hold, day, released, w):
         can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
         day: Today.
         released: ``(K,)`` bool: assets released early by a timeline event.
-        w: ``PackedWorkspace``: ``cover`` to ``barred`` are written.
+        w: ``PackedWorkspace``: ``cover`` to ``barred`` are written (and ``no_attacks``, ones,
+            read: every dyad's contest is computed).
     """
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
     _armed(s.rung, st.armed_from, s.attack_prev, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
-    fighting.win_share(w.power, p.contest_exponent, w.powered, w.win)
+    fighting.win_share(w.power, p.contest_exponent, w.no_attacks, w.powered, w.win)
     # fighting on: each deal's ceasefire dyads at war, every side attacking (Fearon 1995)
     for d in range(st.deal_parties.shape[0]):
         war = st.ceasefire_attacks[d:d + 1]
@@ -230,8 +231,8 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, released, exogenous,
     _losses(w.rates, keys, day, exogenous[2], w.losses_today, s.losses_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
-    fighting.win_share(w.power, p.contest_exponent, w.powered, w.win)
-    _control_noise(keys, day, w.noise)
+    fighting.win_share(w.power, p.contest_exponent, w.attack, w.powered, w.win)
+    _control_noise(keys, day, w.attack, w.noise)
     _copy(s.control, w.before)
     fighting.shift_control(w.before, s.intensity, w.attack, w.win, p.speed, can_hold,
                            p.attack_boost, w.noise, w.control_work, s.control)
@@ -510,14 +511,17 @@ def _losses(rates, keys, day, casualties, out, total):
 
 
 @helper
-def _control_noise(keys, day, out):
-    """``(R, A, A)`` factors of mean 1 on each attack's transfer of control."""
+def _control_noise(keys, day, attack, out):
+    """``(R, A, A)`` factors of mean 1 on each attack's transfer of control.
+
+    Drawn for today's attacks only: the others are not read.
+    """
     n = out.shape[1]
     for r in range(out.shape[0]):
         key = stream_key(keys[r], day, _CONTROL)
         for i in range(n):
             for j in range(n):
-                out[r, i, j] = 0.5 + uniform_at(key, i * n + j)
+                out[r, i, j] = 0.5 + uniform_at(key, i * n + j) if attack[r, i, j] != 0 else 1.0
 
 
 @helper

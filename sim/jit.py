@@ -5,7 +5,7 @@ formula is a dozen passes over the batch, each making a temporary, and a reducti
 axis of length 5 runs numpy's slowest path; a day cost about 24 microseconds per
 replication. The day is therefore written as loops over the replication axis compiled by
 numba (Lam, Pitrou & Seibert 2015): one pass, no temporaries, the formula per replication in
-plain sight (``sim/day.py``); a day now costs about 4.4 microseconds per replication.
+plain sight (``sim/day.py``); a day now costs about 4.5 microseconds per replication.
 
 ``kernel`` compiles an entry point called from Python, ``helper`` a function called only from
 compiled code: each mechanism's rules are helpers, composed by the day's kernels.

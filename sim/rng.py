@@ -96,7 +96,12 @@ def normal_at(key: np.uint64, counter: int, count: int) -> float:
 
 @helper
 def poisson_at(key: np.uint64, counter: int, lam: float) -> int:
-    """Poisson count with mean ``lam`` by inversion of uniform ``counter`` (see ``poisson``)."""
+    """Poisson count with mean ``lam`` by inversion of uniform ``counter`` (see ``poisson``).
+
+    A zero mean draws nothing (its count is 0 whatever the uniform): most dyads are calm.
+    """
+    if lam == 0.0:
+        return 0
     return _poisson_one(lam, uniform_at(key, counter))
 
 

@@ -129,18 +129,22 @@ def contest_power(ground, air, cover, affinity, armed, out):
 
 
 @helper
-def win_share(power, exponent, powered, out):
+def win_share(power, exponent, contests, powered, out):
     """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0).
 
     ``powered`` receives ``P_ij^m`` (``(R, A, A)``, also what decisions weigh). The diagonal
-    (an actor against itself) is not a contest: 0.5.
+    (an actor against itself) is not a contest: 0.5. Only the dyads where ``contests``
+    (``(R or 1, A, A)``) is nonzero either way are computed (powers are the costly part).
     """
     n = out.shape[1]
     for r in range(out.shape[0]):
-        m = exponent[pick(exponent.shape[0], r)]
+        m, rc = exponent[pick(exponent.shape[0], r)], pick(contests.shape[0], r)
         for i in range(n):
             for j in range(n):
-                powered[r, i, j] = power[r, i, j] ** m if i != j else 0.0
+                if i != j and (contests[rc, i, j] != 0 or contests[rc, j, i] != 0):
+                    powered[r, i, j] = power[r, i, j] ** m
+                else:
+                    powered[r, i, j] = 0.0
         for i in range(n):
             for j in range(n):
                 total = powered[r, i, j] + powered[r, j, i]
