@@ -180,13 +180,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _uses_local_pool(args: argparse.Namespace) -> bool:
     """Whether the command will probably run batches on the local process pool."""
-    import os
-
-    from sim.execution.executors import default_workers
+    from sim.execution.executors import default_workers, scheduler_address
 
     workers = getattr(args, "workers", 1)
     return (args.command in ("run", "sweep", "compare") and getattr(args, "replay", None) is None
-            and not (getattr(args, "scheduler", None) or os.environ.get("SIM_SCHEDULER"))
+            and scheduler_address(getattr(args, "scheduler", None)) is None
             and (default_workers() if workers is None else workers) > 1)
 
 

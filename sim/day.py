@@ -90,7 +90,7 @@ class Workspace:
     terms_work: np.ndarray  # (3, O, A)
     flow_work: np.ndarray  # (2, N)
     moves: np.ndarray  # (2E + N,) int
-    no_attacks: np.ndarray  # (1, A, A) ones: a deal's war prospects without noise
+    ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
 
 
 #: ``Workspace`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -121,7 +121,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
         control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(2, nodes),
-        moves=i(2 * edges + nodes), no_attacks=np.ones((1, n, n)))
+        moves=i(2 * edges + nodes), ones=np.ones((1, n, n)))
 
 
 @kernel
@@ -135,21 +135,20 @@ def observe(st, p, s, can_hold, day, released, w):
         can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
         day: Today.
         released: ``(K,)`` bool: assets released early by a timeline event.
-        w: ``PackedWorkspace``: ``cover`` to ``barred`` are written (and ``no_attacks``, ones,
-            read: every dyad's contest is computed).
+        w: ``PackedWorkspace``: ``cover`` to ``barred`` are written.
     """
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
     _armed(s.rung, st.armed_from, s.attack_prev, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
-    fighting.win_share(w.power, p.contest_exponent, w.no_attacks, w.powered, w.win)
+    fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     # fighting on: each deal's ceasefire dyads at war, every side attacking (Fearon 1995)
     for d in range(st.deal_parties.shape[0]):
         war = st.ceasefire_attacks[d:d + 1]
         fighting.intensity(s.rung, p.rung_intensity, st.armed_from, war, p.attack_boost, w.heat)
         fighting.loss_rates(w.heat, w.fire, p.exposure, p.loss_rate, w.war_losses[d])
         fighting.shift_control(s.control, w.heat, war, w.win, p.speed, can_hold,
-                               p.attack_boost, w.no_attacks, w.control_work, w.war_drift[d])
+                               p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
     if st.deal_parties.shape[0] > 0:
         bargaining.surplus(
@@ -180,7 +179,7 @@ def bargaining_noise(st, keys):
 
 
 @kernel
-def resolve(st, p, s, can_hold, choice, keys, day, private, released, exogenous, w, events):
+def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events):
     """Everything that happens in a day once the actors have chosen, in place.
 
     Args:
@@ -192,10 +191,10 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, released, exogenous,
         keys: ``(R,)`` the replications' random keys (``CounterRNG.keys``).
         day: Today.
         private: ``(R, D, 2)`` each side's private resolve (``bargaining_noise``).
-        released: ``(K,)`` bool: assets released early by a timeline event.
         exogenous: Today's timeline shocks, ``(4, A, A)``: mediation effort, affinity
             shocks, casualties (losses of i caused by j) and, in row 0 of the last, pressure.
-        w: ``PackedWorkspace``, with this morning's ``gains`` from ``observe``.
+        w: ``PackedWorkspace``, with this morning's ``gains`` and ``available`` from
+            ``observe``.
         events: ``(R, E)`` bool, written: what happened today (``sim.outcomes.event_names``).
     """
     events[:, :] = False
@@ -208,7 +207,6 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, released, exogenous,
     # 2. gates, assets and requests
     _gates(st.menu_actor, st.menu_verb, st.menu_gate, st.gate_policy, choice, s.gate_open,
            events, st.ev_gate)
-    _open_windows(p.asset_available_day, day, released, w.available)
     for k in range(s.asset_on.shape[1]):
         _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, choice,
                st.asset_owner[k], w.available, s.asset_on, s.asset_holder, s.requested,

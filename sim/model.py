@@ -353,7 +353,7 @@ class CrisisModel(mesa.Model):
         events = np.empty((r, self.structure.n_events), dtype=bool)
         compiled_day.resolve(self.structure, p.packed, state, self.can_hold, choice,
                              self.random_numbers.keys, day, self.private_resolve,
-                             today.released, today.shocks, w, events)
+                             today.shocks, w, events)
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
 

@@ -157,9 +157,13 @@ class CounterRNG:
             (self.size, *shape))
 
     def normal(self, day: int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
-        """Standard normal numbers by the Box-Muller transform of two uniform blocks."""
-        u = self.uniform(day, stream, (2, *shape))
-        return _box_muller(u[:, 0].ravel(), u[:, 1].ravel()).reshape(u[:, 0].shape)
+        """Standard normal numbers by the Box-Muller transform of two uniform blocks.
+
+        The same numbers compiled code draws with ``normal_at``.
+        """
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        return _normals(self._rep_keys, int(day), int(stream), count).reshape(
+            (self.size, *shape))
 
     def poisson(self, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
         """Poisson counts with means ``lam`` (shape ``(R, ...)``) by inversion.
@@ -167,39 +171,38 @@ class CounterRNG:
         Inversion of the CDF with one uniform per count keeps the draw a pure function of its
         coordinates. Rates in this model are small (a few per day), so the loop runs a handful
         of times; means above 50 use the normal approximation, rounded and clipped at zero.
+        The same counts compiled code draws with ``poisson_at``.
         """
         lam = np.asarray(lam, dtype=np.float64)
-        u = self.uniform(day, stream, lam.shape[1:])
-        return _poisson_inversion(lam.ravel(), u.ravel()).reshape(lam.shape)
+        flat = np.ascontiguousarray(lam.reshape(lam.shape[0], -1))
+        return _poissons(self._rep_keys, int(day), int(stream), flat).reshape(lam.shape)
 
 
 @kernel
-def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
-    """Standard normals from two flat blocks of uniforms (Box & Muller 1958).
-
-    Compiled, so ``log`` and ``cos`` are the C library's on every machine: numpy picks SIMD
-    versions by CPU, whose last bits differ, and a cluster of mixed CPUs would not agree.
-    """
-    out = np.empty(u1.size)
-    for i in range(u1.size):
-        out[i] = np.sqrt(-2.0 * np.log(u1[i])) * np.cos(2.0 * np.pi * u2[i])
+def _normals(rep_keys: np.ndarray, day: int, stream: int, count: int) -> np.ndarray:
+    """``(R, count)`` standard normals (``normal_at``)."""
+    out = np.empty((rep_keys.size, count))
+    for r in range(rep_keys.size):
+        key = stream_key(rep_keys[r], day, stream)
+        for c in range(count):
+            out[r, c] = normal_at(key, c, count)
     return out
 
 
 @kernel
-def _poisson_inversion(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """The count whose CDF step holds ``u``, for each flat mean ``lam`` (see ``poisson``)."""
-    out = np.empty(lam.size, dtype=np.int64)
-    for i in range(lam.size):
-        out[i] = _poisson_one(lam[i], u[i])
+def _poissons(rep_keys: np.ndarray, day: int, stream: int, lam: np.ndarray) -> np.ndarray:
+    """``(R, count)`` Poisson counts with means ``lam`` (``poisson_at``)."""
+    out = np.empty(lam.shape, dtype=np.int64)
+    for r in range(rep_keys.size):
+        key = stream_key(rep_keys[r], day, stream)
+        for c in range(lam.shape[1]):
+            out[r, c] = poisson_at(key, c, lam[r, c])
     return out
 
 
 @helper
 def _poisson_one(lam: float, u: float) -> int:
     """Inversion of the Poisson CDF at ``u``; means above 50 by the normal approximation."""
-    if lam == 0.0:  # no events (u < 1 = the CDF at 0); spares exp on the calm dyads
-        return 0
     if lam <= 50.0:
         p = np.exp(-lam)
         cdf = p

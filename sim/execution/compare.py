@@ -9,7 +9,6 @@ the factor reported (``sqrt((var_a + var_b) / var(b - a))``).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 
 from sim.analysis import Z95, paired_difference, wilson_interval
 from sim.errors import UsageError
-from sim.execution.ensemble import prepare_out_dir, run_ensemble
+from sim.execution.ensemble import prepare_out_dir, run_ensemble, write_concatenated
 from sim.execution.storage import read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario
 
@@ -84,35 +83,28 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
                                                  "paired_narrowing": narrowing})
         table = {k: [r.get(k) for r in rows] for k in rows[-1]}
         write_parquet(out_dir / "comparison.parquet", pa.table(table))
-        _merge_runs(out_dir / "runs.parquet", [(name, out_dir / name / "runs.parquet")
-                                               for name in names])
+        write_concatenated(out_dir / "runs.parquet", _tagged_runs(
+            [(name, out_dir / name / "runs.parquet") for name in names]))
     return result
 
 
-def _merge_runs(path: Path, parts: list[tuple[str, Path]]) -> None:
-    """Every scenario's runs in one table with a ``scenario`` column, a row group at a time.
+def _tagged_runs(parts: list[tuple[str, Path]]):
+    """Every scenario's runs, a row group at a time, with a ``scenario`` column in front.
 
     The first scenario's columns are kept (scenarios that share its outcomes may differ in
     other indicators, whose columns then go missing or are dropped).
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    writer, schema = None, None
+    schema = None
     for name, part in parts:
         source = pq.ParquetFile(part)
         for group in range(source.num_row_groups):
             table = source.read_row_group(group)
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(tmp, schema.insert(0, pa.field("scenario",
-                                                                         pa.string())))
+            schema = schema or table.schema
             for column in (n for n in schema.names if n not in table.column_names):
                 kind = schema.field(column).type  # an indicator this scenario lacks
                 table = table.append_column(column, pa.nulls(table.num_rows, kind))
-            table = table.select(schema.names).add_column(
+            yield table.select(schema.names).add_column(
                 0, "scenario", pa.array([name] * table.num_rows, pa.string()))
-            writer.write_table(table)
-    writer.close()
-    os.replace(tmp, path)
 
 
 def _unique_names(scenarios: list[LoadedScenario]) -> list[str]:

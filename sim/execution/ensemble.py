@@ -360,9 +360,7 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     """Assemble the outputs from the parts, streaming; then remove the parts."""
     start = loaded.spec.run.start
     runs_file = out / "runs.parquet"
-    tmp = out / f".runs.parquet.tmp-{os.getpid()}"
-    write_concatenated(tmp, (part_path(out, a, b) for a, b in batches))
-    os.replace(tmp, runs_file)
+    write_concatenated(runs_file, (pq.read_table(part_path(out, a, b)) for a, b in batches))
     outcomes, indicators = summarise_runs(runs_file)
     write_parquet(out / "trajectories.parquet",
                   trajectory_table_from(names, histogram.quantiles(), histogram.means(), start))
@@ -382,26 +380,28 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
                           out_dir=out, series=names)
 
 
-def write_concatenated(path: Path, parts) -> None:
-    """One Parquet file of the tables in ``parts`` (files), in row groups of ``ROW_GROUP`` rows.
+def write_concatenated(path: Path, tables) -> None:
+    """One Parquet file of ``tables``, in row groups of ``ROW_GROUP`` rows, written safely.
 
-    Parts hold one batch each; written as they come, a million runs in batches of 1,000 made
-    a thousand row groups, whose metadata (kept for every row group and column) a reader
-    parses in whole: 150 MB of a summary's memory. At most ``ROW_GROUP`` rows are held.
+    Tables come one batch each; written as they come, a million runs in batches of 1,000
+    made a thousand row groups, whose metadata (kept for every row group and column) a reader
+    parses in whole: 150 MB of a summary's memory. At most ``ROW_GROUP`` rows are held. The
+    file is written to a temporary name, then renamed.
     """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     writer, held, rows = None, [], 0
-    for part in parts:
-        table = pq.read_table(part)
+    for table in tables:
         held.append(table)
         rows += table.num_rows
         if writer is None:
-            writer = pq.ParquetWriter(path, table.schema)
+            writer = pq.ParquetWriter(tmp, table.schema)
         if rows >= ROW_GROUP:
             writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
             held, rows = [], 0
     if held:
         writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
     writer.close()
+    os.replace(tmp, path)
 
 
 ROW_GROUP = 16_384

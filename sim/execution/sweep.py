@@ -10,7 +10,6 @@ draws.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
 import shutil
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 import sim
 from sim.analysis import wilson_interval
@@ -127,9 +127,8 @@ def run_sweep(
         points = point_summary(columns["point"], columns.items(), design)
     else:
         table = out_dir / "sweep.parquet"
-        tmp = out_dir / f".sweep.parquet.tmp-{os.getpid()}"
-        write_concatenated(tmp, (part_path(out_dir, t.start, t.stop) for t in tasks))
-        os.replace(tmp, table)
+        write_concatenated(table, (pq.read_table(part_path(out_dir, t.start, t.stop))
+                                   for t in tasks))
         points = point_summary(read_runs(table, ["point"])["point"], read_columns(table),
                                design)
     manifest = {

@@ -96,8 +96,7 @@ def _score_menu(s, p, structure, armed_from):
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
     n_rungs = p.rung_severity.shape[1]
-    coalition = np.empty((r_count, n, n))
-    coalition[:, :, :] = 0.0
+    coalition = np.zeros((r_count, n, n))
     wanted = np.zeros((n, n), dtype=np.bool_)  # the pairs with an attack in a menu
     for e in range(verb.size):
         if verb[e] == _ATTACK:
