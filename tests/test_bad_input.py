@@ -23,24 +23,39 @@ def test_the_corpus_has_at_least_thirty_cases():
     assert len(CASES) >= 30
 
 
+# A hang guard, not a speed test (speed lives in benchmarks/): loading a corpus case takes a few
+# milliseconds untraced; a pre-scan that stopped refusing a bomb would take minutes or exhaust memory.
+HANG_GUARD_S = 10.0
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_corpus_case_is_refused_precisely_and_quickly(name):
+def test_corpus_case_is_refused_precisely_without_hanging(name):
     path = CORPUS / f"{name}.yaml"
     expect = (CORPUS / f"{name}.expect").read_text().strip()
-    tracemalloc.start()
+    assert expect, f"{name}.expect is empty: every case names the message it expects"
     started = time.perf_counter()
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
-    assert peak < 100e6, f"{name} used {peak / 1e6:.0f} MB"
+    assert elapsed < HANG_GUARD_S, f"{name} took {elapsed:.2f} s"
     text = str(info.value)
     assert expect in text, text
     for problem in info.value.problems:
         assert problem.file.endswith(".yaml") or problem.file == str(path), problem
         assert problem.message
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_corpus_case_is_refused_in_bounded_memory(name):
+    # Traced separately: tracemalloc makes loading several times slower, so it is never timed.
+    tracemalloc.start()
+    try:
+        with pytest.raises(ScenarioError):
+            load_scenario(CORPUS / f"{name}.yaml")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100e6, f"{name} used {peak / 1e6:.0f} MB"
 
 
 def test_problems_in_the_body_carry_line_column_and_key():
@@ -62,7 +77,7 @@ def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
     started = time.perf_counter()
     with pytest.raises(ScenarioError, match="larger than"):
         load_scenario(path)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_GUARD_S
 
 
 def _sim(*args: str) -> subprocess.CompletedProcess:
