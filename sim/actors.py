@@ -9,12 +9,14 @@ is exposed here as properties, so the SolaraViz page and tests can read an actor
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from sim.mechanisms.decisions import quantal_choice
+from sim.world import VERB
 
 if TYPE_CHECKING:
     from sim.model import CrisisModel
@@ -37,7 +39,7 @@ class StateActor(mesa.Agent):
         start, stop = layout.menu.offsets[index], layout.menu.offsets[index + 1]
         self.menu = slice(int(start), int(stop))
         self.menu_labels = layout.menu.labels[self.menu]
-        self.last_choice = np.zeros(model.replications.size, dtype=np.int64) + start
+        self.last_choice = np.full((model.replications.size, 2), -1, dtype=np.int64)
 
     @property
     def rationality(self) -> np.ndarray:
@@ -60,15 +62,43 @@ class StateActor(mesa.Agent):
         return self.model.state.losses_by[:, self.index].sum(axis=1)
 
     def decide(self, utility: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Choose a menu entry in every replication by quantal response.
+        """Choose a posture and a move in every replication by quantal response.
+
+        An actor acts on two tracks a day, so negotiating never forces it to stop fighting
+        (or defending itself): a *posture* (hold, attack, de-escalate) and a *move* (propose
+        a deal, request, grant or activate an asset, sanction, open or close a gate). Each
+        track is a logit choice among its entries and doing nothing (utility 0, the
+        reference; ``hold`` is the posture track's own nothing when the menu lists it).
 
         Args:
             utility: ``(R, M)`` utilities of all menu entries of all actors.
-            u: ``(R,)`` uniforms for this actor today.
+            u: ``(R, 2)`` uniforms for this actor today, one per track.
 
         Returns:
-            ``(R,)`` global menu-entry indices chosen.
+            ``(R, 2)`` global menu-entry indices chosen on each track, -1 for nothing.
         """
-        local = quantal_choice(utility[:, self.menu], self.rationality, u)
-        self.last_choice = self.menu.start + local
-        return self.last_choice
+        out = np.full((utility.shape[0], 2), -1, dtype=np.int64)
+        for track, (entries, has_null) in enumerate(self._tracks):
+            if entries.size == 0:
+                continue
+            options = utility[:, entries]
+            if not has_null:
+                options = np.concatenate([options, np.zeros((options.shape[0], 1))], axis=1)
+            local = quantal_choice(options, self.rationality, np.ascontiguousarray(u[:, track]))
+            picked = local < entries.size
+            out[picked, track] = entries[local[picked]]
+        self.last_choice = out
+        return out
+
+    @functools.cached_property
+    def _tracks(self) -> tuple[tuple[np.ndarray, bool], ...]:
+        """Each track's global menu entries and whether one of them is a 'hold'."""
+        verbs = self.model.layout.menu.verb[self.menu]
+        entries = np.arange(self.menu.start, self.menu.stop, dtype=np.int64)
+        posture = np.isin(verbs, POSTURE_VERBS)
+        return ((entries[posture], bool((verbs == VERB["hold"]).any())),
+                (entries[~posture], False))
+
+
+#: The verbs of the posture track; every other verb is a move (``StateActor.decide``).
+POSTURE_VERBS = np.asarray([VERB["hold"], VERB["attack"], VERB["deescalate"]])

@@ -61,11 +61,14 @@ class Workspace:
     potential: np.ndarray  # (R, E) movers per route if its gate were open
     conflict_people: np.ndarray  # (R,) int
     gains: np.ndarray  # (R, D, 2) each party's surplus from each deal
+    perceived: np.ndarray  # (R, D, 2) that surplus as the party sees it (private information)
+    shrink: np.ndarray  # (R, D) share of private information and optimism still unrevealed
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire in force
     armed: np.ndarray  # (R, A, A) bool: i is fighting j
     heat: np.ndarray  # (R, A, A) intensity of a deal's war
-    war_losses: np.ndarray  # (D, R, A, A) expected daily losses in each deal's war
-    war_drift: np.ndarray  # (D, R, O, A) expected daily change of control in it
+    status_quo: np.ndarray  # (R, A, A) yesterday's attacks across one deal's ceasefire
+    war_losses: np.ndarray  # (D, R, A, A) expected daily losses on each deal's status quo path
+    war_drift: np.ndarray  # (D, R, O, A) expected daily change of control on it
     theatre: np.ndarray  # (R,) fighting intensity felt by civilians
     relief: np.ndarray  # (R, N)
     attack: np.ndarray  # (R, A, A) today's acts, 0/1
@@ -113,7 +116,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
         available=b(r, assets), potential=f(r, edges), conflict_people=i(r),
-        gains=f(r, deals, 2), barred=b(r, n, n), armed=b(r, n, n), heat=f(r, n, n),
+        gains=f(r, deals, 2), perceived=f(r, deals, 2), shrink=f(r, deals), barred=b(r, n, n),
+        armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
         relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
         delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals), losses_today=i(r, n, n),
@@ -125,7 +129,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
 
 
 @kernel
-def observe(st, p, s, can_hold, day, released, w):
+def observe(st, p, s, can_hold, day, released, private, w):
     """What every actor sees at the start of a day, for every replication, into ``w``.
 
     Args:
@@ -135,27 +139,34 @@ def observe(st, p, s, can_hold, day, released, w):
         can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
         day: Today.
         released: ``(K,)`` bool: assets released early by a timeline event.
+        private: ``(R, D, 2)`` each side's private type in each deal (``bargaining_noise``).
         w: ``PackedWorkspace``: ``cover`` to ``barred`` are written.
     """
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
     _armed(s.rung, st.armed_from, s.attack_prev, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    fighting.culminate(s.fatigue, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
-    # fighting on: each deal's ceasefire dyads at war, every side attacking (Fearon 1995)
+    # the status quo path: yesterday's postures across each deal's ceasefire continued
+    # (fighting where there is fighting, peace where there is peace), not all-out war
     for d in range(st.deal_parties.shape[0]):
-        war = st.ceasefire_attacks[d:d + 1]
-        fighting.intensity(s.rung, p.rung_intensity, st.armed_from, war, p.attack_boost, w.heat)
+        _status_quo(s.attack_prev, st.deal_ceasefire[d], w.status_quo)
+        fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.status_quo,
+                           p.attack_boost, w.heat)
         fighting.loss_rates(w.heat, w.fire, p.exposure, p.loss_rate, w.war_losses[d])
-        fighting.shift_control(s.control, w.heat, war, w.win, p.speed, can_hold,
+        fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
     if st.deal_parties.shape[0] > 0:
         bargaining.surplus(
-            s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity,
-            st.deal_ceasefire, st.deal_transfers, st.deal_parties, p.bargaining_horizon,
-            p.interests, p.risk_attitude, p.rung_severity, p.value, p.deal_control, p.deal_cap,
-            p.war_cost, p.territory_unit, p.loss_unit, p.concession, w.terms_work, w.gains)
+            s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity, w.armed,
+            s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_parties,
+            p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
+            p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
+            p.loss_unit, p.concession, w.terms_work, w.gains)
+        bargaining.perceive(w.gains, private, s.information, p.optimism, st.deal_parties,
+                            p.bargaining_noise, p.learning, w.shrink, w.perceived)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
     refugees.route_potential(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
@@ -179,7 +190,7 @@ def bargaining_noise(st, keys):
 
 
 @kernel
-def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events):
+def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     """Everything that happens in a day once the actors have chosen, in place.
 
     Args:
@@ -187,28 +198,28 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
         p: ``PackedParams``.
         s: ``PackedState``: updated in place.
         can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
-        choice: ``(R, A)`` the menu entry each actor chose.
+        chosen: ``(R, M)`` bool: the menu entries chosen today (each actor picks a posture
+            and a move: ``sim.actors.StateActor.decide``).
         keys: ``(R,)`` the replications' random keys (``CounterRNG.keys``).
         day: Today.
-        private: ``(R, D, 2)`` each side's private resolve (``bargaining_noise``).
         exogenous: Today's timeline shocks, ``(4, A, A)``: mediation effort, affinity
             shocks, casualties (losses of i caused by j) and, in row 0 of the last, pressure.
-        w: ``PackedWorkspace``, with this morning's ``gains`` and ``available`` from
-            ``observe``.
+        w: ``PackedWorkspace``, with this morning's ``perceived`` gains, ``shrink`` and
+            ``available`` from ``observe``.
         events: ``(R, E)`` bool, written: what happened today (``sim.outcomes.event_names``).
     """
     events[:, :] = False
 
     # 1. today's acts, from the choices
-    _acts(st.menu_actor, st.menu_verb, st.menu_target, choice, w.attack, w.sanction,
+    _acts(st.menu_verb, st.menu_actor, st.menu_target, chosen, w.attack, w.sanction,
           w.deescalate)
     w.delta[:, :, :] = 0.0
 
     # 2. gates, assets and requests
-    _gates(st.menu_actor, st.menu_verb, st.menu_gate, st.gate_policy, choice, s.gate_open,
-           events, st.ev_gate)
+    _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.gate_open, events,
+           st.ev_gate)
     for k in range(s.asset_on.shape[1]):
-        _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, choice,
+        _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, chosen,
                st.asset_owner[k], w.available, s.asset_on, s.asset_holder, s.requested,
                p.asset_requires_inactive, p.asset_affinity, p.asset_holder_affinity,
                p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k)
@@ -217,8 +228,9 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
     if st.deal_parties.shape[0] > 0:
         bargaining.breakdown_hazard(s.affinity, s.pressure, st.deal_ceasefire, st.deal_parties,
                                     p.breakdown_base, p.breakdown_hostility, w.hazard)
-    _deals(st, choice, keys, day, w.gains, private, p.bargaining_noise, p.deal_control,
-           p.deal_cap, w.hazard, s.agreement, s.control, s.rung, w.attack, w.cap, events)
+    _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
+           p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
+           s.rung, w.attack, w.cap, events)
 
     # 4. fighting: losses and control
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
@@ -229,12 +241,18 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
     _losses(w.rates, keys, day, exogenous[2], w.losses_today, s.losses_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    fighting.culminate(s.fatigue, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.attack, w.powered, w.win)
     _control_noise(keys, day, w.attack, w.noise)
     _copy(s.control, w.before)
     fighting.shift_control(w.before, s.intensity, w.attack, w.win, p.speed, can_hold,
                            p.attack_boost, w.noise, w.control_work, s.control)
     _ground_lost(w.before, s.control, p.value, w.lost_ground, w.shifted)
+    fighting.fatigue_step(w.attack, p.culmination, p.recovery, s.fatigue)
+    bargaining.weariness_step(w.armed, s.losses_by, p.loss_unit, p.weariness_days, s.war_days,
+                              s.weariness)
+    bargaining.learn(s.intensity, w.losses_today, w.rates, exogenous[0], st.deal_ceasefire,
+                     p.mediation_info, s.information)
 
     # 5. the ladder
     escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,
@@ -292,6 +310,15 @@ def _armed(rung, armed_from, attack, out):
 
 
 @helper
+def _status_quo(attack_prev, ceasefire, out):
+    """``out``: yesterday's attacks across one deal's ceasefire dyads, else 0."""
+    for r in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                out[r, i, j] = attack_prev[r, i, j] if ceasefire[i, j] else 0.0
+
+
+@helper
 def _subtract(x, y):
     """``x -= y`` for ``(R, O, A)`` arrays."""
     for r in range(x.shape[0]):
@@ -340,17 +367,16 @@ def _barred(agreement, ceasefire, out):
 
 
 @helper
-def _acts(menu_actor, menu_verb, menu_target, choice, attack, sanction, deescalate):
+def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescalate):
     """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions and de-escalations."""
-    for r in range(choice.shape[0]):
+    for r in range(chosen.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):
                 attack[r, i, j], sanction[r, i, j], deescalate[r, i, j] = 0.0, 0.0, 0.0
         for e in range(menu_verb.size):
-            a = menu_actor[e]
-            if choice[r, a] != e:
+            if not chosen[r, e]:
                 continue
-            verb, t = menu_verb[e], menu_target[e]
+            a, verb, t = menu_actor[e], menu_verb[e], menu_target[e]
             if verb == _ATTACK:
                 attack[r, a, t] = 1.0
             elif verb == _SANCTION:
@@ -360,16 +386,16 @@ def _acts(menu_actor, menu_verb, menu_target, choice, attack, sanction, deescala
 
 
 @helper
-def _gates(menu_actor, menu_verb, menu_gate, gate_policy, choice, gate_open, events, first):
+def _gates(menu_verb, menu_gate, gate_policy, chosen, gate_open, events, first):
     """Open and close gates as chosen, unless the scenario fixes their policy.
 
     The gates' events are ``events[:, first:]``: opened, closed for each gate.
     """
-    for r in range(choice.shape[0]):
+    for r in range(chosen.shape[0]):
         for g in range(gate_open.shape[1]):
             opens, closes = False, False
             for e in range(menu_verb.size):
-                if menu_gate[e] == g and choice[r, menu_actor[e]] == e:
+                if menu_gate[e] == g and chosen[r, e]:
                     opens |= menu_verb[e] == _OPEN_GATE
                     closes |= menu_verb[e] == _CLOSE_GATE
             before = gate_open[r, g]
@@ -384,7 +410,7 @@ def _gates(menu_actor, menu_verb, menu_gate, gate_policy, choice, gate_open, eve
 
 
 @helper
-def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, choice, decider, available,
+def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, available,
            asset_on, asset_holder, requested, requires, effects, holder_affinity, support,
            delta, requests, events, first):
     """Grants, activation and requests of asset k today, in every replication.
@@ -397,11 +423,11 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, choice, decider, a
     requested.
     """
     n = delta.shape[1]
-    for r in range(choice.shape[0]):
+    for r in range(chosen.shape[0]):
         q = pick(requires.shape[0], r)
         granted, activated = False, False
         for e in range(menu_verb.size):
-            if menu_asset[e] != k or choice[r, menu_actor[e]] != e:
+            if menu_asset[e] != k or not chosen[r, e]:
                 continue
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
@@ -428,8 +454,7 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, choice, decider, a
         for a in range(n):
             requests[a] = 0.0
         for e in range(menu_verb.size):
-            if (menu_verb[e] == _REQUEST and menu_asset[e] == k
-                    and choice[r, menu_actor[e]] == e):
+            if menu_verb[e] == _REQUEST and menu_asset[e] == k and chosen[r, e]:
                 requests[menu_actor[e]] = 1.0
         asked = False
         for a in range(n):
@@ -441,17 +466,22 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, choice, decider, a
 
 
 @helper
-def _deals(st, choice, keys, day, gains, private, noise_scale, terms, deal_cap, hazard,
-           agreement, control, rung, attack, cap, events):
+def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejection_info,
+           hazard, agreement, broken_day, information, control, rung, attack, cap, events):
     """Breakdowns and new agreements, their terms and ceasefires.
 
-    An agreement's terms re-divide ground; its ceasefire caps the rung and bars attacks.
+    A deal forms when a party proposes it, it is not in force, its cooling-off after a
+    breakdown is over, no rival deal (same parties, or a common ceasefire dyad) formed earlier
+    today, and every party's perceived surplus is positive. It replaces the rival deals in
+    force, so contradictory terms are never in force together. A rejected proposal reveals
+    information (``rejection_info``). An agreement's terms re-divide ground; everything else
+    stays where it is (ceasefire in place); its ceasefire caps the rung and bars attacks.
     ``cap`` is written: the highest rung allowed today.
     """
     n, o_count = rung.shape[1], control.shape[1]
     top = st.n_rungs - 1
-    menu_verb, menu_deal, menu_actor = st.menu_verb, st.menu_deal, st.menu_actor
-    ceasefire, transfers = st.deal_ceasefire, st.deal_transfers
+    menu_verb, menu_deal = st.menu_verb, st.menu_deal
+    ceasefire, transfers, rival = st.deal_ceasefire, st.deal_transfers, st.deal_rival
     d_count, ev_deal, ev_breakdown = st.deal_parties.shape[0], st.ev_deal, st.ev_breakdown
     ev_agreement = st.ev_agreement
     for r in range(rung.shape[0]):
@@ -462,23 +492,36 @@ def _deals(st, choice, keys, day, gains, private, noise_scale, terms, deal_cap, 
         if d_count == 0:
             continue
         key = stream_key(keys[r], day, _BREAKDOWN)
-        for d in range(d_count):
+        for d in range(d_count):  # breakdowns first: a deal broken today frees its rivals
             breaks = agreement[r, d] and uniform_at(key, d) < hazard[r, d]
+            if breaks:
+                agreement[r, d] = False
+                broken_day[r, d] = day
+            events[r, ev_breakdown + d] = breaks
+        for d in range(d_count):
             proposed = False
             for e in range(menu_verb.size):
-                proposed |= (menu_verb[e] == _NEGOTIATE and menu_deal[e] == d
-                             and choice[r, menu_actor[e]] == e)
-            formed = bargaining.forms(proposed, agreement[r, d], gains[r, d, 0], gains[r, d, 1],
-                                      private[r, d, 0], private[r, d, 1], noise_scale[q])
-            agreement[r, d] = (agreement[r, d] and not breaks) or formed
-            if formed:
-                for o in range(o_count):
-                    if transfers[d, o]:
-                        for a in range(n):
-                            control[r, o, a] = terms[q, d, o, a]
-            events[r, ev_deal + d] = formed
-            events[r, ev_breakdown + d] = breaks
-            events[r, ev_agreement] |= formed
+                proposed |= menu_verb[e] == _NEGOTIATE and menu_deal[e] == d and chosen[r, e]
+            if not proposed or agreement[r, d]:
+                continue
+            blocked = day - broken_day[r, d] <= cooling_off[q]
+            for other in range(d_count):
+                blocked |= rival[d, other] and events[r, ev_deal + other]
+            if blocked:
+                continue
+            if not bargaining.accepted(perceived[r, d, 0], perceived[r, d, 1]):
+                information[r, d] += rejection_info[q]
+                continue
+            agreement[r, d] = True
+            for other in range(d_count):
+                if rival[d, other]:
+                    agreement[r, other] = False  # replaced by the new deal
+            for o in range(o_count):
+                if transfers[d, o]:
+                    for a in range(n):
+                        control[r, o, a] = terms[q, d, o, a]
+            events[r, ev_deal + d] = True
+            events[r, ev_agreement] = True
         for d in range(d_count):
             allowed = deal_cap[q, d] if agreement[r, d] else top
             for i in range(n):

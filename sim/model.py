@@ -34,12 +34,14 @@ from sim.actors import StateActor
 from sim.day import GATE_CLOSED, GATE_OPEN
 from sim.jit import kernel, tuple_type
 from sim.mechanisms import alliances, fighting
-from sim.mechanisms.decisions import Situation, score_menu
-from sim.narrative import describe_action, describe_event, display_names
+from sim.mechanisms.decisions import PARTS, Situation, explain, score_menu
+from sim.narrative import describe_action, describe_event, describe_reasons, display_names
 from sim.outcomes import event_names
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, World, compile_scenario, structure_of
+
+NEVER = 1_000_000  # a day long before any run starts (no breakdown yet)
 
 #: rows of ``Timeline.shocks`` (``sim.day.resolve``'s ``exogenous``)
 SHOCK_MEDIATION, SHOCK_AFFINITY, SHOCK_CASUALTIES, SHOCK_PRESSURE = 0, 1, 2, 3
@@ -66,6 +68,11 @@ class State:
     asset_holder: np.ndarray  # (R, K) int
     requested: np.ndarray  # (R, K, A)
     agreement: np.ndarray  # (R, D) bool
+    broken_day: np.ndarray  # (R, D) int: day of each deal's last breakdown (cooling-off)
+    information: np.ndarray  # (R, D): information revealed about each deal's parties
+    fatigue: np.ndarray  # (R, A, A): offensive fatigue of i attacking j (culmination)
+    war_days: np.ndarray  # (R, A) int: days each actor has been at war
+    weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
     arrivals: np.ndarray  # (R, A): smoothed daily new people on each actor's soil
@@ -255,6 +262,9 @@ class CrisisModel(mesa.Model):
             asset_holder=rep(p.asset_holder0).astype(np.int64),
             requested=np.zeros((r, k, n)),
             agreement=np.zeros((r, len(lay.deals)), dtype=bool),
+            broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
+            information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
+            war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
             attack_prev=attack_prev,
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
@@ -271,7 +281,7 @@ class CrisisModel(mesa.Model):
                                        shocks=np.zeros((4, n, n)))
         self.can_hold = ((p.ground[:, None, :] > 0)
                          & ((p.value > 0) | (p.control0 > 0))).astype(float)
-        # each side's private resolve in each deal: fixed for the run (bargaining's noise)
+        # each side's private type in each deal: fixed for the run (bargaining's noise)
         self.private_resolve = compiled_day.bargaining_noise(self.structure,
                                                              self.random_numbers.keys)
         self.workspace = compiled_day.workspace(
@@ -333,7 +343,7 @@ class CrisisModel(mesa.Model):
         # 1. observe and decide, simultaneously
         w = self.workspace
         compiled_day.observe(self.structure, p.packed, state, self.can_hold, day,
-                             today.released, w)
+                             today.released, self.private_resolve, w)
         situation = Situation(
             day=day, rung=s.rung, affinity=s.affinity, pressure=s.pressure, control=s.control,
             cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, win=w.win, power=w.power,
@@ -341,19 +351,28 @@ class CrisisModel(mesa.Model):
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
-            agreement=s.agreement, barred=w.barred)
+            deal_perceived=w.perceived, deal_shrink=w.shrink, agreement=s.agreement,
+            cooling=self._cooling(day), barred=w.barred, weariness=s.weariness)
         utility = score_menu(situation, lay, p)
-        u_choice = self.random_numbers.uniform(day, Stream.DECISION, (n,))
-        choice = np.empty((r, n), dtype=np.int64)
+        if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
+            self._why = (utility, explain(situation, lay, p))
+        # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1
+        u_choice = self.random_numbers.uniform(day, Stream.DECISION, (2 * n,))
+        chosen = np.zeros((r, len(lay.menu.labels)), dtype=bool)
+        rows = np.arange(r)
+        choice = np.empty((r, n, 2), dtype=np.int64)
         for actor in self.actors:
-            choice[:, actor.index] = actor.decide(utility, u_choice[:, actor.index])
+            picks = actor.decide(utility, u_choice[:, [actor.index, n + actor.index]])
+            choice[:, actor.index] = picks
+            for track in range(2):
+                made = picks[:, track] >= 0
+                chosen[rows[made], picks[made, track]] = True
 
         # 2.-8. everything else, in one compiled pass (sim.day)
         today.shocks[SHOCK_MEDIATION] = self._mediation(day)
         events = np.empty((r, self.structure.n_events), dtype=bool)
-        compiled_day.resolve(self.structure, p.packed, state, self.can_hold, choice,
-                             self.random_numbers.keys, day, self.private_resolve,
-                             today.shocks, w, events)
+        compiled_day.resolve(self.structure, p.packed, state, self.can_hold, chosen,
+                             self.random_numbers.keys, day, today.shocks, w, events)
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
 
@@ -366,6 +385,10 @@ class CrisisModel(mesa.Model):
             self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
+
+    def _cooling(self, day: int) -> np.ndarray:
+        """``(R, D)`` bool: deals in their cooling-off period after a breakdown."""
+        return day - self.state.broken_day <= self.params.cooling_off[:, None]
 
     def _mediation(self, day: int) -> np.ndarray:
         n = self.layout.n_actors
@@ -384,10 +407,15 @@ class CrisisModel(mesa.Model):
         lay = self.layout
         when = self._date(day)
         names = self._names
+        utility, parts = self._why
         for actor in self.actors:
-            label = lay.menu.labels[int(choice[0, actor.index])]
-            if not label.startswith("hold"):
-                self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)}"))
+            for track, entry in enumerate(choice[0, actor.index]):
+                if entry < 0 or lay.menu.labels[int(entry)].startswith("hold"):
+                    continue
+                label = lay.menu.labels[int(entry)]
+                why = self._reasons(actor, track, int(entry), utility[0], parts[0])
+                self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)} "
+                                      f"{why}"))
         for name in self.trackers.today(0):
             if name != "agreement":  # the named deal's entry says which
                 self.log.append((day, f"{when} {describe_event(name, names)}"))
@@ -398,6 +426,19 @@ class CrisisModel(mesa.Model):
                                       f"{lay.rung_names[before[i, j]]} → "
                                       f"{lay.rung_names[rung[i, j]]}"))
         self._logged_rung = rung.copy()
+
+    def _reasons(self, actor: StateActor, track: int, entry: int, utility: np.ndarray,
+                 parts: np.ndarray) -> str:
+        """An act's utility, its main components and the next-best option on its track."""
+        entries, has_null = actor._tracks[track]
+        others = [(float(utility[e]), self.layout.menu.labels[e]) for e in entries
+                  if e != entry and np.isfinite(utility[e])]
+        if not has_null:
+            others.append((0.0, "nothing" if track else "hold"))
+        best = max(others, default=None)
+        return describe_reasons(float(utility[entry]), dict(zip(PARTS, parts[entry].tolist(),
+                                                                strict=True)),
+                                best[1] if best else None, best[0] if best else None)
 
     def _date(self, day: int) -> str:
         return (self.layout.start + dt.timedelta(days=day)).isoformat()

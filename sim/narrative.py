@@ -55,6 +55,23 @@ def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
         asset=names.get(asset, asset), gate=names.get(obj, obj))
 
 
+def describe_reasons(utility: float, parts: dict[str, float], runner_up: str | None,
+                     runner_up_utility: float | None) -> str:
+    """Why an act was chosen: its utility, its main components and the next-best option.
+
+    ``(utility +0.12: territory +0.30, cost -0.10, losses -0.08; next best: hold, 0.00)``:
+    the three components largest in size, in utility units (docs/ODD.md, M1).
+    """
+    main = sorted(((k, v) for k, v in parts.items() if abs(v) >= 0.005),
+                  key=lambda kv: -abs(kv[1]))[:3]
+    text = f"utility {utility:+.2f}"
+    if main:
+        text += ": " + ", ".join(f"{k} {v:+.2f}" for k, v in main)
+    if runner_up is not None:
+        text += f"; next best: {runner_up}, {runner_up_utility:+.2f}"
+    return f"({text})"
+
+
 def describe_event(name: str, names: dict[str, str]) -> str:
     """``breakdown.<deal>`` -> ``<deal's name> broke down``; ``agreement`` -> a deal agreed."""
     kind, _, what = name.partition(".")

@@ -136,7 +136,7 @@ class Structure:
     asset_owner: np.ndarray
     deal_parties: np.ndarray
     deal_ceasefire: np.ndarray
-    ceasefire_attacks: np.ndarray  # (D, A, A) float: every side of the ceasefire attacking
+    deal_rival: np.ndarray  # (D, D) bool: cannot be in force together (same parties or dyads)
     deal_transfers: np.ndarray
     bloc_sign: np.ndarray
     n_rungs: int
@@ -177,13 +177,30 @@ def structure_of(layout: Layout) -> tuple:
         gate_policy=layout.gate_policy, gate_hosts=gate_hosts,
         asset_owner=layout.asset_owner, deal_parties=layout.deal_parties,
         deal_ceasefire=layout.deal_ceasefire,
-        ceasefire_attacks=layout.deal_ceasefire.astype(np.float64),
+        deal_rival=_rivals(layout.deal_parties, layout.deal_ceasefire),
         deal_transfers=layout.deal_transfers, bloc_sign=layout.bloc_sign,
         n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
         war_from=int(layout.war_from), ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
         ev_asset=ev_asset, ev_gate=ev_gate, ev_realigned=ev_realigned, ev_war=ev_war,
         n_events=ev_war + n * (n - 1) // 2,
     ), PackedStructure)
+
+
+def _rivals(parties: np.ndarray, ceasefire: np.ndarray) -> np.ndarray:
+    """``(D, D)`` bool: deals that cannot be in force at once.
+
+    Two deals between the same parties, or whose ceasefires cover a common dyad, settle the
+    same quarrel: a new one replaces the old (``sim.day._deals``), so contradictory terms are
+    never in force together.
+    """
+    d = parties.shape[0]
+    out = np.zeros((d, d), dtype=bool)
+    for a in range(d):
+        for b in range(d):
+            if a != b:
+                same = set(parties[a].tolist()) == set(parties[b].tolist())
+                out[a, b] = same or bool((ceasefire[a] & ceasefire[b]).any())
+    return out
 
 
 @dataclass
@@ -195,6 +212,8 @@ class Params:
     rationality: np.ndarray
     risk_attitude: np.ndarray
     war_cost: np.ndarray
+    optimism: np.ndarray
+    war_weariness: np.ndarray
     ground: np.ndarray
     air: np.ndarray
     air_defence: np.ndarray
@@ -242,6 +261,8 @@ class Params:
     loss_rate: np.ndarray
     attack_boost: np.ndarray
     contest_exponent: np.ndarray
+    culmination: np.ndarray
+    recovery: np.ndarray
     civilian_death_rate: np.ndarray
     # refugees
     population0: np.ndarray  # (P, N) int
@@ -263,6 +284,11 @@ class Params:
     breakdown_hostility: np.ndarray
     bargaining_noise: np.ndarray
     bargaining_horizon: np.ndarray
+    learning: np.ndarray
+    rejection_info: np.ndarray
+    mediation_info: np.ndarray
+    cooling_off: np.ndarray  # int days
+    weariness_days: np.ndarray
     # alliances
     aff_attack: np.ndarray
     aff_sanction: np.ndarray
@@ -522,6 +548,8 @@ def compile_scenario(spec: Scenario) -> World:
         rationality=per_actor(lambda x: x.rationality),
         risk_attitude=per_actor(lambda x: x.risk_attitude),
         war_cost=per_actor(lambda x: x.war_cost),
+        optimism=per_actor(lambda x: x.optimism),
+        war_weariness=per_actor(lambda x: x.war_weariness),
         ground=per_actor(lambda x: x.capabilities.ground),
         air=per_actor(lambda x: x.capabilities.air),
         air_defence=per_actor(lambda x: x.capabilities.air_defence),
@@ -552,6 +580,7 @@ def compile_scenario(spec: Scenario) -> World:
         speed=_arr([spec.theatre.objectives[x].speed for x in objectives]),
         loss_rate=_arr(f.loss_rate), attack_boost=_arr(f.attack_boost),
         contest_exponent=_arr(f.contest_exponent),
+        culmination=_arr(f.culmination), recovery=_arr(f.recovery),
         civilian_death_rate=_arr(f.civilian_death_rate),
         population0=_arr([ref.nodes[x].population for x in nodes], np.int64),
         capacity=_arr([ref.nodes[x].capacity for x in nodes]),
@@ -568,6 +597,9 @@ def compile_scenario(spec: Scenario) -> World:
         breakdown_base=_arr([spec.deals[x].breakdown_base for x in deals]),
         breakdown_hostility=_arr([spec.deals[x].breakdown_hostility for x in deals]),
         bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
+        learning=_arr(bar.learning), rejection_info=_arr(bar.rejection_info),
+        mediation_info=_arr(bar.mediation_info), cooling_off=_arr(bar.cooling_off, np.int64),
+        weariness_days=_arr(bar.weariness_days),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
         trade_pull=_arr(al.trade_pull), balance=_arr(al.balance), gate_cost=_arr(al.gate_cost),

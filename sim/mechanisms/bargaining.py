@@ -1,45 +1,73 @@
 """Bargaining and agreements (mechanism 6).
 
-Each party compares the deal's terms with its expected value of fighting on over the
-bargaining horizon. Fighting on means war across the deal's ceasefire dyads (every side
-attacking), so the party weighs the territory it expects to hold (today's control plus that
-war's expected drift, from the contest function), the losses and escalation risk it would
-avoid under the ceasefire, the war costs it would save, and the standing lost by conceding
-ground when domestic pressure is high. A deal forms when a party proposes it and every
-party's surplus plus private-information noise is positive (Fearon 1995: war's costs open a
-bargaining range; uncertainty can close it). The noise is each side's private resolve: drawn
-once per run and deal, so a deal that one side rejects today is accepted only when the
-fighting has changed its prospects.
+Each party compares a deal with its expected value of the *status quo path* over the
+bargaining horizon: yesterday's postures across the deal's ceasefire continued (fighting where
+there is fighting, peace where there is peace), not all-out war. It weighs the territory it
+expects to hold (today's control plus the status quo's expected drift, from the contest
+function) against the deal's (the terms for the objectives the deal re-divides, today's
+control for the rest: a ceasefire freezes the line in place), the losses and escalation risk
+it would avoid under the ceasefire, the war costs and war weariness it would shed if it is
+fighting, and the standing lost by conceding ground when domestic pressure is high.
 
-An agreement re-divides the objectives its terms name, caps the rung of the dyads its
-ceasefire covers and bars attacks across them. It breaks down with a daily hazard that grows
-with residual hostility: negative affinity in the ceasefire dyads and the parties' pressure.
+A party does not know the others' resolve and overrates its own prospects (mutual optimism:
+Blainey 1973; Fearon 1995). It accepts a deal when its *perceived* surplus is positive: its
+surplus plus ``shrink * (noise * z - optimism)``, where ``z`` is its private type (a standard
+normal drawn once per run and deal) and ``shrink = exp(-learning * information)``. Information
+about the deal's parties accumulates with what fighting reveals (days of fighting weighted by
+intensity, and losses that surprise: Slantchev 2003 "The principle of convergence in wartime
+negotiations"; Filson & Werner 2002), with every rejected proposal (Powell 2004), and with
+mediation on the ceasefire's dyads. So deals that are out of reach at the start can become
+acceptable after costly fighting, and the day of agreement is spread, not piled at day 0.
+
+War weariness (Mueller 1973) grows with the log of own losses and with days at war; it raises
+the value of a deal for a side that is fighting (and lowers that of attacking:
+``sim.mechanisms.decisions``).
+
+A deal forms when a party proposes it and every party accepts; it replaces rival deals in
+force (same parties or a shared ceasefire dyad) and cannot re-form for a cooling-off period
+after it breaks down (``sim.day._deals``). An agreement re-divides the objectives its terms
+name, caps the rung of the dyads its ceasefire covers and bars attacks across them. It breaks
+down with a daily hazard that grows with residual hostility: negative affinity in the
+ceasefire dyads and the parties' pressure.
 
 References:
+    Blainey, G. (1973). The Causes of War. Free Press.
     Fearon, J. D. (1995). Rationalist explanations for war. International Organization 49(3).
+    Filson, D. & Werner, S. (2002). A bargaining model of war and peace. American Journal of
+    Political Science 46(4).
+    Mueller, J. (1973). War, Presidents and Public Opinion. Wiley.
+    Powell, R. (2004). Bargaining and learning while fighting. American Journal of Political
+    Science 48(2).
     Powell, R. (2006). War as a commitment problem. International Organization 60(1).
+    Slantchev, B. L. (2003). The principle of convergence in wartime negotiations. American
+    Political Science Review 97(4).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from sim.jit import helper, pick
 from sim.world import OBJ
 
 
 @helper
-def surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire, transfers,
-            parties, horizon, interests, risk_attitude, severity, value, terms, caps, war_cost,
-            territory_unit, loss_unit, concession, work, out):
-    """Each party's gain from each deal over fighting on, ``(R, D, 2)``, in utility units.
+def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, weariness,
+            ceasefire, transfers, parties, horizon, interests, risk_attitude, severity, value,
+            terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession, work,
+            out):
+    """Each party's gain from each deal over the status quo path, ``(R, D, 2)``, in utility.
 
     Args:
         control: ``(R, O, A)`` control today.
-        war_drift: ``(D, R, O, A)`` expected daily change of control if the deal's ceasefire
-            dyads fight all out.
-        war_losses: ``(D, R, A, A)`` expected daily losses of i caused by j in that war.
+        war_drift: ``(D, R, O, A)`` expected daily change of control on the deal's status
+            quo path (yesterday's postures across its ceasefire dyads continued).
+        war_losses: ``(D, R, A, A)`` expected daily losses of i caused by j on that path.
         rung: ``(R, A, A)``.
         pressure: ``(R, A)``.
         affinity: ``(R, A, A)``.
+        armed: ``(R, A, A)`` bool: i is fighting j (an armed rung, or yesterday's attack).
+        weariness: ``(R, A)`` war weariness.
         ceasefire: ``(D, A, A)`` bool: the dyads each deal's ceasefire covers.
         transfers: ``(D, O)`` bool: the objectives each deal re-divides.
         parties: ``(D, 2)`` the two parties of each deal.
@@ -51,6 +79,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire,
         terms: ``(P, D, O, A)`` control each deal gives.
         caps: ``(P, D)`` highest rung each deal allows.
         war_cost: ``(P, A)`` daily cost of fighting.
+        war_weariness: ``(P, A)`` daily utility of peace per unit of weariness.
         territory_unit: ``(P,)`` territory value per unit of utility.
         loss_unit: ``(P,)`` losses per unit of utility.
         concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
@@ -70,7 +99,8 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire,
                     held = min(max(control[r, o, b] + war_drift[d, r, o, b] * horizon[q], 0.0),
                                1.0)
                     work[1, o, b] = held
-                    work[2, o, b] = terms[q, d, o, b] if transfers[d, o] else held
+                    # a ceasefire freezes what the deal does not re-divide where it stands
+                    work[2, o, b] = terms[q, d, o, b] if transfers[d, o] else work[0, o, b]
             cap = severity[q, caps[q, d]]
             for side in range(2):
                 a = parties[d, side]
@@ -93,14 +123,16 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, ceasefire,
                     if ceasefire[d, a, j]:
                         avoided += war_losses[d, r, a, j]
                         sev_now = max(sev_now, severity[q, rung[r, a, j]])
-                        in_fight = 1.0
+                        if armed[r, a, j] or armed[r, j, a]:
+                            in_fight = 1.0  # only a side that is fighting saves war's costs
                 conceded = 1.0 if with_deal < now - 1e-9 else 0.0
                 out[r, d, side] = (
                     w[q, a, _TERRITORY] * (with_deal - fighting_on) / territory_unit[q]
                     + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
                     + w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a])
                     * (sev_now - min(sev_now, cap))
-                    + war_cost[q, a] * horizon[q] * in_fight
+                    + (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+                    * in_fight
                     - w[q, a, _STANDING] * concession[q] * pressure[r, a] * conceded
                 )
 
@@ -110,14 +142,96 @@ _ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
 
 
 @helper
-def forms(proposed, in_force, gain, their_gain, resolve, their_resolve, noise_scale):
-    """Whether a deal forms today: proposed, not yet in force, and both sides accept.
+def perceive(gains, private, information, optimism, parties, noise, learning, shrink, out):
+    """Each party's surplus as it sees it, ``(R, D, 2)``, and what is still unrevealed.
 
-    A side accepts when its surplus (``gain``) plus its private-information noise (its
-    ``resolve``, a standard normal, times ``noise_scale``) is positive.
+    ``out = gains + shrink * (noise * z - optimism)`` with ``shrink = exp(-learning *
+    information)`` (``shrink`` is written too, ``(R, D)``): revealed information narrows
+    private information and optimism alike (Slantchev 2003).
+
+    Args:
+        gains: ``(R, D, 2)`` surpluses (``surplus``).
+        private: ``(R, D, 2)`` private types, standard normal.
+        information: ``(R, D)`` information revealed so far.
+        optimism: ``(P, A)``.
+        parties: ``(D, 2)``.
+        noise: ``(P,)`` scale of private information.
+        learning: ``(P,)``.
+        shrink: ``(R, D)`` written.
+        out: ``(R, D, 2)`` written.
     """
-    return (proposed and not in_force and gain + noise_scale * resolve > 0.0
-            and their_gain + noise_scale * their_resolve > 0.0)
+    for r in range(out.shape[0]):
+        q = pick(noise.shape[0], r)
+        for d in range(out.shape[1]):
+            left = np.exp(-learning[q] * information[r, d])
+            shrink[r, d] = left
+            for side in range(2):
+                a = parties[d, side]
+                out[r, d, side] = (gains[r, d, side]
+                                   + left * (noise[q] * private[r, d, side] - optimism[q, a]))
+
+
+@helper
+def accepted(perceived, their_perceived):
+    """Whether both parties accept: each one's perceived surplus is positive."""
+    return perceived > 0.0 and their_perceived > 0.0
+
+
+@helper
+def learn(intensity, losses_today, rates, mediation, ceasefire, mediation_info, information):
+    """Information revealed today about each deal's parties, added to ``information``.
+
+    Fighting across the deal's ceasefire dyads reveals information in proportion to its
+    intensity (a day at intensity 1 counts 1), and losses that differ from what was expected
+    reveal more (``|losses - rate| / sqrt(1 + rate)``, a standardised surprise); mediation
+    on those dyads adds ``mediation_info`` per unit of effort.
+
+    Args:
+        intensity: ``(R, A, A)`` today's fighting intensity (symmetric).
+        losses_today: ``(R, A, A)`` int.
+        rates: ``(R, A, A)`` expected losses today.
+        mediation: ``(A, A)`` mediation effort today (symmetric).
+        ceasefire: ``(D, A, A)`` bool.
+        mediation_info: ``(P,)``.
+        information: ``(R, D)`` updated in place.
+    """
+    n = intensity.shape[1]
+    for r in range(information.shape[0]):
+        q = pick(mediation_info.shape[0], r)
+        for d in range(information.shape[1]):
+            revealed = 0.0
+            for i in range(n):
+                for j in range(i + 1, n):
+                    if not ceasefire[d, i, j]:
+                        continue
+                    revealed += intensity[r, i, j] + mediation_info[q] * mediation[i, j]
+                    for a, b in ((i, j), (j, i)):
+                        rate = rates[r, a, b]
+                        if rate > 0.0 or losses_today[r, a, b] > 0:
+                            revealed += abs(losses_today[r, a, b] - rate) / np.sqrt(1.0 + rate)
+            information[r, d] += revealed
+
+
+@helper
+def weariness_step(armed, losses_by, loss_unit, weariness_days, war_days, out):
+    """War weariness per actor, ``(R, A)``, written to ``out``; ``war_days`` counts up.
+
+    ``log(1 + own losses / loss_unit) + days at war / weariness_days`` (Mueller 1973: support
+    for a war falls with the log of its casualties; and with its length). A day at war is a
+    day the actor fights anyone (``armed``).
+    """
+    n = out.shape[1]
+    for r in range(out.shape[0]):
+        q = pick(loss_unit.shape[0], r)
+        for a in range(n):
+            fighting = False
+            lost = 0.0
+            for b in range(n):
+                fighting |= armed[r, a, b] or armed[r, b, a]
+                lost += losses_by[r, a, b]
+            if fighting:
+                war_days[r, a] += 1
+            out[r, a] = np.log1p(lost / loss_unit[q]) + war_days[r, a] / weariness_days[q]
 
 
 @helper

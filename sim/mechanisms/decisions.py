@@ -50,8 +50,12 @@ class Situation:
     arrivals: np.ndarray  # (R, A) recent daily arrivals on each actor's soil (smoothed)
     conflict_people: np.ndarray  # (R,) people in conflict nodes
     deal_gains: np.ndarray  # (R, D, 2)
+    deal_perceived: np.ndarray  # (R, D, 2) each party's surplus as it sees it
+    deal_shrink: np.ndarray  # (R, D) share of private information still unrevealed
     agreement: np.ndarray  # (R, D) bool
+    cooling: np.ndarray  # (R, D) bool: in the cooling-off period after a breakdown
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
+    weariness: np.ndarray  # (R, A) war weariness
 
 
 #: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -115,7 +119,9 @@ def _score_menu(s, p, structure, armed_from):
     asset_on, asset_holder, available = s.asset_on, s.asset_holder, s.asset_available
     requested, gate_open, potential = s.requested, s.gate_open, s.route_potential
     arrivals, conflict_people, gains = s.arrivals, s.conflict_people, s.deal_gains
-    agreement, barred = s.agreement, s.barred
+    agreement, barred, cooling = s.agreement, s.barred, s.cooling
+    perceived, shrink, weariness = s.deal_perceived, s.deal_shrink, s.weariness
+    war_weariness, optimism = p.war_weariness, p.optimism
     horizon, boost, intensity_of, severity = (p.horizon, p.attack_boost, p.rung_intensity,
                                               p.rung_severity)
     w, risk_attitude, loss_unit, people_unit = (p.interests, p.risk_attitude, p.loss_unit,
@@ -185,7 +191,7 @@ def _score_menu(s, p, structure, armed_from):
                     * grievance[r, a, t] / loss_unit[q]
                     - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                     - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
-                    - war_cost[q, a] * horizon[q]
+                    - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                 )
                 if barred[r, a, t]:
                     value = -np.inf
@@ -214,11 +220,14 @@ def _score_menu(s, p, structure, armed_from):
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = 1 if second_party[d] == a else 0
-                theirs = gains[r, d, 1 - side]
-                z = min(max(theirs / noise_scale[q], -30.0), 30.0)
-                # chance the other side's noisy surplus is positive (bargaining's rule)
-                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * gains[r, d, side]
-                if agreement[r, d]:
+                other = target[e]
+                # the other side accepts if its perceived surplus is positive: its surplus
+                # and public optimism are seen, its private type is not (bargaining's rule)
+                spread = max(noise_scale[q] * shrink[r, d], 1e-9)
+                theirs = gains[r, d, 1 - side] - shrink[r, d] * optimism[q, other]
+                z = min(max(theirs / spread, -30.0), 30.0)
+                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * perceived[r, d, side]
+                if agreement[r, d] or cooling[r, d]:
                     value = -np.inf
             elif v in (_REQUEST, _ACTIVATE, _GRANT):
                 k = asset[e]
@@ -279,6 +288,7 @@ def _score_menu(s, p, structure, armed_from):
                     if is_host[h]:
                         cost_ties += partner[q, a, h]
                 changes = (sign < 0) if gate_open[r, g] else (sign > 0)  # acting moves it
+                value = -np.inf  # a no-op (opening an open gate) is not on the menu today
                 if changes:
                     value = sign * (
                         w[q, a, _REFUGEES] * through * horizon[q] / people_unit[q]
@@ -337,6 +347,42 @@ def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affi
                 out[r, a, t] = stake * total
 
 
+#: Components of ``explain``: the objective vocabulary, then costs (``cost``) and, for deal
+#: proposals, the whole value (``deal``: acceptance chance times perceived surplus is not
+#: linear in the weights).
+PARTS = (*OBJ, "cost", "deal")
+
+
+def explain(s: Situation, layout, p) -> np.ndarray:
+    """Why each menu entry scored what it did: ``(R, M, len(PARTS))`` utility components.
+
+    A score is linear in the actor's interest weights except for deal proposals (whose value
+    is the chance of acceptance times the perceived surplus), so scoring the menu once with
+    no weights (what is left is costs) and once with each objective's weight alone gives each
+    objective's contribution exactly: ``w_k (U(e_k) - U(0))``. Components sum to the utility
+    ``score_menu`` gives (to rounding). Meant for one replication's log (R = 1): it scores the
+    menu ``len(OBJ) + 1`` times.
+    """
+    from dataclasses import replace
+
+    weights = p.interests  # (P, A, K)
+    negotiate = layout.menu.verb == _NEGOTIATE
+    total = score_menu(s, layout, p)
+    costs = score_menu(s, layout, replace(p, interests=np.zeros_like(weights)))
+    out = np.zeros((*total.shape, len(PARTS)))
+    for k in range(weights.shape[2]):
+        alone = np.zeros_like(weights)
+        alone[:, :, k] = 1.0
+        u = score_menu(s, layout, replace(p, interests=alone))
+        w = weights[:, layout.menu.actor, k]  # (P, M)
+        out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
+    out[..., len(OBJ)] = np.where(np.isfinite(costs), costs, 0.0)
+    out[:, negotiate, :] = 0.0
+    out[:, negotiate, len(OBJ) + 1] = np.where(np.isfinite(total[:, negotiate]),
+                                                total[:, negotiate], 0.0)
+    return out
+
+
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Pick one entry per replication by the logit rule, ``(R,)`` local indices.
 
@@ -378,4 +424,4 @@ def _quantal_choice(utility, rationality, u):
     return out
 
 
-__all__ = ["Situation", "quantal_choice", "score_menu"]
+__all__ = ["PARTS", "Situation", "explain", "quantal_choice", "score_menu"]

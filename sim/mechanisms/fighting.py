@@ -129,6 +129,32 @@ def contest_power(ground, air, cover, affinity, armed, out):
 
 
 @helper
+def culminate(fatigue, power):
+    """Divide each attacker's contest power by ``1 + fatigue`` in place (``(R, A, A)``).
+
+    An offensive culminates (Clausewitz, On War, book 7 ch. 5): days of continuous attack
+    wear the attacker down, so its push weakens until it rests (``fatigue_step``).
+    """
+    for r in range(power.shape[0]):
+        for i in range(power.shape[1]):
+            for j in range(power.shape[2]):
+                power[r, i, j] /= 1.0 + fatigue[r, i, j]
+
+
+@helper
+def fatigue_step(attack, culmination, recovery, fatigue):
+    """Offensive fatigue: ``+culmination`` on a day i attacks j, else ``*(1 - recovery)``."""
+    for r in range(fatigue.shape[0]):
+        q = pick(culmination.shape[0], r)
+        for i in range(fatigue.shape[1]):
+            for j in range(fatigue.shape[2]):
+                if attack[r, i, j] > 0:
+                    fatigue[r, i, j] += culmination[q]
+                else:
+                    fatigue[r, i, j] *= 1.0 - recovery[q]
+
+
+@helper
 def win_share(power, exponent, contests, powered, out):
     """Tullock contest success ``p[i, j] = P_ij^m / (P_ij^m + P_ji^m)`` (0.5 if both are 0).
 

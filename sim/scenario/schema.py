@@ -163,13 +163,26 @@ class Actor(Strict):
         description="Weights over the objective vocabulary (normalised to sum to 1)."
     )
     rationality: NonNegative = Field(
-        5.0, description="Logit (quantal-response) precision: 0 picks at random, large is greedy."
+        5.0, description="Logit (quantal-response) precision: of two options one utility unit "
+        "apart, the better is exp(rationality) times as likely (0 picks at random; 3 makes a "
+        "0.1-unit edge 1.35 to 1; 30 makes it 20 to 1). One utility unit is an objective of "
+        "weight 1 moved by one unit over the look-ahead (e.g. `decisions.loss_unit` soldiers).",
     )
     risk_attitude: Signed = Field(
         0.0, description="-1 risk-averse (escalation risk counts double) .. +1 risk-seeking."
     )
     war_cost: NonNegative = Field(
         0.02, description="Utility cost per day of fighting (economy, politics) when attacking."
+    )
+    optimism: Signed = Field(
+        0.0, description="Mutual optimism (Blainey 1973; Fearon 1995): utility by which the "
+        "actor overrates its prospects against a deal at the start; fighting, rejected "
+        "proposals and mediation reveal information and shrink it (``bargaining.learning``).",
+    )
+    war_weariness: NonNegative = Field(
+        0.1, description="Daily utility of peace per unit of war weariness (log of own losses "
+        "in loss units plus days at war over ``bargaining.weariness_days``; Mueller 1973): "
+        "raises the value of a deal and lowers that of attacking.",
     )
     pressure: PressureTraits = Field(default_factory=PressureTraits)
     actions: list[Action] = Field(min_length=1, description="The action menu.")
@@ -319,6 +332,13 @@ class Fighting(Strict):
         1.0, description="Extra intensity in a dyad when a side attacks (per attacking side)."
     )
     contest_exponent: Positive = Field(1.5, description="Tullock contest exponent m.")
+    culmination: NonNegative = Field(
+        0.03, description="Offensive fatigue added per day of continuous attack: contest power "
+        "is divided by 1 + fatigue (Clausewitz's culminating point of the attack).",
+    )
+    recovery: Probability = Field(
+        0.1, description="Share of offensive fatigue shed per day without attacking (rest)."
+    )
     civilian_death_rate: Probability = Field(
         0.0002, description="Daily civilian death rate in conflict nodes at intensity 1."
     )
@@ -410,7 +430,26 @@ class Bargaining(Strict):
 
     noise: Positive = Field(0.05, description="Std. dev. of private information on each side.")
     horizon: Annotated[int, Field(ge=1, le=365)] = Field(
-        30, description="Days over which fighting on is compared with the deal."
+        30, description="Days over which the status quo path is compared with the deal."
+    )
+    learning: NonNegative = Field(
+        0.1, description="Rate at which revealed information shrinks private information and "
+        "optimism: both are scaled by exp(-learning * information) (Slantchev 2003).",
+    )
+    rejection_info: NonNegative = Field(
+        0.5, description="Information revealed by a rejected proposal (in days of fighting at "
+        "unit intensity).",
+    )
+    mediation_info: NonNegative = Field(
+        1.0, description="Information revealed per unit of mediation effort on a dyad of the "
+        "deal's ceasefire (a mediator narrows the parties' uncertainty).",
+    )
+    cooling_off: Annotated[int, Field(ge=0, le=365)] = Field(
+        14, description="Days after a breakdown before the same deal can form again."
+    )
+    weariness_days: Positive = Field(
+        30.0, description="Days at war that weigh as much war weariness as e-fold own losses "
+        "(one loss unit's worth).",
     )
 
 
