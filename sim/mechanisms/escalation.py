@@ -32,7 +32,9 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
     added when the other terms push up), and the dyad steps down only when something else
     pulls it down (de-escalation, weariness, trade, mediation). So a pair left alone hovers at
     its resting rung, a standing rivalry at 'tension' say, instead of every dyad drifting to
-    the bottom; with the default resting rung (the lowest) the rule is the one of version 1.
+    the bottom; trade, a structural tie that the resting rung already reflects, damps a rise
+    but does not pull a dyad below it. With the default resting rung (the lowest) the rule is
+    the one of version 1.
     Richardson (1960) writes the same "grievance" term as a constant a pair returns to.
 
     Args:
@@ -80,8 +82,8 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
                     out[r, i, j] = abs(base_drift[q]) + acts
                 elif base_drift[q] + acts > 0.0:
                     out[r, i, j] = base_drift[q] + acts
-                else:
-                    out[r, i, j] = min(acts, 0.0)
+                else:  # trade is part of what set the resting rung: it does not pull below
+                    out[r, i, j] = min(acts + trade_damping[q] * trade[q, i, j], 0.0)
 
 
 @helper
