@@ -36,7 +36,7 @@ from sim.jit import kernel, tuple_type
 from sim.mechanisms import alliances, fighting
 from sim.mechanisms.decisions import Situation, score_menu
 from sim.narrative import describe_action, describe_event, display_names
-from sim.outcomes import Holdings, event_names, in_effect, in_effect_at_start
+from sim.outcomes import Holdings, event_names, in_effect_at_start
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, World, compile_scenario, structure_of
@@ -362,7 +362,7 @@ class CrisisModel(mesa.Model):
                              today.shocks, w, events)
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
-        self.holdings.update(in_effect(self), day)
+        self.holdings.note(self, day)
 
         if self.log_events:
             self._log_day(day, choice)

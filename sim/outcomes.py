@@ -51,6 +51,7 @@ from difflib import get_close_matches
 
 import numpy as np
 
+from sim.jit import kernel
 from sim.scenario.schema import Condition, Scenario
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -138,6 +139,18 @@ class Holdings:
         self._sanctions = [self.names.index(f"sanctions.{a}.{b}")
                            for a, b in _sanction_pairs(layout)]
         self._sanction_names = [f"{a}.{b}" for a, b in _sanction_pairs(layout)]
+        index = {a: i for i, a in enumerate(layout.actors)}
+        self._pairs = np.array([[index[a], index[b]] for a, b in _sanction_pairs(layout)],
+                               dtype=np.int64).reshape(-1, 2)
+        self._war_from = int(getattr(layout, "war_from", 0))
+        self._flags = np.zeros((r, x), dtype=bool)
+
+    def note(self, model, day: int) -> None:
+        """``update`` with the states of ``in_effect``, in one compiled pass (a day's cost)."""
+        s = model.state
+        _note(s.agreement, s.asset_on, s.gate_open, model.workspace.sanction, self._pairs,
+              s.rung, self._war_from, day, self._flags, self.days, self.spell, self.held,
+              self.now, self.first_on, self.first_off)
 
     def update(self, flags: np.ndarray, day: int) -> None:
         """Note the states in effect after ``day`` (``in_effect``)."""
@@ -163,6 +176,44 @@ class Holdings:
         for x, name in zip(self._sanctions, self._sanction_names, strict=True):
             out[f"day.lifted.{name}"] = self.first_off[:, x].copy()
         return out
+
+
+@kernel
+def _note(agreement, asset_on, gate_open, sanction, pairs, rung, war_from, day, flags, days,
+          spell, held, now, first_on, first_off):
+    """``Holdings.update`` of the states of ``in_effect``, for every replication, in place."""
+    n = rung.shape[1]
+    for r in range(flags.shape[0]):
+        x = 1
+        flags[r, 0] = False
+        for d in range(agreement.shape[1]):
+            flags[r, 0] |= agreement[r, d]
+            flags[r, x] = agreement[r, d]
+            x += 1
+        for k in range(asset_on.shape[1]):
+            flags[r, x] = asset_on[r, k]
+            x += 1
+        for g in range(gate_open.shape[1]):
+            flags[r, x] = gate_open[r, g]
+            x += 1
+        for p in range(pairs.shape[0]):
+            flags[r, x] = sanction[r, pairs[p, 0], pairs[p, 1]] > 0
+            x += 1
+        for i in range(n):
+            for j in range(i + 1, n):
+                flags[r, x] = rung[r, i, j] >= war_from
+                x += 1
+        for x in range(flags.shape[1]):
+            on = flags[r, x]
+            if np.isnan(first_on[r, x]):
+                if on:
+                    first_on[r, x] = day
+            elif not on and np.isnan(first_off[r, x]):
+                first_off[r, x] = day
+            days[r, x] += 1 if on else 0
+            spell[r, x] = spell[r, x] + 1 if on else 0
+            held[r, x] = max(held[r, x], spell[r, x])
+            now[r, x] = on
 
 
 def in_effect_at_start(layout, state) -> dict[str, np.ndarray]:

@@ -213,3 +213,31 @@ def test_baseline_outcomes_mean_what_they_say(baseline):
     signed = ~np.isnan(values["day.agreement"])
     assert np.all(out["agreement"] <= signed)
     assert np.array_equal(out["agreement"], values["agreement.held"] >= 7)
+
+
+def test_run_and_report_list_what_the_scenario_cannot_vary(tmp_path):
+    from .conftest import FICTIONAL
+    from .test_cli import sim
+
+    out_dir = tmp_path / "out"
+    out = sim("run", str(FICTIONAL), "--runs", "30", "--seed", "3", "--workers", "1",
+              "--out", str(out_dir), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "indicators never vary (listed by 'sim report')" in out.stdout
+    report = sim("report", str(out_dir))
+    assert report.returncode == 0, report.stderr
+    page = (out_dir / "report.html").read_text()
+    assert "What this scenario cannot vary" in page and "Indicators that never vary" in page
+
+
+def test_the_compiled_holdings_match_their_definition(baseline):
+    """``Holdings.note`` (compiled) keeps the same records as ``update(in_effect(model))``."""
+    from sim.outcomes import in_effect
+
+    model = CrisisModel(baseline, replications=40, seed=9, record_paths=False)
+    plain = Holdings(model.layout, 40)
+    while model.running:
+        model.step()
+        plain.update(in_effect(model), model.steps - 1)
+    for name, values in model.holdings.values().items():
+        np.testing.assert_array_equal(values, plain.values()[name], err_msg=name)
