@@ -77,6 +77,24 @@ def _provenance(rows: list[dict]) -> str:
             f"{table(assumptions, 'asm')}</details>")
 
 
+def _degeneracy(summary: dict) -> str:
+    """What the scenario cannot produce as written (``sim.analysis.degeneracy``)."""
+    from sim.analysis import degeneracy
+
+    found = degeneracy(summary["outcomes"], summary.get("indicators", []))
+    items = [("Outcomes in no run (0%)", found["never"]),
+             ("Outcomes in every run (100%)", found["always"]),
+             (f"Indicators that never vary ({len(found['constant'])} of "
+              f"{len(summary.get('indicators', []))})", found["constant"])]
+    body = "".join(f"<p>{html.escape(title)}: "
+                   + ", ".join(f"<code>{html.escape(x)}</code>" for x in names) + "</p>"
+                   for title, names in items if names)
+    return ("<h3>What this scenario cannot vary</h3><p class=note>Outcomes that never or always "
+            "happen and indicators with one value in every run: levers never pulled, states "
+            "fixed from day 0. Check that each is right for the scenario.</p>"
+            + (body or "<p>Nothing: every outcome and indicator varies.</p>"))
+
+
 def write_report(folder: Path) -> Path:
     """Write ``folder/report.html`` (drawing the figures first if there are none)."""
     folder = Path(folder)
@@ -104,6 +122,7 @@ def write_report(folder: Path) -> Path:
         summary = json.loads((folder / "summary.json").read_text())
         parts.append(f"<h2>Outcomes ({summary['runs']} runs, seed {summary['seed']})</h2>")
         parts.append(_outcome_table(summary["outcomes"], descriptions))
+        parts.append(_degeneracy(summary))
     if (folder / "comparison.json").exists():
         comparison = json.loads((folder / "comparison.json").read_text())
         parts.append("<h2>Comparison (common random numbers)</h2>")
