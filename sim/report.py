@@ -81,7 +81,8 @@ def write_report(folder: Path) -> Path:
     """Write ``folder/report.html`` (drawing the figures first if there are none)."""
     folder = Path(folder)
     figures = folder / "figures"
-    if not figures.exists() or not list(figures.glob("*.png")):
+    drawn = [p for p in figures.glob("*.png") if not p.stem.startswith("discovery")]
+    if not drawn:  # discover's figures alone are not the folder's figures
         from sim.plots import plot_folder
 
         plot_folder(folder, ("png",))
@@ -117,6 +118,10 @@ def write_report(folder: Path) -> Path:
                         for p in design["parameters"])
         parts.append(f"<h2>Sweep</h2><p>{design['kind']} design, {design['points']} points "
                      f"x {design['reps']} replications.</p><ul>{items}</ul>")
+    if (folder / "discovery.json").exists():
+        from sim.discovery import discovery_html
+
+        parts.append(discovery_html(json.loads((folder / "discovery.json").read_text())))
     pngs = sorted(figures.glob("*.png"), key=lambda p: (not p.stem.startswith(
         ("outcomes", "comparison")), p.stem))
     if pngs:
