@@ -283,7 +283,7 @@ def tradeoff_figure(result: dict):
     dims = np.array([t["restricted"] for t in traj])
     ax.plot(100 * cov, 100 * den, color="#999999", lw=0.8, zorder=1)
     dots = ax.scatter(100 * cov, 100 * den, c=dims, cmap="viridis", s=18, zorder=2)
-    fig.colorbar(dots, ax=ax, label="restricted parameters")
+    fig.colorbar(dots, ax=ax, label="restricted parameters", ticks=range(int(dims.max()) + 1))
     c = traj[prim["chosen"]]
     ax.scatter([100 * c["coverage"]], [100 * c["density"]], s=120, facecolors="none",
                edgecolors="#D55E00", lw=2, zorder=3, label=f"chosen box {c['box']}")
@@ -312,7 +312,7 @@ def box_figure(result: dict, x, y: np.ndarray):
         (names[0], names[0])]
     cols = min(3, len(pairs))
     rows = -(-len(pairs) // cols)
-    fig = Figure(figsize=(4.2 * cols, 3.8 * rows))
+    fig = Figure(figsize=(4.2 * cols, 3.8 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     points = x.assign(_y=y.astype(float)).groupby(list(x.columns), as_index=False)["_y"].mean()
     for ax, (a, b) in zip(axes, pairs, strict=False):
