@@ -190,7 +190,7 @@ def test_page_refuses_a_broken_file_and_switches_to_a_good_one(app_page):
 
 def test_ensemble_tab_runs_in_the_background_and_shows_probabilities(app_page):
     rc, _ = app_page
-    rc.find(v.Tabs).widget.v_model = 1  # the "Page 1" tab
+    rc.find(v.Tabs).widget.v_model = 1  # the "Ensemble" tab
     _wait(lambda: rc.find(v.Btn, children=["Run ensemble"]).widgets)
     field = rc.find(v.TextField, label="Replications N").widget
     field.v_model = "120"
