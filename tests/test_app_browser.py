@@ -87,9 +87,6 @@ def test_step_change_inputs_and_run_an_ensemble_in_chromium(server):
     expect.set_options(timeout=60_000)
 
     url, process = server
-    # Reset builds a new model; on a loaded machine that takes more than Playwright's 5 s
-    # default: a generous hang guard, not a timing
-    expect.set_options(timeout=60_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1150})
@@ -159,7 +156,7 @@ def test_step_change_inputs_and_run_an_ensemble_in_chromium(server):
         expect(table).to_contain_text("war_turkey_syria")
         expect(page.get_by_text("sweep results in")).to_be_visible()
         figures = page.locator(".results-view img")
-        expect(figures.first).to_be_visible(timeout=60_000)
+        expect(figures.first).to_be_visible()
         assert figures.count() >= 2
         page.screenshot(path=str(ARTIFACTS / "app-saved-results.png"), full_page=True)
         browser.close()
