@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Mutation check: do the tests catch the bugs they claim to? (issue 17)
+"""Mutation check: do the tests catch the bugs they claim to (issue 17)?
 
 Each mutation is a small deliberate bug applied to a *copy* of the repository (``sim/``,
 ``tests/``, ``scenarios/`` and the files tests read, in a temporary folder; the real files are
@@ -19,8 +19,8 @@ Usage::
 The control run runs the same tests on an unmutated copy first: they must pass there, so a
 failure under a mutation is the mutation's doing. The copies import their own ``sim`` (the
 copy comes first on ``PYTHONPATH``) with this checkout's virtual environment; compiled code
-is cached per copy, so a mutation of compiled code (and the first run of each copy) compiles
-the model once (about a minute).
+is cached beside the copies, so the control run and each mutation of compiled code (or of a
+module compiled code imports) compile the model once (a minute or more).
 """
 
 from __future__ import annotations
@@ -88,13 +88,20 @@ MUTATIONS = (
 )
 
 
-class MutationNotApplied(RuntimeError):
+class MutationNotAppliedError(RuntimeError):
     """The code a mutation targets is not where (or what) it was."""
 
 
 def copy_repository(into: Path) -> Path:
-    """Copy what the tests need into ``into/repo`` (no .git, .venv, outputs or caches)."""
+    """Copy what the tests need into ``into/repo`` (no .git, .venv, outputs or caches).
+
+    Every copy is made at the same path, one after the other, so numba's disk cache (kept
+    beside, keyed by the source files' paths and contents) is reused by copies whose compiled
+    sources are unmutated.
+    """
     repo = into / "repo"
+    if repo.exists():
+        shutil.rmtree(repo)
     repo.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
     for name in COPIED:
@@ -104,7 +111,7 @@ def copy_repository(into: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, repo / name)
     shared = ROOT.parent / "shared"
-    if shared.exists():  # the seed article some tests read beside the repository
+    if shared.exists() and not (into / "shared").exists():  # the seed article tests read
         (into / "shared").symlink_to(shared)
     return repo
 
@@ -116,13 +123,13 @@ def apply(mutation: Mutation, repo: Path) -> str:
     flags = re.MULTILINE | re.DOTALL
     found = list(re.finditer(mutation.pattern, text, flags))
     if len(found) != 1:
-        raise MutationNotApplied(
+        raise MutationNotAppliedError(
             f"{mutation.name}: the pattern matches {len(found)} times in {mutation.file} "
             f"(expected once); the code moved or changed: update MUTATIONS in "
             f"{Path(__file__).name}\n  pattern: {mutation.pattern}")
     mutated = re.sub(mutation.pattern, mutation.replacement, text, count=1, flags=flags)
     if mutated == text:
-        raise MutationNotApplied(f"{mutation.name}: the replacement changed nothing")
+        raise MutationNotAppliedError(f"{mutation.name}: the replacement changed nothing")
     path.write_text(mutated)
     changed = [line for line in difflib.unified_diff(text.splitlines(), mutated.splitlines(),
                                                      lineterm="", n=0)
@@ -133,7 +140,8 @@ def apply(mutation: Mutation, repo: Path) -> str:
 def run_tests(repo: Path, tests: tuple[str, ...], label: str) -> dict[str, str]:
     """Run ``tests`` in the copy; return {test id: first line of its failure} for failures."""
     report = repo / f"junit-{label}.xml"
-    env = {"PYTHONPATH": str(repo), "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin",
+    env = {"PYTHONPATH": str(repo), "NUMBA_CACHE_DIR": str(repo.parent / "numba-cache"),
+           "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin",
            "HOME": str(Path.home()), "PYTHONDONTWRITEBYTECODE": "1"}
     command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p",
                "no:cacheprovider", f"--junitxml={report}", *tests]
@@ -158,6 +166,7 @@ def run_tests(repo: Path, tests: tuple[str, ...], label: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Apply the chosen mutations one by one; exit 1 if any survived, 2 if the control failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="mutations to apply (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sim-mutate-") as tmp:
         if not args.no_control:
             print("control: the same tests on an unmutated copy")
-            repo = copy_repository(Path(tmp) / "control")
+            repo = copy_repository(Path(tmp))
             tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
             failed = run_tests(repo, tests, "control")
             if failed:
@@ -186,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         for m in chosen:
             print(f"\nmutation {m.name}: {m.what}")
-            folder = Path(tmp) / m.name
-            folder.mkdir()
-            repo = copy_repository(folder)
+            repo = copy_repository(Path(tmp))
             print(f"  {m.file}:\n    {apply(m, repo)}")
             failed = run_tests(repo, m.tests, m.name)
             if failed:
@@ -198,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print("  SURVIVED: no test failed")
                 survived.append(m.name)
-            shutil.rmtree(folder, ignore_errors=True)
     print(f"\n{len(chosen) - len(survived)} of {len(chosen)} mutations caught"
           + (f"; survived: {', '.join(survived)}" if survived else ""))
     return 1 if survived else 0

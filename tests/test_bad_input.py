@@ -24,7 +24,8 @@ def test_the_corpus_has_at_least_thirty_cases():
 
 
 # A hang guard, not a speed test (speed lives in benchmarks/): loading a corpus case takes a few
-# milliseconds untraced; a pre-scan that stopped refusing a bomb would take minutes or exhaust memory.
+# milliseconds untraced; a pre-scan that stopped refusing a bomb would take minutes or exhaust
+# memory.
 HANG_GUARD_S = 10.0
 
 
