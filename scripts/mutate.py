@@ -58,10 +58,9 @@ MUTATIONS = (
     Mutation(
         "wald", "Wilson interval replaced by the Wald interval ([0, 0] at 0/2000)",
         "sim/analysis.py",
-        r"(def wilson_interval\(.*?\n    p = successes / n\n).*?(\n    return \(max\(0\.0, )"
-        r"centre - half\), min\(1\.0, centre \+ half\)\)",
-        r"\1    centre = p\n    half = z * math.sqrt(p * (1 - p) / n)\2"
-        r"centre - half), min(1.0, centre + half))",
+        r"(def wilson_interval\(.*?\n    p = successes / n\n)    denom = [^\n]*\n"
+        r"    centre = [^\n]*\n    half = [^\n]*\n",
+        r"\1    centre = p\n    half = z * math.sqrt(p * (1 - p) / n)\n",
         ("tests/test_intervals.py",)),
     Mutation(
         "negotiator", "the 'negotiator must be a party' loader check made a no-op",
@@ -166,7 +165,12 @@ def run_tests(repo: Path, tests: tuple[str, ...], label: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Apply the chosen mutations one by one; exit 1 if any survived, 2 if the control failed."""
+    """Apply the chosen mutations one by one.
+
+    Returns:
+        0 if every mutation was caught, 1 if one survived, 2 if a test fails without any
+        mutation, 3 if a mutation's code was not found.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="mutations to apply (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
@@ -196,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         for m in chosen:
             print(f"\nmutation {m.name}: {m.what}")
             repo = copy_repository(Path(tmp))
-            print(f"  {m.file}:\n    {apply(m, repo)}")
+            try:
+                print(f"  {m.file}:\n    {apply(m, repo)}")
+            except MutationNotAppliedError as exc:
+                print(f"  NOT APPLIED: {exc}")
+                return 3
             failed = run_tests(repo, m.tests, m.name)
             if failed:
                 print("  CAUGHT by:")
