@@ -413,6 +413,24 @@ def _results_folder(folder: Path) -> Path:
     return folder
 
 
+def _from_results(folder: Path, work):
+    """Run ``work`` on a results folder; a damaged folder or a failed write is one line.
+
+    The folder is untrusted input (received, truncated by a full disk, edited by hand).
+    """
+    import pyarrow as pa
+
+    try:
+        return work()
+    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError,
+            AttributeError) as exc:
+        raise UsageError(f"the results in {folder} are damaged or incomplete "
+                         f"({type(exc).__name__}: {str(exc)[:120]}); run them again into a "
+                         "new --out") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+
+
 def _plot(args: argparse.Namespace) -> int:
     from sim.plots import plot_folder
 
@@ -421,7 +439,7 @@ def _plot(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
     if unknown:
         raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
-    written = plot_folder(folder, formats)
+    written = _from_results(folder, lambda: plot_folder(folder, formats))
     print(f"{len(written)} files in {folder / 'figures'}/")
     for path in written:
         print(f"  {path.name}")
@@ -431,7 +449,8 @@ def _plot(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sim.report import write_report
 
-    path = write_report(_results_folder(args.folder))
+    folder = _results_folder(args.folder)
+    path = _from_results(folder, lambda: write_report(folder))
     print(f"report: {path}")
     return EXIT_OK
 
@@ -456,8 +475,8 @@ def _app(args: argparse.Namespace) -> int:
         port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
     env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
-    command = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", args.host,
-               "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
+    # solara's server behind a check of Origin (sim/app/server.py)
+    command = [sys.executable, "-m", "sim.app.server", args.host, str(port)]
     shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
     print(f"sim app: {args.file} at http://{shown}:{port}/  (Ctrl-C stops the server)",
           flush=True)

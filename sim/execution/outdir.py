@@ -221,3 +221,31 @@ def claim_replay_folder(out_dir: Path, digest: str, seed: int, run: int, runs: i
         raise UsageError(f"--replay {run} is out of range: the ensemble has runs 0..{runs - 1}"
                          " (give --runs to replay beyond the scenario's run.runs)")
     claim_folder(out_dir)
+
+
+MAX_YAML_BYTES = 5_000_000  # scenario.resolved.yaml: a scenario file's own limit
+
+
+def read_results_yaml(path: Path) -> dict:
+    """A results folder's ``scenario.resolved.yaml`` as a mapping ({} if it is not one).
+
+    Read like a scenario file: bounded in size, no alias bombs, plain values only.
+
+    Raises:
+        UsageError: Not a regular file, too large or not readable YAML (one line).
+    """
+    from sim.errors import ScenarioError
+    from sim.scenario.loader import parse_yaml_text
+
+    try:
+        text = read_limited(path, MAX_YAML_BYTES).decode("utf-8")
+        data, _, _ = parse_yaml_text(text, str(path))
+    except FileNotFoundError:
+        return {}
+    except UnsafeFileError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ScenarioError) as exc:
+        raise UsageError(f"{path} is damaged ({str(exc).splitlines()[0][:200]})") from None
+    return data if isinstance(data, dict) else {}
