@@ -23,7 +23,6 @@ from sim.execution import outdir
 from sim.execution.budget import MemoryEstimate, check_batches, check_memory, estimate_memory
 from sim.execution.outdir import (
     claim_replay_folder,
-    lock_folder,
     prepare_out_dir,
     release_folder,
     remove_parts,
@@ -125,7 +124,7 @@ def test_unfinished_work_of_another_size_is_refused_not_deleted(tmp_path):
     part = folder / "parts" / "runs-0000000000-0000000010.parquet"
     part.write_bytes(b"rows")
     for change in ({"runs": 200}, {"batch_size": 20}):
-        with pytest.raises(UsageError, match="unfinished work .* resume it") as info:
+        with pytest.raises(UsageError, match=r"unfinished work .* resume it") as info:
             prepare_out_dir(folder, {**identity, **change})
         assert "batch_size 10" in str(info.value) or "runs 100" in str(info.value)
         assert part.read_bytes() == b"rows"
@@ -362,7 +361,7 @@ def test_yaml_1_1_booleans_and_sexagesimals_are_plain_text(tmp_path):
     (["run", str(FICTIONAL), "--seed", str(2**64 + 7)], "at most 9223372036854775807"),
     (["run", str(FICTIONAL), "--replay", str(10**9)], "at most 99999999"),
     (["sweep", str(FICTIONAL), "--param", "fighting.loss_rate=0.1:0.5", "--points",
-      "100000000", "--reps", "50"], "more than 100000000"),
+      "100000000", "--reps", "50", "--workers", "1"], "more than 100000000"),
     (["app", str(FICTIONAL), "--port", "70000"], "at most 65535"),
     (["app", str(FICTIONAL), "--host", ""], "--host is empty"),
     (["check", "/dev/zero"], "device"),
@@ -375,8 +374,9 @@ def test_run_into_a_foreign_folder_leaves_it_untouched(tmp_path):
     user = tmp_path / "mine"
     user.mkdir()
     (user / "summary.json").write_text("precious")
-    one_line_refusal(sim("run", str(FICTIONAL), "--runs", "5", "--out", str(user)),
-                     "did not create")
+    # one worker: a refusal must not wait for a pool's server (it holds the output pipes)
+    one_line_refusal(sim("run", str(FICTIONAL), "--runs", "5", "--workers", "1", "--out",
+                         str(user)), "did not create")
     assert [p.name for p in user.iterdir()] == ["summary.json"]
     assert (user / "summary.json").read_text() == "precious"
 
@@ -518,3 +518,80 @@ def test_origin_check_refuses_other_sites():
     asyncio.run(check(scope("websocket", "http://127.0.0.1:8765"), None, send))
     asyncio.run(check(scope("http", None), None, send))
     assert reached == ["websocket", "http"]
+
+
+def test_a_hostile_picker_value_is_refused_by_the_rendered_page(monkeypatch, tmp_path):
+    """What a websocket client sends for the picker is the Select's value: set it directly."""
+    import ipyvuetify as v
+    import solara
+
+    from sim.app.page import Page
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    shutil.copy(FICTIONAL, folder / "fictional.yaml")
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("name: top secret line\nactors: [\n")
+    monkeypatch.setenv("SIM_APP_SCENARIO", str(folder / "fictional.yaml"))
+    monkeypatch.setenv("SIM_APP_SCENARIOS", str(folder))
+    _box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    try:
+        select = rc.find(v.Select, label="Scenario file")
+        for hostile in (str(secret), "/dev/zero", "/etc/passwd"):
+            select.widget.v_model = hostile
+            errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+            assert "not one of the scenarios offered" in errors
+            assert "top secret" not in errors and "root:" not in errors
+        assert select.widget.v_model == str(folder / "fictional.yaml") or "Arcadia" in " ".join(
+            w.label for w in rc.find(v.Slider).widgets)
+    finally:
+        rc.close()
+
+
+def test_the_served_app_closes_a_websocket_from_another_origin(tmp_path):
+    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
+    import asyncio
+    import socket
+    import time
+    import urllib.request
+
+    import websockets
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SIM_APP_SCENARIO": str(FICTIONAL),
+           "SIM_APP_SCENARIOS": str(FICTIONAL.parent)}
+    server = subprocess.Popen([sys.executable, "-m", "sim.app.server", "127.0.0.1", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(1)
+        foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(foreign, timeout=10)
+        assert info.value.code == 403
+
+        async def connect(origin: str) -> str:
+            ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/k/channels?session_id=s"
+            try:
+                async with websockets.connect(ws_url, origin=origin, open_timeout=10):
+                    return "open"
+            except websockets.exceptions.InvalidStatus as exc:
+                return f"refused {exc.response.status_code}"
+            except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+                return f"closed {exc}"
+
+        assert asyncio.run(connect("http://evil.example")) == "refused 403"
+        assert asyncio.run(connect(f"http://127.0.0.1:{port}")) != "refused 403"
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)

@@ -48,6 +48,7 @@ class OriginCheck:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
+        """Pass the request on, unless a browser sends it for another site."""
         if scope["type"] in ("http", "websocket"):
             origin = _header(scope, b"origin")
             if origin is not None and not same_origin(origin, _header(scope, b"host")):
@@ -73,8 +74,14 @@ def make_app():
 
 def main(argv: list[str]) -> int:
     """``python -m sim.app.server HOST PORT``: serve until interrupted."""
+    import warnings
+
     import uvicorn
 
+    # plain http on a loopback address: solara falls back to SameSite=lax cookies (the safer
+    # choice here) and says so on every page load
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     host, port = argv[0], int(argv[1])
     uvicorn.run(make_app(), host=host, port=port, log_level="warning")
     return 0

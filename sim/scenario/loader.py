@@ -166,6 +166,10 @@ class _Reader:
             return [self.read(item, (*key, i), depth + 1) for i, item in enumerate(node.value)]
         try:
             return self.scalar(node)
+        except (ValueError, OverflowError) as exc:  # 2031-02-30: matches YAML's date form
+            self.problem(key, f"'{node.value}' is not a valid date ({exc}); write a real "
+                         "date as YYYY-MM-DD", node)
+            return None
         except yaml.YAMLError as exc:
             self.problem(key, f"cannot read this value ({getattr(exc, 'problem', exc)}); "
                          "use a plain number, string, true/false or date", node)
@@ -199,7 +203,10 @@ class _Reader:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in ALLOWED_TAGS:
                 self.problem(key, "a key must be a plain name", key_node)
                 continue
-            name = str(self.scalar(key_node))
+            try:
+                name = str(self.scalar(key_node))
+            except (ValueError, OverflowError):
+                name = str(key_node.value)  # a key is a name; '2031-02-30' is just text
             if name in out or name in value_nodes:
                 first = value_nodes[name].start_mark.line + 1
                 self.problem((*key, name), f"duplicate key (first given on line {first}); "
