@@ -59,6 +59,20 @@ def _frame(rows: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _read_json(path: Path) -> Any:
+    """JSON of a results folder, read as untrusted input (bounded; one-line errors)."""
+    from sim.execution.outdir import read_json
+
+    return read_json(path)
+
+
+def _read_yaml(path: Path) -> dict:
+    """A results folder's ``scenario.resolved.yaml``, read like a scenario file (safely)."""
+    from sim.execution.outdir import read_results_yaml
+
+    return read_results_yaml(path)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
@@ -222,7 +236,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
 
 
 def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int | None = None,
-           out: str | Path | None = None) -> Replay:
+           out: str | Path | None = None, runs: int | None = None) -> Replay:
     """Re-run one replication alone, with its trajectory and event log (``sim run --replay``).
 
     Args:
@@ -231,6 +245,8 @@ def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int |
         seed: The ensemble's seed (default: the scenario's).
         out: The ensemble's folder: the trajectory goes to ``out/replay-K/`` and the row is
             checked against the ensemble's.
+        runs: The ensemble's size when there is no saved one (``run_index`` must be below
+            it; default the folder's, else the scenario's ``run.runs``).
 
     Returns:
         ``.row`` (indicators and outcomes), ``.log`` (event lines), ``.matches_ensemble``.
@@ -239,7 +255,7 @@ def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int |
 
     loaded = _scenario(scenario)
     seed = loaded.spec.run.seed if seed is None else seed
-    return replay_run(loaded, seed, run_index, None if out is None else Path(out))
+    return replay_run(loaded, seed, run_index, None if out is None else Path(out), runs)
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -338,8 +354,15 @@ def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
     params = list(spec["parameters"]) + _parameters(parameters)
     seed = seed if seed is not None else (
         spec["seed"] if spec["seed"] is not None else scenario.spec.run.seed)
-    made = make_design(design or spec["design"], params, points or spec["points"], seed)
-    return made, reps or spec["reps"], seed
+    kind, points, reps = design or spec["design"], points or spec["points"], reps or spec["reps"]
+    # a design too big to run is refused before it is built (its bound: run.runs' in the schema)
+    from sim.execution.budget import check_sweep_size
+    from sim.scenario.schema import RunSettings
+
+    max_runs = next(b.le for b in RunSettings.model_fields["runs"].metadata if hasattr(b, "le"))
+    check_sweep_size(kind, [None if p.levels is None else len(p.levels) for p in params],
+                     points, reps, max_runs)
+    return make_design(kind, params, points, seed), reps, seed
 
 
 def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
@@ -483,10 +506,8 @@ class Results:
     @property
     def scenario(self) -> dict:
         """The scenario as run (``scenario.resolved.yaml``, read safely), or {}."""
-        import yaml
-
         path = self.folder / "scenario.resolved.yaml"
-        return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+        return _read_yaml(path) if path.exists() else {}
 
     @property
     def outcomes(self) -> pd.DataFrame:
@@ -496,9 +517,9 @@ class Results:
         outcome probabilities (sweep).
         """
         if self.kind == "run":
-            return _frame(json.loads((self.folder / "summary.json").read_text())["outcomes"])
+            return _frame(_read_json(self.folder / "summary.json")["outcomes"])
         if self.kind == "compare":
-            return _frame(json.loads((self.folder / "comparison.json").read_text())["rows"])
+            return _frame(_read_json(self.folder / "comparison.json")["rows"])
         points = _read_table(self.folder / "points.parquet")
         keep = [c for c in points.columns if c.startswith(("point", "param.", "outcome."))]
         return points[keep]
@@ -513,13 +534,13 @@ class Results:
     def sensitivity(self) -> pd.DataFrame | None:
         """Sensitivity indices of a Sobol or Morris sweep (``sensitivity.json``), or None."""
         path = self.folder / "sensitivity.json"
-        return sensitivity_table(json.loads(path.read_text())) if path.exists() else None
+        return sensitivity_table(_read_json(path)) if path.exists() else None
 
     @property
     def discovery(self) -> dict | None:
         """The scenario discovery of a sweep (``discovery.json``, see ``discover``), or None."""
         path = self.folder / "discovery.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_json(path) if path.exists() else None
 
     def figures(self, formats: tuple[str, ...] = ("png",)) -> list[Path]:
         """Draw every figure that applies into ``figures/`` and return the files written."""
@@ -538,7 +559,7 @@ def open_results(folder: str | Path) -> Results:
         kind = "compare"
     manifest = {}
     if (folder / "manifest.json").exists():
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = _read_json(folder / "manifest.json")
     return Results(folder=folder, kind=kind, manifest=manifest)
 
 

@@ -24,7 +24,6 @@ checked against the table's columns.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import warnings
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import UsageError
+from sim.execution.outdir import read_json, read_results_yaml
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +223,10 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
     """PRIM and CART on a sweep's runs; writes ``discovery.json`` and figures if asked."""
     import pandas as pd
     import pyarrow.parquet as pq
-    import yaml
-
     if not 0.0 < min_coverage <= 1.0:
         raise UsageError(f"--min-coverage must be in (0, 1], not {min_coverage}")
     try:
-        design = json.loads((folder / "design.json").read_text())
+        design = read_json(folder / "design.json")
         params = [str(p) for p in design["problem"]["names"]]
         table = pq.read_table(folder / "sweep.parquet")
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -241,7 +239,7 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
     rungs: list[str] = []
     resolved = folder / "scenario.resolved.yaml"
     if resolved.exists():
-        data = yaml.safe_load(resolved.read_text()) or {}
+        data = read_results_yaml(resolved)
         rungs = [str(r) for r in (data.get("ladder", {}) or {}).get("rungs", {}) or {}]
     label, y = target(runs, outcome=outcome, where=where, rungs=rungs)
     x = pd.DataFrame({p: np.asarray(runs[f"param.{p}"], float) for p in params})

@@ -250,6 +250,8 @@ def test_saved_results_page_shows_a_sweep_and_a_run_and_reports_a_damaged_folder
         images = rc.find(ipywidgets.Image).widgets
         assert len(images) >= 2 and all(len(w.value) > 1000 for w in images)
         assert "sweep results in" in _text_all(rc)
+        select.v_model = "/etc"  # not offered: a hostile client's value is ignored
+        assert "12 design points" in rc.find(HTML, tag="table").widget.unsafe_innerHTML
         select.v_model = str(saved_results / "run")
         _wait(lambda: "50 runs" in rc.find(HTML, tag="table").widget.unsafe_innerHTML)
         select.v_model = str(saved_results / "damaged")

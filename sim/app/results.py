@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import html
-import json
 import os
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import solara
 
 from sim.errors import SimError
+from sim.execution.outdir import read_json
 
 #: Tab labels by SolaraViz page index.
 PAGE_NAMES = {0: "One run", 1: "Ensemble", 2: "Saved results"}
@@ -112,12 +112,12 @@ def folder_figures(results) -> list[tuple[str, object]]:
     title = results.scenario.get("name") or results.manifest.get("scenario_name") or (
         folder.name)
     if results.kind == "run":
-        summary = json.loads((folder / "summary.json").read_text())
+        summary = read_json(folder / "summary.json")
         figures.append(("outcomes", plots.outcome_bars(
             summary["outcomes"], f"{title}: outcome probabilities ({summary['runs']} runs)")))
     elif results.kind == "compare":
         figures.append(("comparison", plots.comparison_chart(
-            json.loads((folder / "comparison.json").read_text()))))
+            read_json(folder / "comparison.json"))))
     else:
         runs = results.runs
         params = [c.removeprefix("param.") for c in runs.columns if c.startswith("param.")]
@@ -131,7 +131,7 @@ def folder_figures(results) -> list[tuple[str, object]]:
             figures.append((f"{outcomes[0]} over two parameters",
                             plots.heatmap(columns, outcomes[0], params[0], params[1])))
         if (folder / "sensitivity.json").exists():
-            sens = json.loads((folder / "sensitivity.json").read_text())
+            sens = read_json(folder / "sensitivity.json")
             for target in [t for t in sens["results"] if t.startswith("outcome.")][:3]:
                 figures.append((f"sensitivity of {target}", plots.sensitivity_bars(sens,
                                                                                    target)))
@@ -204,8 +204,9 @@ def ResultsView(model):
     with solara.Column(classes=["results-view"]) as main:
         solara.HTML(tag="h4", unsafe_innerHTML="Saved results (run, sweep or compare)")
         with solara.Row():
+            # only an offered folder is opened: a client can send any value
             solara.Select("Results folder", value=chosen.value, values=folders,
-                          on_value=chosen.set)
+                          on_value=lambda new: chosen.set(new) if new in folders else None)
             solara.Button("Look again", on_click=lambda: refresh.set(refresh.value + 1))
         if not folders:
             solara.Info(f"No results under {root}/: run 'sim run', 'sim sweep' or "
