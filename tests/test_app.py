@@ -257,7 +257,7 @@ def test_saved_results_page_shows_a_sweep_and_a_run_and_reports_a_damaged_folder
         select.v_model = str(saved_results / "damaged")
         _wait(lambda: rc.find(v.Alert).widgets)
         errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
-        assert "cannot read these results" in errors
+        assert "summary.json is damaged" in errors
     finally:
         rc.close()
     # the page only reads: nothing was written into the results folders
