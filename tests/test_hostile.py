@@ -595,3 +595,23 @@ def test_the_served_app_closes_a_websocket_from_another_origin(tmp_path):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):
+    import ipywidgets
+    import solara
+
+    from sim.app.page import Page
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    text = FICTIONAL.read_text().replace("name: Arcadia", 'name: "$\\\\frac{1}{0$ Arcadia"', 1)
+    assert "frac" in text
+    (folder / "s.yaml").write_text(text)
+    monkeypatch.setenv("SIM_APP_SCENARIO", str(folder / "s.yaml"))
+    monkeypatch.setenv("SIM_APP_SCENARIOS", str(folder))
+    _box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    try:
+        assert len(rc.find(ipywidgets.Image).widgets) >= 4  # a broken formula drew nothing
+    finally:
+        rc.close()

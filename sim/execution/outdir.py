@@ -216,6 +216,9 @@ def claim_replay_folder(out_dir: Path, digest: str, seed: int, run: int, runs: i
                                  f"{other}; this replay (seed {seed}) would not be one of its "
                                  "runs: use its seed and scenario, or another --out")
             if isinstance(manifest.get("runs"), int):
+                if not 0 <= run < manifest["runs"]:
+                    raise UsageError(f"--replay {run} is out of range: the ensemble in "
+                                     f"{out_dir} has runs 0..{manifest['runs'] - 1}")
                 runs = manifest["runs"]
     if not 0 <= run < runs:
         raise UsageError(f"--replay {run} is out of range: the ensemble has runs 0..{runs - 1}"
