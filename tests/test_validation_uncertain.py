@@ -73,9 +73,9 @@ def test_draws_follow_the_prior_and_depend_only_on_seed_and_run(tmp_path):
     assert np.array_equal(a.values[:10], b.values)  # run r's draws do not depend on R
     assert a.paths == ("actors.arcadia.rationality", "actors.borduria.rationality")
     uniform, triangular = a.values[:, 0], a.values[:, 1]
-    assert 4 <= uniform.min() and uniform.max() <= 12
+    assert uniform.min() >= 4 and uniform.max() <= 12
     assert abs(uniform.mean() - 8) < 0.15 and abs(np.median(triangular) - 8) < 0.1
-    assert 6 <= triangular.min() and triangular.max() <= 10
+    assert triangular.min() >= 6 and triangular.max() <= 10
 
 
 def test_truncated_normal_stays_inside_its_bounds():
