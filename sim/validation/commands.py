@@ -49,6 +49,25 @@ def add_parsers(sub) -> None:
                      "and <!-- skill-table:end -->")
     val.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+    cal = sub.add_parser("calibrate", help="fit the scenario's uncertain values (range:/prior:) "
+                         "to observations by ABC-SMC; writes a posterior for sim run "
+                         "--posterior")
+    cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
+    cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
+                     "splits calibration from scoring)")
+    cal.add_argument("--simulations", type=_positive_int, default=100_000,
+                     help="simulation budget (default 100000)")
+    cal.add_argument("--population", type=_positive_int, default=1000,
+                     help="particles per ABC-SMC generation (default 1000)")
+    cal.add_argument("--batch", type=_positive_int, default=2000,
+                     help="candidate parameter vectors simulated per lockstep batch "
+                     "(default 2000)")
+    cal.add_argument("--generations", type=_positive_int, default=10,
+                     help="at most this many ABC-SMC generations (default 10)")
+    cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--out", type=Path, help="output folder (default "
+                     "outputs/<scenario>-calibration)")
+
 
 def _score(args: argparse.Namespace) -> int:
     from sim.validation.scores import format_score, score_run
@@ -84,6 +103,44 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    import sys
+
+    from sim.scenario.loader import load_scenario
+    from sim.validation.calibrate import calibrate
+    from sim.validation.observations import load_observations
+
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: file not found")
+    if not args.observations.is_file():
+        raise UsageError(f"{args.observations}: file not found")
+    loaded = load_scenario(args.file)
+    obs = load_observations(args.observations, loaded)
+    out = args.out or Path("outputs") / f"{loaded.slug}-calibration"
+
+    def progress(done: int) -> None:
+        print(f"\r  {done} simulations", end="", file=sys.stderr, flush=True)
+
+    d = calibrate(obs, out_dir=out, simulations=args.simulations, population=args.population,
+                  batch=args.batch, generations=args.generations, seed=args.seed,
+                  progress=progress)
+    print("", file=sys.stderr)
+    print(f"{d['scenario_name']}: {d['simulations']} simulations in {d['wall_seconds']} s "
+          f"({d['runs_per_second']} runs/s), {len(d['generations'])} generations, final "
+          f"epsilon {d['generations'][-1]['epsilon']:.3g}, effective sample size "
+          f"{d['effective_sample_size']:.0f}")
+    fitted = d["fitted"]["events"] + d["fitted"]["quantities"]
+    print(f"fitted on: {', '.join(fitted)}" + (f" (up to the cutoff {d['cutoff']})"
+                                                if d["cutoff"] else ""))
+    for path, q in d["posterior"].items():
+        print(f"  {path}: median {q['median']:.4g}, 90% [{q['q05']:.4g}, {q['q95']:.4g}] "
+              f"(prior {d['priors'][path]})")
+    print(f"\nposterior in {out / 'posterior.json'} (run it: sim run {args.file} "
+          f"--posterior {out / 'posterior.json'}); diagnostics in calibration.json and "
+          "calibration.png")
+    return EXIT_OK
+
+
 def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     """The per-run values ``sim run --uncertain`` or ``--posterior`` asks for (or None)."""
     from sim.validation.uncertain import posterior_set, uncertain_set
@@ -102,4 +159,4 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     return None
 
 
-COMMANDS = {"score": _score, "validate": _validate}
+COMMANDS = {"score": _score, "validate": _validate, "calibrate": _calibrate}
