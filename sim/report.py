@@ -117,8 +117,9 @@ def write_report(folder: Path) -> Path:
                         for p in design["parameters"])
         parts.append(f"<h2>Sweep</h2><p>{design['kind']} design, {design['points']} points "
                      f"x {design['reps']} replications.</p><ul>{items}</ul>")
-    from sim.validation.reporting import score_section
+    from sim.validation.reporting import mode_note, score_section
 
+    parts.append(mode_note(manifest))  # empty for a point run
     parts.append(score_section(folder))  # empty unless `sim score` has scored this folder
     pngs = sorted(figures.glob("*.png"), key=lambda p: (not p.stem.startswith(
         ("outcomes", "comparison")), p.stem))

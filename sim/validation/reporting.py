@@ -47,6 +47,24 @@ def reliability_png(events: list[dict], bins: list[dict]) -> bytes:
     return buffer.getvalue()
 
 
+def mode_note(manifest: dict) -> str:
+    """A line saying which values each run drew (``--uncertain``/``--posterior``), or ''."""
+    mode = manifest.get("mode")
+    varied = manifest.get("varied") or {}
+    if mode == "uncertain":
+        items = "".join(f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(d))}</li>"
+                        for p, d in varied.items())
+        return ("<h2>Uncertain assumptions</h2><p>Run with <code>--uncertain</code>: every "
+                "run drew its own values of these assumptions, so the intervals above include "
+                f"their uncertainty.</p><ul>{items}</ul>")
+    if mode == "posterior":
+        return ("<h2>Calibrated values</h2><p>Run with <code>--posterior "
+                f"{html.escape(str(varied.get('posterior', '')))}</code>: every run drew its "
+                "values from a calibrated posterior (effective sample size "
+                f"{varied.get('effective_sample_size', 0):.0f}).</p>")
+    return ""
+
+
 def _num(x, fmt: str) -> str:
     return "" if x is None else format(x, fmt)
 
