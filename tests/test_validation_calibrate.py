@@ -58,12 +58,12 @@ def test_calibration_recovers_known_values(tmp_path):
     for k, truth in enumerate(truths):
         obs_path = _observations(tmp_path, _synthetic(path, truth, 10**6 + k), f"o{k}.yaml")
         obs = load_observations(obs_path)
-        d = calibrate(obs, out_dir=tmp_path / f"cal{k}", simulations=3000, population=200,
+        d = calibrate(obs, out_dir=tmp_path / f"cal{k}", simulations=2000, population=150,
                       batch=500, generations=6, seed=k)
         q = d["posterior"]["fighting.loss_rate"]
         inside += q["q05"] <= truth <= q["q95"]
         widths.append(q["q95"] - q["q05"])
-        assert d["simulations"] >= 3000 and d["effective_sample_size"] > 20
+        assert d["simulations"] >= 2000 and d["effective_sample_size"] > 20
     assert inside >= 2
     assert np.median(widths) < 0.7 * (0.6 - 0.02) * 0.9
 

@@ -140,6 +140,9 @@ def test_sim_run_uncertain_writes_the_mode(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["mode"] == "uncertain"
     assert manifest["varied"]["actors.arcadia.rationality"]["dist"] == "uniform"
+    assert main(["report", str(out)]) == 0
+    assert "Uncertain assumptions" in (out / "report.html").read_text()
+    assert main(["run", str(path), "--uncertain", "--replay", "3", "--out", str(out)]) == 2
     # the point run of the same scenario may not reuse that folder
     assert main(["run", str(path), "--runs", "20", "--workers", "1", "--out", str(out),
                  "--no-progress"]) == 2
