@@ -176,7 +176,15 @@ def markdown_table(result: dict) -> str:
             f"{_cell(r['coverage50'], '.0%')} | {_cell(r['coverage90'], '.0%')} | "
             f"{r['verdict']} |")
     runs = {r["runs"] for r in result["crises"]}
+    better = [r["crisis"] for r in result["crises"] if r["verdict"] == "better than uninformed"]
+    worse = [r["crisis"] for r in result["crises"] if r["verdict"] == "worse than uninformed"]
     lines.append("")
+    lines.append(f"In plain words: the model's event probabilities beat the uninformed 50% on "
+                 f"{len(better)} of {len(result['crises'])} crises"
+                 + (f" ({', '.join(better)})" if better else "")
+                 + f" and do worse on {len(worse)}" + (f" ({', '.join(worse)})" if worse else "")
+                 + f"; over all {result['overall']['events']} events it is "
+                 f"{result['overall']['verdict']}.")
     lines.append(f"Brier and log score: mean over the crisis's events (lower is better; the "
                  f"uninformed p = 0.5 scores {BRIER_UNINFORMED:.3f} and {LOG_UNINFORMED:.3f}). "
                  "Skill = 1 - score / baseline's score: above 0 beats the baseline. "
