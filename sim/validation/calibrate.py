@@ -214,7 +214,7 @@ def _sampler_class():
         """pyABC's single-core sampler, fed particles simulated in lockstep batches."""
 
         def __init__(self, model, simulator: BatchedSimulator, batch: int, progress=None):
-            super().__init__()
+            super().__init__(check_max_eval=True)  # the budget binds within a generation
             self.model, self.simulator, self.batch = model, simulator, batch
             self.progress = progress
 
