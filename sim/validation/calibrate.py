@@ -393,13 +393,17 @@ def plot_posterior(path: Path, paths, priors, samples: np.ndarray, weights: np.n
 
 def read_posterior(path: Path) -> dict:
     """Read a ``posterior.json`` (untrusted: shapes, numbers and weights checked)."""
+    from sim.safety import UnsafeFileError, read_limited
+
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: file not found")
-    if path.stat().st_size > MAX_POSTERIOR_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_POSTERIOR_BYTES} bytes; not a posterior")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_limited(path, MAX_POSTERIOR_BYTES)  # regular files only, bounded
+    except FileNotFoundError:
+        raise UsageError(f"{path}: file not found") from None
+    except (UnsafeFileError, OSError) as exc:
+        raise UsageError(f"{path}: {exc}; name a posterior.json of sim calibrate") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
         params = data["parameters"]
         samples = np.asarray(data["samples"], float)
         weights = np.asarray(data["weights"], float)

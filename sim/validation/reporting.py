@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
+
+from sim.errors import UsageError
+from sim.execution.outdir import read_json
 
 
 def reliability_png(events: list[dict], bins: list[dict]) -> bytes:
@@ -49,8 +51,12 @@ def reliability_png(events: list[dict], bins: list[dict]) -> bytes:
 
 def mode_note(manifest: dict) -> str:
     """A line saying which values each run drew (``--uncertain``/``--posterior``), or ''."""
+    if not isinstance(manifest, dict):
+        return ""
     mode = manifest.get("mode")
-    varied = manifest.get("varied") or {}
+    varied = manifest.get("varied")
+    if not isinstance(varied, dict):
+        varied = {}
     if mode == "uncertain":
         items = "".join(f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(d))}</li>"
                         for p, d in varied.items())
@@ -61,7 +67,7 @@ def mode_note(manifest: dict) -> str:
         return ("<h2>Calibrated values</h2><p>Run with <code>--posterior "
                 f"{html.escape(str(varied.get('posterior', '')))}</code>: every run drew its "
                 "values from a calibrated posterior (effective sample size "
-                f"{varied.get('effective_sample_size', 0):.0f}).</p>")
+                f"{html.escape(str(varied.get('effective_sample_size', '?')))}).</p>")
     return ""
 
 
@@ -72,13 +78,16 @@ def _num(x, fmt: str) -> str:
 def score_section(folder: Path) -> str:
     """HTML of the scores of a scored results folder ('' when it has no score.json)."""
     path = Path(folder) / "score.json"
-    if not path.is_file():
+    if not path.exists():
         return ""
-    try:
-        score = json.loads(path.read_text())
-        events, summary = score["events"], score["summary"]
-    except (OSError, ValueError, KeyError, TypeError):
+    try:  # score.json is untrusted input: bounded read, and any odd content is one line
+        return _score_html(read_json(path))
+    except (UsageError, KeyError, TypeError, ValueError, AttributeError, IndexError):
         return "<h2>Scores</h2><p class=note>score.json could not be read.</p>"
+
+
+def _score_html(score: dict) -> str:
+    events, summary = score["events"], score["summary"]
     esc = html.escape
     parts = [f"<h2>Scores against what happened</h2><p class=note>Observations: "
              f"<code>{esc(str(score.get('observations', '')))}</code>. Brier and log score "
