@@ -205,7 +205,7 @@ class Ensemble:
 def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         seed: int | None = None, batch_size: int | None = None, workers: int | None = None,
         scheduler: str | None = None, out: str | Path | None = None,
-        progress: bool = True) -> Ensemble:
+        progress: bool = True, varied=None) -> Ensemble:
     """Run an ensemble of a scenario (``sim run``).
 
     Args:
@@ -217,6 +217,8 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         scheduler: A Dask scheduler's address (``tcp://host:port``), else local processes.
         out: Results folder (resumable after an interruption); None keeps results in memory.
         progress: Show a progress bar (a widget in Jupyter, a bar on a terminal).
+        varied: Per-run values of uncertain assumptions (``sim run --uncertain`` /
+            ``--posterior``: ``sim.validation.uncertain.uncertain_set`` or ``posterior_set``).
 
     Returns:
         The ensemble: ``.outcomes``, ``.indicators`` and ``.runs`` tables, ``.figure()``.
@@ -231,7 +233,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
     out_dir = None if out is None else Path(out)
     result = run_ensemble(loaded, runs=runs, seed=seed, batch_size=batch_size,
                           workers=workers, scheduler=scheduler, out_dir=out_dir,
-                          progress=progress)
+                          progress=progress, varied=varied)
     return Ensemble(result=result, out_dir=out_dir)
 
 

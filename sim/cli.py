@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replications (default: the scenario's)")
     run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
+    run.add_argument("--uncertain", action="store_true",
+                     help="draw each run's uncertain values (range:/prior:) from their priors")
+    run.add_argument("--posterior", type=Path, metavar="FILE",
+                     help="draw each run's values from a posterior written by sim calibrate")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
@@ -174,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "folder")
     report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
 
+    from sim.validation.commands import add_parsers as add_validation_parsers
+
+    add_validation_parsers(sub)
+
     app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz page)")
     app.add_argument("file", type=Path, nargs="?", default=Path("scenarios/idlib_2020.yaml"),
                      help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
@@ -191,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
                 "plot": _plot, "report": _report, "app": _app, "discover": _discover}
-    if args.command in ("run", "sweep", "compare", "app"):
+    from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
+
+    commands.update(VALIDATION_COMMANDS)
+    if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
         if not compiled_code_cached():
@@ -287,12 +298,19 @@ def _run(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     out_dir = args.out or api.default_out(loaded, "run")
+    from sim.validation.commands import varied_for_run
+
+    seed = loaded.spec.run.seed if args.seed is None else args.seed
+    varied = varied_for_run(args, loaded, seed)
     if args.replay is not None:
         return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
     result = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
                      workers=args.workers, scheduler=args.scheduler, out=out_dir,
-                     progress=not args.no_progress).result
+                     progress=not args.no_progress, varied=varied).result
     m = result.manifest
+    if varied is not None:
+        print(f"{varied.mode} mode: each run draws its own values of "
+              f"{', '.join(varied.paths)}")
     resumed = (f", {m['resumed_batches']} batches resumed from an earlier run"
                if m["resumed_batches"] else "")
     print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "

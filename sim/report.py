@@ -134,6 +134,10 @@ def write_report(folder: Path) -> Path:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             raise UsageError(f"{folder / 'discovery.json'} is damaged; run sim discover "
                              "again") from None
+    from sim.validation.reporting import mode_note, score_section
+
+    parts.append(mode_note(manifest))  # empty for a point run
+    parts.append(score_section(folder))  # empty unless `sim score` has scored this folder
     pngs = sorted((p for p in figures.glob("*.png") if p.is_file() and not p.is_symlink()),
                   key=lambda p: (not p.stem.startswith(
         ("outcomes", "comparison")), p.stem))

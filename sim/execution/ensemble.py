@@ -144,6 +144,7 @@ def run_ensemble(
     scheduler: str | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
+    varied=None,
 ) -> EnsembleResult:
     """Run ``runs`` replications of a scenario in lockstep batches.
 
@@ -157,6 +158,8 @@ def run_ensemble(
         scheduler: Address of a Dask scheduler (``tcp://host:port``); else ``SIM_SCHEDULER``.
         out_dir: Where to write results (resumable); None keeps them in memory only.
         progress: Show a progress bar on a terminal.
+        varied: Per-run values of uncertain assumptions (``sim run --uncertain`` or
+            ``--posterior``: a ``sim.validation.uncertain.VariedSet`` for these runs).
 
     Raises:
         RunInterruptedError: On Ctrl-C, after saving finished batches.
@@ -177,15 +180,23 @@ def run_ensemble(
                                  kept_runs=runs if out_dir is None else 0))
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
+    mode = varied.mode if varied is not None else "point"
     if out_dir is not None:
-        prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed,
+        identity = digest
+        if varied is not None:  # other draws are another experiment, never mixed in
+            import hashlib
+
+            identity = hashlib.sha256(digest.encode() + varied.values.tobytes()).hexdigest()
+        prepare_out_dir(out_dir, {"kind": "run" if mode == "point" else f"run-{mode}",
+                                  "scenario_sha256": identity, "seed": seed,
                                   "runs": runs, "batch_size": batch_size})
     names = series_names(layout)
     histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
     checkpoint = _Checkpoint(out_dir, histogram)
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
-                       sample_paths=spec.run.sample_paths, binned=out_dir is not None)
+                       sample_paths=spec.run.sample_paths, binned=out_dir is not None,
+                       varied=varied.task_field(a, b) if varied is not None else ())
              for a, b in batches]
     in_memory: dict[int, BatchResult] = {}
 
@@ -223,8 +234,10 @@ def run_ensemble(
                                  / wall, 1) if wall > 0 else None,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "numpy": np.__version__,
-        "command": " ".join(sys.argv),
+        "command": " ".join(sys.argv), "mode": mode,
     }
+    if varied is not None:
+        manifest["varied"] = varied.describe
     if out_dir is None:
         ordered = [in_memory[a] for a, _ in batches]
         columns = {name: np.concatenate([r.columns[name] for r in ordered])

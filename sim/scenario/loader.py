@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
 from sim.safety import UnsafeFileError, read_limited
-from sim.scenario.schema import Scenario, reference_errors
+from sim.scenario.schema import Prior, Scenario, reference_errors
 
 NOTE_KEYS = ("source", "assumption")
 MAX_FILE_BYTES = 5_000_000
@@ -62,6 +62,8 @@ class LoadedScenario:
         marks: (file, line, column) per key path, for error messages.
         path: The file loaded.
         overrides: The ``--set`` overrides applied, in order.
+        uncertain: Values written with a ``range`` or ``prior`` (their point value is in
+            ``data``), by key path; ``sim run --uncertain`` draws them per run.
     """
 
     spec: Scenario
@@ -70,6 +72,7 @@ class LoadedScenario:
     marks: dict[PathKey, tuple[str, int, int]]
     path: Path | None
     overrides: list[str] = field(default_factory=list)
+    uncertain: dict[PathKey, Prior] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -551,6 +554,9 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
     """Validate plain scenario data; raise ``ScenarioError`` listing every problem."""
     file = str(path) if path else "<scenario>"
     overrides = list(overrides or [])
+    data, uncertain, problems = extract_uncertain(data, marks, file)
+    if problems:
+        raise ScenarioError(problems)
     data, problems = apply_overrides(data, overrides)
     if problems:
         raise ScenarioError(problems)
@@ -560,6 +566,7 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
         for mark in [m for m in marks if m[:len(key)] == key]:
             del marks[mark]
         marks[key] = ("<command line>", None, None)
+        uncertain.pop(key, None)  # a value set on the command line is no longer uncertain
     try:
         spec = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -578,7 +585,66 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
         key, _ = parse_override(text)
         notes[key] = Note("override", f"--set {text}", "<command line>", None)
     return LoadedScenario(spec=spec, data=data, notes=notes, marks=marks, path=path,
-                          overrides=overrides)
+                          overrides=overrides, uncertain=uncertain)
+
+
+UNCERTAIN_KEYS = ("range", "prior")
+
+
+def extract_uncertain(data: Any, marks: dict, file: str) -> tuple[Any, dict, list[Problem]]:
+    """Take ``{value: x, range: [lo, hi]}`` and ``{value: x, prior: {...}}`` out of the data.
+
+    Each becomes its point value ``x`` in the data (so everything downstream sees a plain
+    scenario) and a ``Prior`` in the returned table. The value must be a number inside the
+    prior's support (a range or prior that excludes the value written is a contradiction).
+    """
+    uncertain: dict[PathKey, Prior] = {}
+    problems: list[Problem] = []
+
+    def problem(key: PathKey, message: str) -> None:
+        located, line, column = _locate(key, marks, file)
+        problems.append(Problem(located, format_path(key), message, line, column))
+
+    def walk(node: Any, key: PathKey) -> Any:
+        if isinstance(node, list):
+            return [walk(v, (*key, i)) for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        if "value" in node and set(node) <= {"value", *UNCERTAIN_KEYS} and len(node) > 1:
+            value = node["value"]
+            if "range" in node and "prior" in node:
+                problem(key, "give a 'range' or a 'prior', not both")
+                return value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problem((*key, "value"), f"only numbers can be uncertain (got {value!r})")
+                return value
+            if "range" in node:
+                rng = node["range"]
+                if (not isinstance(rng, list) or len(rng) != 2 or any(
+                        isinstance(x, bool) or not isinstance(x, int | float) for x in rng)):
+                    problem((*key, "range"), "write range: [low, high] with two numbers")
+                    return value
+                raw = {"dist": "uniform", "low": rng[0], "high": rng[1]}
+                where = (*key, "range")
+            else:
+                raw, where = node["prior"], (*key, "prior")
+            try:
+                prior = Prior.model_validate(raw)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+                    problem((*where, *loc), err["msg"].removeprefix("Value error, "))
+                return value
+            low, high = prior.support()
+            if not low <= value <= high:
+                problem(where, f"the value {value} lies outside the {prior.dist} prior's "
+                        f"range [{low}, {high}]; the value written must be a possible draw")
+                return value
+            uncertain[key] = prior
+            return value
+        return {k: walk(v, (*key, k)) for k, v in node.items()}
+
+    return walk(data, ()), uncertain, problems
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> LoadedScenario:

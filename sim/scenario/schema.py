@@ -803,3 +803,60 @@ def _condition_rung_errors(cond: Condition, rungs: list[str], path: str = ""):
             yield from _condition_rung_errors(sub, rungs, f"{path}.{key}[{i}]")
     if cond.not_ is not None:
         yield from _condition_rung_errors(cond.not_, rungs, f"{path}.not")
+
+
+# --------------------------------------------------------------------------- uncertain values
+
+
+class Prior(Strict):
+    """The distribution of an uncertain value (``{value: x, prior: {...}}``; issue 13).
+
+    ``range: [low, high]`` beside a value is short for ``prior: {dist: uniform, low, high}``.
+    ``sim run --uncertain`` draws each run's value from it; ``sim calibrate`` fits it.
+    """
+
+    dist: Literal["uniform", "triangular", "normal", "lognormal", "beta"] = Field(
+        description="uniform(low, high); triangular(low, mode, high); normal(mean, sd); "
+        "lognormal(median, sigma of the log); beta(a, b) on [low, high] (default [0, 1]).")
+    low: float | None = Field(None, allow_inf_nan=False, description="Lower bound (normal and "
+                              "lognormal: optional truncation).")
+    high: float | None = Field(None, allow_inf_nan=False, description="Upper bound.")
+    mode: float | None = Field(None, allow_inf_nan=False, description="Triangular: the mode.")
+    mean: float | None = Field(None, allow_inf_nan=False, description="Normal: the mean.")
+    sd: Positive | None = Field(None, description="Normal: the standard deviation.")
+    median: Positive | None = Field(None, description="Lognormal: the median.")
+    sigma: Positive | None = Field(None, description="Lognormal: standard deviation of the log.")
+    a: Positive | None = Field(None, description="Beta: first shape parameter.")
+    b: Positive | None = Field(None, description="Beta: second shape parameter.")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Prior:
+        needs = {"uniform": {"low", "high"}, "triangular": {"low", "mode", "high"},
+                 "normal": {"mean", "sd"}, "lognormal": {"median", "sigma"}, "beta": {"a", "b"}}
+        optional = {"normal": {"low", "high"}, "lognormal": {"low", "high"},
+                    "beta": {"low", "high"}}
+        given = {k for k in ("low", "high", "mode", "mean", "sd", "median", "sigma", "a", "b")
+                 if getattr(self, k) is not None}
+        missing = needs[self.dist] - given
+        if missing:
+            raise ValueError(f"a {self.dist} prior needs {', '.join(sorted(missing))}")
+        extra = given - needs[self.dist] - optional.get(self.dist, set())
+        if extra:
+            raise ValueError(f"a {self.dist} prior takes no {', '.join(sorted(extra))}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.dist == "triangular" and not self.low <= self.mode <= self.high:
+            raise ValueError("the mode must lie between low and high")
+        if self.dist == "beta" and (self.low is None) != (self.high is None):
+            raise ValueError("a beta prior takes both low and high, or neither")
+        return self
+
+    def support(self) -> tuple[float, float]:
+        """The interval the draws fall in (infinite ends for untruncated normal/lognormal)."""
+        if self.dist == "beta":
+            return (self.low if self.low is not None else 0.0,
+                    self.high if self.high is not None else 1.0)
+        low = self.low if self.low is not None else (0.0 if self.dist == "lognormal"
+                                                     else float("-inf"))
+        high = self.high if self.high is not None else float("inf")
+        return low, high
