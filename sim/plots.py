@@ -323,7 +323,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
     fig.suptitle(title, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.7 / (3.0 * rows + 0.9), 1, 1))
+    fig.tight_layout(rect=(0, 0.55 / (3.0 * rows + 0.9), 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
                title="level (stacked from the bottom, lowest first)", title_fontsize=8,
                frameon=False)
@@ -404,8 +404,13 @@ def event_day_ecdf(runs: dict[str, np.ndarray], columns: list[str], title: str,
     return fig, np.array(fig.axes[:len(columns)])
 
 
-def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str) -> None:
-    """Actors on a circle; signed affinity edges, width by strength, hidden below 0.05."""
+def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str,
+                 notes: dict[tuple[int, int], str] | None = None) -> None:
+    """Actors on a circle; signed affinity edges, width by strength, hidden below 0.05.
+
+    ``notes`` adds a line under an edge's value (``(i, j)`` with ``i < j``): a median edge
+    of a split ensemble says it splits.
+    """
     n = len(actors)
     angle = np.linspace(0, 2 * np.pi, n, endpoint=False) + np.pi / 2
     xy = np.c_[np.cos(angle), np.sin(angle)]
@@ -417,7 +422,9 @@ def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str
             ax.plot(*xy[[i, j]].T, color=POSITIVE if a > 0 else NEGATIVE,
                     lw=0.5 + 5 * abs(a), alpha=0.8, ls="-" if a > 0 else "--", zorder=1)
             mid = xy[[i, j]].mean(axis=0)
-            ax.text(*mid, f"{a:+.2f}", fontsize=7, ha="center", va="center",
+            note = (notes or {}).get((i, j))
+            ax.text(*mid, f"{a:+.2f}" + (f"\n{note}" if note else ""), fontsize=7,
+                    ha="center", va="center", color=NEGATIVE if note else "black",
                     bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=2)
     ax.scatter(*xy.T, s=900, color="white", edgecolor="black", zorder=3)
     for (x, y), name in zip(xy, actors, strict=True):
@@ -436,8 +443,8 @@ def network_legend() -> list[plt.Line2D]:
 
 
 def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, title: str,
-                     start_label: str = "day 0", end_label: str = "last day (median)"
-                     ) -> Figure:
+                     start_label: str = "day 0", end_label: str = "last day (median)",
+                     end_notes: dict[tuple[int, int], str] | None = None) -> Figure:
     """Signed, weighted affinity edges at the start and (median over runs) at the end.
 
     ``start_label`` must say which start it is: after the day-0 events (``plot_folder``
@@ -446,7 +453,7 @@ def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, titl
     fig = Figure(figsize=(10, 5))
     axes = fig.subplots(1, 2)
     draw_network(axes[0], actors, start, start_label)
-    draw_network(axes[1], actors, end, end_label)
+    draw_network(axes[1], actors, end, end_label, end_notes)
     fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=8)
     fig.suptitle(title + " (width: strength of affinity)", fontweight="bold")
     return fig
@@ -730,12 +737,19 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
         if actors and any(c.startswith("affinity.") for c in runs):
             start, start_label = _start_affinities(scenario, actors, traj)
             end = np.eye(len(actors))
+            notes = {}
             for i in range(len(actors)):
                 for j in range(i + 1, len(actors)):
                     col = f"affinity.{actors[i]}~{actors[j]}.final"
                     end[i, j] = end[j, i] = np.median(runs[col])
+                    split = bimodality(runs[col], min_gap=SPLIT_GAP["affinity"])
+                    if split and split["bimodal"]:
+                        notes[i, j] = (f"splits {split['low_share']:.0%} / "
+                                       f"{split['high_share']:.0%}\nnear "
+                                       f"{split['low_median']:+.2f} / "
+                                       f"{split['high_median']:+.2f}")
             save(alliance_network(actors, start, end, f"{name}: alliance network",
-                                  start_label), "network")
+                                  start_label, end_notes=notes), "network")
     if (folder / "sweep.parquet").exists():
         runs = _read(folder / "sweep.parquet")
         params = json.loads((folder / "design.json").read_text())["problem"]["names"]

@@ -93,6 +93,11 @@ def _provenance(rows: list[dict]) -> str:
     return "".join(parts)
 
 
+def _number(x: float) -> str:
+    """A value for a sentence: 1,920,000 rather than 1.92e+06, three digits when small."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def _splits(folder: Path) -> str:
     """Where the ensemble splits (``sim.plots.ensemble_splits``), as a list."""
     from sim.plots import ensemble_splits
@@ -104,11 +109,11 @@ def _splits(folder: Path) -> str:
             shares = ", ".join(f"{html.escape(str(k))} {v:.0%}" for k, v in row["shares"].items())
             items.append(f"<li><b>{label}</b> on the last day: {shares}</li>")
         else:
-            p = "p < 0.001" if row["p"] < 0.001 else f"p = {row['p']:.3f}"
+            p = "p &lt; 0.001" if row["p"] < 0.001 else f"p = {row['p']:.3f}"
             items.append(f"<li><b>{label}</b>: bimodal, {row['low_share']:.0%} of runs near "
-                         f"{row['low_median']:,.3g} and {row['high_share']:.0%} near "
-                         f"{row['high_median']:,.3g} (Hartigan's dip test {p}; split at "
-                         f"{row['threshold']:,.3g})</li>")
+                         f"{_number(row['low_median'])} and {row['high_share']:.0%} near "
+                         f"{_number(row['high_median'])} (Hartigan's dip test {p}; split at "
+                         f"{_number(row['threshold'])})</li>")
     if not items:
         return ""
     return ("<h2>Where the runs split</h2><p class=note>Series of levels whose last day has at "

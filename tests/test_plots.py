@@ -265,3 +265,31 @@ def test_report_counts_sources_and_assumptions_as_they_are(folders):
     assert f"{kinds.count('assumption')} values are assumptions" in page
     if kinds.count("source") == 0:
         assert "No value quotes a source." in page
+
+
+def test_a_split_ensemble_is_named_in_the_network_and_the_report(folders, tmp_path):
+    """Runs written as ``sim run`` writes them, 30% of them at war: figures and report say so."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.plots import alliance_network, ensemble_splits
+
+    folder = tmp_path / "split"
+    shutil.copytree(folders / "run", folder, ignore=shutil.ignore_patterns("figures"))
+    runs = read_runs(folder / "runs.parquet")
+    n = runs["run"].size
+    war = np.arange(n) < round(0.3 * n)
+    runs["affinity.arcadia~borduria.final"] = np.where(war, -0.95, -0.30) + 0.01 * (
+        np.arange(n) % 5)
+    pq.write_table(pa.table(runs), folder / "runs.parquet")
+    rows = {r["series"]: r for r in ensemble_splits(folder)}
+    split = rows["affinity.arcadia~borduria.final"]
+    assert split["bimodal"] and np.isclose(split["low_share"], war.mean())
+    page = write_report(folder).read_text()
+    assert "Where the runs split" in page and f"{war.mean():.0%} of runs near -0.93" in page
+    end = np.array([[1.0, -0.6], [-0.6, 1.0]])
+    fig = alliance_network(["a", "b"], end, end, "t", "after day 0",
+                           end_notes={(0, 1): "splits 30% / 70%"})
+    assert any("splits 30% / 70%" in t.get_text() for t in fig.axes[1].texts)
