@@ -284,7 +284,8 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
     minority of runs: a 17% tail at war sits outside every band but the 90% one. Here every
     level's share is an area whose height is that share, and each panel's subtitle gives the
     last day's shares of the levels held by at least 1% of runs, so a 10% tail is read at a
-    glance. The data drawn are ``levels.parquet``'s exact shares.
+    glance, and the peak share of the highest level reached when that tail came and went.
+    The data drawn are ``levels.parquet``'s exact shares.
 
     Args:
         levels: ``levels.parquet`` as columns (day, date, series, level, share).
@@ -300,7 +301,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
     n = len(series)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(max(4.6 * cols, 7.0), 3.0 * rows + 0.9))
+    fig = Figure(figsize=(max(4.6 * cols, 7.0), 3.2 * rows + 0.9))
     grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     count = max(int(levels["level"][levels["series"] == s].max()) + 1 for s in series)
     names = list(level_names or LEVEL_NAMES.get(kind, []))
@@ -312,8 +313,13 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.stackplot(dates, 100 * shares.T, colors=colours, labels=names[:count], lw=0)
         last = [f"{names[k]} {shares[-1, k]:.0%}" for k in range(count)
                 if shares[-1, k] >= 0.01]
-        ax.set_title(name.split(".", 1)[1].replace("~", " – ") + "\nlast day: "
-                     + " · ".join(last), fontsize=9)
+        title_lines = [name.split(".", 1)[1].replace("~", " – "), "last day: " + " · ".join(last)]
+        top = max((k for k in range(1, count) if shares[:, k].max() >= 0.01), default=None)
+        if top is not None and shares[:, top].max() > shares[-1, top] + 0.01:
+            peak = int(np.argmax(shares[:, top]))  # a tail that came and went
+            title_lines.append(f"most at {names[top]}: {shares[peak, top]:.0%} on "
+                               f"{dates[peak]:%d %b}")
+        ax.set_title("\n".join(title_lines), fontsize=9)
         ax.set_ylim(0, 100)
         ax.set_xlim(dates[0], dates[-1])
         ax.set_ylabel("% of runs")
@@ -323,7 +329,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
     fig.suptitle(title, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.55 / (3.0 * rows + 0.9), 1, 1))
+    fig.tight_layout(rect=(0, 0.55 / (3.2 * rows + 0.9), 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
                title="level (stacked from the bottom, lowest first)", title_fontsize=8,
                frameon=False)

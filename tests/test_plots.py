@@ -140,6 +140,12 @@ def test_a_tenth_of_runs_at_war_is_in_the_rung_figure():
     assert np.allclose(heights, [0, 90, 0, 10])
     assert "war 10%" in ax.get_title() and "threats 90%" in ax.get_title()
     assert "calm" not in ax.get_title()  # no runs there on the last day
+    assert "most at" not in ax.get_title()  # the tail stays to the last day
+    levels["share"] = levels["share"].copy()
+    levels["share"][(levels["day"] == 10) & (levels["level"] == 3)] = 0.0  # it ends
+    levels["share"][(levels["day"] == 10) & (levels["level"] == 1)] = 1.0
+    _, axes = level_chart(levels, ["rung.a~b"], "t", ["calm", "threats", "skirmishes", "war"])
+    assert "most at war: 10% on 06 May" in axes[0].get_title()
 
 
 def test_level_chart_reads_the_shares_exactly():
