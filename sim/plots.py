@@ -315,8 +315,9 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
                 if shares[-1, k] >= 0.01]
         title_lines = [name.split(".", 1)[1].replace("~", " – "), "last day: " + " · ".join(last)]
         top = max((k for k in range(1, count) if shares[:, k].max() >= 0.01), default=None)
-        if top is not None and shares[:, top].max() > shares[-1, top] + 0.01:
-            peak = int(np.argmax(shares[:, top]))  # a tail that came and went
+        peak = int(np.argmax(shares[:, top])) if top is not None else 0
+        if peak > 0 and shares[peak, top] > max(shares[-1, top], shares[0, top]) + 0.01:
+            # a tail that arose during the runs and receded: the last day alone hides it
             title_lines.append(f"most at {names[top]}: {shares[peak, top]:.0%} on "
                                f"{dates[peak]:%d %b}")
         ax.set_title("\n".join(title_lines), fontsize=9)
