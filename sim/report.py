@@ -118,8 +118,10 @@ def _splits(folder: Path) -> str:
         return ""
     return ("<h2>Where the runs split</h2><p class=note>Series of levels whose last day has at "
             "least two levels held by 5% of runs or more, and final values with two modes "
-            "(dip test at 1%, each mode at least 5% of runs). A median or a single band would "
-            f"hide these.</p><ul>{''.join(items)}</ul>")
+            "(Hartigan's dip test at 1%, each mode at least 5% of runs, the modes' medians at "
+            "least 0.1 apart for affinities, 0.05 for pressure, a tenth of the value for "
+            "counts). A median or a single band would hide these.</p>"
+            f"<ul>{''.join(items)}</ul>")
 
 
 def write_report(folder: Path) -> Path:

@@ -148,7 +148,10 @@ class _Checkpoint:
             "trajectory.npz"
         if state.exists() and data.exists():
             saved = json.loads(state.read_text())
-            self.histogram.load(data)
+            try:
+                self.histogram.load(data)
+            except ValueError:  # another version's series: summarise every batch again
+                saved["runs"] = -1
             if self.histogram.n == saved["runs"]:
                 self.included = set(saved["included"])
             else:  # a checkpoint torn between its two files: start the summary afresh

@@ -195,8 +195,18 @@ class TrajectoryHistogram:
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:
-        """Restore a checkpoint written by ``save``."""
+        """Restore a checkpoint written by ``save``.
+
+        Raises:
+            ValueError: The checkpoint holds other series or days (one written by a version
+                with other daily series): the caller starts the summary afresh.
+        """
         data = np.load(path)
+        saved = [data[f"counts{s}"].shape if f"counts{s}" in data else None
+                 for s in range(len(self.counts))]
+        if (data["sums"].shape != self.sums.shape or f"counts{len(self.counts)}" in data
+                or saved != [c.shape for c in self.counts]):
+            raise ValueError(f"{path} summarises other daily series")
         self.sums[...] = data["sums"]
         self.n = int(data["n"])
         for s, counts in enumerate(self.counts):
