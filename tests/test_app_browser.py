@@ -73,10 +73,15 @@ def test_step_change_inputs_and_run_an_ensemble_in_chromium(server):
         pytest.fail("no /usr/bin/chromium: run scripts/test-setup.sh (make test does)")
     from playwright.sync_api import expect, sync_playwright
 
+    # Hang guards, not speed checks: on a loaded 2-core machine re-creating the model on Reset
+    # takes longer than Playwright's 5 s default (the suite failed there with both cores busy).
+    expect.set_options(timeout=60_000)
+
     url, process = server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1150})
+        page.set_default_timeout(60_000)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
