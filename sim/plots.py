@@ -276,6 +276,18 @@ def level_shares(levels: dict[str, np.ndarray], name: str) -> tuple[list[dt.date
     return _dates([first[d] for d in range(out.shape[0])]), out
 
 
+def _wrap_items(head: str, items: list[str], width: int) -> list[str]:
+    """``head`` and items joined by " · " in lines of about ``width``, never inside an item."""
+    lines, line = [], head
+    for item in items:
+        if len(line) + 3 + len(item) > width and line != head:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} {item}" if line == head else f"{line} · {item}"
+    return [*lines, line]
+
+
 def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
                 level_names: list[str] | None = None) -> tuple[Figure, np.ndarray]:
     """The share of runs at each level per day: stacked areas, one panel per series.
@@ -301,7 +313,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
     n = len(series)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(max(4.6 * cols, 7.0), 3.2 * rows + 0.9))
+    fig = Figure(figsize=(max(4.8 * cols, 7.0), 3.4 * rows + 0.9))
     grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     count = max(int(levels["level"][levels["series"] == s].max()) + 1 for s in series)
     names = list(level_names or LEVEL_NAMES.get(kind, []))
@@ -313,7 +325,8 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.stackplot(dates, 100 * shares.T, colors=colours, labels=names[:count], lw=0)
         last = [f"{names[k]} {shares[-1, k]:.0%}" for k in range(count)
                 if shares[-1, k] >= 0.01]
-        title_lines = [name.split(".", 1)[1].replace("~", " – "), "last day: " + " · ".join(last)]
+        title_lines = [name.split(".", 1)[1].replace("~", " – "),
+                       *_wrap_items("last day:", last, 52)]
         top = max((k for k in range(1, count) if shares[:, k].max() >= 0.01), default=None)
         peak = int(np.argmax(shares[:, top])) if top is not None else 0
         if peak > 0 and shares[peak, top] > max(shares[-1, top], shares[0, top]) + 0.01:
@@ -330,7 +343,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
     fig.suptitle(title, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.55 / (3.2 * rows + 0.9), 1, 1))
+    fig.tight_layout(rect=(0, 0.55 / (3.4 * rows + 0.9), 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
                title="level (stacked from the bottom, lowest first)", title_fontsize=8,
                frameon=False)
