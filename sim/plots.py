@@ -17,7 +17,6 @@ sample paths, and a note when their final values are bimodal (``bimodality``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,12 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
+from sim.errors import UsageError
+from sim.execution.outdir import read_json, read_results_yaml
+from sim.execution.storage import save_figure
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -611,9 +612,7 @@ def ensemble_splits(folder: Path, min_share: float = 0.05) -> list[dict[str, Any
     """
     folder = Path(folder)
     rows: list[dict[str, Any]] = []
-    scenario = {}
-    if (folder / "scenario.resolved.yaml").exists():
-        scenario = yaml.safe_load((folder / "scenario.resolved.yaml").read_text()) or {}
+    scenario = read_results_yaml(folder / "scenario.resolved.yaml")
     rungs = [r.get("name", k) for k, r in scenario.get("ladder", {}).get("rungs", {}).items()]
     if (folder / "levels.parquet").exists():
         levels = _read(folder / "levels.parquet")
@@ -666,35 +665,48 @@ def _start_affinities(scenario: dict, actors: list[str], traj: dict | None
                 start[i, j] = start[j, i] = values.get(f"affinity.{actors[i]}~{actors[j]}", 0.0)
         when = _dates(traj["date"][traj["day"] == 0][:1])[0]
         return start, f"after day 0 ({when:%d %b %Y}), median"
-    for key, rel in scenario.get("relations", {}).items():
-        a, b = key.split("~")
-        if a in actors and b in actors:
+    for key, rel in (scenario.get("relations") or {}).items():
+        a, _, b = str(key).partition("~")
+        value = rel.get("affinity", 0.0) if isinstance(rel, dict) else 0.0
+        if a in actors and b in actors and isinstance(value, int | float):
             i, j = actors.index(a), actors.index(b)
-            start[i, j] = start[j, i] = rel.get("affinity", 0.0)
+            start[i, j] = start[j, i] = value
     return start, "before day 0 (the scenario's relations)"
 
 
 
 def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Make every figure that applies to a results folder; return the files written."""
+    """Make every figure that applies to a results folder; return the files written.
+
+    The folder is untrusted input (it may have been received): its files are read with
+    bounds, names in it are drawn as plain text (``$...$`` is not mathtext), and each figure
+    is written to a new temporary file and renamed, so a symlink in ``figures/`` is replaced,
+    never written through.
+    """
     folder = Path(folder)
     out = folder / "figures"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and plot "
+                         "again")
     out.mkdir(exist_ok=True)
+    with plt.rc_context({"text.parse_math": False}):
+        return _plot_folder(folder, out, formats)
+
+
+def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path]:
     written: list[Path] = []
 
     def save(fig: Figure, name: str) -> None:
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            fig.savefig(path, bbox_inches="tight")
+            save_figure(fig, path, fmt)
             written.append(path)
         plt.close(fig)
 
-    scenario = {}
-    if (folder / "scenario.resolved.yaml").exists():
-        scenario = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
+    scenario = read_results_yaml(folder / "scenario.resolved.yaml")
     name = scenario.get("name", folder.name)
     if (folder / "summary.json").exists():
-        summary = json.loads((folder / "summary.json").read_text())
+        summary = read_json(folder / "summary.json")
         save(outcome_bars(summary["outcomes"], f"{name}: outcome probabilities "
                           f"({summary['runs']} runs)"), "outcomes")
     rungs = [r.get("name", k) for k, r in scenario.get("ladder", {}).get("rungs", {}).items()]
@@ -772,7 +784,7 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
                                   start_label, end_notes=notes), "network")
     if (folder / "sweep.parquet").exists():
         runs = _read(folder / "sweep.parquet")
-        params = json.loads((folder / "design.json").read_text())["problem"]["names"]
+        params = read_json(folder / "design.json")["problem"]["names"]
         outcomes = [c.removeprefix("outcome.") for c in runs if c.startswith("outcome.")
                     and 0 < np.mean(runs[c]) < 1]
         for outcome in outcomes[:6]:
@@ -780,11 +792,11 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
         if len(params) >= 2 and outcomes:
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
         if (folder / "sensitivity.json").exists():
-            sens = json.loads((folder / "sensitivity.json").read_text())
+            sens = read_json(folder / "sensitivity.json")
             for target in [t for t in sens["results"] if t.startswith("outcome.")][:6]:
                 short = target.removeprefix("outcome.")
                 save(sensitivity_bars(sens, target), f"sensitivity_{short}")
     if (folder / "comparison.json").exists():
-        save(comparison_chart(json.loads((folder / "comparison.json").read_text())),
+        save(comparison_chart(read_json(folder / "comparison.json")),
              "comparison")
     return written
