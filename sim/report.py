@@ -68,8 +68,14 @@ def _comparison_table(comparison: dict) -> str:
 
 
 def _provenance(rows: list[dict]) -> str:
+    """Sources and assumptions, counted as they are.
+
+    No "seed article" unless a scenario names one (issue #16); values with neither a source
+    nor an assumption are counted apart, not as assumptions.
+    """
     sources = [r for r in rows if r["kind"] == "source"]
-    assumptions = [r for r in rows if r["kind"] != "source"]
+    assumptions = [r for r in rows if r["kind"] == "assumption"]
+    unnoted = [r for r in rows if r["kind"] not in ("source", "assumption")]
 
     def table(items: list[dict], cls: str) -> str:
         body = "".join(f"<tr><td><code>{_e(r['path'])}</code></td>"
@@ -78,10 +84,51 @@ def _provenance(rows: list[dict]) -> str:
                        for r in items)
         return f"<table><tr><th>value</th><th></th><th>note</th></tr>{body}</table>"
 
-    return (f"<details open><summary>{len(sources)} values quoted from the seed article"
-            f"</summary>{table(sources, 'src')}</details>"
-            f"<details><summary>{len(assumptions)} values that are assumptions</summary>"
-            f"{table(assumptions, 'asm')}</details>")
+    def plural(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    parts = [f"<details open><summary>{plural(len(sources), 'value quotes', 'values quote')}"
+             f" a source</summary>{table(sources, 'src')}</details>" if sources else
+             "<p>No value quotes a source.</p>",
+             f"<details><summary>{plural(len(assumptions), 'value is an', 'values are')} "
+             f"assumption{'' if len(assumptions) == 1 else 's'}</summary>"
+             f"{table(assumptions, 'asm')}</details>"]
+    if unnoted:
+        parts.append(f"<details><summary>{plural(len(unnoted), 'value has', 'values have')} "
+                     f"no source or assumption noted</summary>{table(unnoted, 'asm')}"
+                     "</details>")
+    return "".join(parts)
+
+
+def _number(x: float) -> str:
+    """A value for a sentence: 1,920,000 rather than 1.92e+06, three digits when small."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _splits(folder: Path) -> str:
+    """Where the ensemble splits (``sim.plots.ensemble_splits``), as a list."""
+    from sim.plots import ensemble_splits
+
+    items = []
+    for row in ensemble_splits(folder):
+        label = html.escape(row["series"].replace("~", " – "))
+        if row["kind"] == "levels":
+            shares = ", ".join(f"{html.escape(str(k))} {v:.0%}" for k, v in row["shares"].items())
+            items.append(f"<li><b>{label}</b> on the last day: {shares}</li>")
+        else:
+            p = "p &lt; 0.001" if row["p"] < 0.001 else f"p = {row['p']:.3f}"
+            items.append(f"<li><b>{label}</b>: bimodal, {row['low_share']:.0%} of runs near "
+                         f"{_number(row['low_median'])} and {row['high_share']:.0%} near "
+                         f"{_number(row['high_median'])} (Hartigan's dip test {p}; split at "
+                         f"{_number(row['threshold'])})</li>")
+    if not items:
+        return ""
+    return ("<h2>Where the runs split</h2><p class=note>Series of levels whose last day has at "
+            "least two levels held by 5% of runs or more, and final values with two modes "
+            "(Hartigan's dip test at 1%, each mode at least 5% of runs, the modes' medians at "
+            "least 0.1 apart for affinities, 0.05 for pressure, a tenth of the value for "
+            "counts). A median or a single band would hide these.</p>"
+            f"<ul>{''.join(items)}</ul>")
 
 
 def write_report(folder: Path) -> Path:
@@ -113,6 +160,7 @@ def write_report(folder: Path) -> Path:
         parts.append(f"<h2>Outcomes ({_e(summary['runs'])} runs, seed {_e(summary['seed'])})"
                      "</h2>")
         parts.append(_outcome_table(summary["outcomes"], descriptions))
+        parts.append(_splits(folder))
     if (folder / "comparison.json").exists():
         comparison = read_json(folder / "comparison.json")
         parts.append("<h2>Comparison (common random numbers)</h2>")

@@ -71,6 +71,26 @@ def test_a_binned_batch_sends_the_counts_of_its_own_trajectory(baseline):
         assert binned.paths_runs.tolist() == [40, 41, 42, 43, 44]
 
 
+def test_a_checkpoint_of_other_series_is_refused_not_misread(tmp_path):
+    """A checkpoint written before deals and gates became daily series does not load."""
+    import pytest
+
+    from sim.execution.trajectories import series_edges
+
+    names = ["rung.a~b", "affinity.a~b"]
+    older = TrajectoryHistogram(names, 3, series_edges(names, 4, 10.0))
+    older.add(np.zeros((3, 5, 2), dtype=np.float32))
+    older.save(tmp_path / "trajectory.npz")
+    newer_names = [*names, "deal.d"]
+    newer = TrajectoryHistogram(newer_names, 3, series_edges(newer_names, 4, 10.0))
+    with pytest.raises(ValueError, match="other daily series"):
+        newer.load(tmp_path / "trajectory.npz")
+    assert newer.n == 0 and not newer.sums.any()
+    same = TrajectoryHistogram(names, 3, series_edges(names, 4, 10.0))
+    same.load(tmp_path / "trajectory.npz")
+    assert same.n == 5 and same.counts[0][:, 0].tolist() == [5, 5, 5]
+
+
 def _half_bin_of(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Half the width of the bin each value falls in (the accuracy the README promises)."""
     b = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)

@@ -54,6 +54,7 @@ from sim.execution.outdir import (  # noqa: F401  (prepare_out_dir: sweep, compa
 )
 from sim.execution.storage import (
     columns_to_table,
+    levels_table,
     part_path,
     paths_table,
     read_runs,
@@ -350,6 +351,7 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     outcomes, indicators = summarise_runs(runs_file)
     write_parquet(out / "trajectories.parquet",
                   trajectory_table_from(names, histogram.quantiles(), histogram.means(), start))
+    write_parquet(out / "levels.parquet", levels_table(names, histogram.level_shares(), start))
     path_files = sorted((out / "parts").glob("paths-*.npz"))
     if path_files:
         parts = [np.load(f) for f in path_files]

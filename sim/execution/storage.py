@@ -109,6 +109,37 @@ def trajectory_table_from(series: list[str], quantiles: np.ndarray, means: np.nd
     return pa.table(data)
 
 
+def levels_table(series: list[str], shares: list[tuple[int, np.ndarray]],
+                 start: dt.date) -> pa.Table:
+    """Long table of each level's share of runs per day, for series of levels.
+
+    Args:
+        series: Names of all S series.
+        shares: ``(series index, (days, levels) shares)`` from
+            ``TrajectoryHistogram.level_shares``.
+        start: Calendar date of day 0.
+
+    Returns:
+        Columns day, date, series, level (0 = the first rung, or 0/1 for "not in force"/"in
+        force" and "closed"/"open") and share (of runs, 0..1); every level of every day.
+    """
+    day_col, series_col, level_col, share_col = [], [], [], []
+    for s, table in shares:
+        days, levels = table.shape
+        day_col.append(np.repeat(np.arange(days), levels))
+        level_col.append(np.tile(np.arange(levels), days))
+        series_col += [series[s]] * (days * levels)
+        share_col.append(table.reshape(-1))
+    days = np.concatenate(day_col) if day_col else np.zeros(0, dtype=np.int64)
+    return pa.table({
+        "day": pa.array(days, pa.int64()),
+        "date": pa.array([start + dt.timedelta(days=int(d)) for d in days], pa.date32()),
+        "series": pa.array(series_col, pa.string()),
+        "level": pa.array(np.concatenate(level_col) if level_col else days, pa.int64()),
+        "share": pa.array(np.concatenate(share_col) if share_col else np.zeros(0), pa.float64()),
+    })
+
+
 def paths_table(series: list[str], runs: np.ndarray, paths: np.ndarray,
                 start: dt.date) -> pa.Table:
     """Wide table of full daily paths for sample runs: run, day, date, one column per series."""

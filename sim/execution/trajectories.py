@@ -4,7 +4,8 @@ Keeping every run's daily path would cost ``runs x days x series`` numbers (27 G
 million runs of the baseline). Instead each series gets a histogram per day with bins fixed
 in advance from the scenario (integers exactly for rungs and small loss counts; fine linear
 bins on [-1, 1] or [0, 1] for affinities, alignment, pressure and control; geometric bins for
-people and large losses), plus a fixed-point sum for the mean. Counts and sums are integers,
+people and large losses; two bins, 0 and 1, for whether a deal is in force or a gate open),
+plus a fixed-point sum for the mean. Counts and sums are integers,
 so the result is the same whatever the batch size, worker count or order of completion, and
 it can be saved and resumed.
 
@@ -24,6 +25,10 @@ from sim.analysis import QUANTILES as LEVELS
 from sim.jit import kernel
 
 _SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
+#: kinds of daily series whose values are levels (a rung; a deal in force or a gate open: 0/1),
+#: whose histograms count each level exactly and are saved as shares (``level_shares``)
+LEVEL_KINDS = ("rung", "deal", "gate")
+CATEGORICAL = ("deal", "gate")
 
 
 def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.ndarray]:
@@ -37,6 +42,8 @@ def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.
         kind = name.split(".", 1)[0]
         if kind == "rung":
             edges.append(np.arange(-0.5, n_rungs + 0.5))
+        elif kind in CATEGORICAL:  # 0 or 1
+            edges.append(np.array([-0.5, 0.5, 1.5]))
         elif kind == "losses":
             edges.append(losses)
         elif kind == "people":
@@ -160,6 +167,19 @@ class TrajectoryHistogram:
                 out[q, :, s] = middles[b]
         return out
 
+    def level_shares(self) -> list[tuple[int, np.ndarray]]:
+        """``(series index, (days, levels) shares of runs)`` for every series of levels.
+
+        Rungs, deals and gates are binned one level to a bin, so these shares are exact:
+        a rung that 10% of runs reach on some day shows as 0.10 there, which quantiles
+        (5/25/50/75/95%) cannot say.
+        """
+        out = []
+        for s, (name, counts) in enumerate(zip(self.series, self.counts, strict=True)):
+            if name.split(".", 1)[0] in LEVEL_KINDS:
+                out.append((s, counts / max(self.n, 1)))
+        return out
+
     def means(self) -> np.ndarray:
         """``(days, S)`` means across runs."""
         return self.sums / _SCALE / max(self.n, 1)
@@ -174,8 +194,18 @@ class TrajectoryHistogram:
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:
-        """Restore a checkpoint written by ``save``."""
+        """Restore a checkpoint written by ``save``.
+
+        Raises:
+            ValueError: The checkpoint holds other series or days (one written by a version
+                with other daily series): the caller starts the summary afresh.
+        """
         data = np.load(path)
+        saved = [data[f"counts{s}"].shape if f"counts{s}" in data else None
+                 for s in range(len(self.counts))]
+        if (data["sums"].shape != self.sums.shape or f"counts{len(self.counts)}" in data
+                or saved != [c.shape for c in self.counts]):
+            raise ValueError(f"{path} summarises other daily series")
         self.sums[...] = data["sums"]
         self.n = int(data["n"])
         for s, counts in enumerate(self.counts):
