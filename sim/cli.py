@@ -55,17 +55,47 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _int_between(minimum: int, maximum: int, why: str = ""):
+    """An argparse type: a whole number in ``minimum..maximum`` (``why``: the bound's source)."""
+    at_least = _int_at_least(minimum)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}{why}, not {value}")
+        return value
+
+    return parse
+
+
+def _run_setting(name: str, offset: int = 0):
+    """An argparse type bounded like ``run.<name>`` in the schema (read there, not restated)."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    from sim.scenario.schema import RunSettings
+
+    low, high = 0, None
+    for bound in RunSettings.model_fields[name].metadata:
+        if isinstance(bound, Ge | Gt):
+            low = bound.ge if isinstance(bound, Ge) else bound.gt + 1
+        elif isinstance(bound, Le | Lt):
+            high = bound.le if isinstance(bound, Le) else bound.lt - 1
+    return _int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
+
+
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
 def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_help: str,
                        scheduler: bool = True) -> None:
     """Options shared by the commands that run the model (run, sweep, compare)."""
-    parser.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
-    parser.add_argument("--workers", type=_positive_int,
+    parser.add_argument("--seed", type=_run_setting("seed"),
+                        help="seed (default: the scenario's)")
+    parser.add_argument("--workers", type=_int_between(1, MAX_WORKERS),
                         help="local worker processes (default: all cores)")
-    parser.add_argument("--batch-size", type=_positive_int,
+    parser.add_argument("--batch-size", type=_run_setting("batch_size"),
                         help="replications stepped in lockstep per batch")
     parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -93,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
     run.add_argument("file", type=Path, help="scenario YAML")
-    run.add_argument("--runs", type=_positive_int, help="replications (default: the scenario's)")
-    run.add_argument("--replay", type=_non_negative_int, metavar="K",
+    run.add_argument("--runs", type=_run_setting("runs"),
+                     help="replications (default: the scenario's)")
+    run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
@@ -105,10 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep file (YAML) with design, points, reps and parameters")
     sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
                        help="design (default lhs)")
-    sweep.add_argument("--points", type=_positive_int,
+    sweep.add_argument("--points", type=_run_setting("runs"),
                        help="lhs: points; grid: levels per range; sobol: base samples (power "
                        "of 2); morris: trajectories (default 100)")
-    sweep.add_argument("--reps", type=_positive_int, help="replications per point (default 50)")
+    sweep.add_argument("--reps", type=_run_setting("runs"),
+                       help="replications per point (default 50)")
     sweep.add_argument("--param", dest="params", action="append", default=[],
                        metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
     _execution_options(sweep, "outputs/<scenario>-sweep/", "override a value for every point")
@@ -116,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
                           "(the first is the reference)")
     comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
-    comp.add_argument("--runs", type=_positive_int, help="runs per scenario (default: the "
+    comp.add_argument("--runs", type=_run_setting("runs"), help="runs per scenario (default: the "
                       "first scenario's)")
     _execution_options(comp, "outputs/compare-<first scenario>/",
                        "override a value in every scenario", scheduler=False)
@@ -135,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1: this machine only)")
-    app.add_argument("--port", type=_non_negative_int, default=8765,
+    app.add_argument("--port", type=_int_between(0, 65535), default=8765,
                      help="port (default 8765; 0 picks a free one)")
     return parser
 
@@ -212,6 +244,7 @@ def _check(args: argparse.Namespace) -> int:
           f"seed {spec.run.seed}")
     print(f"  values: {len(rows)}; with a source quote {sourced}, with an assumption "
           f"{assumed}, without a note {len(bare)}")
+    _check_memory(spec)
     if args.assumptions:
         print()
         for path, value, note in rows:
@@ -219,6 +252,18 @@ def _check(args: argparse.Namespace) -> int:
             text = "" if note is None else note.text
             print(f"{path} = {value}  [{label}] {text}")
     return EXIT_OK
+
+
+def _check_memory(spec) -> None:
+    """Print the run's memory estimate; refuse (exit 2) one this machine cannot hold."""
+    from sim.execution.budget import check_memory, estimate_memory
+    from sim.execution.executors import default_workers
+    from sim.world import compile_scenario
+
+    estimate = estimate_memory(spec, compile_scenario(spec).layout,
+                               min(spec.run.batch_size, spec.run.runs), default_workers())
+    print(f"  memory of a run: {estimate.describe()}")
+    check_memory(estimate)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -229,7 +274,7 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out or Path("outputs") / loaded.slug
     seed = loaded.spec.run.seed if args.seed is None else args.seed
     if args.replay is not None:
-        return _replay(loaded, seed, args.replay, out_dir)
+        return _replay(loaded, seed, args.replay, out_dir, args.runs)
     result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
                           workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
                           progress=not args.no_progress)
@@ -255,10 +300,10 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(loaded, seed: int, run: int, out_dir: Path) -> int:
+def _replay(loaded, seed: int, run: int, out_dir: Path, runs: int | None) -> int:
     from sim.execution.replay import replay
 
-    result = replay(loaded, seed, run, out_dir)
+    result = replay(loaded, seed, run, out_dir, runs)
     print(f"replay of run {run} (seed {seed}): {len(result.log)} log lines")
     for name, value in result.row.items():
         if name.startswith("outcome."):
@@ -287,6 +332,12 @@ def _sweep(args: argparse.Namespace) -> int:
     reps = args.reps or spec["reps"]
     seed = args.seed if args.seed is not None else (
         spec["seed"] if spec["seed"] is not None else loaded.spec.run.seed)
+    from sim.execution.budget import check_sweep_size
+    from sim.scenario.schema import RunSettings
+
+    max_runs = next(b.le for b in RunSettings.model_fields["runs"].metadata if hasattr(b, "le"))
+    check_sweep_size(design_kind, [None if p.levels is None else len(p.levels) for p in params],
+                     points, reps, max_runs)
     design = make_design(design_kind, params, points, seed)
     out_dir = args.out or Path("outputs") / f"{loaded.slug}-sweep"
     print(f"{design.kind} design: {design.size} points x {reps} replications = "
@@ -365,6 +416,24 @@ def _results_folder(folder: Path) -> Path:
     return folder
 
 
+def _from_results(folder: Path, work):
+    """Run ``work`` on a results folder; a damaged folder or a failed write is one line.
+
+    The folder is untrusted input (received, truncated by a full disk, edited by hand).
+    """
+    import pyarrow as pa
+
+    try:
+        return work()
+    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError,
+            AttributeError) as exc:
+        raise UsageError(f"the results in {folder} are damaged or incomplete "
+                         f"({type(exc).__name__}: {str(exc)[:120]}); run them again into a "
+                         "new --out") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+
+
 def _plot(args: argparse.Namespace) -> int:
     from sim.plots import plot_folder
 
@@ -373,7 +442,7 @@ def _plot(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
     if unknown:
         raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
-    written = plot_folder(folder, formats)
+    written = _from_results(folder, lambda: plot_folder(folder, formats))
     print(f"{len(written)} files in {folder / 'figures'}/")
     for path in written:
         print(f"  {path.name}")
@@ -383,7 +452,8 @@ def _plot(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sim.report import write_report
 
-    path = write_report(_results_folder(args.folder))
+    folder = _results_folder(args.folder)
+    path = _from_results(folder, lambda: write_report(folder))
     print(f"report: {path}")
     return EXIT_OK
 
@@ -394,6 +464,9 @@ def _app(args: argparse.Namespace) -> int:
     import socket
     import subprocess
 
+    if not args.host.strip():
+        raise UsageError("--host is empty; give an address: 127.0.0.1 (this machine only, the "
+                         "default) or 0.0.0.0 to listen on every interface")
     _load(args)  # a scenario that does not load is reported here, before any server starts
     with socket.socket() as probe:  # a busy port is a plain error, before solara starts
         try:
@@ -405,9 +478,10 @@ def _app(args: argparse.Namespace) -> int:
         port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
     env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
-    command = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", args.host,
-               "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
-    print(f"sim app: {args.file} at http://{args.host}:{port}/  (Ctrl-C stops the server)",
+    # solara's server behind a check of Origin (sim/app/server.py)
+    command = [sys.executable, "-m", "sim.app.server", args.host, str(port)]
+    shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
+    print(f"sim app: {args.file} at http://{shown}:{port}/  (Ctrl-C stops the server)",
           flush=True)
     server = subprocess.Popen(command, env=env)
     try:

@@ -9,7 +9,6 @@ Okabe-Ito palette, distinguishable with the common forms of colour blindness.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import matplotlib
@@ -19,10 +18,12 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
+from sim.errors import UsageError
+from sim.execution.outdir import read_json, read_results_yaml
+from sim.execution.storage import save_figure
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -276,25 +277,37 @@ def comparison_chart(comparison: dict) -> plt.Figure:
 
 
 def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Make every figure that applies to a results folder; return the files written."""
+    """Make every figure that applies to a results folder; return the files written.
+
+    The folder is untrusted input (it may have been received): its files are read with
+    bounds, names in it are drawn as plain text (``$...$`` is not mathtext), and each figure
+    is written to a new temporary file and renamed, so a symlink in ``figures/`` is replaced,
+    never written through.
+    """
     folder = Path(folder)
     out = folder / "figures"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and plot "
+                         "again")
     out.mkdir(exist_ok=True)
+    with plt.rc_context({"text.parse_math": False}):
+        return _plot_folder(folder, out, formats)
+
+
+def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path]:
     written: list[Path] = []
 
     def save(fig: plt.Figure, name: str) -> None:
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            fig.savefig(path, bbox_inches="tight")
+            save_figure(fig, path, fmt)
             written.append(path)
         plt.close(fig)
 
-    scenario = {}
-    if (folder / "scenario.resolved.yaml").exists():
-        scenario = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
+    scenario = read_results_yaml(folder / "scenario.resolved.yaml")
     name = scenario.get("name", folder.name)
     if (folder / "summary.json").exists():
-        summary = json.loads((folder / "summary.json").read_text())
+        summary = read_json(folder / "summary.json")
         save(outcome_bars(summary["outcomes"], f"{name}: outcome probabilities "
                           f"({summary['runs']} runs)"), "outcomes")
     if (folder / "trajectories.parquet").exists():
@@ -334,7 +347,7 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
             save(alliance_network(actors, start, end, f"{name}: alliance network"), "network")
     if (folder / "sweep.parquet").exists():
         runs = _read(folder / "sweep.parquet")
-        params = json.loads((folder / "design.json").read_text())["problem"]["names"]
+        params = read_json(folder / "design.json")["problem"]["names"]
         outcomes = [c.removeprefix("outcome.") for c in runs if c.startswith("outcome.")
                     and 0 < np.mean(runs[c]) < 1]
         for outcome in outcomes[:6]:
@@ -342,11 +355,11 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
         if len(params) >= 2 and outcomes:
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
         if (folder / "sensitivity.json").exists():
-            sens = json.loads((folder / "sensitivity.json").read_text())
+            sens = read_json(folder / "sensitivity.json")
             for target in [t for t in sens["results"] if t.startswith("outcome.")][:6]:
                 short = target.removeprefix("outcome.")
                 save(sensitivity_bars(sens, target), f"sensitivity_{short}")
     if (folder / "comparison.json").exists():
-        save(comparison_chart(json.loads((folder / "comparison.json").read_text())),
+        save(comparison_chart(read_json(folder / "comparison.json")),
              "comparison")
     return written

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import platform
-import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -40,11 +39,18 @@ import sim
 from sim.analysis import indicator_summary, outcome_table
 from sim.errors import RunInterruptedError, SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
+from sim.execution.budget import check_batches, check_memory, estimate_memory
 from sim.execution.executors import (
     RECYCLE_AFTER,
     default_workers,
     executor_for,
     scheduler_address,
+)
+from sim.execution.outdir import (  # noqa: F401  (prepare_out_dir: sweep, compare)
+    STRICT_KEYS,
+    prepare_out_dir,
+    release_folder,
+    remove_parts,
 )
 from sim.execution.storage import (
     columns_to_table,
@@ -63,8 +69,6 @@ from sim.world import compile_scenario
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 5.0
 MAX_ATTEMPTS = 3
-#: identity keys that, when they differ, mean another experiment: refuse the folder
-STRICT_KEYS = ("kind", "scenario_sha256", "seed", "design", "parameters", "scenarios")
 
 
 @dataclass
@@ -87,50 +91,6 @@ class EnsembleResult:
         return self._columns
 
 
-def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
-    """Create the output folder (and ``parts/``) or explain why it cannot be used.
-
-    Args:
-        out_dir: The folder.
-        identity: What is about to be written there. A folder holding results of another
-            experiment (a different kind, scenario, seed, design) is refused, never mixed or
-            silently overwritten. The same experiment with another size (runs, batch size)
-            starts afresh; the same experiment exactly resumes.
-
-    Returns:
-        True when unfinished work of this very experiment is there to resume.
-    """
-    resume = False
-    claim = out_dir / ".identity.json"
-    if identity is not None and claim.exists():
-        try:
-            held = json.loads(claim.read_text())
-        except (OSError, ValueError):
-            held = {}
-        different = {k: (held.get(k), v) for k, v in identity.items()
-                     if k in STRICT_KEYS and held.get(k) != v}
-        if different:
-            what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in different.items())
-            raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
-                             "another --out, or delete that folder first")
-        resume = held == identity
-        if not resume and (out_dir / "parts").exists():
-            shutil.rmtree(out_dir / "parts")  # another batch plan: its parts do not fit
-    try:
-        (out_dir / "parts").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    probe = out_dir / ".write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"output folder {out_dir} is not writable: {exc.strerror}") from None
-    if identity is not None:
-        write_json(claim, identity)
-    return resume and any((out_dir / "parts").iterdir())
-
-
 class _Checkpoint:
     """Which batches are safely summarised, and the trajectory summary that includes them."""
 
@@ -146,11 +106,19 @@ class _Checkpoint:
         state, data = self.out_dir / "parts" / "checkpoint.json", self.out_dir / "parts" / \
             "trajectory.npz"
         if state.exists() and data.exists():
-            saved = json.loads(state.read_text())
-            self.histogram.load(data)
-            if self.histogram.n == saved["runs"]:
-                self.included = set(saved["included"])
-            else:  # a checkpoint torn between its two files: start the summary afresh
+            try:
+                saved = json.loads(state.read_text())
+                self.histogram.load(data)
+                included = {int(x) for x in saved["included"]}
+                runs = saved["runs"]
+            except Exception:  # a damaged checkpoint: its batches are simply run again
+                log.warning("checkpoint in %s/parts unreadable; summarising afresh", self.out_dir)
+                included, runs = set(), -1
+            on_disk = {int(p.name.split("-")[1]) for p in (self.out_dir / "parts")
+                       .glob("runs-*.parquet")}
+            if self.histogram.n == runs and included <= on_disk:
+                self.included = included
+            else:  # torn between its files, or listing parts that are gone: start afresh
                 self.histogram.__init__(self.histogram.series, self.histogram.days,
                                         self.histogram.edges)
 
@@ -201,12 +169,17 @@ def run_ensemble(
         raise UsageError(f"--runs must be at least 1, not {runs}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+    check_batches(runs, batch_size)
+    layout = compile_scenario(spec).layout
+    local = executor is None and scheduler_address(scheduler) is None
+    check_memory(estimate_memory(spec, layout, min(batch_size, runs),
+                                 (workers or default_workers()) if local else 1,
+                                 kept_runs=runs if out_dir is None else 0))
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
     if out_dir is not None:
         prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed,
                                   "runs": runs, "batch_size": batch_size})
-    layout = compile_scenario(spec).layout
     names = series_names(layout)
     histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
     checkpoint = _Checkpoint(out_dir, histogram)
@@ -375,7 +348,8 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     write_json(out / "manifest.json", manifest)
     write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
                          "overrides applied).")
-    shutil.rmtree(out / "parts", ignore_errors=True)
+    remove_parts(out)
+    release_folder(out)
     return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
                           out_dir=out, series=names)
 

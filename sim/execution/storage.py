@@ -7,9 +7,11 @@ crash leaves either the old file or the new one, never half of one. Batch parts 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,33 @@ from sim.analysis import QUANTILES as QUANTILE_LEVELS
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    The temporary file is created new (``mkstemp``: a random name, never through an existing
+    file or symlink), and the rename replaces a symlink at ``path`` rather than writing to
+    its target: a received results folder cannot redirect the write elsewhere.
+    """
+    with _temporary_beside(path) as (handle, tmp):
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path):
+    """``(binary file, its path)``, new in ``path``'s folder; removed if the block fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle, Path(name)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(fig, path: Path, fmt: str) -> None:
+    """``fig.savefig`` to ``path`` through a new temporary file and a rename (see above)."""
+    with _temporary_beside(path) as (handle, tmp):
+        fig.savefig(handle, format=fmt, bbox_inches="tight")
     os.replace(tmp, path)
 
 
