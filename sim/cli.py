@@ -158,6 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--format", dest="formats", default="png,svg",
                       help="comma-separated image formats (default png,svg)")
 
+    disc = sub.add_parser("discover", help="scenario discovery on a saved sweep: the parameter "
+                          "ranges that make an outcome likely (PRIM and a CART tree)")
+    disc.add_argument("folder", type=Path, help="a folder written by sim sweep")
+    target = disc.add_mutually_exclusive_group(required=True)
+    target.add_argument("--outcome", help="an outcome of the scenario (e.g. war)")
+    target.add_argument("--where", metavar="CONDITION",
+                        help="a condition on an indicator, e.g. 'losses.a>=50' "
+                        "(ops >= > <= < == !=; 'INDICATOR happened|never')")
+    disc.add_argument("--min-coverage", type=float, default=0.5,
+                      help="choose the densest PRIM box covering at least this share of the "
+                      "cases (default 0.5)")
+
     report = sub.add_parser("report", help="write one self-contained HTML page of a results "
                             "folder")
     report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
@@ -178,13 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
-                "plot": _plot, "report": _report, "app": _app}
+                "plot": _plot, "report": _report, "app": _app, "discover": _discover}
     if args.command in ("run", "sweep", "compare", "app"):
         from sim.jit import compiled_code_cached
 
         if not compiled_code_cached():
+            from sim.api import compile_model
+
             print("compiling the model for this machine (only the first run of this version "
                   "of crisis-sim; about a minute)...", file=sys.stderr, flush=True)
+            seconds = compile_model() or 0.0
+            print(f"compiled in {seconds:.0f} s (not counted in the runs per second)",
+                  file=sys.stderr, flush=True)
     if _uses_local_pool(args):  # its workers' server starts while this process loads
         from sim.execution.executors import start_local_server
 
@@ -221,11 +238,9 @@ def _uses_local_pool(args: argparse.Namespace) -> bool:
 
 
 def _load(args: argparse.Namespace):
-    from sim.scenario.loader import load_scenario
+    from sim.api import load
 
-    if not args.file.exists():
-        raise UsageError(f"{args.file}: file not found")
-    return load_scenario(args.file, getattr(args, "overrides", []))
+    return load(args.file, getattr(args, "overrides", []))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -267,17 +282,16 @@ def _check_memory(spec) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim import api
     from sim.analysis import degeneracy, format_degeneracy, format_indicators, format_outcomes
-    from sim.execution.ensemble import run_ensemble
 
     loaded = _load(args)
-    out_dir = args.out or Path("outputs") / loaded.slug
-    seed = loaded.spec.run.seed if args.seed is None else args.seed
+    out_dir = args.out or api.default_out(loaded, "run")
     if args.replay is not None:
-        return _replay(loaded, seed, args.replay, out_dir, args.runs)
-    result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
-                          workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
-                          progress=not args.no_progress)
+        return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
+    result = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
+                     workers=args.workers, scheduler=args.scheduler, out=out_dir,
+                     progress=not args.no_progress).result
     m = result.manifest
     resumed = (f", {m['resumed_batches']} batches resumed from an earlier run"
                if m["resumed_batches"] else "")
@@ -300,10 +314,11 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(loaded, seed: int, run: int, out_dir: Path, runs: int | None) -> int:
-    from sim.execution.replay import replay
+def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None) -> int:
+    from sim.api import replay
 
-    result = replay(loaded, seed, run, out_dir, runs)
+    result = replay(loaded, run, seed=seed, out=out_dir, runs=runs)
+    seed = loaded.spec.run.seed if seed is None else seed
     print(f"replay of run {run} (seed {seed}): {len(result.log)} log lines")
     for name, value in result.row.items():
         if name.startswith("outcome."):
@@ -319,32 +334,20 @@ def _replay(loaded, seed: int, run: int, out_dir: Path, runs: int | None) -> int
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.design import load_sweep_file, make_design, parse_parameter
-    from sim.execution.sweep import run_sweep
+    from sim import api
 
     loaded = _load(args)
-    spec = {"design": "lhs", "points": 100, "reps": 50, "seed": None, "parameters": []}
-    if args.sweep_file is not None:
-        spec = load_sweep_file(args.sweep_file)
-    params = list(spec["parameters"]) + [parse_parameter(p) for p in args.params]
-    design_kind = args.design or spec["design"]
-    points = args.points or spec["points"]
-    reps = args.reps or spec["reps"]
-    seed = args.seed if args.seed is not None else (
-        spec["seed"] if spec["seed"] is not None else loaded.spec.run.seed)
-    from sim.execution.budget import check_sweep_size
-    from sim.scenario.schema import RunSettings
-
-    max_runs = next(b.le for b in RunSettings.model_fields["runs"].metadata if hasattr(b, "le"))
-    check_sweep_size(design_kind, [None if p.levels is None else len(p.levels) for p in params],
-                     points, reps, max_runs)
-    design = make_design(design_kind, params, points, seed)
-    out_dir = args.out or Path("outputs") / f"{loaded.slug}-sweep"
+    design, reps, seed = api.make_sweep_design(
+        loaded, args.params, design=args.design, points=args.points, reps=args.reps,
+        seed=args.seed, sweep_file=args.sweep_file)
+    out_dir = args.out or api.default_out(loaded, "sweep")
     print(f"{design.kind} design: {design.size} points x {reps} replications = "
-          f"{design.size * reps} runs over {len(params)} parameters", file=sys.stderr)
-    result = run_sweep(loaded, design, reps=reps, seed=seed, batch_size=args.batch_size,
-                       workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
-                       progress=not args.no_progress)
+          f"{design.size * reps} runs over {len(design.parameters)} parameters",
+          file=sys.stderr)
+    result = api.sweep(loaded, design=design, reps=reps, seed=seed,
+                       batch_size=args.batch_size, workers=args.workers,
+                       scheduler=args.scheduler, out=out_dir,
+                       progress=not args.no_progress).result
     m = result.manifest
     print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
           f"({m['runs_per_second'] or 0:.0f} runs/s)\n")
@@ -388,32 +391,19 @@ def _format_sweep(result) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.execution.compare import compare, format_comparison
-    from sim.scenario.loader import load_scenario
+    from sim import api
+    from sim.execution.compare import format_comparison
 
-    scenarios = []
-    for path in args.files:
-        if not path.exists():
-            raise UsageError(f"{path}: file not found")
-        scenarios.append(load_scenario(path, args.overrides))
-    first = scenarios[0].spec.run
-    runs = args.runs or first.runs
-    seed = first.seed if args.seed is None else args.seed
-    out_dir = args.out or Path("outputs") / f"compare-{scenarios[0].slug}"
-    result = compare(scenarios, runs=runs, seed=seed, workers=args.workers,
-                     batch_size=args.batch_size, out_dir=out_dir, progress=not args.no_progress)
-    print(f"{len(scenarios)} scenarios x {runs} runs, seed {seed} (common random numbers)\n")
-    print(format_comparison(result))
+    scenarios = [api.load(path, args.overrides) for path in args.files]
+    out_dir = args.out or api.default_out(scenarios[0], "compare")
+    versus = api.compare(scenarios, runs=args.runs, seed=args.seed, workers=args.workers,
+                         batch_size=args.batch_size, out=out_dir,
+                         progress=not args.no_progress)
+    print(f"{len(scenarios)} scenarios x {versus.runs_per_scenario} runs, seed {versus.seed} "
+          "(common random numbers)\n")
+    print(format_comparison(versus.result))
     print(f"\nresults in {out_dir}/ (comparison.json, comparison.parquet, runs.parquet)")
     return EXIT_OK
-
-
-def _results_folder(folder: Path) -> Path:
-    markers = ("summary.json", "sweep.parquet", "comparison.json")
-    if not folder.is_dir() or not any((folder / m).exists() for m in markers):
-        raise UsageError(f"{folder} holds no results of sim run, sweep or compare "
-                         f"(looked for {', '.join(markers)})")
-    return folder
 
 
 def _from_results(folder: Path, work):
@@ -435,26 +425,31 @@ def _from_results(folder: Path, work):
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from sim.plots import plot_folder
+    from sim.api import plot
 
-    folder = _results_folder(args.folder)
-    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
-    if unknown:
-        raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
-    written = _from_results(folder, lambda: plot_folder(folder, formats))
-    print(f"{len(written)} files in {folder / 'figures'}/")
+    written = _from_results(args.folder, lambda: plot(args.folder, args.formats.split(",")))
+    print(f"{len(written)} files in {args.folder / 'figures'}/")
     for path in written:
         print(f"  {path.name}")
     return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sim.report import write_report
+    from sim.api import report
 
-    folder = _results_folder(args.folder)
-    path = _from_results(folder, lambda: write_report(folder))
+    path = _from_results(args.folder, lambda: report(args.folder))
     print(f"report: {path}")
+    return EXIT_OK
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from sim.api import discover
+    from sim.discovery import format_discovery
+
+    result = _from_results(args.folder, lambda: discover(
+        args.folder, outcome=args.outcome, where=args.where, min_coverage=args.min_coverage))
+    print(format_discovery(result))
+    print(f"\nresults in {args.folder}/discovery.json and {args.folder}/figures/discovery_*.png")
     return EXIT_OK
 
 

@@ -111,7 +111,8 @@ def write_report(folder: Path) -> Path:
     figures = folder / "figures"
     if figures.is_symlink():  # its images would be embedded in a page meant to be sent on
         raise UsageError(f"{figures} is a symlink; remove it and write the report again")
-    if not figures.exists() or not list(figures.glob("*.png")):
+    drawn = [p for p in figures.glob("*.png") if not p.stem.startswith("discovery")]
+    if not drawn:  # discover's figures alone are not the folder's figures
         from sim.plots import plot_folder
 
         plot_folder(folder, ("png",))
@@ -147,6 +148,14 @@ def write_report(folder: Path) -> Path:
                         "</li>" for p in design["parameters"])
         parts.append(f"<h2>Sweep</h2><p>{_e(design['kind'])} design, {_e(design['points'])} "
                      f"points x {_e(design['reps'])} replications.</p><ul>{items}</ul>")
+    if (folder / "discovery.json").exists():
+        from sim.discovery import discovery_html
+
+        try:
+            parts.append(discovery_html(read_json(folder / "discovery.json")))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise UsageError(f"{folder / 'discovery.json'} is damaged; run sim discover "
+                             "again") from None
     pngs = sorted((p for p in figures.glob("*.png") if p.is_file() and not p.is_symlink()),
                   key=lambda p: (not p.stem.startswith(
         ("outcomes", "comparison")), p.stem))

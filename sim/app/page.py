@@ -21,6 +21,7 @@ from mesa.visualization import SolaraViz
 from sim.app import views
 from sim.app.controls import controls_for
 from sim.app.explorer import ExplorerModel
+from sim.app.results import ResultsView, use_named_pages
 from sim.errors import ScenarioError
 from sim.safety import is_inside
 from sim.scenario.loader import LoadedScenario, load_scenario
@@ -67,8 +68,9 @@ def model_params(loaded: LoadedScenario, file: str) -> dict:
 COMPONENTS = [
     (views.Status, 0), (views.EscalationView, 0), (views.LossesView, 0),
     (views.PeopleView, 0), (views.AllianceView, 0), (views.ControlView, 0),
-    (views.EventLog, 0), (views.EnsembleView, 1),
+    (views.EventLog, 0), (views.EnsembleView, 1), (ResultsView, 2),
 ]
+use_named_pages()  # tabs "One run", "Ensemble", "Saved results" instead of "Page 0", ...
 
 
 def _load(file: str) -> tuple[LoadedScenario | None, list[str]]:

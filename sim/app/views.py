@@ -62,7 +62,7 @@ def Status(model: ExplorerModel):
         _html("h3", f"Day {model.day} of {model.days} · {today:%d %B %Y}", "day-counter")
         solara.Text(f"{model.loaded.spec.name} — run {model.run_index}, seed {model.seed}"
                     + (" — finished" if not model.running else ""))
-        solara.Text("PAGE 1 runs an ensemble of these settings.")
+        solara.Text("The Ensemble tab runs an ensemble of these settings.")
         if model.overrides:
             solara.Text("Changed from the scenario file: " + "; ".join(model.overrides))
         for problem in model.problems:

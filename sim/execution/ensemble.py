@@ -427,7 +427,10 @@ def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None
 
 
 def _progress_bar(total: int, enabled: bool, done: int = 0):
-    from tqdm import tqdm
+    """A bar on a terminal (none when output is not one), a widget in Jupyter (tqdm.auto)."""
+    from tqdm.auto import tqdm
 
+    if tqdm.__module__ == "tqdm.notebook":  # the widget shows whatever sys.stderr is
+        return tqdm(total=total, initial=done, unit="run", desc="runs", disable=not enabled)
     return tqdm(total=total, initial=done, unit="run", desc="runs",
                 disable=None if enabled else True, file=sys.stderr, smoothing=0.1)
