@@ -106,3 +106,42 @@ def _num(x: float) -> str:
     if abs(x) >= 100 or float(x).is_integer():
         return f"{x:.0f}"
     return f"{x:.3f}"
+
+
+def degeneracy(outcomes: list[dict], indicators: list[dict]) -> dict[str, list[str]]:
+    """What a scenario cannot produce: outcomes at 0% or 100%, indicators that never vary.
+
+    Args:
+        outcomes: ``outcome_table`` rows.
+        indicators: ``indicator_summary`` rows.
+
+    Returns:
+        ``{"never": outcomes in no run, "always": outcomes in every run, "constant":
+        indicators with one value in every run (a ``day.*`` that never happened included)}``.
+        A scenario author reads it as the list of things the scenario, as written, cannot
+        vary: a lever that is never pulled, a state that is fixed from day 0.
+    """
+    never = [r["outcome"] for r in outcomes if r["runs"] and r["count"] == 0]
+    always = [r["outcome"] for r in outcomes if r["runs"] and r["count"] == r["runs"]]
+    constant = []
+    for r in indicators:
+        if r["missing"] == r["runs"]:
+            constant.append(r["indicator"])
+        elif r["missing"] == 0 and "q05" in r:
+            values = [r[k] for k in ("q05", "q25", "q50", "q75", "q95")]
+            if all(math.isclose(v, r["mean"], rel_tol=1e-12, abs_tol=1e-12) for v in values):
+                constant.append(r["indicator"])
+    return {"never": never, "always": always, "constant": constant}
+
+
+def format_degeneracy(found: dict[str, list[str]], indicators: int) -> str:
+    """Two or three lines for ``sim run``: outcomes at 0% / 100%, how many indicators are fixed."""
+    lines = []
+    if found["never"]:
+        lines.append(f"outcomes in no run (0%): {', '.join(found['never'])}")
+    if found["always"]:
+        lines.append(f"outcomes in every run (100%): {', '.join(found['always'])}")
+    if found["constant"]:
+        lines.append(f"{len(found['constant'])} of {indicators} indicators never vary "
+                     "(listed by 'sim report')")
+    return "\n".join(lines)

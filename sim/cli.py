@@ -294,7 +294,7 @@ def _check_memory(spec) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from sim import api
-    from sim.analysis import format_indicators, format_outcomes
+    from sim.analysis import degeneracy, format_degeneracy, format_indicators, format_outcomes
 
     loaded = _load(args)
     out_dir = args.out or api.default_out(loaded, "run")
@@ -317,6 +317,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{m['wall_seconds']:.1f} s ({m['runs_per_second'] or 0:.0f} runs/s on "
           f"{m['executor']}{resumed})\n")
     print(format_outcomes(result.outcomes))
+    degenerate = format_degeneracy(degeneracy(result.outcomes, result.indicators),
+                                   len(result.indicators))
+    print(f"\n{degenerate}" if degenerate else "")
     print()
     main = [r for r in result.indicators if _is_main(r["indicator"])]
     varying = [r for r in main if "q05" in r and (r["q05"] != r["q95"] or r["missing"])]

@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.jit import helper, kernel, pick, tuple_type
 from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
-from sim.rng import Stream, normal_at, poisson_at, stream_key, uniform_at
+from sim.rng import Stream, normal_at, stream_key, uniform_at
 from sim.world import GATE_POLICY, VERB
 
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
@@ -88,7 +88,7 @@ class Workspace:
     square: np.ndarray  # (A, A)
     control_work: np.ndarray  # (3, A)
     terms_work: np.ndarray  # (3, O, A)
-    flow_work: np.ndarray  # (2, N)
+    flow_work: np.ndarray  # (4, N)
     moves: np.ndarray  # (2E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
 
@@ -120,7 +120,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
-        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(2, nodes),
+        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(4, nodes),
         moves=i(2 * edges + nodes), ones=np.ones((1, n, n)))
 
 
@@ -226,7 +226,8 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
     fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.attack, p.attack_boost,
                        s.intensity)
     fighting.loss_rates(s.intensity, w.fire, p.exposure, p.loss_rate, w.rates)
-    _losses(w.rates, keys, day, exogenous[2], w.losses_today, s.losses_by)
+    _losses(w.rates, p.event_size, p.event_dispersion, keys, day, exogenous[2],
+            w.losses_today, s.losses_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.attack, w.powered, w.win)
@@ -238,8 +239,9 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
 
     # 5. the ladder
     escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,
-                     exogenous[0], p.base_drift, p.hostility, p.sanction_drive, p.provocation,
-                     p.conciliation, p.weariness, p.trade_damping, p.mediation, w.drive)
+                     exogenous[0], s.rung, p.rung_rest, p.base_drift, p.hostility,
+                     p.sanction_drive, p.provocation, p.conciliation, p.weariness,
+                     p.trade_damping, p.mediation, w.drive)
     escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
                     p.rate_down)
     _wars(s.rung, st.war_from, s.rung_max, events, st.ev_war)
@@ -249,17 +251,19 @@ def resolve(st, p, s, can_hold, choice, keys, day, private, exogenous, w, events
     _node_shift(st.node_objective, w.shifted, w.node_shift)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
-    refugees.step(s.people, s.dead, s.displaced, st.node_conflict, st.edge_src, st.edge_dst,
-                  st.edge_gate, p.capacity, p.edge_rate, p.edge_return, p.gate_leakage,
-                  p.civilian_death_rate, _flows(p), p.calm_threshold, w.theatre, w.node_shift,
-                  s.gate_open, w.relief, keys, day, (_DEATHS, _REFUGEES), w.flow_work, w.moves)
+    refugees.step(s.people, s.displaced_at, s.dead, s.displaced, st.node_conflict,
+                  st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.edge_rate,
+                  p.edge_return, p.gate_leakage, p.civilian_death_rate, _flows(p),
+                  p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, keys, day,
+                  (_DEATHS, _REFUGEES), w.flow_work, w.moves)
     _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals
     _arrivals(w.hosted, s.people, s.people_peak, s.arrivals)
 
     # 7. domestic pressure and grievances
+    pressure.sanction_step(s.sanction_cost, w.sanction, p.sanction_recovery)
     pressure.step(s.pressure, w.losses_today, w.hosted, w.lost_ground, exogenous[3, 0],
                   p.pressure_per_loss, p.pressure_per_refugees, p.pressure_per_ground,
-                  p.pressure_decay)
+                  p.pressure_decay, s.sanction_cost, p.pressure_per_sanction)
     _running_max(s.pressure, s.pressure_max)
     pressure.grievance_step(s.grievance, w.losses_today, GRIEVANCE_MEMORY)
 
@@ -493,18 +497,21 @@ def _deals(st, choice, keys, day, gains, private, noise_scale, terms, deal_cap, 
 
 
 @helper
-def _losses(rates, keys, day, casualties, out, total):
-    """Today's losses of i caused by j: Poisson counts plus dated casualties.
+def _losses(rates, event_size, dispersion, keys, day, casualties, out, total):
+    """Today's losses of i caused by j: heavy-tailed event tolls plus dated casualties.
 
-    They are written to ``out`` and added to ``total``.
+    ``fighting.event_losses`` of each dyad's expected rate, from counters ``(i A + j)
+    LOSS_BLOCK`` of the losses stream. They are written to ``out`` and added to ``total``.
     """
     n = rates.shape[1]
     for r in range(rates.shape[0]):
+        q = pick(event_size.shape[0], r)
         key = stream_key(keys[r], day, _LOSSES)
         for i in range(n):
             for j in range(n):
-                out[r, i, j] = poisson_at(key, i * n + j, rates[r, i, j]) + np.int64(
-                    casualties[i, j])
+                out[r, i, j] = fighting.event_losses(
+                    key, (i * n + j) * fighting.LOSS_BLOCK, rates[r, i, j], event_size[q],
+                    dispersion[q]) + np.int64(casualties[i, j])
                 total[r, i, j] += out[r, i, j]
 
 
@@ -614,7 +621,7 @@ def _acts_delta(attack, sanction, deescalate, aff_attack, aff_sanction, aff_dees
             owner = gate_owner[g]
             for h in range(n):
                 if gate_hosts[g, h]:
-                    cost = (1.0 if gate_open[r, g] else 0.0) * gate_cost[q]
+                    cost = (1.0 if gate_open[r, g] else 0.0) * gate_cost[q, g]
                     work[owner, h] -= cost
                     work[h, owner] -= cost
         for i in range(n):

@@ -36,7 +36,7 @@ from sim.jit import kernel, tuple_type
 from sim.mechanisms import alliances, fighting
 from sim.mechanisms.decisions import Situation, score_menu
 from sim.narrative import describe_action, describe_event, display_names
-from sim.outcomes import event_names
+from sim.outcomes import Holdings, event_names, in_effect_at_start
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, World, compile_scenario, structure_of
@@ -58,7 +58,9 @@ class State:
     control: np.ndarray  # (R, O, A)
     losses_by: np.ndarray  # (R, A, A) int: losses of i caused by j, cumulative
     grievance: np.ndarray  # (R, A, A)
+    sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
+    displaced_at: np.ndarray  # (R, N) int: the displaced among them (sim.mechanisms.refugees)
     dead: np.ndarray  # (R,) int
     displaced: np.ndarray  # (R,) int: people who ever left a conflict node
     gate_open: np.ndarray  # (R, G) bool
@@ -249,7 +251,8 @@ class CrisisModel(mesa.Model):
         self.state = State(
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
-            people=people, dead=np.zeros(r, dtype=np.int64),
+            sanction_cost=np.zeros((r, n, n)),
+            people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
             displaced=np.zeros(r, dtype=np.int64), gate_open=gate_open,
             asset_on=rep(p.asset_on0).astype(bool),
             asset_holder=rep(p.asset_holder0).astype(np.int64),
@@ -267,6 +270,9 @@ class CrisisModel(mesa.Model):
         self.trackers = Trackers(event_names(lay), r)
         if len(self.trackers.names) != self.structure.n_events:  # pragma: no cover
             raise RuntimeError("sim.world.structure_of and sim.outcomes.event_names disagree")
+        for name, flags in in_effect_at_start(lay, self.state).items():  # day 0 counts
+            self.trackers.first[flags, self.trackers.names.index(name)] = 0.0
+        self.holdings = Holdings(lay, r)  # states in effect: days, spells (sim.outcomes)
         self.timeline_today = Timeline(released=np.zeros(k, dtype=bool),
                                        shocks=np.zeros((4, n, n)))
         self.can_hold = ((p.ground[:, None, :] > 0)
@@ -356,6 +362,7 @@ class CrisisModel(mesa.Model):
                              today.shocks, w, events)
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
+        self.holdings.note(self, day)
 
         if self.log_events:
             self._log_day(day, choice)

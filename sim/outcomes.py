@@ -13,21 +13,35 @@
 ``affinity.<a>~<b>.final``         affinity on the last day
 ``alignment.<actor>.final``        alignment on the last day (+ first bloc, - second)
 ``pressure.<actor>.max``/``.final`` domestic pressure
+``sanction_cost.<actor>.final``    economic cost of the sanctions on the actor, last day
 ``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
 ``control.<objective>.<actor>.final`` share of the objective held on the last day
 ``agreement.<deal>.final``         1 if the agreement is in force on the last day
+``<state>.days``                   days on which the state was in effect (see below)
+``<state>.held``                   longest spell in effect, in days in a row
+``<state>.final``                  1 if in effect on the last day
 ``day.<event>``                    first day (0 = start date) the event happened; empty if never
 =================================  ==========================================================
+
+*States* are what is in effect or not on each day (``state_names``): ``agreement`` (any deal
+in force), ``agreement.<deal>``, ``asset.<asset>`` (granted or activated), ``gate.<gate>``
+(open), ``sanctions.<actor>.<target>`` (the actor sanctioned the target that day, for each
+sanction in its menu) and ``war.<a>~<b>`` (the dyad at or above the ladder's ``war_from``).
+A state in effect from day 0 counts from day 0.
 
 Events for ``day.<event>``: ``agreement`` (any deal), ``agreement.<deal>``,
 ``breakdown.<deal>``, ``granted.<asset>``, ``activated.<asset>``, ``requested.<asset>``,
 ``opened.<gate>``, ``closed.<gate>``, ``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached
-the ladder's ``war_from`` rung).
+the ladder's ``war_from`` rung); and from the states, ``sanctioned.<actor>.<target>`` (first
+day imposed) and ``lifted.<actor>.<target>`` (first day without, after a day with). An asset
+in effect on day 0 counts as granted on day 0 (as activated if its holder is its owner), a
+gate open on day 0 as opened on day 0: a counterfactual that puts them in place shows them.
 
 *Outcomes* are named classes defined in the scenario by structured conditions over these
-indicators (never code): a comparison ``{indicator, op, value | rung}``, or ``all``/``any``/
-``not`` of conditions. A day indicator that never happened compares false, except with
-``never``.
+indicators (never code): a comparison ``{indicator, op, value | rung}``, a state ``{state,
+at: any | end}`` (in effect at any time, or at the end) or ``{state, held: N}`` (in effect N
+days in a row), or ``all``/``any``/``not`` of conditions. A day indicator that never happened
+compares false, except with ``never``.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from difflib import get_close_matches
 
 import numpy as np
 
+from sim.jit import kernel
 from sim.scenario.schema import Condition, Scenario
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -57,11 +72,165 @@ def indicator_names(layout) -> list[str]:
     names += [f"alignment.{a}.final" for a in layout.actors]
     for a in layout.actors:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
+    names += [f"sanction_cost.{a}.final" for a in layout.actors]
     names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
     names += [f"agreement.{d}.final" for d in layout.deals]
+    for x in state_names(layout):
+        names += [f"{x}.days", f"{x}.held"]
+        if not (x.startswith("agreement.") and x.removeprefix("agreement.") in layout.deals):
+            names.append(f"{x}.final")
     names += [f"day.{e}" for e in event_names(layout)]
+    names += [f"day.{e}" for e in _sanction_events(layout)]
     return names
+
+
+def state_names(layout) -> list[str]:
+    """Every state whose days in effect are indicators, in the order of ``in_effect``."""
+    names = ["agreement"] + [f"agreement.{d}" for d in layout.deals]
+    names += [f"asset.{k}" for k in layout.assets]
+    names += [f"gate.{g}" for g in layout.gates]
+    names += [f"sanctions.{a}.{b}" for a, b in _sanction_pairs(layout)]
+    names += [f"war.{layout.dyad_name(i, j)}" for i, j in layout.dyads()]
+    return names
+
+
+def _sanction_pairs(layout) -> list[tuple[str, str]]:
+    menu = layout.menu
+    entries = menu.entries("sanction")
+    pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
+    return list(dict.fromkeys(pairs))
+
+
+def _sanction_events(layout) -> list[str]:
+    pairs = _sanction_pairs(layout)
+    return ([f"sanctioned.{a}.{b}" for a, b in pairs] + [f"lifted.{a}.{b}" for a, b in pairs])
+
+
+def in_effect(model) -> np.ndarray:
+    """``(R, X)`` bool: each state of ``state_names`` in effect now (after the day)."""
+    s, lay = model.state, model.layout
+    index = {a: i for i, a in enumerate(lay.actors)}
+    sanction = model.workspace.sanction
+    parts = [s.agreement.any(axis=1)[:, None], s.agreement, s.asset_on, s.gate_open]
+    parts += [sanction[:, index[a], index[b]][:, None] > 0 for a, b in _sanction_pairs(lay)]
+    i, j = np.triu_indices(lay.n_actors, 1)
+    parts.append(s.rung[:, i, j] >= lay.war_from)
+    return np.concatenate(parts, axis=1)
+
+
+class Holdings:
+    """Days in effect, longest spells and first days of every state, per replication.
+
+    Args:
+        layout: The model's layout (``state_names``).
+        r: Number of replications.
+    """
+
+    def __init__(self, layout, r: int) -> None:
+        self.names = state_names(layout)
+        x = len(self.names)
+        self.days = np.zeros((r, x), dtype=np.int64)
+        self.spell = np.zeros((r, x), dtype=np.int64)
+        self.held = np.zeros((r, x), dtype=np.int64)
+        self.now = np.zeros((r, x), dtype=bool)
+        self.first_on = np.full((r, x), np.nan)
+        self.first_off = np.full((r, x), np.nan)
+        self._sanctions = [self.names.index(f"sanctions.{a}.{b}")
+                           for a, b in _sanction_pairs(layout)]
+        self._sanction_names = [f"{a}.{b}" for a, b in _sanction_pairs(layout)]
+        index = {a: i for i, a in enumerate(layout.actors)}
+        self._pairs = np.array([[index[a], index[b]] for a, b in _sanction_pairs(layout)],
+                               dtype=np.int64).reshape(-1, 2)
+        self._war_from = int(getattr(layout, "war_from", 0))
+        self._flags = np.zeros((r, x), dtype=bool)
+
+    def note(self, model, day: int) -> None:
+        """``update`` with the states of ``in_effect``, in one compiled pass (a day's cost)."""
+        s = model.state
+        _note(s.agreement, s.asset_on, s.gate_open, model.workspace.sanction, self._pairs,
+              s.rung, self._war_from, day, self._flags, self.days, self.spell, self.held,
+              self.now, self.first_on, self.first_off)
+
+    def update(self, flags: np.ndarray, day: int) -> None:
+        """Note the states in effect after ``day`` (``in_effect``)."""
+        on_before = ~np.isnan(self.first_on)
+        lifted = on_before & ~flags & np.isnan(self.first_off)
+        self.first_off[lifted] = day
+        self.first_on[~on_before & flags] = day
+        self.days += flags
+        self.spell += 1
+        self.spell *= flags
+        np.maximum(self.held, self.spell, out=self.held)
+        self.now = flags
+
+    def values(self) -> dict[str, np.ndarray]:
+        """The state indicators (``<state>.days``, ``.held``, ``.final``) and sanction days."""
+        out: dict[str, np.ndarray] = {}
+        for x, name in enumerate(self.names):
+            out[f"{name}.days"] = self.days[:, x].astype(float)
+            out[f"{name}.held"] = self.held[:, x].astype(float)
+            out[f"{name}.final"] = self.now[:, x].astype(float)
+        for x, name in zip(self._sanctions, self._sanction_names, strict=True):
+            out[f"day.sanctioned.{name}"] = self.first_on[:, x].copy()
+        for x, name in zip(self._sanctions, self._sanction_names, strict=True):
+            out[f"day.lifted.{name}"] = self.first_off[:, x].copy()
+        return out
+
+
+@kernel
+def _note(agreement, asset_on, gate_open, sanction, pairs, rung, war_from, day, flags, days,
+          spell, held, now, first_on, first_off):
+    """``Holdings.update`` of the states of ``in_effect``, for every replication, in place."""
+    n = rung.shape[1]
+    for r in range(flags.shape[0]):
+        x = 1
+        flags[r, 0] = False
+        for d in range(agreement.shape[1]):
+            flags[r, 0] |= agreement[r, d]
+            flags[r, x] = agreement[r, d]
+            x += 1
+        for k in range(asset_on.shape[1]):
+            flags[r, x] = asset_on[r, k]
+            x += 1
+        for g in range(gate_open.shape[1]):
+            flags[r, x] = gate_open[r, g]
+            x += 1
+        for p in range(pairs.shape[0]):
+            flags[r, x] = sanction[r, pairs[p, 0], pairs[p, 1]] > 0
+            x += 1
+        for i in range(n):
+            for j in range(i + 1, n):
+                flags[r, x] = rung[r, i, j] >= war_from
+                x += 1
+        for x in range(flags.shape[1]):
+            on = flags[r, x]
+            if np.isnan(first_on[r, x]):
+                if on:
+                    first_on[r, x] = day
+            elif not on and np.isnan(first_off[r, x]):
+                first_off[r, x] = day
+            days[r, x] += 1 if on else 0
+            spell[r, x] = spell[r, x] + 1 if on else 0
+            held[r, x] = max(held[r, x], spell[r, x])
+            now[r, x] = on
+
+
+def in_effect_at_start(layout, state) -> dict[str, np.ndarray]:
+    """Events that count as happened on day 0 because their result is in place from the start.
+
+    An asset in effect on day 0 counts as granted (as activated if its holder is its owner);
+    a gate open on day 0 as opened. Returns ``{event name: (R,) bool}``.
+    """
+    out = {}
+    for k, asset in enumerate(layout.assets):
+        on = state.asset_on[:, k]
+        own = state.asset_holder[:, k] == layout.asset_owner[k]
+        out[f"granted.{asset}"] = on & ~own
+        out[f"activated.{asset}"] = on & own
+    for g, gate in enumerate(layout.gates):
+        out[f"opened.{gate}"] = state.gate_open[:, g].copy()
+    return out
 
 
 def _attack_pairs(layout) -> list[tuple[str, str]]:
@@ -115,6 +284,8 @@ def indicators(model) -> dict[str, np.ndarray]:
     for i, a in enumerate(lay.actors):
         out[f"pressure.{a}.max"] = model.state.pressure_max[:, i].copy()
         out[f"pressure.{a}.final"] = s.pressure[:, i].copy()
+    for i, a in enumerate(lay.actors):
+        out[f"sanction_cost.{a}.final"] = s.sanction_cost[:, :, i].sum(axis=1)
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
         out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
@@ -123,8 +294,15 @@ def indicators(model) -> dict[str, np.ndarray]:
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()
     for d, deal in enumerate(lay.deals):
         out[f"agreement.{deal}.final"] = s.agreement[:, d].astype(float)
+    held = model.holdings.values()
+    for x in state_names(lay):
+        out[f"{x}.days"], out[f"{x}.held"] = held[f"{x}.days"], held[f"{x}.held"]
+        if f"{x}.final" not in out:
+            out[f"{x}.final"] = held[f"{x}.final"]
     for e in event_names(lay):
         out[f"day.{e}"] = model.trackers.first_day.get(e, np.full(r, np.nan)).copy()
+    for e in _sanction_events(lay):
+        out[f"day.{e}"] = held[f"day.{e}"]
     return out
 
 
@@ -142,6 +320,12 @@ def evaluate(cond: Condition, values: dict[str, np.ndarray], rungs: list[str]) -
         return out
     if cond.not_ is not None:
         return ~evaluate(cond.not_, values, rungs)
+    if cond.state is not None:
+        if cond.held is not None:
+            return values[f"{cond.state}.held"] >= cond.held
+        if cond.at == "end":
+            return values[f"{cond.state}.final"] > 0
+        return values[f"{cond.state}.days"] > 0
     x = values[cond.indicator]
     if cond.op == "happened":
         return ~np.isnan(x)
@@ -168,10 +352,16 @@ def outcome_problems(spec: Scenario) -> list[tuple[str, str]]:
     """``(key path, message)`` for outcome conditions on indicators that do not exist."""
     from sim.world import compile_scenario
 
-    known = set(indicator_names(compile_scenario(spec).layout))
+    layout = compile_scenario(spec).layout
+    known, states = set(indicator_names(layout)), set(state_names(layout))
     problems = []
 
+
     def walk(cond: Condition, path: str) -> None:
+        if cond.state is not None and cond.state not in states:
+            close = get_close_matches(cond.state, sorted(states), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known: {sorted(states)}"
+            problems.append((f"{path}.state", f"unknown state '{cond.state}'{hint}"))
         if cond.indicator is not None and cond.indicator not in known:
             swapped = _swap_dyad(cond.indicator)
             if swapped in known:

@@ -131,6 +131,27 @@ def _splits(folder: Path) -> str:
             f"<ul>{''.join(items)}</ul>")
 
 
+def _degeneracy(summary: dict) -> str:
+    """What the scenario cannot produce as written (``sim.analysis.degeneracy``)."""
+    from sim.analysis import degeneracy
+
+    try:  # summary.json is untrusted input: a damaged one loses this section, not the page
+        found = degeneracy(summary["outcomes"], summary.get("indicators", []))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "<p class=note>summary.json does not say what the scenario cannot vary.</p>"
+    items = [("Outcomes in no run (0%)", found["never"]),
+             ("Outcomes in every run (100%)", found["always"]),
+             (f"Indicators that never vary ({len(found['constant'])} of "
+              f"{len(summary.get('indicators', []))})", found["constant"])]
+    body = "".join(f"<p>{_e(title)}: "
+                   + ", ".join(f"<code>{_e(x)}</code>" for x in names) + "</p>"
+                   for title, names in items if names)
+    return ("<h3>What this scenario cannot vary</h3><p class=note>Outcomes that never or always "
+            "happen and indicators with one value in every run: levers never pulled, states "
+            "fixed from day 0. Check that each is right for the scenario.</p>"
+            + (body or "<p>Nothing: every outcome and indicator varies.</p>"))
+
+
 def write_report(folder: Path) -> Path:
     """Write ``folder/report.html`` (drawing the figures first if there are none)."""
     folder = Path(folder)
@@ -161,6 +182,7 @@ def write_report(folder: Path) -> Path:
                      "</h2>")
         parts.append(_outcome_table(summary["outcomes"], descriptions))
         parts.append(_splits(folder))
+        parts.append(_degeneracy(summary))
     if (folder / "comparison.json").exists():
         comparison = read_json(folder / "comparison.json")
         parts.append("<h2>Comparison (common random numbers)</h2>")

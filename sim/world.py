@@ -204,11 +204,14 @@ class Params:
     pressure_per_loss: np.ndarray
     pressure_per_refugees: np.ndarray
     pressure_per_ground: np.ndarray
+    pressure_per_sanction: np.ndarray
+    sanction_recovery: np.ndarray
     action_cost: np.ndarray  # (P, M)
     # relations (P, A, A)
     affinity0: np.ndarray
     trade: np.ndarray
     rung0: np.ndarray  # int
+    rung_rest: np.ndarray  # int: resting rung of each dyad
     anchor: np.ndarray
     anchor_strength: np.ndarray
     partner: np.ndarray  # partner weight for 'ties', rows sum to <= 1
@@ -240,6 +243,8 @@ class Params:
     control0: np.ndarray
     speed: np.ndarray
     loss_rate: np.ndarray
+    event_size: np.ndarray  # mean losses per strike or engagement event
+    event_dispersion: np.ndarray  # negative-binomial shape of an event's toll
     attack_boost: np.ndarray
     contest_exponent: np.ndarray
     civilian_death_rate: np.ndarray
@@ -271,7 +276,7 @@ class Params:
     baseline_pull: np.ndarray
     trade_pull: np.ndarray
     balance: np.ndarray
-    gate_cost: np.ndarray
+    gate_cost: np.ndarray  # (P, G): each gate's own, or alliances.gate_cost
     aff_noise: np.ndarray
     realignment_threshold: np.ndarray
     # decisions
@@ -390,12 +395,15 @@ def compile_scenario(spec: Scenario) -> World:
     affinity0 = np.eye(n)
     trade = np.zeros((n, n))
     rung0 = np.zeros((n, n), dtype=np.int64)
+    rung_rest = np.zeros((n, n), dtype=np.int64)
     for key, rel in spec.relations.items():
         a, b = (ai[x] for x in split_dyad(key))
         affinity0[a, b] = affinity0[b, a] = rel.affinity
         trade[a, b] = trade[b, a] = rel.trade
         if rel.rung is not None:
             rung0[a, b] = rung0[b, a] = ri[rel.rung]
+        if rel.resting_rung is not None:
+            rung_rest[a, b] = rung_rest[b, a] = ri[rel.resting_rung]
     anchor = np.zeros((n, n))
     strength = np.zeros((n, n))
     for inst in spec.institutions.values():
@@ -531,8 +539,11 @@ def compile_scenario(spec: Scenario) -> World:
         pressure_per_loss=per_actor(lambda x: x.pressure.per_loss),
         pressure_per_refugees=per_actor(lambda x: x.pressure.per_refugees),
         pressure_per_ground=per_actor(lambda x: x.pressure.per_ground),
+        pressure_per_sanction=per_actor(lambda x: x.pressure.per_sanction),
+        sanction_recovery=per_actor(lambda x: x.pressure.sanction_recovery),
         action_cost=_arr(m_cost),
         affinity0=affinity0[None], trade=trade[None], rung0=rung0[None],
+        rung_rest=rung_rest[None],
         anchor=anchor[None], anchor_strength=strength[None], partner=partner[None],
         rung_intensity=_arr([r.intensity for r in lad.rungs.values()]),
         rung_severity=_arr([r.severity for r in lad.rungs.values()]),
@@ -550,7 +561,8 @@ def compile_scenario(spec: Scenario) -> World:
         asset_holder0=holder0[None], asset_on0=on0[None],
         value=value[None], control0=control0[None],
         speed=_arr([spec.theatre.objectives[x].speed for x in objectives]),
-        loss_rate=_arr(f.loss_rate), attack_boost=_arr(f.attack_boost),
+        loss_rate=_arr(f.loss_rate), event_size=_arr(f.event_size),
+        event_dispersion=_arr(f.dispersion), attack_boost=_arr(f.attack_boost),
         contest_exponent=_arr(f.contest_exponent),
         civilian_death_rate=_arr(f.civilian_death_rate),
         population0=_arr([ref.nodes[x].population for x in nodes], np.int64),
@@ -570,7 +582,9 @@ def compile_scenario(spec: Scenario) -> World:
         bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
-        trade_pull=_arr(al.trade_pull), balance=_arr(al.balance), gate_cost=_arr(al.gate_cost),
+        trade_pull=_arr(al.trade_pull), balance=_arr(al.balance),
+        gate_cost=_arr([al.gate_cost if ref.gates[g].cost is None else ref.gates[g].cost
+                        for g in gates]),
         aff_noise=_arr(al.noise), realignment_threshold=_arr(al.realignment_threshold),
         horizon=_arr(float(dec.horizon)), loss_unit=_arr(dec.loss_unit),
         territory_unit=_arr(dec.territory_unit),

@@ -262,16 +262,18 @@ def _score_menu(s, p, structure, armed_from):
             elif v in (_OPEN_GATE, _CLOSE_GATE):
                 g = gate[e]
                 sign = 1.0 if v == _OPEN_GATE else -1.0
-                # movers from the actor's own nodes along the gate's routes, and the
-                # partners hosting the routes' far ends
+                # the burden the gate's routes shift off the actor's soil (movers leaving
+                # its nodes for others' less those arriving on it: a route between two of
+                # its own nodes shifts nothing), and the partners hosting the far ends
                 through = 0.0
                 for h in range(n):
                     is_host[h] = False
                 for route in range(edge_gate.size):
                     if edge_gate[route] != g:
                         continue
-                    if node_host[edge_src[route]] == a:
-                        through += potential[r, route] * (1.0 - leakage[q, g])
+                    shift = ((1.0 if node_host[edge_src[route]] == a else 0.0)
+                             - (1.0 if node_host[edge_dst[route]] == a else 0.0))
+                    through += shift * potential[r, route] * (1.0 - leakage[q, g])
                     if node_host[edge_dst[route]] >= 0:
                         is_host[node_host[edge_dst[route]]] = True
                 cost_ties = 0.0
@@ -282,7 +284,7 @@ def _score_menu(s, p, structure, armed_from):
                 if changes:
                     value = sign * (
                         w[q, a, _REFUGEES] * through * horizon[q] / people_unit[q]
-                        - w[q, a, _TIES] * cost_ties * gate_cost[q] * horizon[q]
+                        - w[q, a, _TIES] * cost_ties * gate_cost[q, g] * horizon[q]
                     )
             utility[r, e] = value - action_cost[q, e]
     return utility

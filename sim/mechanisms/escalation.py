@@ -22,10 +22,20 @@ from sim.rng import stream_key, uniform_at
 
 
 @helper
-def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, base_drift,
-          hostility, sanction_drive, provocation, conciliation, weariness, trade_damping,
-          mediation_weight, out):
+def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, rung, rest,
+          base_drift, hostility, sanction_drive, provocation, conciliation, weariness,
+          trade_damping, mediation_weight, out):
     """Escalation drive per dyad, ``(R, A, A)``, symmetric.
+
+    The base drift points toward the dyad's resting rung: it is ``base_drift`` above it and
+    ``|base_drift|`` below it. At the resting rung the base drift only resists a rise (it is
+    added when the other terms push up), and the dyad steps down only when something else
+    pulls it down (de-escalation, weariness, trade, mediation). So a pair left alone hovers at
+    its resting rung, a standing rivalry at 'tension' say, instead of every dyad drifting to
+    the bottom; trade, a structural tie that the resting rung already reflects, damps a rise
+    but does not pull a dyad below it. With the default resting rung (the lowest) the rule is
+    the one of version 1.
+    Richardson (1960) writes the same "grievance" term as a constant a pair returns to.
 
     Args:
         attack: ``(R, A, A)`` 1 where i attacks j today.
@@ -36,7 +46,10 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
         losses: ``(R, A, A)`` int losses of i caused by j so far (war weariness).
         trade: ``(P, A, A)`` trade interdependence.
         mediation: ``(A, A)`` mediation effort today.
-        base_drift: ``(P,)`` drive of every dyad on a day with nothing happening.
+        rung: ``(R, A, A)`` int rungs today.
+        rest: ``(P, A, A)`` int resting rung of each dyad.
+        base_drift: ``(P,)`` drive of a dyad above its resting rung on a day with nothing
+            happening (toward the resting rung below it).
         hostility: ``(P,)`` drive added per attacking side.
         sanction_drive: ``(P,)`` drive added per sanctioning side.
         provocation: ``(P,)`` drive added on a day with casualties between the two.
@@ -53,9 +66,8 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
             for j in range(n):
                 casualties = 1.0 if losses_today[r, i, j] + losses_today[r, j, i] > 0 else 0.0
                 worn = np.float64(losses[r, i, j] + losses[r, j, i])
-                out[r, i, j] = (
-                    base_drift[q]
-                    + hostility[q] * (attack[r, i, j] + attack[r, j, i])
+                acts = (
+                    hostility[q] * (attack[r, i, j] + attack[r, j, i])
                     + sanction_drive[q] * (sanction[r, i, j] + sanction[r, j, i])
                     + provocation[q] * casualties
                     - conciliation[q] * (deescalate[r, i, j] + deescalate[r, j, i])
@@ -63,6 +75,15 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
                     - trade_damping[q] * trade[q, i, j]
                     - mediation_weight[q] * mediation[i, j]
                 )
+                level, home = rung[r, i, j], rest[q, i, j]
+                if level > home:
+                    out[r, i, j] = base_drift[q] + acts
+                elif level < home:
+                    out[r, i, j] = abs(base_drift[q]) + acts
+                elif base_drift[q] + acts > 0.0:
+                    out[r, i, j] = base_drift[q] + acts
+                else:  # trade is part of what set the resting rung: it does not pull below
+                    out[r, i, j] = min(acts + trade_damping[q] * trade[q, i, j], 0.0)
 
 
 @helper

@@ -1,6 +1,10 @@
 """Domestic pressure (mechanism 5).
 
-Losses, new refugees on one's soil and lost ground raise pressure; it fades at a constant rate.
+Losses, new refugees on one's soil, lost ground and the economic cost of sanctions raise
+pressure; it fades at a constant rate. Sanctions leave a lasting cost: a stock on the target
+that grows by one unit per day of sanctions and fades by the target's ``sanction_recovery``,
+so sanctions keep biting for a while after they are lifted (Hufbauer et al. 2007, Economic
+Sanctions Reconsidered: costs build over months and outlast the measures).
 Inputs saturate (``p += (1 - p) * (1 - exp(-input))``) so pressure stays in [0, 1]. Pressure
 feeds back into decisions: it raises the value of retaliating against the actor that caused
 recent losses and lowers the value of concessions: a leader pressed "to respond" as "the toll
@@ -18,7 +22,7 @@ from sim.jit import helper, pick
 
 @helper
 def step(pressure, new_losses, new_refugees, lost_ground, shock, per_loss, per_refugees,
-         per_ground, decay):
+         per_ground, decay, sanction_cost, per_sanction):
     """Next day's pressure ``(R, A)``, in place.
 
     ``p += (1 - p) * (1 - exp(-load))``, then a decay, then dated shocks, clipped to [0, 1].
@@ -33,6 +37,8 @@ def step(pressure, new_losses, new_refugees, lost_ground, shock, per_loss, per_r
         per_refugees: ``(P, A)`` load per 100,000 people arrived.
         per_ground: ``(P, A)`` load per unit of valued territory lost.
         decay: ``(P, A)`` share of pressure that fades each day.
+        sanction_cost: ``(R, A, A)`` economic cost on j of i's sanctions (``sanction_step``).
+        per_sanction: ``(P, A)`` load per unit of that cost, every day it lasts.
     """
     for r in range(pressure.shape[0]):
         q = pick(per_loss.shape[0], r)
@@ -40,7 +46,11 @@ def step(pressure, new_losses, new_refugees, lost_ground, shock, per_loss, per_r
             lost = 0
             for j in range(new_losses.shape[2]):
                 lost += new_losses[r, a, j]
+            cost = 0.0
+            for i in range(sanction_cost.shape[1]):
+                cost += sanction_cost[r, i, a]
             load = (per_loss[q, a] * lost
+                    + per_sanction[q, a] * cost
                     + per_refugees[q, a] * max(new_refugees[r, a], 0) / 100_000.0
                     + per_ground[q, a] * max(lost_ground[r, a], 0.0))
             raised = pressure[r, a] + (1.0 - pressure[r, a]) * (1.0 - np.exp(-load))
@@ -54,3 +64,19 @@ def grievance_step(grievance, losses_today, memory):
         for i in range(grievance.shape[1]):
             for j in range(grievance.shape[2]):
                 grievance[r, i, j] = grievance[r, i, j] * memory + losses_today[r, i, j]
+
+
+@helper
+def sanction_step(cost, sanction, recovery):
+    """The economic cost on j of i's sanctions, in place: ``c = c (1 - recovery_j) + s_ij``.
+
+    Args:
+        cost: ``(R, A, A)`` the stock, updated in place.
+        sanction: ``(R, A, A)`` 1 where i sanctions j today.
+        recovery: ``(P, A)`` share of the target's cost that fades each day.
+    """
+    for r in range(cost.shape[0]):
+        q = pick(recovery.shape[0], r)
+        for i in range(cost.shape[1]):
+            for j in range(cost.shape[2]):
+                cost[r, i, j] = cost[r, i, j] * (1.0 - recovery[q, j]) + sanction[r, i, j]

@@ -10,7 +10,13 @@ dead. Each day:
 3. movers take each outgoing route with its base rate times the attractiveness of the
    destination (spare capacity; safety for conflict nodes), times the gate factor (1 when the
    route's gate is open, its leakage when closed); those who find no route stay;
-4. returns: along routes that allow them, people go back to a calm conflict node.
+4. returns: along routes that allow them, displaced people go back to a calm conflict node.
+
+Each node keeps a count of the *displaced* among its people (those who left a conflict node and
+have not gone home): onward movers from a node that is not a conflict node are its displaced
+first (Flee moves refugees, not the residents of the towns they pass through); returns draw on
+the displaced only, never on the people who lived at the destination before the crisis, and
+fill the origin no further than its capacity.
 
 Expected flows are turned into whole people by stochastic rounding and capped so no node sends
 more people than it holds.
@@ -111,13 +117,15 @@ def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, cap
 
 
 @helper
-def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, edge_rate,
-         edge_return, leakage, death_rate, flows, calm_below, fighting, ground_shift, gate_open,
-         relief_, keys, day, streams, work, moves):
+def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity,
+         edge_rate, edge_return, leakage, death_rate, flows, calm_below, fighting, ground_shift,
+         gate_open, relief_, keys, day, streams, work, moves):
     """One day of deaths, displacement, onward movement and returns, in place.
 
     Args:
         people: ``(R, N)`` int, updated in place.
+        displaced: ``(R, N)`` int, the displaced among each node's people (at most its
+            people), updated in place.
         dead: ``(R,)`` int, civilian deaths so far, updated in place.
         left: ``(R,)`` int, people who ever left a conflict node, updated in place.
         conflict: ``(N,)`` bool: conflict nodes.
@@ -139,7 +147,7 @@ def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, 
         day: Today.
         streams: ``(deaths, moves)``: the streams rounding deaths (a uniform per node) and
             moves (forward along each route, then back).
-        work: ``(2, N)`` scratch.
+        work: ``(4, N)`` scratch.
         moves: ``(2E + N,)`` int scratch.
     """
     n_nodes, e_count = people.shape[1], edge_src.size
@@ -155,6 +163,7 @@ def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, 
                                            + uniform_at(key_deaths, node))), people[r, node])
             people[r, node] -= deaths
             dead[r] += deaths
+            displaced[r, node] = min(displaced[r, node], people[r, node])
         # 2.-4. expected flows along routes, forward and back
         for node in range(n_nodes):
             work[0, node] = people[r, node] * _mover_rate(
@@ -170,7 +179,7 @@ def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, 
                 gate = leakage[q, edge_gate[e]]
             forward = work[0, a] * edge_rate[q, e] * work[1, b] * gate
             calm = 1.0 if conflict[a] and fighting[r] < calm_below[q] else 0.0
-            back = people[r, b] * edge_return[q, e] * calm * gate
+            back = displaced[r, b] * edge_return[q, e] * calm * gate
             moves[e] = np.int64(np.floor(forward + uniform_at(key_moves, e)))
             moves[e_count + e] = np.int64(np.floor(back + uniform_at(key_moves, e_count + e)))
         # cap: no node sends more than it holds (floor keeps the count whole and below it)
@@ -187,11 +196,38 @@ def step(people, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity, 
                 if moves[sent + node] > people[r, node]:
                     moves[move] = np.int64(np.floor(
                         moves[move] * (people[r, node] / max(moves[sent + node], 1))))
+        # returns: from no node more than its displaced, into none beyond its capacity
+        for node in range(n_nodes):
+            work[2, node], work[3, node] = 0.0, 0.0
+        for e in range(e_count):
+            work[2, edge_dst[e]] += moves[e_count + e]  # sent back from the route's far end
+            work[3, edge_src[e]] += moves[e_count + e]  # coming home
+        for e in range(e_count):
+            a, b = edge_src[e], edge_dst[e]
+            back = e_count + e
+            if work[2, b] > displaced[r, b]:
+                moves[back] = np.int64(np.floor(moves[back] * displaced[r, b] / work[2, b]))
+            room = max(capacity[q, a] - people[r, a], 0.0)
+            if work[3, a] > room:
+                moves[back] = np.int64(np.floor(moves[back] * room / work[3, a]))
+        # the displaced among the movers: all who leave a conflict node, and elsewhere the
+        # displaced first; arrivals are counted after every departure (work[2])
+        for node in range(n_nodes):
+            work[2, node] = 0.0
+        for e in range(e_count):
+            a, b = edge_src[e], edge_dst[e]
+            among = min(moves[e], displaced[r, a])
+            displaced[r, a] -= among
+            work[2, b] += moves[e] if conflict[a] else among
+            displaced[r, b] -= moves[e_count + e]  # home again: no longer displaced
         for e in range(e_count):
             people[r, edge_src[e]] -= moves[e]
             people[r, edge_dst[e]] += moves[e]
             people[r, edge_dst[e]] -= moves[e_count + e]
             people[r, edge_src[e]] += moves[e_count + e]
+        for node in range(n_nodes):
+            displaced[r, node] = min(max(displaced[r, node] + np.int64(work[2, node]), 0),
+                                     people[r, node])
         for e in range(e_count):
             if conflict[edge_src[e]]:
                 left[r] += moves[e]

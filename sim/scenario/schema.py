@@ -140,6 +140,15 @@ class PressureTraits(Strict):
     per_ground: NonNegative = Field(
         0.5, description="Pressure added per unit of valued territory lost."
     )
+    per_sanction: NonNegative = Field(
+        0.001, description="Pressure added each day per unit of economic cost of the "
+        "sanctions on this actor (a day of one actor's sanctions adds a unit; it fades by "
+        "sanction_recovery)."
+    )
+    sanction_recovery: Probability = Field(
+        0.01, description="Share of the economic cost of sanctions that fades each day "
+        "(the economy adapts): the cost outlasts the sanctions."
+    )
 
 
 class Action(Strict):
@@ -232,6 +241,11 @@ class Relation(Strict):
     affinity: Signed = Field(0.0, description="Affinity on day 0, in [-1, 1].")
     trade: Probability = Field(0.0, description="Economic interdependence (trade, tourism).")
     rung: str | None = Field(None, description="Escalation rung on day 0 (default: the lowest).")
+    resting_rung: str | None = Field(
+        None, description="Rung the pair relaxes toward when nothing happens (default: the "
+        "lowest): the ladder's base drift pulls down above it and up below it, so a standing "
+        "rivalry stays at 'tension' rather than drifting to the bottom."
+    )
 
 
 class Institution(Strict):
@@ -351,6 +365,18 @@ class Fighting(Strict):
     loss_rate: Force = Field(
         0.3, description="Expected daily losses per unit of enemy firepower at intensity 1."
     )
+    event_size: Positive = Field(
+        4.0, le=10_000.0,
+        description="Mean losses per strike or engagement event: losses come as a "
+        "Poisson number of events (rate / event_size a day), so the expected daily loss is "
+        "still loss_rate's."
+    )
+    dispersion: Positive = Field(
+        0.5, ge=0.01, le=1_000.0,
+        description="Shape of the negative binomial toll of one event (variance "
+        "event_size + event_size^2 / dispersion): smaller means a heavier tail, rare "
+        "events with many dead (Clauset, Young & Gleditsch 2007)."
+    )
     attack_boost: Boost = Field(
         1.0, description="Extra intensity in a dyad when a side attacks (per attacking side)."
     )
@@ -396,6 +422,10 @@ class Gate(Strict):
     leakage: Probability = Field(0.05, description="Share of flow that passes when closed.")
     policy: Literal["decide", "open", "closed"] = Field(
         "decide", description="'decide': the owner chooses daily; else fixed open or closed."
+    )
+    cost: NonNegative | None = Field(
+        None, description="Daily affinity its owner loses with the hosts beyond it while it "
+        "is open (default: alliances.gate_cost)."
     )
 
 
@@ -547,14 +577,28 @@ class Event(Strict):
 class Condition(Strict):
     """A structured condition on a run's indicators: never code.
 
-    Exactly one form: a comparison (``indicator``, ``op`` and ``value`` or ``rung``), or a
-    combination (``all``, ``any``, ``not``) of conditions.
+    Exactly one form: a comparison (``indicator``, ``op`` and ``value`` or ``rung``), a state
+    (``state`` with ``at`` or ``held``), or a combination (``all``, ``any``, ``not``) of
+    conditions.
     """
 
     indicator: str | None = Field(None, description="Indicator column, e.g. rung.a~b.max.")
     op: Literal[">=", ">", "<=", "<", "==", "!=", "happened", "never"] | None = None
     value: Annotated[float, _Number] | None = Field(None, allow_inf_nan=False)
     rung: str | None = Field(None, description="Compare with this rung's position.")
+    state: str | None = Field(
+        None, description="Something that is in effect or not each day: 'agreement' (any "
+        "deal), 'agreement.<deal>', 'asset.<asset>' (granted or activated), 'gate.<gate>' "
+        "(open), 'sanctions.<actor>.<target>', 'war.<a>~<b>' (at or above war_from). In "
+        "effect from day 0 counts. Needs 'at' or 'held'."
+    )
+    at: Literal["any", "end"] | None = Field(
+        None, description="With 'state': in effect on at least one day ('any') or on the "
+        "last day ('end')."
+    )
+    held: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        None, description="With 'state': in effect for at least this many days in a row."
+    )
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(None, alias="not")
@@ -564,12 +608,21 @@ class Condition(Strict):
     @model_validator(mode="after")
     def _one_form(self) -> Condition:
         forms = [self.indicator is not None, self.all is not None, self.any is not None,
-                 self.not_ is not None]
+                 self.not_ is not None, self.state is not None]
         if sum(forms) != 1:
-            raise ValueError("a condition is exactly one of: indicator/op/value, all, any, not")
+            raise ValueError("a condition is exactly one of: indicator/op/value, state/at|held, "
+                             "all, any, not")
         for key in ("all", "any"):
             if getattr(self, key) == []:
                 raise ValueError(f"'{key}' of no conditions means nothing; list at least one")
+        if self.state is None and (self.at is not None or self.held is not None):
+            raise ValueError("'at' and 'held' go with 'state' only")
+        if self.state is not None:
+            if (self.at is None) == (self.held is None):
+                raise ValueError("a state condition needs exactly one of 'at' (any or end) "
+                                 "or 'held' (days in a row)")
+            if self.op is not None or self.value is not None or self.rung is not None:
+                raise ValueError("a state condition takes no 'op', 'value' or 'rung'")
         if self.indicator is not None:
             if self.op is None:
                 raise ValueError("a comparison needs 'op'")
@@ -678,6 +731,7 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         out += need("actor", actors, a, f"relations.{key}")
         out += need("actor", actors, b, f"relations.{key}")
         out += need("rung", rungs, rel.rung, f"relations.{key}.rung")
+        out += need("rung", rungs, rel.resting_rung, f"relations.{key}.resting_rung")
     for key, inst in s.institutions.items():
         for i, m in enumerate(inst.members):
             out += need("actor", actors, m, f"institutions.{key}.members[{i}]")
