@@ -9,6 +9,7 @@ exactly (to rounding), in either unit a figure may use (shares or percent).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -38,14 +39,25 @@ def folders(tmp_path_factory):
 
 def _drawn(folder, monkeypatch) -> dict[str, Figure]:
     """Every figure ``plot_folder`` saves for ``folder``, by file stem."""
+    import sim.plots as plots
+
     figures: dict[str, Figure] = {}
-    real = Figure.savefig
+    if hasattr(plots, "save_figure"):  # figures written through a helper (path, format)
+        real_save = plots.save_figure
 
-    def catch(self, fname, *args, **kwargs):
-        figures[str(getattr(fname, "stem", fname))] = self
-        return real(self, fname, *args, **kwargs)
+        def catch_save(fig, path, *args, **kwargs):
+            figures[Path(path).stem] = fig
+            return real_save(fig, path, *args, **kwargs)
 
-    monkeypatch.setattr(Figure, "savefig", catch)
+        monkeypatch.setattr(plots, "save_figure", catch_save)
+    else:
+        real = Figure.savefig
+
+        def catch(self, fname, *args, **kwargs):
+            figures[str(getattr(fname, "stem", fname))] = self
+            return real(self, fname, *args, **kwargs)
+
+        monkeypatch.setattr(Figure, "savefig", catch)
     plot_folder(folder, ("png",))
     return figures
 
