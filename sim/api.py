@@ -9,8 +9,8 @@ Typical use::
 
     import sim.api as sa
 
-    baseline = sa.load("scenarios/idlib_2020.yaml", {"run.runs": 200})
-    ens = sa.run(baseline, out="outputs/idlib")       # outcome table: ens.outcomes
+    baseline = sa.load("scenarios/my_crisis.yaml", {"run.runs": 200})
+    ens = sa.run(baseline, out="outputs/my_crisis")   # outcome table: ens.outcomes
     sw = sa.sweep(baseline, {"fighting.loss_rate": (0.1, 0.3)}, points=50, reps=20)
     found = sa.discover(sw.out_dir, outcome="war")     # PRIM boxes and a CART tree
 
