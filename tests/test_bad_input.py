@@ -69,12 +69,17 @@ def test_problems_in_the_body_carry_line_column_and_key():
     assert "arcadia~borduria" in line
 
 
-def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
-    path = tmp_path / "huge.yaml"
+def _sparse_file(path, head: bytes, size: int):
+    """A file of ``size`` bytes that starts with ``head`` (sparse: nothing is written between)."""
     with path.open("wb") as f:
-        f.write(b"name: x\ndescription: ")
-        f.seek(100 * 2**20)
-        f.write(b"x\n")
+        f.write(head)
+        f.seek(size)
+        f.write(b"\n")
+    return path
+
+
+def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
+    path = _sparse_file(tmp_path / "huge.yaml", b"name: x\ndescription: ", 100 * 2**20)
     started = time.perf_counter()
     with pytest.raises(ScenarioError, match="larger than"):
         load_scenario(path)
@@ -163,11 +168,7 @@ def test_a_sweep_file_is_read_like_a_scenario(tmp_path):
         with pytest.raises(UsageError) as info:
             load_sweep_file(path)
         assert message in str(info.value), (name, str(info.value))
-    huge = tmp_path / "huge.yaml"
-    with huge.open("wb") as f:
-        f.write(SWEEP.encode())
-        f.seek(50 * 2**20)
-        f.write(b"\n")
+    huge = _sparse_file(tmp_path / "huge.yaml", SWEEP.encode(), 50 * 2**20)
     started = time.perf_counter()
     with pytest.raises(UsageError, match="larger than"):
         load_sweep_file(huge)

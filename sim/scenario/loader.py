@@ -502,15 +502,25 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[Proble
 # --------------------------------------------------------------------------- validation
 
 
-def _validation_problems(exc: ValidationError, marks: dict, default_file: str) -> list[Problem]:
+def validation_problems(exc: ValidationError, marks: dict, default_file: str,
+                        known_keys=None) -> list[Problem]:
+    """Pydantic's errors as located one-line problems, with a did-you-mean for unknown keys.
+
+    Args:
+        exc: The validation error.
+        marks: Key path -> (file, line, column), from the safe reader.
+        default_file: File named when a key has no mark.
+        known_keys: Key path -> field names allowed there (default: the scenario schema's);
+            other strict files (observations) pass their own.
+    """
+    known_keys = known_keys or _known_keys
     problems = []
     for err in exc.errors():
         key: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         file, line, col = _locate(key, marks, default_file)
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            parent = key[:-1]
-            known = _known_keys(parent)
+            known = known_keys(key[:-1])
             close = get_close_matches(str(key[-1]), known, n=1)
             message = "unknown key" + (f"; did you mean '{close[0]}'?" if close else
                                        (f"; allowed: {', '.join(sorted(known))}" if known else ""))
@@ -570,7 +580,7 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
     try:
         spec = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_validation_problems(exc, marks, file)) from None
+        raise ScenarioError(validation_problems(exc, marks, file)) from None
     from sim.outcomes import outcome_problems  # late import: outcomes depend on the layout
 
     # references first: outcome checks compile the scenario, which needs valid references

@@ -30,6 +30,7 @@ from sim.scenario.loader import (
     format_path,
     load_scenario,
     read_yaml,
+    validation_problems,
 )
 from sim.scenario.schema import ID_PATTERN, Condition
 
@@ -149,7 +150,7 @@ def read_observations(path: str | Path) -> tuple[ObservationsSpec, dict, dict]:
     try:
         spec = ObservationsSpec.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_problems(exc, marks, file)) from None
+        raise ScenarioError(validation_problems(exc, marks, file, _known_keys)) from None
     problems = []
     for kind, items in (("events", spec.events), ("quantities", spec.quantities)):
         for i in range(len(items)):
@@ -165,24 +166,10 @@ def read_observations(path: str | Path) -> tuple[ObservationsSpec, dict, dict]:
     return spec, marks, notes
 
 
-def _problems(exc: ValidationError, marks: dict, file: str) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        key: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        located, line, column = _locate(key, marks, file)
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            model = _model_at(key[:-1])
-            known = list(model.model_fields) if model else []
-            close = get_close_matches(str(key[-1]), known, n=1)
-            message = "unknown key" + (f"; did you mean '{close[0]}'?" if close else
-                                       f"; allowed: {', '.join(known)}")
-        elif err["type"] == "missing":
-            message = "required key is missing; add it"
-        elif "input" in err and not isinstance(err["input"], dict | list):
-            message += f" (got {err['input']!r})"
-        problems.append(Problem(located, format_path(key), message, line, column))
-    return problems
+def _known_keys(key: PathKey) -> list[str]:
+    """Field names allowed at ``key`` of an observations file."""
+    model = _model_at(key)
+    return list(model.model_fields) if model else []
 
 
 def _model_at(key: PathKey) -> type[BaseModel] | None:
