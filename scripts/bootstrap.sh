@@ -31,3 +31,7 @@ fi
 "$venv/bin/python" -m pip install --quiet -e ".[test]" >&2
 rm -f "$venv"/.installed-*
 touch "$stamp"
+# Compile the model now (about a minute, once per version of the sources), so that the first
+# `sim run` measures the model's speed and not the compiler's (sim.api.compile_model).
+echo "compiling the model for this machine (about a minute)..." >&2
+"$venv/bin/python" -c 'from sim.api import compile_model as c; s = c(); print("compiled in %.0f s" % s if s else "compiled code already cached")' >&2

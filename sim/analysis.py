@@ -26,7 +26,11 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at 0 or n successes a bound is exactly 0 or 1; computed, it is off by a rounding error
+    # (5.6e-17 at 0/3), which put the interval's low end above the estimate
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def outcome_table(columns: dict[str, np.ndarray]) -> list[dict]:

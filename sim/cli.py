@@ -55,17 +55,47 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _int_between(minimum: int, maximum: int, why: str = ""):
+    """An argparse type: a whole number in ``minimum..maximum`` (``why``: the bound's source)."""
+    at_least = _int_at_least(minimum)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}{why}, not {value}")
+        return value
+
+    return parse
+
+
+def _run_setting(name: str, offset: int = 0):
+    """An argparse type bounded like ``run.<name>`` in the schema (read there, not restated)."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    from sim.scenario.schema import RunSettings
+
+    low, high = 0, None
+    for bound in RunSettings.model_fields[name].metadata:
+        if isinstance(bound, Ge | Gt):
+            low = bound.ge if isinstance(bound, Ge) else bound.gt + 1
+        elif isinstance(bound, Le | Lt):
+            high = bound.le if isinstance(bound, Le) else bound.lt - 1
+    return _int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
+
+
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
 def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_help: str,
                        scheduler: bool = True) -> None:
     """Options shared by the commands that run the model (run, sweep, compare)."""
-    parser.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
-    parser.add_argument("--workers", type=_positive_int,
+    parser.add_argument("--seed", type=_run_setting("seed"),
+                        help="seed (default: the scenario's)")
+    parser.add_argument("--workers", type=_int_between(1, MAX_WORKERS),
                         help="local worker processes (default: all cores)")
-    parser.add_argument("--batch-size", type=_positive_int,
+    parser.add_argument("--batch-size", type=_run_setting("batch_size"),
                         help="replications stepped in lockstep per batch")
     parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -93,9 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
     run.add_argument("file", type=Path, help="scenario YAML")
-    run.add_argument("--runs", type=_positive_int, help="replications (default: the scenario's)")
-    run.add_argument("--replay", type=_non_negative_int, metavar="K",
+    run.add_argument("--runs", type=_run_setting("runs"),
+                     help="replications (default: the scenario's)")
+    run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
+    run.add_argument("--uncertain", action="store_true",
+                     help="draw each run's uncertain values (range:/prior:) from their priors")
+    run.add_argument("--posterior", type=Path, metavar="FILE",
+                     help="draw each run's values from a posterior written by sim calibrate")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
@@ -105,10 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep file (YAML) with design, points, reps and parameters")
     sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
                        help="design (default lhs)")
-    sweep.add_argument("--points", type=_positive_int,
+    sweep.add_argument("--points", type=_run_setting("runs"),
                        help="lhs: points; grid: levels per range; sobol: base samples (power "
                        "of 2); morris: trajectories (default 100)")
-    sweep.add_argument("--reps", type=_positive_int, help="replications per point (default 50)")
+    sweep.add_argument("--reps", type=_run_setting("runs"),
+                       help="replications per point (default 50)")
     sweep.add_argument("--param", dest="params", action="append", default=[],
                        metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
     _execution_options(sweep, "outputs/<scenario>-sweep/", "override a value for every point")
@@ -116,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
                           "(the first is the reference)")
     comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
-    comp.add_argument("--runs", type=_positive_int, help="runs per scenario (default: the "
+    comp.add_argument("--runs", type=_run_setting("runs"), help="runs per scenario (default: the "
                       "first scenario's)")
     _execution_options(comp, "outputs/compare-<first scenario>/",
                        "override a value in every scenario", scheduler=False)
@@ -126,16 +162,32 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--format", dest="formats", default="png,svg",
                       help="comma-separated image formats (default png,svg)")
 
+    disc = sub.add_parser("discover", help="scenario discovery on a saved sweep: the parameter "
+                          "ranges that make an outcome likely (PRIM and a CART tree)")
+    disc.add_argument("folder", type=Path, help="a folder written by sim sweep")
+    target = disc.add_mutually_exclusive_group(required=True)
+    target.add_argument("--outcome", help="an outcome of the scenario (e.g. war)")
+    target.add_argument("--where", metavar="CONDITION",
+                        help="a condition on an indicator, e.g. 'losses.a>=50' "
+                        "(ops >= > <= < == !=; 'INDICATOR happened|never')")
+    disc.add_argument("--min-coverage", type=float, default=0.5,
+                      help="choose the densest PRIM box covering at least this share of the "
+                      "cases (default 0.5)")
+
     report = sub.add_parser("report", help="write one self-contained HTML page of a results "
                             "folder")
     report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
+
+    from sim.validation.commands import add_parsers as add_validation_parsers
+
+    add_validation_parsers(sub)
 
     app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz page)")
     app.add_argument("file", type=Path, nargs="?", default=Path("scenarios/idlib_2020.yaml"),
                      help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1: this machine only)")
-    app.add_argument("--port", type=_non_negative_int, default=8765,
+    app.add_argument("--port", type=_int_between(0, 65535), default=8765,
                      help="port (default 8765; 0 picks a free one)")
     return parser
 
@@ -146,13 +198,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
-                "plot": _plot, "report": _report, "app": _app}
-    if args.command in ("run", "sweep", "compare", "app"):
+                "plot": _plot, "report": _report, "app": _app, "discover": _discover}
+    from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
+
+    commands.update(VALIDATION_COMMANDS)
+    if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
         if not compiled_code_cached():
+            from sim.api import compile_model
+
             print("compiling the model for this machine (only the first run of this version "
                   "of crisis-sim; about a minute)...", file=sys.stderr, flush=True)
+            seconds = compile_model() or 0.0
+            print(f"compiled in {seconds:.0f} s (not counted in the runs per second)",
+                  file=sys.stderr, flush=True)
     if _uses_local_pool(args):  # its workers' server starts while this process loads
         from sim.execution.executors import start_local_server
 
@@ -189,11 +249,9 @@ def _uses_local_pool(args: argparse.Namespace) -> bool:
 
 
 def _load(args: argparse.Namespace):
-    from sim.scenario.loader import load_scenario
+    from sim.api import load
 
-    if not args.file.exists():
-        raise UsageError(f"{args.file}: file not found")
-    return load_scenario(args.file, getattr(args, "overrides", []))
+    return load(args.file, getattr(args, "overrides", []))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -212,6 +270,7 @@ def _check(args: argparse.Namespace) -> int:
           f"seed {spec.run.seed}")
     print(f"  values: {len(rows)}; with a source quote {sourced}, with an assumption "
           f"{assumed}, without a note {len(bare)}")
+    _check_memory(spec)
     if args.assumptions:
         print()
         for path, value, note in rows:
@@ -221,19 +280,37 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_memory(spec) -> None:
+    """Print the run's memory estimate; refuse (exit 2) one this machine cannot hold."""
+    from sim.execution.budget import check_memory, estimate_memory
+    from sim.execution.executors import default_workers
+    from sim.world import compile_scenario
+
+    estimate = estimate_memory(spec, compile_scenario(spec).layout,
+                               min(spec.run.batch_size, spec.run.runs), default_workers())
+    print(f"  memory of a run: {estimate.describe()}")
+    check_memory(estimate)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from sim import api
     from sim.analysis import degeneracy, format_degeneracy, format_indicators, format_outcomes
-    from sim.execution.ensemble import run_ensemble
 
     loaded = _load(args)
-    out_dir = args.out or Path("outputs") / loaded.slug
+    out_dir = args.out or api.default_out(loaded, "run")
+    from sim.validation.commands import varied_for_run
+
     seed = loaded.spec.run.seed if args.seed is None else args.seed
+    varied = varied_for_run(args, loaded, seed)
     if args.replay is not None:
-        return _replay(loaded, seed, args.replay, out_dir)
-    result = run_ensemble(loaded, runs=args.runs, seed=seed, batch_size=args.batch_size,
-                          workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
-                          progress=not args.no_progress)
+        return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
+    result = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
+                     workers=args.workers, scheduler=args.scheduler, out=out_dir,
+                     progress=not args.no_progress, varied=varied).result
     m = result.manifest
+    if varied is not None:
+        print(f"{varied.mode} mode: each run draws its own values of "
+              f"{', '.join(varied.paths)}")
     resumed = (f", {m['resumed_batches']} batches resumed from an earlier run"
                if m["resumed_batches"] else "")
     print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "
@@ -255,10 +332,11 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(loaded, seed: int, run: int, out_dir: Path) -> int:
-    from sim.execution.replay import replay
+def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None) -> int:
+    from sim.api import replay
 
-    result = replay(loaded, seed, run, out_dir)
+    result = replay(loaded, run, seed=seed, out=out_dir, runs=runs)
+    seed = loaded.spec.run.seed if seed is None else seed
     print(f"replay of run {run} (seed {seed}): {len(result.log)} log lines")
     for name, value in result.row.items():
         if name.startswith("outcome."):
@@ -274,26 +352,20 @@ def _replay(loaded, seed: int, run: int, out_dir: Path) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.design import load_sweep_file, make_design, parse_parameter
-    from sim.execution.sweep import run_sweep
+    from sim import api
 
     loaded = _load(args)
-    spec = {"design": "lhs", "points": 100, "reps": 50, "seed": None, "parameters": []}
-    if args.sweep_file is not None:
-        spec = load_sweep_file(args.sweep_file)
-    params = list(spec["parameters"]) + [parse_parameter(p) for p in args.params]
-    design_kind = args.design or spec["design"]
-    points = args.points or spec["points"]
-    reps = args.reps or spec["reps"]
-    seed = args.seed if args.seed is not None else (
-        spec["seed"] if spec["seed"] is not None else loaded.spec.run.seed)
-    design = make_design(design_kind, params, points, seed)
-    out_dir = args.out or Path("outputs") / f"{loaded.slug}-sweep"
+    design, reps, seed = api.make_sweep_design(
+        loaded, args.params, design=args.design, points=args.points, reps=args.reps,
+        seed=args.seed, sweep_file=args.sweep_file)
+    out_dir = args.out or api.default_out(loaded, "sweep")
     print(f"{design.kind} design: {design.size} points x {reps} replications = "
-          f"{design.size * reps} runs over {len(params)} parameters", file=sys.stderr)
-    result = run_sweep(loaded, design, reps=reps, seed=seed, batch_size=args.batch_size,
-                       workers=args.workers, scheduler=args.scheduler, out_dir=out_dir,
-                       progress=not args.no_progress)
+          f"{design.size * reps} runs over {len(design.parameters)} parameters",
+          file=sys.stderr)
+    result = api.sweep(loaded, design=design, reps=reps, seed=seed,
+                       batch_size=args.batch_size, workers=args.workers,
+                       scheduler=args.scheduler, out=out_dir,
+                       progress=not args.no_progress).result
     m = result.manifest
     print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
           f"({m['runs_per_second'] or 0:.0f} runs/s)\n")
@@ -337,54 +409,65 @@ def _format_sweep(result) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.execution.compare import compare, format_comparison
-    from sim.scenario.loader import load_scenario
+    from sim import api
+    from sim.execution.compare import format_comparison
 
-    scenarios = []
-    for path in args.files:
-        if not path.exists():
-            raise UsageError(f"{path}: file not found")
-        scenarios.append(load_scenario(path, args.overrides))
-    first = scenarios[0].spec.run
-    runs = args.runs or first.runs
-    seed = first.seed if args.seed is None else args.seed
-    out_dir = args.out or Path("outputs") / f"compare-{scenarios[0].slug}"
-    result = compare(scenarios, runs=runs, seed=seed, workers=args.workers,
-                     batch_size=args.batch_size, out_dir=out_dir, progress=not args.no_progress)
-    print(f"{len(scenarios)} scenarios x {runs} runs, seed {seed} (common random numbers)\n")
-    print(format_comparison(result))
+    scenarios = [api.load(path, args.overrides) for path in args.files]
+    out_dir = args.out or api.default_out(scenarios[0], "compare")
+    versus = api.compare(scenarios, runs=args.runs, seed=args.seed, workers=args.workers,
+                         batch_size=args.batch_size, out=out_dir,
+                         progress=not args.no_progress)
+    print(f"{len(scenarios)} scenarios x {versus.runs_per_scenario} runs, seed {versus.seed} "
+          "(common random numbers)\n")
+    print(format_comparison(versus.result))
     print(f"\nresults in {out_dir}/ (comparison.json, comparison.parquet, runs.parquet)")
     return EXIT_OK
 
 
-def _results_folder(folder: Path) -> Path:
-    markers = ("summary.json", "sweep.parquet", "comparison.json")
-    if not folder.is_dir() or not any((folder / m).exists() for m in markers):
-        raise UsageError(f"{folder} holds no results of sim run, sweep or compare "
-                         f"(looked for {', '.join(markers)})")
-    return folder
+def _from_results(folder: Path, work):
+    """Run ``work`` on a results folder; a damaged folder or a failed write is one line.
+
+    The folder is untrusted input (received, truncated by a full disk, edited by hand).
+    """
+    import pyarrow as pa
+
+    try:
+        return work()
+    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError,
+            AttributeError) as exc:
+        raise UsageError(f"the results in {folder} are damaged or incomplete "
+                         f"({type(exc).__name__}: {str(exc)[:120]}); run them again into a "
+                         "new --out") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc}") from None
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from sim.plots import plot_folder
+    from sim.api import plot
 
-    folder = _results_folder(args.folder)
-    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
-    if unknown:
-        raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
-    written = plot_folder(folder, formats)
-    print(f"{len(written)} files in {folder / 'figures'}/")
+    written = _from_results(args.folder, lambda: plot(args.folder, args.formats.split(",")))
+    print(f"{len(written)} files in {args.folder / 'figures'}/")
     for path in written:
         print(f"  {path.name}")
     return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sim.report import write_report
+    from sim.api import report
 
-    path = write_report(_results_folder(args.folder))
+    path = _from_results(args.folder, lambda: report(args.folder))
     print(f"report: {path}")
+    return EXIT_OK
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from sim.api import discover
+    from sim.discovery import format_discovery
+
+    result = _from_results(args.folder, lambda: discover(
+        args.folder, outcome=args.outcome, where=args.where, min_coverage=args.min_coverage))
+    print(format_discovery(result))
+    print(f"\nresults in {args.folder}/discovery.json and {args.folder}/figures/discovery_*.png")
     return EXIT_OK
 
 
@@ -394,6 +477,9 @@ def _app(args: argparse.Namespace) -> int:
     import socket
     import subprocess
 
+    if not args.host.strip():
+        raise UsageError("--host is empty; give an address: 127.0.0.1 (this machine only, the "
+                         "default) or 0.0.0.0 to listen on every interface")
     _load(args)  # a scenario that does not load is reported here, before any server starts
     with socket.socket() as probe:  # a busy port is a plain error, before solara starts
         try:
@@ -405,9 +491,10 @@ def _app(args: argparse.Namespace) -> int:
         port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
     env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
-    command = [sys.executable, "-m", "solara", "run", "sim.app.page", "--host", args.host,
-               "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
-    print(f"sim app: {args.file} at http://{args.host}:{port}/  (Ctrl-C stops the server)",
+    # solara's server behind a check of Origin (sim/app/server.py)
+    command = [sys.executable, "-m", "sim.app.server", args.host, str(port)]
+    shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
+    print(f"sim app: {args.file} at http://{shown}:{port}/  (Ctrl-C stops the server)",
           flush=True)
     server = subprocess.Popen(command, env=env)
     try:

@@ -167,8 +167,10 @@ def load_sweep_file(path) -> dict:
     """
     from pathlib import Path
 
-    import yaml
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from sim.errors import ScenarioError
+    from sim.scenario.loader import read_yaml
 
     class Range(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -186,18 +188,33 @@ def load_sweep_file(path) -> dict:
         parameters: dict[str, Range] = Field(min_length=1)
 
     path = Path(path)
+    try:  # the scenario loader's reading: size, depth and alias limits, no duplicate keys
+        data, marks, _ = read_yaml(path)
+    except ScenarioError as exc:
+        raise UsageError("\n".join(str(p) for p in exc.problems)) from None
     try:
-        raw = yaml.safe_load(path.read_text())
-        spec = SweepFile.model_validate(raw)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: YAML syntax: {exc}") from None
+        spec = SweepFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise UsageError(f"{path}: {problems}") from None
+        raise UsageError("\n".join(_located(path, marks, e) for e in exc.errors())) from None
     params = [Parameter(path=name, low=r.low, high=r.high,
                         levels=tuple(r.levels) if r.levels is not None else None,
                         integer=r.integer) for name, r in spec.parameters.items()]
     return {"design": spec.design, "points": spec.points, "reps": spec.reps,
             "seed": spec.seed, "parameters": params}
+
+
+def _located(path, marks: dict, error: dict) -> str:
+    """One validation error of a sweep file as ``file:line:column: key: message``."""
+    from sim.errors import Problem
+
+    key = tuple(error["loc"])
+    line = column = None
+    for depth in range(len(key), -1, -1):  # the key itself, else the nearest mapping above
+        if key[:depth] in marks:
+            _, line, column = marks[key[:depth]]
+            break
+    message = ("unknown key" if error["type"] == "extra_forbidden" else
+               "required key is missing; add it" if error["type"] == "missing" else
+               error["msg"] + (f" (got {error['input']!r})" if not isinstance(
+                   error.get("input"), dict | list) and "input" in error else ""))
+    return str(Problem(str(path), ".".join(map(str, key)), message, line, column))

@@ -504,6 +504,9 @@ def series_names(layout) -> list[str]:
     names += [f"alignment.{a}" for a in layout.actors]
     names += [f"people.{node}" for node in layout.nodes]
     names += [f"control.{o}.{a}" for o in layout.objectives for a in layout.actors]
+    # categorical series (0 or 1), so the figures can show each level's share per day
+    names += [f"deal.{d}" for d in layout.deals]
+    names += [f"gate.{g}" for g in layout.gates]
     return names
 
 
@@ -521,12 +524,14 @@ def series_values(model: CrisisModel, out: np.ndarray | None = None) -> np.ndarr
     elif not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError("series_values writes into a C-contiguous, writable array only")
     _series_values(s.rung, s.affinity, s.losses_by, s.pressure,
-                   alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control, out)
+                   alliances.alignment(s.affinity, lay.bloc_sign), s.people, s.control,
+                   s.agreement, s.gate_open, out)
     return out
 
 
 @kernel
-def _series_values(rung, affinity, losses_by, pressure, align, people, control, out):
+def _series_values(rung, affinity, losses_by, pressure, align, people, control, agreement,
+                   gate_open, out):
     """Fill ``out`` (an output argument, so a trajectory's day is written in place)."""
     r_count, n = rung.shape[0], rung.shape[1]
     dyads = n * (n - 1) // 2
@@ -549,6 +554,12 @@ def _series_values(rung, affinity, losses_by, pressure, align, people, control, 
         for o in range(control.shape[1]):
             for a in range(n):
                 out[r, col + o * n + a] = control[r, o, a]
+        col += control.shape[1] * n
+        for d in range(agreement.shape[1]):
+            out[r, col + d] = 1.0 if agreement[r, d] else 0.0
+        col += agreement.shape[1]
+        for g in range(gate_open.shape[1]):
+            out[r, col + g] = 1.0 if gate_open[r, g] else 0.0
 
 
 __all__ = ["CrisisModel", "State", "series_names", "series_values"]

@@ -373,6 +373,15 @@ def outcome_problems(spec: Scenario) -> list[tuple[str, str]]:
             problems.append((f"{path}.indicator",
                              f"unknown indicator '{cond.indicator}'{hint} "
                              "(see docs/ODD.md, Outcomes, for the indicator names)"))
+        elif cond.indicator is not None:
+            family = cond.indicator.split(".", 1)[0]
+            if cond.op in ("happened", "never") and family != "day":
+                problems.append((f"{path}.op", f"'{cond.op}' applies to day.* indicators (a "
+                                 f"first day, empty if never); '{cond.indicator}' always has "
+                                 "a value: compare it with op and value instead"))
+            if cond.rung is not None and family != "rung":
+                problems.append((f"{path}.rung", f"'{cond.indicator}' is not a rung; compare "
+                                 "a rung only with a rung.* indicator, or give a value"))
         for key in ("all", "any"):
             for i, sub in enumerate(getattr(cond, key) or []):
                 walk(sub, f"{path}.{key}[{i}]")

@@ -1,16 +1,24 @@
 """Figures of outcome distributions, from saved outputs only (never re-running the model).
 
 Every plotting function takes tables (dicts of numpy arrays, parsed JSON) and returns a
-matplotlib ``Figure``; ``plot_folder`` finds what a results folder holds (an ensemble, a sweep
-or a comparison) and saves every figure that applies as PNG and SVG. Colours are the
-Okabe-Ito palette, distinguishable with the common forms of colour blindness.
+matplotlib ``Figure`` (the newer ones, ``level_chart`` and ``event_day_ecdf``, return
+``(fig, axes)``); ``plot_folder`` finds what a results folder holds (an ensemble, a sweep or a
+comparison) and saves every figure that applies as PNG and SVG. Figures are plain ``Figure``
+objects, not pyplot's, so the app can draw them in its server's threads. Colours are the
+Okabe-Ito palette, distinguishable with the common forms of colour blindness; levels (rungs)
+use a sequential palette light to dark, which reads in grey as well.
+
+What the figures must not hide (issue #16): an ensemble that splits. Rungs, deals and gates
+are levels, so they are drawn as the share of runs at each level per day (``levels.parquet``),
+never as quantile bands, which hid a 17% tail at war; continuous series get a fan, a few
+sample paths, and a note when their final values are bimodal (``bimodality``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -19,10 +27,12 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
+from sim.errors import UsageError
+from sim.execution.outdir import read_json, read_results_yaml
+from sim.execution.storage import save_figure
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -56,62 +66,320 @@ def outcome_bars(outcomes: list[dict], title: str) -> Figure:
     ax.set_xlim(0, 100)
     ax.set_xlabel("probability (% of runs), with 95% Wilson interval")
     ax.set_title(title)
-    for yi, pi in zip(y, p, strict=True):
-        ax.text(min(100 * pi + 1.5, 92), yi, f"{pi:.1%}", va="center", fontsize=8)
+    for yi, row in zip(y, rows, strict=True):
+        x, ha, colour = _bar_label_position(row)
+        ax.text(x, yi, f"{row['probability']:.1%}", va="center", ha=ha, fontsize=8,
+                color=colour)
     fig.tight_layout()
     return fig
 
 
+def _bar_label_position(row: dict) -> tuple[float, str, str]:
+    """Where a bar's value label goes so it never sits on the interval's whisker.
+
+    Right of the upper whisker's cap when there is room; otherwise inside the bar, left of
+    the lower whisker (in white on the bar's colour); the whisker spans ``low..high``.
+    """
+    low, high = 100 * row["low"], 100 * row["high"]
+    if high + 11 <= 100:
+        return high + 1.5, "left", "black"
+    return low - 1.5, "right", "white"
+
+
 def fan_chart(traj: dict[str, np.ndarray], series: list[str], title: str, ylabel: str,
-              rung_names: list[str] | None = None) -> plt.Figure:
-    """Median and 50%/90% bands over calendar dates, one panel per series."""
+              rung_names: list[str] | None = None, *, paths: dict[str, np.ndarray] | None = None,
+              finals: dict[str, np.ndarray] | None = None,
+              ylim: tuple[float, float] | None = None, log_split: bool = False) -> Figure:
+    """Median and 50%/90% bands over calendar dates, one panel per series.
+
+    Args:
+        traj: ``trajectories.parquet`` as columns.
+        series: Series to draw, one panel each.
+        title: Figure title.
+        ylabel: Label of every panel's y axis.
+        rung_names: Ladder names for rung series (prefer ``level_chart`` for those).
+        paths: ``paths.parquet`` as columns: up to ``SAMPLE_PATHS`` runs are drawn as thin
+            lines, coloured by the mode their last value falls in when the series splits.
+        finals: Each series' final value in every run (from ``runs.parquet``): tested with
+            ``bimodality``; a split is written in the panel with the share in each mode.
+        ylim: One y range for every panel (affinities: -1..1), so that panels compare; by
+            default each panel has its own, and the y label says so.
+        log_split: Split counts (losses, people) on a log scale (``bimodality``).
+    """
     n = len(series)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.0 * rows), squeeze=False,
-                             sharex=True)
+    fig = Figure(figsize=(4.6 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True,
+                        sharey=ylim is not None)
     for ax, name in zip(axes.flat, series, strict=False):
         mask = traj["series"] == name
-        dates = [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
-                 for d in traj["date"][mask]]
+        dates = _dates(traj["date"][mask])
         ax.fill_between(dates, traj["q05"][mask], traj["q95"][mask], color=OKABE_ITO[5],
                         alpha=0.35, lw=0, label="90% of runs")
         ax.fill_between(dates, traj["q25"][mask], traj["q75"][mask], color=OKABE_ITO[0],
                         alpha=0.45, lw=0, label="50% of runs")
         ax.plot(dates, traj["q50"][mask], color="black", lw=1.2, label="median")
-        ax.set_title(name.split(".", 1)[1].replace("~", " – "), fontsize=10)
+        split = (bimodality(finals[name], log=log_split,
+                            min_gap=SPLIT_GAP.get(name.split(".", 1)[0], 0.0))
+                 if finals and name in finals else None)
+        if paths is not None and name in paths:
+            _sample_paths(ax, paths, name, split)
+        label = name.split(".", 1)[1].replace("~", " – ")
+        if split and split["bimodal"]:
+            label += f"  (splits {split['low_share']:.0%} / {split['high_share']:.0%})"
+            ax.text(0.02, 0.97, _split_note(split), transform=ax.transAxes, fontsize=7,
+                    va="top", ha="left", color=NEGATIVE,
+                    bbox={"fc": "white", "ec": NEGATIVE, "alpha": 0.85, "pad": 2})
+        ax.set_title(label, fontsize=10)
         ax.set_ylabel(ylabel)
         if rung_names:
             ax.set_yticks(range(len(rung_names)), rung_names, fontsize=7)
             ax.set_ylim(-0.3, len(rung_names) - 0.7)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontweight="bold")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[1:n]:
+        if any(h.get_label().startswith("sample runs ending") for h in ax.get_lines()):
+            ax.legend(handles=[h for h in ax.get_lines()
+                               if h.get_label().startswith("sample runs ending")],
+                      fontsize=7, loc="lower right")
+    scale = "" if ylim is not None or rung_names else " (each panel its own y scale)"
+    fig.suptitle(title + scale, fontweight="bold")
     fig.tight_layout()
     return fig
 
 
-def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str) -> plt.Figure:
-    """Empirical CDFs of indicators across runs (day indicators: runs where it happened)."""
+SAMPLE_PATHS = 5  # thin lines over a fan: enough to show paths' shapes, few enough to read
+
+
+def _sample_paths(ax, paths: dict[str, np.ndarray], name: str, split: dict | None) -> None:
+    """Draw a few runs' daily paths; with a split, coloured by the mode each ends in."""
+    runs = np.unique(paths["run"])[:SAMPLE_PATHS]
+    labelled = set()
+    for run in runs:
+        sel = paths["run"] == run
+        order = np.argsort(paths["day"][sel])
+        values = np.asarray(paths[name][sel], float)[order]
+        colour, label = "0.35", "sample runs"
+        if split and split["bimodal"]:
+            high = values[-1] > split["threshold"]
+            colour = OKABE_ITO[1] if high else OKABE_ITO[4]
+            label = f"sample runs ending {'high' if high else 'low'}"
+        ax.plot(_dates(paths["date"][sel][order]), values, color=colour, lw=0.8, alpha=0.9,
+                label=None if label in labelled else label)
+        labelled.add(label)
+
+
+def _split_note(split: dict) -> str:
+    p = "p < 0.001" if split["p"] < 0.001 else f"p = {split['p']:.3f}"
+    return (f"final values split in two:\n{split['low_share']:.0%} of runs near "
+            f"{_short(split['low_median'])}, {split['high_share']:.0%} near "
+            f"{_short(split['high_median'])}\n(dip test {p})")
+
+
+def _short(x: float) -> str:
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def _dates(values) -> list[dt.date]:
+    return [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for d in values]
+
+
+def bimodality(values: np.ndarray, *, log: bool = False, alpha: float = 0.01,
+               min_share: float = 0.05, min_gap: float = 0.0) -> dict[str, Any] | None:
+    """Whether an ensemble's values fall in two modes, and the share of runs in each.
+
+    Hartigan's dip test (the ``diptest`` package) rejects unimodality at ``alpha``; the
+    split point is the exact two-cluster split of the sorted values (1-D k-means with k = 2:
+    the cut that minimises the within-cluster sum of squares), on ``log1p`` of the values for
+    counts. The values are called bimodal when the test rejects and each side holds at least
+    ``min_share`` of the runs (a 1% blip is a tail, not a mode) and the two modes' medians
+    are at least ``min_gap`` apart on the scale of the split (with thousands of runs the test
+    also finds dips a reader would not call two outcomes, such as pressures of 0.0094 and
+    0.0097; ``SPLIT_GAP`` holds the gaps the figures use). Integer values (counts)
+    are spread evenly within ±0.5 of each value before the test, as a histogram of unit bins
+    would be: the staircase of many tied integers is otherwise read as many modes.
+
+    Args:
+        values: One value per run (NaN ignored).
+        log: Split on ``log1p(values)`` (non-negative counts spanning orders of magnitude).
+        alpha: Significance level of the dip test.
+        min_share: Smallest share of runs a mode must hold.
+        min_gap: Smallest difference between the modes' medians (of ``log1p`` with ``log``).
+
+    Returns:
+        None when there are fewer than 20 runs or the values do not vary; else a dict with
+        ``dip``, ``p``, ``bimodal``, ``threshold`` (the cut), ``low_share``/``high_share``
+        (of runs below/above it) and ``low_median``/``high_median``.
+    """
+    import diptest
+
+    x = np.sort(np.asarray(values, float))
+    x = x[np.isfinite(x)]
+    if x.size < 20 or x[0] == x[-1]:
+        return None
+    tested = x
+    if np.all(x == np.round(x)):
+        _, first, counts = np.unique(x, return_index=True, return_counts=True)
+        within = np.arange(x.size) - np.repeat(first, counts)
+        tested = x - 0.5 + (within + 0.5) / np.repeat(counts, counts)
+    dip, p = diptest.diptest(tested, sort_x=False)
+    z = np.log1p(np.maximum(x, 0.0)) if log else x
+    n = z.size
+    csum, csq = np.cumsum(z), np.cumsum(z * z)
+    k = np.arange(1, n)  # cut before index k: z[:k] | z[k:]
+    within_ss = (csq[k - 1] - csum[k - 1] ** 2 / k
+                 + (csq[-1] - csq[k - 1]) - (csum[-1] - csum[k - 1]) ** 2 / (n - k))
+    within_ss[z[k - 1] == z[k]] = np.inf  # cut only between distinct values
+    cut = int(k[np.argmin(within_ss)])
+    low, high = x[:cut], x[cut:]
+    low_share = cut / n
+    gap = float(np.median(z[cut:]) - np.median(z[:cut]))
+    return {"dip": float(dip), "p": float(p), "threshold": float((x[cut - 1] + x[cut]) / 2),
+            "low_share": low_share, "high_share": 1 - low_share,
+            "low_median": float(np.median(low)), "high_median": float(np.median(high)),
+            "bimodal": bool(p < alpha and min(low_share, 1 - low_share) >= min_share
+                            and gap >= min_gap)}
+
+
+#: smallest gap between two modes' medians for ``bimodality`` to call a series split, by kind:
+#: counts on log1p (0.1: a tenth apart), affinity on -1..1 and pressure on 0..1
+SPLIT_GAP = {"losses": 0.1, "people": 0.1, "affinity": 0.1, "pressure": 0.05}
+
+
+# level palettes: sequential light to dark (rungs), or off/on (deals in force, gates open)
+def _level_colours(kind: str, count: int) -> list:
+    if kind == "deal":
+        return ["#DDDDDD", OKABE_ITO[2]]
+    if kind == "gate":
+        return ["#DDDDDD", OKABE_ITO[1]]
+    cmap = matplotlib.colormaps["YlOrRd"]
+    return [cmap(v) for v in np.linspace(0.08, 0.95, count)]
+
+
+LEVEL_NAMES = {"deal": ["not in force", "in force"], "gate": ["closed", "open"]}
+
+
+def level_shares(levels: dict[str, np.ndarray], name: str) -> tuple[list[dt.date], np.ndarray]:
+    """One series' ``(dates, (days, levels) shares of runs)`` from ``levels.parquet``."""
+    sel = levels["series"] == name
+    day, level, share = levels["day"][sel], levels["level"][sel], levels["share"][sel]
+    out = np.zeros((int(day.max()) + 1, int(level.max()) + 1))
+    out[day, level] = share
+    first = {int(d): v for d, v in zip(day, levels["date"][sel], strict=True)}
+    return _dates([first[d] for d in range(out.shape[0])]), out
+
+
+def _wrap_items(head: str, items: list[str], width: int) -> list[str]:
+    """``head`` and items joined by " · " in lines of about ``width``, never inside an item."""
+    lines, line = [], head
+    for item in items:
+        if len(line) + 3 + len(item) > width and line != head:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} {item}" if line == head else f"{line} · {item}"
+    return [*lines, line]
+
+
+def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
+                level_names: list[str] | None = None) -> tuple[Figure, np.ndarray]:
+    """The share of runs at each level per day: stacked areas, one panel per series.
+
+    For rungs (ordinal), deals in force and gates open, a quantile band cannot show a
+    minority of runs: a 17% tail at war sits outside every band but the 90% one. Here every
+    level's share is an area whose height is that share, and each panel's subtitle gives the
+    last day's shares of the levels held by at least 1% of runs, so a 10% tail is read at a
+    glance, and the peak share of the highest level reached when that tail came and went.
+    The data drawn are ``levels.parquet``'s exact shares.
+
+    Args:
+        levels: ``levels.parquet`` as columns (day, date, series, level, share).
+        series: Series of one kind (``rung.``, ``deal.`` or ``gate.``), one panel each.
+        title: Figure title.
+        level_names: Names of the levels, lowest first (the ladder's rung names); deals and
+            gates default to "not in force"/"in force" and "closed"/"open".
+
+    Returns:
+        ``(fig, axes)``: the axes of the drawn panels, in the order of ``series``.
+    """
+    kind = series[0].split(".", 1)[0]
+    n = len(series)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(max(4.8 * cols, 7.0), 3.4 * rows + 0.9))
+    grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    count = max(int(levels["level"][levels["series"] == s].max()) + 1 for s in series)
+    names = list(level_names or LEVEL_NAMES.get(kind, []))
+    names += [f"level {k}" for k in range(len(names), count)]
+    colours = _level_colours(kind, count)
+    for ax, name in zip(grid.flat, series, strict=False):
+        dates, shares = level_shares(levels, name)
+        shares = np.pad(shares, ((0, 0), (0, count - shares.shape[1])))
+        ax.stackplot(dates, 100 * shares.T, colors=colours, labels=names[:count], lw=0)
+        last = [f"{names[k]} {shares[-1, k]:.0%}" for k in range(count)
+                if shares[-1, k] >= 0.01]
+        title_lines = [name.split(".", 1)[1].replace("~", " – "),
+                       *_wrap_items("last day:", last, 52)]
+        top = max((k for k in range(1, count) if shares[:, k].max() >= 0.01), default=None)
+        peak = int(np.argmax(shares[:, top])) if top is not None else 0
+        if peak > 0 and shares[peak, top] > max(shares[-1, top], shares[0, top]) + 0.01:
+            # a tail that arose during the runs and receded: the last day alone hides it
+            title_lines.append(f"most at {names[top]}: {shares[peak, top]:.0%} on "
+                               f"{dates[peak]:%d %b}")
+        ax.set_title("\n".join(title_lines), fontsize=9)
+        ax.set_ylim(0, 100)
+        ax.set_xlim(dates[0], dates[-1])
+        ax.set_ylabel("% of runs")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    for ax in list(grid.flat)[n:]:
+        ax.set_visible(False)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.55 / (3.4 * rows + 0.9), 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
+               title="level (stacked from the bottom, lowest first)", title_fontsize=8,
+               frameon=False)
+    return fig, grid.flat[:n]
+
+
+def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str,
+               horizon: int | None = None) -> Figure:
+    """Empirical CDFs of indicators across runs.
+
+    Day indicators are empty in the runs where the event never happened: their curve ends at
+    the share of runs where it did, a dotted line carries that share to the right edge, and
+    "never: N%" is written on the panel, so a curve stopping at 0.83 is not read as all.
+    With ``horizon`` (the scenario's days), day axes run to the last day simulated.
+    """
     n = len(columns)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.0 * rows), squeeze=False)
+    fig = Figure(figsize=(4.4 * cols, 3.0 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, columns, strict=False):
         x = np.asarray(runs[name], float)
         seen = np.sort(x[~np.isnan(x)])
         if seen.size:
-            ax.step(seen, np.arange(1, seen.size + 1) / x.size, where="post",
-                    color=OKABE_ITO[0])
+            ax.step(np.r_[seen[0], seen], np.r_[0, np.arange(1, seen.size + 1)] / x.size,
+                    where="post", color=OKABE_ITO[0])
         ax.set_ylim(0, 1.02)
         ax.set_title(name, fontsize=9)
         unit = "day of the run" if name.startswith("day.") else (
             "soldiers" if name.startswith("losses.") else "people")
         ax.set_xlabel(unit)
-        ax.set_ylabel("share of runs at or below")
+        ax.set_ylabel("share of runs at or below" if not name.startswith("day.")
+                      else "share of runs by that day")
+        if name.startswith("day."):
+            _never_note(ax, seen, x.size, horizon)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(title, fontweight="bold")
@@ -119,8 +387,51 @@ def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str) -> p
     return fig
 
 
-def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str) -> None:
-    """Actors on a circle; signed affinity edges, width by strength, hidden below 0.05."""
+def _percent(share: float) -> str:
+    """A share as a percentage, with a decimal near 0 and 1 (0.3% is not "0%")."""
+    if 0 < share < 0.01 or 0.99 < share < 1:
+        return f"{share:.1%}"
+    return f"{share:.0%}"
+
+
+def _never_note(ax, seen: np.ndarray, runs: int, horizon: int | None = None) -> None:
+    """The ECDF's plateau at the share of runs where the event happened, and "never: N%".
+
+    The notes go where the curve is not: at the top right when the event is rare (the curve
+    stays low), at the bottom right when it is common (the curve has risen by then).
+    """
+    ever = seen.size / max(runs, 1)
+    right = seen[-1] if seen.size else 1.0
+    ax.set_xlim(left=min(0, seen[0] if seen.size else 0),
+                right=horizon if horizon else max(right * 1.15, right + 3))
+    ax.axhline(ever, color="0.4", lw=0.8, ls=":")
+    low = ever >= 0.5
+    ax.text(0.98, 0.06 if low else 0.97, f"never: {_percent(1 - ever)}", transform=ax.transAxes,
+            ha="right", va="bottom" if low else "top", fontsize=9, fontweight="bold",
+            color=NEGATIVE)
+    ax.text(0.98, 0.16 if low else 0.87, f"ever: {_percent(ever)} (dotted line)",
+            transform=ax.transAxes, ha="right", va="bottom" if low else "top", fontsize=8,
+            color="0.3")
+
+
+def event_day_ecdf(runs: dict[str, np.ndarray], columns: list[str], title: str,
+                   horizon: int | None = None) -> tuple[Figure, np.ndarray]:
+    """When events first happened: ECDFs of ``day.<event>`` columns, with "never: N%".
+
+    Returns:
+        ``(fig, axes)``, the axes in the order of ``columns``.
+    """
+    fig = ecdf_panel(runs, columns, title, horizon)
+    return fig, np.array(fig.axes[:len(columns)])
+
+
+def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str,
+                 notes: dict[tuple[int, int], str] | None = None) -> None:
+    """Actors on a circle; signed affinity edges, width by strength, hidden below 0.05.
+
+    ``notes`` adds a line under an edge's value (``(i, j)`` with ``i < j``): a median edge
+    of a split ensemble says it splits.
+    """
     n = len(actors)
     angle = np.linspace(0, 2 * np.pi, n, endpoint=False) + np.pi / 2
     xy = np.c_[np.cos(angle), np.sin(angle)]
@@ -132,7 +443,9 @@ def draw_network(ax: plt.Axes, actors: list[str], matrix: np.ndarray, label: str
             ax.plot(*xy[[i, j]].T, color=POSITIVE if a > 0 else NEGATIVE,
                     lw=0.5 + 5 * abs(a), alpha=0.8, ls="-" if a > 0 else "--", zorder=1)
             mid = xy[[i, j]].mean(axis=0)
-            ax.text(*mid, f"{a:+.2f}", fontsize=7, ha="center", va="center",
+            note = (notes or {}).get((i, j))
+            ax.text(*mid, f"{a:+.2f}" + (f"\n{note}" if note else ""), fontsize=7,
+                    ha="center", va="center", color=NEGATIVE if note else "black",
                     bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=2)
     ax.scatter(*xy.T, s=900, color="white", edgecolor="black", zorder=3)
     for (x, y), name in zip(xy, actors, strict=True):
@@ -150,12 +463,18 @@ def network_legend() -> list[plt.Line2D]:
             plt.Line2D([], [], color=NEGATIVE, lw=3, ls="--", label="negative affinity")]
 
 
-def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, title: str
-                     ) -> plt.Figure:
-    """Signed, weighted affinity edges at the start and (median over runs) at the end."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-    draw_network(axes[0], actors, start, "day 0")
-    draw_network(axes[1], actors, end, "last day (median)")
+def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, title: str,
+                     start_label: str = "day 0", end_label: str = "last day (median)",
+                     end_notes: dict[tuple[int, int], str] | None = None) -> Figure:
+    """Signed, weighted affinity edges at the start and (median over runs) at the end.
+
+    ``start_label`` must say which start it is: after the day-0 events (``plot_folder``
+    takes the median of the day-1 record) or before them (the scenario's relations).
+    """
+    fig = Figure(figsize=(10, 5))
+    axes = fig.subplots(1, 2)
+    draw_network(axes[0], actors, start, start_label)
+    draw_network(axes[1], actors, end, end_label, end_notes)
     fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=8)
     fig.suptitle(title + " (width: strength of affinity)", fontweight="bold")
     return fig
@@ -165,10 +484,10 @@ def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, titl
 
 
 def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[str],
-                    bins: int = 10) -> plt.Figure:
+                    bins: int = 10) -> Figure:
     """Outcome probability against each swept parameter: binned runs with 95% bands."""
-    fig, axes = plt.subplots(1, len(parameters), figsize=(4.4 * len(parameters), 3.4),
-                             squeeze=False)
+    fig = Figure(figsize=(4.4 * len(parameters), 3.4))
+    axes = fig.subplots(1, len(parameters), squeeze=False)
     flags = np.asarray(runs[f"outcome.{outcome}"], float)
     for ax, path in zip(axes.flat, parameters, strict=True):
         x = np.asarray(runs[f"param.{path}"], float)
@@ -200,7 +519,7 @@ def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[
 
 
 def heatmap(runs: dict[str, np.ndarray], outcome: str, x_path: str, y_path: str,
-            bins: int = 8) -> plt.Figure:
+            bins: int = 8) -> Figure:
     """Outcome probability over two swept parameters (runs pooled in a grid of bins)."""
     x = np.asarray(runs[f"param.{x_path}"], float)
     y = np.asarray(runs[f"param.{y_path}"], float)
@@ -210,7 +529,8 @@ def heatmap(runs: dict[str, np.ndarray], outcome: str, x_path: str, y_path: str,
     hits, _, _ = np.histogram2d(x, y, bins=[xe, ye], weights=flags)
     count, _, _ = np.histogram2d(x, y, bins=[xe, ye])
     prob = np.divide(hits, count, out=np.full_like(hits, np.nan), where=count > 0)
-    fig, ax = plt.subplots(figsize=(6, 4.8))
+    fig = Figure(figsize=(6, 4.8))
+    ax = fig.subplots()
     mesh = ax.pcolormesh(xe, ye, 100 * prob.T, cmap="cividis", vmin=0, vmax=100)
     fig.colorbar(mesh, ax=ax, label=f"P({outcome}) (%)")
     ax.set_xlabel(x_path)
@@ -220,12 +540,13 @@ def heatmap(runs: dict[str, np.ndarray], outcome: str, x_path: str, y_path: str,
     return fig
 
 
-def sensitivity_bars(sensitivity: dict, target: str) -> plt.Figure:
+def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
     """Sobol S1/ST (or Morris mu*/sigma) per parameter, with 95% intervals."""
     res = sensitivity["results"][target]
     params = sensitivity["parameters"]
     y = np.arange(len(params))
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(params) + 1.8))
+    fig = Figure(figsize=(7, 0.6 * len(params) + 1.8))
+    ax = fig.subplots()
     if sensitivity["method"] == "sobol":
         pairs = (("S1", "first order S1"), ("ST", "total ST"))
     else:
@@ -245,12 +566,13 @@ def sensitivity_bars(sensitivity: dict, target: str) -> plt.Figure:
 # ----------------------------------------------------------------------------- comparisons
 
 
-def comparison_chart(comparison: dict) -> plt.Figure:
+def comparison_chart(comparison: dict) -> Figure:
     """Dot-and-whisker chart of each scenario's paired difference from the first."""
     rows = [r for r in comparison["rows"] if "difference" in r]
     outcomes = list(dict.fromkeys(r["outcome"] for r in rows))
     others = comparison["scenarios"][1:]
-    fig, ax = plt.subplots(figsize=(8.5, 0.3 * len(outcomes) * max(1.5, len(others) / 2) + 1.8))
+    fig = Figure(figsize=(8.5, 0.3 * len(outcomes) * max(1.5, len(others) / 2) + 1.8))
+    ax = fig.subplots()
     step = 0.8 / max(len(others), 1)
     for s, name in enumerate(others):
         sel = [r for r in rows if r["scenario"] == name]
@@ -274,67 +596,195 @@ def comparison_chart(comparison: dict) -> plt.Figure:
 
 # ----------------------------------------------------------------------------- folders
 
+#: the runs.parquet column holding a daily series' final value, by kind of series
+FINAL_COLUMN = {"losses": "losses.{}", "people": "people.{}.final",
+                "affinity": "affinity.{}.final", "pressure": "pressure.{}.final",
+                "alignment": "alignment.{}.final", "control": "control.{}.final"}
+
+
+def ensemble_splits(folder: Path, min_share: float = 0.05) -> list[dict[str, Any]]:
+    """Where a saved ensemble splits, for the report: read from its tables, not re-run.
+
+    Two kinds of rows: series of levels (rungs, deals, gates) whose last day has at least
+    two levels each held by ``min_share`` of runs, with every level's share of at least 1%;
+    and final values (losses, people, affinities, pressure) that ``bimodality`` calls
+    bimodal, with the share of runs in each mode.
+    """
+    folder = Path(folder)
+    rows: list[dict[str, Any]] = []
+    scenario = read_results_yaml(folder / "scenario.resolved.yaml")
+    rungs = [r.get("name", k) for k, r in scenario.get("ladder", {}).get("rungs", {}).items()]
+    if (folder / "levels.parquet").exists():
+        levels = _read(folder / "levels.parquet")
+        for name in dict.fromkeys(levels["series"]):
+            kind = name.split(".", 1)[0]
+            names = rungs if kind == "rung" else LEVEL_NAMES.get(kind, [])
+            _, shares = level_shares(levels, name)
+            last = shares[-1]
+            if (last >= min_share).sum() >= 2:
+                rows.append({"series": name, "kind": "levels", "shares": {
+                    (names[k] if k < len(names) else f"level {k}"): float(last[k])
+                    for k in range(last.size) if last[k] >= 0.01}})
+    if (folder / "runs.parquet").exists():
+        schema = pq.read_schema(folder / "runs.parquet").names
+        wanted = [c for c in schema if (c.startswith("losses.") and c.count(".") == 1)
+                  or (c.startswith(("people.", "affinity.", "pressure."))
+                      and c.endswith(".final"))]
+        for start in range(0, len(wanted), 8):
+            table = pq.read_table(folder / "runs.parquet", columns=wanted[start:start + 8])
+            for column in table.column_names:
+                values = table.column(column).to_numpy(zero_copy_only=False)
+                kind = column.split(".", 1)[0]
+                split = bimodality(values, log=kind in ("losses", "people"),
+                                   min_gap=SPLIT_GAP[kind])
+                if split and split["bimodal"]:
+                    rows.append({"series": column, "kind": "values", **split})
+    return rows
+
+
+def _varies(levels: dict[str, np.ndarray], name: str) -> bool:
+    """Whether any day of a series of levels has runs at more than one level, or moves."""
+    _, shares = level_shares(levels, name)
+    return bool(((shares > 0).sum(axis=1) > 1).any() or np.ptp(shares, axis=0).any())
+
+
+def _start_affinities(scenario: dict, actors: list[str], traj: dict | None
+                      ) -> tuple[np.ndarray, str]:
+    """The first network panel: the median after the day-0 events, when recorded.
+
+    The trajectory's day 0 is the state before the day-0 events (an opening incident can
+    move an affinity from +0.4 to -0.2), and its day 1 the state after them; without a
+    trajectory, the scenario's relations are shown and labelled as before day 0.
+    """
+    start = np.eye(len(actors))
+    if traj is not None and (traj["day"] == 1).any():
+        sel = traj["day"] == 1
+        values = dict(zip(traj["series"][sel], traj["q50"][sel], strict=True))
+        for i in range(len(actors)):
+            for j in range(i + 1, len(actors)):
+                start[i, j] = start[j, i] = values.get(f"affinity.{actors[i]}~{actors[j]}", 0.0)
+        when = _dates(traj["date"][traj["day"] == 0][:1])[0]
+        return start, f"after day 0 ({when:%d %b %Y}), median"
+    for key, rel in (scenario.get("relations") or {}).items():
+        a, _, b = str(key).partition("~")
+        value = rel.get("affinity", 0.0) if isinstance(rel, dict) else 0.0
+        if a in actors and b in actors and isinstance(value, int | float):
+            i, j = actors.index(a), actors.index(b)
+            start[i, j] = start[j, i] = value
+    return start, "before day 0 (the scenario's relations)"
+
+
 
 def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Make every figure that applies to a results folder; return the files written."""
+    """Make every figure that applies to a results folder; return the files written.
+
+    The folder is untrusted input (it may have been received): its files are read with
+    bounds, names in it are drawn as plain text (``$...$`` is not mathtext), and each figure
+    is written to a new temporary file and renamed, so a symlink in ``figures/`` is replaced,
+    never written through.
+    """
     folder = Path(folder)
     out = folder / "figures"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and plot "
+                         "again")
     out.mkdir(exist_ok=True)
+    with plt.rc_context({"text.parse_math": False}):
+        return _plot_folder(folder, out, formats)
+
+
+def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path]:
     written: list[Path] = []
 
-    def save(fig: plt.Figure, name: str) -> None:
+    def save(fig: Figure, name: str) -> None:
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            fig.savefig(path, bbox_inches="tight")
+            save_figure(fig, path, fmt)
             written.append(path)
         plt.close(fig)
 
-    scenario = {}
-    if (folder / "scenario.resolved.yaml").exists():
-        scenario = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
+    scenario = read_results_yaml(folder / "scenario.resolved.yaml")
     name = scenario.get("name", folder.name)
     if (folder / "summary.json").exists():
-        summary = json.loads((folder / "summary.json").read_text())
+        summary = read_json(folder / "summary.json")
         save(outcome_bars(summary["outcomes"], f"{name}: outcome probabilities "
                           f"({summary['runs']} runs)"), "outcomes")
+    rungs = [r.get("name", k) for k, r in scenario.get("ladder", {}).get("rungs", {}).items()]
+    if (folder / "levels.parquet").exists():
+        levels = _read(folder / "levels.parquet")
+        for kind, label in (("rung", "share of runs at each escalation rung"),
+                            ("deal", "share of runs with each deal in force"),
+                            ("gate", "share of runs with each gate open")):
+            series = [s for s in dict.fromkeys(levels["series"]) if s.startswith(kind + ".")
+                      and _varies(levels, s)]
+            if series:
+                fig, _ = level_chart(levels, series[:12], f"{name}: {label}",
+                                     rungs if kind == "rung" else None)
+                save(fig, f"levels_{kind}")
+    runs = None
+    if (folder / "runs.parquet").exists() and not (folder / "comparison.json").exists():
+        runs = _read(folder / "runs.parquet")
+    traj = None
     if (folder / "trajectories.parquet").exists():
         traj = _read(folder / "trajectories.parquet")
-        rungs = [r.get("name", k) for k, r in scenario.get("ladder", {}).get("rungs", {}).items()]
-        for kind, label, ylabel in (("rung", "Escalation rung per dyad", "rung"),
-                                    ("losses", "Military losses (cumulative)", "soldiers"),
-                                    ("people", "People per refugee node", "people"),
-                                    ("affinity", "Affinity per dyad", "affinity (-1..1)"),
-                                    ("pressure", "Domestic pressure", "pressure (0..1)")):
+        paths = _read(folder / "paths.parquet") if (folder / "paths.parquet").exists() else None
+        kinds = [("losses", "Military losses (cumulative)", "soldiers", None, True),
+                 ("people", "People per refugee node", "people", None, True),
+                 ("affinity", "Affinity per dyad", "affinity", (-1.05, 1.05), False),
+                 ("pressure", "Domestic pressure", "pressure", (-0.02, 1.02), False)]
+        if not (folder / "levels.parquet").exists():  # an older folder: rungs as a fan
+            kinds.insert(0, ("rung", "Escalation rung per dyad", "rung", None, False))
+        for kind, label, ylabel, ylim, log in kinds:
             series = [s for s in dict.fromkeys(traj["series"]) if s.startswith(kind + ".")
                       and np.ptp(traj["q95"][traj["series"] == s]) + np.ptp(
                           traj["q05"][traj["series"] == s]) > 0]
-            if series:
-                save(fan_chart(traj, series[:9], f"{name}: {label.lower()}", ylabel,
-                               rungs if kind == "rung" else None), f"fan_{kind}")
-    if (folder / "runs.parquet").exists() and not (folder / "comparison.json").exists():
-        runs = _read(folder / "runs.parquet")
+            if not series:
+                continue
+            finals = {s: runs[FINAL_COLUMN[kind].format(s.split(".", 1)[1])] for s in series
+                      if runs is not None and FINAL_COLUMN[kind].format(s.split(".", 1)[1])
+                      in runs} if kind in FINAL_COLUMN else None
+            save(fan_chart(traj, series[:9], f"{name}: {label.lower()}", ylabel,
+                           rungs if kind == "rung" else None, paths=paths, finals=finals,
+                           ylim=ylim, log_split=log), f"fan_{kind}")
+    if runs is not None:
+        horizon = scenario.get("run", {}).get("days")
+        horizon = horizon if isinstance(horizon, int) else None
         columns = [c for c in runs if (c.startswith("losses.") and c.count(".") == 1
                                        and np.nanmax(runs[c]) > 0)]
         columns += [c for c in ("displaced.total", "day.agreement") if c in runs]
         if columns:
-            save(ecdf_panel(runs, columns[:6], f"{name}: indicator distributions"),
-                 "indicators")
+            save(ecdf_panel(runs, columns[:6], f"{name}: indicator distributions",
+                            horizon), "indicators")
+        days = [c for c in runs if c.startswith("day.") and c != "day.agreement"
+                and not c.startswith("day.requested.") and np.isfinite(runs[c]).any()]
+        order = ("day.war.", "day.agreement.", "day.breakdown.", "day.granted.",
+                 "day.activated.", "day.opened.", "day.closed.", "day.realigned.")
+        days.sort(key=lambda c: next((k for k, p in enumerate(order) if c.startswith(p)),
+                                     len(order)))
+        if days:
+            fig, _ = event_day_ecdf(runs, days[:9], f"{name}: when events first happened",
+                                    horizon)
+            save(fig, "event_days")
         actors = list(scenario.get("actors", {}))
         if actors and any(c.startswith("affinity.") for c in runs):
-            start = np.eye(len(actors))
+            start, start_label = _start_affinities(scenario, actors, traj)
             end = np.eye(len(actors))
-            for key, rel in scenario.get("relations", {}).items():
-                a, b = key.split("~")
-                i, j = actors.index(a), actors.index(b)
-                start[i, j] = start[j, i] = rel.get("affinity", 0.0)
+            notes = {}
             for i in range(len(actors)):
                 for j in range(i + 1, len(actors)):
                     col = f"affinity.{actors[i]}~{actors[j]}.final"
                     end[i, j] = end[j, i] = np.median(runs[col])
-            save(alliance_network(actors, start, end, f"{name}: alliance network"), "network")
+                    split = bimodality(runs[col], min_gap=SPLIT_GAP["affinity"])
+                    if split and split["bimodal"]:
+                        notes[i, j] = (f"splits {split['low_share']:.0%} / "
+                                       f"{split['high_share']:.0%}\nnear "
+                                       f"{split['low_median']:+.2f} / "
+                                       f"{split['high_median']:+.2f}")
+            save(alliance_network(actors, start, end, f"{name}: alliance network",
+                                  start_label, end_notes=notes), "network")
     if (folder / "sweep.parquet").exists():
         runs = _read(folder / "sweep.parquet")
-        params = json.loads((folder / "design.json").read_text())["problem"]["names"]
+        params = read_json(folder / "design.json")["problem"]["names"]
         outcomes = [c.removeprefix("outcome.") for c in runs if c.startswith("outcome.")
                     and 0 < np.mean(runs[c]) < 1]
         for outcome in outcomes[:6]:
@@ -342,11 +792,11 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
         if len(params) >= 2 and outcomes:
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
         if (folder / "sensitivity.json").exists():
-            sens = json.loads((folder / "sensitivity.json").read_text())
+            sens = read_json(folder / "sensitivity.json")
             for target in [t for t in sens["results"] if t.startswith("outcome.")][:6]:
                 short = target.removeprefix("outcome.")
                 save(sensitivity_bars(sens, target), f"sensitivity_{short}")
     if (folder / "comparison.json").exists():
-        save(comparison_chart(json.loads((folder / "comparison.json").read_text())),
+        save(comparison_chart(read_json(folder / "comparison.json")),
              "comparison")
     return written

@@ -43,6 +43,7 @@ class Stream(IntEnum):
     REFUGEES = 7
     ALLIANCES = 8
     DEATHS = 9
+    PARAMETERS = 10  # a run's draws of uncertain values (sim run --uncertain / --posterior)
 
 
 @helper

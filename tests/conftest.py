@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from sim.execution.ensemble import run_ensemble
 from sim.scenario.loader import load_scenario
@@ -16,6 +18,14 @@ BASELINE = SCENARIOS / "idlib_2020.yaml"
 FICTIONAL = SCENARIOS / "three_states.yaml"
 COUNTERFACTUALS = SCENARIOS / "counterfactuals"
 ARTICLE = ROOT.parent / "shared" / "seed" / "article.txt"
+
+
+# Property tests draw their examples from a fixed seed by default, so a failure in CI fails the
+# same way on every machine and every re-run (and no example database is needed to replay it).
+# HYPOTHESIS_PROFILE=explore draws fresh examples each run, to look for new failures locally.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

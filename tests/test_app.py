@@ -190,7 +190,7 @@ def test_page_refuses_a_broken_file_and_switches_to_a_good_one(app_page):
 
 def test_ensemble_tab_runs_in_the_background_and_shows_probabilities(app_page):
     rc, _ = app_page
-    rc.find(v.Tabs).widget.v_model = 1  # the "Page 1" tab
+    rc.find(v.Tabs).widget.v_model = 1  # the "Ensemble" tab
     _wait(lambda: rc.find(v.Btn, children=["Run ensemble"]).widgets)
     field = rc.find(v.TextField, label="Replications N").widget
     field.v_model = "120"
@@ -199,3 +199,70 @@ def test_ensemble_tab_runs_in_the_background_and_shows_probabilities(app_page):
     _wait(lambda: rc.find(HTML, tag="table").widgets)
     table = rc.find(HTML, tag="table").widget.unsafe_innerHTML
     assert "120 runs" in table and "%" in table and "agreement" in table
+
+
+# ----------------------------------------------------------------------------- pages, saved results
+
+
+def test_pages_have_names(app_page):
+    rc, _ = app_page
+    tabs = [str(w.children[0]) for w in rc.find(v.Tab).widgets]
+    assert tabs == ["One run", "Ensemble", "Saved results"]
+
+
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    """A results root with a sweep and a run, as `sim sweep` and `sim run` write them."""
+    from sim import api
+
+    root = tmp_path_factory.mktemp("outputs")
+    api.sweep(FICTIONAL, {"fighting.loss_rate": (0.05, 0.5),
+                          "actors.arcadia.war_cost": (0, 0.2)}, points=12, reps=8, seed=3,
+              workers=1, out=root / "lhs", progress=False)
+    api.run(FICTIONAL, runs=50, workers=1, out=root / "run", progress=False)
+    (root / "not-results").mkdir()
+    (root / "damaged").mkdir()
+    (root / "damaged" / "summary.json").write_text("{not json")
+    return root
+
+
+def test_results_folders_lists_only_results(saved_results):
+    from sim.app.results import results_folders
+
+    found = results_folders(saved_results)
+    assert found == [str(saved_results / n) for n in ("damaged", "lhs", "run")]
+
+
+def test_saved_results_page_shows_a_sweep_and_a_run_and_reports_a_damaged_folder(
+        monkeypatch, saved_results, tmp_path):
+    monkeypatch.setenv("SIM_APP_SCENARIO", str(BASELINE))
+    monkeypatch.setenv("SIM_APP_RESULTS", str(saved_results))
+    before = sorted(p.relative_to(saved_results) for p in saved_results.rglob("*"))
+    _box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    try:
+        rc.find(v.Tabs).widget.v_model = 2  # "Saved results"
+        _wait(lambda: rc.find(v.Select, label="Results folder").widgets)
+        select = rc.find(v.Select, label="Results folder").widget
+        select.v_model = str(saved_results / "lhs")
+        _wait(lambda: rc.find(HTML, tag="table").widgets)
+        table = rc.find(HTML, tag="table").widget.unsafe_innerHTML
+        assert "12 design points" in table and "median P" in table and "war" in table
+        images = rc.find(ipywidgets.Image).widgets
+        assert len(images) >= 2 and all(len(w.value) > 1000 for w in images)
+        assert "sweep results in" in _text_all(rc)
+        select.v_model = "/etc"  # not offered: a hostile client's value is ignored
+        assert "12 design points" in rc.find(HTML, tag="table").widget.unsafe_innerHTML
+        select.v_model = str(saved_results / "run")
+        _wait(lambda: "50 runs" in rc.find(HTML, tag="table").widget.unsafe_innerHTML)
+        select.v_model = str(saved_results / "damaged")
+        _wait(lambda: rc.find(v.Alert).widgets)
+        errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+        assert "summary.json is damaged" in errors
+    finally:
+        rc.close()
+    # the page only reads: nothing was written into the results folders
+    assert sorted(p.relative_to(saved_results) for p in saved_results.rglob("*")) == before
+
+
+def _text_all(rc) -> str:
+    return _text(rc) + " " + " ".join(str(w.children) for w in rc.find(v.Html).widgets)

@@ -37,14 +37,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server():
-    """`sim app` on a free loopback port, in its own process group, stopped afterwards."""
+def server(tmp_path):
+    """`sim app` on a free loopback port, in its own process group, stopped afterwards.
+
+    Its "Saved results" page looks in a temporary folder holding a small saved sweep.
+    """
+    from sim import api
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    results = tmp_path / "outputs"
+    api.sweep(BASELINE, {"actors.turkey.war_cost": (0.0, 0.1), "fighting.loss_rate": (0.05, 0.3)},
+              points=10, reps=6, seed=1, workers=1, out=results / "idlib-sweep", progress=False)
     port = _free_port()
     log = (ARTIFACTS / "app-server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "sim", "app", str(BASELINE), "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "SIM_APP_RESULTS": str(results)})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while True:
@@ -130,13 +139,26 @@ def test_step_change_inputs_and_run_an_ensemble_in_chromium(server):
         expect(page.get_by_text("Not applied")).to_have_count(0)
 
         # the ensemble tab runs 500 replications in the background and shows probabilities
-        page.get_by_role("tab", name="Page 1").click()
+        expect(page.get_by_role("tab", name="One run")).to_be_visible()
+        page.get_by_role("tab", name="Ensemble").click()
         page.get_by_role("button", name="Run ensemble").click()
         table = page.locator("table.ensemble-table")
         table.wait_for(timeout=180_000)
         expect(table).to_contain_text("500 runs")
         expect(table).to_contain_text("%")
         page.screenshot(path=str(ARTIFACTS / "app-ensemble.png"), full_page=True)
+
+        # the saved results page opens the saved sweep: its outcome table and figures
+        page.get_by_role("tab", name="Saved results").click()
+        table = page.locator("table.results-table")
+        table.wait_for(timeout=120_000)
+        expect(table).to_contain_text("10 design points")
+        expect(table).to_contain_text("war_turkey_syria")
+        expect(page.get_by_text("sweep results in")).to_be_visible()
+        figures = page.locator(".results-view img")
+        expect(figures.first).to_be_visible()
+        assert figures.count() >= 2
+        page.screenshot(path=str(ARTIFACTS / "app-saved-results.png"), full_page=True)
         browser.close()
     assert process.poll() is None, "the server stopped"
     assert not errors, errors

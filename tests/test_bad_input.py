@@ -24,7 +24,8 @@ def test_the_corpus_has_at_least_thirty_cases():
 
 
 # A hang guard, not a speed test (speed lives in benchmarks/): loading a corpus case takes a few
-# milliseconds untraced; a pre-scan that stopped refusing a bomb would take minutes or exhaust memory.
+# milliseconds untraced; a pre-scan that stopped refusing a bomb would take minutes or exhaust
+# memory.
 HANG_GUARD_S = 10.0
 
 
@@ -68,12 +69,17 @@ def test_problems_in_the_body_carry_line_column_and_key():
     assert "arcadia~borduria" in line
 
 
-def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
-    path = tmp_path / "huge.yaml"
+def _sparse_file(path, head: bytes, size: int):
+    """A file of ``size`` bytes that starts with ``head`` (sparse: nothing is written between)."""
     with path.open("wb") as f:
-        f.write(b"name: x\ndescription: ")
-        f.seek(100 * 2**20)
-        f.write(b"x\n")
+        f.write(head)
+        f.seek(size)
+        f.write(b"\n")
+    return path
+
+
+def test_a_hundred_megabyte_file_is_refused_at_once(tmp_path):
+    path = _sparse_file(tmp_path / "huge.yaml", b"name: x\ndescription: ", 100 * 2**20)
     started = time.perf_counter()
     with pytest.raises(ScenarioError, match="larger than"):
         load_scenario(path)
@@ -119,3 +125,60 @@ def test_results_of_another_run_are_never_mixed(tmp_path):
     changed = _sim("run", str(FICTIONAL), "--runs", "5", "--out", str(out_dir), "--set",
                    "fighting.loss_rate=0.4")
     assert changed.returncode == 2 and "scenario_sha256" in changed.stderr
+
+
+SWEEP = """design: grid
+points: 2
+reps: 3
+parameters:
+  fighting.loss_rate: {levels: [0.1, 0.4]}
+"""
+
+
+def test_a_sweep_file_is_read_like_a_scenario(tmp_path):
+    """The --sweep file gets the scenario loader's protections and file:line messages."""
+    from sim.design import load_sweep_file
+    from sim.errors import UsageError
+
+    good = tmp_path / "good.yaml"
+    good.write_text(SWEEP)
+    spec = load_sweep_file(good)
+    assert (spec["design"], spec["points"], spec["reps"]) == ("grid", 2, 3)
+    assert spec["parameters"][0].levels == (0.1, 0.4)
+    bomb = (CORPUS / "alias_bomb.yaml").read_text()
+    cases = {
+        "duplicate.yaml": (SWEEP + "reps: 5\n", f"{tmp_path / 'duplicate.yaml'}:6:1: reps: "
+                           "duplicate key (first given on line 3)"),
+        "unknown.yaml": (SWEEP.replace("reps: 3", "repz: 3"),
+                         f"{tmp_path / 'unknown.yaml'}:3:1: repz: unknown key"),
+        "wrong.yaml": (SWEEP.replace("points: 2", "points: 0"),
+                       f"{tmp_path / 'wrong.yaml'}:2:1: points: Input should be greater"),
+        "nested.yaml": (SWEEP.replace("[0.1, 0.4]", "[0.1, x]"),
+                        f"{tmp_path / 'nested.yaml'}:5:"),
+        "tag.yaml": (SWEEP.replace("design: grid", "design: !!python/name:os.system grid"),
+                     "is not allowed"),
+        "bomb.yaml": (bomb, "aliases are expanded"),
+        "syntax.yaml": (SWEEP + "  - [\n", "YAML syntax"),
+        "missing.yaml": (None, "file not found"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(UsageError) as info:
+            load_sweep_file(path)
+        assert message in str(info.value), (name, str(info.value))
+    huge = _sparse_file(tmp_path / "huge.yaml", SWEEP.encode(), 50 * 2**20)
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match="larger than"):
+        load_sweep_file(huge)
+    assert time.perf_counter() - started < HANG_GUARD_S
+
+
+def test_the_cli_reports_a_bad_sweep_file_with_its_line_and_exit_2(tmp_path):
+    bad = tmp_path / "sweep.yaml"
+    bad.write_text(SWEEP + "reps: 5\n")
+    out = _sim("sweep", str(FICTIONAL), "--sweep", str(bad), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert f"{bad}:6:1: reps: duplicate key" in out.stderr

@@ -123,3 +123,29 @@ def test_app_refuses_a_bad_scenario_or_a_busy_port_before_starting(tmp_path):
         out = sim("app", str(BASELINE), "--port", str(port))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port 0" in out.stderr
+
+
+def test_compare_then_plot_in_the_format_asked(tmp_path):
+    other = tmp_path / "more_trade.yaml"
+    other.write_text(f"extends: {FICTIONAL}\n"
+                     "relations:\n  arcadia~borduria: {trade: 0.8}\n")
+    out_dir = tmp_path / "cmp"
+    out = sim("compare", str(FICTIONAL), str(other), "--runs", "30", "--seed", "2",
+              "--workers", "1", "--no-progress", "--out", str(out_dir))
+    assert out.returncode == 0, out.stderr
+    assert "three_states" in out.stdout and "more_trade" in out.stdout
+    assert "common random numbers" in out.stdout and "95% interval" in out.stdout
+    comparison = json.loads((out_dir / "comparison.json").read_text())
+    assert comparison["scenarios"] == ["three_states", "more_trade"]
+    assert comparison["runs"] == 30 and comparison["seed"] == 2
+    assert pq.read_table(out_dir / "runs.parquet").num_rows == 60
+    plot = sim("plot", str(out_dir), "--format", "pdf")
+    assert plot.returncode == 0, plot.stderr
+    figures = sorted((out_dir / "figures").iterdir())
+    assert figures and all(f.suffix == ".pdf" for f in figures), figures
+    assert "comparison.pdf" in {f.name for f in figures}
+    assert all(f.read_bytes().startswith(b"%PDF") for f in figures)
+    for name in (f.name for f in figures):
+        assert name in plot.stdout
+    bad = sim("plot", str(out_dir), "--format", "gif")
+    assert bad.returncode == 2 and "unknown format 'gif'" in bad.stderr

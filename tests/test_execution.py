@@ -88,7 +88,12 @@ def _kill_midway(args: list[str], out_dir, parts_wanted: int, marker: str | None
         proc.wait()
 
 
-def test_a_sweep_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+def test_a_sweep_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_path,
+                                                                           monkeypatch):
+    """The re-run skips the batches whose parts were saved (it writes none of them again)."""
+    import sim.execution.ensemble as ensemble_module
+    from sim.scenario.loader import load_scenario
+
     args = ["sweep", str(BASELINE), "--design", "lhs", "--points", "16", "--reps", "50",
             "--param", "actors.turkey.war_cost=0:0.1", "--batch-size", "50", "--workers", "2",
             "--no-progress"]
@@ -96,14 +101,56 @@ def test_a_sweep_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_
     assert subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(whole)],
                           cwd=ROOT, capture_output=True).returncode == 0
     _kill_midway([*args, "--out", str(killed)], killed, parts_wanted=5)
-    done = len(list((killed / "parts").glob("runs-*.parquet")))
-    assert 0 < done < 16
-    again = subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(killed)],
-                           cwd=ROOT, capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
+    finished = {p.name for p in (killed / "parts").glob("runs-*.parquet")}
+    assert 0 < len(finished) < 16
+    # the same sweep as the command line's, resumed in this process to watch what it writes
+    loaded = load_scenario(BASELINE)
+    design = make_design("lhs", [parse_parameter("actors.turkey.war_cost=0:0.1")], 16,
+                         loaded.spec.run.seed)
+    written: list[str] = []
+    real_write = ensemble_module.write_parquet
+
+    def recording_write(path, table):
+        written.append(path.name)
+        return real_write(path, table)
+
+    monkeypatch.setattr(ensemble_module, "write_parquet", recording_write)
+    run_sweep(loaded, design, reps=50, batch_size=50, workers=1, out_dir=killed,
+              progress=False)
+    assert not finished & set(written), "finished batches were run again"
+    assert len(finished) + len(written) == 16  # and every other batch was run once
     _same_tables(whole / "sweep.parquet", killed / "sweep.parquet")
     _same_tables(whole / "points.parquet", killed / "points.parquet")
     assert not (killed / "parts").exists()
+
+
+def test_ctrl_c_exits_130_keeps_finished_batches_and_prints_the_resume_command(tmp_path):
+    out_dir = tmp_path / "out"
+    args = ["run", str(BASELINE), "--runs", "3200", "--batch-size", "100", "--workers", "2",
+            "--seed", "4", "--no-progress", "--out", str(out_dir)]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((out_dir / "parts").glob("runs-*.parquet"))) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert "interrupted" in err and f"{out_dir}/parts" in err
+    assert "resume with the same command:" in err
+    command = err.split("resume with the same command:", 1)[1].strip().splitlines()[0]
+    assert command.startswith("sim run ") and str(out_dir) in command and "--seed 4" in command
+    assert list((out_dir / "parts").glob("runs-*.parquet")), "finished batches were lost"
 
 
 def test_an_ensemble_killed_halfway_resumes_to_exactly_the_uninterrupted_result(tmp_path):
@@ -183,3 +230,39 @@ def test_batches_are_plain_picklable_tasks():
     task = BatchTask(scenario=loaded.data, digest=loaded.digest(), seed=1, start=0, stop=3)
     result = pickle.loads(pickle.dumps(run_batch(pickle.loads(pickle.dumps(task)))))
     assert result.columns["run"].tolist() == [0, 1, 2]
+
+
+def _manifest_of_a_cli_run(tmp_path, env_scheduler: str | None, flag: str | None) -> dict:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k != "SIM_SCHEDULER"}
+    if env_scheduler:
+        env["SIM_SCHEDULER"] = env_scheduler
+    out_dir = tmp_path / ("flag" if flag else "env")
+    args = ["run", str(FICTIONAL), "--runs", "40", "--batch-size", "10", "--seed", "3",
+            "--no-progress", "--out", str(out_dir)] + (["--scheduler", flag] if flag else [])
+    out = subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads((out_dir / "manifest.json").read_text())
+
+
+def test_the_cli_runs_on_the_cluster_named_by_flag_or_environment(cluster, tmp_path):
+    by_flag = _manifest_of_a_cli_run(tmp_path, None, cluster)
+    by_env = _manifest_of_a_cli_run(tmp_path, cluster, None)
+    assert by_flag["executor"] == by_env["executor"] == f"dask {cluster}"
+    _same_tables(tmp_path / "flag" / "runs.parquet", tmp_path / "env" / "runs.parquet")
+
+
+def test_the_cli_refuses_an_unreachable_scheduler_plainly(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = subprocess.run([sys.executable, "-m", "sim", "run", str(FICTIONAL), "--runs", "4",
+                          "--scheduler", f"tcp://127.0.0.1:{port}", "--no-progress", "--out",
+                          str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and f"127.0.0.1:{port}" in out.stderr

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.design import make_design, parse_parameter
-from sim.errors import UsageError
+from sim.errors import ScenarioError, UsageError
 from sim.execution.compare import compare
 from sim.execution.storage import read_runs
 from sim.execution.sweep import run_sweep
@@ -56,7 +56,7 @@ def test_swept_paths_are_checked(fictional):
 
 def test_values_outside_the_schema_bounds_are_rejected_before_running(fictional):
     design = make_design("grid", [P("actors.arcadia.risk_attitude=-2,0")], 2, 1)
-    with pytest.raises(Exception, match="risk_attitude"):
+    with pytest.raises(ScenarioError, match="risk_attitude"):
         run_sweep(fictional, design, reps=2, workers=1, progress=False)
 
 

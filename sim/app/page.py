@@ -21,16 +21,34 @@ from mesa.visualization import SolaraViz
 from sim.app import views
 from sim.app.controls import controls_for
 from sim.app.explorer import ExplorerModel
+from sim.app.results import ResultsView, use_named_pages
 from sim.errors import ScenarioError
+from sim.safety import is_inside
 from sim.scenario.loader import LoadedScenario, load_scenario
 
 DEFAULT_SCENARIO = "scenarios/idlib_2020.yaml"
 
 
 def scenario_files(folder: Path, current: str) -> list[str]:
-    """Scenario files the picker offers: every YAML under ``folder``, and the current one."""
-    found = sorted(str(p) for p in folder.rglob("*.yaml")) if folder.is_dir() else []
+    """Scenario files the picker offers: every YAML under ``folder``, and the current one.
+
+    Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed.
+    """
+    found = sorted(str(p) for p in folder.rglob("*.yaml")
+                   if p.is_file() and is_inside(p, folder)) if folder.is_dir() else []
     return found if current in found else [current, *found]
+
+
+def offered(new: object, folder: Path, first: str) -> bool:
+    """Whether ``new`` is one of the files the picker offers.
+
+    The value comes from the browser, and a websocket client can send any value: loading
+    whatever it names would read any file the server can (``/etc/passwd`` echoed as
+    problems, ``/dev/zero`` without end). Only the listed files, compared as given and
+    resolved inside the scenarios folder (or the file the server was started with), load.
+    """
+    return isinstance(new, str) and new in scenario_files(folder, first) and (
+        new == first or is_inside(Path(new), folder))
 
 
 def model_params(loaded: LoadedScenario, file: str) -> dict:
@@ -50,8 +68,9 @@ def model_params(loaded: LoadedScenario, file: str) -> dict:
 COMPONENTS = [
     (views.Status, 0), (views.EscalationView, 0), (views.LossesView, 0),
     (views.PeopleView, 0), (views.AllianceView, 0), (views.ControlView, 0),
-    (views.EventLog, 0), (views.EnsembleView, 1),
+    (views.EventLog, 0), (views.EnsembleView, 1), (ResultsView, 2),
 ]
+use_named_pages()  # tabs "One run", "Ensemble", "Saved results" instead of "Page 0", ...
 
 
 def _load(file: str) -> tuple[LoadedScenario | None, list[str]]:
@@ -76,6 +95,10 @@ def Page():
         [file.value])
 
     def choose(new: str) -> None:
+        if not offered(new, folder, first):
+            refused.set(["that file is not one of the scenarios offered; pick one from the "
+                         "list"])
+            return
         candidate, new_problems = _load(new)
         refused.set([f"{new} was not loaded:", *new_problems] if candidate is None else [])
         if candidate is not None:

@@ -12,6 +12,7 @@ import html
 import threading
 
 import matplotlib.dates as mdates
+import matplotlib.text
 import numpy as np
 import solara
 from matplotlib.figure import Figure
@@ -28,6 +29,17 @@ def _html(tag: str, text: str, css_class: str = "") -> None:
     """Escaped text in an HTML element (solara.Markdown would load KaTeX from a CDN)."""
     solara.HTML(tag=tag, unsafe_innerHTML=html.escape(text),
                 classes=[css_class] if css_class else [])
+
+
+def _show(fig: Figure):
+    """The figure as a page element, every text drawn as written.
+
+    Names come from the scenario: ``$...$`` in one would be parsed as matplotlib math (and a
+    broken formula would fail the whole view).
+    """
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+    return solara.FigureMatplotlib(fig, format="png")
 
 
 def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Figure, object]:
@@ -62,7 +74,7 @@ def Status(model: ExplorerModel):
         _html("h3", f"Day {model.day} of {model.days} · {today:%d %B %Y}", "day-counter")
         solara.Text(f"{model.loaded.spec.name} — run {model.run_index}, seed {model.seed}"
                     + (" — finished" if not model.running else ""))
-        solara.Text("PAGE 1 runs an ensemble of these settings.")
+        solara.Text("The Ensemble tab runs an ensemble of these settings.")
         if model.overrides:
             solara.Text("Changed from the scenario file: " + "; ".join(model.overrides))
         for problem in model.problems:
@@ -90,7 +102,7 @@ def EscalationView(model: ExplorerModel):
     ax.set_ylim(-0.4, len(lay.rung_names) - 0.6)
     ax.set_title("Escalation rung of each dyad", fontsize=10)
     _style_dates(ax, model)
-    return solara.FigureMatplotlib(fig, format="png")
+    return _show(fig)
 
 
 def LossesView(model: ExplorerModel):
@@ -103,7 +115,7 @@ def LossesView(model: ExplorerModel):
     ax.set_ylabel("soldiers lost (cumulative)", fontsize=8)
     ax.set_title("Losses per actor", fontsize=10)
     _style_dates(ax, model)
-    return solara.FigureMatplotlib(fig, format="png")
+    return _show(fig)
 
 
 def PeopleView(model: ExplorerModel):
@@ -116,7 +128,7 @@ def PeopleView(model: ExplorerModel):
     ax.set_ylabel("people (millions)", fontsize=8)
     ax.set_title("People per refugee node", fontsize=10)
     _style_dates(ax, model)
-    return solara.FigureMatplotlib(fig, format="png")
+    return _show(fig)
 
 
 def ControlView(model: ExplorerModel):
@@ -137,7 +149,7 @@ def ControlView(model: ExplorerModel):
     ax.set_ylabel("share held", fontsize=8)
     ax.set_title("Control of each objective", fontsize=10)
     _style_dates(ax, model)
-    return solara.FigureMatplotlib(fig, format="png")
+    return _show(fig)
 
 
 def AllianceView(model: ExplorerModel):
@@ -147,7 +159,7 @@ def AllianceView(model: ExplorerModel):
     draw_network(ax, list(model.layout.actor_names), model.state.affinity[0],
                  f"Affinity on day {model.day}")
     fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=7)
-    return solara.FigureMatplotlib(fig, format="png")
+    return _show(fig)
 
 
 def EventLog(model: ExplorerModel):
@@ -217,4 +229,4 @@ def _ensemble_table(result) -> None:
         f"<caption>{result.runs} runs</caption><tr><th>outcome</th><th>probability</th>"
         f"<th>95% interval</th></tr>{cells}"))
     fig = outcome_bars(result.outcomes, f"{result.runs} runs, seed {result.seed}")
-    solara.FigureMatplotlib(fig, format="png")
+    _show(fig)

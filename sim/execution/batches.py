@@ -41,6 +41,9 @@ class BatchTask:
         points: For a sweep, ``(point, ((path, value), ...))`` for the points in this batch.
         binned: Return the daily series as counts for the trajectory histogram instead of
             every value (an ensemble written to disk needs only the histogram).
+        varied: For ``sim run --uncertain`` / ``--posterior``: per-run values of some scenario
+            paths (``sim.validation.uncertain.VariedSet.task_field``); run ``i`` keeps
+            replication ``i``'s random numbers and gets its own parameter vector.
     """
 
     scenario: dict
@@ -52,6 +55,7 @@ class BatchTask:
     reps: int = 0
     points: tuple = ()
     binned: bool = False
+    varied: tuple = ()
 
 
 @dataclass
@@ -143,12 +147,22 @@ def run_batch(task: BatchTask) -> BatchResult:
         model = CrisisModel(loaded, world=world, replications=rep, seed=task.seed,
                             params=params, record_paths=False)
     else:
+        params = None
+        if task.varied:  # uncertain values: one parameter vector per run
+            from sim.validation.uncertain import varied_params
+
+            params = varied_params(task, world)
         model = CrisisModel(loaded, world=world, replications=rows, seed=task.seed,
+                            params=params,
                             trajectory=_trajectory_buffer(world, rows.size) if task.binned
                             else None)
     model.run()
     columns = collect_rows(model, loaded)
     columns["run"] = rows
+    if task.varied:
+        from sim.validation.uncertain import varied_columns
+
+        columns.update(varied_columns(task))
     if task.reps:
         values = dict(task.points)
         columns = {"run": rows, "point": point, "rep": rep,

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from sim.analysis import Z95, paired_difference, wilson_interval
 from sim.errors import UsageError
 from sim.execution.ensemble import prepare_out_dir, run_ensemble, write_concatenated
+from sim.execution.outdir import release_folder, remove_parts
 from sim.execution.storage import read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario
 
@@ -85,6 +86,8 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
         write_parquet(out_dir / "comparison.parquet", pa.table(table))
         write_concatenated(out_dir / "runs.parquet", _tagged_runs(
             [(name, out_dir / name / "runs.parquet") for name in names]))
+        remove_parts(out_dir)
+        release_folder(out_dir)
     return result
 
 

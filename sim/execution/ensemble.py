@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import platform
-import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -40,14 +39,22 @@ import sim
 from sim.analysis import indicator_summary, outcome_table
 from sim.errors import RunInterruptedError, SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
+from sim.execution.budget import check_batches, check_memory, estimate_memory
 from sim.execution.executors import (
     RECYCLE_AFTER,
     default_workers,
     executor_for,
     scheduler_address,
 )
+from sim.execution.outdir import (  # noqa: F401  (prepare_out_dir: sweep, compare)
+    STRICT_KEYS,
+    prepare_out_dir,
+    release_folder,
+    remove_parts,
+)
 from sim.execution.storage import (
     columns_to_table,
+    levels_table,
     part_path,
     paths_table,
     read_runs,
@@ -63,8 +70,6 @@ from sim.world import compile_scenario
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 5.0
 MAX_ATTEMPTS = 3
-#: identity keys that, when they differ, mean another experiment: refuse the folder
-STRICT_KEYS = ("kind", "scenario_sha256", "seed", "design", "parameters", "scenarios")
 
 
 @dataclass
@@ -87,50 +92,6 @@ class EnsembleResult:
         return self._columns
 
 
-def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
-    """Create the output folder (and ``parts/``) or explain why it cannot be used.
-
-    Args:
-        out_dir: The folder.
-        identity: What is about to be written there. A folder holding results of another
-            experiment (a different kind, scenario, seed, design) is refused, never mixed or
-            silently overwritten. The same experiment with another size (runs, batch size)
-            starts afresh; the same experiment exactly resumes.
-
-    Returns:
-        True when unfinished work of this very experiment is there to resume.
-    """
-    resume = False
-    claim = out_dir / ".identity.json"
-    if identity is not None and claim.exists():
-        try:
-            held = json.loads(claim.read_text())
-        except (OSError, ValueError):
-            held = {}
-        different = {k: (held.get(k), v) for k, v in identity.items()
-                     if k in STRICT_KEYS and held.get(k) != v}
-        if different:
-            what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in different.items())
-            raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
-                             "another --out, or delete that folder first")
-        resume = held == identity
-        if not resume and (out_dir / "parts").exists():
-            shutil.rmtree(out_dir / "parts")  # another batch plan: its parts do not fit
-    try:
-        (out_dir / "parts").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    probe = out_dir / ".write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"output folder {out_dir} is not writable: {exc.strerror}") from None
-    if identity is not None:
-        write_json(claim, identity)
-    return resume and any((out_dir / "parts").iterdir())
-
-
 class _Checkpoint:
     """Which batches are safely summarised, and the trajectory summary that includes them."""
 
@@ -146,11 +107,19 @@ class _Checkpoint:
         state, data = self.out_dir / "parts" / "checkpoint.json", self.out_dir / "parts" / \
             "trajectory.npz"
         if state.exists() and data.exists():
-            saved = json.loads(state.read_text())
-            self.histogram.load(data)
-            if self.histogram.n == saved["runs"]:
-                self.included = set(saved["included"])
-            else:  # a checkpoint torn between its two files: start the summary afresh
+            try:
+                saved = json.loads(state.read_text())
+                self.histogram.load(data)
+                included = {int(x) for x in saved["included"]}
+                runs = saved["runs"]
+            except Exception:  # a damaged checkpoint: its batches are simply run again
+                log.warning("checkpoint in %s/parts unreadable; summarising afresh", self.out_dir)
+                included, runs = set(), -1
+            on_disk = {int(p.name.split("-")[1]) for p in (self.out_dir / "parts")
+                       .glob("runs-*.parquet")}
+            if self.histogram.n == runs and included <= on_disk:
+                self.included = included
+            else:  # torn between its files, or listing parts that are gone: start afresh
                 self.histogram.__init__(self.histogram.series, self.histogram.days,
                                         self.histogram.edges)
 
@@ -176,6 +145,7 @@ def run_ensemble(
     scheduler: str | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
+    varied=None,
 ) -> EnsembleResult:
     """Run ``runs`` replications of a scenario in lockstep batches.
 
@@ -189,6 +159,8 @@ def run_ensemble(
         scheduler: Address of a Dask scheduler (``tcp://host:port``); else ``SIM_SCHEDULER``.
         out_dir: Where to write results (resumable); None keeps them in memory only.
         progress: Show a progress bar on a terminal.
+        varied: Per-run values of uncertain assumptions (``sim run --uncertain`` or
+            ``--posterior``: a ``sim.validation.uncertain.VariedSet`` for these runs).
 
     Raises:
         RunInterruptedError: On Ctrl-C, after saving finished batches.
@@ -201,18 +173,31 @@ def run_ensemble(
         raise UsageError(f"--runs must be at least 1, not {runs}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+    check_batches(runs, batch_size)
+    layout = compile_scenario(spec).layout
+    local = executor is None and scheduler_address(scheduler) is None
+    check_memory(estimate_memory(spec, layout, min(batch_size, runs),
+                                 (workers or default_workers()) if local else 1,
+                                 kept_runs=runs if out_dir is None else 0))
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
+    mode = varied.mode if varied is not None else "point"
     if out_dir is not None:
-        prepare_out_dir(out_dir, {"kind": "run", "scenario_sha256": digest, "seed": seed,
+        identity = digest
+        if varied is not None:  # other draws are another experiment, never mixed in
+            import hashlib
+
+            identity = hashlib.sha256(digest.encode() + varied.values.tobytes()).hexdigest()
+        prepare_out_dir(out_dir, {"kind": "run" if mode == "point" else f"run-{mode}",
+                                  "scenario_sha256": identity, "seed": seed,
                                   "runs": runs, "batch_size": batch_size})
-    layout = compile_scenario(spec).layout
     names = series_names(layout)
     histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
     checkpoint = _Checkpoint(out_dir, histogram)
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
-                       sample_paths=spec.run.sample_paths, binned=out_dir is not None)
+                       sample_paths=spec.run.sample_paths, binned=out_dir is not None,
+                       varied=varied.task_field(a, b) if varied is not None else ())
              for a, b in batches]
     in_memory: dict[int, BatchResult] = {}
 
@@ -250,8 +235,10 @@ def run_ensemble(
                                  / wall, 1) if wall > 0 else None,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "numpy": np.__version__,
-        "command": " ".join(sys.argv),
+        "command": " ".join(sys.argv), "mode": mode,
     }
+    if varied is not None:
+        manifest["varied"] = varied.describe
     if out_dir is None:
         ordered = [in_memory[a] for a, _ in batches]
         columns = {name: np.concatenate([r.columns[name] for r in ordered])
@@ -364,6 +351,7 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     outcomes, indicators = summarise_runs(runs_file)
     write_parquet(out / "trajectories.parquet",
                   trajectory_table_from(names, histogram.quantiles(), histogram.means(), start))
+    write_parquet(out / "levels.parquet", levels_table(names, histogram.level_shares(), start))
     path_files = sorted((out / "parts").glob("paths-*.npz"))
     if path_files:
         parts = [np.load(f) for f in path_files]
@@ -375,7 +363,8 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
     write_json(out / "manifest.json", manifest)
     write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
                          "overrides applied).")
-    shutil.rmtree(out / "parts", ignore_errors=True)
+    remove_parts(out)
+    release_folder(out)
     return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
                           out_dir=out, series=names)
 
@@ -453,7 +442,10 @@ def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None
 
 
 def _progress_bar(total: int, enabled: bool, done: int = 0):
-    from tqdm import tqdm
+    """A bar on a terminal (none when output is not one), a widget in Jupyter (tqdm.auto)."""
+    from tqdm.auto import tqdm
 
+    if tqdm.__module__ == "tqdm.notebook":  # the widget shows whatever sys.stderr is
+        return tqdm(total=total, initial=done, unit="run", desc="runs", disable=not enabled)
     return tqdm(total=total, initial=done, unit="run", desc="runs",
                 disable=None if enabled else True, file=sys.stderr, smoothing=0.1)

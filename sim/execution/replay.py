@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv
 
+from sim.errors import UsageError
 from sim.execution.batches import collect_rows
+from sim.execution.outdir import claim_replay_folder, read_json, release_folder
 from sim.execution.storage import paths_table, read_runs, write_json, write_parquet
 from sim.model import CrisisModel
 from sim.scenario.loader import LoadedScenario
@@ -30,14 +33,23 @@ class Replay:
     matches_ensemble: bool | None  # None when no ensemble table was there to compare
 
 
-def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = None) -> Replay:
+def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = None,
+           runs: int | None = None) -> Replay:
     """Re-run replication ``run`` alone and (optionally) write its trajectory and log.
 
     Writes into ``out_dir/replay-<run>/``: ``trajectory.parquet`` and ``trajectory.csv``
     (every series, every day), ``events.txt`` (choices and events in words) and ``row.json``.
     If ``out_dir/runs.parquet`` exists from the same scenario and seed, the replayed row is
     compared with row ``run`` there.
+
+    Raises:
+        UsageError: ``run`` is not below the ensemble's size (that folder's, else ``runs``,
+            else the scenario's ``run.runs``), or ``out_dir`` holds an ensemble of another
+            seed or scenario (before anything is computed or written).
     """
+    if out_dir is not None:
+        claim_replay_folder(out_dir, loaded.digest(), seed, run,
+                            runs if runs is not None else loaded.spec.run.runs)
     model = CrisisModel(loaded, replications=np.array([run]), seed=seed, log_events=True)
     model.run()
     columns = collect_rows(model, loaded)
@@ -58,22 +70,26 @@ def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = N
             f"to {start + dt.timedelta(days=model.days)}\n" + "\n".join(lines) + "\n")
         write_json(folder / "row.json", {"run": run, "seed": seed, "row": row,
                                          "matches_ensemble": matches})
+        release_folder(out_dir)
     return Replay(run=run, row=row, log=model.log, model=model, matches_ensemble=matches)
 
 
 def _compare_with_ensemble(out_dir: Path, loaded: LoadedScenario, seed: int, run: int,
                            columns: dict[str, np.ndarray]) -> bool | None:
-    import json
-
     runs_file, manifest_file = out_dir / "runs.parquet", out_dir / "manifest.json"
     if not (runs_file.exists() and manifest_file.exists()):
         return None
-    manifest = json.loads(manifest_file.read_text())
-    if manifest.get("scenario_sha256") != loaded.digest() or manifest.get("seed") != seed:
+    manifest = read_json(manifest_file)
+    if not isinstance(manifest, dict) or manifest.get("scenario_sha256") != loaded.digest() \
+            or manifest.get("seed") != seed:
         return None
-    table = read_runs(runs_file)
-    where = np.flatnonzero(table["run"] == run)
-    if where.size != 1:
+    try:
+        table = read_runs(runs_file)
+        where = np.flatnonzero(table["run"] == run)
+    except (OSError, KeyError, pa.ArrowException):
+        raise UsageError(f"{runs_file} is damaged; run the ensemble again into a new "
+                         "--out") from None
+    if where.size != 1 or set(columns) - set(table):
         return None
     i = int(where[0])
     for name, values in columns.items():

@@ -7,9 +7,11 @@ crash leaves either the old file or the new one, never half of one. Batch parts 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,33 @@ from sim.analysis import QUANTILES as QUANTILE_LEVELS
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    The temporary file is created new (``mkstemp``: a random name, never through an existing
+    file or symlink), and the rename replaces a symlink at ``path`` rather than writing to
+    its target: a received results folder cannot redirect the write elsewhere.
+    """
+    with _temporary_beside(path) as (handle, tmp):
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path):
+    """``(binary file, its path)``, new in ``path``'s folder; removed if the block fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle, Path(name)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(fig, path: Path, fmt: str) -> None:
+    """``fig.savefig`` to ``path`` through a new temporary file and a rename (see above)."""
+    with _temporary_beside(path) as (handle, tmp):
+        fig.savefig(handle, format=fmt, bbox_inches="tight")
     os.replace(tmp, path)
 
 
@@ -81,6 +107,37 @@ def trajectory_table_from(series: list[str], quantiles: np.ndarray, means: np.nd
     for level, values in zip(QUANTILE_LEVELS, quantiles, strict=True):
         data[f"q{int(level * 100):02d}"] = values.reshape(-1)
     return pa.table(data)
+
+
+def levels_table(series: list[str], shares: list[tuple[int, np.ndarray]],
+                 start: dt.date) -> pa.Table:
+    """Long table of each level's share of runs per day, for series of levels.
+
+    Args:
+        series: Names of all S series.
+        shares: ``(series index, (days, levels) shares)`` from
+            ``TrajectoryHistogram.level_shares``.
+        start: Calendar date of day 0.
+
+    Returns:
+        Columns day, date, series, level (0 = the first rung, or 0/1 for "not in force"/"in
+        force" and "closed"/"open") and share (of runs, 0..1); every level of every day.
+    """
+    day_col, series_col, level_col, share_col = [], [], [], []
+    for s, table in shares:
+        days, levels = table.shape
+        day_col.append(np.repeat(np.arange(days), levels))
+        level_col.append(np.tile(np.arange(levels), days))
+        series_col += [series[s]] * (days * levels)
+        share_col.append(table.reshape(-1))
+    days = np.concatenate(day_col) if day_col else np.zeros(0, dtype=np.int64)
+    return pa.table({
+        "day": pa.array(days, pa.int64()),
+        "date": pa.array([start + dt.timedelta(days=int(d)) for d in days], pa.date32()),
+        "series": pa.array(series_col, pa.string()),
+        "level": pa.array(np.concatenate(level_col) if level_col else days, pa.int64()),
+        "share": pa.array(np.concatenate(share_col) if share_col else np.zeros(0), pa.float64()),
+    })
 
 
 def paths_table(series: list[str], runs: np.ndarray, paths: np.ndarray,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
-import shutil
 import sys
 import time
 from concurrent.futures import Executor
@@ -27,6 +26,7 @@ from sim.analysis import wilson_interval
 from sim.design import Design
 from sim.errors import UsageError
 from sim.execution.batches import BatchTask, plan_batches
+from sim.execution.budget import check_batches
 from sim.execution.ensemble import (
     execute,
     prepare_out_dir,
@@ -35,6 +35,7 @@ from sim.execution.ensemble import (
     write_scenario_files,
 )
 from sim.execution.executors import default_workers
+from sim.execution.outdir import release_folder, remove_parts
 from sim.execution.storage import part_path, read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
 
@@ -89,6 +90,7 @@ def run_sweep(
     seed = loaded.spec.run.seed if seed is None else seed
     batch_size = batch_size or loaded.spec.run.batch_size
     runs = design.size * reps
+    check_batches(runs, batch_size)
     digest = loaded.digest()
     resume = False
     if out_dir is not None:
@@ -206,4 +208,5 @@ def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> N
                          "overrides the swept values).")
     if result.sensitivity is not None:
         write_json(out_dir / "sensitivity.json", result.sensitivity)
-    shutil.rmtree(out_dir / "parts", ignore_errors=True)
+    remove_parts(out_dir)
+    release_folder(out_dir)

@@ -4,12 +4,14 @@ Keeping every run's daily path would cost ``runs x days x series`` numbers (27 G
 million runs of the baseline). Instead each series gets a histogram per day with bins fixed
 in advance from the scenario (integers exactly for rungs and small loss counts; fine linear
 bins on [-1, 1] or [0, 1] for affinities, alignment, pressure and control; geometric bins for
-people and large losses), plus a fixed-point sum for the mean. Counts and sums are integers,
+people and large losses; two bins, 0 and 1, for whether a deal is in force or a gate open),
+plus a fixed-point sum for the mean. Counts and sums are integers,
 so the result is the same whatever the batch size, worker count or order of completion, and
 it can be saved and resumed.
 
-Quantiles are exact for integer-valued bins and within half a bin otherwise (0.0025 for
-shares and affinities, about 1% for counts of people).
+Quantiles are exact for integer-valued bins and within half a bin otherwise: 0.00125 for
+shares and affinities, about 0.6% of the value for counts of people (a few million in all),
+1.8% for losses above 2,048.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from sim.analysis import QUANTILES as LEVELS
 from sim.jit import kernel
 
 _SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
+#: kinds of daily series whose values are levels (a rung; a deal in force or a gate open: 0/1),
+#: whose histograms count each level exactly and are saved as shares (``level_shares``)
+LEVEL_KINDS = ("rung", "deal", "gate")
+CATEGORICAL = ("deal", "gate")
 
 
 def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.ndarray]:
@@ -36,6 +42,8 @@ def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.
         kind = name.split(".", 1)[0]
         if kind == "rung":
             edges.append(np.arange(-0.5, n_rungs + 0.5))
+        elif kind in CATEGORICAL:  # 0 or 1
+            edges.append(np.array([-0.5, 0.5, 1.5]))
         elif kind == "losses":
             edges.append(losses)
         elif kind == "people":
@@ -140,25 +148,36 @@ class TrajectoryHistogram:
         self.n += batch.runs
 
     def quantiles(self, levels=LEVELS) -> np.ndarray:
-        """``(len(levels), days, S)`` quantiles across runs.
+        """``(len(levels), days, S)`` quantiles across runs: the midpoint of the bin holding each.
 
-        In a bin one unit wide (a rung, a small count) the quantile is that integer; in wider
-        bins it is interpolated linearly within the bin.
+        The bin is the one that holds the exact (inverted-CDF) quantile, the value of rank
+        ``ceil(level * runs)``; its midpoint is within half the bin's width of that value,
+        which is the accuracy promised (README, ODD). In a bin one unit wide (a rung, a small
+        count of losses) the midpoint is the integer itself, so those are exact. (Interpolating
+        linearly inside the bin, as before, is off by up to a whole bin when the runs in it
+        are not spread evenly, e.g. people piling up just above a bin's lower edge.)
         """
         out = np.zeros((len(levels), self.days, len(self.series)))
-        days = np.arange(self.days)
         for s, (edges, counts) in enumerate(zip(self.edges, self.counts, strict=True)):
             cum = np.cumsum(counts, axis=1)
+            middles = (edges[:-1] + edges[1:]) / 2
             for q, level in enumerate(levels):
                 target = level * cum[:, -1]
                 b = np.minimum((cum < target[:, None]).sum(axis=1), counts.shape[1] - 1)
-                lo, hi = edges[b], edges[b + 1]
-                before = np.where(b > 0, cum[days, b - 1], 0)
-                inside = counts[days, b]
-                frac = np.divide(target - before, inside, out=np.full(self.days, 0.5),
-                                 where=inside > 0)
-                interpolated = lo + np.clip(frac, 0.0, 1.0) * (hi - lo)
-                out[q, :, s] = np.where(np.isclose(hi - lo, 1.0), (lo + hi) / 2, interpolated)
+                out[q, :, s] = middles[b]
+        return out
+
+    def level_shares(self) -> list[tuple[int, np.ndarray]]:
+        """``(series index, (days, levels) shares of runs)`` for every series of levels.
+
+        Rungs, deals and gates are binned one level to a bin, so these shares are exact:
+        a rung that 10% of runs reach on some day shows as 0.10 there, which quantiles
+        (5/25/50/75/95%) cannot say.
+        """
+        out = []
+        for s, (name, counts) in enumerate(zip(self.series, self.counts, strict=True)):
+            if name.split(".", 1)[0] in LEVEL_KINDS:
+                out.append((s, counts / max(self.n, 1)))
         return out
 
     def means(self) -> np.ndarray:
@@ -175,8 +194,18 @@ class TrajectoryHistogram:
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:
-        """Restore a checkpoint written by ``save``."""
+        """Restore a checkpoint written by ``save``.
+
+        Raises:
+            ValueError: The checkpoint holds other series or days (one written by a version
+                with other daily series): the caller starts the summary afresh.
+        """
         data = np.load(path)
+        saved = [data[f"counts{s}"].shape if f"counts{s}" in data else None
+                 for s in range(len(self.counts))]
+        if (data["sums"].shape != self.sums.shape or f"counts{len(self.counts)}" in data
+                or saved != [c.shape for c in self.counts]):
+            raise ValueError(f"{path} summarises other daily series")
         self.sums[...] = data["sums"]
         self.n = int(data["n"])
         for s, counts in enumerate(self.counts):

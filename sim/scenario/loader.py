@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -26,7 +27,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario.schema import Scenario, reference_errors
+from sim.safety import UnsafeFileError, read_limited
+from sim.scenario.schema import Prior, Scenario, reference_errors
 
 NOTE_KEYS = ("source", "assumption")
 MAX_FILE_BYTES = 5_000_000
@@ -35,6 +37,8 @@ MAX_DEPTH = 32  # a scenario nests about 8 deep
 ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in
                 ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
 PathKey = tuple[str | int, ...]
+_YAML11_OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
+MAX_SET_CHARS = 10_000  # one --set value; a whole scenario has its own MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class LoadedScenario:
         marks: (file, line, column) per key path, for error messages.
         path: The file loaded.
         overrides: The ``--set`` overrides applied, in order.
+        uncertain: Values written with a ``range`` or ``prior`` (their point value is in
+            ``data``), by key path; ``sim run --uncertain`` draws them per run.
     """
 
     spec: Scenario
@@ -66,11 +72,13 @@ class LoadedScenario:
     marks: dict[PathKey, tuple[str, int, int]]
     path: Path | None
     overrides: list[str] = field(default_factory=list)
+    uncertain: dict[PathKey, Prior] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
         """File stem, used for default output folders."""
-        return self.path.stem if self.path else "scenario"
+        stem = re.sub(r"[^\w-]+", "_", self.path.stem).strip("_") if self.path else ""
+        return stem or "scenario"  # never '..' or '' (a file named '...yaml')
 
     def digest(self) -> str:
         """SHA-256 of the resolved data: two runs with equal digests ran the same scenario."""
@@ -160,11 +168,32 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
             return [self.read(item, (*key, i), depth + 1) for i, item in enumerate(node.value)]
         try:
-            return self._scalars.construct_object(node)
+            return self.scalar(node)
+        except (ValueError, OverflowError) as exc:  # 2031-02-30: matches YAML's date form
+            self.problem(key, f"'{node.value}' is not a valid date ({exc}); write a real "
+                         "date as YYYY-MM-DD", node)
+            return None
         except yaml.YAMLError as exc:
             self.problem(key, f"cannot read this value ({getattr(exc, 'problem', exc)}); "
                          "use a plain number, string, true/false or date", node)
             return None
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """A plain scalar read by YAML 1.2's rules, not PyYAML's YAML 1.1 ones.
+
+        YAML 1.1 turns ``no``, ``off``, ``y`` into false, ``190:20:30`` into 685230 and ``010``
+        into 8: an actor id ``no`` would become ``False`` and a time-like value a number.
+        Only ``true``/``false`` are booleans here; a sexagesimal or leading-zero octal is text
+        (a numeric key then says it is not a number).
+        """
+        if node.style is None and isinstance(node, yaml.ScalarNode):
+            text = node.value
+            if node.tag.endswith(":bool") and text.lower() not in ("true", "false"):
+                return text
+            if node.tag.endswith((":int", ":float")) and (
+                    ":" in text or _YAML11_OCTAL.match(text)):
+                return text
+        return self._scalars.construct_object(node)
 
     def _mapping(self, node: yaml.MappingNode, key: PathKey, depth: int) -> Any:
         out: dict[str, Any] = {}
@@ -177,7 +206,10 @@ class _Reader:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in ALLOWED_TAGS:
                 self.problem(key, "a key must be a plain name", key_node)
                 continue
-            name = str(self._scalars.construct_object(key_node))
+            try:
+                name = str(self.scalar(key_node))
+            except (ValueError, OverflowError):
+                name = str(key_node.value)  # a key is a name; '2031-02-30' is just text
             if name in out or name in value_nodes:
                 first = value_nodes[name].start_mark.line + 1
                 self.problem((*key, name), f"duplicate key (first given on line {first}); "
@@ -257,20 +289,33 @@ def read_yaml(path: Path) -> tuple[Any, dict, dict]:
     """Read one YAML file safely; return (data, marks, notes) or raise ``ScenarioError``."""
     file = str(path)
     try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else None
+        raw = read_limited(path, MAX_FILE_BYTES)  # never trusts st_size: /dev/zero, FIFOs
     except FileNotFoundError:
         raise ScenarioError([Problem(file, "", "file not found")]) from None
+    except UnsafeFileError as exc:
+        hint = ("; a scenario is a few hundred lines" if "larger" in str(exc) else
+                "; name a scenario file")
+        raise ScenarioError([Problem(file, "", f"{exc}{hint}")]) from None
     except OSError as exc:
         raise ScenarioError([Problem(file, "", f"cannot read: {exc.strerror}")]) from None
-    if raw is None:
-        raise ScenarioError([Problem(file, "", f"file larger than {MAX_FILE_BYTES} bytes; "
-                                     "a scenario is a few hundred lines")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ScenarioError([Problem(file, "", f"not UTF-8 text (byte {exc.start}); "
                                      "save the file as UTF-8", line)]) from None
+    data, marks, notes = parse_yaml_text(text, file)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(file, "", "a scenario is a mapping of keys to values")])
+    return data, marks, notes
+
+
+def parse_yaml_text(text: str, file: str) -> tuple[Any, dict, dict]:
+    """Parse YAML text with every protection of a scenario file; return (data, marks, notes).
+
+    Used for scenario files and for ``--set`` values alike, so an alias bomb or a deep nest
+    is refused wherever it is typed.
+    """
     _prescan(text, file)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -287,8 +332,6 @@ def read_yaml(path: Path) -> tuple[Any, dict, dict]:
     data = reader.read(node)
     if reader.problems:
         raise ScenarioError(reader.problems)
-    if not isinstance(data, dict):
-        raise ScenarioError([Problem(file, "", "a scenario is a mapping of keys to values")])
     return data, reader.marks, reader.notes
 
 
@@ -405,16 +448,41 @@ def _set_path(data: dict, key: PathKey, value: Any) -> None:
 def parse_override(text: str) -> tuple[PathKey, Any]:
     """Parse ``PATH=VALUE`` (the value read as a YAML scalar, list or mapping)."""
     if "=" not in text:
-        raise ScenarioError([Problem("<command line>", text, "write overrides as PATH=VALUE")])
+        raise ScenarioError([Problem("<command line>", text[:80], "write overrides as "
+                                     "PATH=VALUE")])
     path_text, value_text = text.split("=", 1)
-    try:
-        value = yaml.safe_load(value_text) if value_text.strip() else ""
-    except yaml.YAMLError:
-        value = value_text
+    if not path_text.strip():
+        raise ScenarioError([Problem("<command line>", "", f"'{text[:80]}': the key path "
+                                     "before '=' is missing; write PATH=VALUE, e.g. "
+                                     "run.days=90")])
+    if len(value_text) > MAX_SET_CHARS:
+        raise ScenarioError([Problem("<command line>", path_text[:80], f"value longer than "
+                                     f"{MAX_SET_CHARS} characters; put it in the scenario "
+                                     "file")])
+    value = _override_value(value_text, path_text[:80])
     try:
         return parse_path(path_text.strip()), value
     except ValueError:
-        raise ScenarioError([Problem("<command line>", path_text, "malformed path")]) from None
+        raise ScenarioError([Problem("<command line>", path_text[:80], "malformed path")]
+                            ) from None
+
+
+def _override_value(text: str, where: str) -> Any:
+    """A ``--set`` value read with the limits and YAML 1.2 rules of a scenario file.
+
+    A value that is not valid YAML is taken as plain text (``name=a: b``); one that is too
+    deep or expands too far (an alias bomb) is refused, as it would be in a file.
+    """
+    if not text.strip():
+        return ""
+    try:
+        value, _, _ = parse_yaml_text(text, "<command line>")
+    except ScenarioError as exc:
+        if all(p.message.startswith(("YAML syntax", "character")) for p in exc.problems):
+            return text
+        raise ScenarioError([Problem("<command line>", where, p.message)
+                             for p in exc.problems]) from None
+    return value
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[Problem]]:
@@ -434,15 +502,25 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[Proble
 # --------------------------------------------------------------------------- validation
 
 
-def _validation_problems(exc: ValidationError, marks: dict, default_file: str) -> list[Problem]:
+def validation_problems(exc: ValidationError, marks: dict, default_file: str,
+                        known_keys=None) -> list[Problem]:
+    """Pydantic's errors as located one-line problems, with a did-you-mean for unknown keys.
+
+    Args:
+        exc: The validation error.
+        marks: Key path -> (file, line, column), from the safe reader.
+        default_file: File named when a key has no mark.
+        known_keys: Key path -> field names allowed there (default: the scenario schema's);
+            other strict files (observations) pass their own.
+    """
+    known_keys = known_keys or _known_keys
     problems = []
     for err in exc.errors():
         key: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         file, line, col = _locate(key, marks, default_file)
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            parent = key[:-1]
-            known = _known_keys(parent)
+            known = known_keys(key[:-1])
             close = get_close_matches(str(key[-1]), known, n=1)
             message = "unknown key" + (f"; did you mean '{close[0]}'?" if close else
                                        (f"; allowed: {', '.join(sorted(known))}" if known else ""))
@@ -486,13 +564,23 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
     """Validate plain scenario data; raise ``ScenarioError`` listing every problem."""
     file = str(path) if path else "<scenario>"
     overrides = list(overrides or [])
+    data, uncertain, problems = extract_uncertain(data, marks, file)
+    if problems:
+        raise ScenarioError(problems)
     data, problems = apply_overrides(data, overrides)
     if problems:
         raise ScenarioError(problems)
+    marks = dict(marks)
+    for text in overrides:  # a problem with a --set value is reported on the command line
+        key = parse_override(text)[0]
+        for mark in [m for m in marks if m[:len(key)] == key]:
+            del marks[mark]
+        marks[key] = ("<command line>", None, None)
+        uncertain.pop(key, None)  # a value set on the command line is no longer uncertain
     try:
         spec = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_validation_problems(exc, marks, file)) from None
+        raise ScenarioError(validation_problems(exc, marks, file)) from None
     from sim.outcomes import outcome_problems  # late import: outcomes depend on the layout
 
     # references first: outcome checks compile the scenario, which needs valid references
@@ -507,7 +595,66 @@ def validate(data: dict, marks: dict, notes: dict, path: Path | None,
         key, _ = parse_override(text)
         notes[key] = Note("override", f"--set {text}", "<command line>", None)
     return LoadedScenario(spec=spec, data=data, notes=notes, marks=marks, path=path,
-                          overrides=overrides)
+                          overrides=overrides, uncertain=uncertain)
+
+
+UNCERTAIN_KEYS = ("range", "prior")
+
+
+def extract_uncertain(data: Any, marks: dict, file: str) -> tuple[Any, dict, list[Problem]]:
+    """Take ``{value: x, range: [lo, hi]}`` and ``{value: x, prior: {...}}`` out of the data.
+
+    Each becomes its point value ``x`` in the data (so everything downstream sees a plain
+    scenario) and a ``Prior`` in the returned table. The value must be a number inside the
+    prior's support (a range or prior that excludes the value written is a contradiction).
+    """
+    uncertain: dict[PathKey, Prior] = {}
+    problems: list[Problem] = []
+
+    def problem(key: PathKey, message: str) -> None:
+        located, line, column = _locate(key, marks, file)
+        problems.append(Problem(located, format_path(key), message, line, column))
+
+    def walk(node: Any, key: PathKey) -> Any:
+        if isinstance(node, list):
+            return [walk(v, (*key, i)) for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        if "value" in node and set(node) <= {"value", *UNCERTAIN_KEYS} and len(node) > 1:
+            value = node["value"]
+            if "range" in node and "prior" in node:
+                problem(key, "give a 'range' or a 'prior', not both")
+                return value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problem((*key, "value"), f"only numbers can be uncertain (got {value!r})")
+                return value
+            if "range" in node:
+                rng = node["range"]
+                if (not isinstance(rng, list) or len(rng) != 2 or any(
+                        isinstance(x, bool) or not isinstance(x, int | float) for x in rng)):
+                    problem((*key, "range"), "write range: [low, high] with two numbers")
+                    return value
+                raw = {"dist": "uniform", "low": rng[0], "high": rng[1]}
+                where = (*key, "range")
+            else:
+                raw, where = node["prior"], (*key, "prior")
+            try:
+                prior = Prior.model_validate(raw)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+                    problem((*where, *loc), err["msg"].removeprefix("Value error, "))
+                return value
+            low, high = prior.support()
+            if not low <= value <= high:
+                problem(where, f"the value {value} lies outside the {prior.dist} prior's "
+                        f"range [{low}, {high}]; the value written must be a possible draw")
+                return value
+            uncertain[key] = prior
+            return value
+        return {k: walk(v, (*key, k)) for k, v in node.items()}
+
+    return walk(data, ()), uncertain, problems
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> LoadedScenario:

@@ -17,7 +17,14 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 #: The fixed vocabulary of objectives an actor can weigh (``actors.<id>.interests``).
 #: docs/ODD.md ("Interests and decisions") defines how each is predicted.
@@ -45,20 +52,49 @@ VERBS: tuple[str, ...] = (
     "activate",
 )
 
+def _not_a_boolean(value: object) -> object:
+    """Refuse true/false where a number belongs.
+
+    Pydantic's lax mode reads ``true`` as 1: ``--set run.days=true`` ran one day.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"a number is needed here, not {str(value).lower()}")
+    return value
+
+
+_Number = BeforeValidator(_not_a_boolean)
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Signed = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Probability = Annotated[float, _Number, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Signed = Annotated[float, _Number, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, _Number, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, _Number, Field(gt=0.0, allow_inf_nan=False)]
 Population = Annotated[int, Field(ge=0, le=10**10)]
+#: Forces, rates and exposures: bounded so that losses (int64 counts summed over years and
+#: dyads) cannot overflow; scenarios use values of order 1.
+Force = Annotated[float, _Number, Field(ge=0.0, le=10_000.0, allow_inf_nan=False)]
+Boost = Annotated[float, _Number, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 DYAD_SEPARATOR = "~"
+MAX_EVENT_AMOUNT = 1e7  # soldiers killed in one event; pressure and affinity shocks are ~1
 
 
 class Strict(BaseModel):
     """Base of every schema model: unknown keys are errors; values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: object, info) -> object:
+        """``true`` is not a count: pydantic's lax mode reads it as 1 for int and float fields."""
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if "bool" not in str(annotation):
+                wanted = "a number" if "int" in str(annotation) or "float" in str(annotation) \
+                    else "text (quote it: \"true\")"
+                raise ValueError(f"{str(value).lower()} is a yes/no value; this key takes "
+                                 f"{wanted}")
+        return value
 
 
 def dyad_key(a: str, b: str) -> str:
@@ -80,12 +116,12 @@ def split_dyad(key: str) -> tuple[str, str]:
 class Capabilities(Strict):
     """Military and economic means an actor brings to the theatre (relative units)."""
 
-    ground: NonNegative = Field(1.0, description="Ground forces committed to the theatre.")
-    air: NonNegative = Field(0.0, description="Air power available over the theatre.")
+    ground: Force = Field(1.0, description="Ground forces committed to the theatre.")
+    air: Force = Field(0.0, description="Air power available over the theatre.")
     air_defence: Probability = Field(
         0.0, description="Own air-defence cover: share of enemy air strikes neutralised."
     )
-    exposure: NonNegative = Field(
+    exposure: Force = Field(
         1.0, description="Forces exposed to fire in the theatre: scales own loss rates."
     )
 
@@ -250,7 +286,7 @@ class Ladder(Strict):
     rungs: dict[Identifier, Rung] = Field(min_length=2, description="Rungs, lowest first.")
     armed_from: Identifier = Field(description="Lowest rung at which the sides fight.")
     war_from: Identifier = Field(description="Lowest rung counted as direct war.")
-    base_drift: float = Field(
+    base_drift: Annotated[float, _Number, Field(ge=-100.0, le=100.0)] = Field(
         -0.5, allow_inf_nan=False, description="Drive with no acts (negative: calm by default)."
     )
     hostility: NonNegative = Field(1.2, description="Drive added per hostile act (attack).")
@@ -339,20 +375,22 @@ class Objective(Strict):
 class Fighting(Strict):
     """Loss and contest parameters (mechanism 4)."""
 
-    loss_rate: NonNegative = Field(
+    loss_rate: Force = Field(
         0.3, description="Expected daily losses per unit of enemy firepower at intensity 1."
     )
     event_size: Positive = Field(
-        4.0, description="Mean losses per strike or engagement event: losses come as a "
+        4.0, le=10_000.0,
+        description="Mean losses per strike or engagement event: losses come as a "
         "Poisson number of events (rate / event_size a day), so the expected daily loss is "
         "still loss_rate's."
     )
     dispersion: Positive = Field(
-        0.5, description="Shape of the negative binomial toll of one event (variance "
+        0.5, ge=0.01, le=1_000.0,
+        description="Shape of the negative binomial toll of one event (variance "
         "event_size + event_size^2 / dispersion): smaller means a heavier tail, rare "
         "events with many dead (Clauset, Young & Gleditsch 2007)."
     )
-    attack_boost: NonNegative = Field(
+    attack_boost: Boost = Field(
         1.0, description="Extra intensity in a dyad when a side attacks (per attacking side)."
     )
     contest_exponent: Positive = Field(1.5, description="Tullock contest exponent m.")
@@ -545,9 +583,9 @@ class Event(Strict):
     actor: Identifier | None = Field(None, description="Actor (pressure).")
     gate: Identifier | None = Field(None, description="Gate (gate).")
     asset: Identifier | None = Field(None, description="Asset (asset_available).")
-    amount: float = Field(
-        0.0, allow_inf_nan=False,
-        description="Size of the effect (soldiers killed, for casualties).",
+    amount: Annotated[float, _Number, Field(ge=-MAX_EVENT_AMOUNT, le=MAX_EVENT_AMOUNT,
+                                            allow_inf_nan=False)] = Field(
+        0.0, description="Size of the effect (soldiers killed, for casualties: 0 or more).",
     )
     days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
     open: bool | None = Field(None, description="Gate state to impose (gate).")
@@ -567,6 +605,8 @@ class Event(Strict):
             raise ValueError(f"event kind '{self.kind}' needs {', '.join(missing)}")
         if self.kind in ("mediation", "affinity", "casualties") and len(self.between) != 2:
             raise ValueError("'between' names exactly two actors")
+        if self.kind == "casualties" and self.amount < 0:
+            raise ValueError(f"casualties cannot be negative (amount {self.amount:g})")
         return self
 
 
@@ -583,7 +623,7 @@ class Condition(Strict):
 
     indicator: str | None = Field(None, description="Indicator column, e.g. rung.a~b.max.")
     op: Literal[">=", ">", "<=", "<", "==", "!=", "happened", "never"] | None = None
-    value: float | None = Field(None, allow_inf_nan=False)
+    value: Annotated[float, _Number] | None = Field(None, allow_inf_nan=False)
     rung: str | None = Field(None, description="Compare with this rung's position.")
     state: str | None = Field(
         None, description="Something that is in effect or not each day: 'agreement' (any "
@@ -611,6 +651,9 @@ class Condition(Strict):
         if sum(forms) != 1:
             raise ValueError("a condition is exactly one of: indicator/op/value, state/at|held, "
                              "all, any, not")
+        for key in ("all", "any"):
+            if getattr(self, key) == []:
+                raise ValueError(f"'{key}' of no conditions means nothing; list at least one")
         if self.state is None and (self.at is not None or self.held is not None):
             raise ValueError("'at' and 'held' go with 'state' only")
         if self.state is not None:
@@ -713,12 +756,17 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         return []
 
     out: list[tuple[str, str]] = []
+    pairs: dict[frozenset[str], str] = {}
     for key, rel in s.relations.items():
         try:
             a, b = split_dyad(key)
         except ValueError as exc:
             out.append((f"relations.{key}", str(exc)))
             continue
+        if frozenset((a, b)) in pairs:  # else the later would silently win
+            out.append((f"relations.{key}", f"the same pair as '{pairs[frozenset((a, b))]}'; "
+                        "give each pair once, in either order"))
+        pairs.setdefault(frozenset((a, b)), key)
         out += need("actor", actors, a, f"relations.{key}")
         out += need("actor", actors, b, f"relations.{key}")
         out += need("rung", rungs, rel.rung, f"relations.{key}.rung")
@@ -728,14 +776,27 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
             out += need("actor", actors, m, f"institutions.{key}.members[{i}]")
     if s.blocs and len(s.blocs) != 2:
         out.append(("blocs", f"name exactly two blocs, not {len(s.blocs)}"))
+    in_bloc: dict[str, str] = {}
     for key, members in s.blocs.items():
         for i, m in enumerate(members):
             out += need("actor", actors, m, f"blocs.{key}[{i}]")
+            if m in in_bloc:
+                where = "twice in this bloc" if in_bloc[m] == key else \
+                    f"in both '{in_bloc[m]}' and '{key}'"
+                out.append((f"blocs.{key}[{i}]", f"actor '{m}' is {where}; an actor belongs "
+                            "to at most one bloc, once"))
+            in_bloc.setdefault(m, key)
     out += need("rung", rungs, s.ladder.armed_from, "ladder.armed_from")
     out += need("rung", rungs, s.ladder.war_from, "ladder.war_from")
     for aid, actor in s.actors.items():
+        menu: dict[tuple, int] = {}
         for i, act in enumerate(actor.actions):
             p = f"actors.{aid}.actions[{i}]"
+            same = (act.verb, act.target, act.asset, act.gate, act.deal)
+            if same in menu:  # a repeat multiplies the action's chance under the logit choice
+                out.append((p, f"'{act.label()}' is already action [{menu[same]}] of the menu; "
+                            "list each action once"))
+            menu.setdefault(same, i)
             out += need("actor", actors - {aid}, act.target, f"{p}.target")
             out += need("asset", assets, act.asset, f"{p}.asset")
             if act.verb == "activate" and act.asset in assets:
@@ -805,10 +866,26 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         out += need("asset", assets, ev.asset, f"{p}.asset")
         if ev.date < s.run.start:
             out.append((f"{p}.date", f"{ev.date} is before run.start {s.run.start}"))
+        last = _add_days(s.run.start, s.run.days - 1)  # events act on days 0 .. days - 1
+        if last is not None and ev.date > last:
+            out.append((f"{p}.date", f"{ev.date} is after the last simulated day {last} "
+                        f"(run.start + run.days - 1): it would never happen; move it, or "
+                        "lengthen run.days"))
+    if _add_days(s.run.start, s.run.days) is None:
+        out.append(("run.start", f"{s.run.start} plus {s.run.days} days passes the year 9999, "
+                    "the last date the calendar has; choose an earlier start"))
     for key, outcome in s.outcomes.items():
         out += [(f"outcomes.{key}.when{sub}", msg)
                 for sub, msg in _condition_rung_errors(outcome.when, rungs)]
     return out
+
+
+def _add_days(start: dt.date, days: int) -> dt.date | None:
+    """``start + days``, or None past the calendar's end (year 9999)."""
+    try:
+        return start + dt.timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def _condition_rung_errors(cond: Condition, rungs: list[str], path: str = ""):
@@ -819,3 +896,60 @@ def _condition_rung_errors(cond: Condition, rungs: list[str], path: str = ""):
             yield from _condition_rung_errors(sub, rungs, f"{path}.{key}[{i}]")
     if cond.not_ is not None:
         yield from _condition_rung_errors(cond.not_, rungs, f"{path}.not")
+
+
+# --------------------------------------------------------------------------- uncertain values
+
+
+class Prior(Strict):
+    """The distribution of an uncertain value (``{value: x, prior: {...}}``; issue 13).
+
+    ``range: [low, high]`` beside a value is short for ``prior: {dist: uniform, low, high}``.
+    ``sim run --uncertain`` draws each run's value from it; ``sim calibrate`` fits it.
+    """
+
+    dist: Literal["uniform", "triangular", "normal", "lognormal", "beta"] = Field(
+        description="uniform(low, high); triangular(low, mode, high); normal(mean, sd); "
+        "lognormal(median, sigma of the log); beta(a, b) on [low, high] (default [0, 1]).")
+    low: float | None = Field(None, allow_inf_nan=False, description="Lower bound (normal and "
+                              "lognormal: optional truncation).")
+    high: float | None = Field(None, allow_inf_nan=False, description="Upper bound.")
+    mode: float | None = Field(None, allow_inf_nan=False, description="Triangular: the mode.")
+    mean: float | None = Field(None, allow_inf_nan=False, description="Normal: the mean.")
+    sd: Positive | None = Field(None, description="Normal: the standard deviation.")
+    median: Positive | None = Field(None, description="Lognormal: the median.")
+    sigma: Positive | None = Field(None, description="Lognormal: standard deviation of the log.")
+    a: Positive | None = Field(None, description="Beta: first shape parameter.")
+    b: Positive | None = Field(None, description="Beta: second shape parameter.")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Prior:
+        needs = {"uniform": {"low", "high"}, "triangular": {"low", "mode", "high"},
+                 "normal": {"mean", "sd"}, "lognormal": {"median", "sigma"}, "beta": {"a", "b"}}
+        optional = {"normal": {"low", "high"}, "lognormal": {"low", "high"},
+                    "beta": {"low", "high"}}
+        given = {k for k in ("low", "high", "mode", "mean", "sd", "median", "sigma", "a", "b")
+                 if getattr(self, k) is not None}
+        missing = needs[self.dist] - given
+        if missing:
+            raise ValueError(f"a {self.dist} prior needs {', '.join(sorted(missing))}")
+        extra = given - needs[self.dist] - optional.get(self.dist, set())
+        if extra:
+            raise ValueError(f"a {self.dist} prior takes no {', '.join(sorted(extra))}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.dist == "triangular" and not self.low <= self.mode <= self.high:
+            raise ValueError("the mode must lie between low and high")
+        if self.dist == "beta" and (self.low is None) != (self.high is None):
+            raise ValueError("a beta prior takes both low and high, or neither")
+        return self
+
+    def support(self) -> tuple[float, float]:
+        """The interval the draws fall in (infinite ends for untruncated normal/lognormal)."""
+        if self.dist == "beta":
+            return (self.low if self.low is not None else 0.0,
+                    self.high if self.high is not None else 1.0)
+        low = self.low if self.low is not None else (0.0 if self.dist == "lognormal"
+                                                     else float("-inf"))
+        high = self.high if self.high is not None else float("inf")
+        return low, high

@@ -1,0 +1,162 @@
+"""The validation commands of the ``sim`` command line: score, validate, calibrate.
+
+The CLI dispatches here (``COMMANDS``); the work is in the modules beside this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.errors import UsageError
+
+
+def _positive_int(text: str) -> int:
+    from sim.cli import _positive_int as parse
+
+    return parse(text)
+
+
+def _non_negative_int(text: str) -> int:
+    from sim.cli import _non_negative_int as parse
+
+    return parse(text)
+
+EXIT_OK = 0
+
+
+def add_parsers(sub) -> None:
+    """Add the validation subcommands to the ``sim`` parser."""
+    score = sub.add_parser("score", help="score a saved ensemble against an observations "
+                           "file (Brier, log score, CRPS, PIT, coverage); writes score.json")
+    score.add_argument("folder", type=Path, help="a folder written by sim run")
+    score.add_argument("observations", type=Path, help="observations YAML")
+
+    val = sub.add_parser("validate", help="run and score every crisis of the library; write "
+                         "the skill table (Markdown and JSON)")
+    val.add_argument("--library", type=Path, default=Path("scenarios/library"),
+                     help="folder of scenarios with *.observations.yaml (default "
+                     "scenarios/library)")
+    val.add_argument("--runs", type=_positive_int, default=1000,
+                     help="runs per crisis (default 1000)")
+    val.add_argument("--seed", type=_non_negative_int,
+                     help="seed for every crisis (default: each scenario's own)")
+    val.add_argument("--out", type=Path, default=Path("outputs/validation"),
+                     help="output folder (default outputs/validation)")
+    val.add_argument("--workers", type=_positive_int, help="local worker processes")
+    val.add_argument("--readme", type=Path, metavar="FILE",
+                     help="also write the table into FILE between <!-- skill-table:start --> "
+                     "and <!-- skill-table:end -->")
+    val.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    cal = sub.add_parser("calibrate", help="fit the scenario's uncertain values (range:/prior:) "
+                         "to observations by ABC-SMC; writes a posterior for sim run "
+                         "--posterior")
+    cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
+    cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
+                     "splits calibration from scoring)")
+    cal.add_argument("--simulations", type=_positive_int, default=100_000,
+                     help="simulation budget (default 100000)")
+    cal.add_argument("--population", type=_positive_int, default=1000,
+                     help="particles per ABC-SMC generation (default 1000)")
+    cal.add_argument("--batch", type=_positive_int, default=2000,
+                     help="candidate parameter vectors simulated per lockstep batch "
+                     "(default 2000)")
+    cal.add_argument("--generations", type=_positive_int, default=10,
+                     help="at most this many ABC-SMC generations (default 10)")
+    cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--out", type=Path, help="output folder (default "
+                     "outputs/<scenario>-calibration)")
+
+
+def _score(args: argparse.Namespace) -> int:
+    from sim.validation.scores import format_score, score_run
+
+    if not args.folder.is_dir():
+        raise UsageError(f"{args.folder}: no such folder")
+    result = score_run(args.folder, args.observations)
+    print(format_score(result))
+    print(f"\nscores in {args.folder / 'score.json'}; 'sim report {args.folder}' shows them")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import sys
+
+    from sim.validation.library import markdown_table, update_readme, validate_library
+
+    def said(name: str, score: dict) -> None:
+        s = score["summary"]
+        brier = f"Brier {s['brier']:.3f}" if "brier" in s else "no events"
+        print(f"  {name}: {brier}", file=sys.stderr, flush=True)
+
+    result = validate_library(args.library, runs=args.runs, seed=args.seed, out_dir=args.out,
+                              workers=args.workers, progress=not args.no_progress,
+                              on_crisis=said)
+    table = markdown_table(result)
+    print(table)
+    print(f"\nskill table in {args.out / 'skill.md'} and {args.out / 'skill.json'}; each "
+          f"crisis's runs and score.json in {args.out}/<crisis>/")
+    if args.readme is not None:
+        update_readme(args.readme, table)
+        print(f"table written into {args.readme}")
+    return EXIT_OK
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import sys
+
+    from sim.scenario.loader import load_scenario
+    from sim.validation.calibrate import calibrate
+    from sim.validation.observations import load_observations
+
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: file not found")
+    if not args.observations.is_file():
+        raise UsageError(f"{args.observations}: file not found")
+    loaded = load_scenario(args.file)
+    obs = load_observations(args.observations, loaded)
+    out = args.out or Path("outputs") / f"{loaded.slug}-calibration"
+
+    def progress(done: int) -> None:
+        print(f"\r  {done} simulations", end="", file=sys.stderr, flush=True)
+
+    d = calibrate(obs, out_dir=out, simulations=args.simulations, population=args.population,
+                  batch=args.batch, generations=args.generations, seed=args.seed,
+                  progress=progress)
+    print("", file=sys.stderr)
+    print(f"{d['scenario_name']}: {d['simulations']} simulations in {d['wall_seconds']} s "
+          f"({d['runs_per_second']} runs/s), {len(d['generations'])} generations, final "
+          f"epsilon {d['generations'][-1]['epsilon']:.3g}, effective sample size "
+          f"{d['effective_sample_size']:.0f}")
+    fitted = d["fitted"]["events"] + d["fitted"]["quantities"]
+    print(f"fitted on: {', '.join(fitted)}" + (f" (up to the cutoff {d['cutoff']})"
+                                                if d["cutoff"] else ""))
+    for path, q in d["posterior"].items():
+        print(f"  {path}: median {q['median']:.4g}, 90% [{q['q05']:.4g}, {q['q95']:.4g}] "
+              f"(prior {d['priors'][path]})")
+    print(f"\nposterior in {out / 'posterior.json'} (run it: sim run {args.file} "
+          f"--posterior {out / 'posterior.json'}); diagnostics in calibration.json and "
+          "calibration.png")
+    return EXIT_OK
+
+
+def varied_for_run(args: argparse.Namespace, loaded, seed: int):
+    """The per-run values ``sim run --uncertain`` or ``--posterior`` asks for (or None)."""
+    from sim.validation.uncertain import posterior_set, uncertain_set
+
+    if args.uncertain and args.posterior is not None:
+        raise UsageError("--uncertain and --posterior exclude each other: draw from the "
+                         "priors, or from a posterior")
+    if args.replay is not None and (args.uncertain or args.posterior is not None):
+        raise UsageError("--replay re-runs a point run; it cannot be combined with "
+                         "--uncertain or --posterior")
+    runs = args.runs or loaded.spec.run.runs
+    if args.uncertain:
+        return uncertain_set(loaded, seed, runs)
+    if args.posterior is not None:
+        return posterior_set(loaded, args.posterior, seed, runs)
+    return None
+
+
+COMMANDS = {"score": _score, "validate": _validate, "calibrate": _calibrate}

@@ -1,0 +1,211 @@
+"""``sim validate``: run every crisis of the library, score it, and tabulate skill.
+
+A crisis of the library is an observations file (``*.observations.yaml``) in the library folder
+and the scenario it names. Each is run (``--runs`` replications, the scenario's seed unless
+``--seed`` is given), scored against its observations (``sim.validation.scores``), and the
+results are gathered into one skill table, per crisis and overall, written as ``skill.json``
+and ``skill.md``. ``--readme FILE`` puts the Markdown table into FILE between the markers
+``<!-- skill-table:start -->`` and ``<!-- skill-table:end -->`` (nothing else in the file is
+touched).
+
+Baselines: the *uninformed* forecast gives every event p = 0.5. The *climatological* forecast
+gives every event of a crisis the share of events that happened in the *other* crises of the
+library (leave one crisis out, so a crisis never forecasts itself): the base rate at which the
+outcomes a scenario author thinks worth defining turn out to happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import ScenarioError, UsageError
+from sim.validation.scores import BRIER_UNINFORMED, LOG_UNINFORMED, brier, skill
+
+log = logging.getLogger(__name__)
+START, END = "<!-- skill-table:start -->", "<!-- skill-table:end -->"
+
+
+def library_files(folder: Path) -> list[Path]:
+    """The observations files of a library folder, in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    files = sorted(folder.glob("*.observations.yaml"))
+    if not files:
+        raise UsageError(f"{folder} holds no *.observations.yaml; a crisis of the library is "
+                         "a scenario with an observations file beside it (docs/observations.md)")
+    return files
+
+
+def crisis_name(path: Path) -> str:
+    """``georgia_2008.observations.yaml`` -> ``georgia_2008``."""
+    return path.name.removesuffix(".observations.yaml")
+
+
+def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
+                     out_dir: Path, workers: int | None = None, progress: bool = True,
+                     on_crisis=None) -> dict:
+    """Run and score every crisis; write ``skill.json`` and ``skill.md`` into ``out_dir``.
+
+    Every observations file (and its scenario) is loaded and checked before anything runs,
+    so a mistake in the last crisis is reported at once, with all the others.
+    """
+    from sim.execution.ensemble import run_ensemble
+    from sim.execution.storage import atomic_write_bytes, write_json
+    from sim.validation.observations import load_observations
+    from sim.validation.scores import score_run
+
+    files = library_files(folder)
+    loaded, problems = [], []
+    for path in files:
+        try:
+            loaded.append(load_observations(path))
+        except ScenarioError as exc:
+            problems += exc.problems
+    if problems:
+        raise ScenarioError(problems)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {out_dir}: {exc.strerror}") from None
+    crises = []
+    for path, obs in zip(files, loaded, strict=True):
+        name = crisis_name(path)
+        run_dir = out_dir / name
+        scenario = obs.scenario
+        run_seed = scenario.spec.run.seed if seed is None else seed
+        log.info("validate: %s (%d runs, seed %d)", name, runs, run_seed)
+        run_ensemble(scenario, runs=runs, seed=run_seed, workers=workers, out_dir=run_dir,
+                     progress=progress)
+        score = score_run(run_dir, path)
+        crises.append({"crisis": name, "scenario": scenario.spec.name,
+                       "observations": str(path), "runs": runs, "seed": run_seed,
+                       "score": score})
+        if on_crisis is not None:
+            on_crisis(name, score)
+    result = skill_table(crises)
+    result["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    result["library"] = str(folder)
+    write_json(out_dir / "skill.json", result)
+    atomic_write_bytes(out_dir / "skill.md", (markdown_table(result) + "\n").encode())
+    return result
+
+
+def skill_table(crises: list[dict]) -> dict:
+    """Per crisis and overall: Brier, log score, skill against the baselines, coverage."""
+    rows = []
+    for c in crises:
+        score = c["score"]
+        events = score["events"]
+        others = [e["happened"] for o in crises if o is not c for e in o["score"]["events"]]
+        base_rate = float(np.mean(others)) if others else None
+        row = {"crisis": c["crisis"], "scenario": c["scenario"], "runs": c["runs"],
+               "events": len(events), **_event_means(events, base_rate),
+               **_coverage(score["quantities"] + score["days_of_events"])}
+        rows.append(row)
+    all_events = [e for c in crises for e in c["score"]["events"]]
+    scored = [r for c in crises for r in c["score"]["quantities"] + c["score"]["days_of_events"]]
+    # the overall climatological score: each event forecast by the other crises' base rate
+    clim = []
+    for c in crises:
+        others = [e["happened"] for o in crises if o is not c for e in o["score"]["events"]]
+        if others:
+            clim += [brier(float(np.mean(others)), e["happened"]) for e in c["score"]["events"]]
+    overall = {"crisis": "overall", "scenario": f"{len(crises)} crises", "runs": None,
+               "events": len(all_events), **_event_means(all_events, None),
+               **_coverage(scored)}
+    if clim and len(clim) == len(all_events):
+        overall["brier_climatological"] = float(np.mean(clim))
+        overall["brier_skill_climatological"] = skill(overall["brier"],
+                                                      overall["brier_climatological"])
+    return {"crises": rows, "overall": overall,
+            "baselines": {"uninformed": {"p": 0.5, "brier": BRIER_UNINFORMED,
+                                         "log_score": LOG_UNINFORMED},
+                          "climatological": "each event of a crisis forecast with the share "
+                          "of events that happened in the other crises of the library"}}
+
+
+def _event_means(events: list[dict], base_rate: float | None) -> dict:
+    if not events:
+        return {"brier": None, "log_score": None, "brier_skill": None, "log_skill": None,
+                "verdict": "no events"}
+    b = float(np.mean([e["brier"] for e in events]))
+    ls = float(np.mean([e["log_score"] for e in events]))
+    out = {"brier": b, "log_score": ls, "brier_skill": skill(b, BRIER_UNINFORMED),
+           "log_skill": skill(ls, LOG_UNINFORMED)}
+    if base_rate is not None:
+        clim = float(np.mean([brier(base_rate, e["happened"]) for e in events]))
+        out["brier_climatological"] = clim
+        out["brier_skill_climatological"] = skill(b, clim)
+    margin = 0.01  # a Brier within 0.01 of the baseline's is no difference worth a word
+    out["verdict"] = ("better than uninformed" if b < BRIER_UNINFORMED - margin else
+                      "worse than uninformed" if b > BRIER_UNINFORMED + margin else
+                      "no better than uninformed")
+    return out
+
+
+def _coverage(rows: list[dict]) -> dict:
+    if not rows:
+        return {"quantities": 0, "coverage50": None, "coverage90": None}
+    return {"quantities": len(rows),
+            "coverage50": float(np.mean([r["covered50"] for r in rows])),
+            "coverage90": float(np.mean([r["covered90"] for r in rows]))}
+
+
+def _cell(x, fmt: str) -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def markdown_table(result: dict) -> str:
+    """The skill table in Markdown (one row per crisis, then the overall row)."""
+    lines = ["| crisis | events | Brier | log score | Brier skill | log skill | "
+             "skill vs climatology | quantities | in 50% | in 90% | against p = 0.5 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in [*result["crises"], result["overall"]]:
+        name = f"**{r['crisis']}**" if r["crisis"] == "overall" else f"`{r['crisis']}`"
+        lines.append(
+            f"| {name} | {r['events']} | {_cell(r['brier'], '.3f')} | "
+            f"{_cell(r['log_score'], '.3f')} | {_cell(r['brier_skill'], '+.2f')} | "
+            f"{_cell(r['log_skill'], '+.2f')} | "
+            f"{_cell(r.get('brier_skill_climatological'), '+.2f')} | {r['quantities']} | "
+            f"{_cell(r['coverage50'], '.0%')} | {_cell(r['coverage90'], '.0%')} | "
+            f"{r['verdict']} |")
+    runs = {r["runs"] for r in result["crises"]}
+    better = [r["crisis"] for r in result["crises"] if r["verdict"] == "better than uninformed"]
+    worse = [r["crisis"] for r in result["crises"] if r["verdict"] == "worse than uninformed"]
+    lines.append("")
+    lines.append(f"In plain words: the model's event probabilities beat the uninformed 50% on "
+                 f"{len(better)} of {len(result['crises'])} crises"
+                 + (f" ({', '.join(better)})" if better else "")
+                 + f" and do worse on {len(worse)}" + (f" ({', '.join(worse)})" if worse else "")
+                 + f"; over all {result['overall']['events']} events it is "
+                 f"{result['overall']['verdict']}.")
+    lines.append(f"Brier and log score: mean over the crisis's events (lower is better; the "
+                 f"uninformed p = 0.5 scores {BRIER_UNINFORMED:.3f} and {LOG_UNINFORMED:.3f}). "
+                 "Skill = 1 - score / baseline's score: above 0 beats the baseline. "
+                 "Climatology: each event forecast by the share of events that happened in "
+                 "the other crises. In 50% / 90%: share of observed quantities and event days "
+                 "inside the runs' central intervals (calibrated: about 50% and 90%). "
+                 f"{'/'.join(str(r) for r in sorted(runs))} runs per crisis.")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the skill-table markers of ``readme`` with ``table``."""
+    from sim.execution.storage import atomic_write_bytes
+
+    readme = Path(readme)
+    if not readme.is_file():
+        raise UsageError(f"{readme}: file not found")
+    text = readme.read_text(encoding="utf-8")
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise UsageError(f"{readme}: put the markers {START} and {END} (each once, in this "
+                         "order) where the skill table goes")
+    head, rest = text.split(START)
+    _, tail = rest.split(END)
+    atomic_write_bytes(readme, f"{head}{START}\n{table}\n{END}{tail}".encode())

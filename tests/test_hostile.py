@@ -1,0 +1,617 @@
+"""Hostile or careless use: output folders, unsafe files, unbounded sizes, silent wrong results.
+
+Each class of issue #15 is closed in general; these tests try the reported example and at
+least one other member of its class.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.errors import ScenarioError, UsageError
+from sim.execution import outdir
+from sim.execution.budget import MemoryEstimate, check_batches, check_memory, estimate_memory
+from sim.execution.outdir import (
+    claim_replay_folder,
+    prepare_out_dir,
+    release_folder,
+    remove_parts,
+)
+from sim.safety import UnsafeFileError, read_limited
+from sim.scenario.loader import load_data, load_scenario
+from sim.world import compile_scenario
+
+from .conftest import FICTIONAL, ROOT
+
+
+def sim(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout)
+
+
+def one_line_refusal(out: subprocess.CompletedProcess, fragment: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert fragment in out.stderr, out.stderr
+
+
+@pytest.fixture
+def data(fictional):
+    """The fictional scenario's plain data (notes removed), a fresh copy per test."""
+    return json.loads(json.dumps(fictional.data, default=str))
+
+
+# ----------------------------------------------------------------------------- output folders
+
+
+def test_a_non_empty_folder_sim_did_not_create_is_refused_and_left_alone(tmp_path):
+    user = tmp_path / "thesis"
+    (user / "parts").mkdir(parents=True)
+    (user / "parts" / "chapter.txt").write_text("mine")
+    (user / "summary.json").write_text("mine too")
+    with pytest.raises(UsageError, match="did not create and is not empty"):
+        prepare_out_dir(user, {"kind": "run", "seed": 1})
+    assert (user / "parts" / "chapter.txt").read_text() == "mine"
+    assert (user / "summary.json").read_text() == "mine too"
+    assert sorted(p.name for p in user.iterdir()) == ["parts", "summary.json"]
+
+
+def test_the_root_folder_is_refused_before_anything_is_written():
+    with pytest.raises(UsageError, match="did not create"):
+        prepare_out_dir(Path("/"), {"kind": "run"})
+
+
+def test_new_and_empty_folders_are_claimed_and_marked(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (tmp_path / "new" / "deeper", empty):
+        assert prepare_out_dir(folder, {"kind": "run", "seed": 1}) is False
+        assert outdir.is_ours(folder)
+        release_folder(folder)
+        # ours now: the same experiment may come back to it
+        assert prepare_out_dir(folder, {"kind": "run", "seed": 1}) is False
+        release_folder(folder)
+
+
+def test_a_file_as_out_is_refused(tmp_path):
+    target = tmp_path / "results"
+    target.write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        prepare_out_dir(target, {"kind": "run"})
+    assert target.read_text() == "x"
+
+
+def test_a_scenario_whose_name_is_dots_gets_a_safe_default_folder(tmp_path, data):
+    for name in ("...yaml", "..yaml", "a b$.yaml"):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        slug = load_scenario(path).slug
+        assert slug and "." not in slug and "/" not in slug and slug != ".."
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_at_once(tmp_path):
+    folder = tmp_path / "out"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})
+    release_folder(folder)
+    # another process's lock: flock conflicts between open file descriptions
+    fd = os.open(folder / outdir.LOCK, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(UsageError, match="in use by another sim run"):
+            prepare_out_dir(folder, {"kind": "run", "seed": 1})
+    finally:
+        os.close(fd)
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})  # free again
+    release_folder(folder)
+
+
+def test_unfinished_work_of_another_size_is_refused_not_deleted(tmp_path):
+    folder = tmp_path / "out"
+    identity = {"kind": "run", "scenario_sha256": "x", "seed": 1, "runs": 100,
+                "batch_size": 10}
+    prepare_out_dir(folder, identity)
+    release_folder(folder)
+    part = folder / "parts" / "runs-0000000000-0000000010.parquet"
+    part.write_bytes(b"rows")
+    for change in ({"runs": 200}, {"batch_size": 20}):
+        with pytest.raises(UsageError, match=r"unfinished work .* resume it") as info:
+            prepare_out_dir(folder, {**identity, **change})
+        assert "batch_size 10" in str(info.value) or "runs 100" in str(info.value)
+        assert part.read_bytes() == b"rows"
+    assert prepare_out_dir(folder, identity) is True  # the same command resumes
+    release_folder(folder)
+
+
+def test_only_files_sim_wrote_in_parts_are_removed(tmp_path):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name in ("runs-0000000000-0000000010.parquet", "paths-0000000000.npz",
+                 "checkpoint.json", "trajectory.npz"):
+        (parts / name).write_bytes(b"")
+    (parts / "notes.txt").write_text("someone's")
+    remove_parts(tmp_path)
+    assert [p.name for p in parts.iterdir()] == ["notes.txt"]
+    (parts / "notes.txt").unlink()
+    remove_parts(tmp_path)
+    assert not parts.exists()
+
+
+def test_a_checkpoint_listing_missing_parts_is_discarded(tmp_path):
+    from sim.execution.ensemble import _Checkpoint
+    from sim.execution.trajectories import TrajectoryHistogram
+
+    edges = [np.array([-0.5, 0.5, 1.5])]
+    (tmp_path / "parts").mkdir()
+    saved = TrajectoryHistogram(["x"], 2, edges)
+    saved.add(np.zeros((2, 3, 1), dtype=np.float32))
+    checkpoint = _Checkpoint(tmp_path, saved)
+    checkpoint.included = {0, 3}
+    checkpoint.save(force=True)
+    (tmp_path / "parts" / "runs-0000000000-0000000003.parquet").write_bytes(b"")
+    fresh = _Checkpoint(tmp_path, TrajectoryHistogram(["x"], 2, edges))
+    fresh.load()  # batch 3's part is gone: every batch is run and summarised again
+    assert fresh.included == set() and fresh.histogram.n == 0
+    (tmp_path / "parts" / "runs-0000000003-0000000006.parquet").write_bytes(b"")
+    whole = _Checkpoint(tmp_path, TrajectoryHistogram(["x"], 2, edges))
+    whole.load()
+    assert whole.included == {0, 3} and whole.histogram.n == 3
+
+
+def test_a_replay_of_another_seed_or_out_of_range_is_refused(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / outdir.MARKER).write_text("")
+    (folder / "manifest.json").write_text(json.dumps(
+        {"kind": "run", "seed": 5, "scenario_sha256": "abc", "runs": 100}))
+    with pytest.raises(UsageError, match="seed 5"):
+        claim_replay_folder(folder, "abc", 6, 0, 1000)
+    with pytest.raises(UsageError, match="another scenario"):
+        claim_replay_folder(folder, "def", 5, 0, 1000)
+    with pytest.raises(UsageError, match=r"out of range.*0\.\.99"):
+        claim_replay_folder(folder, "abc", 5, 100, 1000)
+    assert sorted(p.name for p in folder.iterdir()) == [outdir.MARKER, "manifest.json"]
+    claim_replay_folder(folder, "abc", 5, 99, 1000)
+    release_folder(folder)
+    with pytest.raises(UsageError, match="out of range"):
+        claim_replay_folder(tmp_path / "new", "abc", 5, 1000, 1000)  # the scenario's runs
+
+
+# ----------------------------------------------------------------------------- unsafe files
+
+
+def test_reading_refuses_devices_fifos_folders_and_oversize(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, why in (("/dev/zero", "device"), (fifo, "FIFO"), (tmp_path, "folder")):
+        with pytest.raises(UnsafeFileError, match=why):
+            read_limited(path, 100)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 101)
+    with pytest.raises(UnsafeFileError, match="larger than 100"):
+        read_limited(big, 100)
+    assert read_limited(big, 101) == b"x" * 101
+    link = tmp_path / "link.yaml"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ScenarioError, match="device"):
+        load_scenario(link)
+
+
+def test_extends_of_a_fifo_is_refused_without_hanging(tmp_path, data):
+    os.mkfifo(tmp_path / "base.yaml")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: x\n")
+    with pytest.raises(ScenarioError, match="FIFO"):
+        load_scenario(tmp_path / "child.yaml")
+
+
+BOMB = ("[&a [1,1,1,1,1,1,1,1,1], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], "
+        "&c [*b,*b,*b,*b,*b,*b,*b,*b,*b], &d [*c,*c,*c,*c,*c,*c,*c,*c,*c], "
+        "&e [*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]]")
+
+
+@pytest.mark.parametrize(("override", "fragment"), [
+    (f"description={BOMB}", "alias bomb"),
+    ("description=" + "[" * 100 + "]" * 100, "nesting deeper"),
+    ("description=" + "x" * 20_000, "longer than"),
+    ("=5", "key path before '=' is missing"),
+    ("run.days=true", "yes/no value"),
+    ("actors.arcadia.capabilities.ground=1e308", "less than or equal"),
+])
+def test_set_values_get_the_limits_of_a_file(override, fragment):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(FICTIONAL, [override])
+    assert fragment in str(info.value)
+    assert all(p.file == "<command line>" for p in info.value.problems), info.value
+
+
+# ----------------------------------------------------------------------------- sizes
+
+
+def test_too_many_batches_are_refused_with_the_size_that_fits():
+    check_batches(10**8, 1000)
+    with pytest.raises(UsageError, match="--batch-size 1000 or more"):
+        check_batches(10**8, 250)
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(fictional):
+    layout = compile_scenario(fictional.spec).layout
+    small = estimate_memory(fictional.spec, layout, 250, 2)
+    assert 1e6 < small.total < 1e9
+    check_memory(small, limit=16 * 10**9)
+    with pytest.raises(UsageError, match=r"needs about .*trajectory histogram .*fewer actors"):
+        check_memory(MemoryEstimate(histogram=30 * 10**9, per_worker=10**8, workers=2,
+                                    series=5000, bins=4 * 10**6), limit=16 * 10**9)
+    with pytest.raises(UsageError, match="smaller --batch-size"):
+        check_memory(MemoryEstimate(histogram=10**8, per_worker=10 * 10**9, workers=2,
+                                    series=50, bins=10**4), limit=16 * 10**9)
+
+
+def test_the_estimate_grows_with_the_square_of_the_actors(data):
+    """Fifty actors over ten years: the histogram of every dyad's affinity is tens of GB."""
+    base = data["actors"]["arcadia"]
+    actors = {f"a{i}": {**base, "actions": [{"verb": "hold"}]} for i in range(50)}
+    big = {**data, "actors": actors, "relations": {}, "blocs": {}, "assets": {}, "deals": {},
+           "institutions": {}, "theatre": {"objectives": {}}, "timeline": [],
+           "refugees": {"nodes": {"n": {"name": "n", "population": 10, "capacity": 10}}},
+           "outcomes": {"o": {"description": "d", "when": {"indicator": "dead.total",
+                                                           "op": ">=", "value": 1}}},
+           "run": {**data["run"], "days": 3650}}
+    loaded = load_data(big)
+    estimate = estimate_memory(loaded.spec, compile_scenario(loaded.spec).layout, 250, 2)
+    assert estimate.histogram > 20e9
+    with pytest.raises(UsageError, match="fewer actors"):
+        check_memory(estimate, limit=64 * 10**9)
+
+
+# ----------------------------------------------------------------------------- silent results
+
+
+def _problems(data) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_data(data)
+    return str(info.value)
+
+
+def test_both_orders_of_a_pair_are_refused(data):
+    key = next(iter(data["relations"]))
+    a, b = key.split("~")
+    data["relations"][f"{b}~{a}"] = dict(data["relations"][key])
+    assert "the same pair as" in _problems(data)
+
+
+def test_an_actor_in_both_blocs_or_twice_is_refused(data):
+    first, second = list(data["blocs"])
+    data["blocs"][second] = [*data["blocs"][second], data["blocs"][first][0]]
+    assert "in both" in _problems(data)
+
+
+def test_a_repeated_menu_action_is_refused(data):
+    actor = next(iter(data["actors"].values()))
+    actor["actions"] = actor["actions"] + [dict(actor["actions"][0])] * 19
+    assert "list each action once" in _problems(data)
+
+
+def test_an_event_after_the_horizon_and_a_start_near_9999_are_refused(data):
+    import datetime as dt
+
+    start = dt.date.fromisoformat(str(data["run"]["start"]))
+    late = start + dt.timedelta(days=data["run"]["days"])
+    data["timeline"] = [{"date": str(late), "name": "late", "kind": "pressure",
+                         "actor": next(iter(data["actors"])), "amount": 0.1}]
+    assert "would never happen" in _problems(data)
+    data["timeline"] = []
+    data["run"]["start"] = "9999-12-01"
+    assert "passes the year 9999" in _problems(data)
+
+
+@pytest.mark.parametrize(("when", "fragment"), [
+    ({"indicator": "dead.total", "op": "happened"}, "applies to day.* indicators"),
+    ({"indicator": "dead.total", "op": ">=", "rung": "x"}, "is not a rung"),
+    ({"any": []}, "means nothing"),
+    ({"all": []}, "means nothing"),
+])
+def test_meaningless_outcome_conditions_are_refused(data, when, fragment):
+    if "rung" in when:
+        when = {**when, "rung": next(iter(data["ladder"]["rungs"]))}
+    data["outcomes"] = {"o": {"description": "d", "when": when}}
+    assert fragment in _problems(data)
+
+
+@pytest.mark.parametrize(("path", "value", "fragment"), [
+    (("fighting", "loss_rate"), 1e308, "less than or equal"),
+    (("timeline",), [{"date": "2031-05-02", "name": "c", "kind": "casualties",
+                      "between": ["arcadia", "borduria"], "amount": -5}], "cannot be negative"),
+    (("timeline",), [{"date": "2031-05-02", "name": "c", "kind": "casualties",
+                      "between": ["arcadia", "borduria"], "amount": 1e19}], "less than or equal"),
+    (("run", "days"), True, "yes/no value"),
+    (("run", "seed"), 2**64 + 7, "less than"),
+])
+def test_values_that_would_overflow_or_mislead_are_refused(data, path, value, fragment):
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    assert fragment in _problems(data)
+
+
+def test_yaml_1_1_booleans_and_sexagesimals_are_plain_text(tmp_path):
+    text = FICTIONAL.read_text()
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace("name: Tessel", "name: no", 1))
+    with pytest.raises(ScenarioError) as info:  # a time-like number is text, not 685230
+        load_scenario(path, ["fighting.loss_rate=190:20:30"])
+    assert "190:20:30" in str(info.value)
+    assert load_scenario(path, ["description=off"]).spec.description == "off"
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["run", str(FICTIONAL), "--runs", str(10**12)], "at most 100000000"),
+    (["run", str(FICTIONAL), "--seed", str(2**64 + 7)], "at most 9223372036854775807"),
+    (["run", str(FICTIONAL), "--replay", str(10**9)], "at most 99999999"),
+    (["sweep", str(FICTIONAL), "--param", "fighting.loss_rate=0.1:0.5", "--points",
+      "100000000", "--reps", "50", "--workers", "1"], "more than 100000000"),
+    (["app", str(FICTIONAL), "--port", "70000"], "at most 65535"),
+    (["app", str(FICTIONAL), "--host", ""], "--host is empty"),
+    (["check", "/dev/zero"], "device"),
+])
+def test_command_line_refusals_are_one_line(args, fragment):
+    one_line_refusal(sim(*args, timeout=120), fragment)
+
+
+def test_run_into_a_foreign_folder_leaves_it_untouched(tmp_path):
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "summary.json").write_text("precious")
+    # one worker: a refusal must not wait for a pool's server (it holds the output pipes)
+    one_line_refusal(sim("run", str(FICTIONAL), "--runs", "5", "--workers", "1", "--out",
+                         str(user)), "did not create")
+    assert [p.name for p in user.iterdir()] == ["summary.json"]
+    assert (user / "summary.json").read_text() == "precious"
+
+
+def test_check_prints_the_memory_estimate():
+    out = sim("check", str(FICTIONAL))
+    assert out.returncode == 0, out.stderr
+    assert "memory of a run: about" in out.stdout
+
+
+# ----------------------------------------------------------------------------- received results
+
+
+def _received_folder(tmp_path: Path) -> Path:
+    """A results folder as someone could send it: hostile names and fields."""
+    folder = tmp_path / "received"
+    folder.mkdir()
+    evil = "<script>alert(1)</script>"
+    (folder / "summary.json").write_text(json.dumps({
+        "runs": evil, "seed": evil, "indicators": [],
+        "outcomes": [{"outcome": evil, "probability": 0.5, "low": 0.4, "high": 0.6,
+                      "count": evil, "runs": 10}]}))
+    (folder / "manifest.json").write_text(json.dumps({evil: evil, "scenario_name": evil}))
+    (folder / "scenario.resolved.yaml").write_text(yaml.safe_dump(
+        {"name": "$\\frac{1}{0$ " + evil, "description": evil}))
+    return folder
+
+
+def test_report_escapes_every_field_of_a_received_folder(tmp_path):
+    from sim.report import write_report
+
+    folder = _received_folder(tmp_path)
+    design = {"kind": "<img src=x onerror=alert(1)>", "points": "<b>", "reps": "<i>",
+              "parameters": [{"path": "<p>", "levels": ["<svg onload=x>"]}],
+              "problem": {"names": []}}
+    (folder / "design.json").write_text(json.dumps(design))
+    page = write_report(folder).read_text()
+    assert "<script>" not in page and "<img src=x" not in page and "<svg" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_plot_never_writes_through_a_symlink_and_draws_dollars_as_text(tmp_path):
+    from sim.plots import plot_folder
+
+    folder = _received_folder(tmp_path)
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me")
+    (folder / "figures").mkdir()
+    (folder / "figures" / "outcomes.png").symlink_to(target)
+    written = plot_folder(folder, ("png",))
+    assert target.read_text() == "keep me"
+    png = folder / "figures" / "outcomes.png"
+    assert png in written and png.is_file() and not png.is_symlink()
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert not [p for p in (folder / "figures").iterdir() if p.name.startswith(".")]
+
+
+def test_a_symlinked_figures_folder_is_refused(tmp_path):
+    from sim.plots import plot_folder
+
+    folder = _received_folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / "figures").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="symlink"):
+        plot_folder(folder, ("png",))
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_damaged_results_are_one_line_errors(tmp_path):
+    folder = _received_folder(tmp_path)
+    (folder / "runs.parquet").write_bytes(b"PAR1 truncated")
+    one_line_refusal(sim("plot", str(folder)), "damaged or incomplete")
+    (folder / "runs.parquet").unlink()
+    (folder / "summary.json").write_text("{broken")
+    one_line_refusal(sim("report", str(folder)), "damaged")
+
+
+def test_plot_into_a_read_only_folder_is_one_line(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder = _received_folder(tmp_path)
+    (folder / "figures").mkdir()
+    folder.joinpath("figures").chmod(0o500)
+    try:
+        one_line_refusal(sim("plot", str(folder)), "cannot write")
+    finally:
+        folder.joinpath("figures").chmod(0o700)
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def test_the_app_loads_only_offered_files(tmp_path):
+    from sim.app.page import offered, scenario_files
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    shutil.copy(FICTIONAL, folder / "a.yaml")
+    (folder / "escape.yaml").symlink_to("/etc/passwd")
+    first = str(folder / "a.yaml")
+    assert scenario_files(folder, first) == [first]
+    assert offered(first, folder, first)
+    for hostile in ("/etc/passwd", "/dev/zero", str(folder / "escape.yaml"),
+                    str(folder / ".." / "scenarios" / "a.yaml"), ["a"], None):
+        assert not offered(hostile, folder, first)
+
+
+def test_origin_check_refuses_other_sites():
+    import asyncio
+
+    from sim.app.server import OriginCheck, same_origin
+
+    assert same_origin("http://127.0.0.1:8765", "127.0.0.1:8765")
+    assert same_origin("http://localhost", "localhost:80")
+    assert not same_origin("http://evil.example", "127.0.0.1:8765")
+    assert not same_origin("http://127.0.0.1:9999", "127.0.0.1:8765")
+    assert not same_origin("null", "127.0.0.1:8765")
+
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope["type"])
+
+    async def send(message):
+        sent.append(message)
+
+    def scope(kind, origin):
+        headers = [(b"host", b"127.0.0.1:8765")]
+        if origin:
+            headers.append((b"origin", origin.encode()))
+        return {"type": kind, "headers": headers}
+
+    check = OriginCheck(app)
+    asyncio.run(check(scope("websocket", "http://evil.example"), None, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}] and reached == []
+    asyncio.run(check(scope("http", "http://evil.example"), None, send))
+    assert sent[1]["status"] == 403 and reached == []
+    asyncio.run(check(scope("websocket", "http://127.0.0.1:8765"), None, send))
+    asyncio.run(check(scope("http", None), None, send))
+    assert reached == ["websocket", "http"]
+
+
+def test_a_hostile_picker_value_is_refused_by_the_rendered_page(monkeypatch, tmp_path):
+    """What a websocket client sends for the picker is the Select's value: set it directly."""
+    import ipyvuetify as v
+    import solara
+
+    from sim.app.page import Page
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    shutil.copy(FICTIONAL, folder / "fictional.yaml")
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("name: top secret line\nactors: [\n")
+    monkeypatch.setenv("SIM_APP_SCENARIO", str(folder / "fictional.yaml"))
+    monkeypatch.setenv("SIM_APP_SCENARIOS", str(folder))
+    _box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    try:
+        select = rc.find(v.Select, label="Scenario file")
+        for hostile in (str(secret), "/dev/zero", "/etc/passwd"):
+            select.widget.v_model = hostile
+            errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+            assert "not one of the scenarios offered" in errors
+            assert "top secret" not in errors and "root:" not in errors
+        assert select.widget.v_model == str(folder / "fictional.yaml") or "Arcadia" in " ".join(
+            w.label for w in rc.find(v.Slider).widgets)
+    finally:
+        rc.close()
+
+
+def test_the_served_app_closes_a_websocket_from_another_origin(tmp_path):
+    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
+    import asyncio
+    import socket
+    import time
+    import urllib.request
+
+    import websockets
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SIM_APP_SCENARIO": str(FICTIONAL),
+           "SIM_APP_SCENARIOS": str(FICTIONAL.parent)}
+    server = subprocess.Popen([sys.executable, "-m", "sim.app.server", "127.0.0.1", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(1)
+        foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(foreign, timeout=10)
+        assert info.value.code == 403
+
+        async def connect(origin: str) -> str:
+            ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/k/channels?session_id=s"
+            try:
+                async with websockets.connect(ws_url, origin=origin, open_timeout=10):
+                    return "open"
+            except websockets.exceptions.InvalidStatus as exc:
+                return f"refused {exc.response.status_code}"
+            except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+                return f"closed {exc}"
+
+        assert asyncio.run(connect("http://evil.example")) == "refused 403"
+        assert asyncio.run(connect(f"http://127.0.0.1:{port}")) != "refused 403"
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):
+    import ipywidgets
+    import solara
+
+    from sim.app.page import Page
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    text = FICTIONAL.read_text().replace("name: Arcadia", 'name: "$\\\\frac{1}{0$ Arcadia"', 1)
+    assert "frac" in text
+    (folder / "s.yaml").write_text(text)
+    monkeypatch.setenv("SIM_APP_SCENARIO", str(folder / "s.yaml"))
+    monkeypatch.setenv("SIM_APP_SCENARIOS", str(folder))
+    _box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    try:
+        assert len(rc.find(ipywidgets.Image).widgets) >= 4  # a broken formula drew nothing
+    finally:
+        rc.close()
