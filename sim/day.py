@@ -253,7 +253,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     bargaining.weariness_step(w.armed, s.losses_by, p.loss_unit, p.weariness_days, s.war_days,
                               s.weariness)
     bargaining.learn(s.intensity, w.losses_today, w.rates, exogenous[0], st.deal_ceasefire,
-                     p.mediation_info, s.information)
+                     p.event_size, p.event_dispersion, p.mediation_info, s.information)
 
     # 5. the ladder
     escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,

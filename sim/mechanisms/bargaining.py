@@ -14,7 +14,7 @@ Blainey 1973; Fearon 1995). It accepts a deal when its *perceived* surplus is po
 surplus plus ``shrink * (noise * z - optimism)``, where ``z`` is its private type (a standard
 normal drawn once per run and deal) and ``shrink = exp(-learning * information)``. Information
 about the deal's parties accumulates with what fighting reveals (days of fighting weighted by
-intensity, and losses that surprise: Slantchev 2003 "The principle of convergence in wartime
+intensity, and losses beyond their expected scatter: Slantchev 2003 "The principle of convergence in wartime
 negotiations"; Filson & Werner 2002), with every rejected proposal (Powell 2004), and with
 mediation on the ceasefire's dyads. So deals that are out of reach at the start can become
 acceptable after costly fighting, and the day of agreement is spread, not piled at day 0.
@@ -39,6 +39,8 @@ References:
     Powell, R. (2004). Bargaining and learning while fighting. American Journal of Political
     Science 48(2).
     Powell, R. (2006). War as a commitment problem. International Organization 60(1).
+    Smith, A. & Stam, A. C. (2004). Bargaining and the nature of war. Journal of Conflict
+    Resolution 48(6).
     Slantchev, B. L. (2003). The principle of convergence in wartime negotiations. American
     Political Science Review 97(4).
 """
@@ -178,13 +180,19 @@ def accepted(perceived, their_perceived):
 
 
 @helper
-def learn(intensity, losses_today, rates, mediation, ceasefire, mediation_info, information):
+def learn(intensity, losses_today, rates, mediation, ceasefire, event_size, dispersion,
+          mediation_info, information):
     """Information revealed today about each deal's parties, added to ``information``.
 
     Fighting across the deal's ceasefire dyads reveals information in proportion to its
-    intensity (a day at intensity 1 counts 1), and losses that differ from what was expected
-    reveal more (``|losses - rate| / sqrt(1 + rate)``, a standardised surprise); mediation
-    on those dyads adds ``mediation_info`` per unit of effort.
+    intensity (a day at intensity 1 counts 1: each day of battle is a draw from the contest
+    that tells both sides something about their relative power; Smith & Stam 2004). A day's
+    losses reveal more only when they *surprise*: the part of their standardised deviation
+    from the expected toll beyond one standard deviation, ``max(|losses - rate| / sd - 1, 0)``,
+    with ``sd`` the spread of the heavy-tailed toll (``fighting.event_losses``: variance
+    ``rate (1 + size (1 + 1 / dispersion))``). Ordinary day-to-day scatter is expected and
+    teaches nothing; a massacre or an unexpectedly quiet front does. Mediation on those dyads
+    adds ``mediation_info`` per unit of effort.
 
     Args:
         intensity: ``(R, A, A)`` today's fighting intensity (symmetric).
@@ -192,12 +200,15 @@ def learn(intensity, losses_today, rates, mediation, ceasefire, mediation_info, 
         rates: ``(R, A, A)`` expected losses today.
         mediation: ``(A, A)`` mediation effort today (symmetric).
         ceasefire: ``(D, A, A)`` bool.
+        event_size: ``(P,)`` mean toll of a loss event.
+        dispersion: ``(P,)`` shape of a toll's gamma mixing.
         mediation_info: ``(P,)``.
         information: ``(R, D)`` updated in place.
     """
     n = intensity.shape[1]
     for r in range(information.shape[0]):
         q = pick(mediation_info.shape[0], r)
+        spread = 1.0 + event_size[q] * (1.0 + 1.0 / dispersion[q])
         for d in range(information.shape[1]):
             revealed = 0.0
             for i in range(n):
@@ -207,8 +218,9 @@ def learn(intensity, losses_today, rates, mediation, ceasefire, mediation_info, 
                     revealed += intensity[r, i, j] + mediation_info[q] * mediation[i, j]
                     for a, b in ((i, j), (j, i)):
                         rate = rates[r, a, b]
-                        if rate > 0.0 or losses_today[r, a, b] > 0:
-                            revealed += abs(losses_today[r, a, b] - rate) / np.sqrt(1.0 + rate)
+                        if rate > 0.0:
+                            z = abs(losses_today[r, a, b] - rate) / np.sqrt(rate * spread)
+                            revealed += max(z - 1.0, 0.0)
             information[r, d] += revealed
 
 
