@@ -236,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # a full disk, a read-only folder: what the system said, in one line
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot read or write{where}: {exc.strerror or exc}; free space or "
+              "choose another folder, and run the command again", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _uses_local_pool(args: argparse.Namespace) -> bool:

@@ -615,3 +615,206 @@ def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):
         assert len(rc.find(ipywidgets.Image).widgets) >= 4  # a broken formula drew nothing
     finally:
         rc.close()
+
+
+# ----------------------------------------------------------------------------- a read-only
+# folder and a full disk. Tests run as root, for whom chmod does not make a folder read-only,
+# so the folder is made read-only by the kernel: a read-only bind mount in a private user and
+# mount namespace (``unshare -rm``; no privilege needed, nothing outside the command sees it).
+# A full disk is a size limit on files (RLIMIT_FSIZE: writing past it fails with EFBIG, "File
+# too large", as a full disk fails with ENOSPC, through the same OSError) set so that the
+# batches' parts fit and the final, assembled runs table does not.
+
+
+@pytest.fixture(scope="module")
+def namespace() -> list[str]:
+    """The ``unshare`` command that gives a private mount namespace (skip if none works)."""
+    tried = []
+    for prefix in (["unshare", "-rm"], ["unshare", "-m"]):
+        if shutil.which(prefix[0]) is None:
+            pytest.skip("no unshare command (util-linux): cannot make a read-only folder as root")
+        probe = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+                               capture_output=True, text=True, timeout=30)
+        if probe.returncode == 0:
+            return prefix
+        tried.append(f"{' '.join(prefix)}: {probe.stderr.strip()[:100]}")
+    pytest.skip("no private mount namespace here (" + "; ".join(tried) + "): a read-only "
+                "folder cannot be made for root")
+
+
+def sim_read_only(prefix: list[str], folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``sim ARGS`` with ``folder`` mounted read-only (for this command alone)."""
+    script = ('mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99; shift; '
+              'exec "$@"')
+    out = subprocess.run([*prefix, "sh", "-c", script, "sh", str(folder), sys.executable, "-m",
+                          "sim", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode != 99, f"the read-only mount failed: {out.stderr}"
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def one_line(out: subprocess.CompletedProcess, fragment: str) -> None:
+    one_line_refusal(out, fragment)
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished run with its figures and report (copied by each test that changes it)."""
+    folder = tmp_path_factory.mktemp("finished") / "out"
+    for args in (("run", str(FICTIONAL), "--runs", "20", "--batch-size", "10", "--workers",
+                  "1", "--no-progress", "--out", str(folder)),
+                 ("plot", str(folder), "--format", "png"), ("report", str(folder))):
+        out = sim(*args)
+        assert out.returncode == 0, out.stderr
+    return folder
+
+
+def _copy(finished: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    shutil.copytree(finished, folder, symlinks=True)
+    (folder / outdir.LOCK).unlink(missing_ok=True)
+    return folder
+
+
+def _readable_run(folder: Path, runs: int) -> None:
+    """The folder holds a whole, consistent result of ``runs`` runs."""
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(folder / "runs.parquet").num_rows == runs
+    assert json.loads((folder / "summary.json").read_text())["runs"] == runs
+    assert json.loads((folder / "manifest.json").read_text())["runs"] == runs
+
+
+def test_run_into_a_read_only_folder_is_one_line_and_keeps_its_results(namespace, finished,
+                                                                       tmp_path):
+    folder = _copy(finished, tmp_path)
+    before = snapshot(folder)
+    out = sim_read_only(namespace, folder, "run", str(FICTIONAL), "--runs", "30",
+                        "--batch-size", "10", "--workers", "1", "--out", str(folder))
+    one_line(out, "not writable")
+    assert "Read-only file system" in out.stderr
+    assert snapshot(folder) == before
+    _readable_run(folder, 20)
+
+
+def test_run_into_a_new_folder_inside_a_read_only_one_is_one_line(namespace, tmp_path):
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    out = sim_read_only(namespace, parent, "run", str(FICTIONAL), "--runs", "5", "--workers",
+                        "1", "--out", str(parent / "new"))
+    one_line(out, "cannot create output folder")
+    assert list(parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["plot", "--format", "png"], ["report"]])
+def test_plot_and_report_into_a_read_only_folder_are_one_line(namespace, finished, tmp_path,
+                                                              command):
+    folder = _copy(finished, tmp_path)
+    before = snapshot(folder)
+    out = sim_read_only(namespace, folder, command[0], str(folder), *command[1:])
+    one_line(out, f"cannot write in {folder}")
+    assert snapshot(folder) == before
+    # and with only figures/ read-only (the folder itself writable)
+    out = sim_read_only(namespace, folder / "figures", command[0], str(folder), *command[1:])
+    if command[0] == "plot":
+        one_line(out, f"cannot write in {folder}")
+    else:  # the report only reads the figures
+        assert out.returncode == 0, out.stderr
+    assert snapshot(folder / "figures") == {k.removeprefix("figures/"): v
+                                            for k, v in before.items()
+                                            if k.startswith("figures/")}
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+#: one day: the trajectory checkpoint (a histogram of each series, each day) stays small next
+#: to the table of ten thousand runs
+SHORT = ("--set", "run.days=1", "--workers", "1", "--no-progress")
+
+
+def _checkpoint_size() -> int:
+    """Bytes of the trajectory checkpoint ``sim run`` writes in parts/ with ``SHORT``."""
+    from sim.execution.trajectories import TrajectoryHistogram, ensemble_edges
+    from sim.model import series_names
+
+    loaded = load_scenario(FICTIONAL, ["run.days=1"])
+    layout = compile_scenario(loaded.spec).layout
+    histogram = TrajectoryHistogram(series_names(layout), layout.days + 1,
+                                    ensemble_edges(loaded.spec, layout))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        histogram.save(Path(folder) / "h.npz")
+        return (Path(folder) / "h.npz").stat().st_size
+
+
+def test_a_full_disk_during_the_final_write_keeps_the_earlier_result_and_the_batches(
+        tmp_path):
+    """The earlier result stays whole; the same command, with space again, finishes the run."""
+    folder = tmp_path / "out"
+    first = sim("run", str(FICTIONAL), "--runs", "20", *SHORT, "--out", str(folder))
+    assert first.returncode == 0, first.stderr
+    before = snapshot(folder)
+    # what is written while the batches run (the checkpoint; parts of 500 rows, about 70 KB)
+    # fits under the limit; the assembled table of 10,000 rows (about 1.1 MB) does not
+    limit = int(1.5 * _checkpoint_size())
+    args = ["run", str(FICTIONAL), "--runs", "10000", "--batch-size", "500", *SHORT, "--out",
+            str(folder)]
+    out = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600, preexec_fn=_file_size_limit(limit))
+    one_line(out, "cannot write the results into")
+    assert "File too large" in out.stderr and "run the same command again" in out.stderr
+    after = snapshot(folder)
+    bookkeeping = (".identity.json", outdir.LOCK)  # the new run's claim and lock holder
+    assert {k: v for k, v in after.items() if not k.startswith("parts/")
+            and k not in bookkeeping} == {k: v for k, v in before.items()
+                                          if k not in bookkeeping}
+    _readable_run(folder, 20)
+    assert not [p for p in folder.rglob("*") if ".tmp" in p.name or ".staged-" in p.name]
+    assert len(list((folder / "parts").glob("runs-*.parquet"))) == 20
+    again = sim(*args)
+    assert again.returncode == 0, again.stderr
+    assert "20 batches resumed" in again.stdout
+    _readable_run(folder, 10000)
+    assert (folder / "runs.parquet").stat().st_size > limit  # the write that failed
+    assert not (folder / "parts").exists()
+
+
+def test_a_full_disk_during_a_sweeps_final_write_keeps_the_batches(tmp_path):
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("design: grid\nreps: 5000\nparameters:\n"
+                          "  fighting.loss_rate: {levels: [0.1, 0.4]}\n")
+    folder = tmp_path / "sweep"
+    args = ["sweep", str(FICTIONAL), "--sweep", str(sweep_file), "--batch-size", "500",
+            *SHORT, "--out", str(folder)]
+    probe = sim("run", str(FICTIONAL), "--runs", "500", "--batch-size", "500", *SHORT, "--out",
+                str(tmp_path / "p"))
+    assert probe.returncode == 0, probe.stderr
+    # parts of 500 rows fit (a sweep keeps no trajectory checkpoint); 10,000 rows do not
+    limit = 3 * (tmp_path / "p" / "runs.parquet").stat().st_size
+    out = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600, preexec_fn=_file_size_limit(limit))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot write the results into" in errors[0], out.stderr
+    assert out.stderr.strip().endswith(errors[0])  # after the design's one-line header
+    assert len(list((folder / "parts").glob("runs-*.parquet"))) == 20
+    assert not (folder / "sweep.parquet").exists() and not (folder / "manifest.json").exists()
+    assert not [p for p in folder.rglob("*") if ".tmp" in p.name or ".staged-" in p.name]
+    again = sim(*args)
+    assert again.returncode == 0, again.stderr
+    assert (folder / "sweep.parquet").stat().st_size > limit  # the write that failed
+    assert not (folder / "parts").exists()
