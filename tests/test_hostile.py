@@ -818,3 +818,73 @@ def test_a_full_disk_during_a_sweeps_final_write_keeps_the_batches(tmp_path):
     assert again.returncode == 0, again.stderr
     assert (folder / "sweep.parquet").stat().st_size > limit  # the write that failed
     assert not (folder / "parts").exists()
+
+
+# ----------------------------------------------------------------------------- a scenario too
+# big for memory: refused at check and at run, with the estimate and what to change, in
+# seconds and bounded memory (before any array of its size exists)
+
+
+def _big_scenario(data: dict, folder: Path, actors: int, days: int) -> Path:
+    base = data["actors"]["arcadia"]
+    big = {**data, "actors": {f"a{i}": {**base, "actions": [{"verb": "hold"}]}
+                              for i in range(actors)},
+           "relations": {}, "blocs": {}, "assets": {}, "deals": {}, "institutions": {},
+           "theatre": {"objectives": {}}, "timeline": [],
+           "refugees": {"nodes": {"n": {"name": "n", "population": 10, "capacity": 10}}},
+           "outcomes": {"o": {"description": "d", "when": {"indicator": "dead.total",
+                                                           "op": ">=", "value": 1}}},
+           "run": {**data["run"], "days": days}}
+    path = folder / f"big{actors}.yaml"
+    path.write_text(yaml.safe_dump(big))
+    return path
+
+
+def _measured(*args: str) -> tuple[int, str, float, int]:
+    """``sim ARGS``: exit code, stderr, seconds and peak memory (bytes) of the process."""
+    import time
+
+    started = time.monotonic()
+    with open(os.devnull, "wb") as null, subprocess.Popen(
+            [sys.executable, "-m", "sim", *args], cwd=ROOT, stdout=null,
+            stderr=subprocess.PIPE) as process:
+        err = process.stderr.read().decode()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, err, time.monotonic() - started, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("actors", [200, 50])
+def test_a_scenario_too_big_for_any_memory_is_refused_fast_at_check_and_run(data, tmp_path,
+                                                                            actors):
+    """Ten years: 200 actors need about a terabyte, 50 about 100 GB (more than this machine)."""
+    path = _big_scenario(data, tmp_path, actors, 3650)
+    layout = compile_scenario(load_scenario(path).spec).layout
+    if estimate_memory(load_scenario(path).spec, layout, 1, 1).total < 0.8 * (
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")):
+        pytest.skip("this machine could hold the run")
+    for args in (["check", str(path)],
+                 ["run", str(path), "--workers", "1", "--out", str(tmp_path / "out")]):
+        code, err, seconds, peak = _measured(*args)
+        assert code == 2 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "this run needs about" in err and "trajectory histogram" in err, err
+        assert f"fewer actors ({actors} now" in err, err
+        assert seconds < 120, f"{args[0]} took {seconds:.0f} s"  # a hang guard
+        assert peak < 1.5e9, f"{args[0]} used {peak / 1e9:.1f} GB"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_horizon_a_refusal_suggests_fits(data, tmp_path):
+    """The refusal names a run.days that this machine holds: that --set passes sim check."""
+    import re
+
+    path = _big_scenario(data, tmp_path, 50, 3650)
+    refused = sim("check", str(path))
+    if refused.returncode == 0:
+        pytest.skip("this machine could hold the run")
+    days = re.search(r"--set run\.days=(\d+)", refused.stderr)
+    assert refused.returncode == 2 and days, refused.stderr
+    fits = sim("check", str(path), "--set", f"run.days={days[1]}")
+    assert fits.returncode == 0, fits.stderr
+    assert "memory of a run: about" in fits.stdout
