@@ -182,7 +182,6 @@ def load_sweep_file(path) -> dict:
     Unknown keys are errors, like everywhere else.
     """
     from pathlib import Path
-
     from typing import Annotated, Literal
 
     from pydantic import (
@@ -203,14 +202,14 @@ def load_sweep_file(path) -> dict:
         return value
 
     # the bounds of seed, points and reps are run.seed's and run.runs' in the schema
-    Finite = Annotated[float, BeforeValidator(number), Field(allow_inf_nan=False)]
-    Seed = Annotated[(int, *RunSettings.model_fields["seed"].metadata)]
-    Count = Annotated[(int, *RunSettings.model_fields["runs"].metadata)]
+    finite = Annotated[float, BeforeValidator(number), Field(allow_inf_nan=False)]
+    seed_type = Annotated[(int, *RunSettings.model_fields["seed"].metadata)]
+    count = Annotated[(int, *RunSettings.model_fields["runs"].metadata)]
 
     class Range(Strict):
-        low: Finite | None = None
-        high: Finite | None = None
-        levels: list[Finite] | None = None
+        low: finite | None = None
+        high: finite | None = None
+        levels: list[finite] | None = None
         integer: bool = False
 
         @model_validator(mode="after")
@@ -230,9 +229,9 @@ def load_sweep_file(path) -> dict:
 
     class SweepFile(Strict):
         design: Literal[DESIGNS] = "lhs"  # type: ignore[valid-type]
-        points: Count = 100
-        reps: Count = 50
-        seed: Seed | None = None
+        points: count = 100
+        reps: count = 50
+        seed: seed_type | None = None
         parameters: dict[str, Range] = Field(min_length=1)
 
         @field_validator("design", mode="before")
@@ -269,8 +268,9 @@ def _located(path, marks: dict, error: dict) -> str:
         if key[:depth] in marks:
             _, line, column = marks[key[:depth]]
             break
+    got = (f" (got {error['input']!r})" if "input" in error
+           and not isinstance(error.get("input"), dict | list) else "")
     message = ("unknown key" if error["type"] == "extra_forbidden" else
                "required key is missing; add it" if error["type"] == "missing" else
-               error["msg"].removeprefix("Value error, ") + (f" (got {error['input']!r})" if not isinstance(
-                   error.get("input"), dict | list) and "input" in error else ""))
+               error["msg"].removeprefix("Value error, ") + got)
     return str(Problem(str(path), ".".join(map(str, key)), message, line, column))

@@ -455,18 +455,6 @@ def test_damaged_results_are_one_line_errors(tmp_path):
     one_line_refusal(sim("report", str(folder)), "damaged")
 
 
-def test_plot_into_a_read_only_folder_is_one_line(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
-    folder = _received_folder(tmp_path)
-    (folder / "figures").mkdir()
-    folder.joinpath("figures").chmod(0o500)
-    try:
-        one_line_refusal(sim("plot", str(folder)), "cannot write")
-    finally:
-        folder.joinpath("figures").chmod(0o700)
-
-
 # ----------------------------------------------------------------------------- the app
 
 
@@ -515,8 +503,10 @@ def test_origin_check_refuses_other_sites():
     assert sent == [{"type": "websocket.close", "code": 1008}] and reached == []
     asyncio.run(check(scope("http", "http://evil.example"), None, send))
     assert sent[1]["status"] == 403 and reached == []
+    asyncio.run(check(scope("websocket", None), None, send))  # a websocket without Origin
+    assert sent[-1] == {"type": "websocket.close", "code": 1008} and reached == []
     asyncio.run(check(scope("websocket", "http://127.0.0.1:8765"), None, send))
-    asyncio.run(check(scope("http", None), None, send))
+    asyncio.run(check(scope("http", None), None, send))  # a page load: browsers omit Origin
     assert reached == ["websocket", "http"]
 
 
@@ -548,53 +538,159 @@ def test_a_hostile_picker_value_is_refused_by_the_rendered_page(monkeypatch, tmp
         rc.close()
 
 
-def test_the_served_app_closes_a_websocket_from_another_origin(tmp_path):
-    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
-    import asyncio
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """``python -m sim.app.server`` on a free loopback port, offering a folder of scenarios
+    that also holds a FIFO and a symlink to a secret outside it; yields (port, secret, folder)."""
     import socket
     import time
     import urllib.request
 
-    import websockets
-
+    root = tmp_path_factory.mktemp("served")
+    folder = root / "scenarios"
+    folder.mkdir()
+    shutil.copy(FICTIONAL, folder / "fictional.yaml")
+    secret = root / "secret.yaml"
+    secret.write_text("name: top secret line\nactors: [\n")
+    (folder / "leak.yaml").symlink_to(secret)
+    os.mkfifo(folder / "fifo.yaml")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "SIM_APP_SCENARIO": str(FICTIONAL),
-           "SIM_APP_SCENARIOS": str(FICTIONAL.parent)}
+    env = {**os.environ, "SIM_APP_SCENARIO": str(folder / "fictional.yaml"),
+           "SIM_APP_SCENARIOS": str(folder)}
     server = subprocess.Popen([sys.executable, "-m", "sim.app.server", "127.0.0.1", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 240
         while True:
             try:
-                urllib.request.urlopen(url, timeout=5).close()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "no server"
                 time.sleep(1)
-        foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(foreign, timeout=10)
-        assert info.value.code == 403
-
-        async def connect(origin: str) -> str:
-            ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/k/channels?session_id=s"
-            try:
-                async with websockets.connect(ws_url, origin=origin, open_timeout=10):
-                    return "open"
-            except websockets.exceptions.InvalidStatus as exc:
-                return f"refused {exc.response.status_code}"
-            except (websockets.exceptions.ConnectionClosed, OSError) as exc:
-                return f"closed {exc}"
-
-        assert asyncio.run(connect("http://evil.example")) == "refused 403"
-        assert asyncio.run(connect(f"http://127.0.0.1:{port}")) != "refused 403"
+        yield port, secret, folder
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def _kernel_url(port: int, page: str) -> str:
+    import uuid
+
+    return f"ws://127.0.0.1:{port}/jupyter/api/kernels/{uuid.uuid4()}/channels?session_id={page}"
+
+
+def test_the_served_app_refuses_websockets_from_another_origin_or_none(served_app):
+    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
+    import asyncio
+    import urllib.request
+
+    import websockets
+
+    port = served_app[0]
+    url = f"http://127.0.0.1:{port}/"
+    foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(foreign, timeout=10)
+    assert info.value.code == 403
+    urllib.request.urlopen(url, timeout=10).close()  # a page load without Origin: served
+
+    async def connect(origin: str | None) -> str:
+        try:
+            async with websockets.connect(_kernel_url(port, "s"), origin=origin,
+                                          open_timeout=10):
+                return "open"
+        except websockets.exceptions.InvalidStatus as exc:
+            return f"refused {exc.response.status_code}"
+        except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+            return f"closed {exc}"
+
+    assert asyncio.run(connect("http://evil.example")) == "refused 403"
+    assert asyncio.run(connect(f"http://localhost:{port}")) == "refused 403"  # another name
+    assert asyncio.run(connect(None)) == "refused 403"  # browsers always send Origin
+    assert asyncio.run(connect(f"http://127.0.0.1:{port}")) == "open"
+
+
+def _drive_picker(port: int, values: list[str]) -> list[tuple[str, str]]:
+    """Speak the page's protocol as a script would (no browser): start the app, then send each
+    value as the scenario picker's; returns, per value, every message the server sent."""
+    import asyncio
+    import time
+    import uuid
+
+    import websockets
+
+    page = uuid.uuid4().hex
+
+    def message(kind: str, content: dict) -> tuple[str, str]:
+        """(its id, the message) in the Jupyter protocol the page's websocket speaks."""
+        msg_id = uuid.uuid4().hex
+        return msg_id, json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": kind, "username": "", "session": page,
+                       "date": "", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
+            "buffers": []})
+
+    async def drive() -> list[tuple[str, str]]:
+        async with websockets.connect(_kernel_url(port, page), max_size=None,
+                                      origin=f"http://127.0.0.1:{port}") as ws:
+            states: dict[str, dict] = {}
+
+            async def exchange(kind: str, content: dict, seconds: float) -> str:
+                """Send; gather the replies until the server is idle again after it."""
+                msg_id, text = message(kind, content)
+                await ws.send(text)
+                seen, end = [], time.monotonic() + seconds
+                while time.monotonic() < end:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), end - time.monotonic())
+                    except TimeoutError:
+                        break
+                    seen.append(raw if isinstance(raw, str) else raw.decode("latin-1"))
+                    if isinstance(raw, str):
+                        msg = json.loads(raw)
+                        got, body = msg["header"]["msg_type"], msg.get("content", {})
+                        if got == "comm_open":
+                            states[body["comm_id"]] = body["data"].get("state", {})
+                        if got == "status" and body.get("execution_state") == "idle" and (
+                                msg.get("parent_header", {}).get("msg_id") == msg_id):
+                            break
+                return "\n".join(seen)
+
+            control = uuid.uuid4().hex
+            await exchange("comm_open", {"comm_id": control, "data": {},
+                                         "target_name": "solara.control"}, 30)
+            await exchange("comm_msg", {"comm_id": control, "data": {
+                "method": "run", "args": {"path": "", "appName": "__default__"}}}, 180)
+            picker = [c for c, st in states.items() if st.get("label") == "Scenario file"]
+            assert len(picker) == 1, "the page has no scenario picker"
+            return [(value, await exchange("comm_msg", {"comm_id": picker[0], "data": {
+                "method": "update", "state": {"v_model": value}, "buffer_paths": []}}, 60))
+                for value in values]
+
+    return asyncio.run(drive())
+
+
+def test_a_script_on_the_websocket_cannot_make_the_app_read_a_file(served_app):
+    """The same origin passes the check (a script can write any Origin): then the page's
+    whitelist is the protection, whatever the picker's value."""
+    import urllib.request
+
+    port, secret, folder = served_app
+    offered = str(folder / "fictional.yaml")
+    hostile = [str(secret), str(folder / "leak.yaml"), "/etc/passwd", "/dev/zero",
+               str(folder / "fifo.yaml"), str(folder / ".." / "secret.yaml")]
+    # the offered file between two hostile values clears the refusal, so each is shown anew
+    values = [v for value in hostile for v in (value, offered)]
+    replies = _drive_picker(port, values)
+    for value, reply in replies:
+        assert "top secret" not in reply and "root:x:" not in reply, value
+        if value != offered:
+            assert "not one of the scenarios offered" in reply, value
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).close()  # still serving
 
 
 def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):

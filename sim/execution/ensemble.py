@@ -455,6 +455,9 @@ def write_scenario_files(out: Path, loaded: LoadedScenario, header: str,
     """``scenario.resolved.yaml`` (the data as run) and ``provenance.json`` (for reports).
 
     Args:
+        out: The results folder.
+        loaded: The scenario as run.
+        header: The YAML file's first comment line.
         stage: Write them as part of this staged result (else each is replaced at once).
     """
     def target(path: Path) -> Path:
