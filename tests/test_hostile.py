@@ -984,3 +984,59 @@ def test_the_horizon_a_refusal_suggests_fits(data, tmp_path):
     fits = sim("check", str(path), "--set", f"run.days={days[1]}")
     assert fits.returncode == 0, fits.stderr
     assert "memory of a run: about" in fits.stdout
+
+
+# ----------------------------------------------------------------------------- more members of
+# the classes: the app's free-text field, sweep files that are not files, damaged folders
+
+
+@pytest.mark.parametrize(("settings", "fragment"), [
+    (f"description={BOMB}", "alias bomb"),
+    ("run.start=2031-02-30", "is not a valid date"),
+    ("description=" + "[" * 100 + "]" * 100, "nesting deeper"),
+    ("=5", "key path before '=' is missing"),
+    ("relations.borduria~arcadia.affinity=0.1", "no 'borduria~arcadia' in relations"),
+])
+def test_the_apps_free_text_field_gets_the_limits_of_a_file(settings, fragment):
+    from sim.app.explorer import ExplorerModel
+
+    model = ExplorerModel(scenario_file=str(FICTIONAL), settings=settings)
+    assert any(fragment in p for p in model.problems), model.problems
+    assert model.overrides == []
+    model.step()  # the scenario runs as written
+
+
+def test_a_set_on_the_other_order_of_a_pair_is_refused():
+    with pytest.raises(ScenarioError, match="no 'borduria~arcadia' in relations"):
+        load_scenario(FICTIONAL, ["relations.borduria~arcadia.affinity=0.1"])
+
+
+def test_a_sweep_file_that_is_a_fifo_or_a_device_is_one_line(tmp_path):
+    fifo = tmp_path / "sweep.yaml"
+    os.mkfifo(fifo)
+    for path, fragment in ((fifo, "FIFO"), ("/dev/zero", "device")):
+        one_line(sim("sweep", str(FICTIONAL), "--sweep", str(path), "--workers", "1", "--out",
+                     str(tmp_path / "o"), timeout=120), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("damage", "commands", "fragment"), [
+    ("resolved_is_a_device", ("plot", "report"), "a device, not a regular file"),
+    ("broken_manifest", ("report",), "manifest.json is damaged"),
+    ("zero_rows", ("plot",), "damaged or incomplete"),
+])
+def test_damaged_members_of_a_results_folder_are_one_line(finished, tmp_path, damage,
+                                                         commands, fragment):
+    import pyarrow.parquet as pq
+
+    folder = _copy(finished, tmp_path)
+    if damage == "resolved_is_a_device":
+        (folder / "scenario.resolved.yaml").unlink()
+        (folder / "scenario.resolved.yaml").symlink_to("/dev/zero")
+    elif damage == "broken_manifest":
+        (folder / "manifest.json").write_text("{broken")
+    else:
+        table = pq.read_table(folder / "runs.parquet")
+        pq.write_table(table.slice(0, 0), folder / "runs.parquet")
+    for command in commands:
+        one_line(sim(command, str(folder), timeout=120), fragment)
