@@ -1040,3 +1040,39 @@ def test_damaged_members_of_a_results_folder_are_one_line(finished, tmp_path, da
         pq.write_table(table.slice(0, 0), folder / "runs.parquet")
     for command in commands:
         one_line(sim(command, str(folder), timeout=120), fragment)
+
+
+def test_staged_files_replace_all_or_none(tmp_path):
+    from sim.execution.storage import Staging, write_json
+
+    for name in ("a.json", "b.json"):
+        write_json(tmp_path / name, {"old": name})
+    with pytest.raises(OSError), Staging() as stage:
+        write_json(stage.path(tmp_path / "a.json"), {"new": 1})
+        raise OSError(28, "No space left on device")
+    assert json.loads((tmp_path / "a.json").read_text()) == {"old": "a.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+    with Staging() as stage:
+        for name in ("a.json", "b.json"):
+            write_json(stage.path(tmp_path / name), {"new": name})
+        assert json.loads((tmp_path / "b.json").read_text()) == {"old": "b.json"}  # not yet
+    assert json.loads((tmp_path / "b.json").read_text()) == {"new": "b.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_ctrl_c_or_a_failed_write_while_results_are_assembled_keeps_the_batches(tmp_path):
+    from sim.errors import RunInterruptedError
+    from sim.execution.outdir import writing_results
+
+    folder = tmp_path / "out"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})
+    (folder / "parts" / "runs-0000000000-0000000010.parquet").write_bytes(b"rows")
+    with pytest.raises(RunInterruptedError) as info, writing_results(folder):
+        raise KeyboardInterrupt
+    assert info.value.out_dir == folder and info.value.done == 1
+    with pytest.raises(UsageError, match=r"No space left on device.*same command"), \
+            writing_results(folder):
+        raise OSError(28, "No space left on device")
+    assert (folder / "parts" / "runs-0000000000-0000000010.parquet").read_bytes() == b"rows"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})  # the lock was given back
+    release_folder(folder)

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from sim.errors import UsageError
+from sim.errors import RunInterruptedError, UsageError
 from sim.safety import UnsafeFileError, read_limited
 
 MARKER = ".crisis-sim"  # in every folder the tool creates; its presence makes a folder ours
@@ -205,6 +205,12 @@ def writing_results(out_dir: Path | None, during_run: bool = False):
     """
     try:
         yield
+    except KeyboardInterrupt:  # Ctrl-C while the results are assembled: the batches are kept
+        if out_dir is None or during_run:
+            raise
+        release_folder(out_dir)
+        saved = _saved_parts(out_dir / "parts")
+        raise RunInterruptedError(saved, saved, out_dir) from None
     except OSError as exc:
         if out_dir is None:
             raise
