@@ -46,11 +46,8 @@ class Parameter:
         if self.levels is None and not self.low < self.high:
             raise UsageError(f"parameter {self.path}: LOW must be below HIGH "
                              f"(got {self.low}:{self.high})")
-        if self.levels is not None and len(set(self.levels)) < 2:
-            # one value is not swept (a zero-width range breaks every sampler and index)
-            raise UsageError(f"parameter {self.path}: {level_problem(self.levels)}; list at "
-                             "least two different levels, or fix the value with --set "
-                             f"{self.path}=VALUE")
+        if self.levels is not None and len(self.levels) == 0:
+            raise UsageError(f"parameter {self.path}: the list of levels is empty")
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -133,6 +130,11 @@ def make_design(kind: str, parameters: list[Parameter], points: int, seed: int) 
             sorted({p for p in paths if paths.count(p) > 1})))
     if points < 1:
         raise UsageError(f"--points must be at least 1, not {points}")
+    for p in parameters:
+        if p.levels is not None and len(set(p.levels)) < 2:
+            # one value is not swept (a zero-width range breaks every sampler and index)
+            raise UsageError(f"parameter {p.path}: {level_problem(p.levels)}; list at least "
+                             f"two different levels, or fix the value with --set {p.path}=VALUE")
     params = tuple(parameters)
     problem = {"num_vars": len(params), "names": paths, "bounds": [list(p.bounds)
                                                                      for p in params]}
