@@ -273,5 +273,21 @@ def test_the_calibration_example_runs_with_its_cutoff(tmp_path):
     obs = load_observations(folder / "idlib_2020_early.observations.yaml")
     d = calibrate(obs, out_dir=tmp_path / "c", simulations=600, population=100,
                   generations=3, seed=1)
-    assert d["simulated_days"] == 21 and d["simulations"] == 600
+    assert d["simulated_days"] == 22 and d["simulations"] == 600  # 31 Jan to 21 Feb
     assert d["fitted"]["quantities"] == ["losses.turkey"]
+
+
+def test_every_calibration_variant_loads_with_a_time_split():
+    """scenarios/calibration/: each variant has uncertain values and an observations file
+    with a cutoff, with something to fit before it and something held out after it."""
+    from sim.validation.calibrate import build_target
+
+    folder = SCENARIOS / "calibration"
+    files = sorted(folder.glob("*.observations.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        obs = load_observations(path)
+        assert obs.scenario.uncertain and obs.spec.cutoff is not None, path.name
+        target = build_target(obs)
+        assert target.events or target.quantities
+        assert target.scenario.spec.run.days < obs.days

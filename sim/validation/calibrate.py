@@ -40,9 +40,10 @@ Vectorised, in numpy, so that a generation costs one lockstep batch and a few ar
 Distance: 1 per mismatched event and, per quantity, its miss of the observed value or interval
 divided by the observed value (at least 1); a simulation without a value is 1e6 away.
 
-Time split: with a ``cutoff`` in the observations, the scenario is simulated only up to the
-cutoff and fitted to what was known by then (events that had happened, quantities whose window
-ended); the posterior is then run over the whole horizon and scored on what came after.
+Time split: with a ``cutoff`` in the observations, the scenario is simulated only up to (and
+including) the cutoff day and fitted to what was known by then (events that had happened,
+quantities whose window ended); the posterior is then run over the whole horizon and scored on
+what came after.
 
 Reproducible: generation ``t``'s proposals come from numpy's generator seeded by
 ``(seed, t)``; simulation ``i`` of the calibration is replication ``i`` of the counter-based
@@ -115,15 +116,18 @@ def build_target(obs: Observations) -> Target:
     scenario = obs.scenario
     cutoff = obs.spec.cutoff
     if cutoff is not None:
-        days = (cutoff - obs.start).days
+        # the run covers the days up to and including the cutoff: what an observation dated
+        # on the cutoff (an event's date, a window's end) counts
+        days = min((cutoff - obs.start).days + 1, obs.days)
         if days < 1:
-            raise UsageError(f"cutoff {cutoff} is the start date: nothing to calibrate on")
-        # dated events from the cutoff on would never act in the truncated run (and the
+            raise UsageError(f"cutoff {cutoff} is before the start date: nothing to calibrate "
+                             "on")
+        # dated events after the cutoff would never act in the shortened run (and the
         # loader refuses them there): they are left out of it
         data = dict(scenario.data)
         if "timeline" in data:
             data["timeline"] = [ev for ev, spec in zip(data["timeline"], scenario.spec.timeline,
-                                                       strict=True) if spec.date < cutoff]
+                                                       strict=True) if spec.date <= cutoff]
         scenario = load_data(data, [f"run.days={days}"])
         scenario.uncertain = obs.scenario.uncertain
     events, quantities = [], []
