@@ -172,6 +172,10 @@ class BatchedSimulator:
         self.world = compile_scenario(self.loaded.spec)
         self.frozen = json.dumps(self.loaded.data, default=str)
         self.probes = probes
+        from sim.validation.uncertain import _point_value
+
+        # integer values are simulated rounded, as sim run --posterior rounds them
+        self.integer = np.array([isinstance(_point_value(self.loaded, p), int) for p in paths])
         self.simulations = 0
         self.seconds = 0.0
 
@@ -195,12 +199,19 @@ class BatchedSimulator:
         from sim.world import Params
 
         started = time.perf_counter()
+        values = np.where(self.integer[None], np.round(values), values)
         mapping = _affine_map(self.frozen, self.paths, self.probes)
         if mapping is not None:
             params = _apply(mapping, values)
-        else:
-            parts = [_compile_with(self.loaded.data, tuple(zip(self.paths, row, strict=True)))
-                     .params for row in values]
+        else:  # not affine: compile each candidate's scenario (slower, always exact)
+            parts = []
+            for row in values:
+                compiled = _compile_with(self.loaded.data, tuple(zip(self.paths, row,
+                                                                     strict=True)))
+                if compiled is None:
+                    raise UsageError(f"values {dict(zip(self.paths, row, strict=True))} do not "
+                                     "validate; narrow the priors of the uncertain values")
+                parts.append(compiled.params)
             params = Params.stack(parts, [1] * len(parts))
         reps = np.arange(self.simulations, self.simulations + len(values))
         model = CrisisModel(self.loaded, world=self.world, replications=reps, seed=self.seed,
@@ -322,7 +333,8 @@ class Kernel:
         cu = np.sum(c * u, axis=1)
         cc = np.sum(c * c, axis=1)
         logdet = np.log(np.diagonal(self.chol)).sum() + 0.5 * np.log(uu)
-        base = np.log(self.weights) - logdet - 0.5 * j * math.log(2 * math.pi)
+        with np.errstate(divide="ignore"):  # a particle of weight 0 adds nothing
+            base = np.log(self.weights) - logdet - 0.5 * j * math.log(2 * math.pi)
         out = np.empty(len(x))
         step = max(1, 65_536 // n)  # chunks that stay in cache: fresh large arrays page-fault
         for a in range(0, len(x), step):
@@ -660,6 +672,9 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     check_varied(loaded, VariedSet("calibrate", paths, np.array([[a for a, _ in probes],
                                                                  [b for _, b in probes]]),
                                    probes, tuple(False for _ in paths), {}))
+    if all(p.support()[0] == p.support()[1] for p in priors):
+        raise UsageError(f"{loaded.path}: every uncertain value has a range of one point; "
+                         "nothing to calibrate")
     target = build_target(obs)
     settings = Settings(population, simulations, generations, float(min_epsilon),
                         float(min_acceptance), int(seed))
