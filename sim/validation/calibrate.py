@@ -766,10 +766,20 @@ def plot_posterior(path: Path, paths, priors, samples: np.ndarray, weights: np.n
     for j, (ax, name, prior) in enumerate(zip(axes[0], paths, priors, strict=True)):
         draws = prior_ppf(prior, (np.arange(4000) + 0.5) / 4000)
         lo, hi = float(draws.min()), float(draws.max())
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-        ax.hist(draws, bins=bins, density=True, color="#bbb", label="prior")
-        ax.hist(samples[:, j], bins=bins, weights=weights, density=True, color="#0b5394",
-                alpha=0.75, label="posterior")
+        logscale = lo > 0 and hi > 100 * lo  # a prior over orders of magnitude
+        if logscale:  # bins of equal width in log x, bars the share in each bin
+            bins = np.geomspace(lo, hi, 30)
+            ax.set_xscale("log")
+            ax.hist(draws, bins=bins, weights=np.full(len(draws), 1 / len(draws)),
+                    color="#bbb", label="prior")
+            ax.hist(samples[:, j], bins=bins, weights=weights / weights.sum(),
+                    color="#0b5394", alpha=0.75, label="posterior")
+            ax.set_ylabel("share per bin", fontsize=8)
+        else:
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            ax.hist(draws, bins=bins, density=True, color="#bbb", label="prior")
+            ax.hist(samples[:, j], bins=bins, weights=weights, density=True,
+                    color="#0b5394", alpha=0.75, label="posterior")
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
