@@ -32,10 +32,11 @@ Vectorised, in numpy, so that a generation costs one lockstep batch and a few ar
   (Beaumont et al. 2009), evaluated for all accepted particles at once.
 * Stopping: the simulation budget, the number of generations, the tolerance reaching
   ``min_epsilon``, or an acceptance rate below ``min_acceptance``. The last generation (the
-  planned last, or one the budget would not allow to be followed) spends all that is left of
-  the budget; if that is too little to accept ``population`` particles at its tolerance, the
-  tolerance is raised to the distance that accepts them, but never above the previous
-  generation's (else the previous generation is the result).
+  planned last, or one after which, at the predicted acceptance rate, the budget could not pay
+  for another as costly) spends all that is left of the budget; if that is too little to
+  accept ``population`` particles at its tolerance, the tolerance is raised to the distance
+  that accepts them, but never above the previous generation's (else the previous generation
+  is the result).
 
 Distance: 1 per mismatched event and, per quantity, its miss of the observed value or interval
 divided by the observed value (at least 1); a simulation without a value is 1e6 away.
@@ -530,7 +531,9 @@ class ABCSMC:
         rate = max(prev.acceptance_rate * max(share, 1.0 / len(prev.distances)),
                    s.min_acceptance)
         wanted = math.ceil(s.population / rate)
-        last = (t + 1 >= s.generations or eps <= s.min_epsilon or remaining < 2 * wanted)
+        # generations cost more as the tolerance falls: when what would be left after this
+        # one could not pay for another like it, this one is the last and spends it all
+        last = t + 1 >= s.generations or eps <= s.min_epsilon or remaining < 2 * wanted
         count = remaining if last else min(wanted, remaining)
         xs, ds = [], []
         accepted, spent = 0, 0
