@@ -236,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # a full disk, a read-only folder: what the system said, in one line
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot read or write{where}: {exc.strerror or exc}; free space or "
+              "choose another folder, and run the command again", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _uses_local_pool(args: argparse.Namespace) -> bool:
@@ -257,6 +262,7 @@ def _load(args: argparse.Namespace):
 def _check(args: argparse.Namespace) -> int:
     loaded = _load(args)
     spec = loaded.spec
+    memory = _memory_estimate(spec)  # refused before the scenario is called valid
     rows = loaded.provenance()
     sourced = sum(1 for *_, note in rows if note is not None and note.kind == "source")
     assumed = sum(1 for *_, note in rows if note is not None and note.kind == "assumption")
@@ -270,7 +276,7 @@ def _check(args: argparse.Namespace) -> int:
           f"seed {spec.run.seed}")
     print(f"  values: {len(rows)}; with a source quote {sourced}, with an assumption "
           f"{assumed}, without a note {len(bare)}")
-    _check_memory(spec)
+    print(f"  memory of a run: {memory.describe()}")
     if args.assumptions:
         print()
         for path, value, note in rows:
@@ -280,16 +286,16 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_memory(spec) -> None:
-    """Print the run's memory estimate; refuse (exit 2) one this machine cannot hold."""
+def _memory_estimate(spec):
+    """The run's memory estimate; refuse (exit 2) one this machine cannot hold."""
     from sim.execution.budget import check_memory, estimate_memory
     from sim.execution.executors import default_workers
     from sim.world import compile_scenario
 
     estimate = estimate_memory(spec, compile_scenario(spec).layout,
                                min(spec.run.batch_size, spec.run.runs), default_workers())
-    print(f"  memory of a run: {estimate.describe()}")
     check_memory(estimate)
+    return estimate
 
 
 def _run(args: argparse.Namespace) -> int:

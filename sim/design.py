@@ -16,6 +16,7 @@ References:
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,10 @@ class Parameter:
     def __post_init__(self) -> None:
         if self.levels is None and (self.low is None or self.high is None):
             raise UsageError(f"parameter {self.path}: give LOW:HIGH or a list of levels")
+        values = self.levels if self.levels is not None else (self.low, self.high)
+        if not all(math.isfinite(v) for v in values):
+            raise UsageError(f"parameter {self.path}: every value must be a finite number "
+                             f"(got {', '.join(map(str, values))})")
         if self.levels is None and not self.low < self.high:
             raise UsageError(f"parameter {self.path}: LOW must be below HIGH "
                              f"(got {self.low}:{self.high})")
@@ -50,6 +55,14 @@ class Parameter:
         if self.levels is not None:
             return (min(self.levels), max(self.levels))
         return (float(self.low), float(self.high))
+
+
+def level_problem(levels) -> str:
+    """What is wrong with a list of fewer than two different levels."""
+    if not levels:
+        return "the list of levels is empty"
+    return (f"one level ({levels[0]}) is not a sweep" if len(levels) == 1 else
+            f"the levels are all {levels[0]}, which is not a sweep")
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,11 @@ def make_design(kind: str, parameters: list[Parameter], points: int, seed: int) 
             sorted({p for p in paths if paths.count(p) > 1})))
     if points < 1:
         raise UsageError(f"--points must be at least 1, not {points}")
+    for p in parameters:
+        if p.levels is not None and len(set(p.levels)) < 2:
+            # one value is not swept (a zero-width range breaks every sampler and index)
+            raise UsageError(f"parameter {p.path}: {level_problem(p.levels)}; list at least "
+                             f"two different levels, or fix the value with --set {p.path}=VALUE")
     params = tuple(parameters)
     problem = {"num_vars": len(params), "names": paths, "bounds": [list(p.bounds)
                                                                      for p in params]}
@@ -166,26 +184,65 @@ def load_sweep_file(path) -> dict:
     Unknown keys are errors, like everywhere else.
     """
     from pathlib import Path
+    from typing import Annotated, Literal
 
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+    from pydantic import (
+        BeforeValidator,
+        Field,
+        ValidationError,
+        field_validator,
+        model_validator,
+    )
 
     from sim.errors import ScenarioError
     from sim.scenario.loader import read_yaml
+    from sim.scenario.schema import RunSettings, Strict
 
-    class Range(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        low: float | None = None
-        high: float | None = None
-        levels: list[float] | None = None
+    def number(value: object) -> object:
+        if isinstance(value, bool):  # YAML's yes/no is not 1.0
+            raise ValueError(f"{str(value).lower()} is a yes/no value; give a number")
+        return value
+
+    # the bounds of seed, points and reps are run.seed's and run.runs' in the schema
+    finite = Annotated[float, BeforeValidator(number), Field(allow_inf_nan=False)]
+    seed_type = Annotated[(int, *RunSettings.model_fields["seed"].metadata)]
+    count = Annotated[(int, *RunSettings.model_fields["runs"].metadata)]
+
+    class Range(Strict):
+        low: finite | None = None
+        high: finite | None = None
+        levels: list[finite] | None = None
         integer: bool = False
 
-    class SweepFile(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        design: str = "lhs"
-        points: int = Field(100, ge=1)
-        reps: int = Field(50, ge=1)
-        seed: int | None = None
+        @model_validator(mode="after")
+        def _a_sweep(self):
+            if self.levels is not None:
+                if self.low is not None or self.high is not None:
+                    raise ValueError("give either low and high or levels, not both")
+                if len(set(self.levels)) < 2:
+                    raise ValueError(f"{level_problem(self.levels)}; list at least two "
+                                     "different levels (a fixed value belongs in the scenario "
+                                     "or --set)")
+            elif self.low is None or self.high is None:
+                raise ValueError("give low and high, or a list of levels")
+            elif not self.low < self.high:
+                raise ValueError(f"low must be below high (got {self.low} and {self.high})")
+            return self
+
+    class SweepFile(Strict):
+        design: Literal[DESIGNS] = "lhs"  # type: ignore[valid-type]
+        points: count = 100
+        reps: count = 50
+        seed: seed_type | None = None
         parameters: dict[str, Range] = Field(min_length=1)
+
+        @field_validator("design", mode="before")
+        @classmethod
+        def _known(cls, value: object) -> object:
+            if value not in DESIGNS:
+                raise ValueError(f"unknown design {value!r}; choose one of "
+                                 f"{', '.join(DESIGNS)}")
+            return value
 
     path = Path(path)
     try:  # the scenario loader's reading: size, depth and alias limits, no duplicate keys
@@ -213,8 +270,9 @@ def _located(path, marks: dict, error: dict) -> str:
         if key[:depth] in marks:
             _, line, column = marks[key[:depth]]
             break
+    got = (f" (got {error['input']!r})" if "input" in error
+           and not isinstance(error.get("input"), dict | list) else "")
     message = ("unknown key" if error["type"] == "extra_forbidden" else
                "required key is missing; add it" if error["type"] == "missing" else
-               error["msg"] + (f" (got {error['input']!r})" if not isinstance(
-                   error.get("input"), dict | list) and "input" in error else ""))
+               error["msg"].removeprefix("Value error, ") + got)
     return str(Problem(str(path), ".".join(map(str, key)), message, line, column))

@@ -160,6 +160,30 @@ def test_a_sweep_file_is_read_like_a_scenario(tmp_path):
         "bomb.yaml": (bomb, "aliases are expanded"),
         "syntax.yaml": (SWEEP + "  - [\n", "YAML syntax"),
         "missing.yaml": (None, "file not found"),
+        # a bad seed: the schema's bounds of run.seed, whole numbers only
+        "seed_negative.yaml": (SWEEP + "seed: -1\n", f"{tmp_path / 'seed_negative.yaml'}:6:1: "
+                               "seed: Input should be greater than or equal to 0"),
+        "seed_huge.yaml": (SWEEP + f"seed: {2**64 + 7}\n", "seed: Input should be less than"),
+        "seed_fraction.yaml": (SWEEP + "seed: 1.5\n", "seed: Input should be a valid integer"),
+        "seed_boolean.yaml": (SWEEP + "seed: yes\n", "seed: Input should be a valid integer"),
+        "seed_text.yaml": (SWEEP + "seed: abc\n", "seed: Input should be a valid integer"),
+        # one level, or one level repeated, is not a sweep
+        "one_level.yaml": (SWEEP.replace("[0.1, 0.4]", "[0.3]"),
+                           f"{tmp_path / 'one_level.yaml'}:5:3: parameters.fighting.loss_rate:"
+                           " one level (0.3) is not a sweep"),
+        "same_levels.yaml": (SWEEP.replace("[0.1, 0.4]", "[0.3, 0.3]"), "are all 0.3"),
+        "no_levels.yaml": (SWEEP.replace("[0.1, 0.4]", "[]"), "the list of levels is empty"),
+        "nan_level.yaml": (SWEEP.replace("[0.1, 0.4]", "[0.1, .nan]"), "finite number"),
+        "infinite_high.yaml": (SWEEP.replace("{levels: [0.1, 0.4]}", "{low: 0, high: .inf}"),
+                               "finite number"),
+        "equal_range.yaml": (SWEEP.replace("{levels: [0.1, 0.4]}", "{low: 0.2, high: 0.2}"),
+                             "low must be below high"),
+        "half_range.yaml": (SWEEP.replace("{levels: [0.1, 0.4]}", "{low: 0.2}"),
+                            "give low and high"),
+        "design.yaml": (SWEEP.replace("design: grid", "design: fractal"),
+                        f"{tmp_path / 'design.yaml'}:1:1: design: unknown design 'fractal'"),
+        "reps_huge.yaml": (SWEEP.replace("reps: 3", "reps: 1000000000"),
+                           "reps: Input should be less than or equal to 100000000"),
     }
     for name, (text, message) in cases.items():
         path = tmp_path / name
@@ -182,3 +206,35 @@ def test_the_cli_reports_a_bad_sweep_file_with_its_line_and_exit_2(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert f"{bad}:6:1: reps: duplicate key" in out.stderr
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda text: text + "seed: -1\n", ":6:1: seed: Input should be greater than or equal"),
+    (lambda text: text + f"seed: {2**64 + 7}\n", "seed: Input should be less than"),
+    (lambda text: text.replace("[0.1, 0.4]", "[0.3]"), "one level (0.3) is not a sweep"),
+    (lambda text: text.replace("design: grid", "design: lhs").replace("[0.1, 0.4]", "[0.3]"),
+     "one level (0.3) is not a sweep"),
+])
+def test_a_sweep_file_with_a_bad_seed_or_one_level_is_one_line(tmp_path, edit, fragment):
+    bad = tmp_path / "sweep.yaml"
+    bad.write_text(edit(SWEEP))
+    out = _sim("sweep", str(FICTIONAL), "--sweep", str(bad), "--workers", "1", "--out",
+               str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert fragment in out.stderr and str(bad) in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("param", "fragment"), [
+    ("fighting.loss_rate=0.3", "one level (0.3) is not a sweep"),
+    ("fighting.loss_rate=0.3,0.3", "are all 0.3"),
+    ("fighting.loss_rate=0:inf", "finite number"),
+    ("fighting.loss_rate=nan,0.2", "finite number"),
+])
+def test_a_param_of_one_level_or_not_finite_is_one_line(tmp_path, param, fragment):
+    out = _sim("sweep", str(FICTIONAL), "--param", param, "--design", "lhs", "--points", "4",
+               "--workers", "1", "--out", str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and fragment in out.stderr, out.stderr

@@ -455,18 +455,6 @@ def test_damaged_results_are_one_line_errors(tmp_path):
     one_line_refusal(sim("report", str(folder)), "damaged")
 
 
-def test_plot_into_a_read_only_folder_is_one_line(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
-    folder = _received_folder(tmp_path)
-    (folder / "figures").mkdir()
-    folder.joinpath("figures").chmod(0o500)
-    try:
-        one_line_refusal(sim("plot", str(folder)), "cannot write")
-    finally:
-        folder.joinpath("figures").chmod(0o700)
-
-
 # ----------------------------------------------------------------------------- the app
 
 
@@ -515,8 +503,10 @@ def test_origin_check_refuses_other_sites():
     assert sent == [{"type": "websocket.close", "code": 1008}] and reached == []
     asyncio.run(check(scope("http", "http://evil.example"), None, send))
     assert sent[1]["status"] == 403 and reached == []
+    asyncio.run(check(scope("websocket", None), None, send))  # a websocket without Origin
+    assert sent[-1] == {"type": "websocket.close", "code": 1008} and reached == []
     asyncio.run(check(scope("websocket", "http://127.0.0.1:8765"), None, send))
-    asyncio.run(check(scope("http", None), None, send))
+    asyncio.run(check(scope("http", None), None, send))  # a page load: browsers omit Origin
     assert reached == ["websocket", "http"]
 
 
@@ -548,53 +538,159 @@ def test_a_hostile_picker_value_is_refused_by_the_rendered_page(monkeypatch, tmp
         rc.close()
 
 
-def test_the_served_app_closes_a_websocket_from_another_origin(tmp_path):
-    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
-    import asyncio
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """``python -m sim.app.server`` on a free loopback port, offering a folder of scenarios
+    that also holds a FIFO and a symlink to a secret outside it; yields (port, secret, folder)."""
     import socket
     import time
     import urllib.request
 
-    import websockets
-
+    root = tmp_path_factory.mktemp("served")
+    folder = root / "scenarios"
+    folder.mkdir()
+    shutil.copy(FICTIONAL, folder / "fictional.yaml")
+    secret = root / "secret.yaml"
+    secret.write_text("name: top secret line\nactors: [\n")
+    (folder / "leak.yaml").symlink_to(secret)
+    os.mkfifo(folder / "fifo.yaml")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "SIM_APP_SCENARIO": str(FICTIONAL),
-           "SIM_APP_SCENARIOS": str(FICTIONAL.parent)}
+    env = {**os.environ, "SIM_APP_SCENARIO": str(folder / "fictional.yaml"),
+           "SIM_APP_SCENARIOS": str(folder)}
     server = subprocess.Popen([sys.executable, "-m", "sim.app.server", "127.0.0.1", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 240
         while True:
             try:
-                urllib.request.urlopen(url, timeout=5).close()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "no server"
                 time.sleep(1)
-        foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(foreign, timeout=10)
-        assert info.value.code == 403
-
-        async def connect(origin: str) -> str:
-            ws_url = f"ws://127.0.0.1:{port}/jupyter/api/kernels/k/channels?session_id=s"
-            try:
-                async with websockets.connect(ws_url, origin=origin, open_timeout=10):
-                    return "open"
-            except websockets.exceptions.InvalidStatus as exc:
-                return f"refused {exc.response.status_code}"
-            except (websockets.exceptions.ConnectionClosed, OSError) as exc:
-                return f"closed {exc}"
-
-        assert asyncio.run(connect("http://evil.example")) == "refused 403"
-        assert asyncio.run(connect(f"http://127.0.0.1:{port}")) != "refused 403"
+        yield port, secret, folder
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def _kernel_url(port: int, page: str) -> str:
+    import uuid
+
+    return f"ws://127.0.0.1:{port}/jupyter/api/kernels/{uuid.uuid4()}/channels?session_id={page}"
+
+
+def test_the_served_app_refuses_websockets_from_another_origin_or_none(served_app):
+    """A raw websocket client on loopback, as a foreign page in a browser would connect."""
+    import asyncio
+    import urllib.request
+
+    import websockets
+
+    port = served_app[0]
+    url = f"http://127.0.0.1:{port}/"
+    foreign = urllib.request.Request(url, headers={"Origin": "http://evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(foreign, timeout=10)
+    assert info.value.code == 403
+    urllib.request.urlopen(url, timeout=10).close()  # a page load without Origin: served
+
+    async def connect(origin: str | None) -> str:
+        try:
+            async with websockets.connect(_kernel_url(port, "s"), origin=origin,
+                                          open_timeout=10):
+                return "open"
+        except websockets.exceptions.InvalidStatus as exc:
+            return f"refused {exc.response.status_code}"
+        except (websockets.exceptions.ConnectionClosed, OSError) as exc:
+            return f"closed {exc}"
+
+    assert asyncio.run(connect("http://evil.example")) == "refused 403"
+    assert asyncio.run(connect(f"http://localhost:{port}")) == "refused 403"  # another name
+    assert asyncio.run(connect(None)) == "refused 403"  # browsers always send Origin
+    assert asyncio.run(connect(f"http://127.0.0.1:{port}")) == "open"
+
+
+def _drive_picker(port: int, values: list[str]) -> list[tuple[str, str]]:
+    """Speak the page's protocol as a script would (no browser): start the app, then send each
+    value as the scenario picker's; returns, per value, every message the server sent."""
+    import asyncio
+    import time
+    import uuid
+
+    import websockets
+
+    page = uuid.uuid4().hex
+
+    def message(kind: str, content: dict) -> tuple[str, str]:
+        """(its id, the message) in the Jupyter protocol the page's websocket speaks."""
+        msg_id = uuid.uuid4().hex
+        return msg_id, json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": kind, "username": "", "session": page,
+                       "date": "", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
+            "buffers": []})
+
+    async def drive() -> list[tuple[str, str]]:
+        async with websockets.connect(_kernel_url(port, page), max_size=None,
+                                      origin=f"http://127.0.0.1:{port}") as ws:
+            states: dict[str, dict] = {}
+
+            async def exchange(kind: str, content: dict, seconds: float) -> str:
+                """Send; gather the replies until the server is idle again after it."""
+                msg_id, text = message(kind, content)
+                await ws.send(text)
+                seen, end = [], time.monotonic() + seconds
+                while time.monotonic() < end:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), end - time.monotonic())
+                    except TimeoutError:
+                        break
+                    seen.append(raw if isinstance(raw, str) else raw.decode("latin-1"))
+                    if isinstance(raw, str):
+                        msg = json.loads(raw)
+                        got, body = msg["header"]["msg_type"], msg.get("content", {})
+                        if got == "comm_open":
+                            states[body["comm_id"]] = body["data"].get("state", {})
+                        if got == "status" and body.get("execution_state") == "idle" and (
+                                msg.get("parent_header", {}).get("msg_id") == msg_id):
+                            break
+                return "\n".join(seen)
+
+            control = uuid.uuid4().hex
+            await exchange("comm_open", {"comm_id": control, "data": {},
+                                         "target_name": "solara.control"}, 30)
+            await exchange("comm_msg", {"comm_id": control, "data": {
+                "method": "run", "args": {"path": "", "appName": "__default__"}}}, 180)
+            picker = [c for c, st in states.items() if st.get("label") == "Scenario file"]
+            assert len(picker) == 1, "the page has no scenario picker"
+            return [(value, await exchange("comm_msg", {"comm_id": picker[0], "data": {
+                "method": "update", "state": {"v_model": value}, "buffer_paths": []}}, 60))
+                for value in values]
+
+    return asyncio.run(drive())
+
+
+def test_a_script_on_the_websocket_cannot_make_the_app_read_a_file(served_app):
+    """The same origin passes the check (a script can write any Origin): then the page's
+    whitelist is the protection, whatever the picker's value."""
+    import urllib.request
+
+    port, secret, folder = served_app
+    offered = str(folder / "fictional.yaml")
+    hostile = [str(secret), str(folder / "leak.yaml"), "/etc/passwd", "/dev/zero",
+               str(folder / "fifo.yaml"), str(folder / ".." / "secret.yaml")]
+    # the offered file between two hostile values clears the refusal, so each is shown anew
+    values = [v for value in hostile for v in (value, offered)]
+    replies = _drive_picker(port, values)
+    for value, reply in replies:
+        assert "top secret" not in reply and "root:x:" not in reply, value
+        if value != offered:
+            assert "not one of the scenarios offered" in reply, value
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).close()  # still serving
 
 
 def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):
@@ -615,3 +711,368 @@ def test_the_app_draws_dollar_signs_in_names_as_text(monkeypatch, tmp_path):
         assert len(rc.find(ipywidgets.Image).widgets) >= 4  # a broken formula drew nothing
     finally:
         rc.close()
+
+
+# ----------------------------------------------------------------------------- a read-only
+# folder and a full disk. Tests run as root, for whom chmod does not make a folder read-only,
+# so the folder is made read-only by the kernel: a read-only bind mount in a private user and
+# mount namespace (``unshare -rm``; no privilege needed, nothing outside the command sees it).
+# A full disk is a size limit on files (RLIMIT_FSIZE: writing past it fails with EFBIG, "File
+# too large", as a full disk fails with ENOSPC, through the same OSError) set so that the
+# batches' parts fit and the final, assembled runs table does not.
+
+
+@pytest.fixture(scope="module")
+def namespace() -> list[str]:
+    """The ``unshare`` command that gives a private mount namespace (skip if none works)."""
+    tried = []
+    for prefix in (["unshare", "-rm"], ["unshare", "-m"]):
+        if shutil.which(prefix[0]) is None:
+            pytest.skip("no unshare command (util-linux): cannot make a read-only folder as root")
+        probe = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+                               capture_output=True, text=True, timeout=30)
+        if probe.returncode == 0:
+            return prefix
+        tried.append(f"{' '.join(prefix)}: {probe.stderr.strip()[:100]}")
+    pytest.skip("no private mount namespace here (" + "; ".join(tried) + "): a read-only "
+                "folder cannot be made for root")
+
+
+def sim_read_only(prefix: list[str], folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``sim ARGS`` with ``folder`` mounted read-only (for this command alone)."""
+    script = ('mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99; shift; '
+              'exec "$@"')
+    out = subprocess.run([*prefix, "sh", "-c", script, "sh", str(folder), sys.executable, "-m",
+                          "sim", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode != 99, f"the read-only mount failed: {out.stderr}"
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def one_line(out: subprocess.CompletedProcess, fragment: str) -> None:
+    one_line_refusal(out, fragment)
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished run with its figures and report (copied by each test that changes it)."""
+    folder = tmp_path_factory.mktemp("finished") / "out"
+    for args in (("run", str(FICTIONAL), "--runs", "20", "--batch-size", "10", "--workers",
+                  "1", "--no-progress", "--out", str(folder)),
+                 ("plot", str(folder), "--format", "png"), ("report", str(folder))):
+        out = sim(*args)
+        assert out.returncode == 0, out.stderr
+    return folder
+
+
+def _copy(finished: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    shutil.copytree(finished, folder, symlinks=True)
+    (folder / outdir.LOCK).unlink(missing_ok=True)
+    return folder
+
+
+def _readable_run(folder: Path, runs: int) -> None:
+    """The folder holds a whole, consistent result of ``runs`` runs."""
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(folder / "runs.parquet").num_rows == runs
+    assert json.loads((folder / "summary.json").read_text())["runs"] == runs
+    assert json.loads((folder / "manifest.json").read_text())["runs"] == runs
+
+
+def test_run_into_a_read_only_folder_is_one_line_and_keeps_its_results(namespace, finished,
+                                                                       tmp_path):
+    folder = _copy(finished, tmp_path)
+    before = snapshot(folder)
+    out = sim_read_only(namespace, folder, "run", str(FICTIONAL), "--runs", "30",
+                        "--batch-size", "10", "--workers", "1", "--out", str(folder))
+    one_line(out, "not writable")
+    assert "Read-only file system" in out.stderr
+    assert snapshot(folder) == before
+    _readable_run(folder, 20)
+
+
+def test_run_into_a_new_folder_inside_a_read_only_one_is_one_line(namespace, tmp_path):
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    out = sim_read_only(namespace, parent, "run", str(FICTIONAL), "--runs", "5", "--workers",
+                        "1", "--out", str(parent / "new"))
+    one_line(out, "cannot create output folder")
+    assert list(parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["plot", "--format", "png"], ["report"]])
+def test_plot_and_report_into_a_read_only_folder_are_one_line(namespace, finished, tmp_path,
+                                                              command):
+    folder = _copy(finished, tmp_path)
+    before = snapshot(folder)
+    out = sim_read_only(namespace, folder, command[0], str(folder), *command[1:])
+    one_line(out, f"cannot write in {folder}")
+    assert snapshot(folder) == before
+    # and with only figures/ read-only (the folder itself writable)
+    out = sim_read_only(namespace, folder / "figures", command[0], str(folder), *command[1:])
+    if command[0] == "plot":
+        one_line(out, f"cannot write in {folder}")
+    else:  # the report only reads the figures
+        assert out.returncode == 0, out.stderr
+    assert snapshot(folder / "figures") == {k.removeprefix("figures/"): v
+                                            for k, v in before.items()
+                                            if k.startswith("figures/")}
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+#: one day: the trajectory checkpoint (a histogram of each series, each day) stays small next
+#: to the table of ten thousand runs
+SHORT = ("--set", "run.days=1", "--workers", "1", "--no-progress")
+
+
+def _checkpoint_size() -> int:
+    """Bytes of the trajectory checkpoint ``sim run`` writes in parts/ with ``SHORT``."""
+    from sim.execution.trajectories import TrajectoryHistogram, ensemble_edges
+    from sim.model import series_names
+
+    loaded = load_scenario(FICTIONAL, ["run.days=1"])
+    layout = compile_scenario(loaded.spec).layout
+    histogram = TrajectoryHistogram(series_names(layout), layout.days + 1,
+                                    ensemble_edges(loaded.spec, layout))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        histogram.save(Path(folder) / "h.npz")
+        return (Path(folder) / "h.npz").stat().st_size
+
+
+def test_a_full_disk_during_the_final_write_keeps_the_earlier_result_and_the_batches(
+        tmp_path):
+    """The earlier result stays whole; the same command, with space again, finishes the run."""
+    folder = tmp_path / "out"
+    first = sim("run", str(FICTIONAL), "--runs", "20", *SHORT, "--out", str(folder))
+    assert first.returncode == 0, first.stderr
+    before = snapshot(folder)
+    # what is written while the batches run (the checkpoint; parts of 500 rows, about 70 KB)
+    # fits under the limit; the assembled table of 10,000 rows (about 1.1 MB) does not
+    limit = int(1.5 * _checkpoint_size())
+    args = ["run", str(FICTIONAL), "--runs", "10000", "--batch-size", "500", *SHORT, "--out",
+            str(folder)]
+    out = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600, preexec_fn=_file_size_limit(limit))
+    one_line(out, "cannot write the results into")
+    assert "File too large" in out.stderr and "run the same command again" in out.stderr
+    after = snapshot(folder)
+    bookkeeping = (".identity.json", outdir.LOCK)  # the new run's claim and lock holder
+    assert {k: v for k, v in after.items() if not k.startswith("parts/")
+            and k not in bookkeeping} == {k: v for k, v in before.items()
+                                          if k not in bookkeeping}
+    _readable_run(folder, 20)
+    assert not [p for p in folder.rglob("*") if ".tmp" in p.name or ".staged-" in p.name]
+    assert len(list((folder / "parts").glob("runs-*.parquet"))) == 20
+    again = sim(*args)
+    assert again.returncode == 0, again.stderr
+    assert "20 batches resumed" in again.stdout
+    _readable_run(folder, 10000)
+    assert (folder / "runs.parquet").stat().st_size > limit  # the write that failed
+    assert not (folder / "parts").exists()
+
+
+def test_a_full_disk_during_a_sweeps_final_write_keeps_the_batches(tmp_path):
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("design: grid\nreps: 5000\nparameters:\n"
+                          "  fighting.loss_rate: {levels: [0.1, 0.4]}\n")
+    folder = tmp_path / "sweep"
+    args = ["sweep", str(FICTIONAL), "--sweep", str(sweep_file), "--batch-size", "500",
+            *SHORT, "--out", str(folder)]
+    probe = sim("run", str(FICTIONAL), "--runs", "500", "--batch-size", "500", *SHORT, "--out",
+                str(tmp_path / "p"))
+    assert probe.returncode == 0, probe.stderr
+    # parts of 500 rows fit (a sweep keeps no trajectory checkpoint); 10,000 rows do not
+    limit = 3 * (tmp_path / "p" / "runs.parquet").stat().st_size
+    out = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600, preexec_fn=_file_size_limit(limit))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot write the results into" in errors[0], out.stderr
+    assert out.stderr.strip().endswith(errors[0])  # after the design's one-line header
+    assert len(list((folder / "parts").glob("runs-*.parquet"))) == 20
+    assert not (folder / "sweep.parquet").exists() and not (folder / "manifest.json").exists()
+    assert not [p for p in folder.rglob("*") if ".tmp" in p.name or ".staged-" in p.name]
+    again = sim(*args)
+    assert again.returncode == 0, again.stderr
+    assert (folder / "sweep.parquet").stat().st_size > limit  # the write that failed
+    assert not (folder / "parts").exists()
+
+
+# ----------------------------------------------------------------------------- a scenario too
+# big for memory: refused at check and at run, with the estimate and what to change, in
+# seconds and bounded memory (before any array of its size exists)
+
+
+def _big_scenario(data: dict, folder: Path, actors: int, days: int) -> Path:
+    base = data["actors"]["arcadia"]
+    big = {**data, "actors": {f"a{i}": {**base, "actions": [{"verb": "hold"}]}
+                              for i in range(actors)},
+           "relations": {}, "blocs": {}, "assets": {}, "deals": {}, "institutions": {},
+           "theatre": {"objectives": {}}, "timeline": [],
+           "refugees": {"nodes": {"n": {"name": "n", "population": 10, "capacity": 10}}},
+           "outcomes": {"o": {"description": "d", "when": {"indicator": "dead.total",
+                                                           "op": ">=", "value": 1}}},
+           "run": {**data["run"], "days": days}}
+    path = folder / f"big{actors}.yaml"
+    path.write_text(yaml.safe_dump(big))
+    return path
+
+
+def _measured(*args: str) -> tuple[int, str, float, int]:
+    """``sim ARGS``: exit code, stderr, seconds and peak memory (bytes) of the process."""
+    import time
+
+    started = time.monotonic()
+    with open(os.devnull, "wb") as null, subprocess.Popen(
+            [sys.executable, "-m", "sim", *args], cwd=ROOT, stdout=null,
+            stderr=subprocess.PIPE) as process:
+        err = process.stderr.read().decode()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, err, time.monotonic() - started, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("actors", [200, 50])
+def test_a_scenario_too_big_for_any_memory_is_refused_fast_at_check_and_run(data, tmp_path,
+                                                                            actors):
+    """Ten years: 200 actors need about a terabyte, 50 about 100 GB (more than this machine)."""
+    path = _big_scenario(data, tmp_path, actors, 3650)
+    layout = compile_scenario(load_scenario(path).spec).layout
+    if estimate_memory(load_scenario(path).spec, layout, 1, 1).total < 0.8 * (
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")):
+        pytest.skip("this machine could hold the run")
+    for args in (["check", str(path)],
+                 ["run", str(path), "--workers", "1", "--out", str(tmp_path / "out")]):
+        code, err, seconds, peak = _measured(*args)
+        assert code == 2 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "this run needs about" in err and "trajectory histogram" in err, err
+        assert f"fewer actors ({actors} now" in err, err
+        assert seconds < 120, f"{args[0]} took {seconds:.0f} s"  # a hang guard
+        assert peak < 1.5e9, f"{args[0]} used {peak / 1e9:.1f} GB"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_horizon_a_refusal_suggests_fits(data, tmp_path):
+    """The refusal names a run.days that this machine holds: that --set passes sim check."""
+    import re
+
+    path = _big_scenario(data, tmp_path, 50, 3650)
+    refused = sim("check", str(path))
+    if refused.returncode == 0:
+        pytest.skip("this machine could hold the run")
+    days = re.search(r"--set run\.days=(\d+)", refused.stderr)
+    assert refused.returncode == 2 and days, refused.stderr
+    fits = sim("check", str(path), "--set", f"run.days={days[1]}")
+    assert fits.returncode == 0, fits.stderr
+    assert "memory of a run: about" in fits.stdout
+
+
+# ----------------------------------------------------------------------------- more members of
+# the classes: the app's free-text field, sweep files that are not files, damaged folders
+
+
+@pytest.mark.parametrize(("settings", "fragment"), [
+    (f"description={BOMB}", "alias bomb"),
+    ("run.start=2031-02-30", "is not a valid date"),
+    ("description=" + "[" * 100 + "]" * 100, "nesting deeper"),
+    ("=5", "key path before '=' is missing"),
+    ("relations.borduria~arcadia.affinity=0.1", "no 'borduria~arcadia' in relations"),
+])
+def test_the_apps_free_text_field_gets_the_limits_of_a_file(settings, fragment):
+    from sim.app.explorer import ExplorerModel
+
+    model = ExplorerModel(scenario_file=str(FICTIONAL), settings=settings)
+    assert any(fragment in p for p in model.problems), model.problems
+    assert model.overrides == []
+    model.step()  # the scenario runs as written
+
+
+def test_a_set_on_the_other_order_of_a_pair_is_refused():
+    with pytest.raises(ScenarioError, match="no 'borduria~arcadia' in relations"):
+        load_scenario(FICTIONAL, ["relations.borduria~arcadia.affinity=0.1"])
+
+
+def test_a_sweep_file_that_is_a_fifo_or_a_device_is_one_line(tmp_path):
+    fifo = tmp_path / "sweep.yaml"
+    os.mkfifo(fifo)
+    for path, fragment in ((fifo, "FIFO"), ("/dev/zero", "device")):
+        one_line(sim("sweep", str(FICTIONAL), "--sweep", str(path), "--workers", "1", "--out",
+                     str(tmp_path / "o"), timeout=120), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("damage", "commands", "fragment"), [
+    ("resolved_is_a_device", ("plot", "report"), "a device, not a regular file"),
+    ("broken_manifest", ("report",), "manifest.json is damaged"),
+    ("zero_rows", ("plot",), "damaged or incomplete"),
+])
+def test_damaged_members_of_a_results_folder_are_one_line(finished, tmp_path, damage,
+                                                         commands, fragment):
+    import pyarrow.parquet as pq
+
+    folder = _copy(finished, tmp_path)
+    if damage == "resolved_is_a_device":
+        (folder / "scenario.resolved.yaml").unlink()
+        (folder / "scenario.resolved.yaml").symlink_to("/dev/zero")
+    elif damage == "broken_manifest":
+        (folder / "manifest.json").write_text("{broken")
+    else:
+        table = pq.read_table(folder / "runs.parquet")
+        pq.write_table(table.slice(0, 0), folder / "runs.parquet")
+    for command in commands:
+        one_line(sim(command, str(folder), timeout=120), fragment)
+
+
+def test_staged_files_replace_all_or_none(tmp_path):
+    from sim.execution.storage import Staging, write_json
+
+    for name in ("a.json", "b.json"):
+        write_json(tmp_path / name, {"old": name})
+    with pytest.raises(OSError), Staging() as stage:
+        write_json(stage.path(tmp_path / "a.json"), {"new": 1})
+        raise OSError(28, "No space left on device")
+    assert json.loads((tmp_path / "a.json").read_text()) == {"old": "a.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+    with Staging() as stage:
+        for name in ("a.json", "b.json"):
+            write_json(stage.path(tmp_path / name), {"new": name})
+        assert json.loads((tmp_path / "b.json").read_text()) == {"old": "b.json"}  # not yet
+    assert json.loads((tmp_path / "b.json").read_text()) == {"new": "b.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_ctrl_c_or_a_failed_write_while_results_are_assembled_keeps_the_batches(tmp_path):
+    from sim.errors import RunInterruptedError
+    from sim.execution.outdir import writing_results
+
+    folder = tmp_path / "out"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})
+    (folder / "parts" / "runs-0000000000-0000000010.parquet").write_bytes(b"rows")
+    with pytest.raises(RunInterruptedError) as info, writing_results(folder):
+        raise KeyboardInterrupt
+    assert info.value.out_dir == folder and info.value.done == 1
+    with pytest.raises(UsageError, match=r"No space left on device.*same command"), \
+            writing_results(folder):
+        raise OSError(28, "No space left on device")
+    assert (folder / "parts" / "runs-0000000000-0000000010.parquet").read_bytes() == b"rows"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1})  # the lock was given back
+    release_folder(folder)

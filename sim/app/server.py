@@ -6,8 +6,17 @@ app on 127.0.0.1 (cross-site WebSocket hijacking: browsers do not apply the same
 to websockets) would otherwise drive the app as if it were the user. So a request whose
 ``Origin`` is not the app's own address (scheme, host and port of its ``Host`` header) is
 refused: a websocket is closed with code 1008 (policy violation), anything else gets 403.
-Requests without ``Origin`` (a script on this machine, curl) are let through: they are not
-a browser acting for a foreign site.
+
+A websocket upgrade without ``Origin`` is refused too. Every browser sends it on every
+upgrade (RFC 6455, section 4.1, makes it mandatory for browser clients), and the app's page
+is the only client the app has, so a missing ``Origin`` only ever comes from a program, and
+none of ours needs that. Plain HTTP requests without ``Origin`` pass: browsers omit it on
+same-site navigations (the first ``GET /`` of the page), and curl or a health check omits it.
+
+What the check cannot do: a program on this machine (or, with ``--host 0.0.0.0``, on the
+network) can write any ``Origin`` it likes, so the check only stops browsers acting for
+foreign pages. Against such programs the protection is the page itself: it loads only the
+scenario files it offers (``sim.app.page.offered``) and never shows a file's contents.
 
 Solara's documented self-hosting is this ASGI app under uvicorn (``SOLARA_APP`` names the
 page); ``solara run`` gives no way to add a middleware.
@@ -42,16 +51,17 @@ def same_origin(origin: str, host: str | None) -> bool:
 
 
 class OriginCheck:
-    """ASGI middleware: refuse requests whose ``Origin`` is another site (see the module)."""
+    """ASGI middleware: refuse other sites' requests, and websockets without ``Origin``."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        """Pass the request on, unless a browser sends it for another site."""
+        """Pass the request on, unless it is refused (see the module docstring)."""
         if scope["type"] in ("http", "websocket"):
             origin = _header(scope, b"origin")
-            if origin is not None and not same_origin(origin, _header(scope, b"host")):
+            if (origin is None and scope["type"] == "websocket") or (
+                    origin is not None and not same_origin(origin, _header(scope, b"host"))):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                 else:

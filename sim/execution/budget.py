@@ -50,6 +50,9 @@ class MemoryEstimate:
     workers: int
     series: int  # daily series recorded
     bins: int  # histogram bins per day, over all series
+    days: int = 0  # run.days (0: unknown)
+    actors: int = 0
+    fixed: int = 0  # of the total, bytes that do not grow with the days (the model's state)
 
     @property
     def total(self) -> int:
@@ -83,10 +86,11 @@ def estimate_memory(spec, layout, batch_size: int, workers: int = 1,
     series = len(series_names(layout))
     bins = sum(e.size - 1 for e in ensemble_edges(spec, layout))
     actors = len(layout.actors)
-    per_worker = (days * batch_size * series * 4 + days * bins * 4
-                  + STATE_ARRAYS * batch_size * actors * actors * 8)
+    state = STATE_ARRAYS * batch_size * actors * actors * 8
+    per_worker = days * batch_size * series * 4 + days * bins * 4 + state
     return MemoryEstimate(histogram=days * bins * 8 + days * kept_runs * series * 4,
-                          per_worker=per_worker, workers=workers, series=series, bins=bins)
+                          per_worker=per_worker, workers=workers, series=series, bins=bins,
+                          days=layout.days, actors=actors, fixed=workers * state)
 
 
 def design_rows(kind: str, levels: list[int | None], points: int) -> int:
@@ -137,11 +141,22 @@ def check_memory(estimate: MemoryEstimate, limit: int | None = None) -> None:
     limit = limit if limit is not None else available_memory()
     if limit is None or estimate.total <= USABLE_SHARE * limit:
         return
-    if estimate.histogram > USABLE_SHARE * limit / 2:
-        fix = ("fewer actors (daily series grow with the square of their number) or fewer "
-               "run.days")
-    else:
-        fix = "a smaller --batch-size or fewer --workers"
+    usable = USABLE_SHARE * limit
+    fixes = []
+    if estimate.histogram > usable / 2:
+        # all but the model's state grows in proportion to the days (and day 0): the
+        # horizon that fits
+        per_day = (estimate.total - estimate.fixed) / (estimate.days + 1)
+        days = int((usable - estimate.fixed) / per_day) - 1 if estimate.days else 0
+        fixes.append(f"fewer actors ({estimate.actors} now; the daily series grow with the "
+                     "square of their number)")
+        if days >= 1:
+            fixes.append(f"at most {days} days (--set run.days={days})")
+        elif not estimate.days:
+            fixes.append("fewer run.days")
+    if estimate.workers * estimate.per_worker > usable / 2 or not fixes:
+        fixes.append("a smaller --batch-size or fewer --workers")
+    fix = ", or ".join(fixes)
     raise UsageError(f"this run needs {estimate.describe()}, more than this machine's "
                      f"{_size(limit)} allows; use {fix}")
 

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from sim.analysis import Z95, paired_difference, wilson_interval
 from sim.errors import UsageError
 from sim.execution.ensemble import prepare_out_dir, run_ensemble, write_concatenated
-from sim.execution.outdir import release_folder, remove_parts
-from sim.execution.storage import read_runs, write_json, write_parquet
+from sim.execution.outdir import release_folder, remove_parts, writing_results
+from sim.execution.storage import Staging, read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario
 
 
@@ -79,13 +79,15 @@ def compare(scenarios: list[LoadedScenario], *, runs: int, seed: int,
     narrowing = float(np.median(ratios)) if ratios else float("nan")
     result = Comparison(names=names, rows=rows, narrowing=narrowing)
     if out_dir is not None:
-        write_json(out_dir / "comparison.json", {"scenarios": names, "runs": runs,
-                                                 "seed": seed, "rows": rows,
-                                                 "paired_narrowing": narrowing})
-        table = {k: [r.get(k) for r in rows] for k in rows[-1]}
-        write_parquet(out_dir / "comparison.parquet", pa.table(table))
-        write_concatenated(out_dir / "runs.parquet", _tagged_runs(
-            [(name, out_dir / name / "runs.parquet") for name in names]))
+        # replaced together or not at all (a full disk keeps an earlier comparison whole)
+        with writing_results(out_dir), Staging() as stage:
+            write_json(stage.path(out_dir / "comparison.json"), {
+                "scenarios": names, "runs": runs, "seed": seed, "rows": rows,
+                "paired_narrowing": narrowing})
+            table = {k: [r.get(k) for r in rows] for k in rows[-1]}
+            write_parquet(stage.path(out_dir / "comparison.parquet"), pa.table(table))
+            write_concatenated(stage.path(out_dir / "runs.parquet"), _tagged_runs(
+                [(name, out_dir / name / "runs.parquet") for name in names]))
         remove_parts(out_dir)
         release_folder(out_dir)
     return result

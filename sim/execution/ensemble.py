@@ -18,6 +18,7 @@ notebooks) everything is kept in memory, including every run's daily path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -51,8 +52,11 @@ from sim.execution.outdir import (  # noqa: F401  (prepare_out_dir: sweep, compa
     prepare_out_dir,
     release_folder,
     remove_parts,
+    writing_results,
 )
 from sim.execution.storage import (
+    Staging,
+    atomic_write_bytes,
     columns_to_table,
     levels_table,
     part_path,
@@ -205,10 +209,13 @@ def run_ensemble(
         if out_dir is None:
             in_memory[result.start] = result
         elif result.paths_runs.size:
-            np.savez(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
-                     runs=result.paths_runs, paths=result.paths)
-            os.replace(out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz",
-                       out_dir / "parts" / f"paths-{result.start:010d}.npz")
+            tmp = out_dir / "parts" / f".paths-{result.start:010d}.tmp.npz"
+            try:
+                np.savez(tmp, runs=result.paths_runs, paths=result.paths)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            os.replace(tmp, out_dir / "parts" / f"paths-{result.start:010d}.npz")
         if result.counts is not None:
             histogram.add_counts(result.counts)
         else:
@@ -218,10 +225,12 @@ def run_ensemble(
 
     started = time.perf_counter()
     pending = [t for t in tasks if t.start not in checkpoint.included]
-    execute(pending, executor=executor, scheduler=scheduler, workers=workers,
-            progress=progress, total=runs, done=runs - sum(t.stop - t.start for t in pending),
-            out_dir=out_dir, on_result=keep)
-    checkpoint.save(force=True)
+    with writing_results(out_dir, during_run=True):
+        execute(pending, executor=executor, scheduler=scheduler, workers=workers,
+                progress=progress, total=runs,
+                done=runs - sum(t.stop - t.start for t in pending), out_dir=out_dir,
+                on_result=keep)
+        checkpoint.save(force=True)
     wall = time.perf_counter() - started
     manifest = {
         "package": "crisis-sim", "version": sim.__version__, "kind": "run",
@@ -346,23 +355,26 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
                   ) -> EnsembleResult:
     """Assemble the outputs from the parts, streaming; then remove the parts."""
     start = loaded.spec.run.start
-    runs_file = out / "runs.parquet"
-    write_concatenated(runs_file, (pq.read_table(part_path(out, a, b)) for a, b in batches))
-    outcomes, indicators = summarise_runs(runs_file)
-    write_parquet(out / "trajectories.parquet",
-                  trajectory_table_from(names, histogram.quantiles(), histogram.means(), start))
-    write_parquet(out / "levels.parquet", levels_table(names, histogram.level_shares(), start))
-    path_files = sorted((out / "parts").glob("paths-*.npz"))
-    if path_files:
-        parts = [np.load(f) for f in path_files]
-        write_parquet(out / "paths.parquet", paths_table(
-            names, np.concatenate([p["runs"] for p in parts]),
-            np.concatenate([p["paths"] for p in parts], axis=1), start))
-    write_json(out / "summary.json", {"outcomes": outcomes, "indicators": indicators,
-                                      "runs": manifest["runs"], "seed": manifest["seed"]})
-    write_json(out / "manifest.json", manifest)
-    write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
-                         "overrides applied).")
+    with writing_results(out), Staging() as stage:  # all files replaced together, or none
+        runs_file = stage.path(out / "runs.parquet")
+        write_concatenated(runs_file, (pq.read_table(part_path(out, a, b)) for a, b in batches))
+        outcomes, indicators = summarise_runs(runs_file)
+        write_parquet(stage.path(out / "trajectories.parquet"), trajectory_table_from(
+            names, histogram.quantiles(), histogram.means(), start))
+        write_parquet(stage.path(out / "levels.parquet"),
+                      levels_table(names, histogram.level_shares(), start))
+        path_files = sorted((out / "parts").glob("paths-*.npz"))
+        if path_files:
+            parts = [np.load(f) for f in path_files]
+            write_parquet(stage.path(out / "paths.parquet"), paths_table(
+                names, np.concatenate([p["runs"] for p in parts]),
+                np.concatenate([p["paths"] for p in parts], axis=1), start))
+        write_json(stage.path(out / "summary.json"),
+                   {"outcomes": outcomes, "indicators": indicators,
+                    "runs": manifest["runs"], "seed": manifest["seed"]})
+        write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
+                             "overrides applied).", stage)
+        write_json(stage.path(out / "manifest.json"), manifest)
     remove_parts(out)
     release_folder(out)
     return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
@@ -379,17 +391,24 @@ def write_concatenated(path: Path, tables) -> None:
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     writer, held, rows = None, [], 0
-    for table in tables:
-        held.append(table)
-        rows += table.num_rows
-        if writer is None:
-            writer = pq.ParquetWriter(tmp, table.schema)
-        if rows >= ROW_GROUP:
+    try:
+        for table in tables:
+            held.append(table)
+            rows += table.num_rows
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            if rows >= ROW_GROUP:
+                writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
+                held, rows = [], 0
+        if held:
             writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
-            held, rows = [], 0
-    if held:
-        writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
-    writer.close()
+        writer.close()
+    except BaseException:  # a full disk: give the partial file's space back
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
@@ -431,14 +450,26 @@ def read_columns(path: Path):
 VALUES_PER_READ = 2_000_000
 
 
-def write_scenario_files(out: Path, loaded: LoadedScenario, header: str) -> None:
-    """``scenario.resolved.yaml`` (the data as run) and ``provenance.json`` (for reports)."""
+def write_scenario_files(out: Path, loaded: LoadedScenario, header: str,
+                         stage: Staging | None = None) -> None:
+    """``scenario.resolved.yaml`` (the data as run) and ``provenance.json`` (for reports).
+
+    Args:
+        out: The results folder.
+        loaded: The scenario as run.
+        header: The YAML file's first comment line.
+        stage: Write them as part of this staged result (else each is replaced at once).
+    """
+    def target(path: Path) -> Path:
+        return stage.path(path) if stage is not None else path
+
     rows = [{"path": path, "value": value, "kind": note.kind if note else None,
              "note": note.text if note else None} for path, value, note in loaded.provenance()]
-    write_json(out / "provenance.json", rows)
+    write_json(target(out / "provenance.json"), rows)
     resolved = json.loads(json.dumps(loaded.data, default=str))
-    (out / "scenario.resolved.yaml").write_text(
-        f"# {header}\n" + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    atomic_write_bytes(target(out / "scenario.resolved.yaml"), (
+        f"# {header}\n" + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+    ).encode())
 
 
 def _progress_bar(total: int, enabled: bool, done: int = 0):

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from sim.errors import UsageError
+from sim.errors import RunInterruptedError, UsageError
 from sim.safety import UnsafeFileError, read_limited
 
 MARKER = ".crisis-sim"  # in every folder the tool creates; its presence makes a folder ours
@@ -163,6 +163,7 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
                              "settings, or choose another --out, or delete "
                              f"{parts} to start afresh")
     try:
+        remove_leftovers(out_dir)
         parts.mkdir(exist_ok=True)
         probe = out_dir / ".write-test"
         probe.write_bytes(b"")
@@ -175,6 +176,56 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
 
         write_json(claim, identity)
     return resume and any(parts.iterdir())
+
+
+def remove_leftovers(out_dir: Path) -> None:
+    """Remove the temporaries of a run killed while writing its results (ours: their names).
+
+    Called with the folder's lock held, so no other run is writing them.
+    """
+    from sim.execution.storage import Staging
+
+    for pattern in (f".*{Staging.SUFFIX}[0-9]*", ".*.tmp-[0-9]*"):
+        for path in out_dir.glob(pattern):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing_results(out_dir: Path | None, during_run: bool = False):
+    """Turn a failed write into ``out_dir`` (a full disk, a read-only folder) into one line.
+
+    What the user had stays: the final files are staged (``storage.Staging``) and the
+    finished batches stay in ``parts/``, so the message says how to finish without losing
+    them.
+
+    Args:
+        out_dir: The run's folder (None: nothing is written, errors pass unchanged).
+        during_run: The batches' parts were being saved (else the final results).
+    """
+    try:
+        yield
+    except KeyboardInterrupt:  # Ctrl-C while the results are assembled: the batches are kept
+        if out_dir is None or during_run:
+            raise
+        release_folder(out_dir)
+        saved = _saved_parts(out_dir / "parts")
+        raise RunInterruptedError(saved, saved, out_dir) from None
+    except OSError as exc:
+        if out_dir is None:
+            raise
+        release_folder(out_dir)
+        why = exc.strerror or str(exc).splitlines()[0][:200]
+        if during_run:
+            raise UsageError(f"cannot save finished batches in {out_dir / 'parts'} ({why}); "
+                             "the batches saved so far are kept: free space (or make the "
+                             "folder writable) and run the same command again to resume"
+                             ) from None
+        raise UsageError(f"cannot write the results into {out_dir} ({why}); the files there "
+                         f"are as they were and the finished batches are kept in "
+                         f"{out_dir / 'parts'}: free space (or make the folder writable) and "
+                         "run the same command again to finish without re-running them"
+                         ) from None
 
 
 def _saved_parts(parts: Path) -> int:

@@ -71,10 +71,50 @@ def columns_to_table(columns: dict[str, np.ndarray]) -> pa.Table:
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
-    """Write a Parquet file atomically."""
+    """Write a Parquet file atomically (a failed write leaves no temporary behind)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
+    try:
+        pq.write_table(table, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+class Staging:
+    """The files of one result, written beside their final names, renamed into place together.
+
+    Why: each file is atomic, but a result is several files. A finished result replaced
+    file by file by a run whose disk fills at the third file would leave new runs next to
+    the old summary, a folder that reads fine and is wrong. Staged, a failure removes the
+    staged files (giving their space back) and leaves every earlier file as it was; the
+    renames at the end need no space.
+
+    Use ``with Staging() as stage: write_json(stage.path(folder / "x.json"), ...)``.
+    """
+
+    SUFFIX = ".staged-"  # ``.<name>.staged-<pid>``: outdir removes leftovers of a killed run
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+
+    def path(self, final: Path) -> Path:
+        """Where to write what will become ``final``."""
+        staged = final.with_name(f".{final.name}{self.SUFFIX}{os.getpid()}")
+        self.pending.append((staged, final))
+        return staged
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            for staged, final in self.pending:
+                os.replace(staged, final)
+        else:
+            for staged, _ in self.pending:
+                staged.unlink(missing_ok=True)
+        self.pending = []
 
 
 def read_runs(path: Path, columns: list[str] | None = None) -> dict[str, np.ndarray]:

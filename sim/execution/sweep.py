@@ -35,8 +35,8 @@ from sim.execution.ensemble import (
     write_scenario_files,
 )
 from sim.execution.executors import default_workers
-from sim.execution.outdir import release_folder, remove_parts
-from sim.execution.storage import part_path, read_runs, write_json, write_parquet
+from sim.execution.outdir import release_folder, remove_parts, writing_results
+from sim.execution.storage import Staging, part_path, read_runs, write_json, write_parquet
 from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
 
 
@@ -118,41 +118,48 @@ def run_sweep(
     pending = [t for t in tasks if t.start not in done]
     started = time.perf_counter()
     keep = None if out_dir is not None else (lambda r: results.__setitem__(r.start, r.columns))
-    execute(pending, executor=executor, scheduler=scheduler, workers=workers,
-            progress=progress, total=runs, done=runs - sum(t.stop - t.start for t in pending),
-            out_dir=out_dir, on_result=keep)
+    with writing_results(out_dir, during_run=True):
+        execute(pending, executor=executor, scheduler=scheduler, workers=workers,
+                progress=progress, total=runs,
+                done=runs - sum(t.stop - t.start for t in pending), out_dir=out_dir,
+                on_result=keep)
     wall = time.perf_counter() - started
     columns = None
-    if out_dir is None:
-        ordered = [results[t.start] for t in tasks]
-        columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
-        points = point_summary(columns["point"], columns.items(), design)
-    else:
-        table = out_dir / "sweep.parquet"
-        write_concatenated(table, (pq.read_table(part_path(out_dir, t.start, t.stop))
-                                   for t in tasks))
-        points = point_summary(read_runs(table, ["point"])["point"], read_columns(table),
-                               design)
-    manifest = {
-        "package": "crisis-sim", "version": sim.__version__, "kind": "sweep",
-        "scenario": str(loaded.path) if loaded.path else None,
-        "scenario_name": loaded.spec.name, "scenario_sha256": digest,
-        "overrides": loaded.overrides, "seed": seed, "design": design.kind,
-        "points": design.size, "reps": reps, "runs": runs, "batch_size": batch_size,
-        "parameters": [p.path for p in design.parameters],
-        "workers": getattr(executor, "_max_workers", None) or (workers or default_workers()),
-        "wall_seconds": round(wall, 3), "runs_per_second": round(runs / wall, 1),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "command": " ".join(sys.argv),
-    }
-    result = SweepResult(points=points, design=design, reps=reps, manifest=manifest,
-                         out_dir=out_dir, _columns=columns)
-    if design.kind in ("sobol", "morris"):
-        from sim.sensitivity import analyse
+    # every result file replaced together, or none (a full disk keeps the earlier sweep whole)
+    with writing_results(out_dir), Staging() as stage:
+        if out_dir is None:
+            ordered = [results[t.start] for t in tasks]
+            columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
+            points = point_summary(columns["point"], columns.items(), design)
+        else:
+            table = stage.path(out_dir / "sweep.parquet")
+            write_concatenated(table, (pq.read_table(part_path(out_dir, t.start, t.stop))
+                                       for t in tasks))
+            points = point_summary(read_runs(table, ["point"])["point"], read_columns(table),
+                                   design)
+        manifest = {
+            "package": "crisis-sim", "version": sim.__version__, "kind": "sweep",
+            "scenario": str(loaded.path) if loaded.path else None,
+            "scenario_name": loaded.spec.name, "scenario_sha256": digest,
+            "overrides": loaded.overrides, "seed": seed, "design": design.kind,
+            "points": design.size, "reps": reps, "runs": runs, "batch_size": batch_size,
+            "parameters": [p.path for p in design.parameters],
+            "workers": getattr(executor, "_max_workers", None) or (workers or default_workers()),
+            "wall_seconds": round(wall, 3), "runs_per_second": round(runs / wall, 1),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "command": " ".join(sys.argv),
+        }
+        result = SweepResult(points=points, design=design, reps=reps, manifest=manifest,
+                             out_dir=out_dir, _columns=columns)
+        if design.kind in ("sobol", "morris"):
+            from sim.sensitivity import analyse
 
-        result.sensitivity = analyse(design, points)
+            result.sensitivity = analyse(design, points)
+        if out_dir is not None:
+            write_sweep(result, loaded, out_dir, stage)
     if out_dir is not None:
-        write_sweep(result, loaded, out_dir)
+        remove_parts(out_dir)
+        release_folder(out_dir)
     return result
 
 
@@ -190,23 +197,22 @@ def point_summary(point: np.ndarray, columns, design: Design) -> dict[str, np.nd
     return out
 
 
-def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path) -> None:
-    """``points.parquet``, ``design.parquet`` and the JSONs (``sweep.parquet`` is written)."""
-    write_parquet(out_dir / "points.parquet", pa.table(result.points))
+def write_sweep(result: SweepResult, loaded: LoadedScenario, out_dir: Path,
+                stage: Staging) -> None:
+    """``points.parquet``, ``design.parquet`` and the JSONs, staged with ``sweep.parquet``."""
+    write_parquet(stage.path(out_dir / "points.parquet"), pa.table(result.points))
     design = result.design
     table = {"point": np.arange(design.size)}
     table.update({p.path: design.points[:, i] for i, p in enumerate(design.parameters)})
-    write_parquet(out_dir / "design.parquet", pa.table(table))
-    write_json(out_dir / "design.json", {
+    write_parquet(stage.path(out_dir / "design.parquet"), pa.table(table))
+    write_json(stage.path(out_dir / "design.json"), {
         "kind": design.kind, "seed": design.seed, "points": design.size, "reps": result.reps,
         "options": design.options, "problem": design.problem(),
         "parameters": [{"path": p.path, "low": p.low, "high": p.high,
                         "levels": list(p.levels) if p.levels else None}
                        for p in design.parameters]})
-    write_json(out_dir / "manifest.json", result.manifest)
     write_scenario_files(out_dir, loaded, "The base scenario of the sweep (each point "
-                         "overrides the swept values).")
+                         "overrides the swept values).", stage)
     if result.sensitivity is not None:
-        write_json(out_dir / "sensitivity.json", result.sensitivity)
-    remove_parts(out_dir)
-    release_folder(out_dir)
+        write_json(stage.path(out_dir / "sensitivity.json"), result.sensitivity)
+    write_json(stage.path(out_dir / "manifest.json"), result.manifest)

@@ -189,8 +189,12 @@ class TrajectoryHistogram:
         import os
 
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-        np.savez(tmp, sums=self.sums, n=self.n,
-                 **{f"counts{s}": c for s, c in enumerate(self.counts)})
+        try:
+            np.savez(tmp, sums=self.sums, n=self.n,
+                     **{f"counts{s}": c for s, c in enumerate(self.counts)})
+        except BaseException:  # a full disk: give the partial file's space back
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:

@@ -58,15 +58,19 @@ def add_parsers(sub) -> None:
     cal.add_argument("--simulations", type=_positive_int, default=100_000,
                      help="simulation budget (default 100000)")
     cal.add_argument("--population", type=_positive_int, default=1000,
-                     help="particles per ABC-SMC generation (default 1000)")
-    cal.add_argument("--batch", type=_positive_int, default=2000,
-                     help="candidate parameter vectors simulated per lockstep batch "
-                     "(default 2000)")
+                     help="particles accepted per ABC-SMC generation, at least (default 1000)")
+    cal.add_argument("--batch", type=_positive_int, default=20_000,
+                     help="at most this many simulations per lockstep batch; a generation is "
+                     "one batch when not larger (default 20000; results do not depend on it)")
     cal.add_argument("--generations", type=_positive_int, default=10,
                      help="at most this many ABC-SMC generations (default 10)")
+    cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
+                     help="stop once the tolerance is down to EPS (default 0)")
     cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
     cal.add_argument("--out", type=Path, help="output folder (default "
-                     "outputs/<scenario>-calibration)")
+                     "outputs/<scenario>-calibration); an unfinished calibration there is "
+                     "resumed")
+    cal.add_argument("--no-progress", action="store_true", help="hide the progress line")
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -118,17 +122,35 @@ def _calibrate(args: argparse.Namespace) -> int:
     obs = load_observations(args.observations, loaded)
     out = args.out or Path("outputs") / f"{loaded.slug}-calibration"
 
-    def progress(done: int) -> None:
-        print(f"\r  {done} simulations", end="", file=sys.stderr, flush=True)
+    budget = args.simulations
 
-    d = calibrate(obs, out_dir=out, simulations=args.simulations, population=args.population,
-                  batch=args.batch, generations=args.generations, seed=args.seed,
-                  progress=progress)
+    def progress(done: int, generation: int, eps: float) -> None:
+        if not args.no_progress:
+            print(f"\r  generation {generation}, tolerance {eps:.3g}: {done}/{budget} "
+                  "simulations", end="", file=sys.stderr, flush=True)
+
+    if args.min_epsilon < 0 or args.min_epsilon != args.min_epsilon:
+        raise UsageError(f"--min-epsilon {args.min_epsilon}: give a number >= 0")
+    try:
+        d = calibrate(obs, out_dir=out, simulations=args.simulations,
+                      population=args.population, batch=args.batch,
+                      generations=args.generations, min_epsilon=args.min_epsilon,
+                      seed=args.seed, progress=progress)
+    except KeyboardInterrupt:
+        import shlex
+
+        from sim.cli import EXIT_INTERRUPTED
+
+        print(f"\ninterrupted: the generations finished so far are saved in {out}/generations"
+              f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     print("", file=sys.stderr)
+    eps = d["final_epsilon"] if d["final_epsilon"] is not None else float("inf")
     print(f"{d['scenario_name']}: {d['simulations']} simulations in {d['wall_seconds']} s "
-          f"({d['runs_per_second']} runs/s), {len(d['generations'])} generations, final "
-          f"epsilon {d['generations'][-1]['epsilon']:.3g}, effective sample size "
-          f"{d['effective_sample_size']:.0f}")
+          f"({d['runs_per_second']} runs/s; simulating {d['simulation_seconds']} s), "
+          f"{len(d['generations'])} generations (stopped: {d['stopped']}), tolerance "
+          f"{eps:.3g}, effective sample size {d['effective_sample_size']:.0f}")
     fitted = d["fitted"]["events"] + d["fitted"]["quantities"]
     print(f"fitted on: {', '.join(fitted)}" + (f" (up to the cutoff {d['cutoff']})"
                                                 if d["cutoff"] else ""))
