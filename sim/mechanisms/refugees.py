@@ -22,9 +22,9 @@ dead. Each day:
    that share of the displaced there back to the route's source each day while the route's
    gate is closed (always, on a route without a gate), whatever the source's capacity. This
    is Flee's ``forced_redirection`` of a route run backwards and made conditional on the
-   border policy; it stands for the push-backs documented at the Greek-Turkish land border
-   in March 2020 (Human Rights Watch, "Greece: Violence Against Asylum Seekers at Border",
-   17 March 2020; Forensic Architecture, "Pushbacks across the Evros/Meric river", 2020).
+   border policy; it stands for push-backs across closed land borders as human-rights monitors
+   documented them in 2020 (Human Rights Watch, 17 March 2020; Forensic Architecture 2020;
+   the full references are in docs/ODD.md, M7).
 
 Each node keeps a count of the *displaced* among its people: those who arrived there over a
 route during the run (from a conflict node, or moving on from where they lived or stayed) and
