@@ -121,7 +121,7 @@ def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, cap
         edge_src: ``(E,)`` origin of each route.
         edge_dst: ``(E,)`` destination of each route.
         capacity: ``(P, N)`` people each node holds before it overflows.
-        onward: ``(P, N)`` daily onward share of the displaced in transit nodes (``1 /
+        onward: ``(P, N)`` daily onward share of the people in transit nodes (``1 /
             dwell``; 0 elsewhere).
         edge_rate: ``(P, E)`` base rate of each route.
         flows: The rates of ``_mover_rate``, each ``(P,)``: ``(displacement_base,
@@ -158,7 +158,7 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         edge_dst: ``(E,)`` destination of each route.
         edge_gate: ``(E,)`` gate of each route or -1.
         capacity: ``(P, N)`` people each node holds before it overflows.
-        onward: ``(P, N)`` daily onward share of the displaced in transit nodes (``1 /
+        onward: ``(P, N)`` daily onward share of the people in transit nodes (``1 /
             dwell``; 0 elsewhere).
         edge_rate: ``(P, E)`` base rate of each route.
         edge_return: ``(P, E)`` daily share of a route's destination going back when calm.
