@@ -10,11 +10,13 @@ it would avoid under the ceasefire, the war costs and war weariness it would she
 fighting, and the standing lost by conceding ground when domestic pressure is high.
 
 A party does not know the others' resolve and overrates its own prospects (mutual optimism:
-Blainey 1973; Fearon 1995). It accepts a deal when its *perceived* surplus is positive: its
-surplus plus ``shrink * (noise * z - optimism)``, where ``z`` is its private type (a standard
-normal drawn once per run and deal) and ``shrink = exp(-learning * information)``. Information
-about the deal's parties accumulates with what fighting reveals (days of fighting weighted by
-intensity, and losses beyond their expected scatter: Slantchev 2003 "The principle of convergence in wartime
+Blainey 1973; Fearon 1995): while fighting, it believes fighting on would win it the share
+``optimism`` of the ground at stake (valued ground that neither it nor its friends hold). It
+accepts a deal when its *perceived* surplus is positive: its surplus plus ``shrink * (noise * z
+- optimism * stake)``, where ``z`` is its private type (a standard normal drawn once per run and
+deal) and ``shrink = exp(-learning * information)``. Information about the deal's parties
+accumulates with what fighting reveals (days of fighting weighted by intensity, and losses
+beyond their expected scatter: Slantchev 2003 "The principle of convergence in wartime
 negotiations"; Filson & Werner 2002), with every rejected proposal (Powell 2004), and with
 mediation on the ceasefire's dyads. So deals that are out of reach at the start can become
 acceptable after costly fighting, and the day of agreement is spread, not piled at day 0.
@@ -57,8 +59,13 @@ from sim.world import OBJ
 def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, weariness,
             ceasefire, transfers, parties, horizon, interests, risk_attitude, severity, value,
             terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession, work,
-            out):
+            out, stake):
     """Each party's gain from each deal over the status quo path, ``(R, D, 2)``, in utility.
+
+    Also writes each party's *stake* in fighting on, ``(R, D, 2)``: the utility of the valued
+    ground that neither it nor its friends hold (what a month of fighting could win it), when
+    it is fighting across the deal's ceasefire (0 otherwise). Optimism is a share of it
+    (``perceive``).
 
     Args:
         control: ``(R, O, A)`` control today.
@@ -87,6 +94,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
         work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
         out: ``(R, D, 2)`` result.
+        stake: ``(R, D, 2)`` written: the party's stake in fighting on.
     """
     o_count, n = control.shape[1], control.shape[2]
     for r in range(out.shape[0]):
@@ -109,14 +117,15 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                 # value-weighted ground a holds now, after fighting on and under the deal,
                 # counting what friends hold: sum_o value[o, a] sum_b held[o, b] max(A_ab, 0)
                 # (affinity 1 to oneself): a patron gains from ground its client takes
-                now, fighting_on, with_deal = 0.0, 0.0, 0.0
+                now, fighting_on, with_deal, contested = 0.0, 0.0, 0.0, 0.0
                 for o in range(o_count):
                     held_now, held_fighting, held_deal = 0.0, 0.0, 0.0
                     for b in range(n):
-                        friend = max(affinity[r, a, b], 0.0)
+                        friend = 1.0 if b == a else min(max(affinity[r, a, b], 0.0), 1.0)
                         held_now += work[0, o, b] * friend
                         held_fighting += work[1, o, b] * friend
                         held_deal += work[2, o, b] * friend
+                    contested += max(1.0 - held_now, 0.0) * value[q, o, a]
                     now += held_now * value[q, o, a]
                     fighting_on += held_fighting * value[q, o, a]
                     with_deal += held_deal * value[q, o, a]
@@ -128,6 +137,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                         if armed[r, a, j] or armed[r, j, a]:
                             in_fight = 1.0  # only a side that is fighting saves war's costs
                 conceded = 1.0 if with_deal < now - 1e-9 else 0.0
+                stake[r, d, side] = w[q, a, _TERRITORY] * contested / territory_unit[q] * in_fight
                 out[r, d, side] = (
                     w[q, a, _TERRITORY] * (with_deal - fighting_on) / territory_unit[q]
                     + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
@@ -144,15 +154,20 @@ _ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
 
 
 @helper
-def perceive(gains, private, information, optimism, parties, noise, learning, shrink, out):
+def perceive(gains, stake, private, information, optimism, parties, noise, learning, shrink,
+             out):
     """Each party's surplus as it sees it, ``(R, D, 2)``, and what is still unrevealed.
 
-    ``out = gains + shrink * (noise * z - optimism)`` with ``shrink = exp(-learning *
-    information)`` (``shrink`` is written too, ``(R, D)``): revealed information narrows
-    private information and optimism alike (Slantchev 2003).
+    ``out = gains + shrink * (noise * z - optimism * stake)`` with ``shrink = exp(-learning *
+    information)`` (``shrink`` is written too, ``(R, D)``): a party that is fighting believes
+    fighting on would win it the share ``optimism`` of the ground at stake (mutual optimism
+    about relative power: Blainey 1973; Fearon 1995), so optimism weighs as much as the stakes
+    and nothing at peace; revealed information narrows private information and optimism alike
+    (Slantchev 2003).
 
     Args:
         gains: ``(R, D, 2)`` surpluses (``surplus``).
+        stake: ``(R, D, 2)`` each party's stake in fighting on (``surplus``).
         private: ``(R, D, 2)`` private types, standard normal.
         information: ``(R, D)`` information revealed so far.
         optimism: ``(P, A)``.
@@ -169,8 +184,8 @@ def perceive(gains, private, information, optimism, parties, noise, learning, sh
             shrink[r, d] = left
             for side in range(2):
                 a = parties[d, side]
-                out[r, d, side] = (gains[r, d, side]
-                                   + left * (noise[q] * private[r, d, side] - optimism[q, a]))
+                out[r, d, side] = (gains[r, d, side] + left * (
+                    noise[q] * private[r, d, side] - optimism[q, a] * stake[r, d, side]))
 
 
 @helper

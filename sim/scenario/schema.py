@@ -220,9 +220,11 @@ class Actor(Strict):
         0.02, description="Utility cost per day of fighting (economy, politics) when attacking."
     )
     optimism: Signed = Field(
-        0.0, description="Mutual optimism (Blainey 1973; Fearon 1995): utility by which the "
-        "actor overrates its prospects against a deal at the start; fighting, rejected "
-        "proposals and mediation reveal information and shrink it (``bargaining.learning``).",
+        0.0, description="Mutual optimism (Blainey 1973; Fearon 1995): while fighting, the share "
+        "of the valued ground it and its friends do not hold that the actor believes fighting "
+        "on over the bargaining horizon would win it (negative: pessimism), weighed against a "
+        "deal; fighting, rejected proposals and mediation reveal information and shrink it "
+        "(``bargaining.learning``).",
     )
     war_weariness: NonNegative = Field(
         0.1, description="Daily utility of peace per unit of war weariness (log of own losses "
