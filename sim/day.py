@@ -229,8 +229,10 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 3. deals: breakdowns, new agreements, their terms and ceasefires
     if st.deal_parties.shape[0] > 0:
-        bargaining.breakdown_hazard(s.affinity, s.pressure, st.deal_ceasefire, st.deal_parties,
-                                    p.breakdown_base, p.breakdown_hostility, w.hazard)
+        # w.losses_today still holds yesterday's losses: violations of the ceasefires
+        bargaining.breakdown_hazard(s.affinity, s.pressure, w.losses_today, st.deal_ceasefire,
+                                    st.deal_parties, p.breakdown_base, p.breakdown_hostility,
+                                    p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
            p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
            s.rung, w.attack, w.cap, events)
@@ -255,8 +257,9 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.fatigue_step(w.attack, p.culmination, p.recovery, s.fatigue)
     bargaining.weariness_step(w.armed, s.losses_by, p.loss_unit, p.weariness_days, s.war_days,
                               s.weariness)
-    bargaining.learn(s.intensity, w.losses_today, w.rates, exogenous[0], st.deal_ceasefire,
-                     p.event_size, p.event_dispersion, p.mediation_info, s.information)
+    bargaining.learn(s.intensity, w.losses_today, exogenous[2], w.rates, exogenous[0],
+                     st.deal_ceasefire, p.event_size, p.event_dispersion, p.mediation_info,
+                     s.information)
 
     # 5. the ladder
     escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,
