@@ -93,7 +93,7 @@ class Workspace:
     control_work: np.ndarray  # (3, A)
     terms_work: np.ndarray  # (3, O, A)
     flow_work: np.ndarray  # (4, N)
-    moves: np.ndarray  # (2E + N,) int
+    moves: np.ndarray  # (3E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
 
 
@@ -127,7 +127,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
         control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(4, nodes),
-        moves=i(2 * edges + nodes), ones=np.ones((1, n, n)))
+        moves=i(3 * edges + nodes), ones=np.ones((1, n, n)))
 
 
 @kernel
@@ -156,7 +156,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
         _status_quo(s.attack_prev, st.deal_ceasefire[d], w.status_quo)
         fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.status_quo,
                            p.attack_boost, w.heat)
-        fighting.loss_rates(w.heat, w.fire, p.exposure, p.loss_rate, w.war_losses[d])
+        fighting.loss_rates(w.heat, w.fire, s.exposure, p.loss_rate, w.war_losses[d])
         fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
@@ -172,7 +172,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
     refugees.route_potential(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
-                             st.edge_dst, p.capacity, p.edge_rate, _flows(p), w.potential)
+                             st.edge_dst, p.capacity, p.node_onward, p.edge_rate, _flows(p),
+                             w.potential)
     _open_windows(p.asset_available_day, day, released, w.available)
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
@@ -241,7 +242,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
     fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.attack, p.attack_boost,
                        s.intensity)
-    fighting.loss_rates(s.intensity, w.fire, p.exposure, p.loss_rate, w.rates)
+    fighting.loss_rates(s.intensity, w.fire, s.exposure, p.loss_rate, w.rates)
     _losses(w.rates, p.event_size, p.event_dispersion, keys, day, exogenous[2],
             w.losses_today, s.losses_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
@@ -275,8 +276,9 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
     refugees.step(s.people, s.displaced_at, s.dead, s.displaced, st.node_conflict,
-                  st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.edge_rate,
-                  p.edge_return, p.gate_leakage, p.civilian_death_rate, _flows(p),
+                  st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
+                  p.edge_rate, p.edge_return, p.edge_push_back, p.gate_leakage,
+                  p.civilian_death_rate, _flows(p),
                   p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, keys, day,
                   (_DEATHS, _REFUGEES), w.flow_work, w.moves)
     _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals

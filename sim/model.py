@@ -78,6 +78,7 @@ class State:
     attack_prev: np.ndarray  # (R, A, A)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
     arrivals: np.ndarray  # (R, A): smoothed daily new people on each actor's soil
+    exposure: np.ndarray  # (R, A): forces exposed to fire (fighting.reinforce)
     # running records the indicators are made from
     rung_max: np.ndarray  # (R, A, A) int
     people_peak: np.ndarray  # (R, N) int
@@ -271,7 +272,7 @@ class CrisisModel(mesa.Model):
             attack_prev=attack_prev,
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
-            arrivals=np.zeros((r, n)),
+            arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
             alignment0=alliances.alignment(affinity, lay.bloc_sign),
@@ -336,6 +337,8 @@ class CrisisModel(mesa.Model):
                 today.shocks[SHOCK_CASUALTIES, ev.a, ev.b] += round(ev.amount)
             elif ev.kind == EVENT_KIND["asset_available"]:
                 today.released[ev.asset] = True
+            elif ev.kind == EVENT_KIND["reinforcement"]:
+                fighting.reinforce(self.state.exposure, ev.a, ev.amount)
             if self.log_events:
                 self.log.append((day, f"{self._date(day)} event: {ev.name}"))
 
@@ -359,7 +362,7 @@ class CrisisModel(mesa.Model):
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
             deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
-            weariness=s.weariness)
+            weariness=s.weariness, exposure=s.exposure)
         utility = score_menu(situation, lay, p)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))

@@ -22,7 +22,7 @@ VERB = {name: i for i, name in enumerate(VERBS)}
 OBJ = {name: i for i, name in enumerate(OBJECTIVES)}
 GATE_POLICY = {"decide": 0, "open": 1, "closed": 2}
 EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_available": 4,
-              "casualties": 5}
+              "casualties": 5, "reinforcement": 6}
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,10 @@ class Params:
     # refugees
     population0: np.ndarray  # (P, N) int
     capacity: np.ndarray  # (P, N)
+    node_onward: np.ndarray  # (P, N): 1 / dwell in transit nodes, else 0
     edge_rate: np.ndarray  # (P, E)
     edge_return: np.ndarray  # (P, E)
+    edge_push_back: np.ndarray  # (P, E)
     gate_open0: np.ndarray  # (P, G) bool
     gate_leakage: np.ndarray  # (P, G)
     displacement_base: np.ndarray
@@ -597,7 +599,10 @@ def compile_scenario(spec: Scenario) -> World:
         civilian_death_rate=_arr(f.civilian_death_rate),
         population0=_arr([ref.nodes[x].population for x in nodes], np.int64),
         capacity=_arr([ref.nodes[x].capacity for x in nodes]),
+        node_onward=_arr([0.0 if ref.nodes[x].dwell is None else 1.0 / ref.nodes[x].dwell
+                          for x in nodes]),
         edge_rate=_arr([e.rate for e in edges]), edge_return=_arr([e.return_rate for e in edges]),
+        edge_push_back=_arr([e.push_back for e in edges]),
         gate_open0=_arr([ref.gates[g].open for g in gates], bool),
         gate_leakage=_arr([ref.gates[g].leakage for g in gates]),
         displacement_base=_arr(fl.displacement_base),

@@ -56,6 +56,8 @@ def scenarios(draw, max_actors: int = 8) -> dict:
                 "capacity": draw(st.integers(0, 3_000_000)), "conflict": conflict}
         if conflict and draw(st.booleans()):
             node["objective"] = draw(st.sampled_from(sorted(objectives)))
+        if not conflict and draw(st.booleans()):
+            node["dwell"] = draw(st.floats(1, 30))  # a transit node
         if draw(st.booleans()):
             node["host"] = draw(st.sampled_from(actors))
         nodes[f"n{k}"] = node
@@ -71,6 +73,8 @@ def scenarios(draw, max_actors: int = 8) -> dict:
         edge = {"from": a, "to": b, "rate": draw(unit), "return_rate": draw(st.floats(0, 0.1))}
         if gates and draw(st.booleans()):
             edge["gate"] = draw(st.sampled_from(sorted(gates)))
+        if draw(st.booleans()):
+            edge["push_back"] = draw(unit)
         edges.append(edge)
     assets = {}
     for k in range(draw(st.integers(0, 3))):
@@ -132,6 +136,9 @@ def scenarios(draw, max_actors: int = 8) -> dict:
         a, b = actors[0], actors[1]
         timeline.append({"date": "2030-01-03", "name": "strike", "kind": "casualties",
                          "between": [a, b], "amount": draw(st.integers(0, 50))})
+    if draw(st.booleans()):
+        timeline.append({"date": "2030-01-02", "name": "troops", "kind": "reinforcement",
+                         "actor": actors[0], "amount": draw(st.floats(-2, 2))})
     return {
         "name": "generated", "actors": actor_data, "relations": relations, "blocs": blocs,
         "ladder": {"rungs": rungs, "armed_from": f"r{armed}", "war_from": f"r{war}"},

@@ -57,6 +57,7 @@ class Situation:
     cooling: np.ndarray  # (R, D) bool: in the cooling-off period after a breakdown
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
     weariness: np.ndarray  # (R, A) war weariness
+    exposure: np.ndarray  # (R, A) forces exposed to fire (state: raised by reinforcements)
 
 
 #: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -128,7 +129,7 @@ def _score_menu(s, p, structure, armed_from):
                                               p.rung_severity)
     w, risk_attitude, loss_unit, people_unit = (p.interests, p.risk_attitude, p.loss_unit,
                                                 p.people_unit)
-    partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, p.exposure, p.loss_rate
+    partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, s.exposure, p.loss_rate
     hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
     air_defence_of, affinity_of, relief_of = (p.asset_air_defence, p.asset_affinity,
                                               p.asset_relief)
@@ -148,7 +149,7 @@ def _score_menu(s, p, structure, armed_from):
         for i in range(n):
             for j in range(n):
                 air_part[i, j] = (loss_rate[q] * intensity_of[q, rung[r, i, j]] * air[q, j]
-                                  * (1.0 - cover[r, i]) * exposure[q, i])
+                                  * (1.0 - cover[r, i]) * exposure[r, i])
         for k in range(k_count):
             for a in range(n):
                 blocked[k, a] = False
@@ -173,7 +174,7 @@ def _score_menu(s, p, structure, armed_from):
                 i_att = (max(base, intensity_of[q, armed_from])
                          * (1.0 + boost[q] * (1.0 + other)))
                 d_int = i_att - i_hold
-                own_losses = loss_rate[q] * d_int * fire[r, a, t] * exposure[q, a]
+                own_losses = loss_rate[q] * d_int * fire[r, a, t] * exposure[r, a]
                 gain = 0.0
                 for o in range(o_count):
                     gain += (value_of[q, o, a] * speed[q, o] * control[r, o, t]

@@ -7,6 +7,7 @@ shifts by a Tullock (1980) contest between the attacker's and the holder's power
 includes the air power of third parties friendly to one side and fighting the other (how a
 patron's air campaign backs a client's ground offensive). Rates are calibrated in the scenario
 from the seed article's casualty figures.
+Own exposure is state: the scenario's value, moved by dated reinforcements (``reinforce``).
 
 Every rule is a loop over the replications (``sim.jit``): state arrays are ``(R, ...)``,
 parameters ``(P, ...)`` with P 1 or R, and the result is written into ``out``.
@@ -23,6 +24,8 @@ import numpy as np
 from sim.jit import helper, kernel, pick
 from sim.rng import GAMMA_BLOCK, gamma_at, poisson_at
 
+#: highest exposure a reinforcement can reach (``sim.scenario.schema.Force``'s bound)
+MAX_EXPOSURE = 10_000.0
 #: uniforms of the losses stream each dyad's ``event_losses`` may read (counter block)
 LOSS_BLOCK = 2 + GAMMA_BLOCK
 
@@ -95,13 +98,31 @@ def intensities(rung, rung_intensity, armed_from, attack, attack_boost):
 
 @helper
 def loss_rates(intensity_, fire, exposure, loss_rate, out):
-    """Expected daily losses of i caused by j, ``(R, A, A)``: rate x intensity x fire x exposure."""
+    """Expected daily losses of i caused by j, ``(R, A, A)``: rate x intensity x fire x exposure.
+
+    ``exposure`` is the state ``(R, A)`` (the scenario's value, raised by reinforcements: see
+    ``reinforce``) or a parameter ``(P, A)``.
+    """
     n = out.shape[1]
     for r in range(out.shape[0]):
-        q = pick(exposure.shape[0], r)
+        q, qe = pick(loss_rate.shape[0], r), pick(exposure.shape[0], r)
         for i in range(n):
             for j in range(n):
-                out[r, i, j] = loss_rate[q] * intensity_[r, i, j] * fire[r, i, j] * exposure[q, i]
+                out[r, i, j] = (loss_rate[q] * intensity_[r, i, j] * fire[r, i, j]
+                                * exposure[qe, i])
+
+
+def reinforce(exposure, actor, amount):
+    """Troops sent into (``amount`` > 0) or withdrawn from the theatre: ``(R, A)`` in place.
+
+    An actor's exposure is how much of its force is within reach of enemy fire, and its losses
+    scale with it (Lanchester 1916's linear law, for area fire such as artillery and air
+    strikes: losses are proportional to the enemy's fire and to one's own forces exposed to
+    it). It starts at the scenario's ``capabilities.exposure`` and moves only with dated
+    reinforcements (a timeline event ``reinforcement``), never below 0 nor above the schema's
+    bound for forces. Python, not compiled: it runs once per event.
+    """
+    exposure[:, actor] = np.clip(exposure[:, actor] + amount, 0.0, MAX_EXPOSURE)
 
 
 @helper

@@ -6,17 +6,34 @@ dead. Each day:
 1. civilian deaths in conflict nodes, at a rate that grows with fighting intensity;
 2. movers: in conflict nodes the displaced (a base rate, plus fighting intensity, plus the
    ground the node's objective lost today); elsewhere a settle rate, rising toward the move
-   rate as the node fills past its capacity;
+   rate as the node fills past its capacity; in a *transit* node (one with a ``dwell`` time)
+   people move on at ``1 / dwell`` a day instead of the settle rate, even below capacity
+   (Flee's towns, which people pass through, against its camps, where they stay:
+   ``DefaultMoveChance`` 0.3 a day against ``CampMoveChance`` 0.001 in djgroen/flee's
+   ``SimulationSettings``). A transit node stands for a crossing area or a waypoint, where
+   nobody lives: give it no residents;
 3. movers take each outgoing route with its base rate times the attractiveness of the
    destination (spare capacity; safety for conflict nodes), times the gate factor (1 when the
-   route's gate is open, its leakage when closed); those who find no route stay;
-4. returns: along routes that allow them, displaced people go back to a calm conflict node.
+   route's gate is open, its leakage when closed); those who find no route stay. Any node may
+   have routes out of it, so a border node need not be a sink: people there go on to third
+   countries or back inland;
+4. returns: along routes that allow them, displaced people go back to a calm conflict node;
+5. push-backs: along routes with a ``push_back`` share, the host of the route's far end sends
+   that share of the displaced there back to the route's source each day while the route's
+   gate is closed (always, on a route without a gate), whatever the source's capacity. This
+   is Flee's ``forced_redirection`` of a route run backwards and made conditional on the
+   border policy; it stands for push-backs across closed land borders as human-rights monitors
+   documented them in 2020 (Human Rights Watch, 17 March 2020; Forensic Architecture 2020;
+   the full references are in docs/ODD.md, M7).
 
-Each node keeps a count of the *displaced* among its people (those who left a conflict node and
-have not gone home): onward movers from a node that is not a conflict node are its displaced
-first (Flee moves refugees, not the residents of the towns they pass through); returns draw on
-the displaced only, never on the people who lived at the destination before the crisis, and
-fill the origin no further than its capacity.
+Each node keeps a count of the *displaced* among its people: those who arrived there over a
+route during the run (from a conflict node, or moving on from where they lived or stayed) and
+have not gone home. Onward movers from a node that is not a conflict node are its displaced
+first (Flee moves refugees, not the residents of the towns they pass through); returns and
+push-backs draw on the displaced only, never on the people who lived at the destination before
+the crisis; returns fill the origin no further than its capacity. The pushed back stay
+displaced (at the route's source). Like Flee, the model keeps no origin per person: a node's
+displaced are one pool, whichever route brought them.
 
 Expected flows are turned into whole people by stochastic rounding and capped so no node sends
 more people than it holds.
@@ -63,19 +80,24 @@ def relief(asset_relief, asset_on, asset_holder, node_host, out):
 
 
 @helper
-def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, base,
+def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, onward, base,
                 per_fighting, per_ground, settle_rate, move_rate):
     """Daily share of a node's people who set out.
 
     In a conflict node the displaced: a base rate, plus fighting intensity, plus the ground
     the node's objective lost today. Elsewhere a settle rate, rising toward the move rate as
-    the node fills past its capacity, reduced by aid to its host (``relief_``).
+    the node fills past its capacity, reduced by aid to its host (``relief_``). In a transit
+    node the share ``onward`` (``1 / dwell``) replaces the settle rate when it is higher: people
+    pass through a crossing area or a waypoint even when it has room, as through Flee's towns.
     """
     if conflict:
         rate = base + per_fighting * fighting + per_ground * ground_shift
     else:
         overflow = min(max((people - capacity) / max(people, 1), 0.0), 1.0)
-        rate = (settle_rate + (move_rate - settle_rate) * overflow) * (1.0 - relief_)
+        low, high = settle_rate, move_rate
+        if onward > settle_rate:  # a transit node
+            low, high = onward, max(move_rate, onward)
+        rate = (low + (high - low) * overflow) * (1.0 - relief_)
     return min(max(rate, 0.0), 1.0)
 
 
@@ -87,8 +109,8 @@ def _attractiveness(people, capacity, conflict, fighting):
 
 
 @helper
-def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, capacity, edge_rate,
-                    flows, out):
+def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, capacity, onward,
+                    edge_rate, flows, out):
     """Daily movers along each route if its gate were open, ``(R, E)`` (what gate keepers weigh).
 
     Args:
@@ -99,6 +121,8 @@ def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, cap
         edge_src: ``(E,)`` origin of each route.
         edge_dst: ``(E,)`` destination of each route.
         capacity: ``(P, N)`` people each node holds before it overflows.
+        onward: ``(P, N)`` daily onward share of the people in transit nodes (``1 /
+            dwell``; 0 elsewhere).
         edge_rate: ``(P, E)`` base rate of each route.
         flows: The rates of ``_mover_rate``, each ``(P,)``: ``(displacement_base,
             displacement_fighting, displacement_ground, settle_rate, move_rate)``.
@@ -111,16 +135,17 @@ def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, cap
             a, b = edge_src[e], edge_dst[e]
             movers = people[r, a] * _mover_rate(
                 people[r, a], capacity[q, a], conflict[a], fighting[r], 0.0, relief_[r, a],
-                base[q], per_fighting[q], per_ground[q], settle_rate[q], move_rate[q])
+                onward[q, a], base[q], per_fighting[q], per_ground[q], settle_rate[q],
+                move_rate[q])
             out[r, e] = movers * edge_rate[q, e] * _attractiveness(
                 people[r, b], capacity[q, b], conflict[b], fighting[r])
 
 
 @helper
 def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity,
-         edge_rate, edge_return, leakage, death_rate, flows, calm_below, fighting, ground_shift,
-         gate_open, relief_, keys, day, streams, work, moves):
-    """One day of deaths, displacement, onward movement and returns, in place.
+         onward, edge_rate, edge_return, push_back, leakage, death_rate, flows, calm_below,
+         fighting, ground_shift, gate_open, relief_, keys, day, streams, work, moves):
+    """One day of deaths, displacement, onward movement, returns and push-backs, in place.
 
     Args:
         people: ``(R, N)`` int, updated in place.
@@ -133,8 +158,12 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         edge_dst: ``(E,)`` destination of each route.
         edge_gate: ``(E,)`` gate of each route or -1.
         capacity: ``(P, N)`` people each node holds before it overflows.
+        onward: ``(P, N)`` daily onward share of the people in transit nodes (``1 /
+            dwell``; 0 elsewhere).
         edge_rate: ``(P, E)`` base rate of each route.
         edge_return: ``(P, E)`` daily share of a route's destination going back when calm.
+        push_back: ``(P, E)`` daily share of the displaced at a route's destination sent back
+            to its source while the route's gate is closed (always without a gate).
         leakage: ``(P, G)`` share of a closed gate's flow that passes anyway.
         death_rate: ``(P,)`` daily civilian deaths per person at full theatre intensity.
         flows: The rates of ``_mover_rate``, each ``(P,)``.
@@ -146,9 +175,10 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         keys: ``(R,)`` replication keys (``sim.rng.stream_key``).
         day: Today.
         streams: ``(deaths, moves)``: the streams rounding deaths (a uniform per node) and
-            moves (forward along each route, then back).
+            moves (forward along each route, then back, then pushed back: counters ``e``,
+            ``E + e``, ``2E + e``).
         work: ``(4, N)`` scratch.
-        moves: ``(2E + N,)`` int scratch.
+        moves: ``(3E + N,)`` int scratch.
     """
     n_nodes, e_count = people.shape[1], edge_src.size
     base, per_fighting, per_ground, settle_rate, move_rate = flows
@@ -168,63 +198,74 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         for node in range(n_nodes):
             work[0, node] = people[r, node] * _mover_rate(
                 people[r, node], capacity[q, node], conflict[node], fighting[r],
-                ground_shift[r, node], relief_[r, node], base[q], per_fighting[q],
-                per_ground[q], settle_rate[q], move_rate[q])
+                ground_shift[r, node], relief_[r, node], onward[q, node], base[q],
+                per_fighting[q], per_ground[q], settle_rate[q], move_rate[q])
             work[1, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
                                             fighting[r])
+        pushed = 2 * e_count
         for e in range(e_count):
             a, b = edge_src[e], edge_dst[e]
-            gate = 1.0
+            gate, closed = 1.0, edge_gate[e] < 0
             if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
-                gate = leakage[q, edge_gate[e]]
+                gate, closed = leakage[q, edge_gate[e]], True
             forward = work[0, a] * edge_rate[q, e] * work[1, b] * gate
             calm = 1.0 if conflict[a] and fighting[r] < calm_below[q] else 0.0
             back = displaced[r, b] * edge_return[q, e] * calm * gate
             moves[e] = np.int64(np.floor(forward + uniform_at(key_moves, e)))
             moves[e_count + e] = np.int64(np.floor(back + uniform_at(key_moves, e_count + e)))
+            push = displaced[r, b] * push_back[q, e] if closed else 0.0
+            moves[pushed + e] = np.int64(np.floor(push + uniform_at(key_moves, pushed + e))) \
+                if push > 0.0 else 0
         # cap: no node sends more than it holds (floor keeps the count whole and below it)
-        sent = 2 * e_count
+        sent = 3 * e_count
         for node in range(n_nodes):
             moves[sent + node] = 0
         for e in range(e_count):
             moves[sent + edge_src[e]] += moves[e]  # forward, from the route's source
             moves[sent + edge_dst[e]] += moves[e_count + e]  # back, from its destination
+            moves[sent + edge_dst[e]] += moves[pushed + e]  # pushed back, from its destination
         for e in range(e_count):
-            for way in range(2):
+            for way in range(3):
                 node = edge_src[e] if way == 0 else edge_dst[e]
                 move = way * e_count + e
                 if moves[sent + node] > people[r, node]:
                     moves[move] = np.int64(np.floor(
                         moves[move] * (people[r, node] / max(moves[sent + node], 1))))
-        # returns: from no node more than its displaced, into none beyond its capacity
+        # returns and push-backs: from no node more than its displaced; returns into none
+        # beyond its capacity
         for node in range(n_nodes):
             work[2, node], work[3, node] = 0.0, 0.0
         for e in range(e_count):
-            work[2, edge_dst[e]] += moves[e_count + e]  # sent back from the route's far end
+            work[2, edge_dst[e]] += moves[e_count + e] + moves[pushed + e]  # from the far end
             work[3, edge_src[e]] += moves[e_count + e]  # coming home
         for e in range(e_count):
             a, b = edge_src[e], edge_dst[e]
             back = e_count + e
             if work[2, b] > displaced[r, b]:
                 moves[back] = np.int64(np.floor(moves[back] * displaced[r, b] / work[2, b]))
+                moves[pushed + e] = np.int64(np.floor(moves[pushed + e] * displaced[r, b]
+                                                      / work[2, b]))
             room = max(capacity[q, a] - people[r, a], 0.0)
             if work[3, a] > room:
                 moves[back] = np.int64(np.floor(moves[back] * room / work[3, a]))
-        # the displaced among the movers: all who leave a conflict node, and elsewhere the
-        # displaced first; arrivals are counted after every departure (work[2])
+        # movers leave as the displaced first and arrive displaced (on the move, not at
+        # home); arrivals are counted after every departure (work[2])
         for node in range(n_nodes):
             work[2, node] = 0.0
         for e in range(e_count):
             a, b = edge_src[e], edge_dst[e]
-            among = min(moves[e], displaced[r, a])
-            displaced[r, a] -= among
-            work[2, b] += moves[e] if conflict[a] else among
+            displaced[r, a] -= min(moves[e], displaced[r, a])
+            work[2, b] += moves[e]
             displaced[r, b] -= moves[e_count + e]  # home again: no longer displaced
+            displaced[r, b] -= moves[pushed + e]  # pushed back: still displaced, at the source
+            work[2, a] += moves[pushed + e]
         for e in range(e_count):
             people[r, edge_src[e]] -= moves[e]
             people[r, edge_dst[e]] += moves[e]
             people[r, edge_dst[e]] -= moves[e_count + e]
             people[r, edge_src[e]] += moves[e_count + e]
+            people[r, edge_dst[e]] -= moves[pushed + e]
+            people[r, edge_src[e]] += moves[pushed + e]
         for node in range(n_nodes):
             displaced[r, node] = min(max(displaced[r, node] + np.int64(work[2, node]), 0),
                                      people[r, node])

@@ -422,6 +422,19 @@ class Node(Strict):
         None, description="Theatre objective whose fighting and loss displace from this node."
     )
     host: Identifier | None = Field(None, description="Actor on whose soil/border it lies.")
+    dwell: float | None = Field(
+        None, ge=1.0, le=10_000.0, allow_inf_nan=False,
+        description="Transit node (a crossing area or waypoint where nobody lives): mean days "
+        "people stay before moving on (daily share 1/dwell leaves, even below capacity; Flee's "
+        "towns pass people on at 0.3 a day, about 3 days). Unset: they settle "
+        "(flows.settle_rate). Not for conflict nodes.")
+
+    @model_validator(mode="after")
+    def _transit(self) -> Node:
+        if self.conflict and self.dwell is not None:
+            raise ValueError("a conflict node has no dwell time (its movers are the displaced "
+                             "of flows.displacement_*): remove 'dwell' or 'conflict'")
+        return self
 
 
 class Edge(Strict):
@@ -433,6 +446,11 @@ class Edge(Strict):
     gate: Identifier | None = Field(None, description="Gate that controls the route.")
     return_rate: Probability = Field(
         0.0, description="Daily share of people at the target who return when the source is calm."
+    )
+    push_back: Probability = Field(
+        0.0, description="Daily share of the displaced at the target that its host sends back "
+        "to the source while the route's gate is closed (always, without a gate): push-backs. "
+        "0: none."
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -589,18 +607,20 @@ class Event(Strict):
 
     date: dt.date
     name: str
-    kind: Literal["mediation", "pressure", "affinity", "gate", "asset_available", "casualties"]
+    kind: Literal["mediation", "pressure", "affinity", "gate", "asset_available", "casualties",
+                  "reinforcement"]
     between: list[Identifier] = Field(
         default_factory=list,
         description="Dyad (mediation, affinity); for casualties [victim, the actor that "
         "caused them].",
     )
-    actor: Identifier | None = Field(None, description="Actor (pressure).")
+    actor: Identifier | None = Field(None, description="Actor (pressure, reinforcement).")
     gate: Identifier | None = Field(None, description="Gate (gate).")
     asset: Identifier | None = Field(None, description="Asset (asset_available).")
     amount: Annotated[float, _Number, Field(ge=-MAX_EVENT_AMOUNT, le=MAX_EVENT_AMOUNT,
                                             allow_inf_nan=False)] = Field(
-        0.0, description="Size of the effect (soldiers killed, for casualties: 0 or more).",
+        0.0, description="Size of the effect (soldiers killed, for casualties: 0 or more; "
+        "for reinforcement, added to the actor's exposure, negative for a withdrawal).",
     )
     days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
     open: bool | None = Field(None, description="Gate state to impose (gate).")
@@ -614,6 +634,7 @@ class Event(Strict):
             "pressure": ("actor",),
             "gate": ("gate", "open"),
             "asset_available": ("asset",),
+            "reinforcement": ("actor",),
         }[self.kind]
         missing = [k for k in needs if getattr(self, k) in (None, [])]
         if missing:
