@@ -76,6 +76,8 @@ class State:
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
     weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
+    air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
+    air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
     arrivals: np.ndarray  # (R, A): smoothed daily new people on each actor's soil
     # running records the indicators are made from
@@ -83,6 +85,8 @@ class State:
     people_peak: np.ndarray  # (R, N) int
     pressure_max: np.ndarray  # (R, A)
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
+    support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
+    air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
     alignment0: np.ndarray  # (R, A): alignment on day 0 (realignment is measured from it)
 
 
@@ -268,12 +272,15 @@ class CrisisModel(mesa.Model):
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
-            attack_prev=attack_prev,
+            attack_prev=attack_prev, air_target=np.full((r, n), -1, dtype=np.int64),
+            air_client=np.full((r, n), -1, dtype=np.int64),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
             arrivals=np.zeros((r, n)),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
+            support_days=np.zeros((r, n, n), dtype=np.int64),
+            air_losses=np.zeros((r, n, n), dtype=np.int64),
             alignment0=alliances.alignment(affinity, lay.bloc_sign),
         )
         self.structure = structure_of(lay)
@@ -352,7 +359,8 @@ class CrisisModel(mesa.Model):
                              today.released, self.private_resolve, w)
         situation = Situation(
             day=day, rung=s.rung, affinity=s.affinity, pressure=s.pressure, control=s.control,
-            cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, win=w.win, power=w.power,
+            cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, air_target=s.air_target,
+            air_client=s.air_client, win=w.win, power=w.power,
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,

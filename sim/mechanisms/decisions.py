@@ -36,6 +36,8 @@ class Situation:
     cover: np.ndarray  # (R, A)
     fire: np.ndarray  # (R, A, A) fire[i, j]: j's firepower on i
     attack_prev: np.ndarray  # (R, A, A) yesterday's attacks i -> j
+    air_target: np.ndarray  # (R, A) int whom each actor's air support struck yesterday, or -1
+    air_client: np.ndarray  # (R, A) int whose offensive it backed, or -1
     win: np.ndarray  # (R, A, A) contest share of i attacking j
     power: np.ndarray  # (R, A, A) contest power of i against ground held by j
     powered: np.ndarray  # (R, A, A) power to the contest exponent (0 on the diagonal)
@@ -66,7 +68,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
     menu = layout.menu
     structure = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
-                 layout.deal_parties[:, 1], layout.asset_owner,
+                 menu.client, layout.deal_parties[:, 1], layout.asset_owner,
                  layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
     structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
     return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from)
@@ -78,6 +80,7 @@ _HUMANITARIAN = OBJ["humanitarian"]
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
+_AIR_SUPPORT = VERB["air_support"]
 
 
 @helper
@@ -94,8 +97,8 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 @kernel
 def _score_menu(s, p, structure, armed_from):
-    (actor, verb, target, asset, gate, deal, second_party, asset_owner, edge_src, edge_dst,
-     edge_gate, node_host) = structure
+    (actor, verb, target, asset, gate, deal, client, second_party, asset_owner, edge_src,
+     edge_dst, edge_gate, node_host) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -139,7 +142,9 @@ def _score_menu(s, p, structure, armed_from):
     war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
     noise_scale, request_weight = p.bargaining_noise, p.request_weight
     per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
-    action_cost = p.action_cost
+    action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
+    air_target, air_client, power, powered = s.air_target, s.air_client, s.power, s.powered
+    event_size, exponent = p.event_size, p.contest_exponent
     for r in range(r_count):
         q = pick(horizon.shape[0], r)
         # what the actors see: air losses of i from j, assets barred and objected to
@@ -195,6 +200,16 @@ def _score_menu(s, p, structure, armed_from):
                 )
                 if barred[r, a, t]:
                     value = -np.inf
+            elif v == _AIR_SUPPORT:
+                value = _air_support_value(
+                    q, r, a, target[e], client[e], air_blame[q, e], armed_from, n_rungs, w,
+                    rung, affinity, cover, attack_prev, air_target, air_client, power,
+                    powered, control, can_hold, pressure_, grievance, weariness, barred,
+                    horizon, boost, intensity_of, severity, risk_attitude, loss_unit,
+                    territory_unit, partner, trade, air, exposure, loss_rate,
+                    event_size, exponent, hostility, provocation, rate_up, base_drift,
+                    trade_damping, retaliation, value_of, speed, aff_attack, war_cost,
+                    war_weariness)
             elif v == _DEESCALATE:
                 d_down = rate_down[q] * (_tanh_pos(-(d0 - conciliation[q])) - _tanh_pos(-d0))
                 escalation = (min(d_down * horizon[q], 1.0)
@@ -301,6 +316,71 @@ def _score_menu(s, p, structure, armed_from):
 
 
 @helper
+def _air_support_value(q, r, a, t, c, blame, armed_from, n_rungs, w, rung, affinity, cover,
+                       attack_prev, air_target, air_client, power, powered, control, can_hold,
+                       pressure_, grievance, weariness, barred, horizon, boost, intensity_of,
+                       severity, risk_attitude, loss_unit, territory_unit, partner, trade, air,
+                       exposure, loss_rate, event_size, exponent, hostility,
+                       provocation, rate_up, base_drift, trade_damping, retaliation, value_of,
+                       speed, aff_attack, war_cost, war_weariness):
+    """Utility to patron a of flying air support for client c against t today.
+
+    Scored as ``attack`` is (others keep yesterday's postures): the territory the sorties win
+    for the client, as the share of its contest with t they decide (``_coalition_gains``'s
+    rule), valued by a's own value of the ground and weighted by its affinity with c; the
+    escalation risk, ties cost and retaliation value of a hostile act in a's own dyad with t,
+    each only as far as a is blamed for the strikes (under ``client`` blame they fall on the
+    client's dyad); the provocation of the losses the strikes inflict; the cost of fighting.
+    Not on the menu (``-inf``) when a ceasefire bars a or c from t, or when c and t are not
+    fighting (nothing to support: a no-op).
+    """
+    if barred[r, a, t] or barred[r, c, t]:
+        return -np.inf
+    other = attack_prev[r, c, t] + attack_prev[r, t, c]
+    heat = intensity_of[q, rung[r, c, t]]
+    if other > 0:
+        heat = max(heat, intensity_of[q, armed_from])
+    heat *= 1.0 + boost[q] * other
+    if heat <= 0.0:
+        return -np.inf
+    to_patron = 0.0 if blame == 0 else 1.0  # air_support.blamed_shares
+    strikes = loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t]) * exposure[q, t]
+    # territory: the client's contest with the sorties against without them
+    friend = max(affinity[r, a, c], 0.0)
+    fights = rung[r, a, t] >= armed_from or attack_prev[r, a, t] > 0
+    help_ = air[q, a] * (1.0 - cover[r, t]) * (1.0 - (friend if fights else 0.0))
+    flew = air_target[r, a] == t and air_client[r, a] == c  # yesterday's are in the power
+    with_help = power[r, c, t] if flew else power[r, c, t] + help_
+    without = max(with_help - help_, 0.0)
+    m = exponent[q]
+    theirs = powered[r, t, c]  # every dyad's contest is computed in the morning
+    with_m, without_m = with_help ** m, without ** m
+    decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
+               - (without_m / (without_m + theirs) if without_m + theirs > 0 else 0.5))
+    push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
+    stake = 0.0
+    for o in range(control.shape[1]):
+        stake += value_of[q, o, a] * control[r, o, t] * speed[q, o] * can_hold[q, o, c]
+    territory = stake * friend * attack_prev[r, c, t] * push * 2.0 * decided
+    # own escalation with t: a hostile act, and a day with casualties, if a is blamed
+    d0 = base_drift[q] + hostility[q] * attack_prev[r, t, a] - trade_damping[q] * trade[q, a, t]
+    casualties = 1.0 - np.exp(-strikes / event_size[q])  # chance of a strike event today
+    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * casualties)
+                         - _tanh_pos(d0))
+    escalation = to_patron * (min(d_up * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
+                                    - severity[q, rung[r, a, t]]))
+    return (
+        w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
+        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+        + to_patron * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
+        * grievance[r, a, t] / loss_unit[q]
+        - to_patron * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
+        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+    )
+
+
+@helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
                      power, powered, rung_intensity, value, control, speed, out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
@@ -377,7 +457,8 @@ def explain(s: Situation, layout, p) -> np.ndarray:
         alone[:, :, k] = 1.0
         u = score_menu(s, layout, replace(p, interests=alone))
         w = weights[:, layout.menu.actor, k]  # (P, M)
-        out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where an entry is off the menu
+            out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
     out[..., len(OBJ)] = np.where(np.isfinite(costs), costs, 0.0)
     out[:, negotiate, :] = 0.0
     out[:, negotiate, len(OBJ) + 1] = np.where(np.isfinite(total[:, negotiate]),

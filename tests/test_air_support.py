@@ -1,0 +1,149 @@
+"""Air support of an ally's offensive, and blame (issue #12, item 2).
+
+Paired ensembles of the fictional scenario with common random numbers (the same seed, so run
+k of both arms shares its draws): Corvalia, the ally with air power, backs Arcadia's
+offensive against Borduria from the air. Each claim fails if the mechanism is removed: without
+the verb the target loses nothing to the patron's air, and without blame the patron's dyad
+would rise whoever is blamed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from sim.errors import ScenarioError
+from sim.model import CrisisModel
+from sim.scenario.loader import load_data
+
+from .conftest import ensemble, paired_effect
+
+RUNS = 300
+SEED = 21
+SUPPORT = {"verb": "air_support", "client": "arcadia", "target": "borduria"}
+
+
+def _patron(fictional, blame: str | None = None, support: bool = True) -> dict:
+    """Corvalia with an air campaign to choose: it values the valley and fights cheaply."""
+    data = copy.deepcopy(fictional.data)
+    corvalia = data["actors"]["corvalia"]
+    corvalia["interests"] = {"territory": 0.7, "ties": 0.2, "escalation": 0.1}
+    corvalia["war_cost"] = 0.0
+    corvalia["rationality"] = 30.0
+    data["theatre"]["objectives"]["valley"]["value"]["corvalia"] = 1.0
+    corvalia["actions"] = [{"verb": "hold"}]
+    # a war without a way out, so the offensive (and the air campaign) lasts
+    data["deals"] = {}
+    for actor in data["actors"].values():
+        actor["actions"] = [act for act in actor["actions"] if act["verb"] != "negotiate"]
+    data["outcomes"].pop("split")
+    if support:
+        corvalia["actions"].append(dict(SUPPORT, **({"blame": blame} if blame else {})))
+    return data
+
+
+def _effect(a: dict, b: dict, column: str) -> tuple[float, float, float]:
+    return paired_effect(a[column], b[column])
+
+
+@pytest.fixture(scope="module")
+def arms(fictional):
+    """The ensembles by arm, computed once."""
+    cache: dict = {}
+
+    def get(name: str, **kwargs) -> dict:
+        if name not in cache:
+            cache[name] = ensemble(load_data(_patron(fictional, **kwargs)), RUNS, seed=SEED)
+        return cache[name]
+
+    return get
+
+
+def test_air_support_raises_the_targets_losses(arms):
+    without, with_ = arms("none", support=False), arms("patron", blame="patron")
+    days = with_["air_support.corvalia.borduria.days"]
+    assert (days > 0).mean() > 0.8, "the patron must choose to fly in most runs"
+    mean, low, high = _effect(without, with_, "losses.borduria")
+    assert low > 0, f"losses of the target: {mean:.2f} [{low:.2f}, {high:.2f}]"
+    # the extra losses are the patron's strikes, counted as losses it caused
+    inflicted = with_["air_losses.borduria.by.corvalia"]
+    assert inflicted.sum() > 0 and np.all(inflicted <= with_["losses.borduria.by.corvalia"])
+    assert np.all(inflicted[days == 0] == 0)
+    assert "air_losses.borduria.by.corvalia" not in without
+
+
+def test_blame_decides_whose_rung_rises(arms):
+    """Patron blame lifts the target-patron ladder; client blame the target-client one."""
+    client, patron = arms("client", blame="client"), arms("patron", blame="patron")
+    for arm in (client, patron):
+        assert (arm["air_support.corvalia.borduria.days"] > 0).mean() > 0.8
+    mean, low, high = _effect(client, patron, "rung.borduria~corvalia.max")
+    assert low > 0, f"target-patron rung, patron - client blame: {mean:.2f} [{low:.2f}, {high:.2f}]"
+    mean, low, high = _effect(patron, client, "war.arcadia~borduria.days")
+    assert low > 0, f"target-client days at war, client - patron blame: {mean:.2f} " \
+                    f"[{low:.2f}, {high:.2f}]"
+    # under client blame the patron's dyad only answers its own acts: it never leaves calm
+    assert np.all(client["rung.borduria~corvalia.max"] == 0)
+    both = arms("both", blame="both")
+    mean, low, high = _effect(client, both, "rung.borduria~corvalia.max")
+    assert low > 0, f"both vs client blame, patron dyad: {mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def test_blame_defaults_from_the_scenario_then_the_actor(fictional):
+    from sim.world import BLAME_CODE, compile_scenario
+
+    def code(data) -> int:
+        world = compile_scenario(load_data(data).spec)
+        e = world.layout.menu.entries("air_support")[0]
+        return int(world.params.air_blame[0, e])
+
+    data = _patron(fictional)
+    assert code(data) == BLAME_CODE["patron"]  # the schema's default
+    data["fighting"] = {"blame": "both"}
+    assert code(data) == BLAME_CODE["both"]
+    data["actors"]["corvalia"]["blame"] = "client"
+    assert code(data) == BLAME_CODE["client"]
+    data["actors"]["corvalia"]["actions"][1]["blame"] = "patron"
+    assert code(data) == BLAME_CODE["patron"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda act: act.pop("client"), "needs client"),
+    (lambda act: act.update(client="borduria"), "client and target are both"),
+    (lambda act: act.update(client="nowhere"), "unknown actor 'nowhere'"),
+    (lambda act: act.update(blame="everyone"), "blame"),
+])
+def test_bad_air_support_is_a_located_error(fictional, change, message):
+    data = _patron(fictional)
+    change(data["actors"]["corvalia"]["actions"][1])
+    with pytest.raises(ScenarioError, match=message):
+        load_data(data)
+
+
+def test_blame_on_another_verb_is_an_error(fictional):
+    data = _patron(fictional)
+    data["actors"]["corvalia"]["actions"].append({"verb": "sanction", "target": "borduria",
+                                                  "blame": "client"})
+    with pytest.raises(ScenarioError, match="go with verb 'air_support' only"):
+        load_data(data)
+
+
+def test_a_run_with_air_support_replays_alone_bit_for_bit(fictional):
+    """Replication k of a batch and k alone (R = 1) give the same path and strikes."""
+    loaded = load_data(_patron(fictional, blame="both"))
+    batch = CrisisModel(loaded, replications=np.arange(6), seed=5).run()
+    for k in (0, 4):
+        alone = CrisisModel(loaded, replications=np.array([k]), seed=5).run()
+        assert np.array_equal(batch.trajectory[:, k], alone.trajectory[:, 0])
+        assert np.array_equal(batch.state.air_losses[k], alone.state.air_losses[0])
+        assert np.array_equal(batch.state.support_days[k], alone.state.support_days[0])
+    assert batch.state.support_days.sum() > 0
+
+
+def test_the_replay_log_names_the_air_support(fictional):
+    loaded = load_data(_patron(fictional, blame="client"))
+    model = CrisisModel(loaded, replications=1, seed=2, log_events=True).run()
+    lines = [text for _, text in model.log if "flies air support" in text]
+    assert lines and "for Arcadia against Borduria" in lines[0]
