@@ -147,3 +147,31 @@ def test_the_replay_log_names_the_air_support(fictional):
     model = CrisisModel(loaded, replications=1, seed=2, log_events=True).run()
     lines = [text for _, text in model.log if "flies air support" in text]
     assert lines and "for Arcadia against Borduria" in lines[0]
+
+
+@pytest.mark.parametrize("blame", ["client", "patron"])
+def test_the_patron_weighs_escalation_only_where_it_is_blamed(fictional, blame):
+    """The utility's parts (the replay's 'why'): the territory the sorties win for the client
+    once it attacks, and an escalation risk in the patron's own dyad only if it is blamed."""
+    from sim.mechanisms.decisions import PARTS
+
+    model = CrisisModel(load_data(_patron(fictional, blame=blame)), replications=1, seed=3,
+                        log_events=True)
+    lay = model.layout
+    entry = int(lay.menu.entries("air_support")[0])
+    a, b = lay.actors.index("arcadia"), lay.actors.index("borduria")
+    territory, escalation = [], []
+    while model.running:
+        pushed = model.state.attack_prev[0, a, b] > 0
+        model.step()
+        utility, parts = model._why
+        if np.isfinite(utility[0, entry]):
+            escalation.append(parts[0, entry, PARTS.index("escalation")])
+            if pushed:
+                territory.append(parts[0, entry, PARTS.index("territory")])
+    assert escalation and territory
+    assert min(territory) > 0
+    if blame == "client":
+        assert np.all(np.asarray(escalation) == 0.0)
+    else:
+        assert max(escalation) < 0
