@@ -263,7 +263,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                        p.loss_rate, p.event_size, p.event_dispersion, keys, day, _AIR, w.struck,
                        w.losses_today, s.losses_by, w.rates, s.air_losses, s.support_days)
     air_support.attribute(s.air_target, s.air_client, w.air_blame, w.attack, w.losses_today,
-                          w.struck, w.hostile, w.blamed)
+                          w.struck, w.hostile, w.blamed, s.blamed_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
     air_support.add_power(p.air, w.cover, s.affinity, w.armed, s.air_target, s.air_client,
@@ -283,7 +283,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 5. the ladder
     # the ladder and grievances answer acts and losses as their targets attribute them
-    escalation.drive(w.hostile, w.sanction, w.deescalate, w.blamed, s.losses_by, p.trade,
+    escalation.drive(w.hostile, w.sanction, w.deescalate, w.blamed, s.blamed_by, p.trade,
                      exogenous[0], s.rung, p.rung_rest, p.base_drift, p.hostility,
                      p.sanction_drive, p.provocation, p.conciliation, p.weariness,
                      p.trade_damping, p.mediation, w.drive)

@@ -59,6 +59,7 @@ class State:
     pressure: np.ndarray  # (R, A)
     control: np.ndarray  # (R, O, A)
     losses_by: np.ndarray  # (R, A, A) int: losses of i caused by j, cumulative
+    blamed_by: np.ndarray  # (R, A, A) int: losses of i attributed to j (air support's blame)
     grievance: np.ndarray  # (R, A, A)
     sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
@@ -262,6 +263,7 @@ class CrisisModel(mesa.Model):
         self.state = State(
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
+            blamed_by=np.zeros((r, n, n), dtype=np.int64),
             sanction_cost=np.zeros((r, n, n)),
             people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
             displaced=np.zeros(r, dtype=np.int64), gate_open=gate_open,

@@ -150,14 +150,17 @@ def strike(target, client, intensity, air, cover, exposure, loss_rate, event_siz
 
 
 @helper
-def attribute(target, client, blame, attack, losses_today, struck, hostile, blamed):
+def attribute(target, client, blame, attack, losses_today, struck, hostile, blamed,
+              blamed_total):
     """Hostile acts and casualties as the target attributes them, ``(R, A, A)`` each.
 
     ``hostile`` is today's attacks plus each patron's sorties as an attack on the target by
     the side(s) blamed; ``blamed`` is today's losses with each patron's strikes moved from the
-    patron's column to the blamed side(s) (counted in each column under ``both``). The
-    escalation drive, the grievance memory and the affinity cost of attacks read these; the
-    soldiers lost (pressure, weariness, indicators) are counted once, in ``losses_today``.
+    patron's column to the blamed side(s) (counted in each column under ``both``), and is
+    added to ``blamed_total``. The escalation drive (acts, provocation and the weariness of a
+    dyad's accumulated losses), the grievance memory and the affinity cost of attacks read
+    these; the soldiers lost (pressure, war weariness, indicators) are counted once, in
+    ``losses_today``.
     """
     n = attack.shape[1]
     for r in range(attack.shape[0]):
@@ -175,3 +178,6 @@ def attribute(target, client, blame, attack, losses_today, struck, hostile, blam
             blamed[r, t, c] += np.int64(to_client) * hit
             hostile[r, a, t] += to_patron
             hostile[r, c, t] += to_client
+        for i in range(n):
+            for j in range(n):
+                blamed_total[r, i, j] += blamed[r, i, j]
