@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.jit import helper, kernel, packed, pick, tuple_type
-from sim.world import OBJ, VERB
+from sim.world import BLAME_CODE, OBJ, VERB
 
 
 @dataclass
@@ -81,6 +81,7 @@ _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanc
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
 _AIR_SUPPORT = VERB["air_support"]
+_BLAME_CLIENT = BLAME_CODE["client"]
 
 
 @helper
@@ -164,7 +165,7 @@ def _score_menu(s, p, structure, armed_from):
         for e in range(verb.size):
             a, v = actor[e], verb[e]
             value = 0.0
-            if v in (_ATTACK, _DEESCALATE, _SANCTION):
+            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
@@ -201,15 +202,56 @@ def _score_menu(s, p, structure, armed_from):
                 if barred[r, a, t]:
                     value = -np.inf
             elif v == _AIR_SUPPORT:
-                value = _air_support_value(
-                    q, r, a, target[e], client[e], air_blame[q, e], armed_from, n_rungs, w,
-                    rung, affinity, cover, attack_prev, air_target, air_client, power,
-                    powered, control, can_hold, pressure_, grievance, weariness, barred,
-                    horizon, boost, intensity_of, severity, risk_attitude, loss_unit,
-                    territory_unit, partner, trade, air, exposure, loss_rate,
-                    event_size, exponent, hostility, provocation, rate_up, base_drift,
-                    trade_damping, retaliation, value_of, speed, aff_attack, war_cost,
-                    war_weariness)
+                # patron a backs client c against t: scored as attack is (see the docstring
+                # of _coalition_gains for the territory rule); inline, as a call passing the
+                # state's arrays cost more than the scoring itself
+                t, c = target[e], client[e]
+                value = -np.inf  # a ceasefire bars a or c from t, or c and t are not fighting
+                pushed = attack_prev[r, c, t] + attack_prev[r, t, c]
+                heat = intensity_of[q, rung[r, c, t]]
+                if pushed > 0:
+                    heat = max(heat, intensity_of[q, armed_from])
+                heat *= 1.0 + boost[q] * pushed
+                if heat > 0.0 and not (barred[r, a, t] or barred[r, c, t]):
+                    blamed = 0.0 if air_blame[q, e] == _BLAME_CLIENT else 1.0
+                    strikes = (loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t])
+                               * exposure[q, t])
+                    # the client's contest with the sorties and without them
+                    friend = max(affinity[r, a, c], 0.0)
+                    fights = rung[r, a, t] >= armed_from or attack_prev[r, a, t] > 0
+                    help_ = air[q, a] * (1.0 - cover[r, t]) * (1.0 - (friend if fights
+                                                                      else 0.0))
+                    flew = air_target[r, a] == t and air_client[r, a] == c  # in the power
+                    with_help = power[r, c, t] if flew else power[r, c, t] + help_
+                    without = max(with_help - help_, 0.0)
+                    theirs = powered[r, t, c]  # every contest is computed in the morning
+                    with_m = with_help ** exponent[q]
+                    without_m = without ** exponent[q]
+                    decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
+                               - (without_m / (without_m + theirs)
+                                  if without_m + theirs > 0 else 0.5))
+                    push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
+                    stake = 0.0
+                    for o in range(o_count):
+                        stake += (value_of[q, o, a] * control[r, o, t] * speed[q, o]
+                                  * can_hold[q, o, c])
+                    territory = stake * friend * attack_prev[r, c, t] * push * 2.0 * decided
+                    # own escalation with t: a hostile act and a day with casualties, if blamed
+                    chance = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
+                    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * chance)
+                                         - _tanh_pos(d0))
+                    escalation = blamed * (min(d_up * horizon[q], 1.0)
+                                           * abs(severity[q, _moved_rung(rung[r, a, t], 1,
+                                                                         n_rungs)]
+                                                 - severity[q, rung[r, a, t]]))
+                    value = (
+                        w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
+                        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                        + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
+                        * grievance[r, a, t] / loss_unit[q]
+                        - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
+                        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+                    )
             elif v == _DEESCALATE:
                 d_down = rate_down[q] * (_tanh_pos(-(d0 - conciliation[q])) - _tanh_pos(-d0))
                 escalation = (min(d_down * horizon[q], 1.0)
@@ -313,71 +355,6 @@ def _score_menu(s, p, structure, armed_from):
                     )
             utility[r, e] = value - action_cost[q, e]
     return utility
-
-
-@helper
-def _air_support_value(q, r, a, t, c, blame, armed_from, n_rungs, w, rung, affinity, cover,
-                       attack_prev, air_target, air_client, power, powered, control, can_hold,
-                       pressure_, grievance, weariness, barred, horizon, boost, intensity_of,
-                       severity, risk_attitude, loss_unit, territory_unit, partner, trade, air,
-                       exposure, loss_rate, event_size, exponent, hostility,
-                       provocation, rate_up, base_drift, trade_damping, retaliation, value_of,
-                       speed, aff_attack, war_cost, war_weariness):
-    """Utility to patron a of flying air support for client c against t today.
-
-    Scored as ``attack`` is (others keep yesterday's postures): the territory the sorties win
-    for the client, as the share of its contest with t they decide (``_coalition_gains``'s
-    rule), valued by a's own value of the ground and weighted by its affinity with c; the
-    escalation risk, ties cost and retaliation value of a hostile act in a's own dyad with t,
-    each only as far as a is blamed for the strikes (under ``client`` blame they fall on the
-    client's dyad); the provocation of the losses the strikes inflict; the cost of fighting.
-    Not on the menu (``-inf``) when a ceasefire bars a or c from t, or when c and t are not
-    fighting (nothing to support: a no-op).
-    """
-    if barred[r, a, t] or barred[r, c, t]:
-        return -np.inf
-    other = attack_prev[r, c, t] + attack_prev[r, t, c]
-    heat = intensity_of[q, rung[r, c, t]]
-    if other > 0:
-        heat = max(heat, intensity_of[q, armed_from])
-    heat *= 1.0 + boost[q] * other
-    if heat <= 0.0:
-        return -np.inf
-    to_patron = 0.0 if blame == 0 else 1.0  # air_support.blamed_shares
-    strikes = loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t]) * exposure[q, t]
-    # territory: the client's contest with the sorties against without them
-    friend = max(affinity[r, a, c], 0.0)
-    fights = rung[r, a, t] >= armed_from or attack_prev[r, a, t] > 0
-    help_ = air[q, a] * (1.0 - cover[r, t]) * (1.0 - (friend if fights else 0.0))
-    flew = air_target[r, a] == t and air_client[r, a] == c  # yesterday's are in the power
-    with_help = power[r, c, t] if flew else power[r, c, t] + help_
-    without = max(with_help - help_, 0.0)
-    m = exponent[q]
-    theirs = powered[r, t, c]  # every dyad's contest is computed in the morning
-    with_m, without_m = with_help ** m, without ** m
-    decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
-               - (without_m / (without_m + theirs) if without_m + theirs > 0 else 0.5))
-    push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
-    stake = 0.0
-    for o in range(control.shape[1]):
-        stake += value_of[q, o, a] * control[r, o, t] * speed[q, o] * can_hold[q, o, c]
-    territory = stake * friend * attack_prev[r, c, t] * push * 2.0 * decided
-    # own escalation with t: a hostile act, and a day with casualties, if a is blamed
-    d0 = base_drift[q] + hostility[q] * attack_prev[r, t, a] - trade_damping[q] * trade[q, a, t]
-    casualties = 1.0 - np.exp(-strikes / event_size[q])  # chance of a strike event today
-    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * casualties)
-                         - _tanh_pos(d0))
-    escalation = to_patron * (min(d_up * horizon[q], 1.0)
-                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
-                                    - severity[q, rung[r, a, t]]))
-    return (
-        w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
-        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
-        + to_patron * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
-        * grievance[r, a, t] / loss_unit[q]
-        - to_patron * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
-        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
-    )
 
 
 @helper
