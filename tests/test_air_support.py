@@ -175,3 +175,44 @@ def test_the_patron_weighs_escalation_only_where_it_is_blamed(fictional, blame):
         assert np.all(np.asarray(escalation) == 0.0)
     else:
         assert max(escalation) < 0
+
+
+def test_a_ceasefire_in_force_grounds_the_sorties():
+    """Support over a dyad an agreement's ceasefire covers (client-target or patron-target)
+    is dropped; support elsewhere flies."""
+    from sim.mechanisms.air_support import cancel_barred
+
+    ceasefire = np.zeros((1, 4, 4), dtype=bool)
+    ceasefire[0, 1, 2] = ceasefire[0, 2, 1] = True  # client 1 ~ target 2
+    target = np.array([[2, -1, -1, 2]])  # 0 backs 1 against 2; 3 backs 0 against 2
+    client = np.array([[1, -1, -1, 0]])
+    cancel_barred(np.array([[True]]), ceasefire, target, client)
+    assert target.tolist() == [[-1, -1, -1, 2]] and client.tolist() == [[-1, -1, -1, 0]]
+    target, client = np.array([[2, -1, -1, 2]]), np.array([[1, -1, -1, 0]])
+    cancel_barred(np.array([[False]]), ceasefire, target, client)  # not in force: both fly
+    assert target.tolist() == [[2, -1, -1, 2]]
+
+
+@pytest.mark.parametrize("blame, patron_column, client_column", [
+    ("client", 0, 7), ("patron", 7, 0), ("both", 7, 7)])
+def test_blame_moves_the_strikes_not_the_soldiers(blame, patron_column, client_column):
+    """Patron 0 backs client 1 against 2, whose strikes killed 7: the target's losses as it
+    attributes them, and the attacks it sees, follow blame; its soldiers lost stay 7."""
+    from sim.mechanisms.air_support import attribute
+    from sim.world import BLAME_CODE
+
+    n = 3
+    losses = np.zeros((1, n, n), dtype=np.int64)
+    struck = np.zeros_like(losses)
+    losses[0, 2, 0] = struck[0, 2, 0] = 7
+    losses[0, 2, 1] = 3  # the client's own fire
+    attack = np.zeros((1, n, n))
+    attack[0, 1, 2] = 1.0
+    hostile, blamed, total = np.zeros((1, n, n)), np.zeros_like(losses), np.zeros_like(losses)
+    attribute(np.array([[2, -1, -1]]), np.array([[1, -1, -1]]),
+              np.array([[BLAME_CODE[blame], -1, -1]]), attack, losses, struck, hostile, blamed,
+              total)
+    assert blamed[0, 2, 0] == patron_column and blamed[0, 2, 1] == 3 + client_column
+    assert np.array_equal(total, blamed)
+    assert hostile[0, 0, 2] == (patron_column > 0) and hostile[0, 1, 2] == 1 + (client_column > 0)
+    assert losses[0, 2].sum() == 10  # the soldiers, once
