@@ -70,6 +70,7 @@ class Workspace:
     conflict_people: np.ndarray  # (R,) int
     gains: np.ndarray  # (R, D, 2) each party's surplus from each deal
     perceived: np.ndarray  # (R, D, 2) that surplus as the party sees it (private information)
+    stake: np.ndarray  # (R, D, 2) each party's stake in fighting on (what optimism scales)
     shrink: np.ndarray  # (R, D) share of private information and optimism still unrevealed
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire in force
     armed: np.ndarray  # (R, A, A) bool: i is fighting j
@@ -128,7 +129,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
         available=b(r, assets), potential=f(r, edges), conflict_people=i(r),
-        gains=f(r, deals, 2), perceived=f(r, deals, 2), shrink=f(r, deals), barred=b(r, n, n),
+        gains=f(r, deals, 2), perceived=f(r, deals, 2), stake=f(r, deals, 2), shrink=f(r, deals),
+        barred=b(r, n, n),
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
         relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
@@ -179,8 +181,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
             s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_parties,
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
-            p.loss_unit, p.concession, w.terms_work, w.gains)
-        bargaining.perceive(w.gains, private, s.information, p.optimism, st.deal_parties,
+            p.loss_unit, p.concession, w.terms_work, w.gains, w.stake)
+        bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_parties,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
@@ -243,8 +245,10 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 3. deals: breakdowns, new agreements, their terms and ceasefires
     if st.deal_parties.shape[0] > 0:
-        bargaining.breakdown_hazard(s.affinity, s.pressure, st.deal_ceasefire, st.deal_parties,
-                                    p.breakdown_base, p.breakdown_hostility, w.hazard)
+        # w.losses_today still holds yesterday's losses: violations of the ceasefires
+        bargaining.breakdown_hazard(s.affinity, s.pressure, w.losses_today, st.deal_ceasefire,
+                                    st.deal_parties, p.breakdown_base, p.breakdown_hostility,
+                                    p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
            p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
            s.rung, w.attack, w.cap, events)
@@ -278,8 +282,9 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.fatigue_step(w.attack, p.culmination, p.recovery, s.fatigue)
     bargaining.weariness_step(w.armed, s.losses_by, p.loss_unit, p.weariness_days, s.war_days,
                               s.weariness)
-    bargaining.learn(s.intensity, w.losses_today, w.rates, exogenous[0], st.deal_ceasefire,
-                     p.event_size, p.event_dispersion, p.mediation_info, s.information)
+    bargaining.learn(s.intensity, w.losses_today, exogenous[2], w.rates, exogenous[0],
+                     st.deal_ceasefire, p.event_size, p.event_dispersion, p.mediation_info,
+                     s.information)
 
     # 5. the ladder
     # the ladder and grievances answer acts and losses as their targets attribute them

@@ -367,8 +367,9 @@ class CrisisModel(mesa.Model):
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
-            deal_perceived=w.perceived, deal_shrink=w.shrink, agreement=s.agreement,
-            cooling=self._cooling(day), barred=w.barred, weariness=s.weariness)
+            deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
+            agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
+            weariness=s.weariness)
         utility = score_menu(situation, lay, p)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))

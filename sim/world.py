@@ -293,6 +293,7 @@ class Params:
     deal_cap: np.ndarray  # (P, D) int
     breakdown_base: np.ndarray
     breakdown_hostility: np.ndarray
+    breakdown_violation: np.ndarray
     bargaining_noise: np.ndarray
     bargaining_horizon: np.ndarray
     learning: np.ndarray
@@ -618,6 +619,7 @@ def compile_scenario(spec: Scenario) -> World:
         deal_cap=_arr([ri[spec.deals[x].rung_cap] for x in deals], np.int64),
         breakdown_base=_arr([spec.deals[x].breakdown_base for x in deals]),
         breakdown_hostility=_arr([spec.deals[x].breakdown_hostility for x in deals]),
+        breakdown_violation=_arr([spec.deals[x].breakdown_violation for x in deals]),
         bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
         learning=_arr(bar.learning), rejection_info=_arr(bar.rejection_info),
         mediation_info=_arr(bar.mediation_info), cooling_off=_arr(bar.cooling_off, np.int64),

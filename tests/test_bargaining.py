@@ -92,13 +92,20 @@ def _agreed_by(first: np.ndarray, day: int) -> np.ndarray:
     return (~np.isnan(first) & (first <= day)).astype(float)
 
 
+def _first_day(first: np.ndarray, horizon: int = 120) -> np.ndarray:
+    """The first agreement's day, with runs that never agree counted at the horizon."""
+    return np.where(np.isnan(first), horizon, first)
+
+
 def test_costlier_fighting_brings_agreement_sooner(baseline, base):
-    """Learning and weariness: doubling the loss rate makes an agreement by day 60 likelier."""
+    """Learning and weariness: doubling the loss rate brings the first agreement sooner (the
+    baseline's compromise lies inside both sides' bargaining range, so nearly every run
+    agrees by day 60 either way: the day is what costlier fighting moves)."""
     data = copy.deepcopy(baseline.data)
     data["fighting"]["loss_rate"] = _number(data["fighting"]["loss_rate"]) * 2
     a, b = base, unfold(load_data(data))
-    mean, low, high = paired_effect(_agreed_by(a["first"], 60), _agreed_by(b["first"], 60))
-    assert low > 0, f"agreement by day 60: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
+    mean, low, high = paired_effect(_first_day(a["first"]), _first_day(b["first"]))
+    assert high < 0, f"first agreement day: effect {mean:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def test_a_mediator_raises_the_chance_of_agreement(baseline, base):
@@ -107,8 +114,9 @@ def test_a_mediator_raises_the_chance_of_agreement(baseline, base):
         {"date": "2020-02-28", "name": "mediation", "kind": "mediation",
          "between": ["turkey", "russia"], "amount": 1.0, "days": 14})
     a, b = base, unfold(load_data(data))
-    mean, low, high = paired_effect(_agreed_by(a["first"], 119), _agreed_by(b["first"], 119))
-    assert low > 0, f"agreement: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
+    # by the end of the mediation (day 7 + 14 days): later, nearly every run has agreed anyway
+    mean, low, high = paired_effect(_agreed_by(a["first"], 21), _agreed_by(b["first"], 21))
+    assert low > 0, f"agreement by day 21: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _number(value):

@@ -10,16 +10,21 @@ it would avoid under the ceasefire, the war costs and war weariness it would she
 fighting, and the standing lost by conceding ground when domestic pressure is high.
 
 A party does not know the others' resolve and overrates its own prospects (mutual optimism:
-Blainey 1973; Fearon 1995). It accepts a deal when its *perceived* surplus is positive: its
-surplus plus ``shrink * (noise * z - optimism)``, where ``z`` is its private type (a standard
-normal drawn once per run and deal) and ``shrink = exp(-learning * information)``. Information
-about the deal's parties accumulates with what fighting reveals (days of fighting weighted by
-intensity, and losses beyond their expected scatter: Slantchev 2003 "The principle of convergence in wartime
-negotiations"; Filson & Werner 2002), with every rejected proposal (Powell 2004), and with
-mediation on the ceasefire's dyads. So deals that are out of reach at the start can become
-acceptable after costly fighting, and the day of agreement is spread, not piled at day 0.
+Blainey 1973; Fearon 1995): while fighting, it believes fighting on would win it the share
+``optimism`` of the ground at stake (valued ground that neither it nor its friends hold). It
+accepts a deal when its *perceived* surplus is positive: its surplus plus its private resolve
+``noise * z`` (``z`` a standard normal drawn once per run and deal: a trait, not a mistake)
+minus ``shrink * optimism * stake``, with ``shrink = exp(-learning * information)``.
+Information about the deal's parties accumulates with what fighting reveals (days of fighting
+weighted by intensity, and losses beyond their expected scatter: Slantchev 2003 "The principle
+of convergence in wartime negotiations"; Filson & Werner 2002), with every rejected proposal
+(Powell 2004), and with mediation on the ceasefire's dyads. So deals that are out of reach at
+the start can become acceptable after costly fighting, and the day of agreement is spread, not
+piled at day 0; a party whose resolve outweighs its gain from a deal never signs it, however
+long it fights.
 
-War weariness (Mueller 1973) grows with the log of own losses and with days at war; it raises
+War weariness (Mueller 1973) grows, with a lag of about ``weariness_days``, with the log of own
+losses and with days at war; it raises
 the value of a deal for a side that is fighting (and lowers that of attacking:
 ``sim.mechanisms.decisions``).
 
@@ -33,8 +38,12 @@ ceasefire dyads and the parties' pressure.
 References:
     Blainey, G. (1973). The Causes of War. Free Press.
     Fearon, J. D. (1995). Rationalist explanations for war. International Organization 49(3).
+    Fortna, V. P. (2004). Peace Time: Cease-Fire Agreements and the Durability of Peace.
+        Princeton University Press.
     Filson, D. & Werner, S. (2002). A bargaining model of war and peace. American Journal of
     Political Science 46(4).
+    Mueller, J. (1970). Presidential popularity from Truman to Johnson. American Political
+    Science Review 64(1).
     Mueller, J. (1973). War, Presidents and Public Opinion. Wiley.
     Powell, R. (2004). Bargaining and learning while fighting. American Journal of Political
     Science 48(2).
@@ -57,8 +66,13 @@ from sim.world import OBJ
 def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, weariness,
             ceasefire, transfers, parties, horizon, interests, risk_attitude, severity, value,
             terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession, work,
-            out):
+            out, stake):
     """Each party's gain from each deal over the status quo path, ``(R, D, 2)``, in utility.
+
+    Also writes each party's *stake* in fighting on, ``(R, D, 2)``: the utility of the valued
+    ground that neither it nor its friends hold (what a month of fighting could win it), when
+    it is fighting across the deal's ceasefire (0 otherwise). Optimism is a share of it
+    (``perceive``).
 
     Args:
         control: ``(R, O, A)`` control today.
@@ -87,6 +101,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
         work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
         out: ``(R, D, 2)`` result.
+        stake: ``(R, D, 2)`` written: the party's stake in fighting on.
     """
     o_count, n = control.shape[1], control.shape[2]
     for r in range(out.shape[0]):
@@ -109,14 +124,15 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                 # value-weighted ground a holds now, after fighting on and under the deal,
                 # counting what friends hold: sum_o value[o, a] sum_b held[o, b] max(A_ab, 0)
                 # (affinity 1 to oneself): a patron gains from ground its client takes
-                now, fighting_on, with_deal = 0.0, 0.0, 0.0
+                now, fighting_on, with_deal, contested = 0.0, 0.0, 0.0, 0.0
                 for o in range(o_count):
                     held_now, held_fighting, held_deal = 0.0, 0.0, 0.0
                     for b in range(n):
-                        friend = max(affinity[r, a, b], 0.0)
+                        friend = 1.0 if b == a else min(max(affinity[r, a, b], 0.0), 1.0)
                         held_now += work[0, o, b] * friend
                         held_fighting += work[1, o, b] * friend
                         held_deal += work[2, o, b] * friend
+                    contested += max(1.0 - held_now, 0.0) * value[q, o, a]
                     now += held_now * value[q, o, a]
                     fighting_on += held_fighting * value[q, o, a]
                     with_deal += held_deal * value[q, o, a]
@@ -128,6 +144,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                         if armed[r, a, j] or armed[r, j, a]:
                             in_fight = 1.0  # only a side that is fighting saves war's costs
                 conceded = 1.0 if with_deal < now - 1e-9 else 0.0
+                stake[r, d, side] = w[q, a, _TERRITORY] * contested / territory_unit[q] * in_fight
                 out[r, d, side] = (
                     w[q, a, _TERRITORY] * (with_deal - fighting_on) / territory_unit[q]
                     + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
@@ -144,15 +161,22 @@ _ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
 
 
 @helper
-def perceive(gains, private, information, optimism, parties, noise, learning, shrink, out):
+def perceive(gains, stake, private, information, optimism, parties, noise, learning, shrink,
+             out):
     """Each party's surplus as it sees it, ``(R, D, 2)``, and what is still unrevealed.
 
-    ``out = gains + shrink * (noise * z - optimism)`` with ``shrink = exp(-learning *
-    information)`` (``shrink`` is written too, ``(R, D)``): revealed information narrows
-    private information and optimism alike (Slantchev 2003).
+    ``out = gains + noise * z - shrink * optimism * stake`` with ``shrink = exp(-learning *
+    information)`` (``shrink`` is written too, ``(R, D)``). ``noise * z`` is the party's private
+    resolve: how much more (or less) than the public stakes it values the issue, a trait that
+    fighting reveals to the other side (the proposer's uncertainty about it shrinks:
+    ``sim.mechanisms.decisions``) but does not change (Fearon 1995). A party that is fighting
+    believes fighting on would win it the share ``optimism`` of the ground at stake (mutual
+    optimism about relative power: Blainey 1973), so optimism weighs as much as the stakes and
+    nothing at peace; that belief is what fighting corrects (Slantchev 2003; Smith & Stam 2004).
 
     Args:
         gains: ``(R, D, 2)`` surpluses (``surplus``).
+        stake: ``(R, D, 2)`` each party's stake in fighting on (``surplus``).
         private: ``(R, D, 2)`` private types, standard normal.
         information: ``(R, D)`` information revealed so far.
         optimism: ``(P, A)``.
@@ -169,8 +193,8 @@ def perceive(gains, private, information, optimism, parties, noise, learning, sh
             shrink[r, d] = left
             for side in range(2):
                 a = parties[d, side]
-                out[r, d, side] = (gains[r, d, side]
-                                   + left * (noise[q] * private[r, d, side] - optimism[q, a]))
+                out[r, d, side] = (gains[r, d, side] + noise[q] * private[r, d, side]
+                                   - left * optimism[q, a] * stake[r, d, side])
 
 
 @helper
@@ -180,8 +204,8 @@ def accepted(perceived, their_perceived):
 
 
 @helper
-def learn(intensity, losses_today, rates, mediation, ceasefire, event_size, dispersion,
-          mediation_info, information):
+def learn(intensity, losses_today, scripted, rates, mediation, ceasefire, event_size,
+          dispersion, mediation_info, information):
     """Information revealed today about each deal's parties, added to ``information``.
 
     Fighting across the deal's ceasefire dyads reveals information in proportion to its
@@ -191,12 +215,15 @@ def learn(intensity, losses_today, rates, mediation, ceasefire, event_size, disp
     from the expected toll beyond one standard deviation, ``max(|losses - rate| / sd - 1, 0)``,
     with ``sd`` the spread of the heavy-tailed toll (``fighting.event_losses``: variance
     ``rate (1 + size (1 + 1 / dispersion))``). Ordinary day-to-day scatter is expected and
-    teaches nothing; a massacre or an unexpectedly quiet front does. Mediation on those dyads
-    adds ``mediation_info`` per unit of effort.
+    teaches nothing; a massacre or an unexpectedly quiet front does. Losses a scenario's
+    timeline scripts (``casualties`` events) are left out: they are not draws of the contest,
+    and their expected size is not known. Mediation on those dyads adds ``mediation_info`` per
+    unit of effort.
 
     Args:
         intensity: ``(R, A, A)`` today's fighting intensity (symmetric).
         losses_today: ``(R, A, A)`` int.
+        scripted: ``(A, A)`` today's scripted casualties (included in ``losses_today``).
         rates: ``(R, A, A)`` expected losses today.
         mediation: ``(A, A)`` mediation effort today (symmetric).
         ceasefire: ``(D, A, A)`` bool.
@@ -219,18 +246,22 @@ def learn(intensity, losses_today, rates, mediation, ceasefire, event_size, disp
                     for a, b in ((i, j), (j, i)):
                         rate = rates[r, a, b]
                         if rate > 0.0:
-                            z = abs(losses_today[r, a, b] - rate) / np.sqrt(rate * spread)
+                            drawn = losses_today[r, a, b] - scripted[a, b]
+                            z = abs(drawn - rate) / np.sqrt(rate * spread)
                             revealed += max(z - 1.0, 0.0)
             information[r, d] += revealed
 
 
 @helper
 def weariness_step(armed, losses_by, loss_unit, weariness_days, war_days, out):
-    """War weariness per actor, ``(R, A)``, written to ``out``; ``war_days`` counts up.
+    """War weariness per actor, ``(R, A)``, updated in ``out``; ``war_days`` counts up.
 
-    ``log(1 + own losses / loss_unit) + days at war / weariness_days`` (Mueller 1973: support
-    for a war falls with the log of its casualties; and with its length). A day at war is a
-    day the actor fights anyone (``armed``).
+    Weariness follows ``log(1 + own losses / loss_unit) + days at war / weariness_days``
+    (Mueller 1973: support for a war falls with the log of its casualties, and with its length)
+    with a lag: each day it closes ``1 / weariness_days`` of the gap to that level. Casualties
+    first rally a public behind its leader (Mueller 1970; the short-lived "rally round the
+    flag") and weigh on support only over the following weeks, so a massacre provokes before
+    it wearies. A day at war is a day the actor fights anyone (``armed``).
     """
     n = out.shape[1]
     for r in range(out.shape[0]):
@@ -243,15 +274,19 @@ def weariness_step(armed, losses_by, loss_unit, weariness_days, war_days, out):
                 lost += losses_by[r, a, b]
             if fighting:
                 war_days[r, a] += 1
-            out[r, a] = np.log1p(lost / loss_unit[q]) + war_days[r, a] / weariness_days[q]
+            level = np.log1p(lost / loss_unit[q]) + war_days[r, a] / weariness_days[q]
+            out[r, a] += (level - out[r, a]) / weariness_days[q]
 
 
 @helper
-def breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostility, out):
+def breakdown_hazard(affinity, pressure, losses, ceasefire, parties, base, per_hostility,
+                     per_violation, out):
     """Daily chance each agreement breaks down, ``(R, D)``.
 
     Residual hostility is the worst enmity across the ceasefire's dyads plus the parties' mean
-    domestic pressure.
+    domestic pressure. Violations add to it: each soldier lost across the ceasefire's dyads the
+    day before adds ``per_violation`` (ceasefires fail after violations that kill; Fortna 2004
+    "Peace Time"), so a massacre during a ceasefire can end it.
     """
     n = affinity.shape[1]
     for r in range(out.shape[0]):
@@ -266,5 +301,11 @@ def breakdown_hazard(affinity, pressure, ceasefire, parties, base, per_hostility
             for side in range(parties.shape[1]):
                 mean_pressure += pressure[r, parties[d, side]]
             hostility = worst + mean_pressure / parties.shape[1]
-            hazard = base[q, d] + per_hostility[q, d] * hostility
+            violations = 0.0
+            for i in range(n):
+                for j in range(n):
+                    if ceasefire[d, i, j]:
+                        violations += losses[r, i, j]
+            hazard = (base[q, d] + per_hostility[q, d] * hostility
+                      + per_violation[q, d] * violations)
             out[r, d] = min(max(hazard, 0.0), 1.0)

@@ -54,6 +54,7 @@ class Situation:
     deal_gains: np.ndarray  # (R, D, 2)
     deal_perceived: np.ndarray  # (R, D, 2) each party's surplus as it sees it
     deal_shrink: np.ndarray  # (R, D) share of private information still unrevealed
+    deal_stake: np.ndarray  # (R, D, 2) each party's stake in fighting on (optimism's scale)
     agreement: np.ndarray  # (R, D) bool
     cooling: np.ndarray  # (R, D) bool: in the cooling-off period after a breakdown
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
@@ -125,6 +126,7 @@ def _score_menu(s, p, structure, armed_from):
     arrivals, conflict_people, gains = s.arrivals, s.conflict_people, s.deal_gains
     agreement, barred, cooling = s.agreement, s.barred, s.cooling
     perceived, shrink, weariness = s.deal_perceived, s.deal_shrink, s.weariness
+    stake = s.deal_stake
     war_weariness, optimism = p.war_weariness, p.optimism
     horizon, boost, intensity_of, severity = (p.horizon, p.attack_boost, p.rung_intensity,
                                               p.rung_severity)
@@ -281,7 +283,8 @@ def _score_menu(s, p, structure, armed_from):
                 # the other side accepts if its perceived surplus is positive: its surplus
                 # and public optimism are seen, its private type is not (bargaining's rule)
                 spread = max(noise_scale[q] * shrink[r, d], 1e-9)
-                theirs = gains[r, d, 1 - side] - shrink[r, d] * optimism[q, other]
+                theirs = (gains[r, d, 1 - side]
+                          - shrink[r, d] * optimism[q, other] * stake[r, d, 1 - side])
                 z = min(max(theirs / spread, -30.0), 30.0)
                 value = 1.0 / (1.0 + np.exp(-1.702 * z)) * perceived[r, d, side]
                 if agreement[r, d] or cooling[r, d]:

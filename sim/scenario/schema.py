@@ -246,14 +246,19 @@ class Actor(Strict):
         0.02, description="Utility cost per day of fighting (economy, politics) when attacking."
     )
     optimism: Signed = Field(
-        0.0, description="Mutual optimism (Blainey 1973; Fearon 1995): utility by which the "
-        "actor overrates its prospects against a deal at the start; fighting, rejected "
-        "proposals and mediation reveal information and shrink it (``bargaining.learning``).",
+        0.1, description="Mutual optimism (Blainey 1973; Fearon 1995): while fighting, the share "
+        "of the valued ground it and its friends do not hold that the actor believes fighting "
+        "on over the bargaining horizon would win it (negative: pessimism), weighed against a "
+        "deal; fighting, rejected proposals and mediation reveal information and shrink it "
+        "(``bargaining.learning``). The default, a tenth, is the modest optimism found at the "
+        "start of most wars (Blainey 1973: wars begin when states disagree about their relative "
+        "strength); set it higher where leaders are on record expecting to win.",
     )
     war_weariness: NonNegative = Field(
-        0.1, description="Daily utility of peace per unit of war weariness (log of own losses "
+        0.02, description="Daily utility of peace per unit of war weariness (log of own losses "
         "in loss units plus days at war over ``bargaining.weariness_days``; Mueller 1973): "
-        "raises the value of a deal and lowers that of attacking.",
+        "raises the value of a deal and lowers that of attacking. The default makes a month at "
+        "war (weariness 1) double the default daily cost of fighting (``war_cost``).",
     )
     pressure: PressureTraits = Field(default_factory=PressureTraits)
     blame: Blame | None = Field(
@@ -526,12 +531,21 @@ class Deal(Strict):
     breakdown_hostility: NonNegative = Field(
         0.03, description="Extra hazard per unit of hostility (negative affinity, pressure)."
     )
+    breakdown_violation: Probability = Field(
+        0.005, description="Extra hazard per soldier lost across the ceasefire's dyads the day "
+        "before (a violation; Fortna 2004): a massacre of 30 during a ceasefire ends it about "
+        "one time in seven.",
+    )
 
 
 class Bargaining(Strict):
     """Bargaining in the shadow of war (Fearon 1995; Powell 2006)."""
 
-    noise: Positive = Field(0.05, description="Std. dev. of private information on each side.")
+    noise: Positive = Field(
+        0.05, description="Std. dev. of each party's private resolve in a deal (utility): how "
+        "much more or less than the public stakes it values the issue; a trait drawn once per "
+        "run and deal, revealed to the other side by fighting but not changed by it.",
+    )
     horizon: Annotated[int, Field(ge=1, le=365)] = Field(
         30, description="Days over which the status quo path is compared with the deal."
     )
@@ -552,7 +566,8 @@ class Bargaining(Strict):
     )
     weariness_days: Positive = Field(
         30.0, description="Days at war that weigh as much war weariness as e-fold own losses "
-        "(one loss unit's worth).",
+        "(one loss unit's worth); also the lag, in days, with which weariness follows losses "
+        "and days at war (casualties rally a public first and weary it later).",
     )
 
 
