@@ -226,21 +226,21 @@ def _score_menu(s, p, structure, armed_from):
                     flew = air_target[r, a] == t and air_client[r, a] == c  # in the power
                     with_help = power[r, c, t] if flew else power[r, c, t] + help_
                     without = max(with_help - help_, 0.0)
-                    theirs = powered[r, t, c]  # every contest is computed in the morning
+                    against = powered[r, t, c]  # every contest is computed in the morning
                     with_m = with_help ** exponent[q]
                     without_m = without ** exponent[q]
-                    decided = ((with_m / (with_m + theirs) if with_m + theirs > 0 else 0.5)
-                               - (without_m / (without_m + theirs)
-                                  if without_m + theirs > 0 else 0.5))
+                    decided = ((with_m / (with_m + against) if with_m + against > 0 else 0.5)
+                               - (without_m / (without_m + against)
+                                  if without_m + against > 0 else 0.5))
                     push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
-                    stake = 0.0
+                    held = 0.0  # a's value of the ground c can take from t
                     for o in range(o_count):
-                        stake += (value_of[q, o, a] * control[r, o, t] * speed[q, o]
+                        held += (value_of[q, o, a] * control[r, o, t] * speed[q, o]
                                   * can_hold[q, o, c])
-                    territory = stake * friend * attack_prev[r, c, t] * push * 2.0 * decided
+                    territory = held * friend * attack_prev[r, c, t] * push * 2.0 * decided
                     # own escalation with t: a hostile act and a day with casualties, if blamed
-                    chance = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
-                    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * chance)
+                    struck = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
+                    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * struck)
                                          - _tanh_pos(d0))
                     escalation = blamed * (min(d_up * horizon[q], 1.0)
                                            * abs(severity[q, _moved_rung(rung[r, a, t], 1,
