@@ -65,10 +65,10 @@ class StateActor(mesa.Agent):
         """Choose a posture and a move in every replication by quantal response.
 
         An actor acts on two tracks a day, so negotiating never forces it to stop fighting
-        (or defending itself): a *posture* (hold, attack, de-escalate) and a *move* (propose
-        a deal, request, grant or activate an asset, sanction, open or close a gate). Each
-        track is a logit choice among its entries and doing nothing (utility 0, the
-        reference; ``hold`` is the posture track's own nothing when the menu lists it).
+        (or defending itself): a *posture* (hold, attack, de-escalate, fly air support) and a
+        *move* (propose a deal, request, grant or activate an asset, sanction, open or close a
+        gate). Each track is a logit choice among its entries and doing nothing (utility 0,
+        the reference; ``hold`` is the posture track's own nothing when the menu lists it).
 
         Args:
             utility: ``(R, M)`` utilities of all menu entries of all actors.
@@ -101,4 +101,5 @@ class StateActor(mesa.Agent):
 
 
 #: The verbs of the posture track; every other verb is a move (``StateActor.decide``).
-POSTURE_VERBS = np.asarray([VERB["hold"], VERB["attack"], VERB["deescalate"]])
+POSTURE_VERBS = np.asarray([VERB["hold"], VERB["attack"], VERB["deescalate"],
+                            VERB["air_support"]])

@@ -27,19 +27,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.jit import helper, kernel, pick, tuple_type
-from sim.mechanisms import alliances, bargaining, escalation, fighting, pressure, refugees
+from sim.mechanisms import (
+    air_support,
+    alliances,
+    bargaining,
+    escalation,
+    fighting,
+    pressure,
+    refugees,
+)
 from sim.rng import Stream, normal_at, stream_key, uniform_at
 from sim.world import GATE_POLICY, VERB
 
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _OPEN_GATE, _CLOSE_GATE = VERB["open_gate"], VERB["close_gate"]
 _GRANT, _ACTIVATE, _REQUEST = VERB["grant_support"], VERB["activate"], VERB["request_support"]
-_NEGOTIATE = VERB["negotiate"]
+_NEGOTIATE, _AIR_SUPPORT = VERB["negotiate"], VERB["air_support"]
 GATE_OPEN, GATE_CLOSED = GATE_POLICY["open"], GATE_POLICY["closed"]
 _LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(Stream.ESCALATION)
 _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
-_BARGAINING = int(Stream.BARGAINING)
+_BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
 
@@ -95,6 +103,10 @@ class Workspace:
     flow_work: np.ndarray  # (4, N)
     moves: np.ndarray  # (3E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
+    air_blame: np.ndarray  # (R, A) int: blame code of each patron's air support today
+    struck: np.ndarray  # (R, A, A) int: losses of i from j's air support today
+    blamed: np.ndarray  # (R, A, A) int: today's losses of i as i attributes them
+    hostile: np.ndarray  # (R, A, A): today's attacks as their targets attribute them
 
 
 #: ``Workspace`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -127,7 +139,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
         control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(4, nodes),
-        moves=i(3 * edges + nodes), ones=np.ones((1, n, n)))
+        moves=i(3 * edges + nodes), ones=np.ones((1, n, n)), air_blame=i(r, n),
+        struck=i(r, n, n), blamed=i(r, n, n), hostile=f(r, n, n))
 
 
 @kernel
@@ -148,6 +161,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
     _armed(s.rung, st.armed_from, s.attack_prev, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    air_support.add_power(p.air, w.cover, s.affinity, w.armed, s.air_target, s.air_client,
+                          w.power)  # yesterday's sorties, as others' postures are
     fighting.culminate(s.fatigue, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     # the status quo path: yesterday's postures across each deal's ceasefire continued
@@ -216,6 +231,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     # 1. today's acts, from the choices
     _acts(st.menu_verb, st.menu_actor, st.menu_target, chosen, w.attack, w.sanction,
           w.deescalate)
+    air_support.acts(st.menu_verb, st.menu_actor, st.menu_target, st.menu_client, p.air_blame,
+                     chosen, _AIR_SUPPORT, s.air_target, s.air_client, w.air_blame)
     w.delta[:, :, :] = 0.0
 
     # 2. gates, assets and requests
@@ -237,6 +254,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
            p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
            s.rung, w.attack, w.cap, events)
 
+    air_support.cancel_barred(s.agreement, st.deal_ceasefire, s.air_target, s.air_client)
+
     # 4. fighting: losses and control
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
     fighting.firepower(p.ground, p.air, w.cover, w.fire)
@@ -245,8 +264,15 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.loss_rates(s.intensity, w.fire, s.exposure, p.loss_rate, w.rates)
     _losses(w.rates, p.event_size, p.event_dispersion, keys, day, exogenous[2],
             w.losses_today, s.losses_by)
+    air_support.strike(s.air_target, s.air_client, s.intensity, p.air, w.cover, s.exposure,
+                       p.loss_rate, p.event_size, p.event_dispersion, keys, day, _AIR, w.struck,
+                       w.losses_today, s.losses_by, w.rates, s.air_losses, s.support_days)
+    air_support.attribute(s.air_target, s.air_client, w.air_blame, w.attack, w.losses_today,
+                          w.struck, w.hostile, w.blamed, s.blamed_by)
     _armed(s.rung, st.armed_from, w.attack, w.armed)
     fighting.contest_power(p.ground, p.air, w.cover, s.affinity, w.armed, w.power)
+    air_support.add_power(p.air, w.cover, s.affinity, w.armed, s.air_target, s.air_client,
+                          w.power)
     fighting.culminate(s.fatigue, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.attack, w.powered, w.win)
     _control_noise(keys, day, w.attack, w.noise)
@@ -262,7 +288,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                      s.information)
 
     # 5. the ladder
-    escalation.drive(w.attack, w.sanction, w.deescalate, w.losses_today, s.losses_by, p.trade,
+    # the ladder and grievances answer acts and losses as their targets attribute them
+    escalation.drive(w.hostile, w.sanction, w.deescalate, w.blamed, s.blamed_by, p.trade,
                      exogenous[0], s.rung, p.rung_rest, p.base_drift, p.hostility,
                      p.sanction_drive, p.provocation, p.conciliation, p.weariness,
                      p.trade_damping, p.mediation, w.drive)
@@ -290,10 +317,10 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                   p.pressure_per_loss, p.pressure_per_refugees, p.pressure_per_ground,
                   p.pressure_decay, s.sanction_cost, p.pressure_per_sanction)
     _running_max(s.pressure, s.pressure_max)
-    pressure.grievance_step(s.grievance, w.losses_today, GRIEVANCE_MEMORY)
+    pressure.grievance_step(s.grievance, w.blamed, GRIEVANCE_MEMORY)
 
     # 8. affinities: acts, open gates, dated shocks; then the day's dynamics
-    _acts_delta(w.attack, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
+    _acts_delta(w.hostile, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
                 p.aff_deescalation, st.gate_owner, st.gate_hosts, s.gate_open, p.gate_cost,
                 exogenous[1], w.square, w.delta)
     alliances.step(s.affinity, w.delta, keys, day, _ALLIANCES, p.anchor_strength, p.anchor,

@@ -59,6 +59,7 @@ class State:
     pressure: np.ndarray  # (R, A)
     control: np.ndarray  # (R, O, A)
     losses_by: np.ndarray  # (R, A, A) int: losses of i caused by j, cumulative
+    blamed_by: np.ndarray  # (R, A, A) int: losses of i attributed to j (air support's blame)
     grievance: np.ndarray  # (R, A, A)
     sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
@@ -76,6 +77,8 @@ class State:
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
     weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
+    air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
+    air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
     arrivals: np.ndarray  # (R, A): smoothed daily new people on each actor's soil
     exposure: np.ndarray  # (R, A): forces exposed to fire (fighting.reinforce)
@@ -84,6 +87,8 @@ class State:
     people_peak: np.ndarray  # (R, N) int
     pressure_max: np.ndarray  # (R, A)
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
+    support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
+    air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
     alignment0: np.ndarray  # (R, A): alignment on day 0 (realignment is measured from it)
 
 
@@ -259,6 +264,7 @@ class CrisisModel(mesa.Model):
         self.state = State(
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
+            blamed_by=np.zeros((r, n, n), dtype=np.int64),
             sanction_cost=np.zeros((r, n, n)),
             people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
             displaced=np.zeros(r, dtype=np.int64), gate_open=gate_open,
@@ -269,12 +275,15 @@ class CrisisModel(mesa.Model):
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
-            attack_prev=attack_prev,
+            attack_prev=attack_prev, air_target=np.full((r, n), -1, dtype=np.int64),
+            air_client=np.full((r, n), -1, dtype=np.int64),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
             arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
+            support_days=np.zeros((r, n, n), dtype=np.int64),
+            air_losses=np.zeros((r, n, n), dtype=np.int64),
             alignment0=alliances.alignment(affinity, lay.bloc_sign),
         )
         self.structure = structure_of(lay)
@@ -355,7 +364,8 @@ class CrisisModel(mesa.Model):
                              today.released, self.private_resolve, w)
         situation = Situation(
             day=day, rung=s.rung, affinity=s.affinity, pressure=s.pressure, control=s.control,
-            cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, win=w.win, power=w.power,
+            cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, air_target=s.air_target,
+            air_client=s.air_client, win=w.win, power=w.power,
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,

@@ -19,6 +19,7 @@ _VERB_PHRASES = {
     "open_gate": "opens {gate}",
     "close_gate": "closes {gate}",
     "activate": "activates {asset}",
+    "air_support": "flies air support for {asset} against {target}",
 }
 
 _EVENT_PHRASES = {
@@ -46,7 +47,8 @@ def display_names(spec: Scenario) -> dict[str, str]:
 def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
     """``attack:<b>`` chosen by ``<a>`` -> ``<name of a> attacks <name of b>``."""
     verb, _, obj = label.partition(":")
-    asset, _, target = obj.partition(">") if verb == "grant_support" else (obj, "", obj)
+    asset, _, target = (obj.partition(">") if verb in ("grant_support", "air_support")
+                        else (obj, "", obj))
     phrase = _VERB_PHRASES.get(verb)
     if phrase is None:
         return f"{names.get(actor, actor)} chose {label}"

@@ -15,6 +15,10 @@
 ``pressure.<actor>.max``/``.final`` domestic pressure
 ``sanction_cost.<actor>.final``    economic cost of the sanctions on the actor, last day
 ``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
+``air_support.<a>.<b>.days``       days on which a flew air support against b (for each
+                                   air_support in a's menu, whatever the client)
+``air_losses.<b>.by.<a>``          losses of b from a's air support (part of
+                                   ``losses.<b>.by.<a>``, whoever b blamed)
 ``control.<objective>.<actor>.final`` share of the objective held on the last day
 ``agreement.<deal>.final``         1 if the agreement is in force on the last day
 ``<state>.days``                   days on which the state was in effect (see below)
@@ -74,6 +78,8 @@ def indicator_names(layout) -> list[str]:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
     names += [f"sanction_cost.{a}.final" for a in layout.actors]
     names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
+    for a, b in _air_pairs(layout):
+        names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
     names += [f"agreement.{d}.final" for d in layout.deals]
     for x in state_names(layout):
@@ -239,6 +245,14 @@ def _attack_pairs(layout) -> list[tuple[str, str]]:
     return [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
 
 
+def _air_pairs(layout) -> list[tuple[str, str]]:
+    """(patron, target) of every air_support in the menus, once each."""
+    menu = layout.menu
+    entries = menu.entries("air_support")
+    pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
+    return list(dict.fromkeys(pairs))
+
+
 def event_names(layout) -> list[str]:
     """Every event whose first day is an indicator (``day.<event>``)."""
     names = ["agreement"]
@@ -289,6 +303,10 @@ def indicators(model) -> dict[str, np.ndarray]:
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
         out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
+    for a, b in _air_pairs(lay):
+        i, j = index[a], index[b]
+        out[f"air_support.{a}.{b}.days"] = model.state.support_days[:, i, j].astype(float)
+        out[f"air_losses.{b}.by.{a}"] = model.state.air_losses[:, j, i].astype(float)
     for o, obj in enumerate(lay.objectives):
         for i, a in enumerate(lay.actors):
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()

@@ -44,6 +44,7 @@ class Stream(IntEnum):
     ALLIANCES = 8
     DEATHS = 9
     PARAMETERS = 10  # a run's draws of uncertain values (sim run --uncertain / --posterior)
+    AIR = 11  # losses from air support's strikes (sim.mechanisms.air_support)
 
 
 @helper

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.jit import packed, tuple_type
-from sim.scenario.schema import OBJECTIVES, VERBS, Scenario, split_dyad
+from sim.scenario.schema import BLAME, OBJECTIVES, VERBS, Scenario, split_dyad
 
 VERB = {name: i for i, name in enumerate(VERBS)}
 OBJ = {name: i for i, name in enumerate(OBJECTIVES)}
 GATE_POLICY = {"decide": 0, "open": 1, "closed": 2}
+#: codes of ``Params.air_blame`` (``sim.mechanisms.air_support``)
+BLAME_CODE = {name: i for i, name in enumerate(BLAME)}
 EVENT_KIND = {"mediation": 0, "pressure": 1, "affinity": 2, "gate": 3, "asset_available": 4,
               "casualties": 5, "reinforcement": 6}
 
@@ -35,6 +37,7 @@ class Menu:
     asset: np.ndarray  # asset index or -1
     gate: np.ndarray  # gate index or -1
     deal: np.ndarray  # deal index or -1
+    client: np.ndarray  # air_support: the ally backed (actor index), else -1
     labels: tuple[str, ...]
     offsets: np.ndarray  # entries of actor a are offsets[a]:offsets[a+1]
 
@@ -124,6 +127,7 @@ class Structure:
     menu_asset: np.ndarray
     menu_gate: np.ndarray
     menu_deal: np.ndarray
+    menu_client: np.ndarray
     edge_src: np.ndarray
     edge_dst: np.ndarray
     edge_gate: np.ndarray
@@ -171,6 +175,7 @@ def structure_of(layout: Layout) -> tuple:
     return packed(Structure(
         menu_actor=menu.actor, menu_verb=menu.verb, menu_target=menu.target,
         menu_asset=menu.asset, menu_gate=menu.gate, menu_deal=menu.deal,
+        menu_client=menu.client,
         edge_src=layout.edge_src, edge_dst=layout.edge_dst, edge_gate=layout.edge_gate,
         node_conflict=layout.node_conflict, node_objective=layout.node_objective,
         node_host=layout.node_host, gate_owner=layout.gate_owner,
@@ -226,6 +231,7 @@ class Params:
     pressure_per_sanction: np.ndarray
     sanction_recovery: np.ndarray
     action_cost: np.ndarray  # (P, M)
+    air_blame: np.ndarray  # (P, M) int: BLAME_CODE of each air_support entry (else 0)
     # relations (P, A, A)
     affinity0: np.ndarray
     trade: np.ndarray
@@ -388,6 +394,7 @@ def compile_scenario(spec: Scenario) -> World:
 
     # --- menus
     m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_cost, labels = ([] for _ in range(8))
+    m_client, m_blame = [], []
     offsets = [0]
     for a in actors:
         for act in spec.actors[a].actions:
@@ -398,6 +405,9 @@ def compile_scenario(spec: Scenario) -> World:
             m_gate.append(gi[act.gate] if act.gate else -1)
             m_deal.append(deals.index(act.deal) if act.deal else -1)
             m_cost.append(act.cost)
+            m_client.append(ai[act.client] if act.client else -1)
+            # the action's own blame, else its actor's, else the scenario's
+            m_blame.append(BLAME_CODE[act.blame or spec.actors[a].blame or spec.fighting.blame])
             labels.append(act.label())
         offsets.append(len(m_actor))
     # a negotiate entry's counterpart is the other party of its deal
@@ -407,7 +417,7 @@ def compile_scenario(spec: Scenario) -> World:
             other = parties[1] if actors[m_actor[e]] == parties[0] else parties[0]
             m_target[e] = ai[other]
     menu = Menu(*(np.asarray(x, dtype=np.int64) for x in
-                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal)),
+                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client)),
                 labels=tuple(labels), offsets=np.asarray(offsets, dtype=np.int64))
 
     # --- actors
@@ -572,7 +582,7 @@ def compile_scenario(spec: Scenario) -> World:
         pressure_per_ground=per_actor(lambda x: x.pressure.per_ground),
         pressure_per_sanction=per_actor(lambda x: x.pressure.per_sanction),
         sanction_recovery=per_actor(lambda x: x.pressure.sanction_recovery),
-        action_cost=_arr(m_cost),
+        action_cost=_arr(m_cost), air_blame=_arr(m_blame, np.int64),
         affinity0=affinity0[None], trade=trade[None], rung0=rung0[None],
         rung_rest=rung_rest[None],
         anchor=anchor[None], anchor_strength=strength[None], partner=partner[None],

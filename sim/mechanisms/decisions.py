@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.jit import helper, kernel, packed, pick, tuple_type
-from sim.world import OBJ, VERB
+from sim.world import BLAME_CODE, OBJ, VERB
 
 
 @dataclass
@@ -36,6 +36,8 @@ class Situation:
     cover: np.ndarray  # (R, A)
     fire: np.ndarray  # (R, A, A) fire[i, j]: j's firepower on i
     attack_prev: np.ndarray  # (R, A, A) yesterday's attacks i -> j
+    air_target: np.ndarray  # (R, A) int whom each actor's air support struck yesterday, or -1
+    air_client: np.ndarray  # (R, A) int whose offensive it backed, or -1
     win: np.ndarray  # (R, A, A) contest share of i attacking j
     power: np.ndarray  # (R, A, A) contest power of i against ground held by j
     powered: np.ndarray  # (R, A, A) power to the contest exponent (0 on the diagonal)
@@ -68,7 +70,7 @@ def score_menu(s: Situation, layout, p) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
     menu = layout.menu
     structure = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
-                 layout.deal_parties[:, 1], layout.asset_owner,
+                 menu.client, layout.deal_parties[:, 1], layout.asset_owner,
                  layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
     structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
     return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from)
@@ -80,6 +82,8 @@ _HUMANITARIAN = OBJ["humanitarian"]
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
+_AIR_SUPPORT = VERB["air_support"]
+_BLAME_CLIENT = BLAME_CODE["client"]
 
 
 @helper
@@ -96,8 +100,8 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 @kernel
 def _score_menu(s, p, structure, armed_from):
-    (actor, verb, target, asset, gate, deal, second_party, asset_owner, edge_src, edge_dst,
-     edge_gate, node_host) = structure
+    (actor, verb, target, asset, gate, deal, client, second_party, asset_owner, edge_src,
+     edge_dst, edge_gate, node_host) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -142,7 +146,9 @@ def _score_menu(s, p, structure, armed_from):
     war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
     noise_scale, request_weight = p.bargaining_noise, p.request_weight
     per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
-    action_cost = p.action_cost
+    action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
+    air_target, air_client, power, powered = s.air_target, s.air_client, s.power, s.powered
+    event_size, exponent = p.event_size, p.contest_exponent
     for r in range(r_count):
         q = pick(horizon.shape[0], r)
         # what the actors see: air losses of i from j, assets barred and objected to
@@ -162,7 +168,7 @@ def _score_menu(s, p, structure, armed_from):
         for e in range(verb.size):
             a, v = actor[e], verb[e]
             value = 0.0
-            if v in (_ATTACK, _DEESCALATE, _SANCTION):
+            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
@@ -198,6 +204,57 @@ def _score_menu(s, p, structure, armed_from):
                 )
                 if barred[r, a, t]:
                     value = -np.inf
+            elif v == _AIR_SUPPORT:
+                # patron a backs client c against t: scored as attack is (see the docstring
+                # of _coalition_gains for the territory rule); inline, as a call passing the
+                # state's arrays cost more than the scoring itself
+                t, c = target[e], client[e]
+                value = -np.inf  # a ceasefire bars a or c from t, or c and t are not fighting
+                pushed = attack_prev[r, c, t] + attack_prev[r, t, c]
+                heat = intensity_of[q, rung[r, c, t]]
+                if pushed > 0:
+                    heat = max(heat, intensity_of[q, armed_from])
+                heat *= 1.0 + boost[q] * pushed
+                if heat > 0.0 and not (barred[r, a, t] or barred[r, c, t]):
+                    blamed = 0.0 if air_blame[q, e] == _BLAME_CLIENT else 1.0
+                    strikes = (loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t])
+                               * exposure[q, t])
+                    # the client's contest with the sorties and without them
+                    friend = max(affinity[r, a, c], 0.0)
+                    fights = rung[r, a, t] >= armed_from or attack_prev[r, a, t] > 0
+                    help_ = air[q, a] * (1.0 - cover[r, t]) * (1.0 - (friend if fights
+                                                                      else 0.0))
+                    flew = air_target[r, a] == t and air_client[r, a] == c  # in the power
+                    with_help = power[r, c, t] if flew else power[r, c, t] + help_
+                    without = max(with_help - help_, 0.0)
+                    against = powered[r, t, c]  # every contest is computed in the morning
+                    with_m = with_help ** exponent[q]
+                    without_m = without ** exponent[q]
+                    decided = ((with_m / (with_m + against) if with_m + against > 0 else 0.5)
+                               - (without_m / (without_m + against)
+                                  if without_m + against > 0 else 0.5))
+                    push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
+                    held = 0.0  # a's value of the ground c can take from t
+                    for o in range(o_count):
+                        held += (value_of[q, o, a] * control[r, o, t] * speed[q, o]
+                                  * can_hold[q, o, c])
+                    territory = held * friend * attack_prev[r, c, t] * push * 2.0 * decided
+                    # own escalation with t: a hostile act and a day with casualties, if blamed
+                    struck = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
+                    d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * struck)
+                                         - _tanh_pos(d0))
+                    escalation = blamed * (min(d_up * horizon[q], 1.0)
+                                           * abs(severity[q, _moved_rung(rung[r, a, t], 1,
+                                                                         n_rungs)]
+                                                 - severity[q, rung[r, a, t]]))
+                    value = (
+                        w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
+                        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                        + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
+                        * grievance[r, a, t] / loss_unit[q]
+                        - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
+                        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+                    )
             elif v == _DEESCALATE:
                 d_down = rate_down[q] * (_tanh_pos(-(d0 - conciliation[q])) - _tanh_pos(-d0))
                 escalation = (min(d_down * horizon[q], 1.0)
@@ -381,7 +438,8 @@ def explain(s: Situation, layout, p) -> np.ndarray:
         alone[:, :, k] = 1.0
         u = score_menu(s, layout, replace(p, interests=alone))
         w = weights[:, layout.menu.actor, k]  # (P, M)
-        out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where an entry is off the menu
+            out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
     out[..., len(OBJ)] = np.where(np.isfinite(costs), costs, 0.0)
     out[:, negotiate, :] = 0.0
     out[:, negotiate, len(OBJ) + 1] = np.where(np.isfinite(total[:, negotiate]),

@@ -38,12 +38,14 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
     Richardson (1960) writes the same "grievance" term as a constant a pair returns to.
 
     Args:
-        attack: ``(R, A, A)`` 1 where i attacks j today.
+        attack: ``(R, A, A)`` 1 where i attacks j today (as attributed: a patron's air
+            support counts as the blamed side's attack).
         sanction: ``(R, A, A)`` 1 where i sanctions j today.
         deescalate: ``(R, A, A)`` 1 where i de-escalates toward j today.
-        losses_today: ``(R, A, A)`` int losses of i caused by j today (provocation: a day
-            with casualties between the two sides).
-        losses: ``(R, A, A)`` int losses of i caused by j so far (war weariness).
+        losses_today: ``(R, A, A)`` int losses of i attributed to j today (provocation: a day
+            with casualties between the two sides; a patron's strikes count against the side
+            blamed, ``air_support.attribute``).
+        losses: ``(R, A, A)`` int losses of i attributed to j so far (war weariness).
         trade: ``(P, A, A)`` trade interdependence.
         mediation: ``(A, A)`` mediation effort today.
         rung: ``(R, A, A)`` int rungs today.

@@ -50,7 +50,15 @@ VERBS: tuple[str, ...] = (
     "open_gate",
     "close_gate",
     "activate",
+    "air_support",
 )
+
+#: Whose dyad the target's grievance and ladder respond to when a patron's aircraft strike in
+#: support of a client's offensive (``actions[].verb: air_support``): the client's, the
+#: patron's, or both (docs/ODD.md, M4 "Air support and blame").
+BLAME: tuple[str, ...] = ("client", "patron", "both")
+Blame = Literal["client", "patron", "both"]
+
 
 def _not_a_boolean(value: object) -> object:
     """Refuse true/false where a number belongs.
@@ -165,8 +173,17 @@ class Action(Strict):
         "open_gate",
         "close_gate",
         "activate",
+        "air_support",
     ]
-    target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...).")
+    target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...); "
+                                      "for air_support, the actor whose forces are struck.")
+    client: Identifier | None = Field(
+        None, description="air_support: the ally whose offensive against the target the "
+        "actor's air power backs.")
+    blame: Blame | None = Field(
+        None, description="air_support: who the target blames for these strikes, i.e. whose "
+        "dyad its grievance and ladder respond to: 'client', 'patron' (the actor flying them) "
+        "or 'both' (default: the actor's blame, else fighting.blame).")
     asset: Identifier | None = Field(None, description="Asset requested, granted or activated.")
     gate: Identifier | None = Field(None, description="Gate opened or closed.")
     deal: Identifier | None = Field(None, description="Deal proposed (negotiate).")
@@ -184,11 +201,18 @@ class Action(Strict):
             "open_gate": ("gate",),
             "close_gate": ("gate",),
             "activate": ("asset",),
+            "air_support": ("client", "target"),
             "hold": (),
         }[self.verb]
         missing = [k for k in needs if getattr(self, k) is None]
         if missing:
             raise ValueError(f"verb '{self.verb}' needs {', '.join(missing)}")
+        if self.verb != "air_support" and (self.client is not None or self.blame is not None):
+            raise ValueError(f"'client' and 'blame' go with verb 'air_support' only, not "
+                             f"'{self.verb}'")
+        if self.verb == "air_support" and self.client == self.target:
+            raise ValueError(f"air_support backs a client against someone else: client and "
+                             f"target are both '{self.client}'")
         return self
 
     def label(self) -> str:
@@ -196,6 +220,8 @@ class Action(Strict):
         obj = self.target or self.asset or self.gate or self.deal
         if self.verb == "grant_support":
             obj = f"{self.asset}>{self.target}"
+        if self.verb == "air_support":
+            obj = f"{self.client}>{self.target}"
         return self.verb if obj is None else f"{self.verb}:{obj}"
 
 
@@ -235,6 +261,10 @@ class Actor(Strict):
         "war (weariness 1) double the default daily cost of fighting (``war_cost``).",
     )
     pressure: PressureTraits = Field(default_factory=PressureTraits)
+    blame: Blame | None = Field(
+        None, description="Who targets blame for this actor's air_support strikes, unless an "
+        "action says otherwise (default: fighting.blame)."
+    )
     actions: list[Action] = Field(min_length=1, description="The action menu.")
 
     @field_validator("interests")
@@ -408,6 +438,13 @@ class Fighting(Strict):
     )
     civilian_death_rate: Probability = Field(
         0.0002, description="Daily civilian death rate in conflict nodes at intensity 1."
+    )
+    blame: Blame = Field(
+        "patron", description="Who the target of air_support strikes blames, unless the actor "
+        "or the action says otherwise: 'patron' (the actor whose aircraft fly them; the "
+        "strikes raise the target-patron ladder and grievance, as its own attack would), "
+        "'client' (attributed to the ally whose offensive they back: a deniable air war "
+        "raises the target-client ladder instead) or 'both'."
     )
 
 
@@ -828,12 +865,13 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         menu: dict[tuple, int] = {}
         for i, act in enumerate(actor.actions):
             p = f"actors.{aid}.actions[{i}]"
-            same = (act.verb, act.target, act.asset, act.gate, act.deal)
+            same = (act.verb, act.target, act.asset, act.gate, act.deal, act.client)
             if same in menu:  # a repeat multiplies the action's chance under the logit choice
                 out.append((p, f"'{act.label()}' is already action [{menu[same]}] of the menu; "
                             "list each action once"))
             menu.setdefault(same, i)
             out += need("actor", actors - {aid}, act.target, f"{p}.target")
+            out += need("actor", actors - {aid}, act.client, f"{p}.client")
             out += need("asset", assets, act.asset, f"{p}.asset")
             if act.verb == "activate" and act.asset in assets:
                 asset = s.assets[act.asset]
