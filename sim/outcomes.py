@@ -101,11 +101,16 @@ def state_names(layout) -> list[str]:
     return names
 
 
-def _sanction_pairs(layout) -> list[tuple[str, str]]:
+def _menu_pairs(layout, verb: str) -> list[tuple[str, str]]:
+    """(actor, target) of every ``verb`` in the menus, once each, in menu order."""
     menu = layout.menu
-    entries = menu.entries("sanction")
+    entries = menu.entries(verb)
     pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
     return list(dict.fromkeys(pairs))
+
+
+def _sanction_pairs(layout) -> list[tuple[str, str]]:
+    return _menu_pairs(layout, "sanction")
 
 
 def _sanction_events(layout) -> list[str]:
@@ -247,10 +252,7 @@ def _attack_pairs(layout) -> list[tuple[str, str]]:
 
 def _air_pairs(layout) -> list[tuple[str, str]]:
     """(patron, target) of every air_support in the menus, once each."""
-    menu = layout.menu
-    entries = menu.entries("air_support")
-    pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
-    return list(dict.fromkeys(pairs))
+    return _menu_pairs(layout, "air_support")
 
 
 def event_names(layout) -> list[str]:
