@@ -19,6 +19,7 @@ from sim.outcomes import evaluate_outcomes, indicators
 
 
 def measure(path: str, runs: int, seed: int | None, overrides: list[str]) -> dict:
+    """Step an ensemble of ``path`` and return the patterns the module docstring lists."""
     model = CrisisModel(path, replications=runs, seed=seed, overrides=overrides,
                         record_paths=False)
     lay, st = model.layout, model.structure
@@ -60,6 +61,7 @@ def measure(path: str, runs: int, seed: int | None, overrides: list[str]) -> dic
 
 
 def main() -> None:
+    """Parse the command line and print each pattern on a line."""
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
     parser.add_argument("--runs", type=int, default=1000)
