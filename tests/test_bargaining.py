@@ -71,10 +71,10 @@ def test_wars_end_within_the_horizon_and_last_spread_durations(base):
     assert warred.sum() >= 30, f"only {warred.sum()} runs reach war"
     ended = np.mean(~base["at_war_end"][warred])
     assert ended >= 0.25, f"only {ended:.1%} of wars end within the horizon"
-    durations = base["war_days"][warred]
+    lengths = base["war_days"][warred]  # days at war of each run that fought
     horizon = 120
-    assert np.mean(durations >= horizon - 1) < 0.5, "war durations piled at the horizon"
-    q25, q75 = np.quantile(durations, [0.25, 0.75])
+    assert np.mean(lengths >= horizon - 1) < 0.5, "war durations piled at the horizon"
+    q25, q75 = np.quantile(lengths, [0.25, 0.75])
     assert q75 - q25 >= 10, f"war durations not spread: quartiles {q25}, {q75}"
 
 
