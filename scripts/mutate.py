@@ -66,7 +66,7 @@ MUTATIONS = (
         "negotiator", "the 'negotiator must be a party' loader check made a no-op",
         "sim/scenario/schema.py",
         r"(if \(act\.verb == \"negotiate\" and act\.deal in deals\n\s+and aid not in "
-        r"s\.deals\[act\.deal\]\.parties)\):",
+        r"s\.deals\[act\.deal\]\.proposers)\):",
         r"\1 and False):",
         ("tests/test_bad_input.py::test_corpus_case_is_refused_precisely_without_hanging",)),
     Mutation(

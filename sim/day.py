@@ -35,6 +35,7 @@ from sim.mechanisms import (
     fighting,
     pressure,
     refugees,
+    terms,
 )
 from sim.rng import Stream, normal_at, stream_key, uniform_at
 from sim.world import GATE_POLICY, VERB
@@ -68,9 +69,9 @@ class Workspace:
     available: np.ndarray  # (R, K) bool: the asset's window is open
     potential: np.ndarray  # (R, E) movers per route if its gate were open
     conflict_people: np.ndarray  # (R,) int
-    gains: np.ndarray  # (R, D, 2) each party's surplus from each deal
-    perceived: np.ndarray  # (R, D, 2) that surplus as the party sees it (private information)
-    stake: np.ndarray  # (R, D, 2) each party's stake in fighting on (what optimism scales)
+    gains: np.ndarray  # (R, D, S) each side's surplus from each deal (parties, mediators)
+    perceived: np.ndarray  # (R, D, S) that surplus as the side sees it (private information)
+    stake: np.ndarray  # (R, D, S) each side's stake in fighting on (what optimism scales)
     shrink: np.ndarray  # (R, D) share of private information and optimism still unrevealed
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire in force
     armed: np.ndarray  # (R, A, A) bool: i is fighting j
@@ -78,6 +79,8 @@ class Workspace:
     status_quo: np.ndarray  # (R, A, A) yesterday's attacks across one deal's ceasefire
     war_losses: np.ndarray  # (D, R, A, A) expected daily losses on each deal's status quo path
     war_drift: np.ndarray  # (D, R, O, A) expected daily change of control on it
+    spared: np.ndarray  # (D, R) intensity felt by civilians the deal's ceasefire would spare
+    acts: np.ndarray  # (R, D, S) each side's value of the deal's terms over actions
     theatre: np.ndarray  # (R,) fighting intensity felt by civilians
     relief: np.ndarray  # (R, N)
     attack: np.ndarray  # (R, A, A) today's acts, 0/1
@@ -114,8 +117,11 @@ PackedWorkspace = tuple_type(Workspace, "PackedWorkspace")
 
 
 def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: int,
-              edges: int) -> tuple:
-    """A ``PackedWorkspace`` for R replications of a scenario of these sizes."""
+              edges: int, sides: int = 2) -> tuple:
+    """A ``PackedWorkspace`` for R replications of a scenario of these sizes.
+
+    ``sides`` is the widest deal's count of parties and mediators.
+    """
 
     def f(*shape: int) -> np.ndarray:
         return np.zeros(shape)
@@ -129,7 +135,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
         available=b(r, assets), potential=f(r, edges), conflict_people=i(r),
-        gains=f(r, deals, 2), perceived=f(r, deals, 2), stake=f(r, deals, 2), shrink=f(r, deals),
+        gains=f(r, deals, sides), perceived=f(r, deals, sides), stake=f(r, deals, sides),
+        shrink=f(r, deals), spared=f(deals, r), acts=f(r, deals, sides),
         barred=b(r, n, n),
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
@@ -154,7 +161,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
         can_hold: ``(P, O, A)`` 1 where an actor can hold an objective.
         day: Today.
         released: ``(K,)`` bool: assets released early by a timeline event.
-        private: ``(R, D, 2)`` each side's private type in each deal (``bargaining_noise``).
+        private: ``(R, D, S)`` each side's private type in each deal (``bargaining_noise``).
         w: ``PackedWorkspace``: ``cover`` to ``barred`` are written.
     """
     fighting.air_cover(p.air_defence, p.asset_air_defence, s.asset_on, s.asset_holder, w.cover)
@@ -165,45 +172,52 @@ def observe(st, p, s, can_hold, day, released, private, w):
                           w.power)  # yesterday's sorties, as others' postures are
     fighting.culminate(s.fatigue, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
-    # the status quo path: yesterday's postures across each deal's ceasefire continued
-    # (fighting where there is fighting, peace where there is peace), not all-out war
-    for d in range(st.deal_parties.shape[0]):
-        _status_quo(s.attack_prev, st.deal_ceasefire[d], w.status_quo)
-        fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.status_quo,
-                           p.attack_boost, w.heat)
-        fighting.loss_rates(w.heat, w.fire, s.exposure, p.loss_rate, w.war_losses[d])
-        fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
-                               p.attack_boost, w.ones, w.control_work, w.war_drift[d])
-        _subtract(w.war_drift[d], s.control)
-    if st.deal_parties.shape[0] > 0:
-        bargaining.surplus(
-            s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity, w.armed,
-            s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_parties,
-            p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
-            p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
-            p.loss_unit, p.concession, w.terms_work, w.gains, w.stake)
-        bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_parties,
-                            p.bargaining_noise, p.learning, w.shrink, w.perceived)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
     refugees.route_potential(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
                              st.edge_dst, p.capacity, p.node_onward, p.edge_rate, _flows(p),
                              w.potential)
-    _open_windows(p.asset_available_day, day, released, w.available)
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
+    # the status quo path: yesterday's postures across each deal's ceasefire continued
+    # (fighting where there is fighting, peace where there is peace), not all-out war
+    for d in range(st.deal_sides.shape[0]):
+        _status_quo(s.attack_prev, st.deal_ceasefire[d], w.status_quo)
+        fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.status_quo,
+                           p.attack_boost, w.heat)
+        _ceasefire_heat(w.heat, st.deal_ceasefire[d], w.spared[d])
+        fighting.loss_rates(w.heat, w.fire, s.exposure, p.loss_rate, w.war_losses[d])
+        fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
+                               p.attack_boost, w.ones, w.control_work, w.war_drift[d])
+        _subtract(w.war_drift[d], s.control)
+    if st.deal_sides.shape[0] > 0:
+        terms.deal_values(st, p, s, w.cover, w.potential, p.bargaining_horizon, w.acts)
+        bargaining.surplus(
+            s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity, w.armed,
+            s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_sides,
+            p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
+            p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
+            p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
+            p.displacement_fighting, p.people_unit, w.terms_work, w.gains, w.stake)
+        bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
+                            p.bargaining_noise, p.learning, w.shrink, w.perceived)
+    _open_windows(p.asset_available_day, day, released, w.available)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
 
 
 @kernel
 def bargaining_noise(st, keys):
-    """``(R, D, 2)`` each side's private resolve in each deal: drawn once per run (day 0)."""
-    d_count = st.deal_parties.shape[0]
-    out = np.empty((keys.size, d_count, 2))
+    """``(R, D, S)`` each side's private resolve in each deal: drawn once per run (day 0).
+
+    Mediators (sides that do not sign) have none: 0.
+    """
+    d_count, width = st.deal_sides.shape[0], st.deal_sides.shape[1]
+    out = np.zeros((keys.size, d_count, width))
     for r in range(keys.size):
         key = stream_key(keys[r], 0, _BARGAINING)
         for d in range(d_count):
-            for side in range(2):
-                out[r, d, side] = normal_at(key, 2 * d + side, 2 * d_count)
+            for side in range(width):
+                if st.deal_signs[d, side]:
+                    out[r, d, side] = normal_at(key, width * d + side, width * d_count)
     return out
 
 
@@ -235,24 +249,25 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                      chosen, _AIR_SUPPORT, s.air_target, s.air_client, w.air_blame)
     w.delta[:, :, :] = 0.0
 
-    # 2. gates, assets and requests
-    _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.gate_open, events,
-           st.ev_gate)
-    for k in range(s.asset_on.shape[1]):
-        _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, chosen,
-               st.asset_owner[k], w.available, s.asset_on, s.asset_holder, s.requested,
-               p.asset_requires_inactive, p.asset_affinity, p.asset_holder_affinity,
-               p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k)
-
-    # 3. deals: breakdowns, new agreements, their terms and ceasefires
-    if st.deal_parties.shape[0] > 0:
+    # 2. deals: breakdowns, new agreements, their terms and ceasefires
+    if st.deal_sides.shape[0] > 0:
         # w.losses_today still holds yesterday's losses: violations of the ceasefires
         bargaining.breakdown_hazard(s.affinity, s.pressure, w.losses_today, st.deal_ceasefire,
-                                    st.deal_parties, p.breakdown_base, p.breakdown_hostility,
-                                    p.breakdown_violation, w.hazard)
+                                    st.deal_sides, st.deal_signs, p.breakdown_base,
+                                    p.breakdown_hostility, p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
            p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
-           s.rung, w.attack, w.cap, events)
+           s.rung, w.attack, w.sanction, w.cap, events)
+
+    # 3. gates, assets and requests: as chosen, and as the deals in force bind them
+    _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.agreement, st.deal_gates,
+           s.gate_open, events, st.ev_gate)
+    for k in range(s.asset_on.shape[1]):
+        _asset(k, st.menu_actor, st.menu_verb, st.menu_target, st.menu_asset, chosen,
+               st.asset_owner[k], w.available, s.agreement, st.deal_grants, st.deal_withhold,
+               s.asset_on, s.asset_holder, s.requested,
+               p.asset_requires_inactive, p.asset_affinity, p.asset_holder_affinity,
+               p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k)
 
     air_support.cancel_barred(s.agreement, st.deal_ceasefire, s.air_target, s.air_client)
 
@@ -328,7 +343,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                    w.square)
     alliances.alignment_of(s.affinity, st.bloc_sign, w.align)
     _realignments(w.align, s.alignment0, p.realignment_threshold, events, st.ev_realigned)
-    _remember_attacks(w.attack, s.attack_prev, s.attack_days)
+    _remember_attacks(w.attack, w.sanction, s.attack_prev, s.sanction_prev, s.attack_days)
 
 
 @helper
@@ -354,6 +369,21 @@ def _status_quo(attack_prev, ceasefire, out):
         for i in range(out.shape[1]):
             for j in range(out.shape[2]):
                 out[r, i, j] = attack_prev[r, i, j] if ceasefire[i, j] else 0.0
+
+
+@helper
+def _ceasefire_heat(heat, ceasefire, out):
+    """``(R,)`` intensity felt by civilians from the fighting across one deal's ceasefire.
+
+    ``1 - prod(1 - min(I_ij, 1))`` over its dyads (``refugees.theatre_intensity``'s rule).
+    """
+    for r in range(out.shape[0]):
+        calm = 1.0
+        for i in range(heat.shape[1]):
+            for j in range(i + 1, heat.shape[2]):
+                if ceasefire[i, j]:
+                    calm *= 1.0 - min(heat[r, i, j], 1.0)
+        out[r] = 1.0 - calm
 
 
 @helper
@@ -424,8 +454,9 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
 
 
 @helper
-def _gates(menu_verb, menu_gate, gate_policy, chosen, gate_open, events, first):
-    """Open and close gates as chosen, unless the scenario fixes their policy.
+def _gates(menu_verb, menu_gate, gate_policy, chosen, agreement, deal_gates, gate_open, events,
+           first):
+    """Open and close gates as chosen, unless a deal in force or the scenario fixes them.
 
     The gates' events are ``events[:, first:]``: opened, closed for each gate.
     """
@@ -438,6 +469,9 @@ def _gates(menu_verb, menu_gate, gate_policy, chosen, gate_open, events, first):
                     closes |= menu_verb[e] == _CLOSE_GATE
             before = gate_open[r, g]
             after = True if opens else (False if closes else before)
+            bound = terms.bound_gate(agreement, r, deal_gates, g)
+            if bound >= 0:  # a deal in force holds the gate (signed today, it moves it now)
+                after = bound == 1
             if gate_policy[g] == GATE_OPEN:
                 after = True
             elif gate_policy[g] == GATE_CLOSED:
@@ -449,12 +483,14 @@ def _gates(menu_verb, menu_gate, gate_policy, chosen, gate_open, events, first):
 
 @helper
 def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, available,
-           asset_on, asset_holder, requested, requires, effects, holder_affinity, support,
-           delta, requests, events, first):
+           agreement, deal_grants, deal_withhold, asset_on, asset_holder, requested, requires,
+           effects, holder_affinity, support, delta, requests, events, first):
     """Grants, activation and requests of asset k today, in every replication.
 
     A grant needs the asset idle and available and the recipient not holding an asset in
-    effect that bars it (``requires``); the first such grant chosen counts, and it moves ties
+    effect that bars it (``requires``); the first such grant chosen counts, unless a deal in
+    force withholds the asset; failing a chosen grant, a deal in force that grants the asset
+    grants it (``sim.mechanisms.terms``). A grant moves ties
     between supplier and recipient by ``holder_affinity + support``. Switching the asset on
     moves its decider's ties with the actors its ``effects`` name. Open requests fade by
     ``REQUEST_MEMORY``. The asset's events are ``events[:, first:]``: granted, activated,
@@ -463,24 +499,28 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
     n = delta.shape[1]
     for r in range(chosen.shape[0]):
         q = pick(requires.shape[0], r)
-        granted, activated = False, False
+        recipient, activated = -1, False
+        withheld = terms.withheld(agreement, r, deal_withhold, k)
         for e in range(menu_verb.size):
             if menu_asset[e] != k or not chosen[r, e]:
                 continue
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
-                barred = False  # t has an asset in effect whose activation bars this one
-                for other in range(asset_on.shape[1]):
-                    barred |= (asset_holder[r, other] == t and asset_on[r, other]
-                               and requires[q, k, other])
-                if not asset_on[r, k] and available[r, k] and not granted and not barred:
-                    asset_holder[r, k] = t
-                    granted = True
-                    bump = holder_affinity[q, k] + support[q]
-                    delta[r, decider, t] += bump
-                    delta[r, t, decider] += bump
+                if recipient < 0 and not withheld and _receivable(
+                        r, q, k, t, asset_on, asset_holder, available, requires):
+                    recipient = t
             elif menu_verb[e] == _ACTIVATE:
                 activated |= not asset_on[r, k] and available[r, k]
+        bound = terms.granted_to(agreement, r, deal_grants, k)
+        if recipient < 0 and bound >= 0 and _receivable(
+                r, q, k, bound, asset_on, asset_holder, available, requires):
+            recipient = bound
+        granted = recipient >= 0
+        if granted:
+            asset_holder[r, k] = recipient
+            bump = holder_affinity[q, k] + support[q]
+            delta[r, decider, recipient] += bump
+            delta[r, recipient, decider] += bump
         if granted or activated:
             asset_on[r, k] = True
             actor = decider if granted else asset_holder[r, k]
@@ -504,8 +544,24 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
 
 
 @helper
+def _receivable(r, q, k, t, asset_on, asset_holder, available, requires):
+    """Whether asset k can be granted to t today.
+
+    It must be idle and available, and t must hold no asset in effect whose activation bars
+    it (``requires``).
+    """
+    if asset_on[r, k] or not available[r, k]:
+        return False
+    for other in range(asset_on.shape[1]):
+        if asset_holder[r, other] == t and asset_on[r, other] and requires[q, k, other]:
+            return False
+    return True
+
+
+@helper
 def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejection_info,
-           hazard, agreement, broken_day, information, control, rung, attack, cap, events):
+           hazard, agreement, broken_day, information, control, rung, attack, sanction, cap,
+           events):
     """Breakdowns and new agreements, their terms and ceasefires.
 
     A deal forms when a party proposes it, it is not in force, its cooling-off after a
@@ -513,14 +569,16 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
     today, and every party's perceived surplus is positive. It replaces the rival deals in
     force, so contradictory terms are never in force together. A rejected proposal reveals
     information (``rejection_info``). An agreement's terms re-divide ground; everything else
-    stays where it is (ceasefire in place); its ceasefire caps the rung and bars attacks.
-    ``cap`` is written: the highest rung allowed today.
+    stays where it is (ceasefire in place); its ceasefire caps the rung and bars attacks, and
+    sanctions across the dyads it lifts them in are barred (its other terms over actions bind
+    gates and assets: ``_gates``, ``_asset``). ``cap`` is written: the highest rung allowed
+    today. A deal may be proposed by a party or a mediator; every party must accept.
     """
     n, o_count = rung.shape[1], control.shape[1]
     top = st.n_rungs - 1
     menu_verb, menu_deal = st.menu_verb, st.menu_deal
     ceasefire, transfers, rival = st.deal_ceasefire, st.deal_transfers, st.deal_rival
-    d_count, ev_deal, ev_breakdown = st.deal_parties.shape[0], st.ev_deal, st.ev_breakdown
+    d_count, ev_deal, ev_breakdown = st.deal_sides.shape[0], st.ev_deal, st.ev_breakdown
     ev_agreement = st.ev_agreement
     for r in range(rung.shape[0]):
         q = pick(terms.shape[0], r)
@@ -547,7 +605,7 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
                 blocked |= rival[d, other] and events[r, ev_deal + other]
             if blocked:
                 continue
-            if not bargaining.accepted(perceived[r, d, 0], perceived[r, d, 1]):
+            if not bargaining.accepted(perceived, st.deal_signs, r, d):
                 information[r, d] += rejection_info[q]
                 continue
             agreement[r, d] = True
@@ -568,6 +626,8 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
                         cap[r, i, j] = min(cap[r, i, j], allowed)
                         if agreement[r, d]:
                             attack[r, i, j] = 0.0  # attacks across a ceasefire are barred
+                    if agreement[r, d] and st.deal_no_sanction[d, i, j]:
+                        sanction[r, i, j] = 0.0
         for i in range(n):
             for j in range(n):
                 rung[r, i, j] = min(rung[r, i, j], cap[r, i, j])
@@ -721,10 +781,11 @@ def _realignments(align, align0, threshold, events, first):
 
 
 @helper
-def _remember_attacks(attack, attack_prev, attack_days):
-    """Yesterday's attacks for tomorrow, and the count of days each dyad saw an attack."""
+def _remember_attacks(attack, sanction, attack_prev, sanction_prev, attack_days):
+    """Yesterday's attacks and sanctions for tomorrow, and each dyad's count of attack days."""
     for r in range(attack.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):
                 attack_prev[r, i, j] = attack[r, i, j]
+                sanction_prev[r, i, j] = sanction[r, i, j]
                 attack_days[r, i, j] += np.int64(attack[r, i, j])

@@ -77,6 +77,7 @@ class State:
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
     weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
+    sanction_prev: np.ndarray  # (R, A, A) yesterday's sanctions i -> j (a deal's status quo)
     air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
     air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
@@ -275,7 +276,8 @@ class CrisisModel(mesa.Model):
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
-            attack_prev=attack_prev, air_target=np.full((r, n), -1, dtype=np.int64),
+            attack_prev=attack_prev, sanction_prev=np.zeros((r, n, n)),
+            air_target=np.full((r, n), -1, dtype=np.int64),
             air_client=np.full((r, n), -1, dtype=np.int64),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
@@ -301,7 +303,8 @@ class CrisisModel(mesa.Model):
         self.private_resolve = compiled_day.bargaining_noise(self.structure,
                                                              self.random_numbers.keys)
         self.workspace = compiled_day.workspace(
-            r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size)
+            r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
+            lay.deal_sides.shape[1])
 
     def _packed_state(self) -> tuple:
         """The state as one kernel argument; its arrays are updated in place, never copied."""

@@ -89,9 +89,14 @@ class Layout:
     gate_policy: np.ndarray
     asset_owner: np.ndarray
     asset_decider: np.ndarray  # actor whose affinity changes on grant/activation (owner)
-    deal_parties: np.ndarray  # (D, 2)
+    deal_sides: np.ndarray  # (D, S) actor of each side: parties, then mediators; -1 pads
+    deal_signs: np.ndarray  # bool (D, S): the side is a party (must accept)
     deal_ceasefire: np.ndarray  # bool (D, A, A)
     deal_transfers: np.ndarray  # bool (D, O): objective re-divided by the deal
+    deal_gates: np.ndarray  # (D, G) the gate state a deal holds: 1 open, 0 closed, -1 none
+    deal_grants: np.ndarray  # (D, K) the actor an asset is granted to on signing, or -1
+    deal_withhold: np.ndarray  # bool (D, K): assets not to be granted while it holds
+    deal_no_sanction: np.ndarray  # bool (D, A, A): sanctions barred while it holds
     bloc_sign: np.ndarray  # (A,) +1 first bloc, -1 second, 0 none
     timeline: tuple[TimelineEvent, ...]
     start: object  # datetime.date
@@ -138,10 +143,15 @@ class Structure:
     gate_policy: np.ndarray
     gate_hosts: np.ndarray  # (G, A) bool: actors hosting a node beyond the gate (not its owner)
     asset_owner: np.ndarray
-    deal_parties: np.ndarray
+    deal_sides: np.ndarray
+    deal_signs: np.ndarray
     deal_ceasefire: np.ndarray
     deal_rival: np.ndarray  # (D, D) bool: cannot be in force together (same parties or dyads)
     deal_transfers: np.ndarray
+    deal_gates: np.ndarray
+    deal_grants: np.ndarray
+    deal_withhold: np.ndarray
+    deal_no_sanction: np.ndarray
     bloc_sign: np.ndarray
     n_rungs: int
     armed_from: int
@@ -164,10 +174,7 @@ def structure_of(layout: Layout) -> tuple:
     """The ``PackedStructure`` of a layout."""
     n, menu = layout.n_actors, layout.menu
     d, k, g = len(layout.deals), len(layout.assets), len(layout.gates)
-    gate_hosts = np.zeros((g, n), dtype=bool)
-    for gate in range(g):
-        beyond = layout.node_host[layout.edge_dst[layout.edge_gate == gate]]
-        gate_hosts[gate, beyond[(beyond >= 0) & (beyond != layout.gate_owner[gate])]] = True
+    gate_hosts = gate_hosts_of(layout)
     ev_asset = 1 + 2 * d
     ev_gate = ev_asset + 3 * k
     ev_realigned = ev_gate + 2 * g
@@ -180,9 +187,12 @@ def structure_of(layout: Layout) -> tuple:
         node_conflict=layout.node_conflict, node_objective=layout.node_objective,
         node_host=layout.node_host, gate_owner=layout.gate_owner,
         gate_policy=layout.gate_policy, gate_hosts=gate_hosts,
-        asset_owner=layout.asset_owner, deal_parties=layout.deal_parties,
+        asset_owner=layout.asset_owner, deal_sides=layout.deal_sides,
+        deal_signs=layout.deal_signs, deal_gates=layout.deal_gates,
+        deal_grants=layout.deal_grants, deal_withhold=layout.deal_withhold,
+        deal_no_sanction=layout.deal_no_sanction,
         deal_ceasefire=layout.deal_ceasefire,
-        deal_rival=_rivals(layout.deal_parties, layout.deal_ceasefire),
+        deal_rival=_rivals(layout.deal_sides, layout.deal_signs, layout.deal_ceasefire),
         deal_transfers=layout.deal_transfers, bloc_sign=layout.bloc_sign,
         n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
         war_from=int(layout.war_from), ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
@@ -191,19 +201,29 @@ def structure_of(layout: Layout) -> tuple:
     ), PackedStructure)
 
 
-def _rivals(parties: np.ndarray, ceasefire: np.ndarray) -> np.ndarray:
+def gate_hosts_of(layout: Layout) -> np.ndarray:
+    """``(G, A)`` bool: the actors hosting a node beyond each gate (not its owner)."""
+    n, g = layout.n_actors, len(layout.gates)
+    out = np.zeros((g, n), dtype=bool)
+    for gate in range(g):
+        beyond = layout.node_host[layout.edge_dst[layout.edge_gate == gate]]
+        out[gate, beyond[(beyond >= 0) & (beyond != layout.gate_owner[gate])]] = True
+    return out
+
+
+def _rivals(sides: np.ndarray, signs: np.ndarray, ceasefire: np.ndarray) -> np.ndarray:
     """``(D, D)`` bool: deals that cannot be in force at once.
 
     Two deals between the same parties, or whose ceasefires cover a common dyad, settle the
     same quarrel: a new one replaces the old (``sim.day._deals``), so contradictory terms are
     never in force together.
     """
-    d = parties.shape[0]
+    d = sides.shape[0]
     out = np.zeros((d, d), dtype=bool)
     for a in range(d):
         for b in range(d):
             if a != b:
-                same = set(parties[a].tolist()) == set(parties[b].tolist())
+                same = set(sides[a][signs[a]].tolist()) == set(sides[b][signs[b]].tolist())
                 out[a, b] = same or bool((ceasefire[a] & ceasefire[b]).any())
     return out
 
@@ -293,6 +313,7 @@ class Params:
     # deals (P, D, ...) and bargaining
     deal_control: np.ndarray  # (P, D, O, A)
     deal_cap: np.ndarray  # (P, D) int
+    deal_payment: np.ndarray  # (P, D, A) net payment each actor receives on signing (utility)
     breakdown_base: np.ndarray
     breakdown_hostility: np.ndarray
     breakdown_violation: np.ndarray
@@ -410,11 +431,11 @@ def compile_scenario(spec: Scenario) -> World:
             m_blame.append(BLAME_CODE[act.blame or spec.actors[a].blame or spec.fighting.blame])
             labels.append(act.label())
         offsets.append(len(m_actor))
-    # a negotiate entry's counterpart is the other party of its deal
+    # a negotiate entry's counterpart is the first other party of its deal
     for e, d in enumerate(m_deal):
         if d >= 0:
             parties = spec.deals[deals[d]].parties
-            other = parties[1] if actors[m_actor[e]] == parties[0] else parties[0]
+            other = next(x for x in parties if x != actors[m_actor[e]])
             m_target[e] = ai[other]
     menu = Menu(*(np.asarray(x, dtype=np.int64) for x in
                   (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client)),
@@ -518,17 +539,41 @@ def compile_scenario(spec: Scenario) -> World:
 
     # --- deals
     d = len(deals)
-    parties = np.zeros((d, 2), dtype=np.int64)
+    width = max([2, *(len(spec.deals[x].proposers) for x in deals)])
+    sides = np.full((d, width), -1, dtype=np.int64)
+    signs = np.zeros((d, width), dtype=bool)
     ceasefire = np.zeros((d, n, n), dtype=bool)
     transfers = np.zeros((d, o), dtype=bool)
     deal_control = np.zeros((d, o, n))
+    deal_gates = np.full((d, len(gates)), -1, dtype=np.int64)
+    deal_grants = np.full((d, len(assets)), -1, dtype=np.int64)
+    deal_withhold = np.zeros((d, len(assets)), dtype=bool)
+    no_sanction = np.zeros((d, n, n), dtype=bool)
+    payment = np.zeros((d, n))
     for di, key in enumerate(deals):
         deal = spec.deals[key]
-        parties[di] = [ai[p] for p in deal.parties]
-        dyads = deal.ceasefire or [f"{deal.parties[0]}~{deal.parties[1]}"]
+        for side, x in enumerate(deal.proposers):
+            sides[di, side] = ai[x]
+            signs[di, side] = x in deal.parties
+        # default: the parties' own dyads
+        dyads = deal.ceasefire or [f"{a}~{b}" for i, a in enumerate(deal.parties)
+                                   for b in deal.parties[i + 1:]]
         for dyad in dyads:
             a, b = (ai[x] for x in split_dyad(dyad))
             ceasefire[di, a, b] = ceasefire[di, b, a] = True
+        for g, state in deal.gates.items():
+            deal_gates[di, gi[g]] = 1 if state == "open" else 0
+        for k, to in deal.grants.items():
+            deal_grants[di, ki[k]] = ai[to]
+        for k in deal.withhold:
+            deal_withhold[di, ki[k]] = True
+        for dyad in deal.lift_sanctions:
+            a, b = (ai[x] for x in split_dyad(dyad))
+            no_sanction[di, a, b] = no_sanction[di, b, a] = True
+        for payer, paid in deal.payments.items():
+            for payee, amount in paid.items():
+                payment[di, ai[payer]] -= amount
+                payment[di, ai[payee]] += amount
         for obj, shares in deal.transfer.items():
             transfers[di, oi[obj]] = True
             for a, share in shares.items():
@@ -559,7 +604,9 @@ def compile_scenario(spec: Scenario) -> World:
         gate_policy=np.asarray([GATE_POLICY[ref.gates[g].policy] for g in gates],
                                dtype=np.int64),
         asset_owner=owner, asset_decider=owner,
-        deal_parties=parties, deal_ceasefire=ceasefire, deal_transfers=transfers,
+        deal_sides=sides, deal_signs=signs, deal_ceasefire=ceasefire,
+        deal_transfers=transfers, deal_gates=deal_gates, deal_grants=deal_grants,
+        deal_withhold=deal_withhold, deal_no_sanction=no_sanction,
         bloc_sign=bloc_sign, timeline=tuple(sorted(events, key=lambda e: e.day)),
         start=start, days=spec.run.days,
     )
@@ -620,7 +667,7 @@ def compile_scenario(spec: Scenario) -> World:
         displacement_ground=_arr(fl.displacement_ground),
         move_rate=_arr(fl.move_rate), settle_rate=_arr(fl.settle_rate),
         calm_threshold=_arr(fl.calm_threshold),
-        deal_control=deal_control[None],
+        deal_control=deal_control[None], deal_payment=payment[None],
         deal_cap=_arr([ri[spec.deals[x].rung_cap] for x in deals], np.int64),
         breakdown_base=_arr([spec.deals[x].breakdown_base for x in deals]),
         breakdown_hostility=_arr([spec.deals[x].breakdown_hostility for x in deals]),

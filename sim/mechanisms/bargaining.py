@@ -64,15 +64,17 @@ from sim.world import OBJ
 
 @helper
 def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, weariness,
-            ceasefire, transfers, parties, horizon, interests, risk_attitude, severity, value,
-            terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession, work,
-            out, stake):
-    """Each party's gain from each deal over the status quo path, ``(R, D, 2)``, in utility.
+            ceasefire, transfers, sides, horizon, interests, risk_attitude, severity, value,
+            terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession,
+            acts, spared, conflict_people, displacement, people_unit, work, out, stake):
+    """Each side's gain from each deal over the status quo path, ``(R, D, S)``, in utility.
 
-    Also writes each party's *stake* in fighting on, ``(R, D, 2)``: the utility of the valued
+    Also writes each side's *stake* in fighting on, ``(R, D, S)``: the utility of the valued
     ground that neither it nor its friends hold (what a month of fighting could win it), when
     it is fighting across the deal's ceasefire (0 otherwise). Optimism is a share of it
-    (``perceive``).
+    (``perceive``). A mediator (a side that does not sign) weighs the deal the same way: the
+    displacement its ceasefire would spare (``humanitarian``) and its friends' ground are what
+    move a mediator that is not itself fighting.
 
     Args:
         control: ``(R, O, A)`` control today.
@@ -86,7 +88,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         weariness: ``(R, A)`` war weariness.
         ceasefire: ``(D, A, A)`` bool: the dyads each deal's ceasefire covers.
         transfers: ``(D, O)`` bool: the objectives each deal re-divides.
-        parties: ``(D, 2)`` the two parties of each deal.
+        sides: ``(D, S)`` each deal's parties then mediators (-1 pads).
         horizon: ``(P,)`` days of fighting on that a party weighs.
         interests: ``(P, A, n_objectives)`` interest weights.
         risk_attitude: ``(P, A)``.
@@ -99,9 +101,16 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         territory_unit: ``(P,)`` territory value per unit of utility.
         loss_unit: ``(P,)`` losses per unit of utility.
         concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
+        acts: ``(R, D, S)`` each side's value of the deal's terms over actions
+            (``sim.mechanisms.terms.deal_values``).
+        spared: ``(D, R)`` fighting intensity felt by civilians on each deal's status quo
+            path across its ceasefire (what the ceasefire would spare).
+        conflict_people: ``(R,)`` people in conflict nodes.
+        displacement: ``(P,)`` daily share displaced per unit of fighting intensity.
+        people_unit: ``(P,)`` people per unit of utility.
         work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
-        out: ``(R, D, 2)`` result.
-        stake: ``(R, D, 2)`` written: the party's stake in fighting on.
+        out: ``(R, D, S)`` result.
+        stake: ``(R, D, S)`` written: the side's stake in fighting on.
     """
     o_count, n = control.shape[1], control.shape[2]
     for r in range(out.shape[0]):
@@ -119,8 +128,12 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     # a ceasefire freezes what the deal does not re-divide where it stands
                     work[2, o, b] = terms[q, d, o, b] if transfers[d, o] else work[0, o, b]
             cap = severity[q, caps[q, d]]
-            for side in range(2):
-                a = parties[d, side]
+            displaced = displacement[q] * spared[d, r] * conflict_people[r] * horizon[q]
+            for side in range(sides.shape[1]):
+                a = sides[d, side]
+                if a < 0:
+                    out[r, d, side], stake[r, d, side] = 0.0, 0.0
+                    continue
                 # value-weighted ground a holds now, after fighting on and under the deal,
                 # counting what friends hold: sum_o value[o, a] sum_b held[o, b] max(A_ab, 0)
                 # (affinity 1 to oneself): a patron gains from ground its client takes
@@ -153,17 +166,20 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     + (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                     * in_fight
                     - w[q, a, _STANDING] * concession[q] * pressure[r, a] * conceded
+                    + w[q, a, _HUMANITARIAN] * displaced / people_unit[q]
+                    + acts[r, d, side]
                 )
 
 
 _TERRITORY, _LOSSES = OBJ["territory"], OBJ["losses"]
 _ESCALATION, _STANDING = OBJ["escalation"], OBJ["standing"]
+_HUMANITARIAN = OBJ["humanitarian"]
 
 
 @helper
-def perceive(gains, stake, private, information, optimism, parties, noise, learning, shrink,
+def perceive(gains, stake, private, information, optimism, sides, noise, learning, shrink,
              out):
-    """Each party's surplus as it sees it, ``(R, D, 2)``, and what is still unrevealed.
+    """Each side's surplus as it sees it, ``(R, D, S)``, and what is still unrevealed.
 
     ``out = gains + noise * z - shrink * optimism * stake`` with ``shrink = exp(-learning *
     information)`` (``shrink`` is written too, ``(R, D)``). ``noise * z`` is the party's private
@@ -175,12 +191,12 @@ def perceive(gains, stake, private, information, optimism, parties, noise, learn
     nothing at peace; that belief is what fighting corrects (Slantchev 2003; Smith & Stam 2004).
 
     Args:
-        gains: ``(R, D, 2)`` surpluses (``surplus``).
-        stake: ``(R, D, 2)`` each party's stake in fighting on (``surplus``).
-        private: ``(R, D, 2)`` private types, standard normal.
+        gains: ``(R, D, S)`` surpluses (``surplus``).
+        stake: ``(R, D, S)`` each side's stake in fighting on (``surplus``).
+        private: ``(R, D, S)`` private types, standard normal (0 for mediators).
         information: ``(R, D)`` information revealed so far.
         optimism: ``(P, A)``.
-        parties: ``(D, 2)``.
+        sides: ``(D, S)``.
         noise: ``(P,)`` scale of private information.
         learning: ``(P,)``.
         shrink: ``(R, D)`` written.
@@ -191,16 +207,20 @@ def perceive(gains, stake, private, information, optimism, parties, noise, learn
         for d in range(out.shape[1]):
             left = np.exp(-learning[q] * information[r, d])
             shrink[r, d] = left
-            for side in range(2):
-                a = parties[d, side]
-                out[r, d, side] = (gains[r, d, side] + noise[q] * private[r, d, side]
-                                   - left * optimism[q, a] * stake[r, d, side])
+            for side in range(sides.shape[1]):
+                a = sides[d, side]
+                out[r, d, side] = 0.0 if a < 0 else (
+                    gains[r, d, side] + noise[q] * private[r, d, side]
+                    - left * optimism[q, a] * stake[r, d, side])
 
 
 @helper
-def accepted(perceived, their_perceived):
-    """Whether both parties accept: each one's perceived surplus is positive."""
-    return perceived > 0.0 and their_perceived > 0.0
+def accepted(perceived, signs, r, d):
+    """Whether every party (signatory) of deal d accepts: its perceived surplus is positive."""
+    for side in range(signs.shape[1]):
+        if signs[d, side] and perceived[r, d, side] <= 0.0:
+            return False
+    return True
 
 
 @helper
@@ -279,7 +299,7 @@ def weariness_step(armed, losses_by, loss_unit, weariness_days, war_days, out):
 
 
 @helper
-def breakdown_hazard(affinity, pressure, losses, ceasefire, parties, base, per_hostility,
+def breakdown_hazard(affinity, pressure, losses, ceasefire, sides, signs, base, per_hostility,
                      per_violation, out):
     """Daily chance each agreement breaks down, ``(R, D)``.
 
@@ -297,10 +317,12 @@ def breakdown_hazard(affinity, pressure, losses, ceasefire, parties, base, per_h
                 for j in range(n):
                     if ceasefire[d, i, j]:
                         worst = max(worst, -affinity[r, i, j])
-            mean_pressure = 0.0
-            for side in range(parties.shape[1]):
-                mean_pressure += pressure[r, parties[d, side]]
-            hostility = worst + mean_pressure / parties.shape[1]
+            mean_pressure, count = 0.0, 0
+            for side in range(sides.shape[1]):
+                if signs[d, side]:
+                    mean_pressure += pressure[r, sides[d, side]]
+                    count += 1
+            hostility = worst + mean_pressure / max(count, 1)
             violations = 0.0
             for i in range(n):
                 for j in range(n):

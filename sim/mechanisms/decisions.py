@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.jit import helper, kernel, packed, pick, tuple_type
-from sim.world import BLAME_CODE, OBJ, VERB
+from sim.mechanisms import terms
+from sim.world import BLAME_CODE, OBJ, VERB, gate_hosts_of
 
 
 @dataclass
@@ -66,14 +67,21 @@ class Situation:
 PackedSituation = tuple_type(Situation, "PackedSituation")
 
 
-def score_menu(s: Situation, layout, p) -> np.ndarray:
-    """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable)."""
+def score_menu(s: Situation, layout, p, lookahead: bool = True) -> np.ndarray:
+    """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable).
+
+    ``lookahead=False`` leaves out what a gate move does to the deals on the table
+    (``_leverage``): what ``explain`` separates from the move's direct effects.
+    """
     menu = layout.menu
     structure = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
-                 menu.client, layout.deal_parties[:, 1], layout.asset_owner,
-                 layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host)
+                 menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
+                 layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host,
+                 layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
+                 layout.deal_withhold, layout.deal_no_sanction)
     structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
-    return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from)
+    return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from,
+                       lookahead)
 
 
 _TERRITORY, _LOSSES, _ESCALATION = OBJ["territory"], OBJ["losses"], OBJ["escalation"]
@@ -99,9 +107,10 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 
 @kernel
-def _score_menu(s, p, structure, armed_from):
-    (actor, verb, target, asset, gate, deal, client, second_party, asset_owner, edge_src,
-     edge_dst, edge_gate, node_host) = structure
+def _score_menu(s, p, structure, armed_from, lookahead):
+    (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, edge_src,
+     edge_dst, edge_gate, node_host, gate_owner, gate_hosts, deal_gates, deal_withhold,
+     no_sanction) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -117,7 +126,8 @@ def _score_menu(s, p, structure, armed_from):
     air_part = np.empty((n, n))
     blocked = np.zeros((k_count, n), dtype=np.bool_)
     objection = np.zeros((k_count, n))
-    is_host = np.zeros(n, dtype=np.bool_)
+    no_shift = np.zeros(sides.shape[1])  # scratch for deal acceptance (``_acceptance``)
+    shift = np.zeros(sides.shape[1])
     # the state and parameters read below, taken out of their tuples once
     rung, affinity, cover, fire = s.rung, s.affinity, s.cover, s.fire
     attack_prev, win = s.attack_prev, s.win
@@ -218,7 +228,7 @@ def _score_menu(s, p, structure, armed_from):
                 if heat > 0.0 and not (barred[r, a, t] or barred[r, c, t]):
                     blamed = 0.0 if air_blame[q, e] == _BLAME_CLIENT else 1.0
                     strikes = (loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t])
-                               * exposure[q, t])
+                               * exposure[r, t])
                     # the client's contest with the sorties and without them
                     friend = max(affinity[r, a, c], 0.0)
                     fights = rung[r, a, t] >= armed_from or attack_prev[r, a, t] > 0
@@ -266,6 +276,9 @@ def _score_menu(s, p, structure, armed_from):
                     - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
                 )
             elif v == _SANCTION:
+                if terms.sanctions_lifted(agreement, r, no_sanction, a, target[e]):
+                    utility[r, e] = -np.inf  # a deal in force lifted them
+                    continue
                 d_up = rate_up[q] * (_tanh_pos(d0 + sanction_drive[q]) - _tanh_pos(d0))
                 escalation = (min(d_up * horizon[q], 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
@@ -279,15 +292,12 @@ def _score_menu(s, p, structure, armed_from):
                 )
             elif v == _NEGOTIATE:
                 d = deal[e]
-                side = 1 if second_party[d] == a else 0
-                other = target[e]
-                # the other side accepts if its perceived surplus is positive: its surplus
+                side = _side_of(sides, d, a)
+                # every other party accepts if its perceived surplus is positive: its surplus
                 # and public optimism are seen, its private type is not (bargaining's rule)
-                spread = max(noise_scale[q] * shrink[r, d], 1e-9)
-                theirs = (gains[r, d, 1 - side]
-                          - shrink[r, d] * optimism[q, other] * stake[r, d, 1 - side])
-                z = min(max(theirs / spread, -30.0), 30.0)
-                value = 1.0 / (1.0 + np.exp(-1.702 * z)) * perceived[r, d, side]
+                chance = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs,
+                                     r, q, d, side, no_shift)
+                value = chance * perceived[r, d, side]
                 if agreement[r, d] or cooling[r, d]:
                     value = -np.inf
             elif v in (_REQUEST, _ACTIVATE, _GRANT):
@@ -326,39 +336,115 @@ def _score_menu(s, p, structure, armed_from):
                         * arriving * horizon[q] / 100_000.0
                         - objection[k, t]
                     )
-                    unavailable = unavailable or blocked[k, t]
+                    unavailable = (unavailable or blocked[k, t]
+                                   or terms.withheld(agreement, r, deal_withhold, k))
                 if unavailable:
                     value = -np.inf
             elif v in (_OPEN_GATE, _CLOSE_GATE):
                 g = gate[e]
                 sign = 1.0 if v == _OPEN_GATE else -1.0
-                # the burden the gate's routes shift off the actor's soil (movers leaving
-                # its nodes for others' less those arriving on it: a route between two of
-                # its own nodes shifts nothing), and the partners hosting the far ends
-                through = 0.0
-                for h in range(n):
-                    is_host[h] = False
-                for route in range(edge_gate.size):
-                    if edge_gate[route] != g:
-                        continue
-                    shift = ((1.0 if node_host[edge_src[route]] == a else 0.0)
-                             - (1.0 if node_host[edge_dst[route]] == a else 0.0))
-                    through += shift * potential[r, route] * (1.0 - leakage[q, g])
-                    if node_host[edge_dst[route]] >= 0:
-                        is_host[node_host[edge_dst[route]]] = True
-                cost_ties = 0.0
-                for h in range(n):
-                    if is_host[h]:
-                        cost_ties += partner[q, a, h]
                 changes = (sign < 0) if gate_open[r, g] else (sign > 0)  # acting moves it
-                value = -np.inf  # a no-op (opening an open gate) is not on the menu today
-                if changes:
-                    value = sign * (
-                        w[q, a, _REFUGEES] * through * horizon[q] / people_unit[q]
-                        - w[q, a, _TIES] * cost_ties * gate_cost[q, g] * horizon[q]
-                    )
+                # a no-op (opening an open gate) is not on the menu today, nor is moving a gate
+                # a deal in force holds
+                value = -np.inf
+                if changes and terms.bound_gate(agreement, r, deal_gates, g) < 0:
+                    # the burden the gate's routes shift off the actor's soil and the ties it
+                    # costs (``terms.gate_value``), plus what the move does to the deals that
+                    # name the gate (a one-move look-ahead: the leverage it gives)
+                    value = sign * terms.gate_value(
+                        a, g, r, q, potential, edge_gate, edge_src, edge_dst, node_host,
+                        gate_owner, gate_hosts, leakage, gate_cost, partner, w, horizon[q],
+                        people_unit)
+                    if lookahead:
+                        value += _leverage(a, g, sign > 0, r, q, gains, stake, perceived, shrink,
+                                       optimism, noise_scale, sides, signs, deal_gates,
+                                           agreement, cooling, potential, edge_gate,
+                                           edge_src, edge_dst, node_host, gate_owner,
+                                           gate_hosts, leakage, gate_cost, partner, w,
+                                           p.bargaining_horizon, people_unit, no_shift, shift)
             utility[r, e] = value - action_cost[q, e]
     return utility
+
+
+@helper
+def _side_of(sides, d, a):
+    """The side (column of ``sides``) actor a takes in deal d, or -1."""
+    for x in range(sides.shape[1]):
+        if sides[d, x] == a:
+            return x
+    return -1
+
+
+@helper
+def _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d, side,
+                shift):
+    """The proposer's chance that every other party of deal d accepts it, ``(0, 1]``.
+
+    Each other party accepts if its perceived surplus is positive; the proposer sees its
+    surplus and public optimism but not its private resolve, a normal of spread
+    ``noise x shrink`` (the logistic approximation of the normal cdf, 1.702). Parties'
+    resolves are independent, so the chances multiply. ``shift`` ``(S,)`` is added to each
+    side's surplus (a look-ahead's changed state; zeros otherwise).
+    """
+    spread = max(noise_scale[q] * shrink[r, d], 1e-9)
+    chance = 1.0
+    for x in range(sides.shape[1]):
+        if x == side or not signs[d, x]:
+            continue
+        other = sides[d, x]
+        theirs = (gains[r, d, x] + shift[x]
+                  - shrink[r, d] * optimism[q, other] * stake[r, d, x])
+        z = min(max(theirs / spread, -30.0), 30.0)
+        chance *= 1.0 / (1.0 + np.exp(-1.702 * z))
+    return chance
+
+
+@helper
+def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
+              signs, deal_gates, agreement, cooling, potential, edge_gate, edge_src, edge_dst,
+              node_host, gate_owner, gate_hosts, leakage, gate_cost, partner, w, horizon,
+              people_unit, no_shift, shift):
+    """What moving gate g does to the deals a can propose that name g: a one-move look-ahead.
+
+    The move changes the status quo path each side of such a deal weighs (the gate as the move
+    leaves it, over the bargaining ``horizon``): a gate opened raises the value of a deal that
+    closes it to those it burdens, so the other parties' chance of accepting (their quantal
+    response, ``_acceptance``) rises, and so does the proposal's value to a: the chance that
+    all accept times a's surplus (Schelling 1966: the power to hurt is bargaining power). The
+    value is the change of ``max(chance x surplus, 0)`` (a does not propose a deal it would
+    not sign), summed over the deals that name the gate and are open to a proposal.
+    """
+    total = 0.0
+    width = sides.shape[1]
+    for d in range(deal_gates.shape[0]):
+        term = deal_gates[d, g]
+        if term < 0 or agreement[r, d] or cooling[r, d]:
+            continue
+        side = _side_of(sides, d, a)
+        if side < 0:
+            continue
+        now = 0 if opening else 1  # the gate today, and after the move
+        after = 1 - now
+        for x in range(width):
+            y = sides[d, x]
+            shift[x] = 0.0
+            if y < 0:
+                continue
+            value = terms.gate_value(y, g, r, q, potential, edge_gate, edge_src, edge_dst,
+                                     node_host, gate_owner, gate_hosts, leakage, gate_cost,
+                                     partner, w, horizon[q], people_unit)
+            # the term's worth to y against the status quo: 0 where the gate already is
+            # as the deal holds it, else +-value (``terms.deal_values``)
+            before_term = 0.0 if term == now else (value if term == 1 else -value)
+            after_term = 0.0 if term == after else (value if term == 1 else -value)
+            shift[x] = after_term - before_term
+        chance = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q,
+                             d, side, no_shift)
+        moved = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
+                            side, shift)
+        total += (max(moved * (perceived[r, d, side] + shift[side]), 0.0)
+                  - max(chance * perceived[r, d, side], 0.0))
+    return total
 
 
 @helper
@@ -410,9 +496,10 @@ def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affi
                 out[r, a, t] = stake * total
 
 
-#: Components of ``explain``: the objective vocabulary, then costs (``cost``) and, for deal
-#: proposals, the whole value (``deal``: acceptance chance times perceived surplus is not
-#: linear in the weights).
+#: Components of ``explain``: the objective vocabulary, then costs (``cost``) and ``deal``:
+#: for deal proposals the whole value, for gate moves what the move does to the deals on the
+#: table (``_leverage``); neither is linear in the weights (acceptance chance times perceived
+#: surplus).
 PARTS = (*OBJ, "cost", "deal")
 
 
@@ -420,27 +507,33 @@ def explain(s: Situation, layout, p) -> np.ndarray:
     """Why each menu entry scored what it did: ``(R, M, len(PARTS))`` utility components.
 
     A score is linear in the actor's interest weights except for deal proposals (whose value
-    is the chance of acceptance times the perceived surplus), so scoring the menu once with
-    no weights (what is left is costs) and once with each objective's weight alone gives each
-    objective's contribution exactly: ``w_k (U(e_k) - U(0))``. Components sum to the utility
-    ``score_menu`` gives (to rounding). Meant for one replication's log (R = 1): it scores the
-    menu ``len(OBJ) + 1`` times.
+    is the chance of acceptance times the perceived surplus) and the look-ahead of gate moves,
+    so scoring the menu without look-ahead once with no weights (what is left is costs) and
+    once with each objective's weight alone gives each objective's contribution exactly:
+    ``w_k (U(e_k) - U(0))``; the rest of a gate move's score is its ``deal`` part. Components
+    sum to the utility ``score_menu`` gives (to rounding). Meant for one replication's log
+    (R = 1): it scores the menu ``len(OBJ) + 2`` times.
     """
     from dataclasses import replace
 
     weights = p.interests  # (P, A, K)
     negotiate = layout.menu.verb == _NEGOTIATE
     total = score_menu(s, layout, p)
-    costs = score_menu(s, layout, replace(p, interests=np.zeros_like(weights)))
+    costs = score_menu(s, layout, replace(p, interests=np.zeros_like(weights)), False)
     out = np.zeros((*total.shape, len(PARTS)))
     for k in range(weights.shape[2]):
         alone = np.zeros_like(weights)
         alone[:, :, k] = 1.0
-        u = score_menu(s, layout, replace(p, interests=alone))
+        u = score_menu(s, layout, replace(p, interests=alone), False)
         w = weights[:, layout.menu.actor, k]  # (P, M)
         with np.errstate(invalid="ignore"):  # -inf - -inf where an entry is off the menu
             out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
     out[..., len(OBJ)] = np.where(np.isfinite(costs), costs, 0.0)
+    # a gate move's look-ahead: what is left of its score
+    gates = np.isin(layout.menu.verb, (_OPEN_GATE, _CLOSE_GATE))
+    with np.errstate(invalid="ignore"):
+        rest = total[:, gates] - out[:, gates, :].sum(axis=2)
+    out[:, gates, len(OBJ) + 1] = np.where(np.isfinite(total[:, gates]), rest, 0.0)
     out[:, negotiate, :] = 0.0
     out[:, negotiate, len(OBJ) + 1] = np.where(np.isfinite(total[:, negotiate]),
                                                 total[:, negotiate], 0.0)

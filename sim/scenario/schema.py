@@ -530,11 +530,26 @@ class RefugeeFlows(Strict):
     )
 
 
+#: Most signatories and mediators a deal may list (``deals.<id>.parties``, ``mediators``).
+MAX_DEAL_SIDES = 6
+
+
 class Deal(Strict):
-    """A deal two actors can strike (mechanism 6), e.g. territory for a halt."""
+    """A deal its parties can strike (mechanism 6): ground, a halt, and what each will do.
+
+    Terms may move ground (``transfer``), bind acts while the deal holds (``gates``,
+    ``grants``, ``withhold``, ``lift_sanctions``) and pay (``payments``); a breakdown releases
+    the acts it bound (docs/ODD.md, M6 "Terms over actions").
+    """
 
     name: str
-    parties: list[Identifier] = Field(min_length=2, max_length=2)
+    parties: list[Identifier] = Field(
+        min_length=2, max_length=MAX_DEAL_SIDES,
+        description="The signatories: every one must accept (a guarantor may sign too).")
+    mediators: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_DEAL_SIDES - 2,
+        description="Actors that are not parties but can propose the deal (a mediator "
+        "proposing terms); they weigh it as the parties do and need not accept it.")
     transfer: dict[Identifier, dict[Identifier, Probability]] = Field(
         default_factory=dict,
         description="Objective -> new control shares under the deal (sum to 1).",
@@ -545,6 +560,24 @@ class Deal(Strict):
         "(default: the parties' own dyad). A guarantor can sign for a client this way.",
     )
     rung_cap: str = Field(description="Highest rung in the ceasefire dyads while it holds.")
+    gates: dict[Identifier, Literal["open", "closed"]] = Field(
+        default_factory=dict,
+        description="Gate -> the state the deal holds it in while it holds (its owner cannot "
+        "change it; a breakdown frees it): e.g. a border closed for a concession.")
+    grants: dict[Identifier, Identifier] = Field(
+        default_factory=dict,
+        description="Asset -> the actor its owner grants it to when the deal is signed (if it "
+        "is idle and its window open).")
+    withhold: list[Identifier] = Field(
+        default_factory=list,
+        description="Assets their owners may not grant while the deal holds.")
+    lift_sanctions: list[str] = Field(
+        default_factory=list,
+        description="Dyads (a~b) in which neither side may sanction the other while it holds.")
+    payments: dict[Identifier, dict[Identifier, NonNegative]] = Field(
+        default_factory=dict,
+        description="Payer -> payee -> value (utility units, once, on signing): an aid "
+        "package. Counted in each side's valuation of the deal; the model keeps no budget.")
     breakdown_base: Probability = Field(0.002, description="Daily breakdown hazard at calm.")
     breakdown_hostility: NonNegative = Field(
         0.03, description="Extra hazard per unit of hostility (negative affinity, pressure)."
@@ -554,6 +587,11 @@ class Deal(Strict):
         "before (a violation; Fortna 2004): a massacre of 30 during a ceasefire ends it about "
         "one time in seven.",
     )
+
+    @property
+    def proposers(self) -> list[str]:
+        """The actors that may propose the deal: its parties, then its mediators."""
+        return [*self.parties, *self.mediators]
 
 
 class Bargaining(Strict):
@@ -888,8 +926,9 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
                 out.append((f"{p}.asset", f"only the owner '{s.assets[act.asset].owner}' "
                             f"can grant asset '{act.asset}'"))
             if (act.verb == "negotiate" and act.deal in deals
-                    and aid not in s.deals[act.deal].parties):
-                out.append((f"{p}.deal", f"'{aid}' is not a party to deal '{act.deal}'"))
+                    and aid not in s.deals[act.deal].proposers):
+                out.append((f"{p}.deal", f"'{aid}' is neither a party to deal '{act.deal}' "
+                            "nor one of its mediators"))
     for key, asset in s.assets.items():
         p = f"assets.{key}"
         out += need("actor", actors, asset.owner, f"{p}.owner")
@@ -916,8 +955,41 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
     for key, gate in s.refugees.gates.items():
         out += need("actor", actors, gate.owner, f"refugees.gates.{key}.owner")
     for key, deal in s.deals.items():
-        for i, a in enumerate(deal.parties):
-            out += need("actor", actors, a, f"deals.{key}.parties[{i}]")
+        seen: set[str] = set()
+        for field, ids in (("parties", deal.parties), ("mediators", deal.mediators)):
+            for i, a in enumerate(ids):
+                out += need("actor", actors, a, f"deals.{key}.{field}[{i}]")
+                if a in seen:
+                    out.append((f"deals.{key}.{field}[{i}]", f"'{a}' is listed twice among "
+                                "the deal's parties and mediators; list each actor once"))
+                seen.add(a)
+        for g in deal.gates:
+            out += need("gate", gates, g, f"deals.{key}.gates.{g}")
+            if g in gates and s.refugees.gates[g].policy != "decide":
+                out.append((f"deals.{key}.gates.{g}", f"gate '{g}' has the fixed policy "
+                            f"'{s.refugees.gates[g].policy}': a deal cannot bind it; give the "
+                            "gate policy 'decide' or drop the term"))
+        for k, to in deal.grants.items():
+            out += need("asset", assets, k, f"deals.{key}.grants.{k}")
+            out += need("actor", actors, to, f"deals.{key}.grants.{k}")
+            if k in deal.withhold:
+                out.append((f"deals.{key}.grants.{k}", f"asset '{k}' is both granted and "
+                            "withheld by this deal; keep one"))
+        for i, k in enumerate(deal.withhold):
+            out += need("asset", assets, k, f"deals.{key}.withhold[{i}]")
+        for i, dyad in enumerate(deal.lift_sanctions):
+            try:
+                for a in split_dyad(dyad):
+                    out += need("actor", actors, a, f"deals.{key}.lift_sanctions[{i}]")
+            except ValueError as exc:
+                out.append((f"deals.{key}.lift_sanctions[{i}]", str(exc)))
+        for payer, paid in deal.payments.items():
+            out += need("actor", actors, payer, f"deals.{key}.payments.{payer}")
+            for payee in paid:
+                out += need("actor", actors, payee, f"deals.{key}.payments.{payer}.{payee}")
+                if payee == payer:
+                    out.append((f"deals.{key}.payments.{payer}.{payee}",
+                                "an actor cannot pay itself"))
         out += need("rung", rungs, deal.rung_cap, f"deals.{key}.rung_cap")
         for i, dyad in enumerate(deal.ceasefire):
             try:

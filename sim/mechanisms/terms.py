@@ -1,0 +1,184 @@
+"""Deal terms over actions: what they are worth to each actor, and what a deal in force binds.
+
+A deal may bind what its parties *do* while it holds, not only where the line runs: a gate's
+state, an asset granted or withheld, sanctions lifted, and a payment on signing (an aid
+package). A breakdown releases the acts it bound. Terms over actions are what make coercion
+possible (Schelling 1966, *Arms and Influence*: the power to hurt is bargaining power;
+Greenhill 2010, *Weapons of Mass Migration*: a state that can release migrants across a border
+opens the gate to raise the other side's cost of no deal, and closes it once it is paid).
+
+Each term is valued like everything else in the bargaining surplus
+(``sim.mechanisms.bargaining.surplus``): as the change it makes to the status quo path over the
+bargaining horizon, in the units of docs/ODD.md's utility scale, through the same predictions
+the actors use to score acts (``sim.mechanisms.decisions``):
+
+- a **gate** held open rather than closed moves ``potential x (1 - leakage)`` people a day off
+  the soil of the hosts on its near side onto those on its far side (``refugees``), and costs
+  its owner ties with the far side's hosts (``gate_cost``); its value to each actor is
+  ``gate_value``;
+- a **grant** gives the recipient the asset's air-defence cover (the losses it avoids at today's
+  fighting) and moves ties as a grant does (``holder_affinity + alliances.support`` between
+  supplier and recipient; the asset's ``effects`` between its decider and the others); a
+  **withholding** is worth nothing on the status quo path (nothing is granted there either): it
+  only removes an option;
+- **lifting sanctions** spares both sides of each sanction that would have continued (yesterday's
+  sanctions, as yesterday's postures continue) the ties it costs them, and costs the sanctioner
+  the standing it gained from it;
+- a **payment** is its value to the payee and its cost to the payer; the model keeps no budget.
+
+References:
+    Greenhill, K. M. (2010). Weapons of Mass Migration: Forced Displacement, Coercion, and
+        Foreign Policy. Cornell University Press.
+    Schelling, T. C. (1966). Arms and Influence. Yale University Press.
+"""
+
+from __future__ import annotations
+
+from sim.jit import helper, pick
+from sim.world import OBJ
+
+_LOSSES, _REFUGEES, _TIES = OBJ["losses"], OBJ["refugees"], OBJ["ties"]
+_STANDING = OBJ["standing"]
+
+
+@helper
+def gate_value(x, g, r, q, potential, edge_gate, edge_src, edge_dst, node_host, gate_owner,
+               gate_hosts, leakage, gate_cost, partner, interests, horizon, people_unit):
+    """Value to actor ``x``, over ``horizon`` days, of gate ``g`` open rather than closed.
+
+    The people a day the open gate shifts off x's soil (movers leaving its nodes through the
+    gate's routes, less those arriving on it: a route between two of its own nodes shifts
+    nothing), and the ties it costs: its owner loses ``gate_cost`` a day with the hosts beyond
+    it, and they with the owner.
+    """
+    through = 0.0
+    for route in range(edge_gate.size):
+        if edge_gate[route] != g:
+            continue
+        shift = ((1.0 if node_host[edge_src[route]] == x else 0.0)
+                 - (1.0 if node_host[edge_dst[route]] == x else 0.0))
+        through += shift * potential[r, route] * (1.0 - leakage[q, g])
+    owner = gate_owner[g]
+    ties = 0.0
+    if x == owner:
+        for h in range(gate_hosts.shape[1]):
+            if gate_hosts[g, h]:
+                ties += partner[q, x, h]
+    elif gate_hosts[g, x]:
+        ties = partner[q, x, owner]
+    return horizon * (interests[q, x, _REFUGEES] * through / people_unit[q]
+                      - interests[q, x, _TIES] * ties * gate_cost[q, g])
+
+
+@helper
+def bound_gate(agreement, r, deal_gates, g):
+    """The state a deal in force holds gate ``g`` in (1 open, 0 closed), or -1 if none does."""
+    for d in range(deal_gates.shape[0]):
+        if agreement[r, d] and deal_gates[d, g] >= 0:
+            return deal_gates[d, g]
+    return -1
+
+
+@helper
+def withheld(agreement, r, deal_withhold, k):
+    """Whether a deal in force bars granting asset ``k``."""
+    found = False
+    for d in range(deal_withhold.shape[0]):
+        found |= agreement[r, d] and deal_withhold[d, k]
+    return found
+
+
+@helper
+def granted_to(agreement, r, deal_grants, k):
+    """The actor a deal in force grants asset ``k`` to, or -1."""
+    for d in range(deal_grants.shape[0]):
+        if agreement[r, d] and deal_grants[d, k] >= 0:
+            return deal_grants[d, k]
+    return -1
+
+
+@helper
+def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
+    """Whether a deal in force bars sanctions between i and j."""
+    found = False
+    for d in range(deal_no_sanction.shape[0]):
+        found |= agreement[r, d] and deal_no_sanction[d, i, j]
+    return found
+
+
+@helper
+def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
+    """Value to ``t``, over ``horizon`` days, of asset ``k``'s air-defence cover.
+
+    The air losses the cover would spare it at today's rungs (the prediction ``decisions``
+    makes for a request): ``loss_rate x intensity x air_j x (1 - cover_t) x exposure_t`` a day
+    from each actor j, times the asset's ``air_defence``.
+    """
+    avoided = 0.0
+    for j in range(rung.shape[1]):
+        avoided += (p.loss_rate[q] * p.rung_intensity[q, rung[r, t, j]] * p.air[q, j]
+                    * (1.0 - cover[r, t]) * exposure[r, t])
+    return (p.interests[q, t, _LOSSES] * avoided * p.asset_air_defence[q, k] * horizon
+            / p.loss_unit[q])
+
+
+@helper
+def deal_values(st, p, s, cover, potential, horizon, out):
+    """Each side's value of each deal's terms over actions, ``(R, D, S)``, into ``out``.
+
+    Relative to the status quo path (today's gates, assets and yesterday's sanctions
+    continued) over the bargaining horizon ``horizon`` ``(P,)``; see the module docstring.
+    """
+    n = s.rung.shape[1]
+    sides = st.deal_sides
+    for r in range(out.shape[0]):
+        q = pick(horizon.shape[0], r)
+        h = horizon[q]
+        for d in range(out.shape[1]):
+            for side in range(out.shape[2]):
+                x = sides[d, side]
+                out[r, d, side] = 0.0
+                if x < 0:
+                    continue
+                value = p.deal_payment[q, d, x]
+                for g in range(st.deal_gates.shape[1]):
+                    term = st.deal_gates[d, g]
+                    now = 1 if s.gate_open[r, g] else 0
+                    if term >= 0 and term != now:
+                        sign = 1.0 if term == 1 else -1.0
+                        value += sign * gate_value(
+                            x, g, r, q, potential, st.edge_gate, st.edge_src, st.edge_dst,
+                            st.node_host, st.gate_owner, st.gate_hosts, p.gate_leakage,
+                            p.gate_cost, p.partner, p.interests, h, p.people_unit)
+                for k in range(st.deal_grants.shape[1]):
+                    t = st.deal_grants[d, k]
+                    if t < 0 or s.asset_on[r, k]:
+                        continue
+                    owner = st.asset_owner[k]
+                    ties = 0.0
+                    if x == t:
+                        value += cover_value(t, k, r, q, p, s.rung, cover, s.exposure, h)
+                        ties += p.partner[q, x, owner] * (p.asset_holder_affinity[q, k]
+                                                         + p.aff_support[q])
+                    if x == owner:
+                        ties += p.partner[q, x, t] * (p.asset_holder_affinity[q, k]
+                                                     + p.aff_support[q])
+                        for b in range(n):
+                            ties += p.partner[q, x, b] * p.asset_affinity[q, k, b]
+                    else:
+                        ties += p.partner[q, x, owner] * p.asset_affinity[q, k, x]
+                    value += p.interests[q, x, _TIES] * ties
+                for j in range(n):
+                    if j == x:
+                        continue
+                    for i, t in ((x, j), (j, x)):  # x's sanctions on j, and j's on x
+                        if not (st.deal_no_sanction[d, i, t] and s.sanction_prev[r, i, t] > 0):
+                            continue
+                        value += (p.interests[q, x, _TIES] * (p.partner[q, x, j]
+                                                             + p.trade[q, x, j])
+                                  * p.aff_sanction[q] * h)
+                        if i == x:  # the standing the sanctioner gave up (decisions' rule)
+                            value -= (p.interests[q, x, _STANDING] * 0.5 * p.retaliation[q]
+                                      * s.pressure[r, x] * s.grievance[r, x, j]
+                                      / p.loss_unit[q])
+                out[r, d, side] = value
