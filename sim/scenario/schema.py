@@ -963,28 +963,47 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
                     out.append((f"deals.{key}.{field}[{i}]", f"'{a}' is listed twice among "
                                 "the deal's parties and mediators; list each actor once"))
                 seen.add(a)
+        def bound(who: str | None, what: str, where: str, deal: Deal = deal,
+                  key: str = key) -> list[tuple[str, str]]:
+            """A term binds what only a party can promise."""
+            if who is None or who in deal.parties:
+                return []
+            return [(where, f"{what} belongs to '{who}', who is not a party to deal '{key}': "
+                     "a deal binds only its signatories; add it to parties or drop the term")]
+
         for g in deal.gates:
             out += need("gate", gates, g, f"deals.{key}.gates.{g}")
+            if g in gates:
+                out += bound(s.refugees.gates[g].owner, f"gate '{g}'", f"deals.{key}.gates.{g}")
             if g in gates and s.refugees.gates[g].policy != "decide":
                 out.append((f"deals.{key}.gates.{g}", f"gate '{g}' has the fixed policy "
                             f"'{s.refugees.gates[g].policy}': a deal cannot bind it; give the "
                             "gate policy 'decide' or drop the term"))
         for k, to in deal.grants.items():
             out += need("asset", assets, k, f"deals.{key}.grants.{k}")
+            if k in assets:
+                out += bound(s.assets[k].owner, f"asset '{k}'", f"deals.{key}.grants.{k}")
             out += need("actor", actors, to, f"deals.{key}.grants.{k}")
             if k in deal.withhold:
                 out.append((f"deals.{key}.grants.{k}", f"asset '{k}' is both granted and "
                             "withheld by this deal; keep one"))
         for i, k in enumerate(deal.withhold):
             out += need("asset", assets, k, f"deals.{key}.withhold[{i}]")
+            if k in assets:
+                out += bound(s.assets[k].owner, f"asset '{k}'", f"deals.{key}.withhold[{i}]")
         for i, dyad in enumerate(deal.lift_sanctions):
             try:
                 for a in split_dyad(dyad):
                     out += need("actor", actors, a, f"deals.{key}.lift_sanctions[{i}]")
+                    if a in actors:
+                        out += bound(a, f"a sanction of '{a}'",
+                                     f"deals.{key}.lift_sanctions[{i}]")
             except ValueError as exc:
                 out.append((f"deals.{key}.lift_sanctions[{i}]", str(exc)))
         for payer, paid in deal.payments.items():
             out += need("actor", actors, payer, f"deals.{key}.payments.{payer}")
+            if payer in actors:
+                out += bound(payer, "a payment", f"deals.{key}.payments.{payer}")
             for payee in paid:
                 out += need("actor", actors, payee, f"deals.{key}.payments.{payer}.{payee}")
                 if payee == payer:
