@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sim.model import CrisisModel
 from sim.scenario.loader import load_data, load_scenario
 
@@ -85,7 +86,8 @@ def test_an_actor_opens_a_gate_to_obtain_a_deal_that_closes_it(leverage, with_te
 def test_the_gate_is_opened_more_when_the_other_side_values_it_closed(leverage, with_term):
     indifferent = copy.deepcopy(leverage)
     weights = indifferent["actors"]["vell"]["interests"]
-    weights["territory"] = weights.get("territory", 0.0) + weights.pop("refugees")  # Vell no longer minds the arrivals
+    # Vell no longer minds the arrivals
+    weights["territory"] = weights.get("territory", 0.0) + weights.pop("refugees")
     b = _follow(indifferent)
     mean, low, high = paired_effect(_opened_by(b, 7), _opened_by(with_term, 7))
     assert low > 0.2, f"gate opened in the first week: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
