@@ -577,7 +577,8 @@ class Deal(Strict):
     payments: dict[Identifier, dict[Identifier, NonNegative]] = Field(
         default_factory=dict,
         description="Payer -> payee -> value (utility units, once, on signing): an aid "
-        "package. Counted in each side's valuation of the deal; the model keeps no budget.")
+        "package. The payer is a party or a mediator (a mediator's incentive: manipulative "
+        "mediation). Counted in each side's valuation of the deal; the model keeps no budget.")
     breakdown_base: Probability = Field(0.002, description="Daily breakdown hazard at calm.")
     breakdown_hostility: NonNegative = Field(
         0.03, description="Extra hazard per unit of hostility (negative affinity, pressure)."
@@ -1002,8 +1003,9 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
                 out.append((f"deals.{key}.lift_sanctions[{i}]", str(exc)))
         for payer, paid in deal.payments.items():
             out += need("actor", actors, payer, f"deals.{key}.payments.{payer}")
-            if payer in actors:
-                out += bound(payer, "a payment", f"deals.{key}.payments.{payer}")
+            if payer in actors and payer not in deal.proposers:
+                out.append((f"deals.{key}.payments.{payer}", f"'{payer}' pays but is neither a "
+                            f"party to deal '{key}' nor one of its mediators; add it to one"))
             for payee in paid:
                 out += need("actor", actors, payee, f"deals.{key}.payments.{payer}.{payee}")
                 if payee == payer:
