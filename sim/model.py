@@ -375,7 +375,8 @@ class CrisisModel(mesa.Model):
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
             deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
-            weariness=s.weariness, exposure=s.exposure)
+            weariness=s.weariness, exposure=s.exposure,
+            sanction_prev=s.sanction_prev)
         utility = score_menu(situation, lay, p)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))

@@ -201,3 +201,26 @@ def test_a_granted_asset_is_granted_on_signing_and_a_withheld_one_never():
     assert waiting[:, :-1].sum() > 100, "too few days with the deal in force before a grant"
     assert newly[~agreement[:, 1:]].any(), "the shield is never granted: nothing is withheld"
     assert not (newly & agreement[:, 1:]).any()
+
+
+def test_sanctions_imposed_to_be_traded_for_a_deal_that_lifts_them():
+    """Leverage through sanctions (the look-ahead of M1 for a sanction): Corvalia sanctions
+    Borduria more often in the first week when Borduria is offered a deal in which it pays
+    to have them lifted, than when the same payment buys nothing Borduria values (the deal
+    without the lifting term)."""
+    deal = {"parties": ["corvalia", "borduria"], "lift_sanctions": ["corvalia~borduria"],
+            "payments": {"borduria": {"corvalia": 0.15}}}
+    menus = {"corvalia": [NEGOTIATE], "borduria": [NEGOTIATE]}
+    lifting = _follow(_three_with(deal, menus), runs=RUNS)
+    plain = {k: v for k, v in deal.items() if k != "lift_sanctions"}
+    buying_nothing = _follow(_three_with(plain, menus), runs=RUNS)
+    lay = lifting["model"].layout
+    c, b = lay.actors.index("corvalia"), lay.actors.index("borduria")
+
+    def sanctioned_by(run: dict, day: int) -> np.ndarray:
+        return (run["sanction"][:, : day + 1, c, b] > 0).any(axis=1).astype(float)
+
+    mean, low, high = paired_effect(sanctioned_by(buying_nothing, 7), sanctioned_by(lifting, 7))
+    assert low > 0, f"sanctioned in the first week: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
+    assert lifting["agreement"].any(axis=(1, 2)).mean() > \
+        buying_nothing["agreement"].any(axis=(1, 2)).mean()

@@ -61,6 +61,7 @@ class Situation:
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
     weariness: np.ndarray  # (R, A) war weariness
     exposure: np.ndarray  # (R, A) forces exposed to fire (state: raised by reinforcements)
+    sanction_prev: np.ndarray  # (R, A, A) yesterday's sanctions i -> j
 
 
 #: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -128,6 +129,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
     objection = np.zeros((k_count, n))
     no_shift = np.zeros(sides.shape[1])  # scratch for deal acceptance (``_acceptance``)
     shift = np.zeros(sides.shape[1])
+    shift_hold = np.zeros(sides.shape[1])
     # the state and parameters read below, taken out of their tuples once
     rung, affinity, cover, fire = s.rung, s.affinity, s.cover, s.fire
     attack_prev, win = s.attack_prev, s.win
@@ -290,6 +292,12 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                     - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
                     * horizon[q]
                 )
+                if lookahead:  # sanctions imposed to be lifted by a deal: leverage
+                    value += _sanction_leverage(
+                        a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
+                        sides, signs, no_sanction, agreement, cooling, s.sanction_prev, w,
+                        partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
+                        grievance, p.bargaining_horizon, shift_hold, shift)
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)
@@ -448,6 +456,46 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
 
 
 @helper
+def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
+                       signs, no_sanction, agreement, cooling, sanction_prev, w, partner, trade,
+                       aff_sanction, retaliation, loss_unit, pressure, grievance, horizon,
+                       shift_hold, shift_act):
+    """What sanctioning t today does to the deals a can propose that lift a's sanctions on t.
+
+    ``_leverage``'s look-ahead for a sanction: tomorrow's status quo path includes the
+    sanction if a imposes it today and not if it holds, so each side's gain from a deal that
+    lifts it moves by the lifting's worth to that side (``terms.lifting_value``, over the
+    bargaining ``horizon``). Sanctions imposed to be traded for a concession (Schelling 1966;
+    the economic coercion of Drezner 2003) are worth the change of ``max(chance x surplus, 0)``.
+    """
+    total = 0.0
+    width = sides.shape[1]
+    was = 1.0 if sanction_prev[r, a, t] > 0 else 0.0
+    for d in range(no_sanction.shape[0]):
+        if not no_sanction[d, a, t] or agreement[r, d] or cooling[r, d]:
+            continue
+        side = _side_of(sides, d, a)
+        if side < 0:
+            continue
+        for x in range(width):
+            y = sides[d, x]
+            shift_hold[x], shift_act[x] = 0.0, 0.0
+            if y < 0:
+                continue
+            value = terms.lifting_value(y, a, t, r, q, w, partner, trade, aff_sanction,
+                                        retaliation, loss_unit, pressure, grievance, horizon[q])
+            shift_hold[x] = -was * value  # today's gains count yesterday's sanction
+            shift_act[x] = (1.0 - was) * value
+        held = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
+                           side, shift_hold)
+        acted = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
+                            side, shift_act)
+        total += (max(acted * (perceived[r, d, side] + shift_act[side]), 0.0)
+                  - max(held * (perceived[r, d, side] + shift_hold[side]), 0.0))
+    return total
+
+
+@helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
                      power, powered, rung_intensity, value, control, speed, out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
@@ -510,7 +558,8 @@ def explain(s: Situation, layout, p) -> np.ndarray:
     is the chance of acceptance times the perceived surplus) and the look-ahead of gate moves,
     so scoring the menu without look-ahead once with no weights (what is left is costs) and
     once with each objective's weight alone gives each objective's contribution exactly:
-    ``w_k (U(e_k) - U(0))``; the rest of a gate move's score is its ``deal`` part. Components
+    ``w_k (U(e_k) - U(0))``; the rest of a gate move's or a sanction's score is its ``deal``
+    part. Components
     sum to the utility ``score_menu`` gives (to rounding). Meant for one replication's log
     (R = 1): it scores the menu ``len(OBJ) + 2`` times.
     """
@@ -529,8 +578,8 @@ def explain(s: Situation, layout, p) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # -inf - -inf where an entry is off the menu
             out[..., k] = np.where(np.isfinite(u), w * (u - costs), 0.0)
     out[..., len(OBJ)] = np.where(np.isfinite(costs), costs, 0.0)
-    # a gate move's look-ahead: what is left of its score
-    gates = np.isin(layout.menu.verb, (_OPEN_GATE, _CLOSE_GATE))
+    # a gate move's or a sanction's look-ahead: what is left of its score
+    gates = np.isin(layout.menu.verb, (_OPEN_GATE, _CLOSE_GATE, _SANCTION))
     with np.errstate(invalid="ignore"):
         rest = total[:, gates] - out[:, gates, :].sum(axis=2)
     out[:, gates, len(OBJ) + 1] = np.where(np.isfinite(total[:, gates]), rest, 0.0)

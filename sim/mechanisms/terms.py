@@ -172,13 +172,27 @@ def deal_values(st, p, s, cover, potential, horizon, out):
                     if j == x:
                         continue
                     for i, t in ((x, j), (j, x)):  # x's sanctions on j, and j's on x
-                        if not (st.deal_no_sanction[d, i, t] and s.sanction_prev[r, i, t] > 0):
-                            continue
-                        value += (p.interests[q, x, _TIES] * (p.partner[q, x, j]
-                                                             + p.trade[q, x, j])
-                                  * p.aff_sanction[q] * h)
-                        if i == x:  # the standing the sanctioner gave up (decisions' rule)
-                            value -= (p.interests[q, x, _STANDING] * 0.5 * p.retaliation[q]
-                                      * s.pressure[r, x] * s.grievance[r, x, j]
-                                      / p.loss_unit[q])
+                        if st.deal_no_sanction[d, i, t] and s.sanction_prev[r, i, t] > 0:
+                            value += lifting_value(x, i, t, r, q, p.interests, p.partner,
+                                                   p.trade, p.aff_sanction, p.retaliation,
+                                                   p.loss_unit, s.pressure, s.grievance, h)
                 out[r, d, side] = value
+
+
+@helper
+def lifting_value(x, i, t, r, q, interests, partner, trade, aff_sanction, retaliation,
+                  loss_unit, pressure, grievance, horizon):
+    """Value to ``x`` of i's sanctions on t lifted for ``horizon`` days (0 unless x is i or t).
+
+    Both sides of the dyad keep the ties a day of sanctions costs them (``decisions``' rule for
+    a sanction: ``(partner + trade) alliances.sanction`` a day); the sanctioner gives up the
+    standing the sanction gave it (``0.5 retaliation p G / loss_unit``).
+    """
+    if x != i and x != t:
+        return 0.0
+    j = t if x == i else i
+    value = interests[q, x, _TIES] * (partner[q, x, j] + trade[q, x, j]) * aff_sanction[q] * horizon
+    if x == i:
+        value -= (interests[q, x, _STANDING] * 0.5 * retaliation[q] * pressure[r, x]
+                  * grievance[r, x, t] / loss_unit[q])
+    return value
