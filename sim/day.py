@@ -186,6 +186,9 @@ def observe(st, p, s, can_hold, day, released, private, w):
                            p.attack_boost, w.heat)
         _ceasefire_heat(w.heat, st.deal_ceasefire[d], w.spared[d])
         fighting.loss_rates(w.heat, w.fire, s.exposure, p.loss_rate, w.war_losses[d])
+        air_support.status_quo_strikes(s.air_target, s.air_client, w.heat, p.air, w.cover,
+                                       s.exposure, p.loss_rate, st.deal_ceasefire[d],
+                                       w.war_losses[d])
         fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)

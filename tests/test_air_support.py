@@ -216,3 +216,28 @@ def test_blame_moves_the_strikes_not_the_soldiers(blame, patron_column, client_c
     assert np.array_equal(total, blamed)
     assert hostile[0, 0, 2] == (patron_column > 0) and hostile[0, 1, 2] == 1 + (client_column > 0)
     assert losses[0, 2].sum() == 10  # the soldiers, once
+
+
+def test_a_deal_weighs_the_sorties_it_would_ground(fictional):
+    """The status quo path a deal is weighed against continues yesterday's air support where
+    the deal would bar it (``air_support.status_quo_strikes``): for a halt between Arcadia and
+    Borduria (which grounds sorties backing Arcadia), Borduria's expected daily losses on that
+    path are the ground war's plus Corvalia's strikes, counted against Arcadia (the dyad the
+    deal covers), in every replication struck the day before."""
+    data = _patron(fictional)
+    data["deals"] = {"halt": {"name": "Halt", "parties": ["arcadia", "borduria"],
+                              "rung_cap": "threats"}}
+    model = CrisisModel(load_data(data), replications=RUNS, seed=SEED, record_paths=False)
+    lay, p, w = model.layout, model.params, model.workspace
+    a, b, c = (lay.actors.index(x) for x in ("arcadia", "borduria", "corvalia"))
+    struck_days = 0
+    for _ in range(20):
+        flew = model.state.air_target[:, c] == b  # yesterday's sorties, seen this morning
+        exposure = model.state.exposure[:, b].copy()
+        model.step()
+        heat, rate = w.heat, p.loss_rate[0]
+        ground = rate * heat[:, b, a] * w.fire[:, b, a] * exposure
+        strikes = rate * heat[:, a, b] * p.air[0, c] * (1.0 - w.cover[:, b]) * exposure * flew
+        np.testing.assert_allclose(w.war_losses[0][:, b, a], ground + strikes, rtol=1e-12)
+        struck_days += int(flew.sum())
+    assert struck_days > RUNS, "the air campaign hardly flew: nothing was checked"

@@ -87,6 +87,29 @@ def cancel_barred(agreement, ceasefire, target, client):
 
 
 @helper
+def status_quo_strikes(target, client, heat, air, cover, exposure, loss_rate, ceasefire, out):
+    """Add to a deal's status quo loss rates ``out`` ``(R, A, A)`` the strikes it would stop.
+
+    Yesterday's sorties continue on the status quo path as yesterday's attacks do: a patron
+    striking t in support of c, where the deal's ceasefire covers patron-target or
+    client-target (so the deal would bar the support: ``cancel_barred``), costs t
+    ``loss_rate x heat_ct x air_p x (1 - cover_t) x exposure_t`` a day (``strike``'s expected
+    toll, at the status quo's intensity ``heat``). They count as caused by the patron when the
+    ceasefire covers its dyad with t, else by the client (the dyad the deal covers), so the
+    target weighs the strikes a deal would end.
+    """
+    for r in range(out.shape[0]):
+        q = pick(air.shape[0], r)
+        for a in range(target.shape[1]):
+            t, c = target[r, a], client[r, a]
+            if t < 0 or not (ceasefire[a, t] or ceasefire[c, t]):
+                continue
+            rate = (loss_rate[q] * heat[r, c, t] * air[q, a] * (1.0 - cover[r, t])
+                    * exposure[r, t])
+            out[r, t, a if ceasefire[a, t] else c] += rate
+
+
+@helper
 def top_up(air_p, cover_t, friend, fights):
     """What committed sorties add to the client's contest power beyond the coalition term."""
     return air_p * (1.0 - cover_t) * (1.0 - (friend if fights else 0.0))
