@@ -44,6 +44,7 @@ def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
     ("russia_restrains", "losses.turkey", -1),
     ("eu_support_stronger", "outcome.eu_support_granted", +1),
     ("eu_support_stronger", "alignment.turkey.final", +1),
+    ("eu_pays_for_the_gate", "outcome.gate_opened", +1),  # leverage (#11 item 3)
 ])
 def test_counterfactual_direction(base, name, column, sign):
     mean, low, high = effect(base, name, column)

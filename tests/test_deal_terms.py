@@ -224,3 +224,27 @@ def test_sanctions_imposed_to_be_traded_for_a_deal_that_lifts_them():
     assert low > 0, f"sanctioned in the first week: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
     assert lifting["agreement"].any(axis=(1, 2)).mean() > \
         buying_nothing["agreement"].any(axis=(1, 2)).mean()
+
+
+def test_deals_over_actions_are_reproducible_for_any_batch_and_worker_count(tmp_path):
+    """Gate terms and leverage (scenarios/leverage.yaml), and a deal with three parties, a
+    mediator and terms over actions (three_states): identical runs for any batch size and
+    worker count, and a replay matches its ensemble row."""
+    from sim.execution.ensemble import run_ensemble
+    from sim.execution.replay import replay
+
+    many = _three_with({"parties": ["arcadia", "borduria", "corvalia"], "mediators": [],
+                        "ceasefire": ["arcadia~borduria"],
+                        "lift_sanctions": ["corvalia~borduria"],
+                        "payments": {"corvalia": {"arcadia": 0.1, "borduria": 0.1}}},
+                       {a: [NEGOTIATE] for a in ("arcadia", "borduria", "corvalia")})
+    for loaded in (load_scenario(LEVERAGE), load_data(many)):
+        a = run_ensemble(loaded, runs=40, seed=4, batch_size=40, workers=1, progress=False,
+                         out_dir=tmp_path / loaded.digest()[:8])
+        b = run_ensemble(loaded, runs=40, seed=4, batch_size=7, workers=2, progress=False)
+        assert a.columns.keys() == b.columns.keys()
+        for name in a.columns:
+            np.testing.assert_array_equal(np.asarray(a.columns[name]),
+                                          np.asarray(b.columns[name]), err_msg=name)
+        again = replay(loaded, 4, 13, tmp_path / loaded.digest()[:8])
+        assert again.matches_ensemble is True
