@@ -49,6 +49,7 @@ _LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(St
 _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
+MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
 
@@ -89,6 +90,7 @@ class Workspace:
     delta: np.ndarray  # (R, A, A) affinity change from today's acts
     cap: np.ndarray  # (R, A, A) int highest rung allowed today
     hazard: np.ndarray  # (R, D) breakdown hazard
+    forced_break: np.ndarray  # (R, D) bool: broken today by a dated event (reset after use)
     losses_today: np.ndarray  # (R, A, A) int
     rates: np.ndarray  # (R, A, A) expected losses
     noise: np.ndarray  # (R, A, A) control noise
@@ -141,7 +143,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
         relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
-        delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals), losses_today=i(r, n, n),
+        delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals),
+        forced_break=b(r, deals), losses_today=i(r, n, n),
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
@@ -178,6 +181,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
                              st.edge_dst, p.capacity, p.node_onward, p.edge_rate, _flows(p),
                              w.potential)
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
+    _open_windows(p.asset_available_day, day, released, w.available)
     # the status quo path: yesterday's postures across each deal's ceasefire continued
     # (fighting where there is fighting, peace where there is peace), not all-out war
     for d in range(st.deal_sides.shape[0]):
@@ -186,14 +190,15 @@ def observe(st, p, s, can_hold, day, released, private, w):
                            p.attack_boost, w.heat)
         _ceasefire_heat(w.heat, st.deal_ceasefire[d], w.spared[d])
         fighting.loss_rates(w.heat, w.fire, s.exposure, p.loss_rate, w.war_losses[d])
-        air_support.status_quo_strikes(s.air_target, s.air_client, w.heat, p.air, w.cover,
+        air_support.status_quo_strikes(s.air_target, s.air_client, s.intensity, p.air, w.cover,
                                        s.exposure, p.loss_rate, st.deal_ceasefire[d],
                                        w.war_losses[d])
         fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
     if st.deal_sides.shape[0] > 0:
-        terms.deal_values(st, p, s, w.cover, w.potential, p.bargaining_horizon, w.acts)
+        terms.deal_values(st, p, s, w.cover, w.potential, w.available, p.bargaining_horizon,
+                          w.acts)
         bargaining.surplus(
             s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity, w.armed,
             s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_sides,
@@ -203,7 +208,6 @@ def observe(st, p, s, can_hold, day, released, private, w):
             p.displacement_fighting, p.people_unit, w.terms_work, w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
-    _open_windows(p.asset_available_day, day, released, w.available)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
 
 
@@ -211,16 +215,25 @@ def observe(st, p, s, can_hold, day, released, private, w):
 def bargaining_noise(st, keys):
     """``(R, D, S)`` each side's private resolve in each deal: drawn once per run (day 0).
 
-    Mediators (sides that do not sign) have none: 0.
+    The first two parties of deal d draw normals ``2 d + side`` of a block of ``2 D`` (as
+    two-party deals always have); further parties draw from a block after it, by their place
+    in the deal. Mediators (sides that do not sign) have none: 0. So adding a mediator, or a
+    third party, changes no other draw (paired comparisons stay paired).
     """
     d_count, width = st.deal_sides.shape[0], st.deal_sides.shape[1]
     out = np.zeros((keys.size, d_count, width))
+    extra = 4 * d_count  # the first block uses uniforms 0 .. 4 D - 1
     for r in range(keys.size):
         key = stream_key(keys[r], 0, _BARGAINING)
         for d in range(d_count):
             for side in range(width):
-                if st.deal_signs[d, side]:
-                    out[r, d, side] = normal_at(key, width * d + side, width * d_count)
+                if not st.deal_signs[d, side]:
+                    continue
+                if side < 2:
+                    out[r, d, side] = normal_at(key, 2 * d + side, 2 * d_count)
+                else:
+                    out[r, d, side] = normal_at(key, extra + MAX_SIDES * d + side,
+                                                MAX_SIDES * d_count)
     return out
 
 
@@ -259,8 +272,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                                     st.deal_sides, st.deal_signs, p.breakdown_base,
                                     p.breakdown_hostility, p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
-           p.rejection_info, w.hazard, s.agreement, s.broken_day, s.information, s.control,
-           s.rung, w.attack, w.sanction, w.cap, events)
+           p.rejection_info, w.hazard, w.forced_break, s.agreement, s.broken_day,
+           s.information, s.control, s.rung, w.attack, w.sanction, w.cap, events)
 
     # 3. gates, assets and requests: as chosen, and as the deals in force bind them
     _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.agreement, st.deal_gates,
@@ -504,18 +517,19 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
         q = pick(requires.shape[0], r)
         recipient, activated = -1, False
         withheld = terms.withheld(agreement, r, deal_withhold, k)
+        bound = terms.granted_to(agreement, r, deal_grants, k)
         for e in range(menu_verb.size):
             if menu_asset[e] != k or not chosen[r, e]:
                 continue
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
-                if recipient < 0 and not withheld and _receivable(
+                # a deal in force decides where the asset goes (or that it stays)
+                if recipient < 0 and not withheld and bound < 0 and terms.receivable(
                         r, q, k, t, asset_on, asset_holder, available, requires):
                     recipient = t
             elif menu_verb[e] == _ACTIVATE:
                 activated |= not asset_on[r, k] and available[r, k]
-        bound = terms.granted_to(agreement, r, deal_grants, k)
-        if recipient < 0 and bound >= 0 and _receivable(
+        if bound >= 0 and not withheld and terms.receivable(
                 r, q, k, bound, asset_on, asset_holder, available, requires):
             recipient = bound
         granted = recipient >= 0
@@ -547,24 +561,9 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
 
 
 @helper
-def _receivable(r, q, k, t, asset_on, asset_holder, available, requires):
-    """Whether asset k can be granted to t today.
-
-    It must be idle and available, and t must hold no asset in effect whose activation bars
-    it (``requires``).
-    """
-    if asset_on[r, k] or not available[r, k]:
-        return False
-    for other in range(asset_on.shape[1]):
-        if asset_holder[r, other] == t and asset_on[r, other] and requires[q, k, other]:
-            return False
-    return True
-
-
-@helper
 def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejection_info,
-           hazard, agreement, broken_day, information, control, rung, attack, sanction, cap,
-           events):
+           hazard, forced_break, agreement, broken_day, information, control, rung, attack,
+           sanction, cap, events):
     """Breakdowns and new agreements, their terms and ceasefires.
 
     A deal forms when a party proposes it, it is not in force, its cooling-off after a
@@ -575,7 +574,9 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
     stays where it is (ceasefire in place); its ceasefire caps the rung and bars attacks, and
     sanctions across the dyads it lifts them in are barred (its other terms over actions bind
     gates and assets: ``_gates``, ``_asset``). ``cap`` is written: the highest rung allowed
-    today. A deal may be proposed by a party or a mediator; every party must accept.
+    today. A deal may be proposed by a party or a mediator; every party must accept. A dated
+    gate event against a deal's gate term breaks the deal whatever its hazard
+    (``forced_break``, reset here).
     """
     n, o_count = rung.shape[1], control.shape[1]
     top = st.n_rungs - 1
@@ -592,7 +593,9 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
             continue
         key = stream_key(keys[r], day, _BREAKDOWN)
         for d in range(d_count):  # breakdowns first: a deal broken today frees its rivals
-            breaks = agreement[r, d] and uniform_at(key, d) < hazard[r, d]
+            breaks = agreement[r, d] and (uniform_at(key, d) < hazard[r, d]
+                                          or forced_break[r, d])
+            forced_break[r, d] = False
             if breaks:
                 agreement[r, d] = False
                 broken_day[r, d] = day

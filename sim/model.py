@@ -345,6 +345,10 @@ class CrisisModel(mesa.Model):
                 today.shocks[SHOCK_AFFINITY, ev.b, ev.a] += ev.amount
             elif ev.kind == EVENT_KIND["gate"]:
                 self.state.gate_open[:, ev.gate] = ev.open
+                # a deal in force that holds the gate otherwise is broken by the event
+                held = lay.deal_gates[:, ev.gate]
+                against = (held >= 0) & (held != int(ev.open))
+                self.workspace.forced_break[:] |= self.state.agreement & against[None, :]
             elif ev.kind == EVENT_KIND["casualties"]:
                 today.shocks[SHOCK_CASUALTIES, ev.a, ev.b] += round(ev.amount)
             elif ev.kind == EVENT_KIND["asset_available"]:

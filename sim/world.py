@@ -192,7 +192,7 @@ def structure_of(layout: Layout) -> tuple:
         deal_grants=layout.deal_grants, deal_withhold=layout.deal_withhold,
         deal_no_sanction=layout.deal_no_sanction,
         deal_ceasefire=layout.deal_ceasefire,
-        deal_rival=_rivals(layout.deal_sides, layout.deal_signs, layout.deal_ceasefire),
+        deal_rival=_rivals(layout),
         deal_transfers=layout.deal_transfers, bloc_sign=layout.bloc_sign,
         n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
         war_from=int(layout.war_from), ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
@@ -211,20 +211,31 @@ def gate_hosts_of(layout: Layout) -> np.ndarray:
     return out
 
 
-def _rivals(sides: np.ndarray, signs: np.ndarray, ceasefire: np.ndarray) -> np.ndarray:
+def _rivals(layout: Layout) -> np.ndarray:
     """``(D, D)`` bool: deals that cannot be in force at once.
 
     Two deals between the same parties, or whose ceasefires cover a common dyad, settle the
-    same quarrel: a new one replaces the old (``sim.day._deals``), so contradictory terms are
-    never in force together.
+    same quarrel; so do two that bind an act differently (a gate held in opposite states, an
+    asset granted to different actors, or granted by one and withheld by the other). A new
+    one replaces the old (``sim.day._deals``), so contradictory terms are never in force
+    together.
     """
+    sides, signs, ceasefire = layout.deal_sides, layout.deal_signs, layout.deal_ceasefire
+    gates, grants, withhold = layout.deal_gates, layout.deal_grants, layout.deal_withhold
     d = sides.shape[0]
     out = np.zeros((d, d), dtype=bool)
     for a in range(d):
         for b in range(d):
-            if a != b:
-                same = set(sides[a][signs[a]].tolist()) == set(sides[b][signs[b]].tolist())
-                out[a, b] = same or bool((ceasefire[a] & ceasefire[b]).any())
+            if a == b:
+                continue
+            same = set(sides[a][signs[a]].tolist()) == set(sides[b][signs[b]].tolist())
+            gate_clash = bool(((gates[a] >= 0) & (gates[b] >= 0) & (gates[a] != gates[b])).any())
+            grant_clash = bool(((grants[a] >= 0) & (grants[b] >= 0)
+                                & (grants[a] != grants[b])).any())
+            grant_clash |= bool(((grants[a] >= 0) & withhold[b]).any()
+                                or ((grants[b] >= 0) & withhold[a]).any())
+            out[a, b] = (same or bool((ceasefire[a] & ceasefire[b]).any()) or gate_clash
+                         or grant_clash)
     return out
 
 

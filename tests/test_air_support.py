@@ -234,10 +234,11 @@ def test_a_deal_weighs_the_sorties_it_would_ground(fictional):
     for _ in range(20):
         flew = model.state.air_target[:, c] == b  # yesterday's sorties, seen this morning
         exposure = model.state.exposure[:, b].copy()
+        fought = model.state.intensity[:, a, b].copy()  # yesterday's fight they backed
         model.step()
         heat, rate = w.heat, p.loss_rate[0]
         ground = rate * heat[:, b, a] * w.fire[:, b, a] * exposure
-        strikes = rate * heat[:, a, b] * p.air[0, c] * (1.0 - w.cover[:, b]) * exposure * flew
+        strikes = rate * fought * p.air[0, c] * (1.0 - w.cover[:, b]) * exposure * flew
         np.testing.assert_allclose(w.war_losses[0][:, b, a], ground + strikes, rtol=1e-12)
         struck_days += int(flew.sum())
     assert struck_days > RUNS, "the air campaign hardly flew: nothing was checked"

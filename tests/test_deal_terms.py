@@ -118,9 +118,10 @@ def test_a_broken_deal_frees_the_gate(with_term):
 # --------------------------------------------------------------------------- more parties
 
 
-def _three_with(deal: dict, actions: dict | None = None, days: int = 40) -> dict:
-    """three_states with its deal replaced and extra menu entries."""
-    data = _data(THREE)
+def _three_with(deal: dict, actions: dict | None = None, days: int = 40,
+                data: dict | None = None) -> dict:
+    """three_states (or ``data``) with its deal replaced and extra menu entries."""
+    data = _data(THREE) if data is None else data
     data["deals"] = {"pact": {"name": "Pact", "rung_cap": "threats", **deal}}
     del data["outcomes"]["split"]  # it names the deal replaced here
     for actor in data["actors"].values():
@@ -233,11 +234,19 @@ def test_deals_over_actions_are_reproducible_for_any_batch_and_worker_count(tmp_
     from sim.execution.ensemble import run_ensemble
     from sim.execution.replay import replay
 
-    many = _three_with({"parties": ["arcadia", "borduria", "corvalia"], "mediators": [],
-                        "ceasefire": ["arcadia~borduria"],
+    data = _data(THREE)
+    data["actors"]["dravia"] = copy.deepcopy(data["actors"]["corvalia"])  # a mediator
+    data["actors"]["dravia"]["name"] = "Dravia"
+    data["actors"]["dravia"]["actions"] = [{"verb": "hold"}, NEGOTIATE]
+    for other in ("arcadia", "borduria", "corvalia"):
+        data["relations"][f"{other}~dravia"] = {"affinity": 0.2}
+    many = _three_with({"parties": ["arcadia", "borduria", "corvalia"],
+                        "mediators": ["dravia"], "ceasefire": ["arcadia~borduria"],
                         "lift_sanctions": ["corvalia~borduria"],
-                        "payments": {"corvalia": {"arcadia": 0.1, "borduria": 0.1}}},
-                       {a: [NEGOTIATE] for a in ("arcadia", "borduria", "corvalia")})
+                        "payments": {"corvalia": {"arcadia": 0.1, "borduria": 0.1},
+                                     "dravia": {"borduria": 0.1}}},
+                       {a: [NEGOTIATE] for a in ("arcadia", "borduria", "corvalia")},
+                       data=data)
     for loaded in (load_scenario(LEVERAGE), load_data(many)):
         a = run_ensemble(loaded, runs=40, seed=4, batch_size=40, workers=1, progress=False,
                          out_dir=tmp_path / loaded.digest()[:8])
@@ -248,3 +257,61 @@ def test_deals_over_actions_are_reproducible_for_any_batch_and_worker_count(tmp_
                                           np.asarray(b.columns[name]), err_msg=name)
         again = replay(loaded, 4, 13, tmp_path / loaded.digest()[:8])
         assert again.matches_ensemble is True
+
+
+def test_a_deal_that_grants_an_asset_decides_where_it_goes():
+    """While a deal that grants the shield to Borduria holds, Corvalia's own grant of it to
+    Arcadia is void (the deal decides), and it goes to Borduria. The shield's window opens on
+    day 10, so deals signed before then compete with Corvalia's own grant."""
+    data = _data(THREE)
+    owner = data["assets"]["shield"]["owner"]
+    assert owner == "corvalia"
+    data["assets"]["shield"].setdefault("conditions", {})["available_from"] = "2031-05-11"
+    deal = {"parties": ["borduria", "corvalia"], "grants": {"shield": "borduria"},
+            "payments": {"borduria": {"corvalia": 0.2}}}
+    run = _follow(_three_with(deal, {"borduria": [NEGOTIATE], "corvalia": [NEGOTIATE]},
+                              data=data), runs=200)
+    lay = run["model"].layout
+    k, arcadia = lay.assets.index("shield"), lay.actors.index("arcadia")
+    agreement = run["agreement"][:, :, 0]
+    on, holder = run["on"][:, :, k], run["holder"][:, :, k]
+    newly = on[:, 1:] & ~on[:, :-1]
+    assert (newly & ~agreement[:, 1:]).any(), "Corvalia never grants the shield itself"
+    assert (agreement[:, 1:] & ~on[:, :-1]).sum() > 50, "too few days with the deal first"
+    assert not (newly & agreement[:, 1:] & (holder[:, 1:] == arcadia)).any()
+
+
+def test_deals_that_bind_an_act_differently_cannot_be_in_force_together():
+    data = _data(LEVERAGE)
+    data["deals"]["open_for_calm"] = {
+        "name": "Gate open for calm", "parties": ["ostra", "vell"],
+        "ceasefire": [], "gates": {"west_gate": "open"}, "rung_cap": "threats"}
+    data["deals"]["aid_for_the_gate"]["ceasefire"] = []
+    model = CrisisModel(load_data(data), replications=2, seed=1, record_paths=False)
+    assert model.structure.deal_rival.all(where=~np.eye(2, dtype=bool))
+
+
+def test_a_dated_gate_event_breaks_a_deal_that_holds_the_gate(leverage):
+    data = copy.deepcopy(leverage)
+    data["timeline"] = [{"date": "2033-03-21", "name": "the gate is forced open",
+                         "kind": "gate", "gate": "west_gate", "open": True}]  # day 20
+    run = _follow(data)
+    agreement = run["agreement"][:, :, 0]
+    held = agreement[:, 19]
+    assert held.sum() > 50, "too few runs with the deal in force on the eve of the event"
+    assert not agreement[held, 20].any()  # broken that day
+    assert run["gate_open"][held, 20, 0].all()  # and the gate is open
+    broke = run["model"].trackers.first[:, run["model"].trackers.names.index(
+        "breakdown.aid_for_the_gate")]
+    assert (broke[held] <= 20).all()
+
+
+def test_a_grant_that_cannot_be_made_yet_is_worth_nothing_yet():
+    data = _three_with({"parties": ["arcadia", "corvalia"], "grants": {"shield": "arcadia"}},
+                       {"arcadia": [NEGOTIATE], "corvalia": [NEGOTIATE]})
+    data["assets"]["shield"].setdefault("conditions", {})["available_from"] = "2099-01-01"
+    model = CrisisModel(load_data(data), replications=50, seed=2, record_paths=False)
+    side = list(model.layout.deal_sides[0]).index(model.layout.actors.index("arcadia"))
+    for _ in range(10):
+        model.step()
+        assert not model.workspace.acts[:, 0, side].any()

@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,15 +75,30 @@ def score_menu(s: Situation, layout, p, lookahead: bool = True) -> np.ndarray:
     ``lookahead=False`` leaves out what a gate move does to the deals on the table
     (``_leverage``): what ``explain`` separates from the move's direct effects.
     """
+    return _score_menu(packed(s, PackedSituation), p.packed, _structure(layout),
+                       layout.armed_from, lookahead)
+
+
+_STRUCTURES: dict[int, tuple] = {}  # id(layout) -> (a weak reference to it, its arrays)
+
+
+def _structure(layout) -> tuple:
+    """The layout's arrays ``_score_menu`` reads, as int64, made once per layout."""
+    cached = _STRUCTURES.get(id(layout))
+    if cached is not None and cached[0]() is layout:
+        return cached[1]
     menu = layout.menu
-    structure = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
-                 menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
-                 layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host,
-                 layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
-                 layout.deal_withhold, layout.deal_no_sanction)
-    structure = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in structure)
-    return _score_menu(packed(s, PackedSituation), p.packed, structure, layout.armed_from,
-                       lookahead)
+    can_propose = np.zeros((layout.n_actors, len(layout.deals)), dtype=np.int64)
+    for e in np.flatnonzero(menu.verb == _NEGOTIATE):
+        can_propose[menu.actor[e], menu.deal[e]] = 1
+    arrays = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
+              menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
+              layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host,
+              layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
+              layout.deal_withhold, layout.deal_no_sanction, layout.deal_grants, can_propose)
+    arrays = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in arrays)
+    _STRUCTURES[id(layout)] = (weakref.ref(layout), arrays)
+    return arrays
 
 
 _TERRITORY, _LOSSES, _ESCALATION = OBJ["territory"], OBJ["losses"], OBJ["escalation"]
@@ -111,7 +127,7 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 def _score_menu(s, p, structure, armed_from, lookahead):
     (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, edge_src,
      edge_dst, edge_gate, node_host, gate_owner, gate_hosts, deal_gates, deal_withhold,
-     no_sanction) = structure
+     no_sanction, deal_grants, can_propose) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -297,7 +313,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                         a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
                         sides, signs, no_sanction, agreement, cooling, s.sanction_prev, w,
                         partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
-                        grievance, p.bargaining_horizon, shift_hold, shift)
+                        grievance, p.bargaining_horizon, can_propose, shift_hold, shift)
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)
@@ -326,7 +342,10 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                         chance = 0.0
                     value = chance * (cover_value + w[q, a, _TIES] * partner[q, a, supplier]
                                       * holder_affinity[q, k])
-                    unavailable = asset_on[r, k]
+                    # nothing to ask for while a deal in force withholds it or decides its holder
+                    unavailable = (asset_on[r, k]
+                                   or terms.withheld(agreement, r, deal_withhold, k)
+                                   or terms.granted_to(agreement, r, deal_grants, k) >= 0)
                 elif v == _ACTIVATE:
                     value = cover_value + ties_effect
                 else:
@@ -345,7 +364,8 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                         - objection[k, t]
                     )
                     unavailable = (unavailable or blocked[k, t]
-                                   or terms.withheld(agreement, r, deal_withhold, k))
+                                   or terms.withheld(agreement, r, deal_withhold, k)
+                                   or terms.granted_to(agreement, r, deal_grants, k) >= 0)
                 if unavailable:
                     value = -np.inf
             elif v in (_OPEN_GATE, _CLOSE_GATE):
@@ -369,7 +389,8 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                                            agreement, cooling, potential, edge_gate,
                                            edge_src, edge_dst, node_host, gate_owner,
                                            gate_hosts, leakage, gate_cost, partner, w,
-                                           p.bargaining_horizon, people_unit, no_shift, shift)
+                                           p.bargaining_horizon, people_unit, can_propose,
+                                           no_shift, shift)
             utility[r, e] = value - action_cost[q, e]
     return utility
 
@@ -411,7 +432,7 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q,
 def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
               signs, deal_gates, agreement, cooling, potential, edge_gate, edge_src, edge_dst,
               node_host, gate_owner, gate_hosts, leakage, gate_cost, partner, w, horizon,
-              people_unit, no_shift, shift):
+              people_unit, can_propose, no_shift, shift):
     """What moving gate g does to the deals a can propose that name g: a one-move look-ahead.
 
     The move changes the status quo path each side of such a deal weighs (the gate as the move
@@ -420,13 +441,14 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
     response, ``_acceptance``) rises, and so does the proposal's value to a: the chance that
     all accept times a's surplus (Schelling 1966: the power to hurt is bargaining power). The
     value is the change of ``max(chance x surplus, 0)`` (a does not propose a deal it would
-    not sign), summed over the deals that name the gate and are open to a proposal.
+    not sign), summed over the deals that name the gate, that a can propose (a ``negotiate``
+    entry) and that are open to a proposal.
     """
     total = 0.0
     width = sides.shape[1]
     for d in range(deal_gates.shape[0]):
         term = deal_gates[d, g]
-        if term < 0 or agreement[r, d] or cooling[r, d]:
+        if term < 0 or agreement[r, d] or cooling[r, d] or can_propose[a, d] == 0:
             continue
         side = _side_of(sides, d, a)
         if side < 0:
@@ -459,7 +481,7 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
 def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
                        signs, no_sanction, agreement, cooling, sanction_prev, w, partner, trade,
                        aff_sanction, retaliation, loss_unit, pressure, grievance, horizon,
-                       shift_hold, shift_act):
+                       can_propose, shift_hold, shift_act):
     """What sanctioning t today does to the deals a can propose that lift a's sanctions on t.
 
     ``_leverage``'s look-ahead for a sanction: tomorrow's status quo path includes the
@@ -472,7 +494,7 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
     width = sides.shape[1]
     was = 1.0 if sanction_prev[r, a, t] > 0 else 0.0
     for d in range(no_sanction.shape[0]):
-        if not no_sanction[d, a, t] or agreement[r, d] or cooling[r, d]:
+        if not no_sanction[d, a, t] or agreement[r, d] or cooling[r, d] or can_propose[a, d] == 0:
             continue
         side = _side_of(sides, d, a)
         if side < 0:

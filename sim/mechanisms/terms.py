@@ -107,6 +107,21 @@ def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
 
 
 @helper
+def receivable(r, q, k, t, asset_on, asset_holder, available, requires):
+    """Whether asset k can be granted to t today.
+
+    It must be idle and available, and t must hold no asset in effect whose activation bars
+    it (``requires``).
+    """
+    if asset_on[r, k] or not available[r, k]:
+        return False
+    for other in range(asset_on.shape[1]):
+        if asset_holder[r, other] == t and asset_on[r, other] and requires[q, k, other]:
+            return False
+    return True
+
+
+@helper
 def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
     """Value to ``t``, over ``horizon`` days, of asset ``k``'s air-defence cover.
 
@@ -123,11 +138,13 @@ def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
 
 
 @helper
-def deal_values(st, p, s, cover, potential, horizon, out):
+def deal_values(st, p, s, cover, potential, available, horizon, out):
     """Each side's value of each deal's terms over actions, ``(R, D, S)``, into ``out``.
 
     Relative to the status quo path (today's gates, assets and yesterday's sanctions
-    continued) over the bargaining horizon ``horizon`` ``(P,)``; see the module docstring.
+    continued) over the bargaining horizon ``horizon`` ``(P,)``; see the module docstring. A
+    grant counts only if it can be made today (``receivable``: the asset idle, its window
+    open, the recipient not barred): a promise that cannot be kept yet is worth nothing yet.
     """
     n = s.rung.shape[1]
     sides = st.deal_sides
@@ -152,7 +169,8 @@ def deal_values(st, p, s, cover, potential, horizon, out):
                             p.gate_cost, p.partner, p.interests, h, p.people_unit)
                 for k in range(st.deal_grants.shape[1]):
                     t = st.deal_grants[d, k]
-                    if t < 0 or s.asset_on[r, k]:
+                    if t < 0 or not receivable(r, q, k, t, s.asset_on, s.asset_holder,
+                                               available, p.asset_requires_inactive):
                         continue
                     owner = st.asset_owner[k]
                     ties = 0.0

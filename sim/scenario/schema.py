@@ -530,7 +530,8 @@ class RefugeeFlows(Strict):
     )
 
 
-#: Most signatories and mediators a deal may list (``deals.<id>.parties``, ``mediators``).
+#: Most signatories a deal may list (``deals.<id>.parties``); it may name up to
+#: ``MAX_DEAL_SIDES - 2`` mediators besides.
 MAX_DEAL_SIDES = 6
 
 
@@ -566,8 +567,9 @@ class Deal(Strict):
         "change it; a breakdown frees it): e.g. a border closed for a concession.")
     grants: dict[Identifier, Identifier] = Field(
         default_factory=dict,
-        description="Asset -> the actor its owner grants it to when the deal is signed (if it "
-        "is idle and its window open).")
+        description="Asset -> the actor its owner grants it to while the deal holds: on "
+        "signing, or as soon as the asset is idle and its window open. The owner cannot grant "
+        "it to anyone else meanwhile.")
     withhold: list[Identifier] = Field(
         default_factory=list,
         description="Assets their owners may not grant while the deal holds.")
@@ -699,7 +701,8 @@ class Event(Strict):
         "for reinforcement, added to the actor's exposure, negative for a withdrawal).",
     )
     days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
-    open: bool | None = Field(None, description="Gate state to impose (gate).")
+    open: bool | None = Field(None, description="Gate state to impose (gate); it breaks a "
+                              "deal in force that holds the gate in the other state.")
 
     @model_validator(mode="after")
     def _needs(self) -> Event:
@@ -984,6 +987,9 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
             out += need("asset", assets, k, f"deals.{key}.grants.{k}")
             if k in assets:
                 out += bound(s.assets[k].owner, f"asset '{k}'", f"deals.{key}.grants.{k}")
+                if to == s.assets[k].owner:
+                    out.append((f"deals.{key}.grants.{k}", f"'{to}' owns asset '{k}': a deal "
+                                "grants an asset to another actor; name the recipient"))
             out += need("actor", actors, to, f"deals.{key}.grants.{k}")
             if k in deal.withhold:
                 out.append((f"deals.{key}.grants.{k}", f"asset '{k}' is both granted and "
