@@ -485,7 +485,7 @@ def _gates(menu_verb, menu_gate, gate_policy, chosen, agreement, deal_gates, gat
                     closes |= menu_verb[e] == _CLOSE_GATE
             before = gate_open[r, g]
             after = True if opens else (False if closes else before)
-            bound = terms.bound_gate(agreement, r, deal_gates, g)
+            bound = terms.bound(agreement, r, deal_gates, g)
             if bound >= 0:  # a deal in force holds the gate (signed today, it moves it now)
                 after = bound == 1
             if gate_policy[g] == GATE_OPEN:
@@ -517,7 +517,7 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
         q = pick(requires.shape[0], r)
         recipient, activated = -1, False
         withheld = terms.withheld(agreement, r, deal_withhold, k)
-        bound = terms.granted_to(agreement, r, deal_grants, k)
+        bound = terms.bound(agreement, r, deal_grants, k)
         for e in range(menu_verb.size):
             if menu_asset[e] != k or not chosen[r, e]:
                 continue

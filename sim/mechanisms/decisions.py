@@ -345,7 +345,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                     # nothing to ask for while a deal in force withholds it or decides its holder
                     unavailable = (asset_on[r, k]
                                    or terms.withheld(agreement, r, deal_withhold, k)
-                                   or terms.granted_to(agreement, r, deal_grants, k) >= 0)
+                                   or terms.bound(agreement, r, deal_grants, k) >= 0)
                 elif v == _ACTIVATE:
                     value = cover_value + ties_effect
                 else:
@@ -365,7 +365,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                     )
                     unavailable = (unavailable or blocked[k, t]
                                    or terms.withheld(agreement, r, deal_withhold, k)
-                                   or terms.granted_to(agreement, r, deal_grants, k) >= 0)
+                                   or terms.bound(agreement, r, deal_grants, k) >= 0)
                 if unavailable:
                     value = -np.inf
             elif v in (_OPEN_GATE, _CLOSE_GATE):
@@ -375,7 +375,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 # a no-op (opening an open gate) is not on the menu today, nor is moving a gate
                 # a deal in force holds
                 value = -np.inf
-                if changes and terms.bound_gate(agreement, r, deal_gates, g) < 0:
+                if changes and terms.bound(agreement, r, deal_gates, g) < 0:
                     # the burden the gate's routes shift off the actor's soil and the ties it
                     # costs (``terms.gate_value``), plus what the move does to the deals that
                     # name the gate (a one-move look-ahead: the leverage it gives)

@@ -71,11 +71,15 @@ def gate_value(x, g, r, q, potential, edge_gate, edge_src, edge_dst, node_host, 
 
 
 @helper
-def bound_gate(agreement, r, deal_gates, g):
-    """The state a deal in force holds gate ``g`` in (1 open, 0 closed), or -1 if none does."""
-    for d in range(deal_gates.shape[0]):
-        if agreement[r, d] and deal_gates[d, g] >= 0:
-            return deal_gates[d, g]
+def bound(agreement, r, terms, column):
+    """The term a deal in force sets in ``column`` of ``terms`` ``(D, X)``, or -1 if none does.
+
+    For ``deal_gates`` the state a gate is held in (1 open, 0 closed); for ``deal_grants`` the
+    actor an asset is granted to. Rival deals (``sim.world._rivals``) never disagree on one.
+    """
+    for d in range(terms.shape[0]):
+        if agreement[r, d] and terms[d, column] >= 0:
+            return terms[d, column]
     return -1
 
 
@@ -86,15 +90,6 @@ def withheld(agreement, r, deal_withhold, k):
     for d in range(deal_withhold.shape[0]):
         found |= agreement[r, d] and deal_withhold[d, k]
     return found
-
-
-@helper
-def granted_to(agreement, r, deal_grants, k):
-    """The actor a deal in force grants asset ``k`` to, or -1."""
-    for d in range(deal_grants.shape[0]):
-        if agreement[r, d] and deal_grants[d, k] >= 0:
-            return deal_grants[d, k]
-    return -1
 
 
 @helper
