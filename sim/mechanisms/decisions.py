@@ -72,8 +72,9 @@ PackedSituation = tuple_type(Situation, "PackedSituation")
 def score_menu(s: Situation, layout, p, lookahead: bool = True) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable).
 
-    ``lookahead=False`` leaves out what a gate move does to the deals on the table
-    (``_leverage``): what ``explain`` separates from the move's direct effects.
+    ``lookahead=False`` leaves out what a gate move or a sanction does to the deals on the
+    table (``_leverage``, ``_sanction_leverage``): what ``explain`` separates from the act's
+    direct effects.
     """
     return _score_menu(packed(s, PackedSituation), p.packed, _structure(layout),
                        layout.armed_from, lookahead)
