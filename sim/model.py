@@ -378,6 +378,7 @@ class CrisisModel(mesa.Model):
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
             deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
+            deal_private=self.private_resolve,
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
             sanction_prev=s.sanction_prev)

@@ -56,7 +56,8 @@ class Situation:
     deal_gains: np.ndarray  # (R, D, 2)
     deal_perceived: np.ndarray  # (R, D, 2) each party's surplus as it sees it
     deal_shrink: np.ndarray  # (R, D) share of private information still unrevealed
-    deal_stake: np.ndarray  # (R, D, 2) each party's stake in fighting on (optimism's scale)
+    deal_stake: np.ndarray  # (R, D, S) each side's stake in fighting on (optimism's scale)
+    deal_private: np.ndarray  # (R, D, S) each side's private resolve, standard normal
     agreement: np.ndarray  # (R, D) bool
     cooling: np.ndarray  # (R, D) bool: in the cooling-off period after a breakdown
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
@@ -156,6 +157,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
     arrivals, conflict_people, gains = s.arrivals, s.conflict_people, s.deal_gains
     agreement, barred, cooling = s.agreement, s.barred, s.cooling
     perceived, shrink, weariness = s.deal_perceived, s.deal_shrink, s.weariness
+    private = s.deal_private
     stake = s.deal_stake
     war_weariness, optimism = p.war_weariness, p.optimism
     horizon, boost, intensity_of, severity = (p.horizon, p.attack_boost, p.rung_intensity,
@@ -312,16 +314,16 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 if lookahead:  # sanctions imposed to be lifted by a deal: leverage
                     value += _sanction_leverage(
                         a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
-                        sides, signs, no_sanction, agreement, cooling, s.sanction_prev, w,
-                        partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
+                        private, sides, signs, no_sanction, agreement, cooling, s.sanction_prev,
+                        w, partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
                         grievance, p.bargaining_horizon, can_propose, shift_hold, shift)
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)
                 # every other party accepts if its perceived surplus is positive: its surplus
                 # and public optimism are seen, its private type is not (bargaining's rule)
-                chance = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs,
-                                     r, q, d, side, no_shift)
+                chance = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides,
+                                     signs, r, q, d, side, no_shift)
                 value = chance * perceived[r, d, side]
                 if agreement[r, d] or cooling[r, d]:
                     value = -np.inf
@@ -386,8 +388,8 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                         people_unit)
                     if lookahead:
                         value += _leverage(a, g, sign > 0, r, q, gains, stake, perceived, shrink,
-                                       optimism, noise_scale, sides, signs, deal_gates,
-                                           agreement, cooling, potential, edge_gate,
+                                           optimism, noise_scale, private, sides, signs,
+                                           deal_gates, agreement, cooling, potential, edge_gate,
                                            edge_src, edge_dst, node_host, gate_owner,
                                            gate_hosts, leakage, gate_cost, partner, w,
                                            p.bargaining_horizon, people_unit, can_propose,
@@ -406,15 +408,18 @@ def _side_of(sides, d, a):
 
 
 @helper
-def _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d, side,
-                shift):
+def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs, r, q, d,
+                side, shift):
     """The proposer's chance that every other party of deal d accepts it, ``(0, 1]``.
 
     Each other party accepts if its perceived surplus is positive; the proposer sees its
-    surplus and public optimism but not its private resolve, a normal of spread
-    ``noise x shrink`` (the logistic approximation of the normal cdf, 1.702). Parties'
-    resolves are independent, so the chances multiply. ``shift`` ``(S,)`` is added to each
-    side's surplus (a look-ahead's changed state; zeros otherwise).
+    surplus and public optimism, and of its private resolve ``noise x z`` what has been
+    revealed: it expects ``(1 - shrink) noise z`` with a normal spread ``noise x shrink``
+    around it (the logistic approximation of the normal cdf, 1.702). So with no information
+    it expects an average resolve (0) with the prior's spread, and as fighting, rejections and
+    mediation reveal the other side its estimate converges on the truth (Slantchev 2003).
+    Parties' resolves are independent, so the chances multiply. ``shift`` ``(S,)`` is added to
+    each side's surplus (a look-ahead's changed state; zeros otherwise).
     """
     spread = max(noise_scale[q] * shrink[r, d], 1e-9)
     chance = 1.0
@@ -423,6 +428,7 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q,
             continue
         other = sides[d, x]
         theirs = (gains[r, d, x] + shift[x]
+                  + (1.0 - shrink[r, d]) * noise_scale[q] * private[r, d, x]
                   - shrink[r, d] * optimism[q, other] * stake[r, d, x])
         z = min(max(theirs / spread, -30.0), 30.0)
         chance *= 1.0 / (1.0 + np.exp(-1.702 * z))
@@ -430,10 +436,10 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q,
 
 
 @helper
-def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
-              signs, deal_gates, agreement, cooling, potential, edge_gate, edge_src, edge_dst,
-              node_host, gate_owner, gate_hosts, leakage, gate_cost, partner, w, horizon,
-              people_unit, can_propose, no_shift, shift):
+def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
+              private, sides, signs, deal_gates, agreement, cooling, potential, edge_gate,
+              edge_src, edge_dst, node_host, gate_owner, gate_hosts, leakage, gate_cost, partner,
+              w, horizon, people_unit, can_propose, no_shift, shift):
     """What moving gate g does to the deals a can propose that name g: a one-move look-ahead.
 
     The move changes the status quo path each side of such a deal weighs (the gate as the move
@@ -469,20 +475,20 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
             before_term = 0.0 if term == now else (value if term == 1 else -value)
             after_term = 0.0 if term == after else (value if term == 1 else -value)
             shift[x] = after_term - before_term
-        chance = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q,
-                             d, side, no_shift)
-        moved = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
-                            side, shift)
+        chance = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
+                             r, q, d, side, no_shift)
+        moved = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
+                            r, q, d, side, shift)
         total += (max(moved * (perceived[r, d, side] + shift[side]), 0.0)
                   - max(chance * perceived[r, d, side], 0.0))
     return total
 
 
 @helper
-def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale, sides,
-                       signs, no_sanction, agreement, cooling, sanction_prev, w, partner, trade,
-                       aff_sanction, retaliation, loss_unit, pressure, grievance, horizon,
-                       can_propose, shift_hold, shift_act):
+def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
+                       private, sides, signs, no_sanction, agreement, cooling, sanction_prev, w,
+                       partner, trade, aff_sanction, retaliation, loss_unit, pressure, grievance,
+                       horizon, can_propose, shift_hold, shift_act):
     """What sanctioning t today does to the deals a can propose that lift a's sanctions on t.
 
     ``_leverage``'s look-ahead for a sanction: tomorrow's status quo path includes the
@@ -509,10 +515,10 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
                                         retaliation, loss_unit, pressure, grievance, horizon[q])
             shift_hold[x] = -was * value  # today's gains count yesterday's sanction
             shift_act[x] = (1.0 - was) * value
-        held = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
-                           side, shift_hold)
-        acted = _acceptance(gains, stake, shrink, optimism, noise_scale, sides, signs, r, q, d,
-                            side, shift_act)
+        held = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
+                           r, q, d, side, shift_hold)
+        acted = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
+                            r, q, d, side, shift_act)
         total += (max(acted * (perceived[r, d, side] + shift_act[side]), 0.0)
                   - max(held * (perceived[r, d, side] + shift_hold[side]), 0.0))
     return total
