@@ -436,6 +436,23 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, sig
 
 
 @helper
+def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
+                     perceived, r, q, d, side, before, after):
+    """Change in the value to ``side`` of proposing deal d, its gains moved by ``after``.
+
+    Against the gains moved by ``before`` (both ``(S,)``): ``max(chance x surplus, 0)`` after
+    less before (a party does not propose a deal it would not sign; ``_acceptance`` gives the
+    chance).
+    """
+    was = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs, r, q,
+                      d, side, before)
+    will = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs, r, q,
+                       d, side, after)
+    return (max(will * (perceived[r, d, side] + after[side]), 0.0)
+            - max(was * (perceived[r, d, side] + before[side]), 0.0))
+
+
+@helper
 def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
               private, sides, signs, deal_gates, agreement, cooling, potential, edge_gate,
               edge_src, edge_dst, node_host, gate_owner, gate_hosts, leakage, gate_cost, partner,
@@ -457,9 +474,7 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
         term = deal_gates[d, g]
         if term < 0 or agreement[r, d] or cooling[r, d] or can_propose[a, d] == 0:
             continue
-        side = _side_of(sides, d, a)
-        if side < 0:
-            continue
+        side = _side_of(sides, d, a)  # a proposer (can_propose): a side of the deal
         now = 0 if opening else 1  # the gate today, and after the move
         after = 1 - now
         for x in range(width):
@@ -475,12 +490,8 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
             before_term = 0.0 if term == now else (value if term == 1 else -value)
             after_term = 0.0 if term == after else (value if term == 1 else -value)
             shift[x] = after_term - before_term
-        chance = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
-                             r, q, d, side, no_shift)
-        moved = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
-                            r, q, d, side, shift)
-        total += (max(moved * (perceived[r, d, side] + shift[side]), 0.0)
-                  - max(chance * perceived[r, d, side], 0.0))
+        total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,
+                                  signs, perceived, r, q, d, side, no_shift, shift)
     return total
 
 
@@ -503,9 +514,7 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
     for d in range(no_sanction.shape[0]):
         if not no_sanction[d, a, t] or agreement[r, d] or cooling[r, d] or can_propose[a, d] == 0:
             continue
-        side = _side_of(sides, d, a)
-        if side < 0:
-            continue
+        side = _side_of(sides, d, a)  # a proposer (can_propose): a side of the deal
         for x in range(width):
             y = sides[d, x]
             shift_hold[x], shift_act[x] = 0.0, 0.0
@@ -515,12 +524,8 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
                                         retaliation, loss_unit, pressure, grievance, horizon[q])
             shift_hold[x] = -was * value  # today's gains count yesterday's sanction
             shift_act[x] = (1.0 - was) * value
-        held = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
-                           r, q, d, side, shift_hold)
-        acted = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
-                            r, q, d, side, shift_act)
-        total += (max(acted * (perceived[r, d, side] + shift_act[side]), 0.0)
-                  - max(held * (perceived[r, d, side] + shift_hold[side]), 0.0))
+        total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,
+                                  signs, perceived, r, q, d, side, shift_hold, shift_act)
     return total
 
 
