@@ -29,7 +29,8 @@ the value of a deal for a side that is fighting (and lowers that of attacking:
 ``sim.mechanisms.decisions``).
 
 A deal forms when a party (or a mediator) proposes it and every party accepts; it replaces
-rival deals in force (same parties or a shared ceasefire dyad) and cannot re-form for a
+rival deals in force (same parties, a shared ceasefire dyad, or an act bound differently:
+``sim.world._rivals``) and cannot re-form for a
 cooling-off period after it breaks down (``sim.day._deals``). An agreement re-divides the
 objectives its terms name, caps the rung of the dyads its ceasefire covers and bars attacks
 across them; its terms over actions (gates, assets, sanctions, payments) are valued and bound
