@@ -169,10 +169,28 @@ class Ensemble:
     Attributes:
         result: What the execution layer returned (lists of dicts, as summary.json holds).
         out_dir: The results folder, or None for a run kept in memory.
+        calibration: Calibrated probabilities and their basis
+            (``sim.validation.recalibration.calibrated_outcomes``), or None without a
+            recalibration file.
     """
 
     result: EnsembleResult
     out_dir: Path | None
+    calibration: dict | None = None
+
+    @property
+    def calibrated(self) -> pd.DataFrame | None:
+        """Each outcome's calibrated probability beside the model's own, or None.
+
+        Columns ``outcome``, ``probability`` (the model's share of runs) and ``calibrated``
+        (the library's logistic recalibration); ``.attrs["basis"]`` says what it rests on
+        (crises, events, leave-one-crisis-out Brier against the raw model's).
+        """
+        if self.calibration is None:
+            return None
+        frame = _frame(self.calibration["rows"])
+        frame.attrs["basis"] = self.calibration["basis"]
+        return frame
 
     @property
     def manifest(self) -> dict:
@@ -234,7 +252,10 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
     result = run_ensemble(loaded, runs=runs, seed=seed, batch_size=batch_size,
                           workers=workers, scheduler=scheduler, out_dir=out_dir,
                           progress=progress, varied=varied)
-    return Ensemble(result=result, out_dir=out_dir)
+    from sim.validation.recalibration import run_calibration
+
+    return Ensemble(result=result, out_dir=out_dir,
+                    calibration=run_calibration(loaded, result.outcomes, out_dir))
 
 
 def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int | None = None,
@@ -531,6 +552,24 @@ class Results:
         """One row per run (``runs.parquet`` or ``sweep.parquet``)."""
         name = "sweep.parquet" if self.kind == "sweep" else "runs.parquet"
         return _read_table(self.folder / name)
+
+    @property
+    def calibrated(self) -> pd.DataFrame | None:
+        """A run's calibrated probabilities beside its own (``calibrated.json``), or None.
+
+        ``.attrs["basis"]`` says what the calibration rests on.
+        """
+        path = self.folder / "calibrated.json"
+        if not path.exists():
+            return None
+        data = _read_json(path)
+        try:
+            frame = _frame([{"outcome": str(r["outcome"]), "probability": float(r["probability"]),
+                             "calibrated": float(r["calibrated"])} for r in data["rows"]])
+            frame.attrs["basis"] = str(data["basis"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{path} is damaged ({type(exc).__name__}); run again") from None
+        return frame
 
     @property
     def sensitivity(self) -> pd.DataFrame | None:

@@ -300,7 +300,8 @@ def _memory_estimate(spec):
 
 def _run(args: argparse.Namespace) -> int:
     from sim import api
-    from sim.analysis import degeneracy, format_degeneracy, format_indicators, format_outcomes
+    from sim.analysis import degeneracy, format_degeneracy, format_indicators
+    from sim.validation.recalibration import format_outcomes_calibrated
 
     loaded = _load(args)
     out_dir = args.out or api.default_out(loaded, "run")
@@ -310,9 +311,10 @@ def _run(args: argparse.Namespace) -> int:
     varied = varied_for_run(args, loaded, seed)
     if args.replay is not None:
         return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
-    result = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
-                     workers=args.workers, scheduler=args.scheduler, out=out_dir,
-                     progress=not args.no_progress, varied=varied).result
+    ensemble = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
+                       workers=args.workers, scheduler=args.scheduler, out=out_dir,
+                       progress=not args.no_progress, varied=varied)
+    result = ensemble.result
     m = result.manifest
     if varied is not None:
         print(f"{varied.mode} mode: each run draws its own values of "
@@ -322,7 +324,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{loaded.spec.name}: {m['runs']} runs, seed {m['seed']}, "
           f"{m['wall_seconds']:.1f} s ({m['runs_per_second'] or 0:.0f} runs/s on "
           f"{m['executor']}{resumed})\n")
-    print(format_outcomes(result.outcomes))
+    print(format_outcomes_calibrated(result.outcomes, ensemble.calibration))
     degenerate = format_degeneracy(degeneracy(result.outcomes, result.indicators),
                                    len(result.indicators))
     print(f"\n{degenerate}" if degenerate else "")

@@ -47,6 +47,13 @@ def add_parsers(sub) -> None:
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
+    val.add_argument("--cv", action="store_true",
+                     help="also score leave-one-crisis-out: the raw model, the library's "
+                     "climatology and the logistic recalibration, with crisis-bootstrap "
+                     "intervals, the Murphy decomposition and a reliability diagram")
+    val.add_argument("--write-recalibration", action="store_true",
+                     help="with --cv: write the recalibration fitted on the library into "
+                     "<library>/recalibration.json (sim run shows its calibrated probabilities)")
     val.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     cal = sub.add_parser("calibrate", help="fit the scenario's uncertain values (range:/prior:) "
@@ -94,17 +101,41 @@ def _validate(args: argparse.Namespace) -> int:
         brier = f"Brier {s['brier']:.3f}" if "brier" in s else "no events"
         print(f"  {name}: {brier}", file=sys.stderr, flush=True)
 
+    if args.write_recalibration and not args.cv:
+        raise UsageError("--write-recalibration writes what --cv fits; add --cv")
     result = validate_library(args.library, runs=args.runs, seed=args.seed, out_dir=args.out,
                               workers=args.workers, progress=not args.no_progress,
-                              on_crisis=said)
+                              on_crisis=said, cv=args.cv)
     table = markdown_table(result)
     print(table)
     print(f"\nskill table in {args.out / 'skill.md'} and {args.out / 'skill.json'}; each "
-          f"crisis's runs and score.json in {args.out}/<crisis>/")
+          f"crisis's runs and score.json in {args.out}/<crisis>/"
+          + (f"; reliability diagram {args.out / 'reliability.png'}" if args.cv else ""))
+    if args.write_recalibration:
+        _write_recalibration(args, result)
     if args.readme is not None:
         update_readme(args.readme, table)
         print(f"table written into {args.readme}")
     return EXIT_OK
+
+
+def _write_recalibration(args: argparse.Namespace, result: dict) -> None:
+    from sim.execution.storage import write_json
+    from sim.validation.recalibration import FILE_NAME, recalibration_record
+
+    cv = result["cross_validation"]
+    if cv.get("fit") is None or "recalibrated" not in cv["overall"]:
+        raise UsageError(f"{args.library}: a recalibration needs events in at least two "
+                         "crises; nothing written")
+    path = args.library / FILE_NAME
+    record = recalibration_record(cv, args.library, args.runs)
+    write_json(path, record)
+    s = record["loco_scores"]
+    print(f"recalibration written into {path}: slope {record['slope']:.2f}, intercept "
+          f"{record['intercept']:+.2f} on {record['events']} events of "
+          f"{len(record['crises'])} crises; leave-one-crisis-out Brier "
+          f"{s['recalibrated']['brier']:.3f} (raw {s['raw']['brier']:.3f}), log score "
+          f"{s['recalibrated']['log_score']:.3f} (raw {s['raw']['log_score']:.3f})")
 
 
 def _calibrate(args: argparse.Namespace) -> int:

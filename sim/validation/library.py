@@ -48,11 +48,13 @@ def crisis_name(path: Path) -> str:
 
 def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                      out_dir: Path, workers: int | None = None, progress: bool = True,
-                     on_crisis=None) -> dict:
+                     on_crisis=None, cv: bool = False) -> dict:
     """Run and score every crisis; write ``skill.json`` and ``skill.md`` into ``out_dir``.
 
     Every observations file (and its scenario) is loaded and checked before anything runs,
-    so a mistake in the last crisis is reported at once, with all the others.
+    so a mistake in the last crisis is reported at once, with all the others. With ``cv``,
+    the leave-one-crisis-out section (``sim.validation.crossval``) is added to both files and
+    its reliability diagram written as ``reliability.png``.
     """
     from sim.execution.ensemble import run_ensemble
     from sim.execution.storage import atomic_write_bytes, write_json
@@ -84,6 +86,7 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                      progress=progress)
         score = score_run(run_dir, path)
         crises.append({"crisis": name, "scenario": scenario.spec.name,
+                       "scenario_file": scenario.path.name if scenario.path else "",
                        "observations": str(path), "runs": runs, "seed": run_seed,
                        "score": score})
         if on_crisis is not None:
@@ -91,6 +94,11 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     result = skill_table(crises)
     result["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["library"] = str(folder)
+    if cv:
+        from sim.validation.crossval import cross_validate, reliability_figure
+
+        result["cross_validation"] = cross_validate(crises)
+        reliability_figure(result["cross_validation"], out_dir / "reliability.png")
     write_json(out_dir / "skill.json", result)
     atomic_write_bytes(out_dir / "skill.md", (markdown_table(result) + "\n").encode())
     return result
@@ -192,6 +200,10 @@ def markdown_table(result: dict) -> str:
                  "the other crises. In 50% / 90%: share of observed quantities and event days "
                  "inside the runs' central intervals (calibrated: about 50% and 90%). "
                  f"{'/'.join(str(r) for r in sorted(runs))} runs per crisis.")
+    if "cross_validation" in result:
+        from sim.validation.crossval import markdown_cv
+
+        lines += ["", markdown_cv(result["cross_validation"])]
     return "\n".join(lines)
 
 
