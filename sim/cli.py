@@ -325,8 +325,15 @@ def _run(args: argparse.Namespace) -> int:
           f"{m['wall_seconds']:.1f} s ({m['runs_per_second'] or 0:.0f} runs/s on "
           f"{m['executor']}{resumed})\n")
     print(format_outcomes_calibrated(result.outcomes, ensemble.calibration))
-    degenerate = format_degeneracy(degeneracy(result.outcomes, result.indicators),
-                                   len(result.indicators))
+    from sim.reachability import explain_extremes, format_extremes
+
+    found = degeneracy(result.outcomes, result.indicators)
+    # outcomes at 0% / 100% are listed with whether the structure forces them (item 6)
+    extremes = format_extremes(explain_extremes(
+        loaded.spec, result.outcomes, frozenset(varied.paths) if varied is not None else
+        frozenset()))
+    degenerate = "\n".join(x for x in (extremes, format_degeneracy(
+        {**found, "never": [], "always": []}, len(result.indicators))) if x)
     print(f"\n{degenerate}" if degenerate else "")
     print()
     main = [r for r in result.indicators if _is_main(r["indicator"])]

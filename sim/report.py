@@ -181,9 +181,10 @@ def write_report(folder: Path) -> Path:
         parts.append(f"<h2>Outcomes ({_e(summary['runs'])} runs, seed {_e(summary['seed'])})"
                      "</h2>")
         parts.append(_outcome_table(summary["outcomes"], descriptions))
-        from sim.validation.recalibration import calibrated_html
+        from sim.validation.recalibration import calibrated_html, mapping_kinds
 
-        parts.append(calibrated_html(folder, summary["outcomes"], scenario.get("name")))
+        parts.append(calibrated_html(folder, summary["outcomes"], scenario.get("name"),
+                                     mapping_kinds(scenario)))
         parts.append(_splits(folder))
         parts.append(_degeneracy(summary))
     if (folder / "comparison.json").exists():

@@ -15,10 +15,13 @@ from sim.validation.recalibration import CLIP, Fit, fit
 
 
 def _crisis(name: str, events: list[tuple[int, bool]], runs: int = 100) -> dict:
+    # events alternate between two kinds, so the kind model has something to fit
     """A crisis as validate_library gathers it: (count of runs with the outcome, happened)."""
     return {"crisis": name, "scenario": f"scenario {name}", "scenario_file": f"{name}.yaml",
-            "score": {"events": [{"probability": k / runs, "runs": runs, "count": k,
-                                  "happened": h} for k, h in events]}}
+            "kinds": {f"e{i}": ("war", "agreement")[i % 2] for i in range(len(events))},
+            "score": {"events": [{"outcome": f"e{i}", "probability": k / runs, "runs": runs,
+                                  "count": k, "happened": h}
+                                 for i, (k, h) in enumerate(events)]}}
 
 
 def _library(seed: int = 3, crises: int = 6, per: int = 9) -> list[dict]:
@@ -112,7 +115,10 @@ def test_a_planted_crisis_signal_does_not_leak_into_its_own_forecasts():
     assert max(moved) > 0.01
     # the planted (reversed) signal is not rewarded: c2's LOCO fit has a positive slope
     row = next(r for r in a["crises"] if r["crisis"] == "c2")
-    assert row["loco_fit"]["slope"] > 0
+    assert row["loco_fit_recalibrated"]["slope"] > 0
+    # the kind model does not leak either: c2's forecasts move with nothing of c2's outcomes
+    for x, y in zip(held, held_b, strict=True):
+        assert x["recalibrated_kind"] == pytest.approx(y["recalibrated_kind"], abs=1e-9)
 
 
 # --------------------------------------------------------------------------- bootstrap, Murphy
@@ -166,7 +172,7 @@ def test_cross_validate_scores_and_intervals_are_consistent():
     # the overall raw Brier is the event-weighted mean of the crises'
     assert o["raw"]["brier"] == pytest.approx(
         sum(r["raw"]["brier"] * r["events"] for r in rows.values()) / 54)
-    for k in ("raw", "recalibrated", "climatology"):
+    for k in ("raw", "recalibrated", "recalibrated_kind", "climatology"):
         low, high = o[k]["brier_interval"]
         assert low <= o[k]["brier"] <= high
         assert o[k]["brier_skill"] == pytest.approx(1 - o[k]["brier"] / 0.25)
@@ -191,14 +197,15 @@ def test_recalibration_file_round_trip_and_labels(tmp_path):
     # a crisis of the library: its held-out fit, and the label says so
     mine = recalibration.calibrated_outcomes(outcomes, scenario_file=tmp_path / "c3.yaml",
                                              path=path)
-    loco = next(c["loco_fit"] for c in cv["crises"] if c["crisis"] == "c3")
+    loco = next(c[f"loco_fit_{cv['selected']}"] for c in cv["crises"] if c["crisis"] == "c3")
     assert mine["held_out"] == "c3" and mine["slope"] == loco["slope"]
     assert mine["rows"][0]["calibrated"] == pytest.approx(float(Fit(
         loco["intercept"], loco["slope"], 1, 0).apply(0.0)))
     assert "5 other crises" in mine["basis"] and "c3, held out" in mine["basis"]
     # any other scenario: the fit on the whole library, labelled as a rough guide
     other = recalibration.calibrated_outcomes(outcomes, scenario_name="elsewhere", path=path)
-    assert other["held_out"] is None and other["slope"] == pytest.approx(cv["fit"]["slope"])
+    full = cv["fit_kind"] if cv["selected"] == "recalibrated_kind" else cv["fit"]
+    assert other["held_out"] is None and other["slope"] == pytest.approx(full["slope"])
     assert "not one of them" in other["basis"] and "6 crises (54 events)" in other["basis"]
     table = recalibration.format_outcomes_calibrated(
         [{**o, "low": 0.0, "high": 1.0, "count": 0, "runs": 10} for o in outcomes], other)
@@ -211,3 +218,97 @@ def test_recalibration_file_round_trip_and_labels(tmp_path):
     path.write_text("{\"format\": 1}")
     with pytest.raises(UsageError, match="damaged"):
         recalibration.read_recalibration(path)
+
+
+def test_event_kinds_and_the_kind_model(fictional):
+    from sim.scenario.schema import Condition
+
+    kind = recalibration.condition_kind
+    assert kind(Condition(indicator="day.agreement.x", op="happened")) == "agreement"
+    assert kind(Condition(state="asset.shield", at="any")) == "asset"
+    assert kind(Condition.model_validate({"not": {"any": [
+        {"indicator": "control.v.a.final", "op": ">", "value": 0.5}]}})) == "control"
+    assert kind(Condition(indicator="alignment.a.final", op=">", value=0)) == "other"
+    kinds = recalibration.outcome_kinds(fictional.spec)
+    assert kinds == {"war": "war", "split": "agreement", "shield": "asset",
+                     "borduria_gains": "control"}
+    import yaml
+
+    from tests.conftest import FICTIONAL
+    assert recalibration.mapping_kinds(yaml.safe_load(FICTIONAL.read_text())) == kinds
+    # offsets per kind are recovered (up to the mild penalty) on many synthetic events
+    rng = np.random.default_rng(2)
+    n = 30_000
+    p = 1 / (1 + np.exp(-rng.normal(0, 1.5, n)))
+    k = rng.choice(["war", "agreement"], n)
+    z = 0.2 + 0.5 * recalibration.logit_clipped(p) + np.where(k == "war", -1.0, 1.0)
+    y = rng.random(n) < 1 / (1 + np.exp(-z))
+    f = recalibration.fit_kind(p, y, k)
+    assert f.slope == pytest.approx(0.5, abs=0.04)
+    # the intercept and offsets are identified up to a shared constant: compare differences
+    assert f.offsets["agreement"] - f.offsets["war"] == pytest.approx(2.0, abs=0.1)
+    assert f.apply(0.5, "unseen") == pytest.approx(1 / (1 + np.exp(-f.intercept)))
+
+
+# --------------------------------------------------------------------------- end to end
+
+OBS = """\
+scenario: {scenario}
+description: Invented.
+events:
+  - outcome: war
+    happened: {war}
+    source: "Invented chronicle"
+  - outcome: shield
+    happened: {shield}
+    source: "Invented chronicle"
+  - outcome: split
+    happened: true
+    source: "Invented chronicle"
+"""
+
+
+def test_validate_cv_writes_the_recalibration_and_sim_run_shows_it(tmp_path, capsys):
+    import shutil
+
+    from sim.cli import main
+    from tests.conftest import FICTIONAL
+
+    library = tmp_path / "library"
+    library.mkdir()
+    for name, war, shield in (("alpha", "true", "false"), ("beta", "false", "true"),
+                              ("gamma", "true", "true")):
+        shutil.copy(FICTIONAL, library / f"{name}.yaml")
+        (library / f"{name}.observations.yaml").write_text(
+            OBS.format(scenario=f"{name}.yaml", war=war, shield=shield))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- skill-table:start -->\n<!-- skill-table:end -->\n")
+    out = tmp_path / "out"
+    assert main(["validate", "--library", str(library), "--runs", "12", "--workers", "1",
+                 "--out", str(out), "--readme", str(readme), "--cv",
+                 "--write-recalibration", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Cross-validated (leave one crisis out): 3 crises, 9 events" in printed
+    assert "recalibration written into" in printed
+    skill = json.loads((out / "skill.json").read_text())
+    cv = skill["cross_validation"]
+    assert cv["overall"]["events"] == 9 and (out / "reliability.png").stat().st_size > 1000
+    assert "| `gamma` |" in readme.read_text() and "How far to trust" in readme.read_text()
+    record = json.loads((library / "recalibration.json").read_text())
+    assert [c["crisis"] for c in record["crises"]] == ["alpha", "beta", "gamma"]
+    assert record["events"] == 9 and record["runs_per_crisis"] == 12
+    assert record["loco_scores"]["raw"]["brier"] == pytest.approx(cv["overall"]["raw"]["brier"])
+    # a crisis of the library is calibrated by the fit without it, and says so
+    run = tmp_path / "run"
+    assert main(["run", str(library / "beta.yaml"), "--runs", "12", "--workers", "1",
+                 "--out", str(run), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "calibrated" in printed and "beta, held out" in printed
+    saved = json.loads((run / "calibrated.json").read_text())
+    assert saved["held_out"] == "beta" and len(saved["rows"]) == 4
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "Calibrated probabilities" in page and "beta, held out" in page
+    # --write-recalibration alone is refused: it writes what --cv fits
+    assert main(["validate", "--library", str(library), "--runs", "12", "--out",
+                 str(tmp_path / "o2"), "--write-recalibration"]) == 2

@@ -9,7 +9,14 @@ event are compared:
 * **climatology** (LOCO): the share of the other crises' events that happened (again
   ``(k + 0.5) / (n + 1)``, so it is never 0 or 1);
 * **recalibrated** (LOCO): the logistic recalibration of ``sim.validation.recalibration``
-  fitted on the other crises' events.
+  fitted on the other crises' events;
+* **recalibrated + kind** (LOCO): the same with an offset per kind of event (war, agreement,
+  asset, gate, control, refugees, sanctions, other), penalised so a rare kind is shrunk.
+
+The recalibration used by ``sim run`` is the kind model only if it beats the plain one
+leave-one-crisis-out on both the Brier and the log score ("add predictors only if LOCO shows
+they help"); the choice between two is itself made on these scores, so the chosen one's LOCO
+score is slightly optimistic, which the table says.
 
 Events within a crisis are not independent (one scenario, one history), so uncertainty is
 measured by resampling whole crises: the crisis bootstrap draws ``len(crises)`` crises with
@@ -33,31 +40,36 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.validation.recalibration import CLIP, Fit, fit
+from sim.validation.recalibration import CLIP, Fit, KindFit, fit, fit_kind
 from sim.validation.scores import BRIER_UNINFORMED, LOG_UNINFORMED
 
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 20240624
 #: forecast bins of the Murphy decomposition and of the reliability diagram
 MURPHY_BINS = tuple(np.round(np.linspace(0.0, 1.0, 11), 10))
-FORECASTS = ("raw", "climatology", "recalibrated")
+FORECASTS = ("raw", "climatology", "recalibrated", "recalibrated_kind")
+NAMES = {"raw": "raw model", "recalibrated": "recalibrated (LOCO)",
+         "recalibrated_kind": "recalibrated + kind (LOCO)", "climatology": "climatology (LOCO)"}
 
 
 # --------------------------------------------------------------------------- pieces
 
 
 def event_table(crises: list[dict]) -> dict:
-    """The library's events as arrays: crisis index, raw p, KT p (log score), outcome."""
-    crisis, p, p_log, y = [], [], [], []
+    """The library's events as arrays: crisis index, raw p, KT p (log score), outcome, kind."""
+    crisis, p, p_log, y, kind = [], [], [], [], []
     for i, c in enumerate(crises):
+        kinds = c.get("kinds") or {}
         for e in c["score"]["events"]:
             crisis.append(i)
             p.append(float(e["probability"]))
             runs, count = int(e["runs"]), int(e["count"])
             p_log.append((count + 0.5) / (runs + 1))
             y.append(bool(e["happened"]))
+            kind.append(str(kinds.get(e["outcome"], "other")))
     return {"crisis": np.asarray(crisis, int), "p": np.asarray(p, float),
-            "p_log": np.asarray(p_log, float), "y": np.asarray(y, bool)}
+            "p_log": np.asarray(p_log, float), "y": np.asarray(y, bool),
+            "kind": np.asarray(kind, str)}
 
 
 def leave_one_crisis_out(crisis: np.ndarray, y: np.ndarray, fit_predict) -> np.ndarray:
@@ -96,6 +108,19 @@ def recalibration_loco(crisis: np.ndarray, p: np.ndarray, y: np.ndarray
         f = fit(p[train], y[train])
         fits[int(crisis[test][0])] = f
         return f.apply(p[test])
+
+    return leave_one_crisis_out(crisis, y, fit_predict), fits
+
+
+def recalibration_kind_loco(crisis: np.ndarray, p: np.ndarray, y: np.ndarray,
+                            kind: np.ndarray) -> tuple[np.ndarray, dict[int, KindFit]]:
+    """As ``recalibration_loco``, with an offset per kind of event."""
+    fits: dict[int, KindFit] = {}
+
+    def fit_predict(train, test):
+        f = fit_kind(p[train], y[train], kind[train])
+        fits[int(crisis[test][0])] = f
+        return f.apply(p[test], kind[test])
 
     return leave_one_crisis_out(crisis, y, fit_predict), fits
 
@@ -172,7 +197,8 @@ def cross_validate(crises: list[dict], *, draws: int = BOOTSTRAP_DRAWS,
 
     Args:
         crises: As ``validate_library`` gathers them: ``crisis``, ``scenario``, ``score``
-            (a ``score.json`` content) and optionally ``scenario_file``.
+            (a ``score.json`` content) and optionally ``scenario_file`` and ``kinds``
+            (outcome -> kind of event).
         draws: Bootstrap draws.
         seed: Bootstrap seed.
 
@@ -181,30 +207,33 @@ def cross_validate(crises: list[dict], *, draws: int = BOOTSTRAP_DRAWS,
     """
     kept = [c for c in crises if c["score"]["events"]]
     t = event_table(kept)
-    crisis, p, y = t["crisis"], t["p"], t["y"]
+    crisis, p, y, kind = t["crisis"], t["p"], t["y"], t["kind"]
     n = len(kept)
-    clim = climatology_loco(crisis, y)
-    recal, fits = recalibration_loco(crisis, p, y)
-    forecasts = {"raw": (p, t["p_log"]), "climatology": (clim, clim),
-                 "recalibrated": (recal, recal)}
+    usable = n >= 2  # LOCO needs another crisis to learn from
+    forecasts = {"raw": (p, t["p_log"])}
+    fits: dict = {}
+    if usable:
+        clim = climatology_loco(crisis, y)
+        recal, fits["recalibrated"] = recalibration_loco(crisis, p, y)
+        recal_kind, fits["recalibrated_kind"] = recalibration_kind_loco(crisis, p, y, kind)
+        forecasts.update(climatology=(clim, clim), recalibrated=(recal, recal),
+                         recalibrated_kind=(recal_kind, recal_kind))
     per_event = {k: {"brier": brier_scores(b, y), "log_score": log_scores(lg, y)}
                  for k, (b, lg) in forecasts.items()}
-    usable = n >= 2  # LOCO needs another crisis to learn from
     rows = []
     for i, c in enumerate(kept):
         mask = crisis == i
         row = {"crisis": c["crisis"], "scenario": c["scenario"],
-               "scenario_file": c.get("scenario_file", ""), "events": int(mask.sum()),
-               "loco_fit": fits[i].as_dict() if i in fits else None}
-        for k in FORECASTS:
-            if k != "raw" and not usable:
-                continue
+               "scenario_file": c.get("scenario_file", ""), "events": int(mask.sum())}
+        for k, fs in fits.items():
+            row[f"loco_fit_{k}"] = fs[i].as_dict() if i in fs else None
+        for k in forecasts:
             row[k] = {m: float(v[mask].mean()) for m, v in per_event[k].items()}
         rows.append(row)
     overall: dict = {"crises": n, "events": int(y.size), "happened": int(y.sum())}
     idx = bootstrap_draws(n, draws, seed)
     boot = {k: {m: pooled_means(v, crisis, n, idx) for m, v in per_event[k].items()}
-            for k in FORECASTS if k == "raw" or usable}
+            for k in forecasts}
     for k, scores in boot.items():
         entry = {}
         for m, samples in scores.items():
@@ -220,27 +249,32 @@ def cross_validate(crises: list[dict], *, draws: int = BOOTSTRAP_DRAWS,
                 per_event["climatology"]["brier"].mean())
             entry["brier_skill_climatology_interval"] = interval(1.0 - scores["brier"] / c_b)
         overall[k] = entry
-    if usable:
-        overall["differences"] = {
-            f"{a}-{b}": {m: {"mean": float((per_event[a][m] - per_event[b][m]).mean()),
-                             "interval": interval(boot[a][m] - boot[b][m])}
-                         for m in ("brier", "log_score")}
-            for a, b in (("recalibrated", "raw"), ("recalibrated", "climatology"),
-                         ("raw", "climatology"))}
-    full = fit(p, y) if y.size else None
-    out = {"crises": rows, "overall": overall,
-           "fit": full.as_dict() if full else None,
-           "murphy": {"raw": murphy(p, y)} if y.size else {},
+    out = {"crises": rows, "overall": overall, "murphy": {},
            "bootstrap": {"draws": draws, "seed": seed, "unit": "crisis",
-                         "interval": "2.5% and 97.5% percentiles"},
-           "clip": CLIP}
-    if usable:
-        out["murphy"]["recalibrated"] = murphy(recal, y)
-        out["murphy"]["climatology"] = murphy(clim, y)
-        out["forecasts"] = [{"crisis": kept[int(i)]["crisis"], "raw": float(a),
-                             "recalibrated": float(b), "climatology": float(c),
-                             "happened": bool(h)}
-                            for i, a, b, c, h in zip(crisis, p, recal, clim, y, strict=True)]
+                         "interval": "2.5% and 97.5% percentiles"}, "clip": CLIP,
+           "fit": fit(p, y).as_dict() if y.size else None,
+           "fit_kind": fit_kind(p, y, kind).as_dict() if y.size else None}
+    if y.size:
+        out["murphy"]["raw"] = murphy(p, y)
+    if not usable:
+        return out
+    plain, with_kind = overall["recalibrated"], overall["recalibrated_kind"]
+    helps = (with_kind["brier"] < plain["brier"] and with_kind["log_score"] < plain["log_score"])
+    out["selected"] = "recalibrated_kind" if helps else "recalibrated"
+    overall["differences"] = {
+        f"{a}-{b}": {m: {"mean": float((per_event[a][m] - per_event[b][m]).mean()),
+                         "interval": interval(boot[a][m] - boot[b][m])}
+                     for m in ("brier", "log_score")}
+        for a, b in (("recalibrated", "raw"), ("recalibrated", "climatology"),
+                     ("recalibrated_kind", "raw"), ("recalibrated_kind", "climatology"),
+                     ("recalibrated_kind", "recalibrated"), ("raw", "climatology"))}
+    for k in ("recalibrated", "recalibrated_kind", "climatology"):
+        out["murphy"][k] = murphy(forecasts[k][0], y)
+    out["forecasts"] = [{"crisis": kept[int(i)]["crisis"], "kind": str(kd), "raw": float(a),
+                         "recalibrated": float(b), "recalibrated_kind": float(bk),
+                         "climatology": float(c), "happened": bool(h)}
+                        for i, kd, a, b, bk, c, h in zip(crisis, kind, p, recal, recal_kind,
+                                                         clim, y, strict=True)]
     return out
 
 
@@ -252,63 +286,71 @@ def _ci(entry: dict, key: str, fmt: str) -> str:
     return f"{entry[key]:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
+def _diff(d: dict) -> str:
+    low, high = d["interval"]
+    return f"{d['mean']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
 def markdown_cv(cv: dict) -> str:
     """Raw and cross-validated rows side by side, the Murphy terms, and what to trust."""
     o = cv["overall"]
     lines = [f"### Cross-validated (leave one crisis out): {o['crises']} crises, "
              f"{o['events']} events", ""]
-    if "recalibrated" not in o:
+    if "selected" not in cv:
         lines.append("Cross-validation needs at least two crises with events.")
         return "\n".join(lines)
-    lines += ["| crisis | events | Brier raw | Brier recalibrated (LOCO) | Brier climatology "
-              "(LOCO) | log raw | log recalibrated (LOCO) | log climatology (LOCO) | "
-              "held-out fit: slope |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| crisis | events | Brier raw | recalibrated | + kind | climatology | log raw | "
+              "recalibrated | + kind | climatology | held-out slope |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in cv["crises"]:
-        slope = r["loco_fit"]["slope"] if r["loco_fit"] else None
-        lines.append(
-            f"| `{r['crisis']}` | {r['events']} | {r['raw']['brier']:.3f} | "
-            f"{r['recalibrated']['brier']:.3f} | {r['climatology']['brier']:.3f} | "
-            f"{r['raw']['log_score']:.3f} | {r['recalibrated']['log_score']:.3f} | "
-            f"{r['climatology']['log_score']:.3f} | "
-            f"{'–' if slope is None else format(slope, '.2f')} |")
-    lines += ["", "| forecast | Brier [95% CI] | log score [95% CI] | Brier skill vs p = 0.5 | "
-              "Brier skill vs climatology |", "|---|---|---|---|---|"]
-    names = {"raw": "raw model", "recalibrated": "recalibrated (LOCO)",
-             "climatology": "climatology (LOCO)"}
-    for k in ("raw", "recalibrated", "climatology"):
+        fit_ = r.get("loco_fit_recalibrated")
+        cells = [f"{r[k]['brier']:.3f}" for k in ("raw", "recalibrated", "recalibrated_kind",
+                                                  "climatology")]
+        cells += [f"{r[k]['log_score']:.3f}" for k in ("raw", "recalibrated",
+                                                       "recalibrated_kind", "climatology")]
+        slope = "–" if fit_ is None else format(fit_["slope"], ".2f")
+        lines.append(f"| `{r['crisis']}` | {r['events']} | {' | '.join(cells)} | {slope} |")
+    lines += ["", "| forecast (all events) | Brier [95% CI] | log score [95% CI] | Brier skill "
+              "vs p = 0.5 | Brier skill vs climatology |", "|---|---|---|---|---|"]
+    for k in ("raw", "recalibrated", "recalibrated_kind", "climatology"):
         e = o[k]
         vs_clim = _ci(e, "brier_skill_climatology", "+.2f") if "brier_skill_climatology" in e \
             else "–"
-        lines.append(f"| {names[k]} | {_ci(e, 'brier', '.3f')} | {_ci(e, 'log_score', '.3f')} "
-                     f"| {_ci(e, 'brier_skill', '+.2f')} | {vs_clim} |")
+        used = " **(used by sim run)**" if k == cv["selected"] else ""
+        lines.append(f"| {NAMES[k]}{used} | {_ci(e, 'brier', '.3f')} | "
+                     f"{_ci(e, 'log_score', '.3f')} | {_ci(e, 'brier_skill', '+.2f')} | "
+                     f"{vs_clim} |")
     d = o["differences"]
-    f = cv["fit"]
-    m_raw, m_rec = cv["murphy"]["raw"], cv["murphy"]["recalibrated"]
     lines += ["", "| Murphy decomposition | Brier | reliability | resolution | uncertainty | "
               "within bins |", "|---|---:|---:|---:|---:|---:|"]
-    for k, m in (("raw model", m_raw), ("recalibrated (LOCO)", m_rec)):
-        lines.append(f"| {k} | {m['brier']:.3f} | {m['reliability']:.3f} | "
+    for k in ("raw", "recalibrated", "recalibrated_kind", "climatology"):
+        m = cv["murphy"][k]
+        lines.append(f"| {NAMES[k]} | {m['brier']:.3f} | {m['reliability']:.3f} | "
                      f"{m['resolution']:.3f} | {m['uncertainty']:.3f} | "
                      f"{m['within_bins']:+.3f} |")
+    f, fk = cv["fit"], cv["fit_kind"]
+    offsets = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(fk["offsets"].items()))
     lines += ["", trust_words(cv), "",
               f"Recalibration: calibrated = expit(a + b logit(p)), p held within "
               f"[{cv['clip']:g}, {1 - cv['clip']:g}], fitted by maximum likelihood on all "
               f"{f['events']} events: slope b = {f['slope']:.2f}, intercept a = "
-              f"{f['intercept']:+.2f} (a slope of 1 and intercept 0 would leave the model's "
-              "probabilities as they are; below 1 shrinks them toward the base rate). "
-              f"LOCO: each crisis is forecast by a recalibration and a climatology fitted on "
-              f"the other crises only. Intervals: crisis bootstrap "
-              f"({cv['bootstrap']['draws']} draws of {o['crises']} crises with replacement, "
-              f"seed {cv['bootstrap']['seed']}; the LOCO forecasts held fixed). Murphy terms "
-              f"over all events, ten equal forecast bins [0, 0.1), ..., [0.9, 1]; "
-              f"'within bins' is what the binned terms leave of the Brier score. "
-              f"Recalibrated minus raw Brier {d['recalibrated-raw']['brier']['mean']:+.3f} "
-              f"[{d['recalibrated-raw']['brier']['interval'][0]:+.3f}, "
-              f"{d['recalibrated-raw']['brier']['interval'][1]:+.3f}]; recalibrated minus "
-              f"climatology {d['recalibrated-climatology']['brier']['mean']:+.3f} "
-              f"[{d['recalibrated-climatology']['brier']['interval'][0]:+.3f}, "
-              f"{d['recalibrated-climatology']['brier']['interval'][1]:+.3f}]. "
+              f"{f['intercept']:+.2f} (b = 1 and a = 0 would leave the model's probabilities "
+              "as they are; b below 1 shrinks them toward the base rate). With kind: an "
+              "offset per kind of event (penalised, L2 with C = 1): slope "
+              f"{fk['slope']:.2f}, intercept {fk['intercept']:+.2f}, offsets {offsets}. "
+              "LOCO: each crisis is forecast by recalibrations and a climatology fitted on the "
+              "other crises only; the kind model is used only if it beats the plain one on both "
+              "scores (a choice made on these same scores, so the used row is slightly "
+              f"optimistic). Intervals: crisis bootstrap ({cv['bootstrap']['draws']} draws of "
+              f"{o['crises']} crises with replacement, seed {cv['bootstrap']['seed']}; the "
+              "LOCO forecasts held fixed). Murphy terms over all events, ten equal forecast "
+              "bins [0, 0.1), ..., [0.9, 1]; 'within bins' is what the binned terms leave of "
+              "the Brier score. Differences in Brier (negative: the first is better): "
+              f"recalibrated - raw {_diff(d['recalibrated-raw']['brier'])}, recalibrated - "
+              f"climatology {_diff(d['recalibrated-climatology']['brier'])}, + kind - raw "
+              f"{_diff(d['recalibrated_kind-raw']['brier'])}, + kind - climatology "
+              f"{_diff(d['recalibrated_kind-climatology']['brier'])}, + kind - recalibrated "
+              f"{_diff(d['recalibrated_kind-recalibrated']['brier'])}. "
               "Reliability diagram: reliability.png beside skill.md."]
     return "\n".join(lines)
 
@@ -323,25 +365,32 @@ def trust_words(cv: dict) -> str:
     o, d = cv["overall"], cv["overall"]["differences"]
     m = cv["murphy"]["raw"]
     slope = cv["fit"]["slope"]
+    chosen = cv["selected"]
     raw = ("the model's own probabilities are overconfident" if slope < 0.8 else
            "the model's own probabilities are about as confident as they should be"
            if slope <= 1.25 else "the model's own probabilities are underconfident")
-    vs_raw = _verdict(d["recalibrated-raw"]["brier"], "clearly better than",
+    vs_raw = _verdict(d[f"{chosen}-raw"]["brier"], "clearly better than",
                       "clearly worse than", "not clearly different from")
-    vs_clim = _verdict(d["recalibrated-climatology"]["brier"], "beat",
+    vs_clim = _verdict(d[f"{chosen}-climatology"]["brier"], "beat",
                        "do worse than", "do not clearly beat")
     info = ("carry little information beyond the base rate" if slope < 0.3 else
             "carry some information beyond the base rate" if slope < 0.8 else
             "carry real information")
+    which = ("with an offset per kind of event (it beat the plain recalibration leave one "
+             "crisis out)" if chosen == "recalibrated_kind" else
+             "(an offset per kind of event did not help leave one crisis out, so none is used)")
+    e = o[chosen]
     return (f"**How far to trust the probabilities.** On {o['crises']} crises and "
             f"{o['events']} events, {raw}: the recalibration fitted on the library has slope "
             f"{slope:.2f}, i.e. the raw probabilities {info}; their reliability term is "
-            f"{m['reliability']:.3f} against a resolution of {m['resolution']:.3f}. Scored on "
-            f"crises they were not fitted on, the recalibrated probabilities are {vs_raw} the "
-            f"raw ones and {vs_clim} climatology (the other crises' base rate) with crisis "
-            "bootstrap intervals. Read a raw probability as a scenario's internal logic, not as "
-            "odds; read a calibrated one as the library's track record applied to it, a rough "
-            "guide whose intervals are wide because the crises are few.")
+            f"{m['reliability']:.3f} against a resolution of {m['resolution']:.3f}. The "
+            f"calibrated probabilities shown by sim run are recalibrated {which}. Scored on "
+            f"crises they were not fitted on (Brier {e['brier']:.3f}, log score "
+            f"{e['log_score']:.3f}), they are {vs_raw} the raw ones and {vs_clim} climatology "
+            "(the other crises' base rate), by crisis bootstrap intervals. Read a raw "
+            "probability as the scenario's internal logic, not as odds; read a calibrated one "
+            "as the library's track record applied to it: a rough guide, with intervals wide "
+            "because the crises are few.")
 
 
 def reliability_figure(cv: dict, path: Path) -> Path | None:
@@ -358,7 +407,7 @@ def reliability_figure(cv: dict, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(5.2, 4.8), dpi=110)
     ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="calibrated")
     styles = {"raw": ("#b45f06", "o-", "raw model"),
-              "recalibrated": ("#0b5394", "s-", "recalibrated (LOCO)")}
+              cv["selected"]: ("#0b5394", "s-", NAMES[cv["selected"]])}
     for k, (color, marker, label) in styles.items():
         rows = cv["murphy"][k]["rows"]
         ax.plot([r["forecast"] for r in rows], [r["observed"] for r in rows], marker,

@@ -59,6 +59,7 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     from sim.execution.ensemble import run_ensemble
     from sim.execution.storage import atomic_write_bytes, write_json
     from sim.validation.observations import load_observations
+    from sim.validation.recalibration import outcome_kinds
     from sim.validation.scores import score_run
 
     files = library_files(folder)
@@ -87,6 +88,7 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
         score = score_run(run_dir, path)
         crises.append({"crisis": name, "scenario": scenario.spec.name,
                        "scenario_file": scenario.path.name if scenario.path else "",
+                       "kinds": outcome_kinds(scenario.spec),
                        "observations": str(path), "runs": runs, "seed": run_seed,
                        "score": score})
         if on_crisis is not None:

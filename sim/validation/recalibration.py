@@ -130,6 +130,117 @@ def fit(p, happened) -> Fit:
     return Fit(float(model.intercept_[0]), float(model.coef_[0, 0]), n, k)
 
 
+# --------------------------------------------------------------------------- event kinds
+
+#: the kind of an event, from the first indicator or state its outcome's condition names
+KINDS = {
+    "war": ("rung", "war", "attacks", "air_support", "air_losses", "losses", "dead"),
+    "agreement": ("agreement", "breakdown"),
+    "asset": ("asset", "granted", "activated", "requested"),
+    "gate": ("gate", "opened", "closed"),
+    "control": ("control",),
+    "refugees": ("people", "displaced"),
+    "sanctions": ("sanctions", "sanctioned", "lifted", "sanction_cost"),
+}
+_KIND_OF = {family: kind for kind, families in KINDS.items() for family in families}
+#: inverse L2 strength of the kind model (scikit-learn's default C; the kinds are one-hot
+#: offsets, so a kind with few events is pulled toward the others rather than fitted alone)
+KIND_C = 1.0
+
+
+def condition_kind(cond) -> str:
+    """The kind of an outcome's condition (``KINDS``; ``other`` for anything else)."""
+    while cond is not None:
+        if cond.indicator is not None or cond.state is not None:
+            return _family_kind(cond.indicator, cond.state)
+        subs = [*(cond.all or []), *(cond.any or [])]
+        cond = subs[0] if subs else cond.not_
+    return "other"
+
+
+def _family_kind(indicator: str | None, state: str | None) -> str:
+    if indicator is not None:
+        parts = str(indicator).split(".")
+        family = parts[1] if parts[0] == "day" and len(parts) > 1 else parts[0]
+        return _KIND_OF.get(family, "other")
+    return _KIND_OF.get(str(state).split(".")[0], "other")
+
+
+def mapping_kinds(scenario: dict) -> dict[str, str]:
+    """Outcome kinds from a scenario read as plain YAML (a results folder's copy; untrusted)."""
+    out = {}
+    outcomes = scenario.get("outcomes") if isinstance(scenario, dict) else None
+    for name, o in (outcomes.items() if isinstance(outcomes, dict) else []):
+        cond, kind = o.get("when") if isinstance(o, dict) else None, "other"
+        for _ in range(50):  # bounded: a hostile file cannot loop
+            if not isinstance(cond, dict):
+                break
+            if "indicator" in cond or "state" in cond:
+                kind = _family_kind(cond.get("indicator"), cond.get("state"))
+                break
+            subs = cond.get("all") or cond.get("any")
+            cond = subs[0] if isinstance(subs, list) and subs else cond.get("not")
+        out[str(name)] = kind
+    return out
+
+
+def outcome_kinds(spec) -> dict[str, str]:
+    """Every outcome of a scenario with its kind."""
+    return {name: condition_kind(o.when) for name, o in spec.outcomes.items()}
+
+
+@dataclass(frozen=True)
+class KindFit:
+    """The recalibration with an offset per kind of event: ``expit(a + b logit p + c_kind)``.
+
+    Fitted with an L2 penalty (``KIND_C``) on the slope and the offsets (not the intercept),
+    so a kind seen in few events is shrunk toward the others; a kind never seen has offset 0.
+    """
+
+    intercept: float
+    slope: float
+    offsets: dict[str, float]
+    events: int
+    happened: int
+    note: str | None = None
+
+    def apply(self, p, kinds) -> np.ndarray:
+        """Calibrated probabilities of raw probabilities ``p`` of events of ``kinds``."""
+        offset = np.array([self.offsets.get(k, 0.0) for k in np.atleast_1d(kinds)], float)
+        out = _expit(self.intercept + self.slope * logit_clipped(p) + offset)
+        return out if np.ndim(p) else out[0]
+
+    def as_dict(self) -> dict:
+        """The fit as JSON-ready numbers."""
+        out = {"intercept": self.intercept, "slope": self.slope, "offsets": dict(self.offsets),
+               "events": self.events, "happened": self.happened}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def fit_kind(p, happened, kinds) -> KindFit:
+    """Fit the recalibration with one offset per kind (penalised; see ``KindFit``)."""
+    x = logit_clipped(p)
+    y = np.asarray(happened, bool)
+    kinds = np.asarray(kinds, str)
+    n, k = int(y.size), int(y.sum())
+    if n == 0:
+        raise ValueError("no events to fit a recalibration on")
+    if k in (0, n):
+        return KindFit(_logit((k + 0.5) / (n + 1)), 0.0, {}, n, k,
+                       "every event had the same outcome: base rate only")
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted(set(kinds.tolist()))
+    design = np.column_stack([x, *[(kinds == c).astype(float) for c in names]])
+    model = LogisticRegression(C=KIND_C, solver="lbfgs", max_iter=10_000, tol=1e-10)
+    model.fit(design, y)
+    coef = model.coef_[0]
+    return KindFit(float(model.intercept_[0]), float(coef[0]),
+                   {c: float(v) for c, v in zip(names, coef[1:], strict=True)}, n, k)
+
+
 # --------------------------------------------------------------------------- the stored file
 
 
@@ -149,28 +260,38 @@ def library_commit(folder: Path) -> dict:
 
 
 def recalibration_record(cv: dict, folder: Path, runs: int) -> dict:
-    """The content of ``recalibration.json`` from a cross-validation (``crossval``)."""
+    """The content of ``recalibration.json`` from a cross-validation (``crossval``).
+
+    It holds the recalibration chosen leave one crisis out (plain, or with an offset per kind
+    of event), fitted on every event of the library, and for each crisis the same model fitted
+    without it (what ``sim run`` applies to that crisis).
+    """
     overall = cv["overall"]
+    chosen = cv["selected"]
+    full = cv["fit_kind"] if chosen == "recalibrated_kind" else cv["fit"]
     return {
         "format": FORMAT_VERSION,
         "what": "logistic recalibration of the ensemble's event probabilities: calibrated = "
-                f"expit(intercept + slope * logit(clip(p, {CLIP}, {1 - CLIP})))",
-        "fitted_with": "scikit-learn LogisticRegression, no penalty (maximum likelihood)",
+                f"expit(intercept + slope * logit(clip(p, {CLIP}, {1 - CLIP})) "
+                "+ offsets[kind of event])",
+        "model": "with an offset per kind of event" if chosen == "recalibrated_kind" else
+                 "intercept and slope (no offsets: a kind of event did not help leave one "
+                 "crisis out)",
+        "fitted_with": "scikit-learn LogisticRegression: no penalty for intercept and slope "
+                       f"alone; L2 with C = {KIND_C} on slope and offsets with kinds",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "library": {"folder": str(folder), **library_commit(folder)},
         "runs_per_crisis": runs,
         "clip": CLIP,
-        "intercept": cv["fit"]["intercept"], "slope": cv["fit"]["slope"],
-        "events": cv["fit"]["events"], "happened": cv["fit"]["happened"],
+        "intercept": full["intercept"], "slope": full["slope"],
+        "offsets": full.get("offsets", {}),
+        "events": full["events"], "happened": full["happened"],
         "crises": [{"crisis": c["crisis"], "scenario": c["scenario"],
                     "scenario_file": c["scenario_file"], "events": c["events"],
-                    "loco": c["loco_fit"]} for c in cv["crises"]],
-        "loco_scores": {
-            "raw": {"brier": overall["raw"]["brier"], "log_score": overall["raw"]["log_score"]},
-            "recalibrated": {"brier": overall["recalibrated"]["brier"],
-                             "log_score": overall["recalibrated"]["log_score"]},
-            "climatology": {"brier": overall["climatology"]["brier"],
-                            "log_score": overall["climatology"]["log_score"]}},
+                    "loco": c[f"loco_fit_{chosen}"]} for c in cv["crises"]],
+        "loco_scores": {k: {m: overall[k][m] for m in ("brier", "log_score")}
+                        for k in ("raw", "recalibrated", "recalibrated_kind", "climatology")}
+        | {"used": {m: overall[chosen][m] for m in ("brier", "log_score")}},
         "regenerate": "sim validate --cv --write-recalibration",
     }
 
@@ -183,12 +304,21 @@ def _number(value, where: str, low: float = -MAX_COEFFICIENT, high: float = MAX_
     return float(value)
 
 
+def _offsets(value, where: str) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 100:
+        raise UsageError(f"{where}: expected a mapping of kinds to numbers")
+    return {str(k): _number(v, f"{where}.{k}") for k, v in value.items()}
+
+
 def read_recalibration(path: Path) -> dict:
     """Read and check a ``recalibration.json`` (untrusted: bounded read, every field checked).
 
     Returns:
-        ``{"path", "intercept", "slope", "events", "crises": [{crisis, scenario,
-        scenario_file, events, loco: {intercept, slope} | None}], "loco_scores", "library"}``.
+        ``{"path", "intercept", "slope", "offsets", "events", "crises": [{crisis, scenario,
+        scenario_file, events, loco: {intercept, slope, offsets} | None}], "loco_scores",
+        "commit"}``.
 
     Raises:
         UsageError: Missing, damaged or of another format (one line, naming the field).
@@ -204,20 +334,23 @@ def read_recalibration(path: Path) -> dict:
         crises = []
         for i, c in enumerate(data["crises"]):
             loco = c.get("loco")
+            where = f"{path}: crises[{i}].loco"
             if loco is not None:
-                loco = {"intercept": _number(loco["intercept"], f"{path}: crises[{i}].loco"),
-                        "slope": _number(loco["slope"], f"{path}: crises[{i}].loco")}
+                loco = {"intercept": _number(loco["intercept"], where),
+                        "slope": _number(loco["slope"], where),
+                        "offsets": _offsets(loco.get("offsets"), f"{where}.offsets")}
             crises.append({"crisis": str(c["crisis"]), "scenario": str(c["scenario"]),
                            "scenario_file": str(c["scenario_file"]),
                            "events": int(_number(c["events"], f"{path}: crises[{i}].events",
                                                  0, 1e6)), "loco": loco})
         scores = {k: {m: _number(data["loco_scores"][k][m], f"{path}: loco_scores.{k}.{m}",
                                  0, 1e3) for m in ("brier", "log_score")}
-                  for k in ("raw", "recalibrated", "climatology")}
+                  for k in ("raw", "used", "climatology")}
         library = data.get("library") if isinstance(data.get("library"), dict) else {}
         commit = library.get("commit")
         return {"path": path, "intercept": _number(data["intercept"], f"{path}: intercept"),
                 "slope": _number(data["slope"], f"{path}: slope"),
+                "offsets": _offsets(data.get("offsets"), f"{path}: offsets"),
                 "events": int(_number(data["events"], f"{path}: events", 0, 1e6)),
                 "crises": crises, "loco_scores": scores,
                 "commit": commit if isinstance(commit, str) else None}
@@ -260,6 +393,7 @@ def _crisis_of(record: dict, scenario_name: str | None, scenario_file: str | Non
 
 def calibrated_outcomes(outcomes: list[dict], *, scenario_name: str | None = None,
                         scenario_file: str | Path | None = None,
+                        kinds: dict[str, str] | None = None,
                         path: Path | None = None) -> dict | None:
     """Each outcome's calibrated probability beside the model's own, with its basis.
 
@@ -267,12 +401,14 @@ def calibrated_outcomes(outcomes: list[dict], *, scenario_name: str | None = Non
         outcomes: ``outcome_table`` rows (``outcome``, ``probability``).
         scenario_name: The scenario's ``name`` (to recognise a crisis of the library).
         scenario_file: The scenario file (same; and where to look for the file).
+        kinds: Outcome -> kind of event (``outcome_kinds``), for a recalibration with
+            offsets per kind (an outcome not listed is ``other``).
         path: A recalibration file (default: ``find_recalibration``).
 
     Returns:
         ``{"rows": [{outcome, probability, calibrated}], "basis": one line, "file",
-        "intercept", "slope", "held_out": crisis or None}``, or None when no recalibration
-        file is found.
+        "intercept", "slope", "offsets", "held_out": crisis or None}``, or None when no
+        recalibration file is found.
 
     Raises:
         UsageError: The file is damaged.
@@ -284,24 +420,30 @@ def calibrated_outcomes(outcomes: list[dict], *, scenario_name: str | None = Non
     crisis = _crisis_of(record, scenario_name, str(scenario_file) if scenario_file else None)
     n_crises, n_events = len(record["crises"]), record["events"]
     s = record["loco_scores"]
-    scores = (f"leave-one-crisis-out Brier {s['recalibrated']['brier']:.3f} against the raw "
+    scores = (f"leave-one-crisis-out Brier {s['used']['brier']:.3f} against the raw "
               f"model's {s['raw']['brier']:.3f} (climatology {s['climatology']['brier']:.3f})")
     commit = f", library commit {record['commit'][:7]}" if record["commit"] else ""
     if crisis is not None and crisis["loco"] is not None:
-        intercept, slope = crisis["loco"]["intercept"], crisis["loco"]["slope"]
+        model = crisis["loco"]
         basis = (f"calibrated: logistic recalibration fitted on the {n_crises - 1} other crises "
                  f"of the library ({n_events - crisis['events']} events; this crisis, "
-                 f"{crisis['crisis']}, held out), slope {slope:.2f}; {scores} ({path}{commit})")
+                 f"{crisis['crisis']}, held out), slope {model['slope']:.2f}; {scores} "
+                 f"({path}{commit})")
     else:
-        intercept, slope = record["intercept"], record["slope"]
+        model = record
         basis = (f"calibrated: logistic recalibration fitted on the library's {n_crises} crises "
-                 f"({n_events} events), slope {slope:.2f}; this scenario is not one of them, so "
-                 f"read it as a rough guide; {scores} ({path}{commit})")
-    recal = Fit(intercept, slope, n_events, 0)
+                 f"({n_events} events), slope {model['slope']:.2f}; this scenario is not one "
+                 f"of them, so read it as a rough guide; {scores} ({path}{commit})")
+    recal = KindFit(model["intercept"], model["slope"], model["offsets"], n_events, 0)
+    kinds = kinds or {}
     rows = [{"outcome": r["outcome"], "probability": float(r["probability"]),
-             "calibrated": float(recal.apply(r["probability"]))} for r in outcomes]
-    return {"rows": rows, "basis": basis, "file": str(path), "intercept": intercept,
-            "slope": slope, "held_out": crisis["crisis"] if crisis else None}
+             "kind": kinds.get(r["outcome"], "other"),
+             "calibrated": float(recal.apply(float(r["probability"]),
+                                             kinds.get(r["outcome"], "other")))}
+            for r in outcomes]
+    return {"rows": rows, "basis": basis, "file": str(path), "intercept": model["intercept"],
+            "slope": model["slope"], "offsets": model["offsets"],
+            "held_out": crisis["crisis"] if crisis else None}
 
 
 def format_outcomes_calibrated(outcomes: list[dict], calibrated: dict | None) -> str:
@@ -332,7 +474,8 @@ def run_calibration(loaded, outcomes: list[dict], out_dir: Path | None) -> dict 
 
     try:
         calibrated = calibrated_outcomes(outcomes, scenario_name=loaded.spec.name,
-                                         scenario_file=loaded.path)
+                                         scenario_file=loaded.path,
+                                         kinds=outcome_kinds(loaded.spec))
     except UsageError as exc:
         print(f"warning: calibrated probabilities not shown: {exc}", file=sys.stderr)
         return None
@@ -341,7 +484,8 @@ def run_calibration(loaded, outcomes: list[dict], out_dir: Path | None) -> dict 
     return calibrated
 
 
-def calibrated_html(folder: Path, outcomes: list[dict], scenario_name: str | None) -> str:
+def calibrated_html(folder: Path, outcomes: list[dict], scenario_name: str | None,
+                    kinds: dict[str, str] | None = None) -> str:
     """The report's table of calibrated beside raw probabilities ('' when there is none).
 
     ``calibrated.json`` written by ``sim run`` is shown as it was; a folder without one (an
@@ -364,7 +508,7 @@ def calibrated_html(folder: Path, outcomes: list[dict], scenario_name: str | Non
                     for r in data["rows"]]
             basis = str(data["basis"])
         else:
-            data = calibrated_outcomes(outcomes, scenario_name=scenario_name)
+            data = calibrated_outcomes(outcomes, scenario_name=scenario_name, kinds=kinds)
             if data is None:
                 return ""
             rows, basis = data["rows"], data["basis"]

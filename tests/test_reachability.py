@@ -1,0 +1,125 @@
+"""Outcomes impossible by construction, told apart from rare ones (issue 24, item 6).
+
+Every claim is checked against an ensemble: an outcome the structure calls impossible is in no
+run, one it calls certain in every run; and the analysis claims nothing it cannot prove."""
+
+from __future__ import annotations
+
+import yaml
+
+from sim.analysis import outcome_table
+from sim.cli import main
+from sim.reachability import CERTAIN, IMPOSSIBLE, explain_extremes, format_extremes, \
+    outcome_verdicts
+from sim.scenario.loader import load_scenario
+from tests.conftest import FICTIONAL, ensemble
+
+
+def _variant(tmp_path, change) -> object:
+    data = yaml.safe_load(FICTIONAL.read_text())
+    change(data)
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_scenario(path)
+
+
+def _drop(data, actor: str, verb: str) -> None:
+    actions = data["actors"][actor]["actions"]
+    data["actors"][actor]["actions"] = [a for a in actions if a["verb"] != verb]
+
+
+def _frozen(data) -> None:
+    """No deal can be proposed, no asset granted, nobody attacks: a frozen valley."""
+    for actor in ("arcadia", "borduria"):
+        _drop(data, actor, "negotiate")
+        _drop(data, actor, "attack")
+    _drop(data, "corvalia", "grant_support")
+    data["outcomes"].update({
+        "no_split": {"description": "no split", "when": {"not": {
+            "indicator": "day.agreement.valley_split", "op": "happened"}}},
+        "arcadia_keeps": {"description": "Arcadia keeps most",
+                          "when": {"indicator": "control.valley.arcadia.final", "op": ">",
+                                   "value": 0.5}},
+        "split_or_war": {"description": "either", "when": {"any": [
+            {"state": "agreement.valley_split", "at": "any"},
+            {"indicator": "rung.arcadia~borduria.max", "op": ">=", "rung": "war"}]}},
+        "long_spell": {"description": "a pass open 90 days in a row",
+                       "when": {"state": "gate.north_pass", "held": 90}},
+    })
+
+
+def test_the_shipped_scenario_claims_nothing(fictional):
+    assert all(v.verdict is None for v in outcome_verdicts(fictional.spec).values())
+
+
+def test_structural_claims_are_right_and_conservative(tmp_path):
+    loaded = _variant(tmp_path, _frozen)
+    v = outcome_verdicts(loaded.spec)
+    assert v["split"].verdict == IMPOSSIBLE and "negotiate" in v["split"].why
+    assert v["shield"].verdict == IMPOSSIBLE and "grant_support" in v["shield"].why
+    assert v["borduria_gains"].verdict == IMPOSSIBLE and "cannot change hands" in \
+        v["borduria_gains"].why
+    assert v["no_split"].verdict == CERTAIN and v["arcadia_keeps"].verdict == CERTAIN
+    assert v["long_spell"].verdict == IMPOSSIBLE and "60 days" in v["long_spell"].why
+    # the ladder's dynamics are never decided: war stays open, and so does "split or war"
+    assert v["war"].verdict is None and v["split_or_war"].verdict is None
+    # an ensemble agrees with every claim
+    rows = {r["outcome"]: r for r in outcome_table(ensemble(loaded, runs=40))}
+    for name, verdict in v.items():
+        if verdict.verdict == IMPOSSIBLE:
+            assert rows[name]["count"] == 0, name
+        elif verdict.verdict == CERTAIN:
+            assert rows[name]["count"] == rows[name]["runs"], name
+
+
+def test_one_route_left_open_is_enough_to_make_it_possible(tmp_path):
+    def one_attack(data):
+        _frozen(data)
+        data["actors"]["borduria"]["actions"].append({"verb": "attack", "target": "arcadia"})
+
+    v = outcome_verdicts(_variant(tmp_path, one_attack).spec)
+    assert v["borduria_gains"].verdict is None and v["arcadia_keeps"].verdict is None
+
+    def mediated(data):
+        _frozen(data)
+        data["deals"]["valley_split"]["mediators"] = ["corvalia"]
+        data["actors"]["corvalia"]["actions"].append({"verb": "negotiate",
+                                                      "deal": "valley_split"})
+
+    v = outcome_verdicts(_variant(tmp_path, mediated).spec)
+    # a mediator can propose the split, and the split transfers the valley
+    assert v["split"].verdict is None and v["borduria_gains"].verdict is None
+
+
+def test_values_drawn_per_run_are_never_relied_on(tmp_path):
+    def no_ground(data):
+        _frozen(data)
+        data["actors"]["borduria"]["actions"].append({"verb": "attack", "target": "arcadia"})
+        data["actors"]["borduria"]["capabilities"]["ground"] = 0.0
+
+    loaded = _variant(tmp_path, no_ground)
+    # without ground forces Borduria's attacks cannot take ground ...
+    assert outcome_verdicts(loaded.spec)["borduria_gains"].verdict == IMPOSSIBLE
+    # ... unless its ground forces are drawn per run
+    varied = frozenset({"actors.borduria.capabilities.ground"})
+    assert outcome_verdicts(loaded.spec, varied)["borduria_gains"].verdict is None
+
+
+def test_rare_and_impossible_are_told_apart(tmp_path, capsys):
+    loaded = _variant(tmp_path, _frozen)
+    rows = [{"outcome": "split", "count": 0, "runs": 200},
+            {"outcome": "war", "count": 0, "runs": 200},
+            {"outcome": "no_split", "count": 200, "runs": 200},
+            {"outcome": "shield", "count": 3, "runs": 200}]
+    found = {r["outcome"]: r for r in explain_extremes(loaded.spec, rows)}
+    assert set(found) == {"split", "war", "no_split"}
+    assert found["split"]["by_construction"] and not found["war"]["by_construction"]
+    text = format_extremes(list(found.values()))
+    assert "split: impossible by construction (no actor has 'negotiate'" in text
+    assert "war: possible but not seen: rarer than about 1 in 200 runs" in text
+    assert "no_split: certain by construction" in text
+    # sim run prints the same distinction
+    assert main(["run", str(loaded.path), "--runs", "20", "--workers", "1", "--out",
+                 str(tmp_path / "out"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "shield: impossible by construction" in out
