@@ -336,3 +336,43 @@ def format_extremes(rows: list[dict]) -> str:
     if lines:
         lines.insert(0, "outcomes at 0% or 100%:")
     return "\n".join(lines)
+
+
+def extremes_html(folder, summary: dict, manifest: dict) -> str:
+    """The report's list of outcomes at 0% or 100%, impossible (certain) or only rare.
+
+    The scenario is read from the folder's ``scenario.resolved.yaml`` (untrusted, through the
+    scenario loader); anything that does not load leaves the section out.
+    """
+    import html
+    from pathlib import Path
+
+    from sim.errors import SimError
+    from sim.scenario.loader import load_scenario
+
+    try:
+        loaded = load_scenario(Path(folder) / "scenario.resolved.yaml")
+        varied = manifest.get("varied") if isinstance(manifest, dict) else None
+        paths = frozenset(str(k) for k in varied) if isinstance(varied, dict) else frozenset()
+        rows = explain_extremes(loaded.spec, summary["outcomes"], paths)
+    except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError):
+        return ""
+    if not rows:
+        return ""
+    items = []
+    for r in rows:
+        name = f"<code>{html.escape(r['outcome'])}</code>"
+        if r["by_construction"]:
+            what = "impossible" if r["seen"] == "no run" else "certain"
+            items.append(f"<li>{name}: <b>{what} by construction</b>: "
+                         f"{html.escape(r['why'])}</li>")
+        elif r["seen"] == "no run":
+            items.append(f"<li>{name}: possible but not seen in {r['runs']} runs (the "
+                         "structure does not forbid it): rare, not impossible</li>")
+        else:
+            items.append(f"<li>{name}: in every one of {r['runs']} runs, but not forced by the "
+                         "structure</li>")
+    return ("<h3>Outcomes at 0% or 100%: impossible, or only rare?</h3><p class=note>An "
+            "outcome is called impossible (or certain) by construction only when the "
+            "scenario's structure provably forbids (or forces) it; everything else is "
+            f"possible.</p><ul>{''.join(items)}</ul>")

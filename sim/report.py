@@ -187,6 +187,9 @@ def write_report(folder: Path) -> Path:
                                      mapping_kinds(scenario)))
         parts.append(_splits(folder))
         parts.append(_degeneracy(summary))
+        from sim.reachability import extremes_html
+
+        parts.append(extremes_html(folder, summary, manifest))
     if (folder / "comparison.json").exists():
         comparison = read_json(folder / "comparison.json")
         parts.append("<h2>Comparison (common random numbers)</h2>")

@@ -9,8 +9,13 @@ import yaml
 
 from sim.analysis import outcome_table
 from sim.cli import main
-from sim.reachability import CERTAIN, IMPOSSIBLE, explain_extremes, format_extremes, \
-    outcome_verdicts
+from sim.reachability import (
+    CERTAIN,
+    IMPOSSIBLE,
+    explain_extremes,
+    format_extremes,
+    outcome_verdicts,
+)
 from sim.scenario.loader import load_scenario
 from tests.conftest import FICTIONAL, ensemble
 
@@ -123,3 +128,7 @@ def test_rare_and_impossible_are_told_apart(tmp_path, capsys):
                  str(tmp_path / "out"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "shield: impossible by construction" in out
+    # and so does the report of the run
+    assert main(["report", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<code>shield</code>: <b>impossible by construction</b>" in page
