@@ -328,11 +328,11 @@ def format_extremes(rows: list[dict]) -> str:
             what = "impossible" if r["seen"] == "no run" else "certain"
             lines.append(f"  {r['outcome']}: {what} by construction ({r['why']})")
         elif r["seen"] == "no run":
-            lines.append(f"  {r['outcome']}: possible but not seen: rarer than about 1 in "
-                         f"{r['runs']} runs (the structure does not forbid it)")
+            lines.append(f"  {r['outcome']}: possible but not seen in any of {r['runs']} runs: "
+                         "rare, not impossible (the structure does not forbid it)")
         else:
-            lines.append(f"  {r['outcome']}: in every run, but not forced by the structure: "
-                         f"its chance of failing is below about 1 in {r['runs']}")
+            lines.append(f"  {r['outcome']}: in all {r['runs']} runs, but not forced by the "
+                         "structure: failing is rare, not impossible")
     if lines:
         lines.insert(0, "outcomes at 0% or 100%:")
     return "\n".join(lines)

@@ -121,7 +121,7 @@ def test_rare_and_impossible_are_told_apart(tmp_path, capsys):
     assert found["split"]["by_construction"] and not found["war"]["by_construction"]
     text = format_extremes(list(found.values()))
     assert "split: impossible by construction (no actor has 'negotiate'" in text
-    assert "war: possible but not seen: rarer than about 1 in 200 runs" in text
+    assert "war: possible but not seen in any of 200 runs: rare, not impossible" in text
     assert "no_split: certain by construction" in text
     # sim run prints the same distinction
     assert main(["run", str(loaded.path), "--runs", "20", "--workers", "1", "--out",

@@ -131,11 +131,11 @@ def _write_recalibration(args: argparse.Namespace, result: dict) -> None:
     record = recalibration_record(cv, args.library, args.runs)
     write_json(path, record)
     s = record["loco_scores"]
-    print(f"recalibration written into {path}: slope {record['slope']:.2f}, intercept "
-          f"{record['intercept']:+.2f} on {record['events']} events of "
-          f"{len(record['crises'])} crises; leave-one-crisis-out Brier "
-          f"{s['recalibrated']['brier']:.3f} (raw {s['raw']['brier']:.3f}), log score "
-          f"{s['recalibrated']['log_score']:.3f} (raw {s['raw']['log_score']:.3f})")
+    print(f"recalibration written into {path} ({record['model']}): slope "
+          f"{record['slope']:.2f}, intercept {record['intercept']:+.2f} on {record['events']} "
+          f"events of {len(record['crises'])} crises; leave-one-crisis-out Brier "
+          f"{s['used']['brier']:.3f} (raw {s['raw']['brier']:.3f}), log score "
+          f"{s['used']['log_score']:.3f} (raw {s['raw']['log_score']:.3f})")
 
 
 def _calibrate(args: argparse.Namespace) -> int:
