@@ -128,7 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
     run.add_argument("--uncertain", action="store_true",
-                     help="draw each run's uncertain values (range:/prior:) from their priors")
+                     help="draw each run's uncertain values (range:/prior:) from their priors "
+                     "(the default when the scenario declares any)")
+    run.add_argument("--point", action="store_true",
+                     help="run the point values even when the scenario declares priors "
+                     "(range:/prior:); the intervals then hold no parameter uncertainty")
     run.add_argument("--posterior", type=Path, metavar="FILE",
                      help="draw each run's values from a posterior written by sim calibrate")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
@@ -277,6 +281,12 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  values: {len(rows)}; with a source quote {sourced}, with an assumption "
           f"{assumed}, without a note {len(bare)}")
     print(f"  memory of a run: {memory.describe()}")
+    if loaded.uncertain:
+        print(f"  parameter uncertainty: {len(loaded.uncertain)} values with a range or prior; "
+              "sim run draws them per run (--point runs the point values)")
+    else:
+        print("  parameter uncertainty: none declared (no range: or prior:), so the intervals "
+              "of sim run hold only the runs' chance, not uncertainty in the scenario's values")
     if args.assumptions:
         print()
         for path, value, note in rows:
@@ -311,12 +321,19 @@ def _run(args: argparse.Namespace) -> int:
     varied = varied_for_run(args, loaded, seed)
     if args.replay is not None:
         return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
+    if varied is not None and varied.mode == "uncertain":  # said first, before any progress
+        why = ("--uncertain" if args.uncertain else
+               "the scenario declares priors; --point runs the point values")
+        count = len(varied.paths)
+        print(f"priors (uncertain mode): each run draws its own values of {count} uncertain "
+              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(varied.paths)}",
+              flush=True)
     ensemble = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
                        workers=args.workers, scheduler=args.scheduler, out=out_dir,
                        progress=not args.no_progress, varied=varied)
     result = ensemble.result
     m = result.manifest
-    if varied is not None:
+    if varied is not None and varied.mode != "uncertain":
         print(f"{varied.mode} mode: each run draws its own values of "
               f"{', '.join(varied.paths)}")
     resumed = (f", {m['resumed_batches']} batches resumed from an earlier run"

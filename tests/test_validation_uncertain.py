@@ -144,8 +144,8 @@ def test_sim_run_uncertain_writes_the_mode(tmp_path, capsys):
     assert "Uncertain assumptions" in (out / "report.html").read_text()
     assert main(["run", str(path), "--uncertain", "--replay", "3", "--out", str(out)]) == 2
     # the point run of the same scenario may not reuse that folder
-    assert main(["run", str(path), "--runs", "20", "--workers", "1", "--out", str(out),
-                 "--no-progress"]) == 2
+    assert main(["run", str(path), "--point", "--runs", "20", "--workers", "1", "--out",
+                 str(out), "--no-progress"]) == 2
     assert main(["run", str(FICTIONAL), "--uncertain", "--runs", "5", "--workers", "1",
                  "--out", str(tmp_path / "o2"), "--no-progress"]) == 2
     assert "no uncertain values" in capsys.readouterr().err
@@ -217,3 +217,51 @@ def test_sim_validate_reports_every_bad_file_before_running(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'wars' is not an outcome" in err and "gone.yaml" in err
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- priors by default
+
+
+def _columns(folder):
+    from sim.execution.storage import read_runs
+
+    return read_runs(folder / "runs.parquet")
+
+
+def test_priors_are_drawn_by_default_and_point_runs_today(tmp_path, capsys):
+    path = _variant(tmp_path, "rationality: {value: 8.0, range: [4, 12]}")
+    common = ["--runs", "16", "--workers", "1", "--no-progress"]
+    assert main(["run", str(path), *common, "--out", str(tmp_path / "default")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("priors (uncertain mode): each run draws its own values of 1 "
+                            "uncertain assumption (the scenario declares priors; --point")
+    assert main(["run", str(path), "--uncertain", *common, "--out", str(tmp_path / "u")]) == 0
+    assert "(--uncertain)" in capsys.readouterr().out.splitlines()[0]
+    assert main(["run", str(path), "--point", *common, "--out", str(tmp_path / "p")]) == 0
+    assert not capsys.readouterr().out.startswith("priors")
+    assert main(["run", str(FICTIONAL), *common, "--out", str(tmp_path / "today")]) == 0
+    default, drawn = _columns(tmp_path / "default"), _columns(tmp_path / "u")
+    point, today = _columns(tmp_path / "p"), _columns(tmp_path / "today")
+    # the default draws are --uncertain's, run for run
+    assert set(default) == set(drawn)
+    for name in drawn:
+        assert np.array_equal(default[name], drawn[name], equal_nan=True), name
+    assert np.unique(default["param.actors.arcadia.rationality"]).size == 16
+    # --point is today's run of the scenario without the prior
+    assert set(point) == set(today)
+    for name in today:
+        assert np.array_equal(point[name], today[name], equal_nan=True), name
+    assert json.loads((tmp_path / "default" / "manifest.json").read_text())["mode"] == \
+        "uncertain"
+    # --point excludes --uncertain; a replay of a scenario with priors needs --point
+    assert main(["run", str(path), "--point", "--uncertain", *common]) == 2
+    assert main(["run", str(path), "--replay", "2", "--out", str(tmp_path / "r")]) == 2
+    assert "add --point" in capsys.readouterr().err
+
+
+def test_check_says_whether_intervals_hold_parameter_uncertainty(tmp_path, capsys):
+    assert main(["check", str(FICTIONAL)]) == 0
+    assert "parameter uncertainty: none declared" in capsys.readouterr().out
+    path = _variant(tmp_path, "rationality: {value: 8.0, range: [4, 12]}")
+    assert main(["check", str(path)]) == 0
+    assert "parameter uncertainty: 1 values with a range or prior" in capsys.readouterr().out

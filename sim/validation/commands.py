@@ -198,14 +198,26 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     """The per-run values ``sim run --uncertain`` or ``--posterior`` asks for (or None)."""
     from sim.validation.uncertain import posterior_set, uncertain_set
 
+    point = getattr(args, "point", False)
     if args.uncertain and args.posterior is not None:
         raise UsageError("--uncertain and --posterior exclude each other: draw from the "
                          "priors, or from a posterior")
+    if point and (args.uncertain or args.posterior is not None):
+        raise UsageError("--point runs the point values; it cannot be combined with "
+                         "--uncertain or --posterior")
     if args.replay is not None and (args.uncertain or args.posterior is not None):
         raise UsageError("--replay re-runs a point run; it cannot be combined with "
                          "--uncertain or --posterior")
+    # priors by default (issue 24): a scenario that declares priors is run drawing them
+    priors = bool(loaded.uncertain) and not point and args.posterior is None
+    if args.replay is not None:
+        if priors:
+            raise UsageError("--replay re-runs a point run, and this scenario declares priors "
+                             "(sim run draws them by default): add --point, and replay a "
+                             "folder written with --point")
+        return None
     runs = args.runs or loaded.spec.run.runs
-    if args.uncertain:
+    if args.uncertain or priors:
         return uncertain_set(loaded, seed, runs)
     if args.posterior is not None:
         return posterior_set(loaded, args.posterior, seed, runs)
