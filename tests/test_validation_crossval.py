@@ -65,6 +65,9 @@ def test_recalibration_clips_and_handles_degenerate_events():
     assert f.apply([0.0, 1.0]) == pytest.approx([0.5 / 4, 0.5 / 4])  # (0 + 0.5) / (3 + 1)
     g = fit([0.3, 0.3, 0.3, 0.3], [True, False, True, True])  # one raw probability
     assert g.slope == 0 and g.apply(0.9) == pytest.approx(3.5 / 5)
+    # separated events have no finite maximum likelihood: base rate, said so
+    h = fit([0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [False, False, False, True, True, True])
+    assert h.slope == 0 and "separated" in h.note and h.apply(0.5) == pytest.approx(3.5 / 7)
     with pytest.raises(ValueError):
         fit([], [])
     assert Fit(0.0, 1.0, 1, 0).apply(0.3) == pytest.approx(0.3)

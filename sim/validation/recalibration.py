@@ -44,7 +44,7 @@ CLIP = 0.01
 FILE_NAME = "recalibration.json"
 FORMAT_VERSION = 1
 #: a fitted slope or intercept beyond this is refused when read (a damaged or hostile file)
-MAX_COEFFICIENT = 100.0
+MAX_COEFFICIENT = 1000.0
 
 
 def logit_clipped(p) -> np.ndarray:
@@ -113,6 +113,11 @@ def fit(p, happened) -> Fit:
         note = ("every event had the same outcome" if k in (0, n) else
                 "every raw probability was the same")
         return Fit(_logit((k + 0.5) / (n + 1)), 0.0, n, k, f"{note}: base rate only")
+    separated = x[~y].max() <= x[y].min() or x[y].max() <= x[~y].min()
+    if separated:  # the likelihood grows without bound as the slope does: no estimate
+        return Fit(_logit((k + 0.5) / (n + 1)), 0.0, n, k,
+                   "the events are separated by the raw probability (no finite maximum "
+                   "likelihood): base rate only")
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -123,10 +128,9 @@ def fit(p, happened) -> Fit:
         warnings.simplefilter("error", ConvergenceWarning)
         try:
             model.fit(x[:, None], y)
-        except ConvergenceWarning:  # separable events: the likelihood has no maximum
+        except ConvergenceWarning:
             return Fit(_logit((k + 0.5) / (n + 1)), 0.0, n, k,
-                       "the events are separated by the raw probability (no finite "
-                       "maximum likelihood): base rate only")
+                       "the fit did not converge: base rate only")
     return Fit(float(model.intercept_[0]), float(model.coef_[0, 0]), n, k)
 
 
