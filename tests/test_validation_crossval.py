@@ -183,6 +183,12 @@ def test_cross_validate_scores_and_intervals_are_consistent():
     assert d["mean"] == pytest.approx(o["recalibrated"]["brier"] - o["raw"]["brier"])
     # overconfident raw forecasts (true slope 0.5): the fit shrinks them
     assert 0.1 < cv["fit"]["slope"] < 1.0
+    # the kind model is used only if its Brier gain's interval excludes 0 (here the kinds are
+    # noise, so it is not)
+    gain = o["differences"]["recalibrated_kind-recalibrated"]["brier"]["interval"]
+    assert cv["selected"] == ("recalibrated_kind" if gain[1] < 0 and o["recalibrated_kind"][
+        "log_score"] < o["recalibrated"]["log_score"] else "recalibrated")
+    assert cv["selected"] == "recalibrated"
     text = crossval.markdown_cv(cv)
     assert "| `c0` |" in text and "recalibrated (LOCO)" in text and "How far to trust" in text
     assert f"slope b = {cv['fit']['slope']:.2f}" in text
