@@ -315,6 +315,11 @@ def test_validate_cv_writes_the_recalibration_and_sim_run_shows_it(tmp_path, cap
     assert "calibrated" in printed and "beta, held out" in printed
     saved = json.loads((run / "calibrated.json").read_text())
     assert saved["held_out"] == "beta" and len(saved["rows"]) == 4
+    from sim.api import open_results
+
+    table = open_results(run).calibrated  # the API reads the same
+    assert list(table["outcome"]) == [r["outcome"] for r in saved["rows"]]
+    assert table.attrs["basis"] == saved["basis"]
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert "Calibrated probabilities" in page and "beta, held out" in page
