@@ -49,6 +49,7 @@ _LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(St
 _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
+_INCIDENTS = int(Stream.INCIDENTS)
 MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
@@ -205,7 +206,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
             p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
-            p.displacement_fighting, p.people_unit, w.terms_work, w.gains, w.stake)
+            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, w.terms_work,
+            w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
@@ -275,6 +277,9 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
            p.rejection_info, w.hazard, w.forced_break, s.agreement, s.broken_day,
            s.information, s.control, s.rung, w.attack, w.sanction, w.cap, events)
 
+    _offensives(st.menu_verb, st.menu_actor, st.menu_target, st.menu_to_rung, chosen, w.attack,
+                w.cap, s.rung)
+
     # 3. gates, assets and requests: as chosen, and as the deals in force bind them
     _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.agreement, st.deal_gates,
            s.gate_open, events, st.ev_gate)
@@ -326,6 +331,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                      p.trade_damping, p.mediation, w.drive)
     escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
                     p.rate_down)
+    escalation.incidents(s.rung, st.contact, keys, day, _INCIDENTS, w.cap, st.incident_from,
+                         st.armed_from, p.incident_rate, s.incidents)
     _wars(s.rung, st.war_from, s.rung_max, events, st.ev_war)
 
     # 6. refugees
@@ -349,6 +356,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                   p.pressure_decay, s.sanction_cost, p.pressure_per_sanction)
     _running_max(s.pressure, s.pressure_max)
     pressure.grievance_step(s.grievance, w.blamed, GRIEVANCE_MEMORY)
+    pressure.provoked_step(s.provoked, w.hostile, GRIEVANCE_MEMORY)
 
     # 8. affinities: acts, open gates, dated shocks; then the day's dynamics
     _acts_delta(w.hostile, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
@@ -467,6 +475,27 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
                 sanction[r, a, t] = 1.0
             elif verb == _DEESCALATE:
                 deescalate[r, a, t] = 1.0
+
+
+@helper
+def _offensives(menu_verb, menu_actor, menu_target, menu_to_rung, chosen, attack, cap, rung):
+    """An offensive launched today puts its dyad on its rung at once (``Action.to_rung``).
+
+    A deliberate offensive or air campaign does not climb the ladder a rung a day: the day it
+    starts, the dyad is at the rung it was planned for (below an agreement's cap; an attack a
+    ceasefire barred is not launched).
+    """
+    for r in range(chosen.shape[0]):
+        for e in range(menu_verb.size):
+            jump = menu_to_rung[e]
+            if jump < 0 or not chosen[r, e] or menu_verb[e] != _ATTACK:
+                continue
+            a, t = menu_actor[e], menu_target[e]
+            if attack[r, a, t] <= 0.0:
+                continue
+            new = min(max(rung[r, a, t], jump), cap[r, a, t])
+            rung[r, a, t] = new
+            rung[r, t, a] = new
 
 
 @helper
