@@ -206,8 +206,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
             p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
-            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, w.terms_work,
-            w.gains, w.stake)
+            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, p.upkeep,
+            w.terms_work, w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
@@ -274,6 +274,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                                     st.deal_sides, st.deal_signs, p.breakdown_base,
                                     p.breakdown_hostility, p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
+           p.talks, s.talks_from,
            p.rejection_info, w.hazard, w.forced_break, s.agreement, s.broken_day,
            s.information, s.control, s.rung, w.attack, w.sanction, w.cap, events)
 
@@ -590,7 +591,8 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
 
 
 @helper
-def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejection_info,
+def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, talks, talks_from,
+           rejection_info,
            hazard, forced_break, agreement, broken_day, information, control, rung, attack,
            sanction, cap, events):
     """Breakdowns and new agreements, their terms and ceasefires.
@@ -605,7 +607,9 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
     gates and assets: ``_gates``, ``_asset``). ``cap`` is written: the highest rung allowed
     today. A deal may be proposed by a party or a mediator; every party must accept. A dated
     gate event against a deal's gate term breaks the deal whatever its hazard
-    (``forced_break``, reset here).
+    (``forced_break``, reset here). Talks take time: a deal's first proposal opens talks
+    (``talks_from``), and it can be signed only by a proposal ``talks`` days or more later
+    (Pillar 1983); signing or a breakdown closes them.
     """
     n, o_count = rung.shape[1], control.shape[1]
     top = st.n_rungs - 1
@@ -628,6 +632,7 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
             if breaks:
                 agreement[r, d] = False
                 broken_day[r, d] = day
+                talks_from[r, d] = -1
             events[r, ev_breakdown + d] = breaks
         for d in range(d_count):
             proposed = False
@@ -640,10 +645,15 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
                 blocked |= rival[d, other] and events[r, ev_deal + other]
             if blocked:
                 continue
+            if talks_from[r, d] < 0:
+                talks_from[r, d] = day  # the first proposal opens the talks
+            if day - talks_from[r, d] < talks[q]:
+                continue  # still talking: nothing to sign yet
             if not bargaining.accepted(perceived, st.deal_signs, r, d):
                 information[r, d] += rejection_info[q]
                 continue
             agreement[r, d] = True
+            talks_from[r, d] = -1
             for other in range(d_count):
                 if rival[d, other]:
                     agreement[r, other] = False  # replaced by the new deal

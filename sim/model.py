@@ -81,6 +81,7 @@ class State:
     requested: np.ndarray  # (R, K, A)
     agreement: np.ndarray  # (R, D) bool
     broken_day: np.ndarray  # (R, D) int: day of each deal's last breakdown (cooling-off)
+    talks_from: np.ndarray  # (R, D) int: first day of the talks on each deal, -1 none open
     information: np.ndarray  # (R, D): information revealed about each deal's parties
     fatigue: np.ndarray  # (R, A, A): offensive fatigue of i attacking j (culmination)
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
@@ -285,6 +286,7 @@ class CrisisModel(mesa.Model):
             requested=np.zeros((r, k, n)),
             agreement=np.zeros((r, len(lay.deals)), dtype=bool),
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
+            talks_from=np.full((r, len(lay.deals)), -1, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
             attack_prev=attack_prev, sanction_prev=np.zeros((r, n, n)),
@@ -380,6 +382,9 @@ class CrisisModel(mesa.Model):
         s, p, lay = self.state, self.params, self.layout
         n, r = lay.n_actors, self.replications.size
         state, today = self._packed_state(), self.timeline_today
+
+        # a dated strike is known the morning it lands: it calls for an answer today (M5)
+        s.provoked += today.shocks[SHOCK_CASUALTIES] > 0
 
         # 1. observe and decide, simultaneously
         w = self.workspace

@@ -293,6 +293,7 @@ class Params:
     rate_up: np.ndarray
     rate_down: np.ndarray
     incident_rate: np.ndarray  # (P,) daily chance of an incident between forces in contact
+    upkeep: np.ndarray  # (P,) share of war_cost a standoff costs per unit of rung severity
     # assets (P, K) / (P, K, A) / (P, K, K)
     asset_air_defence: np.ndarray
     asset_relief: np.ndarray
@@ -343,6 +344,7 @@ class Params:
     rejection_info: np.ndarray
     mediation_info: np.ndarray
     cooling_off: np.ndarray  # int days
+    talks: np.ndarray  # int days of talks before a deal can be signed
     weariness_days: np.ndarray
     # alliances
     aff_attack: np.ndarray
@@ -362,6 +364,8 @@ class Params:
     people_unit: np.ndarray
     retaliation: np.ndarray
     reciprocity: np.ndarray  # (P,) value of answering an unanswered attack
+    entrapment: np.ndarray  # (P,) share of a client's worst severity a patron's grant risks
+    nesting: np.ndarray  # (P,) dissimilarity of the acts in a track's nested logit
     concession: np.ndarray
     request_weight: np.ndarray
 
@@ -670,7 +674,7 @@ def compile_scenario(spec: Scenario) -> World:
         conciliation=_arr(lad.conciliation), weariness=_arr(lad.weariness),
         trade_damping=_arr(lad.trade_damping), mediation=_arr(lad.mediation),
         rate_up=_arr(lad.rate_up), rate_down=_arr(lad.rate_down),
-        incident_rate=_arr(lad.incident_rate),
+        incident_rate=_arr(lad.incident_rate), upkeep=_arr(lad.upkeep),
         asset_air_defence=_arr([spec.assets[x].effects.air_defence for x in assets]),
         asset_relief=_arr([spec.assets[x].effects.refugee_relief for x in assets]),
         asset_affinity=asset_aff[None],
@@ -706,6 +710,7 @@ def compile_scenario(spec: Scenario) -> World:
         bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
         learning=_arr(bar.learning), rejection_info=_arr(bar.rejection_info),
         mediation_info=_arr(bar.mediation_info), cooling_off=_arr(bar.cooling_off, np.int64),
+        talks=_arr(bar.talks, np.int64),
         weariness_days=_arr(bar.weariness_days),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
@@ -716,7 +721,8 @@ def compile_scenario(spec: Scenario) -> World:
         horizon=_arr(float(dec.horizon)), loss_unit=_arr(dec.loss_unit),
         territory_unit=_arr(dec.territory_unit),
         people_unit=_arr(dec.people_unit), retaliation=_arr(dec.retaliation),
-        reciprocity=_arr(dec.reciprocity),
+        reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),
+        nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
     )
     return World(layout=layout, params=params)

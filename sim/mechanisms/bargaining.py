@@ -71,7 +71,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
             ceasefire, transfers, sides, horizon, interests, risk_attitude, severity, value,
             terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession,
             acts, spared, conflict_people, displacement, people_unit, provoked, reciprocity,
-            work, out, stake):
+            upkeep, work, out, stake):
     """Each side's gain from each deal over the status quo path, ``(R, D, S)``, in utility.
 
     Also writes each side's *stake* in fighting on, ``(R, D, S)``: the utility of the valued
@@ -117,6 +117,9 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
             a ceasefire bars the answer, and a party weighs what it gives up
             (``decisions.answer_value``, the largest over its ceasefire dyads).
         reciprocity: ``(P,)`` value of answering.
+        upkeep: ``(P,)`` a standoff's daily cost to a side not fighting, per unit of its
+            most severe rung's severity, as a share of its ``war_cost`` (Slantchev 2005:
+            mobilisation is costly, so a standoff can end by a deal without fighting).
         work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
         out: ``(R, D, S)`` result.
         stake: ``(R, D, S)`` written: the side's stake in fighting on.
@@ -176,6 +179,8 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     * (sev_now - min(sev_now, cap))
                     + (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                     * in_fight
+                    + upkeep[q] * war_cost[q, a] * (sev_now - min(sev_now, cap)) * horizon[q]
+                    * (1.0 - in_fight)
                     - w[q, a, _STANDING] * concession[q] * pressure[r, a] * conceded
                     - w[q, a, _STANDING] * unanswered
                     + w[q, a, _HUMANITARIAN] * displaced / people_unit[q]

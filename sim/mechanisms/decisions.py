@@ -179,6 +179,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
     aff_attack, aff_deescalation, aff_sanction = p.aff_attack, p.aff_deescalation, p.aff_sanction
     aff_support, holder_affinity = p.aff_support, p.asset_holder_affinity
     war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
+    entrapment = p.entrapment
     noise_scale, request_weight = p.bargaining_noise, p.request_weight
     per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
     action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
@@ -379,8 +380,15 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 else:
                     t = target[e]
                     arriving = arrivals[r, a]
+                    # entrapment: arming a client in a crisis ties the patron to its quarrels
+                    drawn_in = 0.0
+                    for j in range(n):
+                        if j != a and j != t:
+                            drawn_in = max(drawn_in, severity[q, rung[r, t, j]])
                     value = (
-                        w[q, a, _TIES] * partner[q, a, t]
+                        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * entrapment[q]
+                        * drawn_in
+                        + w[q, a, _TIES] * partner[q, a, t]
                         * (holder_affinity[q, k] + aff_support[q])
                         + w[q, a, _TIES] * request_weight[q] * requested[r, k, t]
                         + ties_effect
@@ -746,43 +754,76 @@ def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
     utility[:, one_off] = np.where(disposition < resolve, u, -np.inf)
 
 
-def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Pick one entry per replication by the logit rule, ``(R,)`` local indices.
+def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,
+                   null: int = -1, nesting: np.ndarray | None = None) -> np.ndarray:
+    """Pick one entry per replication by the (nested) logit rule, ``(R,)`` local indices.
+
+    Without ``null`` (or with ``nesting`` 1) this is the multinomial logit over all entries.
+    With a ``null`` entry (doing nothing) and ``nesting`` ``lam`` in (0, 1], it is McFadden's
+    nested logit with two branches, doing nothing and acting: first *whether* to act,
+    ``P(act) = 1 / (1 + exp(beta (U_null - I)))`` with the acting branch's inclusive value
+    ``I = (lam / beta) log sum_e exp(beta U_e / lam)``, then *which* act,
+    ``P(e | act) ~ exp(beta U_e / lam)``. Entries in a branch are close substitutes, so an
+    entry worth nothing added beside one worth much barely moves ``I`` and takes little
+    from it: the independence of irrelevant alternatives that let a worthless entry crowd
+    out a valuable one under the plain logit does not hold across the branches. One uniform
+    decides both levels (the first ``P(null)`` of it is doing nothing), so results stay a
+    pure function of the random numbers.
 
     Args:
         utility: ``(R, M_a)`` one actor's menu utilities (``-inf`` = unavailable).
         rationality: ``(P,)`` logit precision.
         u: ``(R,)`` uniforms.
+        null: Local index of the "do nothing" entry, -1 for none.
+        nesting: ``(P,)`` the acting branch's dissimilarity ``lam`` (1: plain logit).
     """
-    return _quantal_choice(np.ascontiguousarray(utility), rationality, u)
+    if nesting is None:
+        nesting = np.ones(1)
+    return _quantal_choice(np.ascontiguousarray(utility), rationality, u, null, nesting)
 
 
 @kernel
-def _quantal_choice(utility, rationality, u):
+def _quantal_choice(utility, rationality, u, null, nesting):
     r_count, m = utility.shape
     out = np.empty(r_count, dtype=np.int64)
     weights = np.empty(m)
     for r in range(r_count):
         precision = rationality[pick(rationality.shape[0], r)]
+        lam = nesting[pick(nesting.shape[0], r)]
+        nested = null >= 0 and lam < 1.0 and np.isfinite(utility[r, null])
+        inner = precision / lam if nested else precision  # precision within the act branch
         top = -np.inf
         for e in range(m):
-            if np.isfinite(utility[r, e]):
-                top = max(top, utility[r, e] * precision)
+            if np.isfinite(utility[r, e]) and not (nested and e == null):
+                top = max(top, utility[r, e] * inner)
         total = 0.0
         for e in range(m):
-            if not np.isfinite(top):  # nothing available: the menu's first entry (hold)
+            if not np.isfinite(top) and not nested:  # nothing available: the first (hold)
                 weights[e] = 1.0
-            elif np.isfinite(utility[r, e]):
-                weights[e] = np.exp(utility[r, e] * precision - top)
+            elif np.isfinite(utility[r, e]) and not (nested and e == null):
+                weights[e] = np.exp(utility[r, e] * inner - top)
             else:
                 weights[e] = 0.0
             total += weights[e]
-        threshold = u[r] * total
+        if nested:
+            if not np.isfinite(top):  # only doing nothing is available
+                out[r] = null
+                continue
+            value = (top + np.log(total)) * lam / precision  # inclusive value I
+            p_null = 1.0 / (1.0 + np.exp(min(precision * (value - utility[r, null]), 700.0)))
+            if u[r] < p_null:
+                out[r] = null
+                continue
+            threshold = (u[r] - p_null) / (1.0 - p_null) * total
+        else:
+            threshold = u[r] * total
         cdf, choice = 0.0, 0
         for e in range(m):
             cdf += weights[e]
             if cdf < threshold:
                 choice += 1
+        while nested and choice < m - 1 and weights[choice] == 0.0:
+            choice += 1  # the threshold fell on a zero-weight entry (the null): the next
         out[r] = min(choice, m - 1)
     return out
 

@@ -94,8 +94,9 @@ def provoked_step(provoked, hostile, memory):
 
     A day on which i strikes j answers them all (reset to 0); otherwise yesterday's count
     fades by ``memory`` and today's attacks of j on i (as i attributes them) add one each
-    (``decisions.answer_value`` reads it: reciprocity, Richardson's "grievance" with a
-    memory of who has not been answered).
+    (a dated strike, a timeline ``casualties`` event, is added the morning it happens:
+    ``sim.model.CrisisModel.step``). ``decisions.answer_value`` reads it: reciprocity,
+    Richardson's "grievance" with a memory of who has not been answered.
     """
     for r in range(provoked.shape[0]):
         for i in range(provoked.shape[1]):

@@ -358,6 +358,11 @@ class Ladder(Strict):
         "threat that leaves something to chance). Default: about one incident per two months "
         "face to face, an assumption (see docs/ODD.md, M3)."
     )
+    upkeep: NonNegative = Field(
+        1.0, description="Daily cost of a standoff: a side not fighting pays upkeep x its "
+        "war_cost x the severity of its most severe rung (mobilised forces held at a "
+        "militarised rung; Slantchev 2005), so a deal that lowers the rung saves it."
+    )
     incident_from: Identifier | None = Field(
         None, description="Lowest rung at which forces in contact have incidents (default: "
         "the rung just below armed_from); below it, and at armed rungs, none."
@@ -648,6 +653,11 @@ class Bargaining(Strict):
     cooling_off: Annotated[int, Field(ge=0, le=365)] = Field(
         14, description="Days after a breakdown before the same deal can form again."
     )
+    talks: Annotated[int, Field(ge=0, le=365)] = Field(
+        3, description="Days of talks between a deal's first proposal and the first day it "
+        "can be signed: convening, drafts and each side's authority to sign take time "
+        "(Pillar 1983), so no deal is signed the day it is first put on the table."
+    )
     weariness_days: Positive = Field(
         30.0, description="Days at war that weigh as much war weariness as e-fold own losses "
         "(one loss unit's worth); also the lag, in days, with which weariness follows losses "
@@ -699,6 +709,18 @@ class Decisions(Strict):
     )
     concession: NonNegative = Field(
         0.5, description="Standing lost by conceding, per unit of domestic pressure."
+    )
+    nesting: Annotated[float, _Number, Field(gt=0.0, le=1.0)] = Field(
+        0.5, allow_inf_nan=False, description="Dissimilarity of the acts within a track's "
+        "nested logit (McFadden 1978): each day an actor first chooses whether to act, then "
+        "which act, so an entry worth nothing does not take probability from entries worth "
+        "more; 1 is the plain multinomial logit of model v2."
+    )
+    entrapment: NonNegative = Field(
+        0.5, description="Escalation risk a patron takes on by granting an asset to a client "
+        "in a crisis: this share of the severity of the client's most severe dyad with "
+        "anyone else, weighed as the patron's own escalation risk (Snyder 1984: entrapment; "
+        "the abandonment it risks by refusing is the request's weight, request_weight)."
     )
     reciprocity: NonNegative = Field(
         1.0, description="Value of answering an attack not yet answered, whatever the losses "
