@@ -38,6 +38,7 @@ from sim.mechanisms.decisions import (
     ONE_OFF_VERBS,
     PARTS,
     Situation,
+    commitment,
     disposition_counters,
     explain,
     intent,
@@ -320,6 +321,7 @@ class CrisisModel(mesa.Model):
         self.one_off = np.flatnonzero(np.isin(lay.menu.verb, ONE_OFF_VERBS))
         self.disposition = self.random_numbers.uniform_at(
             0, Stream.DISPOSITION, disposition_counters(lay)[self.one_off])
+        self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
             lay.deal_sides.shape[1])
@@ -404,7 +406,8 @@ class CrisisModel(mesa.Model):
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
             sanction_prev=s.sanction_prev)
-        utility = score_menu(situation, lay, p)
+        utility = score_menu(situation, lay, p, direct=self._direct)
+        commitment(w.perceived, self._direct, lay, p)
         intent(utility, self.one_off, self.disposition,
                p.rationality[:, lay.menu.actor[self.one_off]])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)

@@ -72,15 +72,20 @@ class Situation:
 PackedSituation = tuple_type(Situation, "PackedSituation")
 
 
-def score_menu(s: Situation, layout, p, lookahead: bool = True) -> np.ndarray:
+def score_menu(s: Situation, layout, p, lookahead: bool = True,
+               direct: np.ndarray | None = None) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable).
 
-    ``lookahead=False`` leaves out what a gate move or a sanction does to the deals on the
-    table (``_leverage``, ``_sanction_leverage``): what ``explain`` separates from the act's
-    direct effects.
+    ``lookahead=False`` leaves out what a gate move, a sanction or an attack does to the
+    deals on the table (``_leverage``, ``_sanction_leverage``, ``_force_leverage``): what
+    ``explain`` separates from the act's direct effects. ``direct``, ``(R, M)``, if given,
+    receives each attack's value before its look-ahead (``-inf`` elsewhere): what fighting
+    itself is worth to its actor today, the course a deal would bar (``commitment``).
     """
+    if direct is None:
+        direct = np.empty((s.rung.shape[0], layout.menu.verb.size))
     return _score_menu(packed(s, PackedSituation), p.packed, _structure(layout),
-                       layout.armed_from, lookahead)
+                       layout.armed_from, lookahead, direct)
 
 
 _STRUCTURES: dict[int, tuple] = {}  # id(layout) -> (a weak reference to it, its arrays)
@@ -129,7 +134,7 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 
 @kernel
-def _score_menu(s, p, structure, armed_from, lookahead):
+def _score_menu(s, p, structure, armed_from, lookahead, direct):
     (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, edge_src,
      edge_dst, edge_gate, node_host, gate_owner, gate_hosts, deal_gates, deal_withhold,
      no_sanction, deal_grants, can_propose, deal_ceasefire, to_rung) = structure
@@ -138,6 +143,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
     utility = np.zeros((r_count, verb.size))
     n_rungs = p.rung_severity.shape[1]
     coalition = np.zeros((r_count, n, n))
+    direct[:, :] = -np.inf
     wanted = np.zeros((n, n), dtype=np.bool_)  # the pairs with an attack in a menu
     for e in range(verb.size):
         if verb[e] == _ATTACK:
@@ -244,6 +250,8 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                     - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
                     - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                 )
+                if not barred[r, a, t]:
+                    direct[r, e] = value - action_cost[q, e]
                 if lookahead:  # force used to obtain a deal: compellence
                     hurt = (w[q, t, _LOSSES] * loss_rate[q] * d_int * fire[r, t, a]
                             * exposure[r, t] / loss_unit[q]
@@ -707,6 +715,42 @@ def explain(s: Situation, layout, p) -> np.ndarray:
     return out
 
 
+def commitment(perceived: np.ndarray, direct: np.ndarray, layout, p) -> None:
+    """Each party weighs a deal against its best course today, not only the status quo; in place.
+
+    The status quo path continues yesterday's postures; a side about to launch an attack that
+    is worth more to it than holding (its direct value, ``score_menu``'s ``direct``) gives
+    that up by signing a ceasefire that bars it. So a party's perceived surplus from a deal
+    loses its best attack across the deal's ceasefire, ``max(U_attack, 0)``, scaled from the
+    decision horizon to the bargaining horizon: a side that expects to gain more by fighting
+    does not sign (the commitment problem: Fearon 1995, Powell 2006 on shifting power).
+
+    Args:
+        perceived: ``(R, D, S)`` each side's perceived surplus, updated in place.
+        direct: ``(R, M)`` each attack's direct value today (``-inf`` elsewhere).
+        layout: The scenario's layout.
+        p: Its parameters.
+    """
+    if not len(layout.deals):
+        return
+    menu = layout.menu
+    attacks = np.flatnonzero(menu.verb == _ATTACK)
+    if attacks.size == 0:
+        return
+    scale = p.bargaining_horizon / p.horizon  # (P,)
+    for d in range(len(layout.deals)):
+        for side in range(layout.deal_sides.shape[1]):
+            a = layout.deal_sides[d, side]
+            if a < 0 or not layout.deal_signs[d, side]:
+                continue
+            mine = attacks[(menu.actor[attacks] == a)
+                           & layout.deal_ceasefire[d, a, menu.target[attacks]]]
+            if mine.size == 0:
+                continue
+            best = np.maximum(direct[:, mine].max(axis=1), 0.0)
+            perceived[:, d, side] -= best * scale
+
+
 #: Verbs of one-off, high-stakes acts, decided with intent (``intent``) rather than by a fresh
 #: lottery every day: granting or activating an asset, opening or closing a gate.
 ONE_OFF_VERBS = (_GRANT, _ACTIVATE, _OPEN_GATE, _CLOSE_GATE)
@@ -828,5 +872,5 @@ def _quantal_choice(utility, rationality, u, null, nesting):
     return out
 
 
-__all__ = ["ONE_OFF_VERBS", "PARTS", "Situation", "disposition_counters", "explain", "intent",
-           "quantal_choice", "score_menu"]
+__all__ = ["ONE_OFF_VERBS", "PARTS", "Situation", "commitment", "disposition_counters",
+           "explain", "intent", "quantal_choice", "score_menu"]
