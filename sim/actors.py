@@ -67,8 +67,9 @@ class StateActor(mesa.Agent):
         An actor acts on two tracks a day, so negotiating never forces it to stop fighting
         (or defending itself): a *posture* (hold, attack, de-escalate, fly air support) and a
         *move* (propose a deal, request, grant or activate an asset, sanction, open or close a
-        gate). Each track is a logit choice among its entries and doing nothing (utility 0,
-        the reference; ``hold`` is the posture track's own nothing when the menu lists it).
+        gate). Each track is a nested logit choice (``decisions.quantal_choice``): whether to
+        act at all against doing nothing (utility 0, the reference; ``hold`` is the posture
+        track's own nothing when the menu lists it), then which act (McFadden 1978).
 
         Args:
             utility: ``(R, M)`` utilities of all menu entries of all actors.
@@ -78,26 +79,30 @@ class StateActor(mesa.Agent):
             ``(R, 2)`` global menu-entry indices chosen on each track, -1 for nothing.
         """
         out = np.full((utility.shape[0], 2), -1, dtype=np.int64)
-        for track, (entries, has_null) in enumerate(self._tracks):
+        nesting = self.model.params.nesting
+        for track, (entries, null) in enumerate(self._tracks):
             if entries.size == 0:
                 continue
             options = utility[:, entries]
-            if not has_null:
+            if null < 0:
                 options = np.concatenate([options, np.zeros((options.shape[0], 1))], axis=1)
-            local = quantal_choice(options, self.rationality, np.ascontiguousarray(u[:, track]))
+                null = entries.size
+            local = quantal_choice(options, self.rationality, np.ascontiguousarray(u[:, track]),
+                                   null, nesting)
             picked = local < entries.size
             out[picked, track] = entries[local[picked]]
         self.last_choice = out
         return out
 
     @functools.cached_property
-    def _tracks(self) -> tuple[tuple[np.ndarray, bool], ...]:
-        """Each track's global menu entries and whether one of them is a 'hold'."""
+    def _tracks(self) -> tuple[tuple[np.ndarray, int], ...]:
+        """Each track's global menu entries and the local index of its 'hold' (-1: none)."""
         verbs = self.model.layout.menu.verb[self.menu]
         entries = np.arange(self.menu.start, self.menu.stop, dtype=np.int64)
         posture = np.isin(verbs, POSTURE_VERBS)
-        return ((entries[posture], bool((verbs == VERB["hold"]).any())),
-                (entries[~posture], False))
+        holds = np.flatnonzero(verbs[posture] == VERB["hold"])
+        return ((entries[posture], int(holds[0]) if holds.size else -1),
+                (entries[~posture], -1))
 
 
 #: The verbs of the posture track; every other verb is a move (``StateActor.decide``).

@@ -49,6 +49,7 @@ _LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(St
 _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
+_INCIDENTS = int(Stream.INCIDENTS)
 MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
@@ -205,7 +206,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
             p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
-            p.displacement_fighting, p.people_unit, w.terms_work, w.gains, w.stake)
+            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, p.upkeep,
+            w.terms_work, w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
@@ -272,8 +274,12 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                                     st.deal_sides, st.deal_signs, p.breakdown_base,
                                     p.breakdown_hostility, p.breakdown_violation, w.hazard)
     _deals(st, chosen, keys, day, w.perceived, p.deal_control, p.deal_cap, p.cooling_off,
+           p.talks, s.talks_from,
            p.rejection_info, w.hazard, w.forced_break, s.agreement, s.broken_day,
            s.information, s.control, s.rung, w.attack, w.sanction, w.cap, events)
+
+    _offensives(st.menu_verb, st.menu_actor, st.menu_target, st.menu_to_rung, chosen, w.attack,
+                w.cap, s.rung)
 
     # 3. gates, assets and requests: as chosen, and as the deals in force bind them
     _gates(st.menu_verb, st.menu_gate, st.gate_policy, chosen, s.agreement, st.deal_gates,
@@ -326,6 +332,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                      p.trade_damping, p.mediation, w.drive)
     escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
                     p.rate_down)
+    escalation.incidents(s.rung, st.contact, keys, day, _INCIDENTS, w.cap, st.incident_from,
+                         st.armed_from, p.incident_rate, s.incidents)
     _wars(s.rung, st.war_from, s.rung_max, events, st.ev_war)
 
     # 6. refugees
@@ -349,6 +357,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                   p.pressure_decay, s.sanction_cost, p.pressure_per_sanction)
     _running_max(s.pressure, s.pressure_max)
     pressure.grievance_step(s.grievance, w.blamed, GRIEVANCE_MEMORY)
+    pressure.provoked_step(s.provoked, w.hostile, GRIEVANCE_MEMORY)
 
     # 8. affinities: acts, open gates, dated shocks; then the day's dynamics
     _acts_delta(w.hostile, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
@@ -470,6 +479,27 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
 
 
 @helper
+def _offensives(menu_verb, menu_actor, menu_target, menu_to_rung, chosen, attack, cap, rung):
+    """An offensive launched today puts its dyad on its rung at once (``Action.to_rung``).
+
+    A deliberate offensive or air campaign does not climb the ladder a rung a day: the day it
+    starts, the dyad is at the rung it was planned for (below an agreement's cap; an attack a
+    ceasefire barred is not launched).
+    """
+    for r in range(chosen.shape[0]):
+        for e in range(menu_verb.size):
+            jump = menu_to_rung[e]
+            if jump < 0 or not chosen[r, e] or menu_verb[e] != _ATTACK:
+                continue
+            a, t = menu_actor[e], menu_target[e]
+            if attack[r, a, t] <= 0.0:
+                continue
+            new = min(max(rung[r, a, t], jump), cap[r, a, t])
+            rung[r, a, t] = new
+            rung[r, t, a] = new
+
+
+@helper
 def _gates(menu_verb, menu_gate, gate_policy, chosen, agreement, deal_gates, gate_open, events,
            first):
     """Open and close gates as chosen, unless a deal in force or the scenario fixes them.
@@ -561,7 +591,8 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
 
 
 @helper
-def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejection_info,
+def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, talks, talks_from,
+           rejection_info,
            hazard, forced_break, agreement, broken_day, information, control, rung, attack,
            sanction, cap, events):
     """Breakdowns and new agreements, their terms and ceasefires.
@@ -576,7 +607,9 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
     gates and assets: ``_gates``, ``_asset``). ``cap`` is written: the highest rung allowed
     today. A deal may be proposed by a party or a mediator; every party must accept. A dated
     gate event against a deal's gate term breaks the deal whatever its hazard
-    (``forced_break``, reset here).
+    (``forced_break``, reset here). Talks take time: a deal's first proposal opens talks
+    (``talks_from``), and it can be signed only by a proposal ``talks`` days or more later
+    (Pillar 1983); signing or a breakdown closes them.
     """
     n, o_count = rung.shape[1], control.shape[1]
     top = st.n_rungs - 1
@@ -599,6 +632,7 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
             if breaks:
                 agreement[r, d] = False
                 broken_day[r, d] = day
+                talks_from[r, d] = -1
             events[r, ev_breakdown + d] = breaks
         for d in range(d_count):
             proposed = False
@@ -611,10 +645,15 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, rejec
                 blocked |= rival[d, other] and events[r, ev_deal + other]
             if blocked:
                 continue
+            if talks_from[r, d] < 0:
+                talks_from[r, d] = day  # the first proposal opens the talks
+            if day - talks_from[r, d] < talks[q]:
+                continue  # still talking: nothing to sign yet
             if not bargaining.accepted(perceived, st.deal_signs, r, d):
                 information[r, d] += rejection_info[q]
                 continue
             agreement[r, d] = True
+            talks_from[r, d] = -1
             for other in range(d_count):
                 if rival[d, other]:
                     agreement[r, other] = False  # replaced by the new deal

@@ -34,7 +34,16 @@ from sim.actors import StateActor
 from sim.day import GATE_CLOSED, GATE_OPEN
 from sim.jit import kernel, tuple_type
 from sim.mechanisms import alliances, fighting
-from sim.mechanisms.decisions import PARTS, Situation, explain, score_menu
+from sim.mechanisms.decisions import (
+    ONE_OFF_VERBS,
+    PARTS,
+    Situation,
+    commitment,
+    disposition_counters,
+    explain,
+    intent,
+    score_menu,
+)
 from sim.narrative import describe_action, describe_event, describe_reasons, display_names
 from sim.outcomes import Holdings, event_names, in_effect_at_start
 from sim.rng import CounterRNG, Stream
@@ -61,6 +70,7 @@ class State:
     losses_by: np.ndarray  # (R, A, A) int: losses of i caused by j, cumulative
     blamed_by: np.ndarray  # (R, A, A) int: losses of i attributed to j (air support's blame)
     grievance: np.ndarray  # (R, A, A)
+    provoked: np.ndarray  # (R, A, A): attacks of j on i that i has not answered, fading
     sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
     displaced_at: np.ndarray  # (R, N) int: the displaced among them (sim.mechanisms.refugees)
@@ -72,6 +82,7 @@ class State:
     requested: np.ndarray  # (R, K, A)
     agreement: np.ndarray  # (R, D) bool
     broken_day: np.ndarray  # (R, D) int: day of each deal's last breakdown (cooling-off)
+    talks_from: np.ndarray  # (R, D) int: first day of the talks on each deal, -1 none open
     information: np.ndarray  # (R, D): information revealed about each deal's parties
     fatigue: np.ndarray  # (R, A, A): offensive fatigue of i attacking j (culmination)
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
@@ -88,6 +99,7 @@ class State:
     people_peak: np.ndarray  # (R, N) int
     pressure_max: np.ndarray  # (R, A)
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
+    incidents: np.ndarray  # (R, A, A) int: incidents between forces in contact (symmetric)
     support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
     air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
     alignment0: np.ndarray  # (R, A): alignment on day 0 (realignment is measured from it)
@@ -265,6 +277,7 @@ class CrisisModel(mesa.Model):
         self.state = State(
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
+            provoked=np.zeros((r, n, n)),
             blamed_by=np.zeros((r, n, n), dtype=np.int64),
             sanction_cost=np.zeros((r, n, n)),
             people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
@@ -274,6 +287,7 @@ class CrisisModel(mesa.Model):
             requested=np.zeros((r, k, n)),
             agreement=np.zeros((r, len(lay.deals)), dtype=bool),
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
+            talks_from=np.full((r, len(lay.deals)), -1, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
             attack_prev=attack_prev, sanction_prev=np.zeros((r, n, n)),
@@ -284,6 +298,7 @@ class CrisisModel(mesa.Model):
             arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
+            incidents=np.zeros((r, n, n), dtype=np.int64),
             support_days=np.zeros((r, n, n), dtype=np.int64),
             air_losses=np.zeros((r, n, n), dtype=np.int64),
             alignment0=alliances.alignment(affinity, lay.bloc_sign),
@@ -302,6 +317,11 @@ class CrisisModel(mesa.Model):
         # each side's private type in each deal: fixed for the run (bargaining's noise)
         self.private_resolve = compiled_day.bargaining_noise(self.structure,
                                                              self.random_numbers.keys)
+        # each run's reluctance toward each one-off act, drawn once (decisions.intent)
+        self.one_off = np.flatnonzero(np.isin(lay.menu.verb, ONE_OFF_VERBS))
+        self.disposition = self.random_numbers.uniform_at(
+            0, Stream.DISPOSITION, disposition_counters(lay)[self.one_off])
+        self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
             lay.deal_sides.shape[1])
@@ -365,6 +385,9 @@ class CrisisModel(mesa.Model):
         n, r = lay.n_actors, self.replications.size
         state, today = self._packed_state(), self.timeline_today
 
+        # a dated strike is known the morning it lands: it calls for an answer today (M5)
+        s.provoked += today.shocks[SHOCK_CASUALTIES] > 0
+
         # 1. observe and decide, simultaneously
         w = self.workspace
         compiled_day.observe(self.structure, p.packed, state, self.can_hold, day,
@@ -374,6 +397,7 @@ class CrisisModel(mesa.Model):
             cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, air_target=s.air_target,
             air_client=s.air_client, win=w.win, power=w.power,
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
+            provoked=s.provoked,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
@@ -382,7 +406,10 @@ class CrisisModel(mesa.Model):
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
             sanction_prev=s.sanction_prev)
-        utility = score_menu(situation, lay, p)
+        utility = score_menu(situation, lay, p, direct=self._direct)
+        commitment(w.perceived, self._direct, lay, p)
+        intent(utility, self.one_off, self.disposition,
+               p.rationality[:, lay.menu.actor[self.one_off]])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))
         # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1

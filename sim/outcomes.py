@@ -15,6 +15,8 @@
 ``pressure.<actor>.max``/``.final`` domestic pressure
 ``sanction_cost.<actor>.final``    economic cost of the sanctions on the actor, last day
 ``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
+``incidents.<a>~<b>``              incidents nobody chose between the two (for each dyad whose
+                                   forces are in contact, ``relations.<a>~<b>.contact``)
 ``air_support.<a>.<b>.days``       days on which a flew air support against b (for each
                                    air_support in a's menu, whatever the client)
 ``air_losses.<b>.by.<a>``          losses of b from a's air support (part of
@@ -78,6 +80,7 @@ def indicator_names(layout) -> list[str]:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
     names += [f"sanction_cost.{a}.final" for a in layout.actors]
     names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
+    names += [f"incidents.{layout.dyad_name(i, j)}" for i, j in _contact_dyads(layout)]
     for a, b in _air_pairs(layout):
         names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
@@ -107,6 +110,11 @@ def _menu_pairs(layout, verb: str) -> list[tuple[str, str]]:
     entries = menu.entries(verb)
     pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
     return list(dict.fromkeys(pairs))
+
+
+def _contact_dyads(layout) -> list[tuple[int, int]]:
+    """The dyads whose forces are in contact (incidents possible), in dyad order."""
+    return [(i, j) for i, j in layout.dyads() if layout.contact[i, j]]
 
 
 def _sanction_pairs(layout) -> list[tuple[str, str]]:
@@ -305,6 +313,8 @@ def indicators(model) -> dict[str, np.ndarray]:
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
         out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
+    for i, j in _contact_dyads(lay):
+        out[f"incidents.{lay.dyad_name(i, j)}"] = model.state.incidents[:, i, j].astype(float)
     for a, b in _air_pairs(lay):
         i, j = index[a], index[b]
         out[f"air_support.{a}.{b}.days"] = model.state.support_days[:, i, j].astype(float)

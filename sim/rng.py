@@ -45,6 +45,8 @@ class Stream(IntEnum):
     DEATHS = 9
     PARAMETERS = 10  # a run's draws of uncertain values (sim run --uncertain / --posterior)
     AIR = 11  # losses from air support's strikes (sim.mechanisms.air_support)
+    INCIDENTS = 12  # incidents between forces in contact (sim.mechanisms.escalation)
+    DISPOSITION = 13  # each run's disposition toward one-off acts (sim.model, drawn on day 0)
 
 
 @helper
@@ -198,6 +200,15 @@ class CounterRNG:
         return _uniforms(self._rep_keys, int(day), int(stream), count).reshape(
             (self.size, *shape))
 
+    def uniform_at(self, day: int, stream: int, counters: np.ndarray) -> np.ndarray:
+        """``(R, C)`` uniforms at the given counters of (day, stream), not 0..C-1.
+
+        For draws named by something stable (a hash of a menu entry's label) rather than
+        by position, so adding an entry to a menu changes no other entry's number.
+        """
+        counters = np.ascontiguousarray(counters, dtype=np.int64)
+        return _uniforms_at(self._rep_keys, int(day), int(stream), counters)
+
     def normal(self, day: int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal numbers by the Box-Muller transform of two uniform blocks.
 
@@ -218,6 +229,17 @@ class CounterRNG:
         lam = np.asarray(lam, dtype=np.float64)
         flat = np.ascontiguousarray(lam.reshape(lam.shape[0], -1))
         return _poissons(self._rep_keys, int(day), int(stream), flat).reshape(lam.shape)
+
+
+@kernel
+def _uniforms_at(rep_keys: np.ndarray, day: int, stream: int, counters: np.ndarray) -> np.ndarray:
+    """``(R, C)`` uniforms at the given counters (``uniform_at``)."""
+    out = np.empty((rep_keys.size, counters.size))
+    for r in range(rep_keys.size):
+        key = stream_key(rep_keys[r], day, stream)
+        for c in range(counters.size):
+            out[r, c] = uniform_at(key, counters[c])
+    return out
 
 
 @kernel

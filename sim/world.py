@@ -38,6 +38,7 @@ class Menu:
     gate: np.ndarray  # gate index or -1
     deal: np.ndarray  # deal index or -1
     client: np.ndarray  # air_support: the ally backed (actor index), else -1
+    to_rung: np.ndarray  # attack: rung an offensive puts the dyad on (-1: the ladder's pace)
     labels: tuple[str, ...]
     offsets: np.ndarray  # entries of actor a are offsets[a]:offsets[a+1]
 
@@ -72,6 +73,8 @@ class Layout:
     rung_names: tuple[str, ...]
     armed_from: int
     war_from: int
+    incident_from: int  # lowest rung with incidents between forces in contact
+    contact: np.ndarray  # (A, A) bool: forces in contact (incidents possible)
     objectives: tuple[str, ...]
     nodes: tuple[str, ...]
     gates: tuple[str, ...]
@@ -133,6 +136,7 @@ class Structure:
     menu_gate: np.ndarray
     menu_deal: np.ndarray
     menu_client: np.ndarray
+    menu_to_rung: np.ndarray
     edge_src: np.ndarray
     edge_dst: np.ndarray
     edge_gate: np.ndarray
@@ -156,6 +160,8 @@ class Structure:
     n_rungs: int
     armed_from: int
     war_from: int
+    incident_from: int
+    contact: np.ndarray  # (A, A) bool
     ev_agreement: int
     ev_deal: int
     ev_breakdown: int
@@ -182,7 +188,7 @@ def structure_of(layout: Layout) -> tuple:
     return packed(Structure(
         menu_actor=menu.actor, menu_verb=menu.verb, menu_target=menu.target,
         menu_asset=menu.asset, menu_gate=menu.gate, menu_deal=menu.deal,
-        menu_client=menu.client,
+        menu_client=menu.client, menu_to_rung=menu.to_rung,
         edge_src=layout.edge_src, edge_dst=layout.edge_dst, edge_gate=layout.edge_gate,
         node_conflict=layout.node_conflict, node_objective=layout.node_objective,
         node_host=layout.node_host, gate_owner=layout.gate_owner,
@@ -195,7 +201,9 @@ def structure_of(layout: Layout) -> tuple:
         deal_rival=_rivals(layout),
         deal_transfers=layout.deal_transfers, bloc_sign=layout.bloc_sign,
         n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
-        war_from=int(layout.war_from), ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
+        war_from=int(layout.war_from), incident_from=int(layout.incident_from),
+        contact=np.ascontiguousarray(layout.contact, dtype=np.bool_),
+        ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
         ev_asset=ev_asset, ev_gate=ev_gate, ev_realigned=ev_realigned, ev_war=ev_war,
         n_events=ev_war + n * (n - 1) // 2,
     ), PackedStructure)
@@ -284,6 +292,8 @@ class Params:
     mediation: np.ndarray
     rate_up: np.ndarray
     rate_down: np.ndarray
+    incident_rate: np.ndarray  # (P,) daily chance of an incident between forces in contact
+    upkeep: np.ndarray  # (P,) share of war_cost a standoff costs per unit of rung severity
     # assets (P, K) / (P, K, A) / (P, K, K)
     asset_air_defence: np.ndarray
     asset_relief: np.ndarray
@@ -334,6 +344,7 @@ class Params:
     rejection_info: np.ndarray
     mediation_info: np.ndarray
     cooling_off: np.ndarray  # int days
+    talks: np.ndarray  # int days of talks before a deal can be signed
     weariness_days: np.ndarray
     # alliances
     aff_attack: np.ndarray
@@ -352,6 +363,9 @@ class Params:
     territory_unit: np.ndarray
     people_unit: np.ndarray
     retaliation: np.ndarray
+    reciprocity: np.ndarray  # (P,) value of answering an unanswered attack
+    entrapment: np.ndarray  # (P,) share of a client's worst severity a patron's grant risks
+    nesting: np.ndarray  # (P,) dissimilarity of the acts in a track's nested logit
     concession: np.ndarray
     request_weight: np.ndarray
 
@@ -426,7 +440,7 @@ def compile_scenario(spec: Scenario) -> World:
 
     # --- menus
     m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_cost, labels = ([] for _ in range(8))
-    m_client, m_blame = [], []
+    m_client, m_blame, m_to_rung = [], [], []
     offsets = [0]
     for a in actors:
         for act in spec.actors[a].actions:
@@ -438,6 +452,7 @@ def compile_scenario(spec: Scenario) -> World:
             m_deal.append(deals.index(act.deal) if act.deal else -1)
             m_cost.append(act.cost)
             m_client.append(ai[act.client] if act.client else -1)
+            m_to_rung.append(ri[act.to_rung] if act.to_rung else -1)
             # the action's own blame, else its actor's, else the scenario's
             m_blame.append(BLAME_CODE[act.blame or spec.actors[a].blame or spec.fighting.blame])
             labels.append(act.label())
@@ -449,7 +464,7 @@ def compile_scenario(spec: Scenario) -> World:
             other = next(x for x in parties if x != actors[m_actor[e]])
             m_target[e] = ai[other]
     menu = Menu(*(np.asarray(x, dtype=np.int64) for x in
-                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client)),
+                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client, m_to_rung)),
                 labels=tuple(labels), offsets=np.asarray(offsets, dtype=np.int64))
 
     # --- actors
@@ -467,8 +482,13 @@ def compile_scenario(spec: Scenario) -> World:
     trade = np.zeros((n, n))
     rung0 = np.zeros((n, n), dtype=np.int64)
     rung_rest = np.zeros((n, n), dtype=np.int64)
+    # forces in contact: both sides have ground forces in the theatre, unless a relation says
+    ground = np.asarray([spec.actors[a].capabilities.ground > 0 for a in actors], dtype=bool)
+    contact = ground[:, None] & ground[None, :] & ~np.eye(n, dtype=bool)
     for key, rel in spec.relations.items():
         a, b = (ai[x] for x in split_dyad(key))
+        if rel.contact is not None:
+            contact[a, b] = contact[b, a] = rel.contact
         affinity0[a, b] = affinity0[b, a] = rel.affinity
         trade[a, b] = trade[b, a] = rel.trade
         if rel.rung is not None:
@@ -604,6 +624,9 @@ def compile_scenario(spec: Scenario) -> World:
         actors=tuple(actors), actor_names=tuple(spec.actors[a].name for a in actors),
         rungs=tuple(rungs), rung_names=tuple(r.name for r in lad.rungs.values()),
         armed_from=ri[lad.armed_from], war_from=ri[lad.war_from],
+        incident_from=(ri[lad.armed_from] - 1 if lad.incident_from is None
+                       else ri[lad.incident_from]),
+        contact=contact,
         objectives=tuple(objectives), nodes=tuple(nodes), gates=tuple(gates),
         assets=tuple(assets), deals=tuple(deals), outcomes=tuple(spec.outcomes), menu=menu,
         edge_src=np.asarray([ni[e.source] for e in edges], dtype=np.int64),
@@ -651,6 +674,7 @@ def compile_scenario(spec: Scenario) -> World:
         conciliation=_arr(lad.conciliation), weariness=_arr(lad.weariness),
         trade_damping=_arr(lad.trade_damping), mediation=_arr(lad.mediation),
         rate_up=_arr(lad.rate_up), rate_down=_arr(lad.rate_down),
+        incident_rate=_arr(lad.incident_rate), upkeep=_arr(lad.upkeep),
         asset_air_defence=_arr([spec.assets[x].effects.air_defence for x in assets]),
         asset_relief=_arr([spec.assets[x].effects.refugee_relief for x in assets]),
         asset_affinity=asset_aff[None],
@@ -686,6 +710,7 @@ def compile_scenario(spec: Scenario) -> World:
         bargaining_noise=_arr(bar.noise), bargaining_horizon=_arr(float(bar.horizon)),
         learning=_arr(bar.learning), rejection_info=_arr(bar.rejection_info),
         mediation_info=_arr(bar.mediation_info), cooling_off=_arr(bar.cooling_off, np.int64),
+        talks=_arr(bar.talks, np.int64),
         weariness_days=_arr(bar.weariness_days),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
@@ -696,6 +721,8 @@ def compile_scenario(spec: Scenario) -> World:
         horizon=_arr(float(dec.horizon)), loss_unit=_arr(dec.loss_unit),
         territory_unit=_arr(dec.territory_unit),
         people_unit=_arr(dec.people_unit), retaliation=_arr(dec.retaliation),
+        reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),
+        nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
     )
     return World(layout=layout, params=params)

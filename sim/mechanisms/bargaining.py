@@ -62,6 +62,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.jit import helper, pick
+from sim.mechanisms.pressure import answer_value
 from sim.world import OBJ
 
 
@@ -69,7 +70,8 @@ from sim.world import OBJ
 def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, weariness,
             ceasefire, transfers, sides, horizon, interests, risk_attitude, severity, value,
             terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession,
-            acts, spared, conflict_people, displacement, people_unit, work, out, stake):
+            acts, spared, conflict_people, displacement, people_unit, provoked, reciprocity,
+            upkeep, work, out, stake):
     """Each side's gain from each deal over the status quo path, ``(R, D, S)``, in utility.
 
     Also writes each side's *stake* in fighting on, ``(R, D, S)``: the utility of the valued
@@ -111,6 +113,13 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         conflict_people: ``(R,)`` people in conflict nodes.
         displacement: ``(P,)`` daily share displaced per unit of fighting intensity.
         people_unit: ``(P,)`` people per unit of utility.
+        provoked: ``(R, A, A)`` attacks of j on i not yet answered (``pressure.provoked_step``):
+            a ceasefire bars the answer, and a party weighs what it gives up
+            (``decisions.answer_value``, the largest over its ceasefire dyads).
+        reciprocity: ``(P,)`` value of answering.
+        upkeep: ``(P,)`` a standoff's daily cost to a side not fighting, per unit of its
+            most severe rung's severity, as a share of its ``war_cost`` (Slantchev 2005:
+            mobilisation is costly, so a standoff can end by a deal without fighting).
         work: ``(3, O, A)`` scratch: control now, after fighting on, under the deal.
         out: ``(R, D, S)`` result.
         stake: ``(R, D, S)`` written: the side's stake in fighting on.
@@ -152,9 +161,11 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     now += held_now * value[q, o, a]
                     fighting_on += held_fighting * value[q, o, a]
                     with_deal += held_deal * value[q, o, a]
-                avoided, sev_now, in_fight = 0.0, 0.0, 0.0
+                avoided, sev_now, in_fight, unanswered = 0.0, 0.0, 0.0, 0.0
                 for j in range(n):
                     if ceasefire[d, a, j]:
+                        unanswered = max(unanswered, answer_value(reciprocity[q], pressure[r, a],
+                                                                  provoked[r, a, j]))
                         avoided += war_losses[d, r, a, j]
                         sev_now = max(sev_now, severity[q, rung[r, a, j]])
                         if armed[r, a, j] or armed[r, j, a]:
@@ -168,7 +179,10 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     * (sev_now - min(sev_now, cap))
                     + (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                     * in_fight
+                    + upkeep[q] * war_cost[q, a] * (sev_now - min(sev_now, cap)) * horizon[q]
+                    * (1.0 - in_fight)
                     - w[q, a, _STANDING] * concession[q] * pressure[r, a] * conceded
+                    - w[q, a, _STANDING] * unanswered
                     + w[q, a, _HUMANITARIAN] * displaced / people_unit[q]
                     + acts[r, d, side]
                 )

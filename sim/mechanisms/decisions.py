@@ -23,6 +23,7 @@ import numpy as np
 
 from sim.jit import helper, kernel, packed, pick, tuple_type
 from sim.mechanisms import terms
+from sim.mechanisms.pressure import answer_value
 from sim.world import BLAME_CODE, OBJ, VERB, gate_hosts_of
 
 
@@ -45,6 +46,7 @@ class Situation:
     powered: np.ndarray  # (R, A, A) power to the contest exponent (0 on the diagonal)
     can_hold: np.ndarray  # (P, O, A)
     grievance: np.ndarray  # (R, A, A)
+    provoked: np.ndarray  # (R, A, A) attacks of j on i not yet answered (fading)
     asset_on: np.ndarray  # (R, K)
     asset_holder: np.ndarray  # (R, K)
     asset_available: np.ndarray  # (R, K) bool: the asset's window is open
@@ -70,15 +72,20 @@ class Situation:
 PackedSituation = tuple_type(Situation, "PackedSituation")
 
 
-def score_menu(s: Situation, layout, p, lookahead: bool = True) -> np.ndarray:
+def score_menu(s: Situation, layout, p, lookahead: bool = True,
+               direct: np.ndarray | None = None) -> np.ndarray:
     """Utility of every menu entry, ``(R, M)`` (``-inf`` where an action is unavailable).
 
-    ``lookahead=False`` leaves out what a gate move or a sanction does to the deals on the
-    table (``_leverage``, ``_sanction_leverage``): what ``explain`` separates from the act's
-    direct effects.
+    ``lookahead=False`` leaves out what a gate move, a sanction or an attack does to the
+    deals on the table (``_leverage``, ``_sanction_leverage``, ``_force_leverage``): what
+    ``explain`` separates from the act's direct effects. ``direct``, ``(R, M)``, if given,
+    receives each attack's value before its look-ahead (``-inf`` elsewhere): what fighting
+    itself is worth to its actor today, the course a deal would bar (``commitment``).
     """
+    if direct is None:
+        direct = np.empty((s.rung.shape[0], layout.menu.verb.size))
     return _score_menu(packed(s, PackedSituation), p.packed, _structure(layout),
-                       layout.armed_from, lookahead)
+                       layout.armed_from, lookahead, direct)
 
 
 _STRUCTURES: dict[int, tuple] = {}  # id(layout) -> (a weak reference to it, its arrays)
@@ -97,7 +104,8 @@ def _structure(layout) -> tuple:
               menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
               layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host,
               layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
-              layout.deal_withhold, layout.deal_no_sanction, layout.deal_grants, can_propose)
+              layout.deal_withhold, layout.deal_no_sanction, layout.deal_grants, can_propose,
+              layout.deal_ceasefire, menu.to_rung)
     arrays = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in arrays)
     _STRUCTURES[id(layout)] = (weakref.ref(layout), arrays)
     return arrays
@@ -126,15 +134,16 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 
 @kernel
-def _score_menu(s, p, structure, armed_from, lookahead):
+def _score_menu(s, p, structure, armed_from, lookahead, direct):
     (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, edge_src,
      edge_dst, edge_gate, node_host, gate_owner, gate_hosts, deal_gates, deal_withhold,
-     no_sanction, deal_grants, can_propose) = structure
+     no_sanction, deal_grants, can_propose, deal_ceasefire, to_rung) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
     n_rungs = p.rung_severity.shape[1]
     coalition = np.zeros((r_count, n, n))
+    direct[:, :] = -np.inf
     wanted = np.zeros((n, n), dtype=np.bool_)  # the pairs with an attack in a menu
     for e in range(verb.size):
         if verb[e] == _ATTACK:
@@ -166,6 +175,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                                                 p.people_unit)
     partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, s.exposure, p.loss_rate
     hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
+    reciprocity, provoked = p.reciprocity, s.provoked
     air_defence_of, affinity_of, relief_of = (p.asset_air_defence, p.asset_affinity,
                                               p.asset_relief)
     requires, penalty = p.asset_requires_inactive, p.asset_held_penalty
@@ -175,6 +185,7 @@ def _score_menu(s, p, structure, armed_from, lookahead):
     aff_attack, aff_deescalation, aff_sanction = p.aff_attack, p.aff_deescalation, p.aff_sanction
     aff_support, holder_affinity = p.aff_support, p.asset_holder_affinity
     war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
+    entrapment = p.entrapment
     noise_scale, request_weight = p.bargaining_noise, p.request_weight
     per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
     action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
@@ -208,7 +219,9 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 other = attack_prev[r, t, a]
                 base = intensity_of[q, rung[r, a, t]]
                 i_hold = base * (1.0 + boost[q] * other)
-                i_att = (max(base, intensity_of[q, armed_from])
+                jump = to_rung[e]  # an offensive: the dyad goes to its rung at once
+                launched = jump > rung[r, a, t]
+                i_att = (max(base, intensity_of[q, jump if launched else armed_from])
                          * (1.0 + boost[q] * (1.0 + other)))
                 d_int = i_att - i_hold
                 own_losses = loss_rate[q] * d_int * fire[r, a, t] * exposure[r, a]
@@ -222,6 +235,8 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 escalation = (min(d_up * horizon[q], 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
+                if launched:  # the offensive's own jump, for certain
+                    escalation = abs(severity[q, jump] - severity[q, rung[r, a, t]])
                 displaced = displacement[q] * d_int * conflict_people[r]
                 value = (
                     w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
@@ -229,10 +244,29 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                     - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                     + w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
                     * grievance[r, a, t] / loss_unit[q]
+                    + w[q, a, _STANDING] * answer_value(reciprocity[q], pressure_[r, a],
+                                                        provoked[r, a, t])
                     - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                     - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
                     - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                 )
+                if not barred[r, a, t]:
+                    direct[r, e] = value - action_cost[q, e]
+                if lookahead:  # force used to obtain a deal: compellence
+                    hurt = (w[q, t, _LOSSES] * loss_rate[q] * d_int * fire[r, t, a]
+                            * exposure[r, t] / loss_unit[q]
+                            + w[q, t, _TERRITORY] * ground_at_stake(t, a, r, q, value_of,
+                                                                    speed, control, can_hold)
+                            * i_att
+                            / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
+                    spared = (w[q, a, _LOSSES] * own_losses / loss_unit[q]
+                              + war_cost[q, a] + war_weariness[q, a] * weariness[r, a]
+                              - w[q, a, _TERRITORY] * territory / territory_unit[q])
+                    value += _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived,
+                                             shrink, optimism, noise_scale, private, sides,
+                                             signs, deal_ceasefire, agreement, cooling,
+                                             attack_prev, p.bargaining_horizon, can_propose,
+                                             shift_hold, shift)
                 if barred[r, a, t]:
                     value = -np.inf
             elif v == _AIR_SUPPORT:
@@ -354,8 +388,15 @@ def _score_menu(s, p, structure, armed_from, lookahead):
                 else:
                     t = target[e]
                     arriving = arrivals[r, a]
+                    # entrapment: arming a client in a crisis ties the patron to its quarrels
+                    drawn_in = 0.0
+                    for j in range(n):
+                        if j != a and j != t:
+                            drawn_in = max(drawn_in, severity[q, rung[r, t, j]])
                     value = (
-                        w[q, a, _TIES] * partner[q, a, t]
+                        - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * entrapment[q]
+                        * drawn_in
+                        + w[q, a, _TIES] * partner[q, a, t]
                         * (holder_affinity[q, k] + aff_support[q])
                         + w[q, a, _TIES] * request_weight[q] * requested[r, k, t]
                         + ties_effect
@@ -530,6 +571,57 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
 
 
 @helper
+def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
+    """Valued ground t can lose to a in a day at full push, as t values it.
+
+    ``sum_o v_ot speed_o c_ot [a can hold o]``: the attack's own territory term seen from
+    the side that loses the ground.
+    """
+    lost = 0.0
+    for o in range(control.shape[1]):
+        lost += value_of[q, o, t] * speed[q, o] * control[r, o, t] * can_hold[q, o, a]
+    return lost
+
+
+@helper
+def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, optimism,
+                    noise_scale, private, sides, signs, ceasefire, agreement, cooling,
+                    attack_prev, horizon, can_propose, shift_hold, shift_act):
+    """What attacking t today does to the deals a can propose whose ceasefire covers (a, t).
+
+    Compellence (Schelling 1966: the power to hurt is bargaining power; Pape 1996; Sechser
+    2011): ``_sanction_leverage``'s look-ahead for force. Attacked today, t's status quo path
+    tomorrow includes a's attack, so t's gain from a ceasefire that ends it rises by what the
+    attack costs t a day (``hurt``: its losses and the ground it loses, in utility) over the
+    bargaining ``horizon``, and a's own gain moves by what the ceasefire would spare a
+    (``spared``: its losses and war costs, less the ground it would take). The attack is worth
+    the change of ``max(chance x surplus, 0)`` over the deals a can propose that cover the
+    dyad; once a deal is signed its ceasefire bars the attack, so force used to coerce stops
+    when it has obtained what it was for.
+    """
+    total = 0.0
+    width = sides.shape[1]
+    was = 1.0 if attack_prev[r, a, t] > 0 else 0.0
+    for d in range(ceasefire.shape[0]):
+        if (not ceasefire[d, a, t] or agreement[r, d] or cooling[r, d]
+                or can_propose[a, d] == 0):
+            continue
+        side = _side_of(sides, d, a)
+        for x in range(width):
+            y = sides[d, x]
+            worth = 0.0
+            if y == t:
+                worth = hurt * horizon[q]
+            elif y == a:
+                worth = spared * horizon[q]
+            shift_hold[x] = -was * worth  # today's gains count yesterday's attack
+            shift_act[x] = (1.0 - was) * worth
+        total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,
+                                  signs, perceived, r, q, d, side, shift_hold, shift_act)
+    return total
+
+
+@helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
                      power, powered, rung_intensity, value, control, speed, out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
@@ -623,45 +715,162 @@ def explain(s: Situation, layout, p) -> np.ndarray:
     return out
 
 
-def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Pick one entry per replication by the logit rule, ``(R,)`` local indices.
+def commitment(perceived: np.ndarray, direct: np.ndarray, layout, p) -> None:
+    """Each party weighs a deal against its best course today, not only the status quo; in place.
+
+    The status quo path continues yesterday's postures; a side about to launch an attack that
+    is worth more to it than holding (its direct value, ``score_menu``'s ``direct``) gives
+    that up by signing a ceasefire that bars it. So a party's perceived surplus from a deal
+    loses its best attack across the deal's ceasefire, ``max(U_attack, 0)``, scaled from the
+    decision horizon to the bargaining horizon: a side that expects to gain more by fighting
+    does not sign (the commitment problem: Fearon 1995, Powell 2006 on shifting power).
+
+    Args:
+        perceived: ``(R, D, S)`` each side's perceived surplus, updated in place.
+        direct: ``(R, M)`` each attack's direct value today (``-inf`` elsewhere).
+        layout: The scenario's layout.
+        p: Its parameters.
+    """
+    if not len(layout.deals):
+        return
+    menu = layout.menu
+    attacks = np.flatnonzero(menu.verb == _ATTACK)
+    if attacks.size == 0:
+        return
+    scale = p.bargaining_horizon / p.horizon  # (P,)
+    for d in range(len(layout.deals)):
+        for side in range(layout.deal_sides.shape[1]):
+            a = layout.deal_sides[d, side]
+            if a < 0 or not layout.deal_signs[d, side]:
+                continue
+            mine = attacks[(menu.actor[attacks] == a)
+                           & layout.deal_ceasefire[d, a, menu.target[attacks]]]
+            if mine.size == 0:
+                continue
+            best = np.maximum(direct[:, mine].max(axis=1), 0.0)
+            perceived[:, d, side] -= best * scale
+
+
+#: Verbs of one-off, high-stakes acts, decided with intent (``intent``) rather than by a fresh
+#: lottery every day: granting or activating an asset, opening or closing a gate.
+ONE_OFF_VERBS = (_GRANT, _ACTIVATE, _OPEN_GATE, _CLOSE_GATE)
+
+
+def disposition_counters(layout) -> np.ndarray:
+    """``(M,)`` a stable counter per menu entry for its disposition draw (``intent``).
+
+    A hash of the actor and the entry's label, not its position, so a counterfactual that adds
+    an entry to a menu leaves every other entry's disposition as it was (common random
+    numbers stay paired).
+    """
+    import zlib
+
+    return np.asarray([zlib.crc32(f"{layout.actors[a]}|{label}".encode())
+                       for a, label in zip(layout.menu.actor, layout.menu.labels, strict=True)],
+                      dtype=np.int64)
+
+
+def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
+           rationality: np.ndarray) -> None:
+    """One-off acts come from a disposition drawn once per run, not a daily lottery; in place.
+
+    A fresh logit draw every day turns a small daily chance into near certainty over a long
+    horizon (a 3% daily chance is a 97% chance over 120 days): an act nobody wanted much
+    happens in almost every run by accumulation alone. Instead, each run draws once, for each
+    one-off entry, the actor's reluctance ``u`` (uniform); the act is on the menu on a day
+    only when the actor's resolve to take it, the logit chance ``1 / (1 + exp(-beta U))`` of
+    preferring it to doing nothing, exceeds ``u``. So the chance that the act is ever taken is
+    about the highest daily resolve over the run, which events move up and down (as resolve in
+    bargaining is drawn once and revealed: Fearon 1995), not the sum of daily chances.
+
+    Args:
+        utility: ``(R, M)`` utilities, updated in place (``-inf`` where the run's disposition
+            keeps an act off today's menu).
+        one_off: ``(M1,)`` indices of the one-off entries.
+        disposition: ``(R, M1)`` each run's reluctance, uniform, drawn once.
+        rationality: ``(P, M1)`` logit precision of each entry's actor.
+    """
+    if one_off.size == 0:
+        return
+    u = utility[:, one_off]
+    with np.errstate(over="ignore", invalid="ignore"):
+        resolve = 1.0 / (1.0 + np.exp(-rationality * u))  # exp(inf) -> 0 where u = -inf
+    utility[:, one_off] = np.where(disposition < resolve, u, -np.inf)
+
+
+def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,
+                   null: int = -1, nesting: np.ndarray | None = None) -> np.ndarray:
+    """Pick one entry per replication by the (nested) logit rule, ``(R,)`` local indices.
+
+    Without ``null`` (or with ``nesting`` 1) this is the multinomial logit over all entries.
+    With a ``null`` entry (doing nothing) and ``nesting`` ``lam`` in (0, 1], it is McFadden's
+    nested logit with two branches, doing nothing and acting: first *whether* to act,
+    ``P(act) = 1 / (1 + exp(beta (U_null - I)))`` with the acting branch's inclusive value
+    ``I = (lam / beta) log sum_e exp(beta U_e / lam)``, then *which* act,
+    ``P(e | act) ~ exp(beta U_e / lam)``. Entries in a branch are close substitutes, so an
+    entry worth nothing added beside one worth much barely moves ``I`` and takes little
+    from it: the independence of irrelevant alternatives that let a worthless entry crowd
+    out a valuable one under the plain logit does not hold across the branches. One uniform
+    decides both levels (the first ``P(null)`` of it is doing nothing), so results stay a
+    pure function of the random numbers.
 
     Args:
         utility: ``(R, M_a)`` one actor's menu utilities (``-inf`` = unavailable).
         rationality: ``(P,)`` logit precision.
         u: ``(R,)`` uniforms.
+        null: Local index of the "do nothing" entry, -1 for none.
+        nesting: ``(P,)`` the acting branch's dissimilarity ``lam`` (1: plain logit).
     """
-    return _quantal_choice(np.ascontiguousarray(utility), rationality, u)
+    if nesting is None:
+        nesting = np.ones(1)
+    return _quantal_choice(np.ascontiguousarray(utility), rationality, u, null, nesting)
 
 
 @kernel
-def _quantal_choice(utility, rationality, u):
+def _quantal_choice(utility, rationality, u, null, nesting):
     r_count, m = utility.shape
     out = np.empty(r_count, dtype=np.int64)
     weights = np.empty(m)
     for r in range(r_count):
         precision = rationality[pick(rationality.shape[0], r)]
+        lam = nesting[pick(nesting.shape[0], r)]
+        nested = null >= 0 and lam < 1.0 and np.isfinite(utility[r, null])
+        inner = precision / lam if nested else precision  # precision within the act branch
         top = -np.inf
         for e in range(m):
-            if np.isfinite(utility[r, e]):
-                top = max(top, utility[r, e] * precision)
+            if np.isfinite(utility[r, e]) and not (nested and e == null):
+                top = max(top, utility[r, e] * inner)
         total = 0.0
         for e in range(m):
-            if not np.isfinite(top):  # nothing available: the menu's first entry (hold)
+            if not np.isfinite(top) and not nested:  # nothing available: the first (hold)
                 weights[e] = 1.0
-            elif np.isfinite(utility[r, e]):
-                weights[e] = np.exp(utility[r, e] * precision - top)
+            elif np.isfinite(utility[r, e]) and not (nested and e == null):
+                weights[e] = np.exp(utility[r, e] * inner - top)
             else:
                 weights[e] = 0.0
             total += weights[e]
-        threshold = u[r] * total
+        if nested:
+            if not np.isfinite(top):  # only doing nothing is available
+                out[r] = null
+                continue
+            value = (top + np.log(total)) * lam / precision  # inclusive value I
+            p_null = 1.0 / (1.0 + np.exp(min(precision * (value - utility[r, null]), 700.0)))
+            if u[r] < p_null:
+                out[r] = null
+                continue
+            threshold = (u[r] - p_null) / (1.0 - p_null) * total
+        else:
+            threshold = u[r] * total
         cdf, choice = 0.0, 0
         for e in range(m):
             cdf += weights[e]
             if cdf < threshold:
                 choice += 1
+        while nested and choice < m - 1 and weights[choice] == 0.0:
+            choice += 1  # the threshold fell on a zero-weight entry (the null): the next
         out[r] = min(choice, m - 1)
     return out
 
 
-__all__ = ["PARTS", "Situation", "explain", "quantal_choice", "score_menu"]
+__all__ = ["ONE_OFF_VERBS", "PARTS", "Situation", "commitment", "disposition_counters",
+           "explain", "intent", "quantal_choice", "score_menu"]

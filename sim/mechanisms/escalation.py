@@ -7,8 +7,17 @@ losses, trade interdependence, mediation), on top of a base drift. The chance of
 negative drive, one uniform draw per dyad and day. An agreement caps the rung of the dyads its
 ceasefire covers.
 
+Incidents (``incidents``): where the two sides' forces are in contact, a dyad at a hostile
+rung short of fighting (from ``incident_from`` up to ``armed_from``) has a daily chance
+``incident_rate`` of an incident that neither side chose: a clash at the line puts the dyad on
+the first armed rung that day, and from there the ladder's own drive decides whether it
+settles back or climbs (Posen 1991 on inadvertent escalation; Schelling 1960/1966, the
+"threat that leaves something to chance").
+
 References:
     Kahn, H. (1965). On Escalation: Metaphors and Scenarios (the ladder).
+    Posen, B. (1991). Inadvertent Escalation: Conventional War and Nuclear Risks.
+    Schelling, T. C. (1960). The Strategy of Conflict, ch. 8.
     Richardson, L. F. (1960). Arms and Insecurity (reaction to the other's hostility,
     fatigue, grievance).
 """
@@ -123,3 +132,44 @@ def step(rung, drive_, keys, day, stream, cap, n_rungs, rate_up, rate_down):
                 new = min(min(max(rung[r, i, j] + move, 0), n_rungs - 1), cap[r, i, j])
                 rung[r, i, j] = new
                 rung[r, j, i] = new
+
+
+@helper
+def incidents(rung, contact, keys, day, stream, cap, incident_from, armed_from, rate, count):
+    """Incidents nobody chose between forces in contact, in place.
+
+    A dyad whose forces are in contact (``contact``) and whose rung is in
+    ``[incident_from, armed_from)`` has an incident with chance ``rate`` a day (uniform
+    ``i * A + j`` of the incidents stream): its rung becomes ``armed_from`` unless a
+    ceasefire caps it lower, and ``count`` adds one. Dyads at peace below ``incident_from``,
+    and dyads already fighting, have none.
+
+    Args:
+        rung: ``(R, A, A)`` int rungs (symmetric), updated in place.
+        contact: ``(A, A)`` bool: forces in contact.
+        keys: ``(R,)`` replication keys.
+        day: Today.
+        stream: The incidents stream.
+        cap: ``(R, A, A)`` highest rung allowed (agreements' caps).
+        incident_from: Lowest rung with incidents (< 0: from the bottom).
+        armed_from: First armed rung.
+        rate: ``(P,)`` daily chance of an incident.
+        count: ``(R, A, A)`` int incidents so far, updated in place.
+    """
+    n = rung.shape[1]
+    for r in range(rung.shape[0]):
+        q = pick(rate.shape[0], r)
+        if rate[q] <= 0.0:
+            continue
+        key = stream_key(keys[r], day, stream)
+        for i in range(n):
+            for j in range(i + 1, n):
+                level = rung[r, i, j]
+                if (not contact[i, j] or level < incident_from or level >= armed_from
+                        or cap[r, i, j] < armed_from):
+                    continue
+                if uniform_at(key, i * n + j) < rate[q]:
+                    rung[r, i, j] = armed_from
+                    rung[r, j, i] = armed_from
+                    count[r, i, j] += 1
+                    count[r, j, i] += 1

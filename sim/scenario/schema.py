@@ -188,6 +188,13 @@ class Action(Strict):
     gate: Identifier | None = Field(None, description="Gate opened or closed.")
     deal: Identifier | None = Field(None, description="Deal proposed (negotiate).")
     cost: NonNegative = Field(0.0, description="Fixed utility cost of choosing this action.")
+    to_rung: Identifier | None = Field(
+        None, description="attack only: a deliberate offensive or air campaign, which puts "
+        "the dyad on this rung (at or above armed_from) the day it is launched instead of "
+        "letting the ladder climb a rung at a time; the attack is scored at that rung's "
+        "intensity and escalation. Default: an attack fights at the first armed rung's "
+        "intensity and the ladder moves with its drive."
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> Action:
@@ -210,6 +217,8 @@ class Action(Strict):
         if self.verb != "air_support" and (self.client is not None or self.blame is not None):
             raise ValueError(f"'client' and 'blame' go with verb 'air_support' only, not "
                              f"'{self.verb}'")
+        if self.to_rung is not None and self.verb != "attack":
+            raise ValueError(f"'to_rung' goes with verb 'attack' only, not '{self.verb}'")
         if self.verb == "air_support" and self.client == self.target:
             raise ValueError(f"air_support backs a client against someone else: client and "
                              f"target are both '{self.client}'")
@@ -294,6 +303,11 @@ class Relation(Strict):
         "lowest): the ladder's base drift pulls down above it and up below it, so a standing "
         "rivalry stays at 'tension' rather than drifting to the bottom."
     )
+    contact: bool | None = Field(
+        None, description="Whether the two sides' forces are in contact, so that incidents "
+        "can happen between them (ladder.incident_rate). Default: both have ground forces "
+        "in the theatre (capabilities.ground > 0)."
+    )
 
 
 class Institution(Strict):
@@ -337,6 +351,22 @@ class Ladder(Strict):
     mediation: NonNegative = Field(1.0, description="Drive removed per unit of mediation.")
     rate_up: Probability = Field(0.25, description="Daily chance of a step up at unit drive.")
     rate_down: Probability = Field(0.15, description="Daily chance of a step down at unit drive.")
+    incident_rate: Probability = Field(
+        0.015, description="Daily chance of an incident nobody chose (a clash, a scuffle, a "
+        "shot across a line) on a dyad whose forces are in contact at a hostile rung; an "
+        "incident puts the dyad on the first armed rung that day (Posen 1991; Schelling's "
+        "threat that leaves something to chance). Default: about one incident per two months "
+        "face to face, an assumption (see docs/ODD.md, M3)."
+    )
+    upkeep: NonNegative = Field(
+        1.0, description="Daily cost of a standoff: a side not fighting pays upkeep x its "
+        "war_cost x the severity of its most severe rung (mobilised forces held at a "
+        "militarised rung; Slantchev 2005), so a deal that lowers the rung saves it."
+    )
+    incident_from: Identifier | None = Field(
+        None, description="Lowest rung at which forces in contact have incidents (default: "
+        "the rung just below armed_from); below it, and at armed rungs, none."
+    )
 
 
 class Effects(Strict):
@@ -623,6 +653,11 @@ class Bargaining(Strict):
     cooling_off: Annotated[int, Field(ge=0, le=365)] = Field(
         14, description="Days after a breakdown before the same deal can form again."
     )
+    talks: Annotated[int, Field(ge=0, le=365)] = Field(
+        3, description="Days of talks between a deal's first proposal and the first day it "
+        "can be signed: convening, drafts and each side's authority to sign take time "
+        "(Pillar 1983), so no deal is signed the day it is first put on the table."
+    )
     weariness_days: Positive = Field(
         30.0, description="Days at war that weigh as much war weariness as e-fold own losses "
         "(one loss unit's worth); also the lag, in days, with which weariness follows losses "
@@ -674,6 +709,25 @@ class Decisions(Strict):
     )
     concession: NonNegative = Field(
         0.5, description="Standing lost by conceding, per unit of domestic pressure."
+    )
+    nesting: Annotated[float, _Number, Field(gt=0.0, le=1.0)] = Field(
+        0.5, allow_inf_nan=False, description="Dissimilarity of the acts within a track's "
+        "nested logit (McFadden 1978): each day an actor first chooses whether to act, then "
+        "which act, so an entry worth nothing does not take probability from entries worth "
+        "more; 1 is the plain multinomial logit of model v2."
+    )
+    entrapment: NonNegative = Field(
+        0.5, description="Escalation risk a patron takes on by granting an asset to a client "
+        "in a crisis: this share of the severity of the client's most severe dyad with "
+        "anyone else, weighed as the patron's own escalation risk (Snyder 1984: entrapment; "
+        "the abandonment it risks by refusing is the request's weight, request_weight)."
+    )
+    reciprocity: NonNegative = Field(
+        1.0, description="Value of answering an attack not yet answered, whatever the losses "
+        "it caused, at no domestic pressure (doubled at full pressure); fades as the attack "
+        "recedes and is spent by striking back. A deal that bars the answer costs a party "
+        "what it gives up (Sartori 2005; Weisiger & Yarhi-Milo 2015: the cost of being seen "
+        "not to answer)."
     )
     request_weight: NonNegative = Field(
         0.5, description="Ties value of honouring a partner's open request."
@@ -903,6 +957,12 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
             in_bloc.setdefault(m, key)
     out += need("rung", rungs, s.ladder.armed_from, "ladder.armed_from")
     out += need("rung", rungs, s.ladder.war_from, "ladder.war_from")
+    out += need("rung", rungs, s.ladder.incident_from, "ladder.incident_from")
+    if (s.ladder.incident_from in rungs and s.ladder.armed_from in rungs
+            and rungs.index(s.ladder.incident_from) >= rungs.index(s.ladder.armed_from)):
+        out.append(("ladder.incident_from", f"rung '{s.ladder.incident_from}' is not below "
+                    f"armed_from '{s.ladder.armed_from}'; incidents happen at hostile rungs "
+                    "short of fighting"))
     for aid, actor in s.actors.items():
         menu: dict[tuple, int] = {}
         for i, act in enumerate(actor.actions):
@@ -922,6 +982,11 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
                                 f"'{asset.holder or asset.owner}'; only its holder activates it"))
             out += need("gate", gates, act.gate, f"{p}.gate")
             out += need("deal", deals, act.deal, f"{p}.deal")
+            out += need("rung", rungs, act.to_rung, f"{p}.to_rung")
+            if (act.to_rung in rungs and s.ladder.armed_from in rungs
+                    and rungs.index(act.to_rung) < rungs.index(s.ladder.armed_from)):
+                out.append((f"{p}.to_rung", f"rung '{act.to_rung}' is below armed_from "
+                            f"'{s.ladder.armed_from}'; an offensive starts fighting"))
             if act.gate in gates and s.refugees.gates[act.gate].owner != aid:
                 out.append((f"{p}.gate", f"gate '{act.gate}' is owned by "
                             f"'{s.refugees.gates[act.gate].owner}', not '{aid}'"))
