@@ -13,10 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import RunInterruptedError, ScenarioError, SimError, UsageError
-
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
-
+from sim.arguments import int_between
+from sim.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RunInterruptedError,
+    ScenarioError,
+    SimError,
+    UsageError,
+)
 
 
 def _is_main(name: str) -> bool:
@@ -40,34 +46,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``, with a plain message."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
-
-    return parse
-
-
-def _int_between(minimum: int, maximum: int, why: str = ""):
-    """An argparse type: a whole number in ``minimum..maximum`` (``why``: the bound's source)."""
-    at_least = _int_at_least(minimum)
-
-    def parse(text: str) -> int:
-        value = at_least(text)
-        if value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum}{why}, not {value}")
-        return value
-
-    return parse
-
-
 def _run_setting(name: str, offset: int = 0):
     """An argparse type bounded like ``run.<name>`` in the schema (read there, not restated)."""
     from annotated_types import Ge, Gt, Le, Lt
@@ -80,11 +58,9 @@ def _run_setting(name: str, offset: int = 0):
             low = bound.ge if isinstance(bound, Ge) else bound.gt + 1
         elif isinstance(bound, Le | Lt):
             high = bound.le if isinstance(bound, Le) else bound.lt - 1
-    return _int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
+    return int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
 MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
@@ -93,7 +69,7 @@ def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_he
     """Options shared by the commands that run the model (run, sweep, compare)."""
     parser.add_argument("--seed", type=_run_setting("seed"),
                         help="seed (default: the scenario's)")
-    parser.add_argument("--workers", type=_int_between(1, MAX_WORKERS),
+    parser.add_argument("--workers", type=int_between(1, MAX_WORKERS),
                         help="local worker processes (default: all cores)")
     parser.add_argument("--batch-size", type=_run_setting("batch_size"),
                         help="replications stepped in lockstep per batch")
@@ -187,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1: this machine only)")
-    app.add_argument("--port", type=_int_between(0, 65535), default=8765,
+    app.add_argument("--port", type=int_between(0, 65535), default=8765,
                      help="port (default 8765; 0 picks a free one)")
     return parser
 

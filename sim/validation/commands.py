@@ -8,21 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.errors import UsageError
-
-
-def _positive_int(text: str) -> int:
-    from sim.cli import _positive_int as parse
-
-    return parse(text)
-
-
-def _non_negative_int(text: str) -> int:
-    from sim.cli import _non_negative_int as parse
-
-    return parse(text)
-
-EXIT_OK = 0
+from sim.arguments import non_negative_int, positive_int
+from sim.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
 def add_parsers(sub) -> None:
@@ -37,13 +24,13 @@ def add_parsers(sub) -> None:
     val.add_argument("--library", type=Path, default=Path("scenarios/library"),
                      help="folder of scenarios with *.observations.yaml (default "
                      "scenarios/library)")
-    val.add_argument("--runs", type=_positive_int, default=1000,
+    val.add_argument("--runs", type=positive_int, default=1000,
                      help="runs per crisis (default 1000)")
-    val.add_argument("--seed", type=_non_negative_int,
+    val.add_argument("--seed", type=non_negative_int,
                      help="seed for every crisis (default: each scenario's own)")
     val.add_argument("--out", type=Path, default=Path("outputs/validation"),
                      help="output folder (default outputs/validation)")
-    val.add_argument("--workers", type=_positive_int, help="local worker processes")
+    val.add_argument("--workers", type=positive_int, help="local worker processes")
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
@@ -55,18 +42,18 @@ def add_parsers(sub) -> None:
     cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
     cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
                      "splits calibration from scoring)")
-    cal.add_argument("--simulations", type=_positive_int, default=100_000,
+    cal.add_argument("--simulations", type=positive_int, default=100_000,
                      help="simulation budget (default 100000)")
-    cal.add_argument("--population", type=_positive_int, default=1000,
+    cal.add_argument("--population", type=positive_int, default=1000,
                      help="particles accepted per ABC-SMC generation, at least (default 1000)")
-    cal.add_argument("--batch", type=_positive_int, default=20_000,
+    cal.add_argument("--batch", type=positive_int, default=20_000,
                      help="at most this many simulations per lockstep batch; a generation is "
                      "one batch when not larger (default 20000; results do not depend on it)")
-    cal.add_argument("--generations", type=_positive_int, default=10,
+    cal.add_argument("--generations", type=positive_int, default=10,
                      help="at most this many ABC-SMC generations (default 10)")
     cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
                      help="stop once the tolerance is down to EPS (default 0)")
-    cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--seed", type=non_negative_int, help="seed (default: the scenario's)")
     cal.add_argument("--out", type=Path, help="output folder (default "
                      "outputs/<scenario>-calibration); an unfinished calibration there is "
                      "resumed")
@@ -138,8 +125,6 @@ def _calibrate(args: argparse.Namespace) -> int:
                       seed=args.seed, progress=progress)
     except KeyboardInterrupt:
         import shlex
-
-        from sim.cli import EXIT_INTERRUPTED
 
         print(f"\ninterrupted: the generations finished so far are saved in {out}/generations"
               f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
