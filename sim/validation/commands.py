@@ -150,7 +150,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     """The per-run values ``sim run --uncertain`` or ``--posterior`` asks for (or None)."""
-    from sim.validation.uncertain import posterior_set, uncertain_set
+    from sim.execution.variation import posterior_set, uncertain_set
 
     if args.uncertain and args.posterior is not None:
         raise UsageError("--uncertain and --posterior exclude each other: draw from the "
@@ -162,7 +162,9 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     if args.uncertain:
         return uncertain_set(loaded, seed, runs)
     if args.posterior is not None:
-        return posterior_set(loaded, args.posterior, seed, runs)
+        from sim.validation.calibrate import read_posterior
+
+        return posterior_set(loaded, args.posterior, seed, runs, read_posterior(args.posterior))
     return None
 
 
