@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.arguments import int_between
+from sim.arguments import int_between, run_setting
 from sim.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -46,32 +46,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def _run_setting(name: str, offset: int = 0):
-    """An argparse type bounded like ``run.<name>`` in the schema (read there, not restated)."""
-    from annotated_types import Ge, Gt, Le, Lt
-
-    from sim.scenario.schema import RunSettings
-
-    low, high = 0, None
-    for bound in RunSettings.model_fields[name].metadata:
-        if isinstance(bound, Ge | Gt):
-            low = bound.ge if isinstance(bound, Ge) else bound.gt + 1
-        elif isinstance(bound, Le | Lt):
-            high = bound.le if isinstance(bound, Le) else bound.lt - 1
-    return int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
-
-
 MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
 def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_help: str,
                        scheduler: bool = True) -> None:
     """Options shared by the commands that run the model (run, sweep, compare)."""
-    parser.add_argument("--seed", type=_run_setting("seed"),
+    parser.add_argument("--seed", type=run_setting("seed"),
                         help="seed (default: the scenario's)")
     parser.add_argument("--workers", type=int_between(1, MAX_WORKERS),
                         help="local worker processes (default: all cores)")
-    parser.add_argument("--batch-size", type=_run_setting("batch_size"),
+    parser.add_argument("--batch-size", type=run_setting("batch_size"),
                         help="replications stepped in lockstep per batch")
     parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -99,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
     run.add_argument("file", type=Path, help="scenario YAML")
-    run.add_argument("--runs", type=_run_setting("runs"),
+    run.add_argument("--runs", type=run_setting("runs"),
                      help="replications (default: the scenario's)")
-    run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
+    run.add_argument("--replay", type=run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
     run.add_argument("--uncertain", action="store_true",
                      help="draw each run's uncertain values (range:/prior:) from their priors")
@@ -116,10 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep file (YAML) with design, points, reps and parameters")
     sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
                        help="design (default lhs)")
-    sweep.add_argument("--points", type=_run_setting("runs"),
+    sweep.add_argument("--points", type=run_setting("runs"),
                        help="lhs: points; grid: levels per range; sobol: base samples (power "
                        "of 2); morris: trajectories (default 100)")
-    sweep.add_argument("--reps", type=_run_setting("runs"),
+    sweep.add_argument("--reps", type=run_setting("runs"),
                        help="replications per point (default 50)")
     sweep.add_argument("--param", dest="params", action="append", default=[],
                        metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
@@ -128,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
                           "(the first is the reference)")
     comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
-    comp.add_argument("--runs", type=_run_setting("runs"), help="runs per scenario (default: the "
+    comp.add_argument("--runs", type=run_setting("runs"), help="runs per scenario (default: the "
                       "first scenario's)")
     _execution_options(comp, "outputs/compare-<first scenario>/",
                        "override a value in every scenario", scheduler=False)
