@@ -316,7 +316,7 @@ class ABCSMC:
         priors: One prior per uncertain value.
         simulator: Has ``run(values (K, J), progress) -> distances (K,)`` and ``seconds``
             (time spent simulating); simulation ``i`` must depend only on its values and on
-            how many simulations came before it (``BatchedSimulator``).
+            how many simulations came before it (``sim.validation.calibrate.BatchedSimulator``).
         settings: Population, budget, generations, tolerance floor, seed.
     """
 
