@@ -3,7 +3,8 @@
 Data flows one way: ``sim.scenario`` (schema, loading) -> ``sim.world`` (compiled arrays) ->
 ``sim.model`` (the Mesa model stepping ``sim.mechanisms``) -> ``sim.outcomes`` (indicators and
 outcome flags per run) -> ``sim.execution`` (batches, executors, storage) -> ``sim.analysis``
-(probabilities, intervals, quantiles) -> ``sim.cli``.
+(probabilities, intervals, quantiles) -> ``sim.cli``. Imports go down the layers written as
+import-linter contracts in pyproject.toml and checked by tests/test_layers.py (README, Layers).
 """
 
 from importlib.metadata import PackageNotFoundError, version

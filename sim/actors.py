@@ -10,7 +10,6 @@ is exposed here as properties, so the SolaraViz page and tests can read an actor
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -18,19 +17,19 @@ import numpy as np
 from sim.mechanisms.decisions import quantal_choice
 from sim.world import VERB
 
-if TYPE_CHECKING:
-    from sim.model import CrisisModel
-
 
 class StateActor(mesa.Agent):
     """A state in the crisis, stepping R replications at once.
 
     Args:
-        model: The model it belongs to.
+        model: The ``sim.model.CrisisModel`` it belongs to (its ``layout``, ``params``,
+            ``state`` and ``replications`` are read). Typed as Mesa's model: the crisis model
+            imports its actors, so naming it here would make the two modules import each
+            other.
         index: Its position in the model's actor arrays.
     """
 
-    def __init__(self, model: CrisisModel, index: int) -> None:
+    def __init__(self, model: mesa.Model, index: int) -> None:
         super().__init__(model)
         layout = model.layout
         self.index = index

@@ -236,7 +236,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         out: Results folder (resumable after an interruption); None keeps results in memory.
         progress: Show a progress bar (a widget in Jupyter, a bar on a terminal).
         varied: Per-run values of uncertain assumptions (``sim run --uncertain`` /
-            ``--posterior``: ``sim.validation.uncertain.uncertain_set`` or ``posterior_set``).
+            ``--posterior``: ``sim.execution.variation.uncertain_set`` or ``posterior_set``).
 
     Returns:
         The ensemble: ``.outcomes``, ``.indicators`` and ``.runs`` tables, ``.figure()``.

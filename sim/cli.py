@@ -13,10 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import RunInterruptedError, ScenarioError, SimError, UsageError
-
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
-
+from sim.arguments import int_between, run_setting
+from sim.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RunInterruptedError,
+    ScenarioError,
+    SimError,
+    UsageError,
+)
 
 
 def _is_main(name: str) -> bool:
@@ -40,62 +46,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``, with a plain message."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
-
-    return parse
-
-
-def _int_between(minimum: int, maximum: int, why: str = ""):
-    """An argparse type: a whole number in ``minimum..maximum`` (``why``: the bound's source)."""
-    at_least = _int_at_least(minimum)
-
-    def parse(text: str) -> int:
-        value = at_least(text)
-        if value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum}{why}, not {value}")
-        return value
-
-    return parse
-
-
-def _run_setting(name: str, offset: int = 0):
-    """An argparse type bounded like ``run.<name>`` in the schema (read there, not restated)."""
-    from annotated_types import Ge, Gt, Le, Lt
-
-    from sim.scenario.schema import RunSettings
-
-    low, high = 0, None
-    for bound in RunSettings.model_fields[name].metadata:
-        if isinstance(bound, Ge | Gt):
-            low = bound.ge if isinstance(bound, Ge) else bound.gt + 1
-        elif isinstance(bound, Le | Lt):
-            high = bound.le if isinstance(bound, Le) else bound.lt - 1
-    return _int_between(low, high + offset, f" (run.{name}'s bound in the schema)")
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
 MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
 def _execution_options(parser: argparse.ArgumentParser, out_default: str, set_help: str,
                        scheduler: bool = True) -> None:
     """Options shared by the commands that run the model (run, sweep, compare)."""
-    parser.add_argument("--seed", type=_run_setting("seed"),
+    parser.add_argument("--seed", type=run_setting("seed"),
                         help="seed (default: the scenario's)")
-    parser.add_argument("--workers", type=_int_between(1, MAX_WORKERS),
+    parser.add_argument("--workers", type=int_between(1, MAX_WORKERS),
                         help="local worker processes (default: all cores)")
-    parser.add_argument("--batch-size", type=_run_setting("batch_size"),
+    parser.add_argument("--batch-size", type=run_setting("batch_size"),
                         help="replications stepped in lockstep per batch")
     parser.add_argument("--out", type=Path, help=f"output folder (default: {out_default})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -123,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an ensemble and print outcome probabilities")
     run.add_argument("file", type=Path, help="scenario YAML")
-    run.add_argument("--runs", type=_run_setting("runs"),
+    run.add_argument("--runs", type=run_setting("runs"),
                      help="replications (default: the scenario's)")
-    run.add_argument("--replay", type=_run_setting("runs", offset=-1), metavar="K",
+    run.add_argument("--replay", type=run_setting("runs", offset=-1), metavar="K",
                      help="re-run replication K alone; write its trajectory and event log")
     run.add_argument("--uncertain", action="store_true",
                      help="draw each run's uncertain values (range:/prior:) from their priors "
@@ -144,10 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep file (YAML) with design, points, reps and parameters")
     sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
                        help="design (default lhs)")
-    sweep.add_argument("--points", type=_run_setting("runs"),
+    sweep.add_argument("--points", type=run_setting("runs"),
                        help="lhs: points; grid: levels per range; sobol: base samples (power "
                        "of 2); morris: trajectories (default 100)")
-    sweep.add_argument("--reps", type=_run_setting("runs"),
+    sweep.add_argument("--reps", type=run_setting("runs"),
                        help="replications per point (default 50)")
     sweep.add_argument("--param", dest="params", action="append", default=[],
                        metavar="PATH=LOW:HIGH|V1,V2", help="a swept value (repeatable)")
@@ -156,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="compare scenarios with common random numbers "
                           "(the first is the reference)")
     comp.add_argument("files", type=Path, nargs="+", help="scenario YAMLs, baseline first")
-    comp.add_argument("--runs", type=_run_setting("runs"), help="runs per scenario (default: the "
+    comp.add_argument("--runs", type=run_setting("runs"), help="runs per scenario (default: the "
                       "first scenario's)")
     _execution_options(comp, "outputs/compare-<first scenario>/",
                        "override a value in every scenario", scheduler=False)
@@ -191,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scenario YAML to open first (default scenarios/idlib_2020.yaml)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1: this machine only)")
-    app.add_argument("--port", type=_int_between(0, 65535), default=8765,
+    app.add_argument("--port", type=int_between(0, 65535), default=8765,
                      help="port (default 8765; 0 picks a free one)")
     return parser
 

@@ -1,9 +1,17 @@
-"""Typed errors. The CLI turns them into one message per problem and exit code 2."""
+"""Typed errors and exit codes. The CLI turns errors into one message per problem and exit 2.
+
+The exit codes live here, below every command (``sim.cli`` and ``sim.validation.commands``
+both return them), so that no command module imports another for a constant.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+#: Exit codes of the ``sim`` commands: success; a problem the user can fix (a ``SimError``,
+#: a bad argument); stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
 
 @dataclass(frozen=True)

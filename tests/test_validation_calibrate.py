@@ -15,7 +15,8 @@ from sim.cli import main
 from sim.errors import UsageError
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Prior
-from sim.validation.calibrate import ABCSMC, Settings, calibrate, prior_logpdf, read_posterior
+from sim.validation.abc_smc import ABCSMC, Settings, prior_logpdf
+from sim.validation.calibrate import calibrate, read_posterior
 from sim.validation.observations import load_observations
 from tests.conftest import FICTIONAL, SCENARIOS
 

@@ -10,9 +10,9 @@ import pytest
 
 from sim.cli import main
 from sim.errors import ScenarioError, UsageError
+from sim.execution import variation as uncertain
 from sim.execution.ensemble import run_ensemble
 from sim.scenario.loader import load_scenario
-from sim.validation import uncertain
 from tests.conftest import FICTIONAL
 
 POINT = "rationality: {value: 8.0, assumption: \"invented\"}"

@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.errors import UsageError
 from sim.execution.trajectories import BatchCounts, Binning, ensemble_edges
+from sim.execution.variation import varied_columns, varied_params
 from sim.model import CrisisModel, series_names
 from sim.outcomes import evaluate_outcomes, indicators
 from sim.scenario.loader import LoadedScenario, load_data
@@ -42,7 +43,7 @@ class BatchTask:
         binned: Return the daily series as counts for the trajectory histogram instead of
             every value (an ensemble written to disk needs only the histogram).
         varied: For ``sim run --uncertain`` / ``--posterior``: per-run values of some scenario
-            paths (``sim.validation.uncertain.VariedSet.task_field``); run ``i`` keeps
+            paths (``sim.execution.variation.VariedSet.task_field``); run ``i`` keeps
             replication ``i``'s random numbers and gets its own parameter vector.
     """
 
@@ -149,9 +150,7 @@ def run_batch(task: BatchTask) -> BatchResult:
     else:
         params = None
         if task.varied:  # uncertain values: one parameter vector per run
-            from sim.validation.uncertain import varied_params
-
-            params = varied_params(task, world)
+            params = varied_params(task.varied, task.scenario, _frozen(task))
         model = CrisisModel(loaded, world=world, replications=rows, seed=task.seed,
                             params=params,
                             trajectory=_trajectory_buffer(world, rows.size) if task.binned
@@ -160,9 +159,7 @@ def run_batch(task: BatchTask) -> BatchResult:
     columns = collect_rows(model, loaded)
     columns["run"] = rows
     if task.varied:
-        from sim.validation.uncertain import varied_columns
-
-        columns.update(varied_columns(task))
+        columns.update(varied_columns(task.varied))
     if task.reps:
         values = dict(task.points)
         columns = {"run": rows, "point": point, "rep": rep,

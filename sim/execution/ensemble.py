@@ -164,7 +164,7 @@ def run_ensemble(
         out_dir: Where to write results (resumable); None keeps them in memory only.
         progress: Show a progress bar on a terminal.
         varied: Per-run values of uncertain assumptions (``sim run --uncertain`` or
-            ``--posterior``: a ``sim.validation.uncertain.VariedSet`` for these runs).
+            ``--posterior``: a ``sim.execution.variation.VariedSet`` for these runs).
 
     Raises:
         RunInterruptedError: On Ctrl-C, after saving finished batches.

@@ -37,7 +37,8 @@ from sim.execution.ensemble import (
 from sim.execution.executors import default_workers
 from sim.execution.outdir import release_folder, remove_parts, writing_results
 from sim.execution.storage import Staging, part_path, read_runs, write_json, write_parquet
-from sim.scenario.loader import LoadedScenario, check_override_path, parse_path
+from sim.execution.variation import check_parameters
+from sim.scenario.loader import LoadedScenario
 
 
 @dataclass
@@ -58,23 +59,6 @@ class SweepResult:
         if self._columns is None and self.out_dir is not None:
             self._columns = read_runs(self.out_dir / "sweep.parquet")
         return self._columns
-
-
-def check_parameters(loaded: LoadedScenario, design: Design) -> None:
-    """Every swept path must exist and hold a number, and not be a run setting."""
-    full = loaded.spec.model_dump(by_alias=True)  # every value, defaults included
-    for p in design.parameters:
-        key = parse_path(p.path)
-        why = check_override_path(loaded.data, key)
-        if why:
-            raise UsageError(f"--param {p.path}: {why}")
-        if key[0] == "run":
-            raise UsageError(f"--param {p.path}: run settings cannot be swept")
-        node = full
-        for part in key:
-            node = node[part] if isinstance(node, dict | list) else None
-        if isinstance(node, bool) or not isinstance(node, int | float):
-            raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
 
 
 def run_sweep(

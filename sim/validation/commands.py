@@ -8,21 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.errors import UsageError
-
-
-def _positive_int(text: str) -> int:
-    from sim.cli import _positive_int as parse
-
-    return parse(text)
-
-
-def _non_negative_int(text: str) -> int:
-    from sim.cli import _non_negative_int as parse
-
-    return parse(text)
-
-EXIT_OK = 0
+from sim.arguments import non_negative_int, positive_int
+from sim.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
 def add_parsers(sub) -> None:
@@ -37,13 +24,13 @@ def add_parsers(sub) -> None:
     val.add_argument("--library", type=Path, default=Path("scenarios/library"),
                      help="folder of scenarios with *.observations.yaml (default "
                      "scenarios/library)")
-    val.add_argument("--runs", type=_positive_int, default=1000,
+    val.add_argument("--runs", type=positive_int, default=1000,
                      help="runs per crisis (default 1000)")
-    val.add_argument("--seed", type=_non_negative_int,
+    val.add_argument("--seed", type=non_negative_int,
                      help="seed for every crisis (default: each scenario's own)")
     val.add_argument("--out", type=Path, default=Path("outputs/validation"),
                      help="output folder (default outputs/validation)")
-    val.add_argument("--workers", type=_positive_int, help="local worker processes")
+    val.add_argument("--workers", type=positive_int, help="local worker processes")
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
@@ -62,18 +49,18 @@ def add_parsers(sub) -> None:
     cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
     cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
                      "splits calibration from scoring)")
-    cal.add_argument("--simulations", type=_positive_int, default=100_000,
+    cal.add_argument("--simulations", type=positive_int, default=100_000,
                      help="simulation budget (default 100000)")
-    cal.add_argument("--population", type=_positive_int, default=1000,
+    cal.add_argument("--population", type=positive_int, default=1000,
                      help="particles accepted per ABC-SMC generation, at least (default 1000)")
-    cal.add_argument("--batch", type=_positive_int, default=20_000,
+    cal.add_argument("--batch", type=positive_int, default=20_000,
                      help="at most this many simulations per lockstep batch; a generation is "
                      "one batch when not larger (default 20000; results do not depend on it)")
-    cal.add_argument("--generations", type=_positive_int, default=10,
+    cal.add_argument("--generations", type=positive_int, default=10,
                      help="at most this many ABC-SMC generations (default 10)")
     cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
                      help="stop once the tolerance is down to EPS (default 0)")
-    cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--seed", type=non_negative_int, help="seed (default: the scenario's)")
     cal.add_argument("--out", type=Path, help="output folder (default "
                      "outputs/<scenario>-calibration); an unfinished calibration there is "
                      "resumed")
@@ -170,8 +157,6 @@ def _calibrate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         import shlex
 
-        from sim.cli import EXIT_INTERRUPTED
-
         print(f"\ninterrupted: the generations finished so far are saved in {out}/generations"
               f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
               file=sys.stderr)
@@ -196,7 +181,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     """The per-run values ``sim run --uncertain`` or ``--posterior`` asks for (or None)."""
-    from sim.validation.uncertain import posterior_set, uncertain_set
+    from sim.execution.variation import posterior_set, uncertain_set
 
     point = getattr(args, "point", False)
     if args.uncertain and args.posterior is not None:
@@ -220,7 +205,9 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     if args.uncertain or priors:
         return uncertain_set(loaded, seed, runs)
     if args.posterior is not None:
-        return posterior_set(loaded, args.posterior, seed, runs)
+        from sim.validation.calibrate import read_posterior
+
+        return posterior_set(loaded, args.posterior, seed, runs, read_posterior(args.posterior))
     return None
 
 

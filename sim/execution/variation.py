@@ -1,4 +1,15 @@
-"""Uncertain assumptions: per-run values drawn from ranges and priors, or from a posterior.
+"""Per-run parameter variation: uncertain draws, posterior samples, checks of swept values.
+
+Three things give the runs of one experiment different parameters, and all reach the engine
+the same way, as per-replication parameter vectors (``Params`` stacked along the replication
+axis), so the lockstep batch never compiles a scenario per run:
+
+* a sweep's design points (``sim sweep``; the points come from ``sim.design``, and a batch
+  compiles each point once: ``sim.execution.batches.point_params``), whose paths
+  ``check_parameters`` checks;
+* draws of the scenario's uncertain values from their priors (``sim run --uncertain``);
+* samples of a calibrated posterior (``sim run --posterior``; ``sim.validation.calibrate``
+  writes and reads the file, this module resamples it), and the proposals of a calibration.
 
 A scenario value written ``{value: 0.02, range: [0.005, 0.05]}`` or ``{value: 0.02, prior:
 {dist: lognormal, median: 0.02, sigma: 0.5}}`` is *uncertain* (the loader keeps its point value
@@ -11,16 +22,18 @@ Draws are reproducible and batch-independent: run ``r``'s draws are inverse-CDF 
 uniforms keyed by (seed, r, day 0, ``Stream.PARAMETERS``) from the project's counter-based
 generator, so they depend only on the seed and the run index.
 
-The runs' parameters reach the engine as per-replication parameter vectors, as a sweep's
-design points do. Compiling a scenario per run (validation and compilation, ~30 ms) would
-cost more than simulating it (~0.5 ms), so each uncertain value's effect on the compiled
-``Params`` is probed once per process: the scenario is compiled at two points of the value's
-range (and once more with every value moved at once); when the arrays move affinely with the
-values (the usual case: a value is copied or scaled into its array) a run's parameters are the
-point scenario's plus the values' offsets times those slopes, exactly; otherwise (a value
-that is normalised, as interest weights are, or an integer) each run is compiled on its own.
+Compiling a scenario per run (validation and compilation, ~30 ms) would cost more than
+simulating it (~0.5 ms), so each varied value's effect on the compiled ``Params`` is probed
+once per process: the scenario is compiled at two points of the value's range (and once more
+with every value moved at once); when the arrays move affinely with the values (the usual
+case: a value is copied or scaled into its array) a run's parameters are the point scenario's
+plus the values' offsets times those slopes, exactly; otherwise (a value that is normalised,
+as interest weights are, or an integer) each run is compiled on its own (``params_for``).
 Only values a sweep could vary may be uncertain: numbers that are parameters, not run
 settings, dates or anything that changes the model's structure.
+
+Execution uses this module (``batches``, ``ensemble``, ``sweep``) and validation builds on it
+(calibration); it imports neither.
 """
 
 from __future__ import annotations
@@ -37,7 +50,13 @@ import numpy as np
 
 from sim.errors import ScenarioError, UsageError
 from sim.rng import CounterRNG, Stream
-from sim.scenario.loader import LoadedScenario, format_path, load_data, parse_path
+from sim.scenario.loader import (
+    LoadedScenario,
+    check_override_path,
+    format_path,
+    load_data,
+    parse_path,
+)
 from sim.scenario.schema import Prior
 from sim.world import Params, World, compile_scenario
 
@@ -121,7 +140,7 @@ def uncertain_set(loaded: LoadedScenario, seed: int, runs: int) -> VariedSet:
     keys = sorted(loaded.uncertain, key=format_path)
     paths = tuple(format_path(k) for k in keys)
     priors = [loaded.uncertain[k] for k in keys]
-    integer = tuple(isinstance(_point_value(loaded, p), int) for p in paths)
+    integer = integer_paths(loaded, paths)
     u = run_uniforms(seed, np.arange(runs), len(paths))
     values = np.column_stack([prior_ppf(pr, u[:, j]) for j, pr in enumerate(priors)])
     values = _rounded(values, integer)
@@ -145,15 +164,21 @@ def _rounded(values: np.ndarray, integer: tuple[bool, ...]) -> np.ndarray:
     return values
 
 
-def posterior_set(loaded: LoadedScenario, posterior: Path, seed: int, runs: int) -> VariedSet:
+def posterior_set(loaded: LoadedScenario, posterior: Path, seed: int, runs: int,
+                  post: dict) -> VariedSet:
     """Every run's values resampled from a posterior file (``sim run --posterior``).
 
     Run ``r`` takes the sample whose cumulative weight first exceeds its uniform of the
     parameter stream: weighted resampling, reproducible and batch-independent.
-    """
-    from sim.validation.calibrate import read_posterior
 
-    post = read_posterior(posterior)
+    Args:
+        loaded: The scenario the runs simulate.
+        posterior: The file, named in messages and in the manifest.
+        seed: The ensemble's seed.
+        runs: How many runs.
+        post: Its contents as ``sim.validation.calibrate.read_posterior`` returns them (the
+            reader lives with the writer, in validation; this module only resamples).
+    """
     paths = tuple(post["parameters"])
     samples = np.asarray(post["samples"], float)
     weights = np.asarray(post["weights"], float)
@@ -171,6 +196,28 @@ def posterior_set(loaded: LoadedScenario, posterior: Path, seed: int, runs: int)
     return varied
 
 
+def check_parameters(loaded: LoadedScenario, design) -> None:
+    """Every swept path must exist and hold a number, and not be a run setting.
+
+    Args:
+        loaded: The scenario.
+        design: The ``sim.design.Design`` whose parameters' paths are checked.
+    """
+    full = loaded.spec.model_dump(by_alias=True)  # every value, defaults included
+    for p in design.parameters:
+        key = parse_path(p.path)
+        why = check_override_path(loaded.data, key)
+        if why:
+            raise UsageError(f"--param {p.path}: {why}")
+        if key[0] == "run":
+            raise UsageError(f"--param {p.path}: run settings cannot be swept")
+        node = full
+        for part in key:
+            node = node[part] if isinstance(node, dict | list) else None
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
+
+
 def check_varied(loaded: LoadedScenario, varied: VariedSet) -> None:
     """Refuse values a sweep could not vary, and draws outside the schema's bounds.
 
@@ -178,7 +225,6 @@ def check_varied(loaded: LoadedScenario, varied: VariedSet) -> None:
     the smallest and largest value any run gets must validate.
     """
     from sim.design import Design, Parameter
-    from sim.execution.sweep import check_parameters
 
     params = tuple(Parameter(path=p, levels=(0.0,)) for p in varied.paths)
     check_parameters(loaded, Design("uncertain", params, np.zeros((1, len(params))), 0))
@@ -281,27 +327,60 @@ def _apply(mapping: _AffineMap, values: np.ndarray) -> Params:
     return Params(**out)
 
 
-def varied_params(task, world: World) -> Params:
-    """The per-run parameters of a batch whose task carries per-run values (``varied``)."""
-    from sim.execution.batches import _frozen
+def params_for(data: dict, frozen: str, paths: tuple[str, ...], probes: tuple,
+               values: np.ndarray) -> Params:
+    """Per-run parameters ``(R, ...)`` of a scenario whose ``paths`` take ``values`` ``(R, J)``.
 
-    paths, probes, _integer, rows = task.varied
-    values = np.array(rows, float).reshape(len(rows), len(paths))
-    mapping = _affine_map(_frozen(task), paths, probes)
+    By the affine map when the values act affinely (exact where verified, probed once per
+    process and cached), else by compiling each run's scenario (slower, always exact). Used
+    by the batches of ``sim run --uncertain``/``--posterior`` and by calibration.
+
+    Args:
+        data: The scenario's resolved data.
+        frozen: ``data`` as JSON (the cache key; key order kept).
+        paths: The varied scenario paths.
+        probes: Per path, the two values at which its effect is probed.
+        values: Each run's values.
+    """
+    mapping = _affine_map(frozen, paths, probes)
     if mapping is not None:
         return _apply(mapping, values)
-    data = task.scenario
     parts = []
     for row in values:  # not affine: compile each run's scenario (slower, always exact)
-        compiled = _compile_with(data, tuple(zip(paths, row, strict=True)))
+        # plain floats: numpy's repr ("np.float64(0.59)") is no value a scenario accepts
+        compiled = _compile_with(data, tuple((p, float(v)) for p, v in zip(paths, row,
+                                                                          strict=True)))
         if compiled is None:
-            raise UsageError(f"values {dict(zip(paths, row, strict=True))} do not validate")
+            shown = dict(zip(paths, np.asarray(row).tolist(), strict=True))
+            raise UsageError(f"values {shown} do not validate; narrow the ranges or priors of "
+                             "the uncertain values")
         parts.append(compiled.params)
     return Params.stack(parts, [1] * len(parts))
 
 
-def varied_columns(task) -> dict[str, np.ndarray]:
+def integer_paths(loaded: LoadedScenario, paths: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per path, whether the scenario holds an integer there (its draws are rounded)."""
+    return tuple(isinstance(_point_value(loaded, p), int) for p in paths)
+
+
+def _values(varied: tuple) -> tuple[tuple[str, ...], np.ndarray]:
+    paths, _probes, _integer, rows = varied
+    return paths, np.array(rows, float).reshape(len(rows), len(paths))
+
+
+def varied_params(varied: tuple, data: dict, frozen: str) -> Params:
+    """The per-run parameters of a batch whose task carries per-run values.
+
+    Args:
+        varied: The task's ``varied`` field (``VariedSet.task_field``).
+        data: The task's scenario data.
+        frozen: The same as JSON (the key of the probed map's cache).
+    """
+    paths, values = _values(varied)
+    return params_for(data, frozen, paths, varied[1], values)
+
+
+def varied_columns(varied: tuple) -> dict[str, np.ndarray]:
     """``param.<path>`` columns of a batch's runs (each run's values)."""
-    paths, _, _, rows = task.varied
-    values = np.array(rows, float).reshape(len(rows), len(paths))
+    paths, values = _values(varied)
     return {f"param.{p}": values[:, j] for j, p in enumerate(paths)}
