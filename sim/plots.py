@@ -30,9 +30,8 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
-from sim.errors import UsageError
 from sim.execution.outdir import read_json, read_results_yaml
-from sim.execution.storage import save_figure
+from sim.execution.storage import figures_folder, save_figure
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -684,11 +683,7 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
     never written through.
     """
     folder = Path(folder)
-    out = folder / "figures"
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and plot "
-                         "again")
-    out.mkdir(exist_ok=True)
+    out = figures_folder(folder)
     with plt.rc_context({"text.parse_math": False}):
         return _plot_folder(folder, out, formats)
 

@@ -39,8 +39,17 @@ def is_ours(folder: Path) -> bool:
                for name in (MARKER, IDENTITY))
 
 
-def claim_folder(out_dir: Path) -> None:
+def claim_folder(out_dir: Path, made_before_marker=None) -> None:
     """Create ``out_dir`` (or accept an empty folder or one of ours) and lock it for this run.
+
+    Every command that writes a folder of results claims it here (run, sweep, compare,
+    calibrate, validate), so none overwrites a ``calibration.json`` or ``skill.md`` of the
+    user's.
+
+    Args:
+        out_dir: The folder.
+        made_before_marker: Optional test that recognises a folder this command wrote before
+            it left a marker (its own files only); such a folder is marked and used.
 
     Raises:
         UsageError: The path is a file, a non-empty folder the tool did not make, not
@@ -55,16 +64,18 @@ def claim_folder(out_dir: Path) -> None:
             empty = next(out_dir.iterdir(), None) is None
         except OSError as exc:
             raise UsageError(f"cannot read output folder {out_dir}: {exc.strerror}") from None
-        if not empty and not is_ours(out_dir):
+        if not empty and not is_ours(out_dir) and not (
+                made_before_marker is not None and made_before_marker(out_dir)):
             raise UsageError(f"{out_dir} is a folder sim did not create and is not empty; "
                              "its files are left alone: choose a new or empty folder with "
                              "--out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         marker = out_dir / MARKER
-        if not marker.exists():
+        if not os.path.lexists(marker):  # never written through a planted symlink
             marker.write_text("This folder was created by crisis-sim (sim run, sweep, "
-                              "compare); sim may replace the files it wrote here.\n")
+                              "compare, calibrate, validate); sim may replace the files it "
+                              "wrote here.\n")
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
     lock_folder(out_dir)

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -33,23 +34,80 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it where the system says (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)  # elsewhere: set and restore (the only portable way to read it)
+    os.umask(old)
+    return old
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the file ``path`` will be: its old mode, else 0666 less the umask.
+
+    The mode of the regular file it replaces, else what ``open`` gives a new file.
+    ``mkstemp`` creates its files 0600 (right for a temporary, wrong for a result): renamed
+    into place, every JSON result and figure would be private, and a README written through
+    ``sim validate --readme`` would lose its mode.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return stat.S_IMODE(info.st_mode)
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def _temporary_beside(path: Path):
-    """``(binary file, its path)``, new in ``path``'s folder; removed if the block fails."""
+    """``(binary file, its path)``, new in ``path``'s folder; removed if the block fails.
+
+    The file is given the mode of the file it will replace (``_mode_for``) before anything
+    is written into it.
+    """
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), _mode_for(path))
             yield handle, Path(name)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
 
 
-def save_figure(fig, path: Path, fmt: str) -> None:
-    """``fig.savefig`` to ``path`` through a new temporary file and a rename (see above)."""
+def save_figure(fig, path: Path, fmt: str, dpi: float | None = None) -> None:
+    """``fig.savefig`` to ``path`` through a new temporary file and a rename (see above).
+
+    Every command that writes a figure writes it here (plot, discover, calibrate), so none
+    writes through a symlink a received folder planted at the figure's name.
+    """
+    extra = {} if dpi is None else {"dpi": dpi}
     with _temporary_beside(path) as (handle, tmp):
-        fig.savefig(handle, format=fmt, bbox_inches="tight")
+        fig.savefig(handle, format=fmt, bbox_inches="tight", **extra)
     os.replace(tmp, path)
+
+
+def figures_folder(folder: Path) -> Path:
+    """``folder/figures``, created if missing; refused if it is a symlink or a file.
+
+    Raises:
+        UsageError: ``figures`` is a symlink (a received folder's way to send the figures
+            elsewhere) or not a folder.
+    """
+    from sim.errors import UsageError
+
+    out = Path(folder) / "figures"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and run the "
+                         "command again")
+    out.mkdir(exist_ok=True)
+    return out
 
 
 def write_json(path: Path, data: object) -> None:

@@ -87,8 +87,15 @@ def _score(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import sys
 
-    from sim.validation.library import markdown_table, update_readme, validate_library
+    from sim.validation.library import (
+        markdown_table,
+        read_readme,
+        update_readme,
+        validate_library,
+    )
 
+    if args.readme is not None:
+        read_readme(args.readme)  # refused before any crisis runs, not after all of them
     def said(name: str, score: dict) -> None:
         s = score["summary"]
         brier = f"Brier {s['brier']:.3f}" if "brier" in s else "no events"
