@@ -253,17 +253,17 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
                     min_coverage: float = MIN_COVERAGE, write: bool = True) -> dict:
     """PRIM and CART on a sweep's runs; writes ``discovery.json`` and figures if asked."""
     import pandas as pd
-    import pyarrow.parquet as pq
+
+    from sim.execution.storage import read_runs
+
     if not 0.0 < min_coverage <= 1.0:
         raise UsageError(f"--min-coverage must be in (0, 1], not {min_coverage}")
     try:
         design = read_json(folder / "design.json")
         params = [str(p) for p in design["problem"]["names"]]
-        table = pq.read_table(folder / "sweep.parquet")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{folder}: cannot read the sweep's design.json and sweep.parquet "
-                         f"({exc})") from None
-    runs = {n: table.column(n).to_numpy(zero_copy_only=False) for n in table.column_names}
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{folder}: cannot read the sweep's design.json ({exc})") from None
+    runs = read_runs(folder / "sweep.parquet")  # sizes checked before anything is decoded
     missing = [p for p in params if f"param.{p}" not in runs]
     if missing:
         raise UsageError(f"{folder}/sweep.parquet has no column param.{missing[0]}")

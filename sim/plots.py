@@ -26,12 +26,17 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
-import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
 from sim.execution.outdir import read_json, read_results_yaml
-from sim.execution.storage import figures_folder, save_figure
+from sim.execution.storage import (
+    figures_folder,
+    read_runs,
+    read_table,
+    save_figure,
+    table_columns,
+)
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -42,8 +47,8 @@ plt.rcParams.update({"axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    table = pq.read_table(path)
-    return {n: table.column(n).to_numpy(zero_copy_only=False) for n in table.column_names}
+    """A results folder's table as columns, sizes checked before decoding (``read_table``)."""
+    return read_runs(path)
 
 
 # ----------------------------------------------------------------------------- ensembles
@@ -625,12 +630,12 @@ def ensemble_splits(folder: Path, min_share: float = 0.05) -> list[dict[str, Any
                     (names[k] if k < len(names) else f"level {k}"): float(last[k])
                     for k in range(last.size) if last[k] >= 0.01}})
     if (folder / "runs.parquet").exists():
-        schema = pq.read_schema(folder / "runs.parquet").names
+        schema = table_columns(folder / "runs.parquet")
         wanted = [c for c in schema if (c.startswith("losses.") and c.count(".") == 1)
                   or (c.startswith(("people.", "affinity.", "pressure."))
                       and c.endswith(".final"))]
         for start in range(0, len(wanted), 8):
-            table = pq.read_table(folder / "runs.parquet", columns=wanted[start:start + 8])
+            table = read_table(folder / "runs.parquet", columns=wanted[start:start + 8])
             for column in table.column_names:
                 values = table.column(column).to_numpy(zero_copy_only=False)
                 kind = column.split(".", 1)[0]
