@@ -22,6 +22,33 @@ def _non_negative_int(text: str) -> int:
 
     return parse(text)
 
+
+def _bounded(maximum: int, why: str = ""):
+    """A whole number in 1..``maximum``: sizes are bounded before anything is allocated."""
+
+    def parse(text: str) -> int:
+        from sim.cli import _int_between
+
+        return _int_between(1, maximum, why)(text)
+
+    return parse
+
+
+def _run_bound(name: str):
+    """A whole number bounded as ``run.<name>`` in the schema (read there, not restated)."""
+
+    def parse(text: str) -> int:
+        from sim.cli import _run_setting
+
+        return _run_setting(name)(text)
+
+    return parse
+
+
+#: --population and --simulations: a generation keeps every accepted particle, and the
+#: calibration checks its saved files fit what a resume reads (calibrate.check_sizes)
+MAX_POPULATION, MAX_SIMULATIONS, MAX_GENERATIONS = 1_000_000, 10_000_000, 1000
+
 EXIT_OK = 0
 
 
@@ -37,13 +64,13 @@ def add_parsers(sub) -> None:
     val.add_argument("--library", type=Path, default=Path("scenarios/library"),
                      help="folder of scenarios with *.observations.yaml (default "
                      "scenarios/library)")
-    val.add_argument("--runs", type=_positive_int, default=1000,
+    val.add_argument("--runs", type=_run_bound("runs"), default=1000,
                      help="runs per crisis (default 1000)")
-    val.add_argument("--seed", type=_non_negative_int,
+    val.add_argument("--seed", type=_run_bound("seed"),
                      help="seed for every crisis (default: each scenario's own)")
     val.add_argument("--out", type=Path, default=Path("outputs/validation"),
                      help="output folder (default outputs/validation)")
-    val.add_argument("--workers", type=_positive_int, help="local worker processes")
+    val.add_argument("--workers", type=_bounded(1024), help="local worker processes")
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
@@ -55,18 +82,18 @@ def add_parsers(sub) -> None:
     cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
     cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
                      "splits calibration from scoring)")
-    cal.add_argument("--simulations", type=_positive_int, default=100_000,
+    cal.add_argument("--simulations", type=_bounded(MAX_SIMULATIONS), default=100_000,
                      help="simulation budget (default 100000)")
-    cal.add_argument("--population", type=_positive_int, default=1000,
+    cal.add_argument("--population", type=_bounded(MAX_POPULATION), default=1000,
                      help="particles accepted per ABC-SMC generation, at least (default 1000)")
-    cal.add_argument("--batch", type=_positive_int, default=20_000,
+    cal.add_argument("--batch", type=_run_bound("batch_size"), default=20_000,
                      help="at most this many simulations per lockstep batch; a generation is "
                      "one batch when not larger (default 20000; results do not depend on it)")
-    cal.add_argument("--generations", type=_positive_int, default=10,
+    cal.add_argument("--generations", type=_bounded(MAX_GENERATIONS), default=10,
                      help="at most this many ABC-SMC generations (default 10)")
     cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
                      help="stop once the tolerance is down to EPS (default 0)")
-    cal.add_argument("--seed", type=_non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--seed", type=_run_bound("seed"), help="seed (default: the scenario's)")
     cal.add_argument("--out", type=Path, help="output folder (default "
                      "outputs/<scenario>-calibration); an unfinished calibration there is "
                      "resumed")
