@@ -204,15 +204,19 @@ def run_ensemble(
                                   "scenario_sha256": identity, "seed": seed,
                                   "runs": runs, "batch_size": batch_size})
     names = series_names(layout)
-    check_available_now(estimate)  # the big arrays come next: refused, not a MemoryError
-    try:
-        histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
-    except MemoryError:
+    try:  # the big arrays come next: refused, not a MemoryError
+        check_available_now(estimate)
+        try:
+            histogram = TrajectoryHistogram(names, layout.days + 1,
+                                            ensemble_edges(spec, layout))
+        except MemoryError:
+            raise UsageError(f"this run needs {estimate.describe()}, more than could be "
+                             "allocated; use fewer actors, fewer run.days, or fewer --workers"
+                             ) from None
+    except UsageError:
         if out_dir is not None:
             release_folder(out_dir)
-        raise UsageError(f"this run needs {estimate.describe()}, more than could be "
-                         "allocated; use fewer actors, fewer run.days, or fewer --workers"
-                         ) from None
+        raise
     checkpoint = _Checkpoint(out_dir, histogram)
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
