@@ -208,8 +208,8 @@ def _parquet_file(path: Path, budget: int):
             parquet = pq.ParquetFile(handle)
         except (pa.ArrowException, OSError, ValueError) as exc:
             why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise UsageError(f"{path} is damaged or not a Parquet table sim wrote ({why})"
-                             ) from None
+            raise UsageError(f"{path} is damaged or incomplete ({why}); run the results again "
+                             "into a new --out") from None
         yield parquet, handle
 
 
@@ -287,8 +287,8 @@ def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
             raise UsageError(f"{path}: {exc}; not a table sim wrote") from None
         except (pa.ArrowException, OSError, ValueError, IndexError) as exc:
             why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise UsageError(f"{path} is damaged or not a Parquet table sim wrote ({why})"
-                             ) from None
+            raise UsageError(f"{path} is damaged or incomplete ({why}); run the results again "
+                             "into a new --out") from None
     return table
 
 
