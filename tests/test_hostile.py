@@ -1787,3 +1787,25 @@ def test_the_picker_offers_no_observations_file(tmp_path):
     first = str(tmp_path / "crisis.yaml")
     assert scenario_files(tmp_path, first) == [first]
     assert not offered(str(tmp_path / "crisis.observations.yaml"), tmp_path, first)
+
+
+def test_an_integer_value_calibrates_and_its_posterior_runs(tmp_path, data):
+    """Calibrate, then run --posterior, on an integer value whose prior's probes are not whole
+    numbers (both were refused as "outside the value's bounds" though inside them)."""
+    from sim.validation.calibrate import calibrate
+    from sim.validation.observations import load_observations
+    from sim.validation.uncertain import posterior_set
+
+    node = next(k for k, n in data["refugees"]["nodes"].items() if n["population"] == 200000)
+    data["refugees"]["nodes"][node]["population"] = {"value": 200000,
+                                                     "range": [150001, 200003]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "s.observations.yaml").write_text(
+        "scenario: s.yaml\ndescription: synthetic\nquantities:\n"
+        "  - indicator: losses.arcadia\n    value: 300\n    source: \"synthetic\"\n")
+    obs = load_observations(tmp_path / "s.observations.yaml")
+    calibrate(obs, out_dir=tmp_path / "cal", simulations=120, population=30, generations=2)
+    release_folder(tmp_path / "cal")
+    varied = posterior_set(obs.scenario, tmp_path / "cal" / "posterior.json", 1, 20)
+    values = varied.values[:, 0]
+    assert (values == np.round(values)).all() and (values >= 150001).all()

@@ -751,8 +751,14 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     keys = sorted(loaded.uncertain, key=format_path)
     paths = tuple(format_path(k) for k in keys)
     priors = [loaded.uncertain[k] for k in keys]
-    probes = tuple(tuple(float(x) for x in prior_ppf(p, np.array(PROBE_QUANTILES)))
-                   for p in priors)
+    from sim.validation.uncertain import _point_value
+
+    # an integer value is simulated rounded (BatchedSimulator), so it is probed rounded: a
+    # fractional probe is no value the scenario accepts there
+    integer = [isinstance(_point_value(loaded, p), int) for p in paths]
+    probes = tuple(tuple(float(np.round(x)) if whole else float(x)
+                         for x in prior_ppf(p, np.array(PROBE_QUANTILES)))
+                   for p, whole in zip(priors, integer, strict=True))
     check_varied(loaded, VariedSet("calibrate", paths, np.array([[a for a, _ in probes],
                                                                  [b for _, b in probes]]),
                                    probes, tuple(False for _ in paths), {}))
