@@ -736,7 +736,7 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
         plt.close(fig)
 
     scenario = read_results_yaml(folder / "scenario.resolved.yaml")
-    name = scenario.get("name", folder.name)
+    name = _label(scenario.get("name", folder.name))  # a received name: one bounded line
     if (folder / "summary.json").exists():
         summary = read_json(folder / "summary.json")
         save(outcome_bars(summary["outcomes"], f"{name}: outcome probabilities "

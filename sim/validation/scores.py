@@ -136,7 +136,9 @@ def read_run(folder: Path) -> RunTable:
         raise UsageError(f"{folder} holds no runs.parquet; score the folder a 'sim run' "
                          "wrote (a sweep or comparison mixes scenarios)")
     try:
-        columns = read_runs(table)
+        columns = read_runs(table)  # sizes checked before anything is decoded
+    except UsageError:
+        raise
     except Exception as exc:  # a damaged or foreign file: one line, not a traceback
         raise UsageError(f"{table}: cannot read it as a runs table ({exc})") from None
     runs = len(columns.get("run", []))
