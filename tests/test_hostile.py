@@ -1344,12 +1344,16 @@ def test_plot_bounds_sizes_a_summary_states(tmp_path):
     outcomes = [{"outcome": f"o{i}" + "x" * 500, "probability": (i % 97) / 97, "low": 0.0,
                  "high": 1.0} for i in range(5000)]
     (folder / "summary.json").write_text(json.dumps({"outcomes": outcomes, "runs": 10}))
+    (folder / "scenario.resolved.yaml").write_text("name: " + "N" * 100_000 + "\n")
     written = plot_folder(folder, ("png",))
     assert [p.name for p in written] == ["outcomes.png"]
     with Image.open(written[0]) as image:
         width, height = image.size
     assert width * height < 20e6, (width, height)  # was 256 megapixels
     assert MAX_ROWS <= 60
+    (folder / "summary.json").write_text(json.dumps({"outcomes": outcomes[:3], "runs": 10}))
+    with Image.open(plot_folder(folder, ("png",))[0]) as image:  # a long name: one line
+        assert image.size[0] < 3000, image.size
 
 
 def test_calibrate_resume_reads_its_files_bounded(tmp_path, data):

@@ -573,7 +573,15 @@ class ABCSMC:
 
 
 def _settings_digest(loaded: LoadedScenario, obs: Observations, paths, settings: Settings) -> dict:
-    digest = hashlib.sha256(Path(obs.path).read_bytes()).hexdigest()
+    from sim.safety import read_limited
+    from sim.scenario.loader import MAX_FILE_BYTES
+
+    # bounded as when it was loaded: the file could have been swapped for a FIFO since
+    try:
+        text = read_limited(obs.path, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise UsageError(f"{obs.path}: cannot read it again ({exc})") from None
+    digest = hashlib.sha256(text).hexdigest()
     return {"scenario_sha256": loaded.digest(), "observations_sha256": digest,
             "parameters": list(paths), **settings.as_dict()}
 
