@@ -1813,3 +1813,16 @@ def test_an_integer_value_calibrates_and_its_posterior_runs(tmp_path, data):
     varied = posterior_set(obs.scenario, tmp_path / "cal" / "posterior.json", 1, 20)
     values = varied.values[:, 0]
     assert (values == np.round(values)).all() and (values >= 150001).all()
+
+
+def test_a_table_is_never_written_through_a_symlink_at_its_temporary_name(tmp_path):
+    import pyarrow as pa
+
+    from sim.execution.storage import read_runs, write_parquet
+
+    victim = tmp_path / "precious"
+    victim.write_text("mine")
+    (tmp_path / f".runs.parquet.tmp-{os.getpid()}").symlink_to(victim)
+    write_parquet(tmp_path / "runs.parquet", pa.table({"run": [1, 2]}))
+    assert victim.read_text() == "mine"
+    assert list(read_runs(tmp_path / "runs.parquet")["run"]) == [1, 2]

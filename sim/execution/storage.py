@@ -129,10 +129,19 @@ def columns_to_table(columns: dict[str, np.ndarray]) -> pa.Table:
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
-    """Write a Parquet file atomically (a failed write leaves no temporary behind)."""
+    """Write a Parquet file atomically (a failed write leaves no temporary behind).
+
+    The temporary's name is predictable (``remove_leftovers`` finds a killed run's by it), so
+    whatever is at that name (a symlink a received folder planted) is removed and the file
+    created new, never opened through a link.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        pq.write_table(table, tmp)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
