@@ -1826,3 +1826,16 @@ def test_a_table_is_never_written_through_a_symlink_at_its_temporary_name(tmp_pa
     write_parquet(tmp_path / "runs.parquet", pa.table({"run": [1, 2]}))
     assert victim.read_text() == "mine"
     assert list(read_runs(tmp_path / "runs.parquet")["run"]) == [1, 2]
+
+
+def test_a_calibration_folder_written_before_the_marker_is_still_resumed(calibration, tmp_path):
+    from sim.validation.calibrate import _calibration_folder
+
+    obs, folder = calibration
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    for name in (outdir.MARKER, outdir.LOCK):
+        (old / name).unlink(missing_ok=True)
+    assert _calibration_folder(old)
+    (old / "notes.txt").write_text("mine")  # anything else: not only calibrate's files
+    assert not _calibration_folder(old)

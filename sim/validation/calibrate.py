@@ -681,6 +681,23 @@ def _resume(out_dir: Path, settings: dict, priors: list[Prior]) -> list[Generati
     return gens
 
 
+def _calibration_folder(folder: Path) -> bool:
+    """Whether ``folder`` is one ``sim calibrate`` wrote before it left a marker.
+
+    Only its own files: ``settings.json`` and ``generations/`` (of ``NNN.json`` files), and the
+    results it writes at the end; its contents are then checked as any resume's are.
+    """
+    names = {"settings.json", "calibration.json", "calibration.png", "posterior.json", ".lock"}
+    entries = list(folder.iterdir())
+    generations = folder / "generations"
+    return (any(p.name == "settings.json" for p in entries)
+            and all((p.name in names and p.is_file() and not p.is_symlink())
+                    or (p == generations and p.is_dir() and not p.is_symlink())
+                    for p in entries)
+            and (not generations.is_dir() or all(
+                p.suffix == ".json" and p.stem.isdigit() for p in generations.iterdir())))
+
+
 def _check_generations(out_dir: Path, gens: list[Generation], priors: list[Prior],
                        settings: dict) -> None:
     """Refuse saved generations this calibration could not have written.
@@ -782,7 +799,7 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
 
     # claimed and locked as run's folders are (until this process ends): a folder of the
     # user's (their calibration.json) is refused, a second calibrate into it too
-    claim_folder(out_dir)
+    claim_folder(out_dir, made_before_marker=_calibration_folder)
     resumed = _resume(out_dir, recorded, priors)
     folder = out_dir / "generations"
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
