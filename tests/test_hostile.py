@@ -1610,6 +1610,11 @@ def test_a_posterior_of_another_scenario_is_refused(fictional, tmp_path):
                       [[-0.5]], [1])
     with pytest.raises(UsageError, match="fitted on another scenario"):
         posterior_set(fictional, path, 1, 10)
+    record = json.loads(path.read_text())
+    del record["scenario_sha256"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(UsageError, match="records no scenario_sha256"):
+        posterior_set(fictional, path, 1, 10)
 
 
 def test_a_prior_cut_to_its_upper_tail_is_drawn_in_the_tail():

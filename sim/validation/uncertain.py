@@ -168,6 +168,9 @@ def posterior_set(loaded: LoadedScenario, posterior: Path, seed: int, runs: int)
 
     post = read_posterior(posterior)
     paths = tuple(post["parameters"])
+    if post["scenario_sha256"] is None:
+        raise UsageError(f"{posterior} records no scenario_sha256 (the scenario it was fitted "
+                         "on): use a posterior.json that sim calibrate wrote for this scenario")
     if post["scenario_sha256"] != loaded.digest():
         raise UsageError(f"{posterior} was fitted on another scenario, or on this one with "
                          "other values (its scenario_sha256 is not this scenario's): calibrate "
