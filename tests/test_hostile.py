@@ -1844,3 +1844,8 @@ def test_a_calibration_folder_written_before_the_marker_is_still_resumed(calibra
     assert _calibration_folder(old)
     (old / "notes.txt").write_text("mine")  # anything else: not only calibrate's files
     assert not _calibration_folder(old)
+    (old / "notes.txt").unlink()
+    from sim.validation.calibrate import calibrate
+
+    d = calibrate(obs, out_dir=old, simulations=240, population=40, generations=3, seed=5)
+    assert d["resumed_after_generation"] is not None and outdir.is_ours(old)
