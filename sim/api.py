@@ -74,9 +74,9 @@ def _read_yaml(path: Path) -> dict:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
+    from sim.execution.storage import read_table
 
-    return pq.read_table(path).to_pandas()
+    return read_table(path).to_pandas()  # sizes checked before anything is decoded
 
 
 # ----------------------------------------------------------------------------- set-up

@@ -483,17 +483,30 @@ def _app(args: argparse.Namespace) -> int:
                              ) from None
         port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
-    env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder)}
+    env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder),
+           "SIM_APP_PARENT": str(os.getpid())}  # the server ends when this process does
     # solara's server behind a check of Origin (sim/app/server.py)
     command = [sys.executable, "-m", "sim.app.server", args.host, str(port)]
     shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
     print(f"sim app: {args.file} at http://{shown}:{port}/  (Ctrl-C stops the server)",
           flush=True)
+    import signal
+
+    def stop(signum, frame):  # SIGTERM to sim app stops its server too, as Ctrl-C does
+        raise KeyboardInterrupt
+
     server = subprocess.Popen(command, env=env)
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return server.wait()
     except KeyboardInterrupt:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 

@@ -45,8 +45,36 @@ SIGNIFICANT = 0.05
 TREE_DEPTH = 3
 TREE_MIN_LEAF = 0.05
 
-_COMPARISON = re.compile(r"^\s*([A-Za-z0-9_.~\-]+)\s*(>=|<=|==|!=|>|<)\s*(\S.*?)\s*$")
-_EVENT = re.compile(r"^\s*([A-Za-z0-9_.~\-]+)\s+(happened|never)\s*$")
+#: Longest --where condition read (an indicator name, an operator and a number or rung).
+MAX_WHERE = 500
+_NAME = re.compile(r"[A-Za-z0-9_.~\-]+")  # one character class, matched once: linear
+_OPERATORS = (">=", "<=", "==", "!=", ">", "<")
+
+
+def _shown(text: str, width: int = 60) -> str:
+    """``text`` for a message: at most ``width`` characters (a condition is echoed, not kept)."""
+    text = text.strip()
+    return text if len(text) <= width else f"{text[:width - 3]}..."
+
+
+def _split_where(text: str) -> tuple[str, str, str] | None:
+    """``(name, op, value)`` of ``NAME OP VALUE`` or ``NAME happened|never`` (None: neither).
+
+    A plain scan, linear in the text (a backtracking pattern once took 45 s on 100 KB).
+    """
+    text = text.strip()
+    match = _NAME.match(text)
+    if match is None:
+        return None
+    name, rest = match.group(), text[match.end():]
+    if rest[:1].isspace() and rest.strip() in ("happened", "never"):
+        return name, rest.strip(), ""
+    rest = rest.lstrip()
+    op = next((o for o in _OPERATORS if rest.startswith(o)), None)
+    if op is None:
+        return None
+    value = rest[len(op):].strip()
+    return (name, op, value) if value else None
 
 
 def parse_where(text: str, columns: list[str], rungs: list[str]):
@@ -63,29 +91,32 @@ def parse_where(text: str, columns: list[str], rungs: list[str]):
     """
     from sim.scenario.schema import Condition
 
-    match = _COMPARISON.match(text) or _EVENT.match(text)
-    if match is None:
-        raise UsageError(f"--where '{text}': write INDICATOR OP VALUE with OP one of >= > <= "
+    shown = _shown(text)
+    if len(text) > MAX_WHERE:
+        raise UsageError(f"--where '{shown}': longer than {MAX_WHERE} characters; a condition "
+                         "is one INDICATOR OP VALUE")
+    parts = _split_where(text)
+    if parts is None:
+        raise UsageError(f"--where '{shown}': write INDICATOR OP VALUE with OP one of >= > <= "
                          "< == != (e.g. 'losses.a>=50'), or 'INDICATOR happened|never'")
-    name, op = match.group(1), match.group(2)
+    name, op, value_text = parts
     if name not in columns:
-        close = get_close_matches(name, columns, n=1, cutoff=0.5)
+        close = get_close_matches(name, columns, n=1, cutoff=0.5) if len(name) <= 200 else []
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UsageError(f"--where '{text}': the sweep has no indicator '{name}'{hint} "
-                         "(the columns of sweep.parquet are the indicators)")
+        raise UsageError(f"--where '{shown}': the sweep has no indicator '{_shown(name)}'"
+                         f"{hint} (the columns of sweep.parquet are the indicators)")
     if op in ("happened", "never"):
         return Condition(indicator=name, op=op)
-    value_text = match.group(3)
     try:
         value = float(value_text)
     except ValueError:
         if name.startswith("rung.") and value_text in rungs:
             return Condition(indicator=name, op=op, rung=value_text)
-        raise UsageError(f"--where '{text}': '{value_text}' is not a number"
+        raise UsageError(f"--where '{shown}': '{_shown(value_text, 30)}' is not a number"
                          + (f" or a rung ({', '.join(rungs)})" if name.startswith("rung.")
                             else "")) from None
     if not np.isfinite(value):
-        raise UsageError(f"--where '{text}': the value must be a finite number")
+        raise UsageError(f"--where '{shown}': the value must be a finite number")
     return Condition(indicator=name, op=op, value=value)
 
 
@@ -112,7 +143,7 @@ def target(runs: dict[str, np.ndarray], *, outcome: str | None, where: str | Non
         "run", "point", "replication")]
     cond = parse_where(where, indicators, rungs)
     values = {name: np.asarray(runs[name], float) for name in indicators}
-    return where.strip(), evaluate(cond, values, rungs)
+    return where.strip(), evaluate(cond, values, rungs)  # at most MAX_WHERE characters
 
 
 def prim_analysis(x, y: np.ndarray, min_coverage: float = MIN_COVERAGE) -> dict:
@@ -222,17 +253,17 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
                     min_coverage: float = MIN_COVERAGE, write: bool = True) -> dict:
     """PRIM and CART on a sweep's runs; writes ``discovery.json`` and figures if asked."""
     import pandas as pd
-    import pyarrow.parquet as pq
+
+    from sim.execution.storage import read_runs
+
     if not 0.0 < min_coverage <= 1.0:
         raise UsageError(f"--min-coverage must be in (0, 1], not {min_coverage}")
     try:
         design = read_json(folder / "design.json")
         params = [str(p) for p in design["problem"]["names"]]
-        table = pq.read_table(folder / "sweep.parquet")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{folder}: cannot read the sweep's design.json and sweep.parquet "
-                         f"({exc})") from None
-    runs = {n: table.column(n).to_numpy(zero_copy_only=False) for n in table.column_names}
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{folder}: cannot read the sweep's design.json ({exc})") from None
+    runs = read_runs(folder / "sweep.parquet")  # sizes checked before anything is decoded
     missing = [p for p in params if f"param.{p}" not in runs]
     if missing:
         raise UsageError(f"{folder}/sweep.parquet has no column param.{missing[0]}")
@@ -253,15 +284,16 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
         result["note"] = (f"'{label}' is {'true' if y.all() else 'false'} in every run: "
                           "nothing to discover (widen the ranges or choose another target)")
     if write:
-        from sim.execution.storage import write_json
+        from sim.execution.storage import figures_folder, save_figure, write_json
 
+        # the folder may be received: the figures folder is checked and each figure written
+        # to a new file renamed into place, never through a symlink at its name
+        figures = figures_folder(folder) if "prim" in result else None
         write_json(folder / "discovery.json", result)
-        if "prim" in result:
-            figures = folder / "figures"
-            figures.mkdir(exist_ok=True)
+        if figures is not None:
             for name, fig in (("discovery_tradeoff", tradeoff_figure(result)),
                               ("discovery_box", box_figure(result, x, y))):
-                fig.savefig(figures / f"{name}.png", bbox_inches="tight")
+                save_figure(fig, figures / f"{name}.png", "png")
     return result
 
 

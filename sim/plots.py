@@ -26,13 +26,17 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
-import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from sim.analysis import wilson_interval
-from sim.errors import UsageError
 from sim.execution.outdir import read_json, read_results_yaml
-from sim.execution.storage import save_figure
+from sim.execution.storage import (
+    figures_folder,
+    read_runs,
+    read_table,
+    save_figure,
+    table_columns,
+)
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -43,15 +47,39 @@ plt.rcParams.update({"axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    table = pq.read_table(path)
-    return {n: table.column(n).to_numpy(zero_copy_only=False) for n in table.column_names}
+    """A results folder's table as columns, sizes checked before decoding (``read_table``)."""
+    return read_runs(path)
 
 
 # ----------------------------------------------------------------------------- ensembles
 
 
+#: Most rows (bars, parameters, scenarios) one figure draws, and most characters of a label.
+#: Sizes come from a results folder, which may be received: a summary listing thousands of
+#: outcomes once made a 256-megapixel figure after minutes. Beyond these, the figure shows
+#: the first (most likely, most influential) and says how many there are.
+MAX_ROWS, MAX_LABEL, MAX_PANELS, MAX_NETWORK = 60, 60, 8, 40
+
+
+def _label(text: object) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_LABEL else f"{text[:MAX_LABEL - 3]}..."
+
+
+def _of(shown: int, total: int) -> str:
+    """`` (the first 60 of 5000)`` when a figure draws fewer rows than there are."""
+    return "" if shown == total else f" (the first {shown} of {total})"
+
+
 def outcome_bars(outcomes: list[dict], title: str) -> Figure:
-    """Horizontal bars of outcome probabilities with their 95% intervals."""
+    """Horizontal bars of outcome probabilities with their 95% intervals.
+
+    At most ``MAX_ROWS`` bars: the most likely outcomes, and the title says how many there are.
+    """
+    if len(outcomes) > MAX_ROWS:
+        top = sorted(outcomes, key=lambda r: -float(r["probability"]))[:MAX_ROWS]
+        title = f"{_label(title)}{_of(MAX_ROWS, len(outcomes))}"
+        outcomes = top
     rows = sorted(outcomes, key=lambda r: r["probability"])
     # a plain Figure, not pyplot's: the app draws it in the server's threads
     fig = Figure(figsize=(8, 0.45 * len(rows) + 1.6))
@@ -62,7 +90,7 @@ def outcome_bars(outcomes: list[dict], title: str) -> Figure:
                            for r in rows]).T, 0.0, None)  # rounding can make 0 negative
     ax.barh(y, 100 * p, color=OKABE_ITO[0], alpha=0.85)
     ax.errorbar(100 * p, y, xerr=100 * err, fmt="none", ecolor="black", capsize=3, lw=1)
-    ax.set_yticks(y, [r["outcome"].replace("_", " ") for r in rows])
+    ax.set_yticks(y, [_label(r["outcome"]).replace("_", " ") for r in rows])
     ax.set_xlim(0, 100)
     ax.set_xlabel("probability (% of runs), with 95% Wilson interval")
     ax.set_title(title)
@@ -485,7 +513,11 @@ def alliance_network(actors: list[str], start: np.ndarray, end: np.ndarray, titl
 
 def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[str],
                     bins: int = 10) -> Figure:
-    """Outcome probability against each swept parameter: binned runs with 95% bands."""
+    """Outcome probability against each swept parameter: binned runs with 95% bands.
+
+    At most ``MAX_PANELS`` parameters (the first).
+    """
+    parameters = list(parameters)[:MAX_PANELS]
     fig = Figure(figsize=(4.4 * len(parameters), 3.4))
     axes = fig.subplots(1, len(parameters), squeeze=False)
     flags = np.asarray(runs[f"outcome.{outcome}"], float)
@@ -543,7 +575,9 @@ def heatmap(runs: dict[str, np.ndarray], outcome: str, x_path: str, y_path: str,
 def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
     """Sobol S1/ST (or Morris mu*/sigma) per parameter, with 95% intervals."""
     res = sensitivity["results"][target]
-    params = sensitivity["parameters"]
+    params = [_label(p) for p in sensitivity["parameters"][:MAX_ROWS]]
+    res = {k: np.asarray(v, float)[:MAX_ROWS] for k, v in res.items()
+           if k in ("S1", "ST", "mu_star", "S1_conf", "ST_conf", "mu_star_conf")}
     y = np.arange(len(params))
     fig = Figure(figsize=(7, 0.6 * len(params) + 1.8))
     ax = fig.subplots()
@@ -568,9 +602,11 @@ def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
 
 def comparison_chart(comparison: dict) -> Figure:
     """Dot-and-whisker chart of each scenario's paired difference from the first."""
-    rows = [r for r in comparison["rows"] if "difference" in r]
-    outcomes = list(dict.fromkeys(r["outcome"] for r in rows))
-    others = comparison["scenarios"][1:]
+    outcomes = list(dict.fromkeys(r["outcome"] for r in comparison["rows"]
+                                  if "difference" in r))[:MAX_ROWS]
+    others = list(comparison["scenarios"][1:MAX_PANELS + 1])
+    rows = [r for r in comparison["rows"] if "difference" in r and r["outcome"] in outcomes
+            and r["scenario"] in others]
     fig = Figure(figsize=(8.5, 0.3 * len(outcomes) * max(1.5, len(others) / 2) + 1.8))
     ax = fig.subplots()
     step = 0.8 / max(len(others), 1)
@@ -582,9 +618,9 @@ def comparison_chart(comparison: dict) -> Figure:
         lo = 100 * np.array([r["difference_low"] for r in sel])
         hi = 100 * np.array([r["difference_high"] for r in sel])
         ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="o", ms=4, capsize=2,
-                    color=OKABE_ITO[s % len(OKABE_ITO)], label=name)
+                    color=OKABE_ITO[s % len(OKABE_ITO)], label=_label(name))
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(range(len(outcomes)), [o.replace("_", " ") for o in outcomes])
+    ax.set_yticks(range(len(outcomes)), [_label(o).replace("_", " ") for o in outcomes])
     ax.invert_yaxis()  # outcomes top to bottom in the scenario's order
     ax.set_xlabel(f"change in probability vs {comparison['scenarios'][0]} "
                   "(percentage points, paired 95% interval)")
@@ -626,12 +662,12 @@ def ensemble_splits(folder: Path, min_share: float = 0.05) -> list[dict[str, Any
                     (names[k] if k < len(names) else f"level {k}"): float(last[k])
                     for k in range(last.size) if last[k] >= 0.01}})
     if (folder / "runs.parquet").exists():
-        schema = pq.read_schema(folder / "runs.parquet").names
+        schema = table_columns(folder / "runs.parquet")
         wanted = [c for c in schema if (c.startswith("losses.") and c.count(".") == 1)
                   or (c.startswith(("people.", "affinity.", "pressure."))
                       and c.endswith(".final"))]
         for start in range(0, len(wanted), 8):
-            table = pq.read_table(folder / "runs.parquet", columns=wanted[start:start + 8])
+            table = read_table(folder / "runs.parquet", columns=wanted[start:start + 8])
             for column in table.column_names:
                 values = table.column(column).to_numpy(zero_copy_only=False)
                 kind = column.split(".", 1)[0]
@@ -684,11 +720,7 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
     never written through.
     """
     folder = Path(folder)
-    out = folder / "figures"
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UsageError(f"{out} is a symlink or a file, not a folder; remove it and plot "
-                         "again")
-    out.mkdir(exist_ok=True)
+    out = figures_folder(folder)
     with plt.rc_context({"text.parse_math": False}):
         return _plot_folder(folder, out, formats)
 
@@ -704,7 +736,7 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
         plt.close(fig)
 
     scenario = read_results_yaml(folder / "scenario.resolved.yaml")
-    name = scenario.get("name", folder.name)
+    name = _label(scenario.get("name", folder.name))  # a received name: one bounded line
     if (folder / "summary.json").exists():
         summary = read_json(folder / "summary.json")
         save(outcome_bars(summary["outcomes"], f"{name}: outcome probabilities "
@@ -766,7 +798,8 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
                                     horizon)
             save(fig, "event_days")
         actors = list(scenario.get("actors", {}))
-        if actors and any(c.startswith("affinity.") for c in runs):
+        if actors and len(actors) <= MAX_NETWORK and any(c.startswith("affinity.")
+                                                         for c in runs):
             start, start_label = _start_affinities(scenario, actors, traj)
             end = np.eye(len(actors))
             notes = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1076,3 +1077,781 @@ def test_ctrl_c_or_a_failed_write_while_results_are_assembled_keeps_the_batches(
     assert (folder / "parts" / "runs-0000000000-0000000010.parquet").read_bytes() == b"rows"
     prepare_out_dir(folder, {"kind": "run", "seed": 1})  # the lock was given back
     release_folder(folder)
+
+
+# =============================================================================================
+# Round 2 (issue 25): the newer commands (score, validate, calibrate, --posterior, discover),
+# received results and calibration folders, and the app. One section per class of the issue.
+# =============================================================================================
+
+CORPUS_OBSERVATIONS = ROOT / "tests" / "corpus" / "observations"
+
+
+def _sweep_folder(folder: Path, rows: int = 400) -> Path:
+    """A results folder of a sweep, written directly (PRIM and CART need only its tables)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.execution.outdir import MARKER
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("")
+    rng = np.random.default_rng(3)
+    x, z = rng.random(rows), rng.random(rows)
+    war = (x > 0.6) & (rng.random(rows) < 0.9)
+    pq.write_table(pa.table({"run": np.arange(rows), "param.x": x, "param.z": z,
+                             "outcome.war": war, "losses.a": 100 * x}),
+                   folder / "sweep.parquet")
+    (folder / "design.json").write_text(json.dumps({"problem": {"names": ["x", "z"]}}))
+    return folder
+
+
+def _uncertain_scenario(folder: Path, data: dict, name: str = "s.yaml") -> Path:
+    """The fictional scenario with an uncertain loss rate, and observations of it."""
+    data = json.loads(json.dumps(data))
+    data.setdefault("fighting", {})["loss_rate"] = {"value": 0.2, "range": [0.02, 0.6]}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    (folder / "s.observations.yaml").write_text(
+        f"scenario: {name}\ndescription: synthetic\nquantities:\n"
+        "  - indicator: losses.arcadia\n    value: 300\n    source: \"synthetic\"\n")
+    return path
+
+
+def _observations(folder: Path, data: dict):
+    from sim.validation.observations import load_observations
+
+    path = _uncertain_scenario(folder, data)
+    return load_observations(folder / "s.observations.yaml"), path
+
+
+# ------------------------------------------------------------- round 2: data of the user's
+
+
+def test_discover_writes_its_figures_never_through_a_symlink(tmp_path):
+    from sim.discovery import discover_folder
+
+    folder = _sweep_folder(tmp_path / "sweep")
+    outside = tmp_path / "precious.png"
+    outside.write_bytes(b"mine")
+    (folder / "figures").mkdir()
+    (folder / "figures" / "discovery_box.png").symlink_to(outside)
+    result = discover_folder(folder, outcome="war")
+    assert "prim" in result
+    assert outside.read_bytes() == b"mine"
+    written = folder / "figures" / "discovery_box.png"
+    assert not written.is_symlink() and written.read_bytes()[:4] == b"\x89PNG"
+    # a symlinked figures folder is refused, not written into
+    other = _sweep_folder(tmp_path / "sweep2")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (other / "figures").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="symlink"):
+        discover_folder(other, outcome="war")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_calibrates_figure_never_writes_through_a_symlink(tmp_path):
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import plot_posterior
+
+    outside = tmp_path / "precious.png"
+    outside.write_bytes(b"mine")
+    link = tmp_path / "calibration.png"
+    link.symlink_to(outside)
+    prior = Prior(dist="uniform", low=0.0, high=1.0)
+    plot_posterior(link, ["x"], [prior], np.linspace(0.2, 0.4, 50)[:, None], np.ones(50) / 50)
+    assert outside.read_bytes() == b"mine"
+    assert not link.is_symlink() and link.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_calibrate_and_validate_refuse_a_folder_of_the_users(tmp_path, data):
+    from sim.validation.calibrate import calibrate
+    from sim.validation.library import validate_library
+
+    obs, _ = _observations(tmp_path / "cal", data)
+    user = tmp_path / "thesis"
+    user.mkdir()
+    (user / "calibration.json").write_text("my notes")
+    (user / "skill.md").write_text("my table")
+    with pytest.raises(UsageError, match="did not create and is not empty"):
+        calibrate(obs, out_dir=user, simulations=100, population=20)
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in ("doklam_2017.yaml", "doklam_2017.observations.yaml"):
+        shutil.copy(ROOT / "scenarios" / "library" / name, library / name)
+    with pytest.raises(UsageError, match="did not create and is not empty"):
+        validate_library(library, runs=2, out_dir=user, workers=1, progress=False)
+    assert sorted(p.name for p in user.iterdir()) == ["calibration.json", "skill.md"]
+    assert (user / "calibration.json").read_text() == "my notes"
+    assert (user / "skill.md").read_text() == "my table"
+
+
+def test_a_second_calibrate_into_a_locked_folder_is_refused(tmp_path, data):
+    from sim.validation.calibrate import calibrate
+
+    obs, _ = _observations(tmp_path / "cal", data)
+    out = tmp_path / "out"
+    outdir.claim_folder(out)
+    fd = os.open(out / outdir.LOCK, os.O_RDWR)  # another process's lock, as flock sees it
+    release_folder(out)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        with pytest.raises(UsageError, match="in use by another sim run"):
+            calibrate(obs, out_dir=out, simulations=100, population=20)
+    finally:
+        os.close(fd)
+
+
+def test_a_validation_folder_written_before_the_marker_is_still_used(tmp_path):
+    from sim.validation.library import _validation_folder
+
+    old = tmp_path / "validation"
+    (old / "doklam_2017").mkdir(parents=True)
+    (old / "doklam_2017" / outdir.IDENTITY).write_text("{}")
+    (old / "skill.json").write_text("{}")
+    (old / "skill.md").write_text("|")
+    outdir.claim_folder(old, made_before_marker=_validation_folder)
+    release_folder(old)
+    assert outdir.is_ours(old)
+    (old / "notes.txt").write_text("mine")  # anything else: not only validate's files
+    (old / outdir.MARKER).unlink()
+    with pytest.raises(UsageError, match="did not create"):
+        outdir.claim_folder(old, made_before_marker=_validation_folder)
+
+
+def test_results_get_the_usual_mode_and_a_readme_keeps_its_mode_and_its_link(tmp_path):
+    from sim.execution.storage import write_json
+    from sim.validation.library import END, START, update_readme
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "skill.json", {"a": 1})
+        assert (tmp_path / "skill.json").stat().st_mode & 0o777 == 0o644  # not 0600
+        readme = tmp_path / "README.md"
+        readme.write_text(f"head\n{START}\nold\n{END}\ntail\n")
+        readme.chmod(0o664)
+        update_readme(readme, "| new |")
+        assert readme.stat().st_mode & 0o777 == 0o664
+        assert "| new |" in readme.read_text() and "old" not in readme.read_text()
+        target = tmp_path / "docs" / "real.md"
+        target.parent.mkdir()
+        target.write_text(f"{START}\nold\n{END}\n")
+        target.chmod(0o644)
+        link = tmp_path / "LINKED.md"
+        link.symlink_to(target)
+        update_readme(link, "| newer |")
+        assert link.is_symlink() and "| newer |" in target.read_text()
+        assert target.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
+
+
+def test_a_readme_without_the_markers_is_refused_before_any_crisis_runs(tmp_path, capsys):
+    from sim.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in ("doklam_2017.yaml", "doklam_2017.observations.yaml"):
+        shutil.copy(ROOT / "scenarios" / "library" / name, library / name)
+    out = tmp_path / "out"
+    assert main(["validate", "--library", str(library), "--runs", "2", "--workers", "1",
+                 "--out", str(out), "--readme", str(readme), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "put the markers" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing ran, nothing was written
+    assert readme.read_text() == "no markers here\n"
+
+
+# ------------------------------------------------------------- round 2: resource exhaustion
+
+
+def _bomb_tables(folder: Path, rows: int) -> dict[str, Path]:
+    """Parquet files of a few hundred KB that decode to far more (repeated values)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = folder / "numbers.parquet"
+    pq.write_table(pa.table({"run": pa.array(np.zeros(rows, dtype=np.int64))}), numbers,
+                   compression="zstd")
+    strings = folder / "strings.parquet"
+    one = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows // 100, dtype=np.int32)),
+                                         pa.array(["x" * 100_000]))
+    pq.write_table(pa.table({"series": one}), strings, compression="zstd", store_schema=False)
+    return {"numbers": numbers, "strings": strings}
+
+
+def test_a_parquet_bomb_is_refused_from_its_metadata_before_decoding(tmp_path, monkeypatch):
+    import resource
+    import time
+
+    from sim.execution import storage
+
+    bombs = _bomb_tables(tmp_path, 2_000_000)
+    assert all(p.stat().st_size < 1_000_000 for p in bombs.values())
+    monkeypatch.setattr(storage, "MAX_TABLE_BYTES", 4_000_000)  # 8 MB of numbers decoded
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for path, fragment in ((bombs["numbers"], "2000000 rows x 1 columns"),
+                           (bombs["strings"], "decodes to 2000000000 bytes")):
+        started = time.monotonic()
+        with pytest.raises(UsageError, match=fragment):
+            storage.read_runs(path)
+        assert time.monotonic() - started < 30  # a hang guard
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    assert grown < 200e6, f"{grown / 1e6:.0f} MB"
+    fifo = tmp_path / "fifo.parquet"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        storage.read_runs(fifo)
+
+
+def test_score_plot_discover_and_the_app_read_tables_through_the_bound(tmp_path, monkeypatch):
+    from sim import api
+    from sim.discovery import discover_folder
+    from sim.execution import storage
+    from sim.plots import plot_folder
+    from sim.validation.scores import read_run
+
+    monkeypatch.setattr(storage, "MAX_TABLE_BYTES", 1_000_000)
+    bombs = _bomb_tables(tmp_path / "bombs", 1_000_000)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / outdir.MARKER).write_text("")
+    shutil.copy(bombs["numbers"], run / "runs.parquet")
+    with pytest.raises(UsageError, match="rows x 1 columns"):
+        read_run(run)  # sim score
+    with pytest.raises(UsageError, match="rows x 1 columns"):
+        plot_folder(run)  # sim plot
+    sweep = _sweep_folder(tmp_path / "sweep")
+    shutil.copy(bombs["numbers"], sweep / "sweep.parquet")
+    with pytest.raises(UsageError, match="rows x 1 columns"):
+        discover_folder(sweep, outcome="war")  # sim discover
+    with pytest.raises(UsageError, match="rows x 1 columns"):
+        api.open_results(sweep).runs  # the app's results page  # noqa: B018
+
+
+def test_plot_bounds_sizes_a_summary_states(tmp_path):
+    from PIL import Image
+
+    from sim.plots import MAX_ROWS, plot_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    outcomes = [{"outcome": f"o{i}" + "x" * 500, "probability": (i % 97) / 97, "low": 0.0,
+                 "high": 1.0} for i in range(5000)]
+    (folder / "summary.json").write_text(json.dumps({"outcomes": outcomes, "runs": 10}))
+    (folder / "scenario.resolved.yaml").write_text("name: " + "N" * 100_000 + "\n")
+    written = plot_folder(folder, ("png",))
+    assert [p.name for p in written] == ["outcomes.png"]
+    with Image.open(written[0]) as image:
+        width, height = image.size
+    assert width * height < 20e6, (width, height)  # was 256 megapixels
+    assert MAX_ROWS <= 60
+    (folder / "summary.json").write_text(json.dumps({"outcomes": outcomes[:3], "runs": 10}))
+    with Image.open(plot_folder(folder, ("png",))[0]) as image:  # a long name: one line
+        assert image.size[0] < 3000, image.size
+
+
+def test_calibrate_resume_reads_its_files_bounded(tmp_path, data):
+    from sim.validation.calibrate import calibrate
+
+    obs, _ = _observations(tmp_path / "cal", data)
+    for kind in ("device", "fifo", "huge"):
+        out = tmp_path / kind
+        out.mkdir()
+        (out / outdir.MARKER).write_text("")
+        settings = out / "settings.json"
+        if kind == "device":
+            settings.symlink_to("/dev/zero")
+        elif kind == "fifo":
+            os.mkfifo(settings)
+        else:
+            settings.write_text("[" + "0," * 600_000 + "0]")
+        with pytest.raises(UsageError, match="unreadable"):
+            calibrate(obs, out_dir=out, simulations=100, population=20)
+
+
+def test_calibration_sizes_are_bounded_before_anything_runs(tmp_path, data, capsys):
+    from sim.cli import main
+    from sim.validation.calibrate import MAX_GENERATION_BYTES, NUMBER_CHARS, Settings, check_sizes
+
+    path = _uncertain_scenario(tmp_path, data)
+    for option in (["--population", str(10**9)], ["--simulations", str(10**12)],
+                   ["--batch", str(10**9)], ["--generations", str(10**6)]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["calibrate", str(path), str(tmp_path / "s.observations.yaml"), *option])
+        assert exit_.value.code == 2
+        assert "must be at most" in capsys.readouterr().err
+    # what a resume reads back bounds what a calibration may write
+    most = (MAX_GENERATION_BYTES - 4096) // (3 * NUMBER_CHARS + 8)
+    check_sizes(Settings(1000, most, 10, 0.0, 0.005, 1), 1)
+    with pytest.raises(UsageError, match="can save and resume"):
+        check_sizes(Settings(1000, most + 1, 10, 0.0, 0.005, 1), 1)
+    with pytest.raises(UsageError, match="more than the budget"):
+        check_sizes(Settings(1000, 500, 10, 0.0, 0.005, 1), 1)
+
+
+def test_a_long_where_condition_is_refused_at_once_and_echoed_short():
+    import time
+
+    from sim.discovery import parse_where
+
+    columns = ["losses.a", "day.war.a~b"]
+    for text in ("losses.a>=" + " " * 100_000 + "x", "a" * 100_000,
+                 "losses.a" + " " * 100_000 + "happened"):
+        started = time.monotonic()
+        with pytest.raises(UsageError) as info:
+            parse_where(text, columns, [])
+        assert time.monotonic() - started < 1.0  # linear: was 45 s
+        assert len(str(info.value)) < 300
+    # the grammar is unchanged
+    assert parse_where(" losses.a >= 50 ", columns, []).value == 50
+    assert parse_where("day.war.a~b happened", columns, []).op == "happened"
+    with pytest.raises(UsageError, match="write INDICATOR OP VALUE"):
+        parse_where("losses.a>=", columns, [])
+
+
+def test_a_run_is_refused_when_its_histogram_does_not_fit_the_memory_free_now(fictional,
+                                                                             monkeypatch,
+                                                                             tmp_path):
+    from sim.execution import budget
+    from sim.execution.ensemble import run_ensemble
+
+    monkeypatch.setattr(budget, "memory_available_now", lambda: 1_000_000)
+    with pytest.raises(UsageError, match="free now"):
+        run_ensemble(fictional, runs=2, workers=1, out_dir=tmp_path / "out", progress=False)
+
+
+def test_the_app_caps_its_page_kernels():
+    import asyncio
+
+    from sim.app import server
+
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope["type"])
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "websocket", "headers": [(b"host", b"127.0.0.1:8765"),
+                                              (b"origin", b"http://127.0.0.1:8765")]}
+    held = [server.MAX_KERNELS]
+    original = server._kernels
+    server._kernels = lambda: held[0]
+    try:
+        check = server.OriginCheck(app, loopback_only=True, max_kernels=server.MAX_KERNELS)
+        asyncio.run(check(scope, None, send))
+        assert sent == [{"type": "websocket.close", "code": 1013}] and reached == []
+        held[0] = server.MAX_KERNELS - 1
+        asyncio.run(check(scope, None, send))
+        assert reached == ["websocket"]
+    finally:
+        server._kernels = original
+    assert server.MAX_KERNELS * 13e6 < 1e9  # about 13 MB a page kernel: under a gigabyte
+
+
+def test_sigterm_to_sim_app_stops_its_server(tmp_path):
+    import re
+    import signal
+    import socket
+    import time
+
+    app = subprocess.Popen([sys.executable, "-m", "sim", "app", str(FICTIONAL), "--port", "0"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True)
+    try:
+        line = app.stdout.readline()
+        port = int(re.search(r":(\d+)/", line).group(1))
+        deadline = time.monotonic() + 240
+        while True:  # the server is up when its port answers
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert app.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(1)
+        app.send_signal(signal.SIGTERM)
+        app.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while True:  # and nothing serves on it afterwards
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            assert time.monotonic() < deadline, "the server still serves after SIGTERM"
+            time.sleep(0.5)
+    finally:
+        if app.poll() is None:
+            app.kill()
+
+
+# ------------------------------------------------------------- round 2: silent wrong results
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory):
+    """A finished small calibration of the fictional scenario, with its result removed (so the
+    same command resumes it): ``(observations, folder)``."""
+    from sim.validation.calibrate import calibrate
+
+    root = tmp_path_factory.mktemp("calibration")
+    data = json.loads(json.dumps(load_scenario(FICTIONAL).data, default=str))
+    obs, _ = _observations(root / "scenario", data)
+    out = root / "out"
+    calibrate(obs, out_dir=out, simulations=240, population=40, generations=3, seed=5)
+    for name in ("posterior.json", "calibration.json", "calibration.png"):
+        (out / name).unlink()
+    release_folder(out)
+    return obs, out
+
+
+def _tampered(calibration, tmp_path, edit) -> tuple:
+    obs, folder = calibration
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    edit(copy / "generations")
+    return obs, copy
+
+
+def _edit_generation(path: Path, **changes) -> None:
+    record = json.loads(path.read_text())
+    record.update(changes)
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("lone_incomplete", "an incomplete generation first"),
+    ("zero_weights", "weights that do not sum to a positive number"),
+    ("outside_support", "samples outside the priors' support"),
+    ("rising_tolerance", "a tolerance above the previous generation's"),
+    ("spent_wrong", "simulations that do not add up"),
+])
+def test_a_tampered_calibration_folder_is_refused_on_resume(calibration, tmp_path, damage,
+                                                             fragment):
+    from sim.validation.calibrate import calibrate
+
+    def edit(generations: Path) -> None:
+        first = generations / "000.json"
+        if damage == "lone_incomplete":
+            for path in generations.glob("*.json"):
+                if path.name != "000.json":
+                    path.unlink()
+            _edit_generation(first, complete=False)
+        elif damage == "zero_weights":
+            record = json.loads(first.read_text())
+            _edit_generation(first, weights=[0.0] * len(record["weights"]))
+        elif damage == "outside_support":
+            record = json.loads(first.read_text())
+            _edit_generation(first, samples=[[1e6]] * len(record["samples"]))
+        elif damage == "rising_tolerance":  # generation 0's tolerance is infinite
+            _edit_generation(generations / "002.json", epsilon=1e300)
+        else:
+            second = generations / "001.json"
+            _edit_generation(second, total=json.loads(second.read_text())["total"] + 7)
+
+    obs, folder = _tampered(calibration, tmp_path, edit)
+    with pytest.raises(UsageError, match=fragment) as info:
+        calibrate(obs, out_dir=folder, simulations=240, population=40, generations=3, seed=5)
+    assert len(str(info.value).splitlines()) == 1
+    assert not (folder / "posterior.json").exists()
+
+
+def test_an_untampered_calibration_folder_resumes(calibration, tmp_path):
+    from sim.validation.calibrate import calibrate
+
+    obs, folder = _tampered(calibration, tmp_path, lambda generations: None)
+    d = calibrate(obs, out_dir=folder, simulations=240, population=40, generations=3, seed=5)
+    assert d["resumed_after_generation"] is not None
+    assert (folder / "posterior.json").exists()
+
+
+def _posterior(path: Path, loaded, parameters: list[str], samples, weights, **extra) -> Path:
+    path.write_text(json.dumps({"kind": "crisis-sim posterior", "parameters": parameters,
+                                "scenario_sha256": loaded.digest(), "samples": samples,
+                                "weights": weights, **extra}))
+    return path
+
+
+def test_a_posterior_naming_values_the_scenario_lacks_is_one_line(fictional, tmp_path):
+    from sim.execution.variation import posterior_set
+    from sim.validation.calibrate import read_posterior
+
+    swapped = _posterior(tmp_path / "p.json", fictional, ["relations.borduria~arcadia.affinity"],
+                         [[-0.4], [-0.3]], [1, 1])
+    with pytest.raises(UsageError, match=re.escape("the scenario writes it "
+                                                   "relations.arcadia~borduria.affinity")):
+        posterior_set(fictional, swapped, 1, 10, read_posterior(swapped))
+    unknown = _posterior(tmp_path / "q.json", fictional, ["fighting.no_such_value"], [[1.0]],
+                         [1])
+    with pytest.raises(UsageError, match=re.escape("'fighting.no_such_value' is not a number")):
+        posterior_set(fictional, unknown, 1, 10, read_posterior(unknown))
+
+
+def test_posterior_weights_are_normalised_without_overflow(fictional, tmp_path):
+    from sim.execution.variation import posterior_set
+    from sim.validation.calibrate import read_posterior
+
+    path = _posterior(tmp_path / "p.json", fictional, ["relations.arcadia~borduria.affinity"],
+                      [[-0.6], [-0.5], [-0.4]], [1e308, 1e308, 1e308])
+    varied = posterior_set(fictional, path, 1, 300, read_posterior(path))
+    assert np.isfinite(varied.describe["effective_sample_size"])
+    assert varied.describe["effective_sample_size"] == pytest.approx(3.0)
+    shares = [np.mean(varied.values[:, 0] == v) for v in (-0.6, -0.5, -0.4)]
+    assert all(0.2 < s < 0.47 for s in shares), shares  # was: every run the last sample
+
+
+def test_a_posterior_of_another_scenario_is_refused(fictional, tmp_path):
+    from sim.execution.variation import posterior_set
+    from sim.validation.calibrate import read_posterior
+
+    other = load_data({**json.loads(json.dumps(fictional.data, default=str)), "name": "other"})
+    path = _posterior(tmp_path / "p.json", other, ["relations.arcadia~borduria.affinity"],
+                      [[-0.5]], [1])
+    with pytest.raises(UsageError, match="fitted on another scenario"):
+        posterior_set(fictional, path, 1, 10, read_posterior(path))
+    record = json.loads(path.read_text())
+    del record["scenario_sha256"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(UsageError, match="records no scenario_sha256"):
+        posterior_set(fictional, path, 1, 10, read_posterior(path))
+
+
+def test_a_prior_cut_to_its_upper_tail_is_drawn_in_the_tail():
+    from scipy import stats
+
+    from sim.execution.variation import prior_ppf
+    from sim.scenario.schema import Prior
+
+    prior = Prior(dist="normal", mean=0.1, sd=0.01, low=0.3, high=0.6)
+    draws = prior_ppf(prior, (np.arange(1000) + 0.5) / 1000)
+    # beyond 20 sd the tail is nearly exponential with rate z / sd: median 0.3 + sd ln2 / 20
+    assert np.median(draws) == pytest.approx(0.3 + 0.01 * np.log(2) / 20, abs=2e-5)
+    assert draws.min() >= 0.3 and draws.max() < 0.31  # was: 0.6 every time
+    # a moderate cut agrees with rejection sampling from the untruncated prior
+    moderate = Prior(dist="lognormal", median=0.02, sigma=0.5, low=0.03, high=0.05)
+    raw = stats.lognorm(s=0.5, scale=0.02).rvs(400_000, random_state=1)
+    kept = raw[(raw >= 0.03) & (raw <= 0.05)]
+    assert np.median(prior_ppf(moderate, np.array([0.5]))) == pytest.approx(
+        np.median(kept), rel=0.01)
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in CORPUS_OBSERVATIONS.glob("*.yaml")))
+def test_hostile_observations_files_are_refused(fictional, case):
+    from sim.errors import ScenarioError
+    from sim.validation.observations import load_observations
+
+    path = CORPUS_OBSERVATIONS / f"{case}.yaml"
+    expected = path.with_suffix(".expect").read_text().strip()
+    assert expected
+    with pytest.raises(ScenarioError) as info:
+        load_observations(path, fictional)
+    assert expected in str(info.value), str(info.value)
+    assert all(str(p).startswith(str(path)) for p in info.value.problems)
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory):
+    """A small saved ensemble of the fictional scenario (claimed folder, lock released)."""
+    from sim.execution.ensemble import run_ensemble
+
+    folder = tmp_path_factory.mktemp("scored") / "run"
+    run_ensemble(load_scenario(FICTIONAL), runs=20, seed=3, workers=1, out_dir=folder,
+                 progress=False)
+    release_folder(folder)
+    return folder
+
+
+def _observations_of(folder: Path, scenario_file: Path) -> Path:
+    shutil.copy(scenario_file, folder / scenario_file.name) if scenario_file.parent != folder \
+        else None
+    path = folder / "x.observations.yaml"
+    path.write_text(f"scenario: {scenario_file.name}\ndescription: d\nevents:\n"
+                    "  - outcome: war\n    happened: true\n    source: \"s\"\n")
+    return path
+
+
+def test_score_refuses_observations_of_another_scenario(scored_run, tmp_path, data):
+    from sim.validation.scores import score_run
+
+    folder = tmp_path / "run"
+    shutil.copytree(scored_run, folder)
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**data, "name": "Another crisis"}))
+    with pytest.raises(UsageError, match="are of the scenario 'Another crisis'"):
+        score_run(folder, _observations_of(tmp_path, other))
+    assert not (folder / "score.json").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert score_run(folder, _observations_of(mine, FICTIONAL))["runs"] == 20
+
+
+def test_score_never_writes_infinity_or_nan(scored_run, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.validation.scores import score_run
+
+    folder = tmp_path / "run"
+    shutil.copytree(scored_run, folder)
+    table = pq.read_table(folder / "runs.parquet")
+    column = table.column_names.index("losses.arcadia")
+    table = table.set_column(column, "losses.arcadia",
+                             pa.array(np.full(table.num_rows, np.inf)))
+    pq.write_table(table, folder / "runs.parquet")
+    observations = tmp_path / "x.observations.yaml"
+    shutil.copy(FICTIONAL, tmp_path / FICTIONAL.name)
+    observations.write_text(f"scenario: {FICTIONAL.name}\ndescription: d\nquantities:\n"
+                            "  - indicator: losses.arcadia\n    value: 10\n    source: \"s\"\n")
+    with pytest.raises(UsageError, match="no finite score"):
+        score_run(folder, observations)
+    assert not (folder / "score.json").exists()
+
+
+def test_a_rerun_of_other_settings_removes_what_was_derived_from_the_old_one(tmp_path):
+    folder = tmp_path / "run"
+    prepare_out_dir(folder, {"kind": "run", "seed": 1, "runs": 10})
+    (folder / "score.json").write_text("{}")
+    (folder / "report.html").write_text("<p>")
+    (folder / "figures").mkdir()
+    (folder / "figures" / "outcomes.png").write_bytes(b"png")
+    (folder / "figures" / "notes.txt").write_text("not a figure: kept")
+    release_folder(folder)
+    prepare_out_dir(folder, {"kind": "run", "seed": 1, "runs": 10})  # the same: kept
+    release_folder(folder)
+    assert (folder / "score.json").exists()
+    prepare_out_dir(folder, {"kind": "run", "seed": 1, "runs": 20})  # another size: removed
+    release_folder(folder)
+    assert not (folder / "score.json").exists() and not (folder / "report.html").exists()
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == ["notes.txt"]
+
+
+def test_uncertain_interest_weights_run(tmp_path, data):
+    """Interest weights are normalised, so each run compiles its own scenario; numpy's repr of
+    a value ("np.float64(0.59)") was given to the scenario as text and refused."""
+    from sim.execution.ensemble import run_ensemble
+    from sim.execution.variation import uncertain_set
+
+    data["actors"]["arcadia"]["interests"]["territory"] = {"value": 0.4, "range": [0.2, 0.6]}
+    loaded = load_data(data)
+    varied = uncertain_set(loaded, 1, 4)
+    result = run_ensemble(loaded, runs=4, seed=1, workers=1, progress=False, varied=varied)
+    values = result.columns["param.actors.arcadia.interests.territory"]
+    assert len(set(np.round(values, 9))) == 4 and ((values >= 0.2) & (values <= 0.6)).all()
+
+
+def test_a_posterior_of_an_integer_value_runs(fictional, tmp_path):
+    from sim.execution.variation import posterior_set
+    from sim.validation.calibrate import read_posterior
+
+    path = "refugees.nodes.{}.population".format(next(
+        k for k, n in fictional.spec.refugees.nodes.items() if n.population == 200000))
+    post = _posterior(tmp_path / "p.json", fictional, [path], [[199002.6], [150000.2]], [1, 1])
+    # was: "would get 199003, outside bounds"
+    varied = posterior_set(fictional, post, 1, 50, read_posterior(post))
+    assert set(varied.values[:, 0]) <= {199003.0, 150000.0}
+    assert varied.probes[0] == (150000.0, 199003.0)
+
+
+# ------------------------------------------------------------- round 2: the app
+
+
+def test_a_loopback_app_answers_only_loopback_host_names():
+    import asyncio
+
+    from sim.app.server import OriginCheck, host_name, is_loopback
+
+    assert all(is_loopback(host_name(h)) for h in ("127.0.0.1:8765", "localhost:8765",
+                                                    "[::1]:8765", "127.0.0.2", "localhost"))
+    assert not any(is_loopback(host_name(h)) for h in ("evil.example:8765", "10.0.0.1:80",
+                                                        "localhost.evil.example", "[::2]:1"))
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope["type"])
+
+    async def send(message):
+        sent.append(message)
+
+    def scope(kind, host):
+        # DNS rebinding: a foreign name resolved to 127.0.0.1, Origin and Host agree
+        return {"type": kind, "headers": [(b"host", host.encode()),
+                                          (b"origin", f"http://{host}".encode())]}
+
+    loopback = OriginCheck(app, loopback_only=True)
+    asyncio.run(loopback(scope("http", "evil.example:8765"), None, send))
+    asyncio.run(loopback(scope("websocket", "evil.example:8765"), None, send))
+    assert sent[0]["status"] == 403 and sent[-1] == {"type": "websocket.close", "code": 1008}
+    assert reached == []
+    asyncio.run(loopback(scope("websocket", "localhost:8765"), None, send))
+    assert reached == ["websocket"]
+    everywhere = OriginCheck(app, loopback_only=False)  # --host 0.0.0.0: names are the user's
+    asyncio.run(everywhere(scope("http", "crisis.example:8765"), None, send))
+    assert reached == ["websocket", "http"]
+
+
+def test_the_picker_offers_no_observations_file(tmp_path):
+    from sim.app.page import offered, scenario_files
+
+    shutil.copy(FICTIONAL, tmp_path / "crisis.yaml")
+    (tmp_path / "crisis.observations.yaml").write_text("scenario: crisis.yaml\n")
+    first = str(tmp_path / "crisis.yaml")
+    assert scenario_files(tmp_path, first) == [first]
+    assert not offered(str(tmp_path / "crisis.observations.yaml"), tmp_path, first)
+
+
+def test_an_integer_value_calibrates_and_its_posterior_runs(tmp_path, data):
+    """Calibrate, then run --posterior, on an integer value whose prior's probes are not whole
+    numbers (both were refused as "outside the value's bounds" though inside them)."""
+    from sim.execution.variation import posterior_set
+    from sim.validation.calibrate import calibrate, read_posterior
+    from sim.validation.observations import load_observations
+
+    node = next(k for k, n in data["refugees"]["nodes"].items() if n["population"] == 200000)
+    data["refugees"]["nodes"][node]["population"] = {"value": 200000,
+                                                     "range": [150001, 200003]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "s.observations.yaml").write_text(
+        "scenario: s.yaml\ndescription: synthetic\nquantities:\n"
+        "  - indicator: losses.arcadia\n    value: 300\n    source: \"synthetic\"\n")
+    obs = load_observations(tmp_path / "s.observations.yaml")
+    calibrate(obs, out_dir=tmp_path / "cal", simulations=120, population=30, generations=2)
+    release_folder(tmp_path / "cal")
+    varied = posterior_set(obs.scenario, tmp_path / "cal" / "posterior.json", 1, 20,
+                           read_posterior(tmp_path / "cal" / "posterior.json"))
+    values = varied.values[:, 0]
+    assert (values == np.round(values)).all() and (values >= 150001).all()
+
+
+def test_a_table_is_never_written_through_a_symlink_at_its_temporary_name(tmp_path):
+    import pyarrow as pa
+
+    from sim.execution.storage import read_runs, write_parquet
+
+    victim = tmp_path / "precious"
+    victim.write_text("mine")
+    (tmp_path / f".runs.parquet.tmp-{os.getpid()}").symlink_to(victim)
+    write_parquet(tmp_path / "runs.parquet", pa.table({"run": [1, 2]}))
+    assert victim.read_text() == "mine"
+    assert list(read_runs(tmp_path / "runs.parquet")["run"]) == [1, 2]
+
+
+def test_a_calibration_folder_written_before_the_marker_is_still_resumed(calibration, tmp_path):
+    from sim.validation.calibrate import _calibration_folder
+
+    obs, folder = calibration
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    for name in (outdir.MARKER, outdir.LOCK):
+        (old / name).unlink(missing_ok=True)
+    assert _calibration_folder(old)
+    (old / "notes.txt").write_text("mine")  # anything else: not only calibrate's files
+    assert not _calibration_folder(old)
+    (old / "notes.txt").unlink()
+    from sim.validation.calibrate import calibrate
+
+    d = calibrate(obs, out_dir=old, simulations=240, population=40, generations=3, seed=5)
+    assert d["resumed_after_generation"] is not None and outdir.is_ours(old)

@@ -32,10 +32,12 @@ DEFAULT_SCENARIO = "scenarios/idlib_2020.yaml"
 def scenario_files(folder: Path, current: str) -> list[str]:
     """Scenario files the picker offers: every YAML under ``folder``, and the current one.
 
-    Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed.
+    Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed,
+    and no observations file (``*.observations.yaml``: what happened, not a scenario).
     """
     found = sorted(str(p) for p in folder.rglob("*.yaml")
-                   if p.is_file() and is_inside(p, folder)) if folder.is_dir() else []
+                   if not p.name.endswith(".observations.yaml")
+                   and p.is_file() and is_inside(p, folder)) if folder.is_dir() else []
     return found if current in found else [current, *found]
 
 

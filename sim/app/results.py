@@ -109,8 +109,8 @@ def folder_figures(results) -> list[tuple[str, object]]:
 
     folder = results.folder
     figures = []
-    title = results.scenario.get("name") or results.manifest.get("scenario_name") or (
-        folder.name)
+    title = plots._label(results.scenario.get("name") or results.manifest.get(
+        "scenario_name") or folder.name)  # a received name: one bounded line
     if results.kind == "run":
         summary = read_json(folder / "summary.json")
         figures.append(("outcomes", plots.outcome_bars(

@@ -40,7 +40,12 @@ import sim
 from sim.analysis import indicator_summary, outcome_table
 from sim.errors import RunInterruptedError, SimError, UsageError
 from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batch
-from sim.execution.budget import check_batches, check_memory, estimate_memory
+from sim.execution.budget import (
+    check_available_now,
+    check_batches,
+    check_memory,
+    estimate_memory,
+)
 from sim.execution.executors import (
     RECYCLE_AFTER,
     default_workers,
@@ -180,9 +185,12 @@ def run_ensemble(
     check_batches(runs, batch_size)
     layout = compile_scenario(spec).layout
     local = executor is None and scheduler_address(scheduler) is None
-    check_memory(estimate_memory(spec, layout, min(batch_size, runs),
-                                 (workers or default_workers()) if local else 1,
-                                 kept_runs=runs if out_dir is None else 0))
+    # workers beyond the batches never start: they hold no memory
+    estimate = estimate_memory(spec, layout, min(batch_size, runs),
+                               min((workers or default_workers()) if local else 1,
+                                   -(-runs // batch_size)),
+                               kept_runs=runs if out_dir is None else 0)
+    check_memory(estimate)
     batches = plan_batches(runs, batch_size)
     digest = loaded.digest()
     mode = varied.mode if varied is not None else "point"
@@ -196,7 +204,19 @@ def run_ensemble(
                                   "scenario_sha256": identity, "seed": seed,
                                   "runs": runs, "batch_size": batch_size})
     names = series_names(layout)
-    histogram = TrajectoryHistogram(names, layout.days + 1, ensemble_edges(spec, layout))
+    try:  # the big arrays come next: refused, not a MemoryError
+        check_available_now(estimate)
+        try:
+            histogram = TrajectoryHistogram(names, layout.days + 1,
+                                            ensemble_edges(spec, layout))
+        except MemoryError:
+            raise UsageError(f"this run needs {estimate.describe()}, more than could be "
+                             "allocated; use fewer actors, fewer run.days, or fewer --workers"
+                             ) from None
+    except UsageError:
+        if out_dir is not None:
+            release_folder(out_dir)
+        raise
     checkpoint = _Checkpoint(out_dir, histogram)
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,

@@ -39,8 +39,17 @@ def is_ours(folder: Path) -> bool:
                for name in (MARKER, IDENTITY))
 
 
-def claim_folder(out_dir: Path) -> None:
+def claim_folder(out_dir: Path, made_before_marker=None) -> None:
     """Create ``out_dir`` (or accept an empty folder or one of ours) and lock it for this run.
+
+    Every command that writes a folder of results claims it here (run, sweep, compare,
+    calibrate, validate), so none overwrites a ``calibration.json`` or ``skill.md`` of the
+    user's.
+
+    Args:
+        out_dir: The folder.
+        made_before_marker: Optional test that recognises a folder this command wrote before
+            it left a marker (its own files only); such a folder is marked and used.
 
     Raises:
         UsageError: The path is a file, a non-empty folder the tool did not make, not
@@ -55,16 +64,18 @@ def claim_folder(out_dir: Path) -> None:
             empty = next(out_dir.iterdir(), None) is None
         except OSError as exc:
             raise UsageError(f"cannot read output folder {out_dir}: {exc.strerror}") from None
-        if not empty and not is_ours(out_dir):
+        if not empty and not is_ours(out_dir) and not (
+                made_before_marker is not None and made_before_marker(out_dir)):
             raise UsageError(f"{out_dir} is a folder sim did not create and is not empty; "
                              "its files are left alone: choose a new or empty folder with "
                              "--out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         marker = out_dir / MARKER
-        if not marker.exists():
+        if not os.path.lexists(marker):  # never written through a planted symlink
             marker.write_text("This folder was created by crisis-sim (sim run, sweep, "
-                              "compare); sim may replace the files it wrote here.\n")
+                              "compare, calibrate, validate); sim may replace the files it "
+                              "wrote here.\n")
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
     lock_folder(out_dir)
@@ -136,7 +147,7 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
         True when unfinished work of this very experiment is there to resume.
     """
     claim_folder(out_dir)
-    resume = False
+    resume = stale = False
     claim = out_dir / IDENTITY
     parts = out_dir / "parts"
     if identity is not None and claim.exists():
@@ -153,6 +164,8 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
             raise UsageError(f"{out_dir} holds results of another run: {what}; choose "
                              "another --out, or delete that folder first")
         resume = held == identity
+        if held and not resume:
+            stale = True  # results of this experiment at another size: derived files go
         saved = _saved_parts(parts)
         if not resume and saved:
             release_folder(out_dir)
@@ -164,6 +177,8 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
                              f"{parts} to start afresh")
     try:
         remove_leftovers(out_dir)
+        if stale:
+            remove_derived(out_dir)
         parts.mkdir(exist_ok=True)
         probe = out_dir / ".write-test"
         probe.write_bytes(b"")
@@ -176,6 +191,30 @@ def prepare_out_dir(out_dir: Path, identity: dict | None = None) -> bool:
 
         write_json(claim, identity)
     return resume and any(parts.iterdir())
+
+
+#: Files other commands derive from a folder's results (score, discover, report, plot).
+DERIVED = ("score.json", "discovery.json", "report.html")
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def remove_derived(out_dir: Path) -> None:
+    """Remove what was derived from the results a new run is about to replace.
+
+    An old ``score.json`` (or discovery, report, figures) beside new runs of other settings
+    was shown by ``sim report`` as if it were theirs. The folder is ours and locked; only
+    these files, and regular figure files in ``figures/``, are removed (never through a
+    symlink: a symlink at one of the names is itself removed, its target left alone).
+    """
+    for name in DERIVED:
+        path = out_dir / name
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+    figures = out_dir / "figures"
+    if figures.is_dir() and not figures.is_symlink():
+        for path in figures.iterdir():
+            if path.suffix in FIGURE_SUFFIXES and (path.is_symlink() or path.is_file()):
+                path.unlink(missing_ok=True)
 
 
 def remove_leftovers(out_dir: Path) -> None:

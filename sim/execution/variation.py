@@ -83,12 +83,25 @@ def prior_ppf(prior: Prior, u: np.ndarray) -> np.ndarray:
     if prior.dist == "beta":
         low, high = prior.support()
         return low + (high - low) * stats.beta(prior.a, prior.b).ppf(u)
-    dist = (stats.norm(prior.mean, prior.sd) if prior.dist == "normal"
-            else stats.lognorm(s=prior.sigma, scale=prior.median))
+    # truncated normal (and lognormal, a normal in log x): scipy's truncnorm computes in the
+    # tail, where ``cdf(low) + u * (cdf(high) - cdf(low))`` rounds to 1 and every draw of a
+    # prior cut to its upper tail (normal(0.1, 0.01) on [0.3, 0.6]) came out as the high end
     low, high = prior.support()
-    f_low = dist.cdf(low) if np.isfinite(low) else 0.0
-    f_high = dist.cdf(high) if np.isfinite(high) else 1.0
-    return np.clip(dist.ppf(f_low + u * (f_high - f_low)), low, high)
+    if prior.dist == "normal":
+        centre, scale, a, b = prior.mean, prior.sd, low, high
+    else:
+        centre, scale = float(np.log(prior.median)), prior.sigma
+        a = float(np.log(low)) if low > 0 else -np.inf
+        b = float(np.log(high)) if np.isfinite(high) else np.inf
+    dist = stats.truncnorm((a - centre) / scale, (b - centre) / scale, loc=centre,
+                           scale=scale)
+    with np.errstate(all="ignore"):
+        x = dist.ppf(u)
+    if not np.isfinite(x).all() and np.isfinite([a, b]).all():
+        raise UsageError(f"a {prior.dist} prior cut to [{low:g}, {high:g}] lies too far in "
+                         "its tail to draw from; widen the cut or move the prior's centre")
+    x = x if prior.dist == "normal" else np.exp(x)
+    return np.clip(x, low, high)
 
 
 def run_uniforms(seed: int, runs: np.ndarray, count: int) -> np.ndarray:
@@ -180,17 +193,28 @@ def posterior_set(loaded: LoadedScenario, posterior: Path, seed: int, runs: int,
             reader lives with the writer, in validation; this module only resamples).
     """
     paths = tuple(post["parameters"])
+    if post["scenario_sha256"] is None:
+        raise UsageError(f"{posterior} records no scenario_sha256 (the scenario it was fitted "
+                         "on): use a posterior.json that sim calibrate wrote for this scenario")
+    if post["scenario_sha256"] != loaded.digest():
+        raise UsageError(f"{posterior} was fitted on another scenario, or on this one with "
+                         "other values (its scenario_sha256 is not this scenario's): calibrate "
+                         "this scenario (with the same --set values) to get its posterior")
+    _check_paths(loaded, paths, posterior)
     samples = np.asarray(post["samples"], float)
-    weights = np.asarray(post["weights"], float)
-    cumulative = np.cumsum(weights / weights.sum())
+    weights = np.asarray(post["weights"], float)  # normalised by read_posterior
+    cumulative = np.cumsum(weights)
     u = run_uniforms(seed, np.arange(runs), 1)[:, 0]
     index = np.minimum(np.searchsorted(cumulative, u, side="right"), len(weights) - 1)
     integer = tuple(isinstance(_point_value(loaded, p), int) for p in paths)
     values = _rounded(samples[index], integer)
-    probes = tuple((float(samples[:, j].min()), float(samples[:, j].max()))
-                   for j in range(len(paths)))
+    # probed where the runs' values lie: an integer value's probes are rounded as its draws
+    # are (a fractional probe of an integer value is not a value the scenario accepts)
+    probes = tuple(tuple(float(x) for x in _rounded(np.array([samples[:, j].min(),
+                                                              samples[:, j].max()]), (i,)))
+                   for j, i in enumerate(integer))
     describe = {"posterior": str(posterior), "samples": len(weights),
-                "effective_sample_size": float(1.0 / np.sum((weights / weights.sum()) ** 2))}
+                "effective_sample_size": float(1.0 / np.sum(weights ** 2))}
     varied = VariedSet("posterior", paths, values, probes, integer, describe)
     check_varied(loaded, varied)
     return varied
@@ -216,6 +240,37 @@ def check_parameters(loaded: LoadedScenario, design) -> None:
             node = node[part] if isinstance(node, dict | list) else None
         if isinstance(node, bool) or not isinstance(node, int | float):
             raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
+
+
+def _check_paths(loaded: LoadedScenario, paths: tuple[str, ...], source: Path) -> None:
+    """Refuse a path the scenario has no number at (one line, with the fix).
+
+    A posterior names its values by path: one of another scenario, or a pair written in
+    the other order (``b~a`` for the scenario's ``a~b``), is not a value of this one.
+    """
+    for path in paths:
+        try:
+            value = _point_value(loaded, path)
+        except (KeyError, IndexError, TypeError, ValueError):
+            value = None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            parts = path.split(".")
+            swapped = [".".join([*parts[:k], "~".join(reversed(part.split("~"))),
+                                 *parts[k + 1:]])
+                       for k, part in enumerate(parts) if part.count("~") == 1]
+            hint = next((f"; the scenario writes it {alt}" for alt in swapped
+                         if _is_number_at(loaded, alt)), "")
+            shown = path if len(path) <= 80 else path[:77] + "..."
+            raise UsageError(f"{source}: '{shown}' is not a number of the scenario{hint}; "
+                             "use a posterior that sim calibrate fitted on this scenario")
+
+
+def _is_number_at(loaded: LoadedScenario, path: str) -> bool:
+    try:
+        value = _point_value(loaded, path)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return False
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_varied(loaded: LoadedScenario, varied: VariedSet) -> None:

@@ -198,9 +198,45 @@ class BatchedSimulator:
 
 
 def _settings_digest(loaded: LoadedScenario, obs: Observations, paths, settings: Settings) -> dict:
-    digest = hashlib.sha256(Path(obs.path).read_bytes()).hexdigest()
+    from sim.safety import read_limited
+    from sim.scenario.loader import MAX_FILE_BYTES
+
+    # bounded as when it was loaded: the file could have been swapped for a FIFO since
+    try:
+        text = read_limited(obs.path, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise UsageError(f"{obs.path}: cannot read it again ({exc})") from None
+    digest = hashlib.sha256(text).hexdigest()
     return {"scenario_sha256": loaded.digest(), "observations_sha256": digest,
             "parameters": list(paths), **settings.as_dict()}
+
+
+#: most characters one number takes in a generation's JSON (``repr`` of a float, ", ")
+NUMBER_CHARS = 26
+MAX_SETTINGS_BYTES = 1_000_000
+KERNELS = ("prior", "olcm", "2cov")
+
+
+def check_sizes(settings: Settings, j: int) -> None:
+    """Refuse a calibration that could write a generation larger than a resume reads back.
+
+    Why: the last generation keeps every accepted proposal, up to the whole budget, and a
+    generation file beyond ``MAX_GENERATION_BYTES`` could never be resumed (and a budget of
+    ``10**9`` allocates its proposals before the first simulation). Checked before anything
+    runs, from the sizes alone.
+
+    Raises:
+        UsageError: With the largest ``--simulations`` that fits.
+    """
+    per_row = (j + 2) * NUMBER_CHARS + 8  # a sample's J values, its weight, its distance
+    most = (MAX_GENERATION_BYTES - 4096) // per_row
+    if settings.simulations > most:
+        raise UsageError(f"--simulations {settings.simulations} is more than a calibration of "
+                         f"{j} value{'s' if j != 1 else ''} can save and resume (at most "
+                         f"{most}); give a smaller --simulations")
+    if settings.population > settings.simulations:
+        raise UsageError(f"--population {settings.population} is more than the budget of "
+                         f"--simulations {settings.simulations}; give a smaller --population")
 
 
 def _read_generation(path: Path, j: int) -> Generation:
@@ -226,35 +262,104 @@ def _read_generation(path: Path, j: int) -> Generation:
     return gen
 
 
-def _resume(out_dir: Path, settings: dict, j: int) -> list[Generation]:
-    """The generations an earlier, unfinished run with the same settings saved."""
+def _resume(out_dir: Path, settings: dict, priors: list[Prior]) -> list[Generation]:
+    """The generations an earlier, unfinished run with the same settings saved.
+
+    The folder is untrusted (it may have been edited or received): every file is read through
+    the bounded reader, and the generations must make a calibration this one could have
+    made (see ``_check_generations``); anything else is a one-line refusal, never a
+    traceback or a posterior built on tampered numbers.
+    """
+    from sim.safety import UnsafeFileError, read_limited
+
     folder = out_dir / "generations"
     saved = out_dir / "settings.json"
-    if not saved.exists():
+    if not saved.exists() and not saved.is_symlink():
         if folder.exists():
             raise UsageError(f"{out_dir} holds generations without settings.json; choose "
                              "another --out")
         return []
     try:
-        old = json.loads(saved.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        raise UsageError(f"{saved}: unreadable; choose another --out") from None
+        old = json.loads(read_limited(saved, MAX_SETTINGS_BYTES).decode("utf-8"))
+    except (UnsafeFileError, OSError, ValueError, UnicodeDecodeError) as exc:
+        why = f" ({exc})" if isinstance(exc, UnsafeFileError) else ""
+        raise UsageError(f"{saved}: unreadable{why}; choose another --out") from None
+    if not isinstance(old, dict):
+        raise UsageError(f"{saved}: not the settings of sim calibrate; choose another --out")
     if old != settings:
-        differ = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        differ = sorted(str(k)[:40] for k in set(old) | set(settings)
+                        if old.get(k) != settings.get(k))[:8]
         raise UsageError(f"{out_dir} holds an unfinished calibration with other settings "
                          f"({', '.join(differ)}); re-run it with the same ones to resume, or "
                          "choose another --out")
     gens = []
-    for t in range(10_000):
+    for t in range(settings["generations"]):
         path = folder / f"{t:03d}.json"
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             break
-        gen = _read_generation(path, j)
+        gen = _read_generation(path, len(priors))
         if gen.t != t:
             raise UsageError(f"{path}: generation {gen.t} in the file of {t}; choose another "
                              "--out")
         gens.append(gen)
+    _check_generations(out_dir, gens, priors, settings)
     return gens
+
+
+def _calibration_folder(folder: Path) -> bool:
+    """Whether ``folder`` is one ``sim calibrate`` wrote before it left a marker.
+
+    Only its own files: ``settings.json`` and ``generations/`` (of ``NNN.json`` files), and the
+    results it writes at the end; its contents are then checked as any resume's are.
+    """
+    names = {"settings.json", "calibration.json", "calibration.png", "posterior.json", ".lock"}
+    entries = list(folder.iterdir())
+    generations = folder / "generations"
+    return (any(p.name == "settings.json" for p in entries)
+            and all((p.name in names and p.is_file() and not p.is_symlink())
+                    or (p == generations and p.is_dir() and not p.is_symlink())
+                    for p in entries)
+            and (not generations.is_dir() or all(
+                p.suffix == ".json" and p.stem.isdigit() for p in generations.iterdir())))
+
+
+def _check_generations(out_dir: Path, gens: list[Generation], priors: list[Prior],
+                       settings: dict) -> None:
+    """Refuse saved generations this calibration could not have written.
+
+    Each must hold at least one particle, with weights that are finite, not negative and
+    not all zero (they are normalised here), samples inside every prior's support, and
+    distances within its tolerance; tolerances must not rise, the simulations must add up
+    within the budget, and only the last may be incomplete (an incomplete generation ends a
+    calibration), with a complete one before it.
+    """
+    supports = np.array([p.support() for p in priors], float)
+    spent = 0
+    for i, gen in enumerate(gens):
+        where = f"{out_dir / 'generations' / f'{gen.t:03d}.json'}"
+        bad = None
+        if len(gen.weights) == 0:
+            bad = "no particles"
+        elif not gen.weights.sum() > 0 or not np.isfinite(gen.weights.sum()):
+            bad = "weights that do not sum to a positive number"
+        elif ((gen.samples < supports[:, 0]) | (gen.samples > supports[:, 1])).any():
+            bad = "samples outside the priors' support"
+        elif (gen.distances > gen.epsilon).any():
+            bad = "distances above its tolerance"
+        elif i > 0 and gen.epsilon > gens[i - 1].epsilon:
+            bad = "a tolerance above the previous generation's"
+        elif gen.kernel not in KERNELS or (gen.kernel == "prior") != (gen.t == 0):
+            bad = f"a kernel ({gen.kernel[:20]!r}) sim calibrate does not use there"
+        elif gen.total != spent + gen.simulations or gen.total > settings["simulations"]:
+            bad = "simulations that do not add up"
+        elif not gen.complete and (i != len(gens) - 1 or i == 0):
+            bad = ("an incomplete generation " + ("first (generation 0 is always complete)"
+                                                  if i == 0 else "before the last"))
+        if bad is not None:
+            raise UsageError(f"{where}: a damaged generation of sim calibrate ({bad}); choose "
+                             "another --out")
+        spent = gen.total
+        gen.weights = gen.weights / gen.weights.sum()
 
 
 def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
@@ -295,8 +400,14 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     keys = sorted(loaded.uncertain, key=format_path)
     paths = tuple(format_path(k) for k in keys)
     priors = [loaded.uncertain[k] for k in keys]
-    probes = tuple(tuple(float(x) for x in prior_ppf(p, np.array(PROBE_QUANTILES)))
-                   for p in priors)
+    from sim.validation.uncertain import _point_value
+
+    # an integer value is simulated rounded (BatchedSimulator), so it is probed rounded: a
+    # fractional probe is no value the scenario accepts there
+    integer = [isinstance(_point_value(loaded, p), int) for p in paths]
+    probes = tuple(tuple(float(np.round(x)) if whole else float(x)
+                         for x in prior_ppf(p, np.array(PROBE_QUANTILES)))
+                   for p, whole in zip(priors, integer, strict=True))
     check_varied(loaded, VariedSet("calibrate", paths, np.array([[a for a, _ in probes],
                                                                  [b for _, b in probes]]),
                                    probes, tuple(False for _ in paths), {}))
@@ -306,12 +417,22 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     target = build_target(obs)
     settings = Settings(population, simulations, generations, float(min_epsilon),
                         float(min_acceptance), int(seed))
+    check_sizes(settings, len(paths))
     recorded = _settings_digest(loaded, obs, paths, settings)
-    resumed = _resume(out_dir, recorded, len(paths))
+    from sim.execution.outdir import claim_folder
+
+    # claimed and locked as run's folders are (until this process ends): a folder of the
+    # user's (their calibration.json) is refused, a second calibrate into it too
+    claim_folder(out_dir, made_before_marker=_calibration_folder)
+    resumed = _resume(out_dir, recorded, priors)
+    folder = out_dir / "generations"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UsageError(f"{folder} is a symlink or a file, not a folder of sim calibrate; "
+                         "choose another --out")
     try:
-        (out_dir / "generations").mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create {out_dir}: {exc.strerror}") from None
+        raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
     if not resumed:
         write_json(out_dir / "settings.json", recorded)
     simulator = BatchedSimulator(target, paths, probes, seed, batch)
@@ -410,7 +531,9 @@ def plot_posterior(path: Path, paths, priors: list[Prior], samples: np.ndarray,
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from sim.execution.storage import save_figure
+
+    save_figure(fig, path, "png", dpi=110)  # never through a symlink at the figure's name
     plt.close(fig)
 
 
@@ -441,6 +564,14 @@ def read_posterior(path: Path) -> dict:
     if weights.shape != (samples.shape[0],):
         raise UsageError(f"{path}: one weight per sample needed")
     if not (np.isfinite(samples).all() and np.isfinite(weights).all()
-            and (weights >= 0).all() and weights.sum() > 0):
+            and (weights >= 0).all() and weights.max() > 0):
         raise UsageError(f"{path}: samples and weights must be finite; weights >= 0, not all 0")
-    return {"parameters": params, "samples": samples, "weights": weights}
+    if len(set(params)) != len(params):
+        raise UsageError(f"{path}: a parameter is listed twice in 'parameters'")
+    # normalised from the largest weight down: weights of 1e308 would overflow their sum to
+    # infinity (every run then took the last sample and the effective sample size was inf)
+    weights = weights / weights.max()
+    weights = weights / weights.sum()
+    digest = data.get("scenario_sha256") if isinstance(data, dict) else None
+    return {"parameters": params, "samples": samples, "weights": weights,
+            "scenario_sha256": digest if isinstance(digest, str) else None}

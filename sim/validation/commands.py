@@ -8,8 +8,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.arguments import non_negative_int, positive_int
+from sim.arguments import int_between, run_setting
 from sim.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
+
+
+def _bounded(maximum: int, why: str = ""):
+    """A whole number in 1..``maximum``: sizes are bounded before anything is allocated."""
+    return int_between(1, maximum, why)
+
+
+def _run_bound(name: str):
+    """A whole number bounded as ``run.<name>`` in the schema (read there, not restated)."""
+    return run_setting(name)
+
+
+#: --population and --simulations: a generation keeps every accepted particle, and the
+#: calibration checks its saved files fit what a resume reads (calibrate.check_sizes)
+MAX_POPULATION, MAX_SIMULATIONS, MAX_GENERATIONS = 1_000_000, 10_000_000, 1000
 
 
 def add_parsers(sub) -> None:
@@ -24,13 +39,13 @@ def add_parsers(sub) -> None:
     val.add_argument("--library", type=Path, default=Path("scenarios/library"),
                      help="folder of scenarios with *.observations.yaml (default "
                      "scenarios/library)")
-    val.add_argument("--runs", type=positive_int, default=1000,
+    val.add_argument("--runs", type=_run_bound("runs"), default=1000,
                      help="runs per crisis (default 1000)")
-    val.add_argument("--seed", type=non_negative_int,
+    val.add_argument("--seed", type=_run_bound("seed"),
                      help="seed for every crisis (default: each scenario's own)")
     val.add_argument("--out", type=Path, default=Path("outputs/validation"),
                      help="output folder (default outputs/validation)")
-    val.add_argument("--workers", type=positive_int, help="local worker processes")
+    val.add_argument("--workers", type=_bounded(1024), help="local worker processes")
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
@@ -49,18 +64,18 @@ def add_parsers(sub) -> None:
     cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
     cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
                      "splits calibration from scoring)")
-    cal.add_argument("--simulations", type=positive_int, default=100_000,
+    cal.add_argument("--simulations", type=_bounded(MAX_SIMULATIONS), default=100_000,
                      help="simulation budget (default 100000)")
-    cal.add_argument("--population", type=positive_int, default=1000,
+    cal.add_argument("--population", type=_bounded(MAX_POPULATION), default=1000,
                      help="particles accepted per ABC-SMC generation, at least (default 1000)")
-    cal.add_argument("--batch", type=positive_int, default=20_000,
+    cal.add_argument("--batch", type=_run_bound("batch_size"), default=20_000,
                      help="at most this many simulations per lockstep batch; a generation is "
                      "one batch when not larger (default 20000; results do not depend on it)")
-    cal.add_argument("--generations", type=positive_int, default=10,
+    cal.add_argument("--generations", type=_bounded(MAX_GENERATIONS), default=10,
                      help="at most this many ABC-SMC generations (default 10)")
     cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
                      help="stop once the tolerance is down to EPS (default 0)")
-    cal.add_argument("--seed", type=non_negative_int, help="seed (default: the scenario's)")
+    cal.add_argument("--seed", type=_run_bound("seed"), help="seed (default: the scenario's)")
     cal.add_argument("--out", type=Path, help="output folder (default "
                      "outputs/<scenario>-calibration); an unfinished calibration there is "
                      "resumed")
@@ -81,8 +96,15 @@ def _score(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import sys
 
-    from sim.validation.library import markdown_table, update_readme, validate_library
+    from sim.validation.library import (
+        markdown_table,
+        read_readme,
+        update_readme,
+        validate_library,
+    )
 
+    if args.readme is not None:
+        read_readme(args.readme)  # refused before any crisis runs, not after all of them
     def said(name: str, score: dict) -> None:
         s = score["summary"]
         brier = f"Brier {s['brier']:.3f}" if "brier" in s else "no events"

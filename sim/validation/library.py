@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +72,12 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
             problems += exc.problems
     if problems:
         raise ScenarioError(problems)
+    from sim.execution.outdir import claim_folder
+
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {out_dir}: {exc.strerror}") from None
+    # claimed and locked as run's folders are (the lock is held until this process ends): a
+    # folder of the user's (their skill.md) is refused, and a second validate into it at once
+    claim_folder(out_dir, made_before_marker=_validation_folder)
     crises = []
     for path, obs in zip(files, loaded, strict=True):
         name = crisis_name(path)
@@ -104,6 +106,19 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     write_json(out_dir / "skill.json", result)
     atomic_write_bytes(out_dir / "skill.md", (markdown_table(result) + "\n").encode())
     return result
+
+
+def _validation_folder(folder: Path) -> bool:
+    """Whether ``folder`` is one ``sim validate`` wrote before it left a marker.
+
+    Only its own files: ``skill.json``, ``skill.md`` and crisis folders of ``sim run``.
+    """
+    from sim.execution.outdir import is_ours
+
+    entries = list(folder.iterdir())
+    return any(p.name == "skill.json" for p in entries) and all(
+        (p.name in ("skill.json", "skill.md", ".lock") and p.is_file() and not p.is_symlink())
+        or (p.is_dir() and not p.is_symlink() and is_ours(p)) for p in entries)
 
 
 def skill_table(crises: list[dict]) -> dict:
@@ -209,17 +224,47 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Replace the text between the skill-table markers of ``readme`` with ``table``."""
-    from sim.execution.storage import atomic_write_bytes
+MAX_README_BYTES = 5_000_000
+
+
+def read_readme(readme: Path) -> tuple[Path, str]:
+    """The file ``--readme`` writes (a symlink's target) and its text, markers checked.
+
+    Called before any crisis runs, so a README without the markers is refused at once.
+
+    Raises:
+        UsageError: Not found, not a regular file, too large, not UTF-8, or without the
+            markers (each once, in order).
+    """
+    from sim.safety import UnsafeFileError, read_limited
 
     readme = Path(readme)
-    if not readme.is_file():
-        raise UsageError(f"{readme}: file not found")
-    text = readme.read_text(encoding="utf-8")
+    # a symlinked README stays a link: its target is the file updated
+    target = Path(os.path.realpath(readme))
+    try:
+        text = read_limited(target, MAX_README_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{readme}: file not found") from None
+    except UnsafeFileError as exc:
+        raise UsageError(f"{readme}: {exc}; give the README file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {readme}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{readme}: not UTF-8 text; give the README file") from None
     if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
         raise UsageError(f"{readme}: put the markers {START} and {END} (each once, in this "
                          "order) where the skill table goes")
+    return target, text
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the skill-table markers of ``readme`` with ``table``.
+
+    The file keeps its mode, and a symlink stays a symlink (its target is rewritten).
+    """
+    from sim.execution.storage import atomic_write_bytes
+
+    target, text = read_readme(readme)
     head, rest = text.split(START)
     _, tail = rest.split(END)
-    atomic_write_bytes(readme, f"{head}{START}\n{table}\n{END}{tail}".encode())
+    atomic_write_bytes(target, f"{head}{START}\n{table}\n{END}{tail}".encode())

@@ -34,7 +34,10 @@ from sim.scenario.loader import (
 )
 from sim.scenario.schema import ID_PATTERN, Condition
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+#: An observed number: finite, and small enough that sums and midpoints of two stay finite (no
+#: count of a crisis comes near; an interval of two 1e308s had an infinite midpoint)
+MAX_OBSERVED = 1e15
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_OBSERVED, le=MAX_OBSERVED)]
 
 
 class _Strict(BaseModel):
@@ -85,7 +88,7 @@ class QuantityObservation(_Strict):
         """The number scored: the value, or the interval's midpoint."""
         if self.value is not None:
             return float(self.value)
-        return 0.5 * (self.interval[0] + self.interval[1])
+        return 0.5 * self.interval[0] + 0.5 * self.interval[1]
 
 
 class ObservationsSpec(_Strict):
@@ -161,6 +164,23 @@ def read_observations(path: str | Path) -> tuple[ObservationsSpec, dict, dict]:
                 problems.append(Problem(located, f"{kind}[{i}]", f"the observation has {what}; "
                                         "add source: \"citation, and a short quote\" (what "
                                         "happened is cited, never assumed)", line, column))
+    # one observation per outcome, and per indicator and window: listed twice (happened and
+    # not), an outcome was scored twice and counted twice in a calibration
+    first: dict = {}
+    for kind, items in (("events", spec.events), ("quantities", spec.quantities)):
+        for i, item in enumerate(items):
+            what = (item.outcome if kind == "events" else
+                    (item.indicator, item.window))
+            if (kind, what) in first:
+                field = "outcome" if kind == "events" else "indicator"
+                located, line, column = _locate((kind, i, field), marks, file)
+                shown = item.outcome if kind == "events" else item.indicator
+                problems.append(Problem(located, f"{kind}[{i}].{field}", f"'{shown}' is "
+                                        f"observed already in {kind}[{first[kind, what]}]"
+                                        + ("" if kind == "events" else " (same window)")
+                                        + "; keep one observation of it", line, column))
+            else:
+                first[kind, what] = i
     if problems:
         raise ScenarioError(problems)
     return spec, marks, notes

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,9 @@ def read_run(folder: Path) -> RunTable:
         raise UsageError(f"{folder} holds no runs.parquet; score the folder a 'sim run' "
                          "wrote (a sweep or comparison mixes scenarios)")
     try:
-        columns = read_runs(table)
+        columns = read_runs(table)  # sizes checked before anything is decoded
+    except UsageError:
+        raise
     except Exception as exc:  # a damaged or foreign file: one line, not a traceback
         raise UsageError(f"{table}: cannot read it as a runs table ({exc})") from None
     runs = len(columns.get("run", []))
@@ -271,6 +274,7 @@ def score_run(folder: Path, observations: Path) -> dict:
     if not Path(observations).is_file():
         raise UsageError(f"{observations}: file not found")
     scenario = load_scenario(resolved)
+    _check_same_scenario(folder, scenario, Path(observations))
     obs = load_observations(observations, scenario)
     table = read_run(folder)
     missing = [f"outcome.{e.outcome}" for e in obs.spec.events
@@ -284,8 +288,41 @@ def score_run(folder: Path, observations: Path) -> dict:
     result["run_folder"] = str(folder)
     result["reliability"] = reliability(result["events"])
     result["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    try:  # what is written is valid JSON: a NaN or infinity is a damaged input, not a score
+        json.dumps(result, allow_nan=False, default=str)
+    except ValueError:
+        raise UsageError(f"{folder}/runs.parquet holds values that give no finite score "
+                         "(infinite or missing numbers); run the scenario again into a new "
+                         "--out") from None
     write_json(folder / "score.json", result)
     return result
+
+
+def _check_same_scenario(folder: Path, scenario, observations: Path) -> None:
+    """Refuse observations of another scenario than the one the folder's runs are of.
+
+    The observations name their scenario (``scenario:``, relative to their file); a run of
+    another scenario whose outcome names happen to match would otherwise be scored without
+    a word. The two are compared by the scenario's ``name``.
+    """
+    from sim.errors import ScenarioError
+    from sim.scenario.loader import load_scenario
+    from sim.validation.observations import read_observations
+
+    spec, _, _ = read_observations(observations)
+    named = observations.parent / spec.scenario
+    try:
+        theirs = load_scenario(named).spec.name if named.is_file() else None
+    except ScenarioError:
+        theirs = None
+    if theirs is None:
+        raise UsageError(f"{observations}: its scenario '{spec.scenario[:100]}' is not found "
+                         f"(or does not load) beside it; the run in {folder} cannot be checked "
+                         "to be of it: keep the observations beside their scenario")
+    if theirs != scenario.spec.name:
+        raise UsageError(f"{observations} are of the scenario '{theirs[:80]}' "
+                         f"({spec.scenario[:100]}), but {folder} holds runs of "
+                         f"'{scenario.spec.name[:80]}'; score a run of their scenario")
 
 
 def format_score(result: dict) -> str:
