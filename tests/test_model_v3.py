@@ -25,6 +25,7 @@ def _quiet(data: dict) -> dict:
         actor["actions"] = [{"verb": "hold"}]
     data["timeline"] = []
     data.pop("deals", None)
+    data["outcomes"].pop("split", None)  # names the deal
     return data
 
 
@@ -72,6 +73,7 @@ def _struck_once(fictional, strike: bool, reciprocity: float | None = None) -> n
     data = copy.deepcopy(fictional.data)
     data["timeline"] = []
     data.pop("deals", None)
+    data["outcomes"].pop("split", None)
     for actor in data["actors"].values():
         actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
     data["relations"]["arcadia~borduria"]["rung"] = "threats"
@@ -182,6 +184,7 @@ def test_a_deal_to_obtain_makes_force_worth_more_and_force_stops_when_it_is_sign
     data["ladder"]["incident_rate"] = 0.0
     without = copy.deepcopy(data)
     without.pop("deals")
+    without["outcomes"].pop("split")
     for actor in without["actors"].values():
         actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
 
