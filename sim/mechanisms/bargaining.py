@@ -62,7 +62,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.jit import helper, pick
-from sim.mechanisms.pressure import answer_value
 from sim.world import OBJ
 
 
@@ -115,7 +114,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         people_unit: ``(P,)`` people per unit of utility.
         provoked: ``(R, A, A)`` attacks of j on i not yet answered (``pressure.provoked_step``):
             a ceasefire bars the answer, and a party weighs what it gives up
-            (``decisions.answer_value``, the largest over its ceasefire dyads).
+            (``answer_value``, the largest over its ceasefire dyads).
         reciprocity: ``(P,)`` value of answering.
         upkeep: ``(P,)`` a standoff's daily cost to a side not fighting, per unit of its
             most severe rung's severity, as a share of its ``war_cost`` (Slantchev 2005:
@@ -186,6 +185,20 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                     + w[q, a, _HUMANITARIAN] * displaced / people_unit[q]
                     + acts[r, d, side]
                 )
+
+
+@helper
+def answer_value(reciprocity: float, pressure: float, provoked: float) -> float:
+    """Standing gained by answering attacks not yet answered: reciprocity and reputation.
+
+    ``reciprocity (1 + pressure) (1 - exp(-provoked))``: a state struck is expected to strike
+    back whatever the strike cost it, and is judged, at home and abroad, by whether it does
+    (Sartori 2005; Weisiger & Yarhi-Milo 2015); domestic pressure doubles the call at most.
+    ``provoked`` counts the attacks suffered since the last answer, fading, so the value
+    saturates (one answer discharges many strikes) and a side that is already striking back
+    has nothing left to answer: sustained fighting is not fuelled by it.
+    """
+    return reciprocity * (1.0 + pressure) * (1.0 - np.exp(-provoked))
 
 
 _TERRITORY, _LOSSES = OBJ["territory"], OBJ["losses"]

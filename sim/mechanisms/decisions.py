@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.jit import helper, kernel, packed, pick, tuple_type
 from sim.mechanisms import terms
-from sim.mechanisms.pressure import answer_value
+from sim.mechanisms.bargaining import answer_value
 from sim.world import BLAME_CODE, OBJ, VERB, gate_hosts_of
 
 

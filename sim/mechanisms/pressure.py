@@ -10,9 +10,10 @@ feeds back into decisions: it raises the value of retaliating against the actor 
 recent losses and lowers the value of concessions: a leader pressed "to respond" as "the toll
 of casualties mounts" (the baseline's seed article).
 
-Attacks call for an answer whatever they cost (``provoked_step``, ``answer_value``): a memory of
-the strikes not yet answered, spent by striking back; the standing an answer restores is part
-of an attack's value and of what a ceasefire costs the side that has not yet answered.
+Attacks call for an answer whatever they cost (``provoked_step``): a memory of the strikes not
+yet answered, spent by striking back; the standing an answer restores
+(``bargaining.answer_value``) is part of an attack's value and of what a ceasefire costs the
+side that has not yet answered.
 
 References:
     Putnam, R. (1988). Diplomacy and domestic politics: the logic of two-level games.
@@ -75,27 +76,13 @@ def grievance_step(grievance, losses_today, memory):
 
 
 @helper
-def answer_value(reciprocity: float, pressure: float, provoked: float) -> float:
-    """Standing gained by answering attacks not yet answered: reciprocity and reputation.
-
-    ``reciprocity (1 + pressure) (1 - exp(-provoked))``: a state struck is expected to strike
-    back whatever the strike cost it, and is judged, at home and abroad, by whether it does
-    (Sartori 2005; Weisiger & Yarhi-Milo 2015); domestic pressure doubles the call at most.
-    ``provoked`` counts the attacks suffered since the last answer, fading, so the value
-    saturates (one answer discharges many strikes) and a side that is already striking back
-    has nothing left to answer: sustained fighting is not fuelled by it.
-    """
-    return reciprocity * (1.0 + pressure) * (1.0 - np.exp(-provoked))
-
-
-@helper
 def provoked_step(provoked, hostile, memory):
     """Attacks of j on i that i has not answered, fading, in place ``(R, A, A)``.
 
     A day on which i strikes j answers them all (reset to 0); otherwise yesterday's count
     fades by ``memory`` and today's attacks of j on i (as i attributes them) add one each
     (a dated strike, a timeline ``casualties`` event, is added the morning it happens:
-    ``sim.model.CrisisModel.step``). ``decisions.answer_value`` reads it: reciprocity,
+    ``sim.model.CrisisModel.step``). ``bargaining.answer_value`` reads it: reciprocity,
     Richardson's "grievance" with a memory of who has not been answered.
     """
     for r in range(provoked.shape[0]):
