@@ -49,6 +49,9 @@ def add_parsers(sub) -> None:
     val.add_argument("--readme", type=Path, metavar="FILE",
                      help="also write the table into FILE between <!-- skill-table:start --> "
                      "and <!-- skill-table:end -->")
+    val.add_argument("--point", action="store_true",
+                     help="run every crisis at its point values (default: a crisis whose "
+                     "scenario declares priors draws them, as sim run does)")
     val.add_argument("--cv", action="store_true",
                      help="also score leave-one-crisis-out: the raw model, the library's "
                      "climatology and the logistic recalibration, with crisis-bootstrap "
@@ -114,7 +117,7 @@ def _validate(args: argparse.Namespace) -> int:
         raise UsageError("--write-recalibration writes what --cv fits; add --cv")
     result = validate_library(args.library, runs=args.runs, seed=args.seed, out_dir=args.out,
                               workers=args.workers, progress=not args.no_progress,
-                              on_crisis=said, cv=args.cv)
+                              on_crisis=said, cv=args.cv, point=args.point)
     table = markdown_table(result)
     print(table)
     print(f"\nskill table in {args.out / 'skill.md'} and {args.out / 'skill.json'}; each "

@@ -49,16 +49,20 @@ def crisis_name(path: Path) -> str:
 
 def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                      out_dir: Path, workers: int | None = None, progress: bool = True,
-                     on_crisis=None, cv: bool = False) -> dict:
+                     on_crisis=None, cv: bool = False, point: bool = False) -> dict:
     """Run and score every crisis; write ``skill.json`` and ``skill.md`` into ``out_dir``.
 
     Every observations file (and its scenario) is loaded and checked before anything runs,
     so a mistake in the last crisis is reported at once, with all the others. With ``cv``,
     the leave-one-crisis-out section (``sim.validation.crossval``) is added to both files and
-    its reliability diagram written as ``reliability.png``.
+    its reliability diagram written as ``reliability.png``. A crisis whose scenario declares
+    priors (``range:``/``prior:``) is run drawing them, as ``sim run`` does by default (issue
+    24: forecasts carry the parameter uncertainty their scenario states); ``point`` runs every
+    crisis at its point values instead.
     """
     from sim.execution.ensemble import run_ensemble
     from sim.execution.storage import atomic_write_bytes, write_json
+    from sim.execution.variation import uncertain_set
     from sim.validation.observations import load_observations
     from sim.validation.recalibration import outcome_kinds
     from sim.validation.scores import score_run
@@ -84,14 +88,18 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
         run_dir = out_dir / name
         scenario = obs.scenario
         run_seed = scenario.spec.run.seed if seed is None else seed
-        log.info("validate: %s (%d runs, seed %d)", name, runs, run_seed)
+        priors = bool(scenario.uncertain) and not point
+        log.info("validate: %s (%d runs, seed %d%s)", name, runs, run_seed,
+                 ", drawing its priors" if priors else "")
+        varied = uncertain_set(scenario, run_seed, runs) if priors else None
         run_ensemble(scenario, runs=runs, seed=run_seed, workers=workers, out_dir=run_dir,
-                     progress=progress)
+                     progress=progress, varied=varied)
         score = score_run(run_dir, path)
         crises.append({"crisis": name, "scenario": scenario.spec.name,
                        "scenario_file": scenario.path.name if scenario.path else "",
                        "kinds": outcome_kinds(scenario.spec),
                        "observations": str(path), "runs": runs, "seed": run_seed,
+                       "priors": priors,
                        "score": score})
         if on_crisis is not None:
             on_crisis(name, score)
