@@ -77,7 +77,7 @@ class State:
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
     weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
-    sanction_prev: np.ndarray  # (R, A, A) yesterday's sanctions i -> j (a deal's status quo)
+    sanction_prev: np.ndarray  # (R, A, A) sanctions i -> j in force (since yesterday: a state)
     air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
     air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
@@ -276,7 +276,7 @@ class CrisisModel(mesa.Model):
             broken_day=np.full((r, len(lay.deals)), -NEVER, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
-            attack_prev=attack_prev, sanction_prev=np.zeros((r, n, n)),
+            attack_prev=attack_prev, sanction_prev=rep(lay.sanctions0[None].astype(float)),
             air_target=np.full((r, n), -1, dtype=np.int64),
             air_client=np.full((r, n), -1, dtype=np.int64),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
@@ -304,7 +304,7 @@ class CrisisModel(mesa.Model):
                                                              self.random_numbers.keys)
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
-            lay.deal_sides.shape[1])
+            lay.deal_sides.shape[1], len(lay.gates))
 
     def _packed_state(self) -> tuple:
         """The state as one kernel argument; its arrays are updated in place, never copied."""
@@ -375,13 +375,14 @@ class CrisisModel(mesa.Model):
             air_client=s.air_client, win=w.win, power=w.power,
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
-            requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
+            requested=s.requested, gate_open=s.gate_open, gate_reach=w.reach,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
             deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
             deal_private=self.private_resolve,
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
-            sanction_prev=s.sanction_prev)
+            sanction_prev=s.sanction_prev, sanction_review=self.random_numbers.uniform(
+                day, Stream.SANCTION_REVIEW, (n, n)))
         utility = score_menu(situation, lay, p)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))

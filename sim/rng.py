@@ -45,6 +45,7 @@ class Stream(IntEnum):
     DEATHS = 9
     PARAMETERS = 10  # a run's draws of uncertain values (sim run --uncertain / --posterior)
     AIR = 11  # losses from air support's strikes (sim.mechanisms.air_support)
+    SANCTION_REVIEW = 14  # the sanctions in force that come up for review (decisions)
 
 
 @helper
