@@ -39,7 +39,7 @@ from sim.narrative import describe_action, describe_event, describe_reasons, dis
 from sim.outcomes import Holdings, event_names, in_effect_at_start
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
-from sim.world import EVENT_KIND, World, compile_scenario, structure_of
+from sim.world import EVENT_KIND, VERB, World, compile_scenario, structure_of
 
 NEVER = 1_000_000  # a day long before any run starts (no breakdown yet)
 
@@ -444,6 +444,9 @@ class CrisisModel(mesa.Model):
                 if entry < 0 or lay.menu.labels[int(entry)].startswith("hold"):
                     continue
                 label = lay.menu.labels[int(entry)]
+                if (lay.menu.verb[entry] == VERB["sanction"]  # it toggles: here, a lifting
+                        and self.state.sanction_prev[0, actor.index, lay.menu.target[entry]] == 0):
+                    label = "lift_" + label
                 why = self._reasons(actor, track, int(entry), utility[0], parts[0])
                 self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)} "
                                       f"{why}"))
