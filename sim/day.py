@@ -70,6 +70,8 @@ class Workspace:
     win: np.ndarray  # (R, A, A) contest share of i attacking j
     available: np.ndarray  # (R, K) bool: the asset's window is open
     potential: np.ndarray  # (R, E) movers per route if its gate were open
+    reach: np.ndarray  # (2, R, G, A) people a day each gate open adds to each actor's ground
+    # (``refugees.gate_reach``), over the decision and the bargaining horizon
     conflict_people: np.ndarray  # (R,) int
     gains: np.ndarray  # (R, D, S) each side's surplus from each deal (parties, mediators)
     perceived: np.ndarray  # (R, D, S) that surplus as the side sees it (private information)
@@ -106,7 +108,7 @@ class Workspace:
     square: np.ndarray  # (A, A)
     control_work: np.ndarray  # (3, A)
     terms_work: np.ndarray  # (3, O, A)
-    flow_work: np.ndarray  # (4, N)
+    flow_work: np.ndarray  # (6, N)
     moves: np.ndarray  # (3E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
     air_blame: np.ndarray  # (R, A) int: blame code of each patron's air support today
@@ -120,7 +122,7 @@ PackedWorkspace = tuple_type(Workspace, "PackedWorkspace")
 
 
 def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: int,
-              edges: int, sides: int = 2) -> tuple:
+              edges: int, sides: int = 2, gates: int = 0) -> tuple:
     """A ``PackedWorkspace`` for R replications of a scenario of these sizes.
 
     ``sides`` is the widest deal's count of parties and mediators.
@@ -137,7 +139,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
 
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
-        available=b(r, assets), potential=f(r, edges), conflict_people=i(r),
+        available=b(r, assets), potential=f(r, edges), reach=f(2, r, gates, n),
+        conflict_people=i(r),
         gains=f(r, deals, sides), perceived=f(r, deals, sides), stake=f(r, deals, sides),
         shrink=f(r, deals), spared=f(deals, r), acts=f(r, deals, sides),
         barred=b(r, n, n),
@@ -149,7 +152,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
-        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(4, nodes),
+        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(6, nodes),
         moves=i(3 * edges + nodes), ones=np.ones((1, n, n)), air_blame=i(r, n),
         struck=i(r, n, n), blamed=i(r, n, n), hostile=f(r, n, n))
 
@@ -178,9 +181,11 @@ def observe(st, p, s, can_hold, day, released, private, w):
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
-    refugees.route_potential(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
-                             st.edge_dst, p.capacity, p.node_onward, p.edge_rate, _flows(p),
-                             w.potential)
+    refugees.route_potential(s.people, s.displaced_at, w.theatre, w.relief, st.node_conflict,
+                             st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
+                             p.edge_rate, p.gate_release, _flows(p), w.potential)
+    _gate_reach(st, p, s, w, p.horizon, w.reach[0])  # gates, over the network
+    _gate_reach(st, p, s, w, p.bargaining_horizon, w.reach[1])
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
     _open_windows(p.asset_available_day, day, released, w.available)
     # the status quo path: yesterday's postures across each deal's ceasefire continued
@@ -198,7 +203,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
     if st.deal_sides.shape[0] > 0:
-        terms.deal_values(st, p, s, w.cover, w.potential, w.available, p.bargaining_horizon,
+        terms.deal_values(st, p, s, w.cover, w.reach[1], w.available, p.bargaining_horizon,
                           w.acts)
         bargaining.surplus(
             s.control, w.war_drift, w.war_losses, s.rung, s.pressure, s.affinity, w.armed,
@@ -262,7 +267,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 1. today's acts, from the choices
     _acts(st.menu_verb, st.menu_actor, st.menu_target, chosen, w.attack, w.sanction,
-          w.deescalate)
+          w.deescalate, s.sanction_prev)
     air_support.acts(st.menu_verb, st.menu_actor, st.menu_target, st.menu_client, p.air_blame,
                      chosen, _AIR_SUPPORT, s.air_target, s.air_client, w.air_blame)
     w.delta[:, :, :] = 0.0
@@ -344,7 +349,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     refugees.step(s.people, s.displaced_at, s.dead, s.displaced, st.node_conflict,
                   st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
                   p.edge_rate, p.edge_return, p.edge_push_back, p.gate_leakage,
-                  p.civilian_death_rate, _flows(p),
+                  p.gate_release, p.civilian_death_rate, _flows(p),
                   p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, keys, day,
                   (_DEATHS, _REFUGEES), w.flow_work, w.moves)
     _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals
@@ -369,6 +374,15 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     alliances.alignment_of(s.affinity, st.bloc_sign, w.align)
     _realignments(w.align, s.alignment0, p.realignment_threshold, events, st.ev_realigned)
     _remember_attacks(w.attack, w.sanction, s.attack_prev, s.sanction_prev, s.attack_days)
+
+
+@helper
+def _gate_reach(st, p, s, w, horizon, out):
+    """``refugees.gate_reach`` at the morning's state over ``horizon`` ``(P,)``, into ``out``."""
+    refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
+                        st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
+                        _flows(p), s.gate_open, p.gate_leakage, st.node_host, w.potential,
+                        horizon, w.flow_work, out)
 
 
 @helper
@@ -460,12 +474,20 @@ def _barred(agreement, ceasefire, out):
 
 
 @helper
-def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescalate):
-    """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions and de-escalations."""
+def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescalate,
+          sanction_prev):
+    """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions in force and de-escalations.
+
+    A sanction is a state, not a daily act: those in force yesterday (``sanction_prev``) stay
+    in force, and a chosen ``sanction`` entry toggles its own: it imposes a sanction not in
+    force and lifts one in force (``decisions`` scores it so). A deal in force that lifts
+    sanctions clears them afterwards (``_deals``).
+    """
     for r in range(chosen.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):
-                attack[r, i, j], sanction[r, i, j], deescalate[r, i, j] = 0.0, 0.0, 0.0
+                attack[r, i, j], deescalate[r, i, j] = 0.0, 0.0
+                sanction[r, i, j] = 1.0 if sanction_prev[r, i, j] > 0 else 0.0
         for e in range(menu_verb.size):
             if not chosen[r, e]:
                 continue
@@ -473,7 +495,7 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
             if verb == _ATTACK:
                 attack[r, a, t] = 1.0
             elif verb == _SANCTION:
-                sanction[r, a, t] = 1.0
+                sanction[r, a, t] = 0.0 if sanction_prev[r, a, t] > 0 else 1.0
             elif verb == _DEESCALATE:
                 deescalate[r, a, t] = 1.0
 
@@ -827,7 +849,7 @@ def _realignments(align, align0, threshold, events, first):
 
 @helper
 def _remember_attacks(attack, sanction, attack_prev, sanction_prev, attack_days):
-    """Yesterday's attacks and sanctions for tomorrow, and each dyad's count of attack days."""
+    """Yesterday's attacks, and the sanctions in force, for tomorrow; each dyad's attack days."""
     for r in range(attack.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):

@@ -48,7 +48,7 @@ from sim.narrative import describe_action, describe_event, describe_reasons, dis
 from sim.outcomes import Holdings, event_names, in_effect_at_start
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
-from sim.world import EVENT_KIND, World, compile_scenario, structure_of
+from sim.world import EVENT_KIND, VERB, World, compile_scenario, structure_of
 
 NEVER = 1_000_000  # a day long before any run starts (no breakdown yet)
 
@@ -88,7 +88,7 @@ class State:
     war_days: np.ndarray  # (R, A) int: days each actor has been at war
     weariness: np.ndarray  # (R, A): war weariness
     attack_prev: np.ndarray  # (R, A, A)
-    sanction_prev: np.ndarray  # (R, A, A) yesterday's sanctions i -> j (a deal's status quo)
+    sanction_prev: np.ndarray  # (R, A, A) sanctions i -> j in force (since yesterday: a state)
     air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
     air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
@@ -290,7 +290,7 @@ class CrisisModel(mesa.Model):
             talks_from=np.full((r, len(lay.deals)), -1, dtype=np.int64),
             information=np.zeros((r, len(lay.deals))), fatigue=np.zeros((r, n, n)),
             war_days=np.zeros((r, n), dtype=np.int64), weariness=np.zeros((r, n)),
-            attack_prev=attack_prev, sanction_prev=np.zeros((r, n, n)),
+            attack_prev=attack_prev, sanction_prev=rep(lay.sanctions0[None].astype(float)),
             air_target=np.full((r, n), -1, dtype=np.int64),
             air_client=np.full((r, n), -1, dtype=np.int64),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
@@ -324,7 +324,7 @@ class CrisisModel(mesa.Model):
         self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
-            lay.deal_sides.shape[1])
+            lay.deal_sides.shape[1], len(lay.gates))
 
     def _packed_state(self) -> tuple:
         """The state as one kernel argument; its arrays are updated in place, never copied."""
@@ -399,13 +399,14 @@ class CrisisModel(mesa.Model):
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
             provoked=s.provoked,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
-            requested=s.requested, gate_open=s.gate_open, route_potential=w.potential,
+            requested=s.requested, gate_open=s.gate_open, gate_reach=w.reach,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
             deal_perceived=w.perceived, deal_shrink=w.shrink, deal_stake=w.stake,
             deal_private=self.private_resolve,
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
-            sanction_prev=s.sanction_prev)
+            sanction_prev=s.sanction_prev, sanction_review=self.random_numbers.uniform(
+                day, Stream.SANCTION_REVIEW, (n, n)))
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, lay, p)
         intent(utility, self.one_off, self.disposition,
@@ -470,6 +471,9 @@ class CrisisModel(mesa.Model):
                 if entry < 0 or lay.menu.labels[int(entry)].startswith("hold"):
                     continue
                 label = lay.menu.labels[int(entry)]
+                if (lay.menu.verb[entry] == VERB["sanction"]  # it toggles: here, a lifting
+                        and self.state.sanction_prev[0, actor.index, lay.menu.target[entry]] == 0):
+                    label = "lift_" + label
                 why = self._reasons(actor, track, int(entry), utility[0], parts[0])
                 self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)} "
                                       f"{why}"))

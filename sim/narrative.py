@@ -16,6 +16,7 @@ _VERB_PHRASES = {
     "request_support": "asks for {asset}",
     "grant_support": "grants {asset} to {target}",
     "sanction": "sanctions {target}",
+    "lift_sanction": "lifts its sanctions on {target}",  # the sanction entry, on one in force
     "open_gate": "opens {gate}",
     "close_gate": "closes {gate}",
     "activate": "activates {asset}",

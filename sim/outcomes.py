@@ -31,9 +31,10 @@
 
 *States* are what is in effect or not on each day (``state_names``): ``agreement`` (any deal
 in force), ``agreement.<deal>``, ``asset.<asset>`` (granted or activated), ``gate.<gate>``
-(open), ``sanctions.<actor>.<target>`` (the actor sanctioned the target that day, for each
-sanction in its menu) and ``war.<a>~<b>`` (the dyad at or above the ladder's ``war_from``).
-A state in effect from day 0 counts from day 0.
+(open), ``sanctions.<actor>.<target>`` (the actor's sanctions on the target in force that
+day, for each sanction in its menu or in force on day 0: a sanction stays in force until
+lifted) and ``war.<a>~<b>`` (the dyad at or above the ladder's ``war_from``). A state in
+effect from day 0 counts from day 0.
 
 Events for ``day.<event>``: ``agreement`` (any deal), ``agreement.<deal>``,
 ``breakdown.<deal>``, ``granted.<asset>``, ``activated.<asset>``, ``requested.<asset>``,
@@ -118,7 +119,13 @@ def _contact_dyads(layout) -> list[tuple[int, int]]:
 
 
 def _sanction_pairs(layout) -> list[tuple[str, str]]:
-    return _menu_pairs(layout, "sanction")
+    """(actor, target) of every sanction in a menu, then of those in force on day 0 only."""
+    pairs = _menu_pairs(layout, "sanction")
+    start = getattr(layout, "sanctions0", None)
+    if start is not None:
+        pairs += [(layout.actors[i], layout.actors[j]) for i, j in zip(*np.nonzero(start),
+                                                                       strict=True)]
+    return list(dict.fromkeys(pairs))
 
 
 def _sanction_events(layout) -> list[str]:

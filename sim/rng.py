@@ -47,6 +47,7 @@ class Stream(IntEnum):
     AIR = 11  # losses from air support's strikes (sim.mechanisms.air_support)
     INCIDENTS = 12  # incidents between forces in contact (sim.mechanisms.escalation)
     DISPOSITION = 13  # each run's disposition toward one-off acts (sim.model, drawn on day 0)
+    SANCTION_REVIEW = 14  # the sanctions in force that come up for review (decisions)
 
 
 @helper

@@ -101,6 +101,7 @@ class Layout:
     deal_withhold: np.ndarray  # bool (D, K): assets not to be granted while it holds
     deal_no_sanction: np.ndarray  # bool (D, A, A): sanctions barred while it holds
     bloc_sign: np.ndarray  # (A,) +1 first bloc, -1 second, 0 none
+    sanctions0: np.ndarray  # bool (A, A): i's sanctions on j in force on day 0
     timeline: tuple[TimelineEvent, ...]
     start: object  # datetime.date
     days: int
@@ -210,12 +211,33 @@ def structure_of(layout: Layout) -> tuple:
 
 
 def gate_hosts_of(layout: Layout) -> np.ndarray:
-    """``(G, A)`` bool: the actors hosting a node beyond each gate (not its owner)."""
+    """``(G, A)`` bool: the hosts of the first nodes beyond each gate not its owner's.
+
+    Followed over the network: from the gate's routes' destinations on through nodes its owner
+    hosts (or nobody does), so a gate whose routes first reach a transit node of its owner
+    faces the neighbour beyond it; not through another gate of the same owner (which it opens
+    or closes on its own).
+    """
     n, g = layout.n_actors, len(layout.gates)
     out = np.zeros((g, n), dtype=bool)
+    host, owner_of = layout.node_host, layout.gate_owner
     for gate in range(g):
-        beyond = layout.node_host[layout.edge_dst[layout.edge_gate == gate]]
-        out[gate, beyond[(beyond >= 0) & (beyond != layout.gate_owner[gate])]] = True
+        owner = owner_of[gate]
+        frontier = list(layout.edge_dst[layout.edge_gate == gate])
+        seen: set[int] = set()
+        while frontier:
+            node = int(frontier.pop())
+            if node in seen:
+                continue
+            seen.add(node)
+            if host[node] >= 0 and host[node] != owner:
+                out[gate, host[node]] = True
+                continue
+            for e in np.flatnonzero(layout.edge_src == node):
+                other = layout.edge_gate[e]
+                if other == gate or (other >= 0 and owner_of[other] == owner):
+                    continue
+                frontier.append(layout.edge_dst[e])
     return out
 
 
@@ -325,6 +347,8 @@ class Params:
     edge_push_back: np.ndarray  # (P, E)
     gate_open0: np.ndarray  # (P, G) bool
     gate_leakage: np.ndarray  # (P, G)
+    gate_release: np.ndarray  # (P, G): daily share of the displaced at its routes' sources let
+    # through while it is open (the surge of a crowd gathered at a closed border)
     displacement_base: np.ndarray
     displacement_fighting: np.ndarray
     displacement_ground: np.ndarray
@@ -368,6 +392,7 @@ class Params:
     nesting: np.ndarray  # (P,) dissimilarity of the acts in a track's nested logit
     concession: np.ndarray
     request_weight: np.ndarray
+    sanction_review: np.ndarray
 
     @property
     def size(self) -> int:
@@ -485,10 +510,13 @@ def compile_scenario(spec: Scenario) -> World:
     # forces in contact: both sides have ground forces in the theatre, unless a relation says
     ground = np.asarray([spec.actors[a].capabilities.ground > 0 for a in actors], dtype=bool)
     contact = ground[:, None] & ground[None, :] & ~np.eye(n, dtype=bool)
+    sanctions0 = np.zeros((n, n), dtype=bool)
     for key, rel in spec.relations.items():
         a, b = (ai[x] for x in split_dyad(key))
         if rel.contact is not None:
             contact[a, b] = contact[b, a] = rel.contact
+        for x in rel.sanctions:
+            sanctions0[ai[x], b if ai[x] == a else a] = True
         affinity0[a, b] = affinity0[b, a] = rel.affinity
         trade[a, b] = trade[b, a] = rel.trade
         if rel.rung is not None:
@@ -641,7 +669,8 @@ def compile_scenario(spec: Scenario) -> World:
         deal_sides=sides, deal_signs=signs, deal_ceasefire=ceasefire,
         deal_transfers=transfers, deal_gates=deal_gates, deal_grants=deal_grants,
         deal_withhold=deal_withhold, deal_no_sanction=no_sanction,
-        bloc_sign=bloc_sign, timeline=tuple(sorted(events, key=lambda e: e.day)),
+        bloc_sign=bloc_sign, sanctions0=sanctions0,
+        timeline=tuple(sorted(events, key=lambda e: e.day)),
         start=start, days=spec.run.days,
     )
     f, fl, al, dec, bar = spec.fighting, ref.flows, spec.alliances, spec.decisions, spec.bargaining
@@ -697,6 +726,7 @@ def compile_scenario(spec: Scenario) -> World:
         edge_push_back=_arr([e.push_back for e in edges]),
         gate_open0=_arr([ref.gates[g].open for g in gates], bool),
         gate_leakage=_arr([ref.gates[g].leakage for g in gates]),
+        gate_release=_arr([ref.gates[g].release for g in gates]),
         displacement_base=_arr(fl.displacement_base),
         displacement_fighting=_arr(fl.displacement_fighting),
         displacement_ground=_arr(fl.displacement_ground),
@@ -724,5 +754,6 @@ def compile_scenario(spec: Scenario) -> World:
         reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),
         nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
+        sanction_review=_arr(dec.sanction_review),
     )
     return World(layout=layout, params=params)

@@ -26,9 +26,10 @@ KEYS = np.arange(1, 401, dtype=np.uint64) * np.uint64(7919)  # 400 replications
 
 
 def _two_nodes(people, displaced, days, *, onward=0.0, push_back=0.0, gate_open=False,
-               leakage=0.05, settle=0.003):
+               leakage=0.05, settle=0.003, release=0.0):
     """``days`` days of ``refugees.step`` on a two-node network, border -> host, for 400
-    replications (the rows of ``people``); a closed or open gate on the one route.
+    replications (the rows of ``people``); a closed or open gate on the one route (its
+    ``release``: no surge unless given).
 
     Returns the people and displaced per day, ``(days, R, 2)`` each; checks conservation.
     """
@@ -43,7 +44,8 @@ def _two_nodes(people, displaced, days, *, onward=0.0, push_back=0.0, gate_open=
     for day in range(days):
         step(people, displaced, dead, left, np.array([False, False]), src, dst, gate,
              np.array([[20_000.0, 1e6]]), np.array([[onward, 0.0]]), np.array([[1.0]]),
-             np.array([[0.0]]), np.array([[push_back]]), np.array([[leakage]]), np.array([0.0]),
+             np.array([[0.0]]), np.array([[push_back]]), np.array([[leakage]]),
+             np.array([[release]]), np.array([0.0]),
              flows, np.array([0.05]), np.zeros(r), np.zeros((r, 2)),
              np.full((r, 1), gate_open), np.zeros((r, 2)), KEYS, day, (9, 7),
              np.zeros((4, 2)), np.zeros(5, np.int64))

@@ -52,7 +52,9 @@ class Situation:
     asset_available: np.ndarray  # (R, K) bool: the asset's window is open
     requested: np.ndarray  # (R, K, A)
     gate_open: np.ndarray  # (R, G)
-    route_potential: np.ndarray  # (R, E) daily movers along each route if its gate were open
+    gate_reach: np.ndarray  # (2, R, G, A) people a day each gate open adds to each actor's
+    # ground, over the network (``refugees.gate_reach``): [0] over the decision horizon, [1]
+    # over the bargaining horizon
     arrivals: np.ndarray  # (R, A) recent daily arrivals on each actor's soil (smoothed)
     conflict_people: np.ndarray  # (R,) people in conflict nodes
     deal_gains: np.ndarray  # (R, D, 2)
@@ -65,7 +67,9 @@ class Situation:
     barred: np.ndarray  # (R, A, A) bool: attacks barred by a ceasefire
     weariness: np.ndarray  # (R, A) war weariness
     exposure: np.ndarray  # (R, A) forces exposed to fire (state: raised by reinforcements)
-    sanction_prev: np.ndarray  # (R, A, A) yesterday's sanctions i -> j
+    sanction_prev: np.ndarray  # (R, A, A) sanctions i -> j in force (a state)
+    sanction_review: np.ndarray  # (R, A, A) uniforms: i reviews its sanction on j if below
+    # decisions.sanction_review
 
 
 #: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -102,7 +106,6 @@ def _structure(layout) -> tuple:
         can_propose[menu.actor[e], menu.deal[e]] = 1
     arrays = (menu.actor, menu.verb, menu.target, menu.asset, menu.gate, menu.deal,
               menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
-              layout.edge_src, layout.edge_dst, layout.edge_gate, layout.node_host,
               layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
               layout.deal_withhold, layout.deal_no_sanction, layout.deal_grants, can_propose,
               layout.deal_ceasefire, menu.to_rung)
@@ -135,9 +138,9 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 
 @kernel
 def _score_menu(s, p, structure, armed_from, lookahead, direct):
-    (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, edge_src,
-     edge_dst, edge_gate, node_host, gate_owner, gate_hosts, deal_gates, deal_withhold,
-     no_sanction, deal_grants, can_propose, deal_ceasefire, to_rung) = structure
+    (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, gate_owner,
+     gate_hosts, deal_gates, deal_withhold, no_sanction, deal_grants, can_propose,
+     deal_ceasefire, to_rung) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -162,7 +165,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     attack_prev, win = s.attack_prev, s.win
     control, can_hold, pressure_, grievance = s.control, s.can_hold, s.pressure, s.grievance
     asset_on, asset_holder, available = s.asset_on, s.asset_holder, s.asset_available
-    requested, gate_open, potential = s.requested, s.gate_open, s.route_potential
+    requested, gate_open, reach = s.requested, s.gate_open, s.gate_reach
     arrivals, conflict_people, gains = s.arrivals, s.conflict_people, s.deal_gains
     agreement, barred, cooling = s.agreement, s.barred, s.cooling
     perceived, shrink, weariness = s.deal_perceived, s.deal_shrink, s.weariness
@@ -187,7 +190,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     war_cost, concession, sanction_drive = p.war_cost, p.concession, p.sanction_drive
     entrapment = p.entrapment
     noise_scale, request_weight = p.bargaining_noise, p.request_weight
-    per_refugees, leakage, gate_cost = p.pressure_per_refugees, p.gate_leakage, p.gate_cost
+    per_refugees, gate_cost = p.pressure_per_refugees, p.gate_cost
     action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
     air_target, air_client, power, powered = s.air_target, s.air_client, s.power, s.powered
     event_size, exponent = p.event_size, p.contest_exponent
@@ -345,6 +348,14 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
                     * horizon[q]
                 )
+                if s.sanction_prev[r, a, t] > 0:
+                    # a sanction in force stays until lifted: the entry lifts it, worth what
+                    # keeping it is worth, negated, less the standing a unilateral lifting
+                    # concedes (de-escalation's rule: concession x pressure)
+                    value = -value - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
+                    if s.sanction_review[r, a, t] >= p.sanction_review[q]:
+                        utility[r, e] = -np.inf  # not under review today: it stays
+                        continue
                 if lookahead:  # sanctions imposed to be lifted by a deal: leverage
                     value += _sanction_leverage(
                         a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
@@ -420,19 +431,18 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 # a deal in force holds
                 value = -np.inf
                 if changes and terms.bound(agreement, r, deal_gates, g) < 0:
-                    # the burden the gate's routes shift off the actor's soil and the ties it
-                    # costs (``terms.gate_value``), plus what the move does to the deals that
-                    # name the gate (a one-move look-ahead: the leverage it gives)
+                    # the burden the gate shifts off the actor's ground, followed over the
+                    # network, and the ties it costs (``terms.gate_value``), plus what the move
+                    # does to the deals that name the gate (a one-move look-ahead: the leverage
+                    # it gives)
                     value = sign * terms.gate_value(
-                        a, g, r, q, potential, edge_gate, edge_src, edge_dst, node_host,
-                        gate_owner, gate_hosts, leakage, gate_cost, partner, w, horizon[q],
-                        people_unit)
+                        a, g, r, q, reach[0], gate_owner, gate_hosts, gate_cost, partner, w,
+                        horizon[q], people_unit)
                     if lookahead:
                         value += _leverage(a, g, sign > 0, r, q, gains, stake, perceived, shrink,
                                            optimism, noise_scale, private, sides, signs,
-                                           deal_gates, agreement, cooling, potential, edge_gate,
-                                           edge_src, edge_dst, node_host, gate_owner,
-                                           gate_hosts, leakage, gate_cost, partner, w,
+                                           deal_gates, agreement, cooling, reach[1], gate_owner,
+                                           gate_hosts, gate_cost, partner, w,
                                            p.bargaining_horizon, people_unit, can_propose,
                                            no_shift, shift)
             utility[r, e] = value - action_cost[q, e]
@@ -495,9 +505,9 @@ def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides
 
 @helper
 def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
-              private, sides, signs, deal_gates, agreement, cooling, potential, edge_gate,
-              edge_src, edge_dst, node_host, gate_owner, gate_hosts, leakage, gate_cost, partner,
-              w, horizon, people_unit, can_propose, no_shift, shift):
+              private, sides, signs, deal_gates, agreement, cooling, reach, gate_owner,
+              gate_hosts, gate_cost, partner, w, horizon, people_unit, can_propose, no_shift,
+              shift):
     """What moving gate g does to the deals a can propose that name g: a one-move look-ahead.
 
     The move changes the status quo path each side of such a deal weighs (the gate as the move
@@ -523,8 +533,7 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
             shift[x] = 0.0
             if y < 0:
                 continue
-            value = terms.gate_value(y, g, r, q, potential, edge_gate, edge_src, edge_dst,
-                                     node_host, gate_owner, gate_hosts, leakage, gate_cost,
+            value = terms.gate_value(y, g, r, q, reach, gate_owner, gate_hosts, gate_cost,
                                      partner, w, horizon[q], people_unit)
             # the term's worth to y against the status quo: 0 where the gate already is
             # as the deal holds it, else +-value (``terms.deal_values``)
@@ -541,17 +550,19 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
                        private, sides, signs, no_sanction, agreement, cooling, sanction_prev, w,
                        partner, trade, aff_sanction, retaliation, loss_unit, pressure, grievance,
                        horizon, can_propose, shift_hold, shift_act):
-    """What sanctioning t today does to the deals a can propose that lift a's sanctions on t.
+    """What a's sanction entry on t does today to the deals a can propose that lift it.
 
-    ``_leverage``'s look-ahead for a sanction: tomorrow's status quo path includes the
-    sanction if a imposes it today and not if it holds, so each side's gain from a deal that
-    lifts it moves by the lifting's worth to that side (``terms.lifting_value``, over the
-    bargaining ``horizon``). Sanctions imposed to be traded for a concession (Schelling 1966;
-    the economic coercion of Drezner 2003) are worth the change of ``max(chance x surplus, 0)``.
+    ``_leverage``'s look-ahead for a sanction: a sanction is a state, so tomorrow's status quo
+    path keeps today's if a holds, and the entry toggles it (imposes one not in force, lifts
+    one in force); each side's gain from a deal that lifts it moves by the lifting's worth to
+    that side (``terms.lifting_value``, over the bargaining ``horizon``), up when imposed and
+    down when lifted. Sanctions imposed to be traded for a concession (Schelling 1966; the
+    economic coercion of Drezner 2003) are worth the change of ``max(chance x surplus, 0)``;
+    lifting one without a deal forfeits that leverage.
     """
     total = 0.0
     width = sides.shape[1]
-    was = 1.0 if sanction_prev[r, a, t] > 0 else 0.0
+    toggle = -1.0 if sanction_prev[r, a, t] > 0 else 1.0
     for d in range(no_sanction.shape[0]):
         if not no_sanction[d, a, t] or agreement[r, d] or cooling[r, d] or can_propose[a, d] == 0:
             continue
@@ -563,8 +574,8 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
                 continue
             value = terms.lifting_value(y, a, t, r, q, w, partner, trade, aff_sanction,
                                         retaliation, loss_unit, pressure, grievance, horizon[q])
-            shift_hold[x] = -was * value  # today's gains count yesterday's sanction
-            shift_act[x] = (1.0 - was) * value
+            shift_hold[x] = 0.0  # today's gains count the sanctions in force, which stay
+            shift_act[x] = toggle * value
         total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,
                                   signs, perceived, r, q, d, side, shift_hold, shift_act)
     return total

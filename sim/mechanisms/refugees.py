@@ -16,7 +16,11 @@ dead. Each day:
    destination (spare capacity; safety for conflict nodes), times the gate factor (1 when the
    route's gate is open, its leakage when closed); those who find no route stay. Any node may
    have routes out of it, so a border node need not be a sink: people there go on to third
-   countries or back inland;
+   countries or back inland. Surges: across an open gate, the displaced waiting at the route's
+   source cross as a stock released at the gate's ``release`` rate (times the route's rate and
+   the destination's attractiveness) when that is more than the node's movers would send, so
+   a crowd gathered at a closed border crosses within days of its opening (Flee's people at a
+   border location move on at 0.3 a day), not as a small share of the node's people;
 4. returns: along routes that allow them, displaced people go back to a calm conflict node;
 5. push-backs: along routes with a ``push_back`` share, the host of the route's far end sends
    that share of the displaced there back to the route's source each day while the route's
@@ -109,21 +113,27 @@ def _attractiveness(people, capacity, conflict, fighting):
 
 
 @helper
-def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, capacity, onward,
-                    edge_rate, flows, out):
+def route_potential(people, displaced, fighting, relief_, conflict, edge_src, edge_dst,
+                    edge_gate, capacity, onward, edge_rate, release, flows, out):
     """Daily movers along each route if its gate were open, ``(R, E)`` (what gate keepers weigh).
+
+    A gated route counts the surge of the displaced waiting at its source (``step``, 3.).
 
     Args:
         people: ``(R, N)``.
+        displaced: ``(R, N)`` the displaced among them.
         fighting: ``(R,)`` theatre intensity.
         relief_: ``(R, N)`` share by which onward movement is reduced (aid to the host).
         conflict: ``(N,)`` bool: conflict nodes.
         edge_src: ``(E,)`` origin of each route.
         edge_dst: ``(E,)`` destination of each route.
+        edge_gate: ``(E,)`` gate of each route or -1.
         capacity: ``(P, N)`` people each node holds before it overflows.
         onward: ``(P, N)`` daily onward share of the people in transit nodes (``1 /
             dwell``; 0 elsewhere).
         edge_rate: ``(P, E)`` base rate of each route.
+        release: ``(P, G)`` daily share of the displaced at an open gate's routes' sources
+            that cross (the surge).
         flows: The rates of ``_mover_rate``, each ``(P,)``: ``(displacement_base,
             displacement_fighting, displacement_ground, settle_rate, move_rate)``.
         out: ``(R, E)`` result.
@@ -137,14 +147,17 @@ def route_potential(people, fighting, relief_, conflict, edge_src, edge_dst, cap
                 people[r, a], capacity[q, a], conflict[a], fighting[r], 0.0, relief_[r, a],
                 onward[q, a], base[q], per_fighting[q], per_ground[q], settle_rate[q],
                 move_rate[q])
-            out[r, e] = movers * edge_rate[q, e] * _attractiveness(
-                people[r, b], capacity[q, b], conflict[b], fighting[r])
+            draw = edge_rate[q, e] * _attractiveness(people[r, b], capacity[q, b], conflict[b],
+                                                     fighting[r])
+            surge = 0.0 if edge_gate[e] < 0 else displaced[r, a] * release[q, edge_gate[e]]
+            out[r, e] = max(movers, surge) * draw
 
 
 @helper
 def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity,
-         onward, edge_rate, edge_return, push_back, leakage, death_rate, flows, calm_below,
-         fighting, ground_shift, gate_open, relief_, keys, day, streams, work, moves):
+         onward, edge_rate, edge_return, push_back, leakage, release, death_rate, flows,
+         calm_below, fighting, ground_shift, gate_open, relief_, keys, day, streams, work,
+         moves):
     """One day of deaths, displacement, onward movement, returns and push-backs, in place.
 
     Args:
@@ -165,6 +178,9 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         push_back: ``(P, E)`` daily share of the displaced at a route's destination sent back
             to its source while the route's gate is closed (always without a gate).
         leakage: ``(P, G)`` share of a closed gate's flow that passes anyway.
+        release: ``(P, G)`` daily share of the displaced at the source of an open gate's
+            route that cross it (times the route's rate and the destination's draw): the
+            surge, when it is more than the source's movers would send.
         death_rate: ``(P,)`` daily civilian deaths per person at full theatre intensity.
         flows: The rates of ``_mover_rate``, each ``(P,)``.
         calm_below: ``(P,)`` theatre intensity below which people return.
@@ -205,10 +221,12 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         pushed = 2 * e_count
         for e in range(e_count):
             a, b = edge_src[e], edge_dst[e]
-            gate, closed = 1.0, edge_gate[e] < 0
+            gate, closed, movers = 1.0, edge_gate[e] < 0, work[0, a]
             if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
                 gate, closed = leakage[q, edge_gate[e]], True
-            forward = work[0, a] * edge_rate[q, e] * work[1, b] * gate
+            elif edge_gate[e] >= 0:  # open: the crowd waiting at the source surges across
+                movers = max(movers, displaced[r, a] * release[q, edge_gate[e]])
+            forward = movers * edge_rate[q, e] * work[1, b] * gate
             calm = 1.0 if conflict[a] and fighting[r] < calm_below[q] else 0.0
             back = displaced[r, b] * edge_return[q, e] * calm * gate
             moves[e] = np.int64(np.floor(forward + uniform_at(key_moves, e)))
@@ -272,3 +290,96 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         for e in range(e_count):
             if conflict[edge_src[e]]:
                 left[r] += moves[e]
+
+
+@helper
+def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gate, capacity,
+               onward, edge_rate, flows, gate_open, leakage, node_host, potential, horizon,
+               work, out):
+    """People a day each gate, open rather than closed, adds to each actor's ground, ``(R, G, A)``.
+
+    What gate keepers weigh (``sim.mechanisms.terms.gate_value``), over the network rather than
+    one hop: the extra flow on the gate's routes (``potential x (1 - leakage)``) leaves their
+    sources and is followed through the nodes beyond to where it stops within the horizon, by
+    the flow rule of ``step`` run forward and linearised at today's state: a share
+    ``L = min(mover rate x sum(route rate x draw x gate factor), 1)`` of a node's people leaves
+    it a day (today's gates), so of a steady inflow over ``horizon`` days a share
+    ``1 - (1 - L)^(horizon / 2)`` moves on (its mean time left), split over the routes as the
+    rule splits movers, and the rest stops there. A transit node (``dwell``) passes most on; a
+    camp or a town below capacity (the settle rate) keeps them. Returns, push-backs and the
+    crowd's surge beyond the gate are left out of the pass. ``out[r, g, x]`` sums the flow
+    that stops on x's nodes, less what leaves them through the gate.
+
+    Args:
+        people: ``(R, N)``.
+        fighting: ``(R,)`` theatre intensity.
+        relief_: ``(R, N)`` aid to each node's host (``relief``).
+        conflict: ``(N,)`` bool.
+        edge_src: ``(E,)``.
+        edge_dst: ``(E,)``.
+        edge_gate: ``(E,)`` gate of each route or -1.
+        capacity: ``(P, N)``.
+        onward: ``(P, N)`` ``1 / dwell`` in transit nodes, else 0.
+        edge_rate: ``(P, E)``.
+        flows: The rates of ``_mover_rate``, each ``(P,)``.
+        gate_open: ``(R, G)`` bool: today's gates.
+        leakage: ``(P, G)``.
+        node_host: ``(N,)`` actor hosting each node or -1.
+        potential: ``(R, E)`` ``route_potential``.
+        horizon: ``(P,)`` days.
+        work: ``(6, N)`` scratch.
+        out: ``(R, G, A)`` result.
+    """
+    n_nodes, e_count = people.shape[1], edge_src.size
+    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    for r in range(out.shape[0]):
+        q = pick(capacity.shape[0], r)
+        # each node's daily mover rate (row 1) and draw (row 2); then its route shares
+        for node in range(n_nodes):
+            work[1, node] = _mover_rate(
+                people[r, node], capacity[q, node], conflict[node], fighting[r], 0.0,
+                relief_[r, node], onward[q, node], base[q], per_fighting[q], per_ground[q],
+                settle_rate[q], move_rate[q])
+            work[2, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
+                                            fighting[r])
+            work[0, node] = 0.0  # the daily leaving share L
+        for e in range(e_count):
+            factor = 1.0
+            if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
+                factor = leakage[q, edge_gate[e]]
+            work[0, edge_src[e]] += work[1, edge_src[e]] * edge_rate[q, e] * work[2, edge_dst[e]] \
+                * factor
+        for node in range(n_nodes):
+            leave = min(work[0, node], 1.0)
+            moved = 1.0 - (1.0 - leave) ** (0.5 * horizon[q])
+            # row 1 becomes the scale of a route's share (moved / L x mover rate), row 0 the stay
+            work[1, node] = moved / work[0, node] * work[1, node] if work[0, node] > 0 else 0.0
+            work[0, node] = 1.0 - moved
+        for g in range(out.shape[1]):
+            for x in range(out.shape[2]):
+                out[r, g, x] = 0.0
+            for node in range(n_nodes):
+                work[3, node] = 0.0  # on the move
+            for e in range(e_count):
+                if edge_gate[e] == g:
+                    extra = potential[r, e] * (1.0 - leakage[q, g])
+                    work[3, edge_dst[e]] += extra
+                    if node_host[edge_src[e]] >= 0:
+                        out[r, g, node_host[edge_src[e]]] -= extra  # they would have stayed
+            for _ in range(n_nodes + 1):  # every path without a cycle, and some laps of one
+                for node in range(n_nodes):
+                    work[4, node] = 0.0
+                    if node_host[node] >= 0:
+                        out[r, g, node_host[node]] += work[3, node] * work[0, node]
+                for e in range(e_count):
+                    factor = 1.0
+                    if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
+                        factor = leakage[q, edge_gate[e]]
+                    a = edge_src[e]
+                    work[4, edge_dst[e]] += (work[3, a] * work[1, a] * edge_rate[q, e]
+                                             * work[2, edge_dst[e]] * factor)
+                for node in range(n_nodes):
+                    work[3, node] = work[4, node]
+            for node in range(n_nodes):  # what is still on the move stops where it is
+                if node_host[node] >= 0:
+                    out[r, g, node_host[node]] += work[3, node]

@@ -13,17 +13,19 @@ bargaining horizon, in the units of docs/ODD.md's utility scale, through the sam
 the actors use to score acts (``sim.mechanisms.decisions``):
 
 - a **gate** held open rather than closed moves ``potential x (1 - leakage)`` people a day off
-  the soil of the hosts on its near side onto those on its far side (``refugees``), and costs
-  its owner ties with the far side's hosts (``gate_cost``); its value to each actor is
+  the soil of the hosts on its near side, followed through the nodes beyond to where they
+  stop (``refugees.gate_reach``: the network's flow rule run forward, so a gate whose routes
+  first reach its owner's transit nodes is worth what reaches the neighbour), and costs its
+  owner ties with the far side's hosts (``gate_cost``); its value to each actor is
   ``gate_value``;
 - a **grant** gives the recipient the asset's air-defence cover (the losses it avoids at today's
   fighting) and moves ties as a grant does (``holder_affinity + alliances.support`` between
   supplier and recipient; the asset's ``effects`` between its decider and the others); a
   **withholding** is worth nothing on the status quo path (nothing is granted there either): it
   only removes an option;
-- **lifting sanctions** spares both sides of each sanction that would have continued (yesterday's
-  sanctions, as yesterday's postures continue) the ties it costs them, and costs the sanctioner
-  the standing it gained from it;
+- **lifting sanctions** spares both sides of each sanction in force (a sanction is a state: it
+  stays in force until lifted) the ties it costs them, and costs the sanctioner the standing it
+  gained from it;
 - a **payment** is its value to the payee and its cost to the payer; the model keeps no budget.
 
 References:
@@ -42,22 +44,18 @@ _STANDING = OBJ["standing"]
 
 
 @helper
-def gate_value(x, g, r, q, potential, edge_gate, edge_src, edge_dst, node_host, gate_owner,
-               gate_hosts, leakage, gate_cost, partner, interests, horizon, people_unit):
+def gate_value(x, g, r, q, reach, gate_owner, gate_hosts, gate_cost, partner, interests,
+               horizon, people_unit):
     """Value to actor ``x``, over ``horizon`` days, of gate ``g`` open rather than closed.
 
-    The people a day the open gate shifts off x's soil (movers leaving its nodes through the
-    gate's routes, less those arriving on it: a route between two of its own nodes shifts
-    nothing), and the ties it costs: its owner loses ``gate_cost`` a day with the hosts beyond
-    it, and they with the owner.
+    The people a day the open gate keeps off x's ground, followed over the network to where
+    they stop (``reach``: ``sim.mechanisms.refugees.gate_reach``, ``(R, G, A)`` people a day
+    it adds to each actor's ground; a gate whose routes pass through its owner's transit
+    nodes is worth, to the owner and to the neighbour beyond, what reaches the neighbour),
+    and the ties it costs: its owner loses ``gate_cost`` a day with the hosts beyond it, and
+    they with the owner.
     """
-    through = 0.0
-    for route in range(edge_gate.size):
-        if edge_gate[route] != g:
-            continue
-        shift = ((1.0 if node_host[edge_src[route]] == x else 0.0)
-                 - (1.0 if node_host[edge_dst[route]] == x else 0.0))
-        through += shift * potential[r, route] * (1.0 - leakage[q, g])
+    through = -reach[r, g, x]
     owner = gate_owner[g]
     ties = 0.0
     if x == owner:
@@ -133,10 +131,10 @@ def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
 
 
 @helper
-def deal_values(st, p, s, cover, potential, available, horizon, out):
+def deal_values(st, p, s, cover, reach, available, horizon, out):
     """Each side's value of each deal's terms over actions, ``(R, D, S)``, into ``out``.
 
-    Relative to the status quo path (today's gates, assets and yesterday's sanctions
+    Relative to the status quo path (today's gates, assets and sanctions in force
     continued) over the bargaining horizon ``horizon`` ``(P,)``; see the module docstring. A
     grant counts only if it can be made today (``receivable``: the asset idle, its window
     open, the recipient not barred): a promise that cannot be kept yet is worth nothing yet.
@@ -159,9 +157,8 @@ def deal_values(st, p, s, cover, potential, available, horizon, out):
                     if term >= 0 and term != now:
                         sign = 1.0 if term == 1 else -1.0
                         value += sign * gate_value(
-                            x, g, r, q, potential, st.edge_gate, st.edge_src, st.edge_dst,
-                            st.node_host, st.gate_owner, st.gate_hosts, p.gate_leakage,
-                            p.gate_cost, p.partner, p.interests, h, p.people_unit)
+                            x, g, r, q, reach, st.gate_owner, st.gate_hosts, p.gate_cost,
+                            p.partner, p.interests, h, p.people_unit)
                 for k in range(st.deal_grants.shape[1]):
                     t = st.deal_grants[d, k]
                     if t < 0 or not receivable(r, q, k, t, s.asset_on, s.asset_holder,

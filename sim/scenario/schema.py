@@ -308,6 +308,12 @@ class Relation(Strict):
         "can happen between them (ladder.incident_rate). Default: both have ground forces "
         "in the theatre (capabilities.ground > 0)."
     )
+    sanctions: list[Identifier] = Field(
+        default_factory=list, description="Those of the pair whose sanctions on the other are "
+        "in force on day 0 (e.g. [a] for a~b: a sanctions b). A sanction stays in force, with "
+        "its daily cost, until its imposer lifts it or a deal lifts it; an actor can lift it "
+        "only with a 'sanction' entry on the other in its menu."
+    )
 
 
 class Institution(Strict):
@@ -537,6 +543,14 @@ class Gate(Strict):
         None, description="Daily affinity its owner loses with the hosts beyond it while it "
         "is open (default: alliances.gate_cost)."
     )
+    release: Probability = Field(
+        0.3, description="Daily share of the displaced waiting at the source of one of its "
+        "routes that cross while it is open (each route takes its rate of them, times the "
+        "destination's attractiveness): the crowd gathered at a closed border surges across "
+        "within days of its opening, not only the node's daily movers. Default: Flee's move "
+        "chance of a location people pass through, 0.3 a day (djgroen/flee, "
+        "SimulationSettings DefaultMoveChance); 0: no surge."
+    )
 
 
 class RefugeeFlows(Strict):
@@ -682,7 +696,8 @@ class Alliances(Strict):
         0.004, description="Structural-balance rate over triads (Marvel et al. 2011)."
     )
     gate_cost: NonNegative = Field(
-        0.01, description="Daily affinity lost with a gate's destination host while it is open."
+        0.01, description="Daily affinity lost with the hosts beyond a gate (past its owner's "
+        "own nodes) while it is open."
     )
     noise: NonNegative = Field(0.005, description="Daily std. dev. of affinity shocks.")
     realignment_threshold: Probability = Field(
@@ -731,6 +746,13 @@ class Decisions(Strict):
     )
     request_weight: NonNegative = Field(
         0.5, description="Ties value of honouring a partner's open request."
+    )
+    sanction_review: Probability = Field(
+        0.07, description="Daily chance that an actor reviews each of its sanctions in "
+        "force: lifting one is on its menu only on a day it is reviewed, so a sanction stays "
+        "in force for weeks unless lifting it is worth more than keeping it (sanctions regimes "
+        "are reconsidered at intervals, not daily; the EU renews its restrictive measures every "
+        "six or twelve months). Default: about a fortnight on average; 1: every day."
     )
 
 
@@ -940,6 +962,10 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         out += need("actor", actors, b, f"relations.{key}")
         out += need("rung", rungs, rel.rung, f"relations.{key}.rung")
         out += need("rung", rungs, rel.resting_rung, f"relations.{key}.resting_rung")
+        for i, x in enumerate(rel.sanctions):
+            if x not in (a, b):
+                out.append((f"relations.{key}.sanctions[{i}]", f"'{x}' is not one of the pair "
+                            f"'{key}': name '{a}' (its sanctions on '{b}') or '{b}'"))
     for key, inst in s.institutions.items():
         for i, m in enumerate(inst.members):
             out += need("actor", actors, m, f"institutions.{key}.members[{i}]")
