@@ -44,3 +44,13 @@ def test_a_point_file_is_its_base_without_priors(name):
     base = load_scenario(POINT_FILES[name])
     assert not point.uncertain and base.uncertain
     assert point.spec == base.spec
+
+
+def test_a_drawn_numpy_value_is_written_as_a_plain_number():
+    """Runs whose values are not affine (interest weights are normalised) are compiled one by
+    one from overrides; a numpy float must become a number there, not 'np.float64(...)'."""
+    import numpy as np
+
+    from sim.validation.uncertain import _text
+
+    assert _text(np.float64(0.25)) == "0.25" and _text(np.float64(3.0)) == "3"
