@@ -32,8 +32,9 @@ def test_every_library_crisis_carries_the_schemes_priors(path):
             for part in key:
                 point = point[part]
             assert prior.median == pytest.approx(point), format_path(key)
-        note = loaded.notes.get(key)
-        assert note is not None and "priors" in note.text, format_path(key)
+        note = loaded.notes.get(key)  # a quoted source keeps its place; the reason is a comment
+        assert note is not None and (note.kind == "source" or "priors" in note.text), \
+            format_path(key)
 
 
 @pytest.mark.parametrize("name", sorted(POINT_FILES))
