@@ -307,6 +307,7 @@ def _compile_with(data: dict, overrides: tuple) -> World | None:
 
 
 def _text(value: float) -> str:
+    value = float(value)  # a numpy float's repr is 'np.float64(x)', which no override parses
     return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(value)
 
 
