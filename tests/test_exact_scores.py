@@ -1,0 +1,241 @@
+"""The numbers `sim score` and `sim validate` report, pinned exactly (issue 28).
+
+Each test computes its expected value by hand (or with an independent formula) and asserts it
+exactly: the time split of each observation, the out-of-sample climatology of the skill table,
+an interval observation scored from its whole interval, and event days in the coverage summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from sim.validation import scores
+from sim.validation.calibrate import build_target
+from sim.validation.library import skill_table
+from sim.validation.observations import load_observations
+from tests.conftest import FICTIONAL
+
+# three_states runs 60 days from 2031-05-01 (to 2031-06-30); the cutoff splits it on 05-20.
+# The quantities' values (1..5) name them in build_target's list.
+SPLIT = """\
+scenario: three_states.yaml
+description: A made-up account, split in time.
+cutoff: 2031-05-20
+events:
+  - outcome: war
+    happened: true
+    date: 2031-05-11
+    source: "Invented chronicle, p. 1"
+  - outcome: split
+    happened: false
+    source: "Invented chronicle, p. 2"
+  - outcome: borduria_gains
+    happened: true
+    date: 2031-06-01
+    source: "Invented chronicle, p. 3"
+  - outcome: war
+    happened: true
+    date: 2031-05-20
+    source: "Invented chronicle, p. 1 (the same war, dated on the cutoff)"
+quantities:
+  - indicator: losses.arcadia
+    value: 1
+    window: [2031-05-01, 2031-05-10]
+    source: "Invented chronicle, p. 4: entirely before the cutoff"
+  - indicator: losses.arcadia
+    value: 2
+    window: [2031-05-10, 2031-05-20]
+    source: "Invented chronicle, p. 4: ends on the cutoff"
+  - indicator: losses.arcadia
+    value: 3
+    window: [2031-05-10, 2031-06-10]
+    source: "Invented chronicle, p. 4: starts before the cutoff, ends after it"
+  - indicator: losses.arcadia
+    value: 4
+    window: [2031-05-21, 2031-06-10]
+    source: "Invented chronicle, p. 4: entirely after"
+  - indicator: losses.arcadia
+    value: 5
+    source: "Invented chronicle, p. 4: no window"
+"""
+
+OBS = """\
+scenario: three_states.yaml
+description: A made-up account of what followed.
+events:
+  - outcome: war
+    happened: true
+    date: 2031-05-11
+    source: "Invented chronicle, p. 1"
+  - outcome: split
+    happened: false
+    source: "Invented chronicle, p. 2"
+quantities:
+  - indicator: losses.arcadia
+    value: 40
+    source: "Invented chronicle, p. 4"
+  - indicator: dead.total
+    interval: [100, 300]
+    source: "Invented chronicle, p. 5"
+"""
+
+
+def _load(tmp_path, text: str):
+    shutil.copy(FICTIONAL, tmp_path / "three_states.yaml")
+    path = tmp_path / "three_states.observations.yaml"
+    path.write_text(text)
+    return load_observations(path)
+
+
+def _columns(runs: int = 4) -> dict[str, np.ndarray]:
+    nan = np.nan
+    return {
+        "outcome.war": np.array([1, 1, 1, 0], bool),
+        "outcome.split": np.array([0, 0, 0, 0], bool),
+        "outcome.borduria_gains": np.array([1, 0, 0, 0], bool),
+        "day.war.arcadia~borduria": np.array([10.0, 12.0, 20.0, nan]),
+        "day.agreement.valley_split": np.full(runs, nan),
+        "losses.arcadia": np.array([10.0, 30.0, 50.0, 70.0]),
+        "dead.total": np.array([0.0, 100.0, 200.0, 400.0]),
+    }
+
+
+# --------------------------------------------------------------------------- the time split
+
+
+def test_each_observation_falls_on_the_documented_side_of_the_cutoff(tmp_path):
+    """Calibration data are what was known by the cutoff: an event that happened on or before
+    it, a quantity whose window ends by it (docs/observations.md). A window that starts before
+    the cutoff counts as calibration data when it also ends by then, and a window that only
+    starts before it (its figure was not known by the cutoff) is held out."""
+    obs = _load(tmp_path, SPLIT)
+    result = scores.score_columns(obs, _columns())
+    assert [r["split"] for r in result["events"]] == [
+        "calibration", "held_out", "held_out", "calibration"]
+    assert [(r["observed"], r["split"]) for r in result["quantities"]] == [
+        (1.0, "calibration"), (2.0, "calibration"), (3.0, "held_out"), (4.0, "held_out"),
+        (5.0, "held_out")]
+    # the day rows follow their event: war (05-11, 05-20) calibrates, split never happened
+    assert [(r["outcome"], r["split"]) for r in result["days_of_events"]] == [
+        ("war", "calibration"), ("split", "held_out"), ("war", "calibration")]
+    held = result["summary_held_out"]
+    assert (held["events"], held["days"], held["quantities"]) == (2, 1, 3)
+    held_events = [r for r in result["events"] if r["split"] == "held_out"]
+    assert held["brier"] == pytest.approx(np.mean([r["brier"] for r in held_events]), abs=0)
+    # split: p 0, not happened -> 0; borduria_gains: p 0.25, happened -> 0.5625
+    assert held["brier"] == pytest.approx((0.0 + 0.5625) / 2, abs=1e-15)
+
+
+def test_the_score_split_is_what_the_calibration_fits(tmp_path):
+    """`sim calibrate` fits exactly the quantities `sim score` marks as calibration data, so
+    the held-out score is of observations the fit never saw."""
+    obs = _load(tmp_path, SPLIT)
+    result = scores.score_columns(obs, _columns())
+    marked = [r["observed"] for r in result["quantities"] if r["split"] == "calibration"]
+    fitted = [lo for _, lo, _, _ in build_target(obs).quantities]
+    assert fitted == marked == [1.0, 2.0]
+
+
+def test_without_a_cutoff_everything_is_all(tmp_path):
+    obs = _load(tmp_path, OBS)
+    result = scores.score_columns(obs, _columns())
+    assert {r["split"] for r in result["events"] + result["quantities"]
+            + result["days_of_events"]} == {"all"}
+    assert "summary_held_out" not in result and result["cutoff"] is None
+
+
+# --------------------------------------------------------------------------- observations
+
+
+def test_an_interval_observation_is_scored_at_its_midpoint_and_over_its_whole_range(tmp_path):
+    """dead.total observed in [100, 300] against runs [0, 100, 200, 400]: CRPS, PIT and the
+    intervals are those at the midpoint 200 (not at the low end 100), computed here by hand;
+    the share of runs inside the observed range uses both of its ends."""
+    obs = _load(tmp_path, OBS)
+    dead = scores.score_columns(obs, _columns())["quantities"][1]
+    x = np.array([0.0, 100.0, 200.0, 400.0])
+    assert dead["observed"] == 200.0 and dead["interval"] == [100.0, 300.0]
+    # CRPS of an ensemble: E|X - y| - E|X - X'| / 2 (the energy form), by hand
+    assert dead["crps"] == pytest.approx((200 + 100 + 0 + 200) / 4
+                                         - np.abs(x[:, None] - x[None]).mean() / 2, rel=1e-12)
+    assert dead["crps"] == pytest.approx(125.0 - 2600.0 / 16 / 2, rel=1e-12)  # 43.75
+    assert dead["pit"] == (2 + 0.5) / 4  # 0 and 100 below, 200 equal
+    assert (dead["interval50"]["low"], dead["interval50"]["high"]) == (75.0, 250.0)
+    assert [dead["interval90"]["low"], dead["interval90"]["high"]] == pytest.approx(
+        [15.0, 370.0], rel=1e-12)  # numpy's linear quantiles: 0 + 0.15 x 100, 200 + 0.85 x 200
+    assert dead["covered50"] and dead["covered90"]
+    assert dead["median"] == 150.0 and dead["mean"] == 175.0
+    # runs inside [100, 300]: 100 and 200 (400 is above the high end, 0 below the low end)
+    assert dead["share_in_observed_interval"] == 0.5
+
+
+def test_event_days_count_in_the_coverage_summary(tmp_path):
+    """Coverage and the mean PIT are over the quantities AND the event days: here the two
+    quantities are covered, the war's day is not (observed day 10 lies below both intervals of
+    [10, 12, 20, 61]) and split's never-day is (every run never splits)."""
+    obs = _load(tmp_path, OBS)
+    result = scores.score_columns(obs, _columns())
+    day_war, day_split = result["days_of_events"]
+    assert (day_war["covered50"], day_war["covered90"]) == (False, False)
+    assert (day_split["covered50"], day_split["covered90"]) == (True, True)
+    assert all(r["covered50"] and r["covered90"] for r in result["quantities"])
+    s = result["summary"]
+    assert (s["coverage50"], s["coverage90"]) == (0.75, 0.75)  # 3 of 4, not 2 of 2
+    # PITs: war day 0.125 (10 ties one run of four), split day 0.5 (all tie), losses 0.5,
+    # dead 0.625
+    assert s["mean_pit"] == pytest.approx((0.125 + 0.5 + 0.5 + 0.625) / 4, abs=1e-15)
+    assert s["crps_days"] == pytest.approx(np.mean([day_war["crps"], 0.0]), abs=0)
+
+
+# --------------------------------------------------------------------------- the skill table
+
+
+def _crisis(name: str, happened: list[bool], probability: float, covered: list[bool],
+            day_covered: list[bool]) -> dict:
+    events = [{"happened": h, "probability": probability,
+               "brier": scores.brier(probability, h), "log_score": 0.5} for h in happened]
+    rows = [{"covered50": c, "covered90": c} for c in covered]
+    days = [{"covered50": c, "covered90": True} for c in day_covered]
+    return {"crisis": name, "scenario": name, "runs": 10,
+            "score": {"events": events, "quantities": rows, "days_of_events": days}}
+
+
+def test_the_overall_climatology_is_out_of_sample():
+    """Three crises whose events happened [yes, yes], [no], [yes, no, no]. Each crisis is
+    forecast by the other crises' base rate: A by 1/4, B by 3/5, C by 2/3 (the pooled, in-
+    sample rate 1/2 would score 0.25 everywhere)."""
+    crises = [_crisis("a", [True, True], 0.5, [True], []),
+              _crisis("b", [False], 0.5, [], [False]),
+              _crisis("c", [True, False, False], 0.5, [False, True], [True])]
+    result = skill_table(crises)
+    a, b, c = result["crises"]
+    clim_a = (1 - 0.25) ** 2
+    clim_b = 0.6 ** 2
+    clim_c = ((1 - 2 / 3) ** 2 + 2 * (2 / 3) ** 2) / 3
+    assert a["brier_climatological"] == pytest.approx(clim_a, rel=1e-12)
+    assert b["brier_climatological"] == pytest.approx(clim_b, rel=1e-12)
+    assert c["brier_climatological"] == pytest.approx(clim_c, rel=1e-12)
+    overall = result["overall"]
+    expected = (2 * clim_a + clim_b + 3 * clim_c) / 6
+    assert overall["brier_climatological"] == pytest.approx(expected, rel=1e-12)
+    assert overall["brier"] == 0.25  # every event forecast at 0.5
+    assert overall["brier_skill_climatological"] == pytest.approx(1 - 0.25 / expected,
+                                                                  rel=1e-12)
+    assert c["brier_skill_climatological"] == pytest.approx(1 - 0.25 / clim_c, rel=1e-12)
+    # coverage counts quantities and event days: a 1 of 1, b 0 of 1, c 2 of 3; overall 3 of 5
+    assert (a["quantities"], a["coverage50"]) == (1, 1.0)
+    assert (b["quantities"], b["coverage50"], b["coverage90"]) == (1, 0.0, 1.0)
+    assert (c["quantities"], c["coverage50"]) == (3, pytest.approx(2 / 3, rel=1e-15))
+    assert (overall["quantities"], overall["coverage50"]) == (5, 0.6)
+    assert overall["events"] == 6 and overall["verdict"] == "no better than uninformed"
+
+
+def test_a_library_of_one_crisis_has_no_climatology():
+    """With no other crisis there is no out-of-sample base rate: nothing is reported (an
+    in-sample rate would be the crisis forecasting itself)."""
+    result = skill_table([_crisis("a", [True, False], 0.5, [], [])])
+    assert "brier_climatological" not in result["crises"][0]
+    assert "brier_climatological" not in result["overall"]
