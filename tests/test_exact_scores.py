@@ -239,3 +239,59 @@ def test_a_library_of_one_crisis_has_no_climatology():
     result = skill_table([_crisis("a", [True, False], 0.5, [], [])])
     assert "brier_climatological" not in result["crises"][0]
     assert "brier_climatological" not in result["overall"]
+
+
+# --------------------------------------------------------------------------- what is printed
+
+
+def test_the_printed_summary_is_exactly_the_scores(tmp_path):
+    """`sim score`'s terminal summary, every number checked by hand above: Brier 0.0625 and
+    log score -ln(3.5/5) for war, CRPS 5.6875 of the war's day (E|X - 10| = 15.75 less half
+    the mean pairwise gap 20.125), 7.5 for the losses (20 - 25 / 2), 43.75 for dead.total."""
+    split = '    source: "Invented chronicle, p. 2"\n'
+    text = OBS.replace(split, split + '  - outcome: borduria_gains\n    happened: true\n'
+                       '    date: 2031-05-12\n    source: "Invented chronicle, p. 3"\n')
+    obs = _load(tmp_path, text)
+    printed = scores.format_score(scores.score_columns(obs, _columns()))
+    assert printed == f"""\
+Tessel valley crisis (fictional): 4 runs scored against {obs.path}
+
+event           happened      P   Brier  log score
+war                  yes  75.0%   0.062      0.357
+split                no    0.0%   0.000      0.105
+borduria_gains       yes  25.0%   0.562      1.204
+
+quantity         observed     median       CRPS    PIT  in 50%  in 90%
+day of war             10         16      5.688   0.12      no      no
+day of split           61         61          0   0.50     yes     yes
+losses.arcadia         40         40        7.5   0.50     yes     yes
+dead.total            200        150      43.75   0.62     yes     yes
+
+mean Brier 0.208 (uninformed 0.250, skill +0.17); mean log score 0.555 (uninformed 0.693, \
+skill +0.20)
+coverage: 75% in the 50% intervals, 75% in the 90% intervals (4 quantities and days)
+not scored: borduria_gains: the outcome's condition records no first day; name its day column \
+with day_indicator: to score the date"""
+
+
+def test_a_run_table_that_cannot_be_scored_is_refused_in_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.errors import UsageError
+
+    with pytest.raises(UsageError) as missing:
+        scores.read_run(tmp_path)
+    assert str(missing.value) == (f"{tmp_path} holds no runs.parquet; score the folder a 'sim "
+                                  "run' wrote (a sweep or comparison mixes scenarios)")
+    (tmp_path / "runs.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(UsageError, match=r"runs\.parquet: cannot read it as a runs table \("):
+        scores.read_run(tmp_path)
+    pq.write_table(pa.table({"run": pa.array([], pa.int64())}), tmp_path / "runs.parquet")
+    with pytest.raises(UsageError) as empty:
+        scores.read_run(tmp_path)
+    assert str(empty.value) == f"{tmp_path / 'runs.parquet'}: no runs in it"
+    pq.write_table(pa.table({"run": [0, 1, 2], "outcome.war": [True, False, True]}),
+                   tmp_path / "runs.parquet")
+    table = scores.read_run(tmp_path)
+    assert table.runs == 3 and table.columns["outcome.war"].tolist() == [True, False, True]
