@@ -67,7 +67,8 @@ def test_the_strikes_a_patron_target_ceasefire_would_stop_count_against_the_patr
 def test_in_the_model_a_truce_with_the_target_grounds_the_patrons_air_campaign(fictional):
     """Corvalia flies for Arcadia against Borduria; from day 6 a truce between Corvalia and
     Borduria is in force: on no day of any run where it is in force does Corvalia fly against
-    Borduria (before it, it does)."""
+    Borduria (before it, it does). (In the model the decision rule already avoids a barred
+    campaign, so this checks the outcome; ``cancel_barred``'s own rule is pinned above.)"""
     data = _patron(fictional)
     data["deals"] = {"truce": {"name": "Truce", "parties": ["corvalia", "borduria"],
                                "rung_cap": "threats"}}
