@@ -295,3 +295,73 @@ def test_a_run_table_that_cannot_be_scored_is_refused_in_one_line(tmp_path):
                    tmp_path / "runs.parquet")
     table = scores.read_run(tmp_path)
     assert table.runs == 3 and table.columns["outcome.war"].tolist() == [True, False, True]
+
+
+# --------------------------------------------------------------------------- sim score's file
+
+
+def _run_folder(tmp_path, columns: dict[str, np.ndarray]):
+    """A results folder as `sim run` leaves it, with a hand-made runs table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(FICTIONAL, run / "scenario.resolved.yaml")
+    table = {"run": np.arange(len(next(iter(columns.values()))))} | columns
+    pq.write_table(pa.table(table), run / "runs.parquet")
+    return run
+
+
+def test_score_run_writes_exactly_the_scores_of_its_runs(tmp_path):
+    import json
+
+    obs = _load(tmp_path, OBS)
+    run = _run_folder(tmp_path, _columns())
+    result = scores.score_run(run, obs.path)
+    saved = json.loads((run / "score.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    expected = scores.score_columns(obs, _columns())
+    for key in ("events", "days_of_events", "quantities", "summary", "unscored", "runs",
+                "scenario", "start", "days", "cutoff", "observations"):
+        assert json.loads(json.dumps(saved[key])) == json.loads(json.dumps(expected[key])), key
+    assert saved["run_folder"] == str(run)
+    assert saved["reliability"] == scores.reliability(expected["events"])
+    assert saved["created"].endswith("+00:00") and len(saved["created"]) == 25
+
+
+def test_score_run_refusals_say_what_is_missing(tmp_path):
+    from sim.errors import UsageError
+
+    obs = _load(tmp_path, OBS)
+    with pytest.raises(UsageError) as no_run:
+        scores.score_run(tmp_path, obs.path)
+    assert str(no_run.value) == (f"{tmp_path} holds no scenario.resolved.yaml; score a folder "
+                                 "written by 'sim run'")
+    columns = _columns()
+    del columns["dead.total"], columns["outcome.split"], columns["day.war.arcadia~borduria"]
+    run = _run_folder(tmp_path, columns)
+    with pytest.raises(UsageError) as no_file:
+        scores.score_run(run, tmp_path / "nope.yaml")
+    assert str(no_file.value) == f"{tmp_path / 'nope.yaml'}: file not found"
+    with pytest.raises(UsageError) as lacking:
+        scores.score_run(run, obs.path)
+    assert str(lacking.value) == (f"{run}/runs.parquet lacks day.war.arcadia~borduria, "
+                                  "dead.total, outcome.split; was it written by this scenario?")
+    assert not (run / "score.json").exists()
+
+
+def test_reliability_bins_at_their_edges():
+    """Bins [0, 0.1), [0.1, 0.3), ..., [0.9, 1.0]: a forecast on a bin's low edge is in it, on
+    its high edge in the next; 1.0 is in the last."""
+    probabilities = [0.0, 0.1, 0.3, 0.29, 0.9, 1.0, 0.5]
+    happened = [False, True, True, False, False, True, True]
+    events = [{"probability": p, "happened": h}
+              for p, h in zip(probabilities, happened, strict=True)]
+    rows = scores.reliability(events)
+    assert rows == [
+        {"low": 0.0, "high": 0.1, "count": 1, "forecast": 0.0, "observed": 0.0},
+        {"low": 0.1, "high": 0.3, "count": 2, "forecast": pytest.approx(0.195), "observed": 0.5},
+        {"low": 0.3, "high": 0.5, "count": 1, "forecast": 0.3, "observed": 1.0},
+        {"low": 0.5, "high": 0.7, "count": 1, "forecast": 0.5, "observed": 1.0},
+        {"low": 0.9, "high": 1.0, "count": 2, "forecast": 0.95, "observed": 0.5}]
