@@ -365,3 +365,119 @@ def test_reliability_bins_at_their_edges():
         {"low": 0.3, "high": 0.5, "count": 1, "forecast": 0.3, "observed": 1.0},
         {"low": 0.5, "high": 0.7, "count": 1, "forecast": 0.5, "observed": 1.0},
         {"low": 0.9, "high": 1.0, "count": 2, "forecast": 0.95, "observed": 0.5}]
+
+
+# --------------------------------------------------------------------------- observations files
+
+RUN = "(2031-05-01 to 2031-06-30, 60 days); observations score what the run covers"
+SOURCE = 'add source: "citation, and a short quote" (what happened is cited, never assumed)'
+
+
+@pytest.mark.parametrize(("change", "problems"), [
+    (("    happened: false\n", "    happened: false\n    date: 2031-05-02\n"),
+     [("events[1]", "'date' is the day the outcome happened; remove it, or set happened: true",
+       8, 5)]),
+    (("    value: 40\n", "    value: 40\n    interval: [1, 2]\n"),
+     [("quantities[0]", "give exactly one of 'value' or 'interval'", 12, 5)]),
+    (("    value: 40\n", ""), [("quantities[0]", "give exactly one of 'value' or 'interval'", 12,
+                                5)]),
+    (("interval: [100, 300]", "interval: [300, 100]"),
+     [("quantities[1]", "interval [300.0, 100.0]: low is above high", 15, 5)]),
+    (("    value: 40\n", "    value: 40\n    window: [2031-05-09, 2031-05-02]\n"),
+     [("quantities[0]", "window ['2031-05-09', '2031-05-02']: first date is after the last", 12,
+       5)]),
+    (('    source: "Invented chronicle, p. 2"\n', ""),
+     [("events[1]", f"the observation has no 'source'; {SOURCE}", 8, 5)]),
+    (('    source: "Invented chronicle, p. 2"', '    assumption: "guess"'),
+     [("events[1]", f"the observation has an 'assumption'; {SOURCE}", 8, 5)]),
+    (("description:", "descripton:"),
+     [("description", "required key is missing; add it", 1, 1),
+      ("descripton", "unknown key; did you mean 'description'?", 2, 1)]),
+    (("    value: 40\n", "    valeu: 40\n"),
+     [("quantities[0].valeu", "unknown key; did you mean 'value'?", 13, 5)]),
+    (("    happened: false\n", "    happened: false\n    dat: 2031-05-02\n"),
+     [("events[1].dat", "unknown key; did you mean 'date'?", 10, 5)]),
+    (("outcome: split", "outcome: splitt"),
+     [("events[1].outcome", "'splitt' is not an outcome of the scenario; did you mean 'split'?",
+       8, 5)]),
+    (("outcome: split", "outcome: zzzzzz"),
+     [("events[1].outcome", "'zzzzzz' is not an outcome of the scenario; the scenario's "
+       "outcomes: war, split, shield, borduria_gains", 8, 5)]),
+    (("date: 2031-05-11", "date: 2031-07-01"),
+     [("events[0].date", f"2031-07-01 is outside the scenario's run {RUN}", 6, 5)]),
+    (("date: 2031-05-11", "date: 2031-04-30"),
+     [("events[0].date", f"2031-04-30 is outside the scenario's run {RUN}", 6, 5)]),
+    (("description:", "cutoff: 2030-01-01\ndescription:"),
+     [("cutoff", f"2030-01-01 is outside the scenario's run {RUN}", 2, 1)]),
+    (("    value: 40\n", "    value: 40\n    window: [2031-04-02, 2031-07-02]\n"),
+     [("quantities[0].window[0]", f"2031-04-02 is outside the scenario's run {RUN}", 14, 14),
+      ("quantities[0].window[1]", f"2031-07-02 is outside the scenario's run {RUN}", 14, 26)]),
+    (("    happened: false\n", "    happened: false\n    day_indicator: losses.arcadia\n"),
+     [("events[1].day_indicator", "'losses.arcadia' is not a day column of the scenario's runs",
+       10, 5)]),
+    (("    happened: false\n",
+      "    happened: false\n    day_indicator: day.agreement.valley_splt\n"),
+     [("events[1].day_indicator", "'day.agreement.valley_splt' is not a day column of the "
+       "scenario's runs; did you mean 'day.agreement.valley_split'?", 10, 5)]),
+    (("indicator: dead.total", "indicator: dead.totl"),
+     [("quantities[1].indicator", "'dead.totl' is not an indicator column of the scenario's "
+       "runs; did you mean 'dead.total'? (README lists them)", 15, 5)]),
+    (("indicator: dead.total", "indicator: qqqqqqqq"),
+     [("quantities[1].indicator", "'qqqqqqqq' is not an indicator column of the scenario's runs "
+       "(README lists them)", 15, 5)]),
+])
+def test_every_problem_of_an_observations_file_exactly_where_it_is(tmp_path, change, problems):
+    """What is wrong, which key, line and column: every problem the file has, in order."""
+    from sim.errors import ScenarioError
+
+    text = OBS.replace(*change)
+    assert text != OBS
+    with pytest.raises(ScenarioError) as info:
+        _load(tmp_path, text)
+    path = str(tmp_path / "three_states.observations.yaml")
+    assert [(p.file, p.path, p.message, p.line, p.column) for p in info.value.problems] == [
+        (path, *p) for p in problems]
+
+
+def test_an_observations_file_must_observe_something_and_name_a_scenario_that_exists(tmp_path):
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as nothing:
+        _load(tmp_path, "scenario: three_states.yaml\ndescription: Nothing.\n")
+    assert [(p.path, p.message) for p in nothing.value.problems] == [
+        ("", "no observations: list at least one of 'events' or 'quantities'")]
+    with pytest.raises(ScenarioError) as missing:
+        _load(tmp_path, OBS.replace("scenario: three_states.yaml", "scenario: nowhere.yaml"))
+    [p] = missing.value.problems
+    assert (p.path, p.message, p.line, p.column) == (
+        "scenario", f"scenario file 'nowhere.yaml' not found (looked for {tmp_path}/nowhere.yaml)"
+        "; the path is relative to this file", 1, 1)
+
+
+def test_an_events_day_column_read_off_its_condition_or_named(tmp_path):
+    from sim.scenario.schema import Condition
+    from sim.validation.observations import outcome_day_indicator
+
+    rungs = ["calm", "threats", "war"]
+
+    def day(**kw):
+        return outcome_day_indicator(Condition(**kw), rungs, "war")
+
+    assert day(indicator="day.agreement.x", op="happened") == "day.agreement.x"
+    assert day(indicator="day.agreement.x", op="never") is None
+    assert day(indicator="losses.a", op="happened") is None
+    assert day(indicator="rung.a~b.max", op=">=", rung="war") == "day.war.a~b"
+    assert day(indicator="rung.a~b.max", op=">=", rung="threats") is None
+    assert day(indicator="rung.a~b.max", op=">", rung="war") is None
+    assert day(indicator="rung.a~b.final", op=">=", rung="war") is None
+    assert day(indicator="x.a~b.max", op=">=", rung="war") is None
+    assert day(state="agreement", at="any") is None
+    named = OBS.replace("    happened: false\n", "    happened: false\n"
+                        "    day_indicator: day.war.arcadia~borduria\n")
+    obs = _load(tmp_path, named)
+    assert obs.day_indicators == {0: "day.war.arcadia~borduria", 1: "day.war.arcadia~borduria"}
+    assert (obs.start.isoformat(), obs.days) == ("2031-05-01", 60)
+    import datetime as dt
+
+    assert obs.day_of(dt.date(2031, 5, 11)) == 10
+    assert obs.spec.quantities[0].observed == 40.0
