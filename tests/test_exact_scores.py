@@ -481,3 +481,38 @@ def test_an_events_day_column_read_off_its_condition_or_named(tmp_path):
 
     assert obs.day_of(dt.date(2031, 5, 11)) == 10
     assert obs.spec.quantities[0].observed == 40.0
+
+
+def test_a_quantity_no_run_has_a_value_for_is_reported_unscored(tmp_path):
+    obs = _load(tmp_path, OBS)
+    columns = _columns()
+    columns["losses.arcadia"] = np.full(4, np.nan)
+    result = scores.score_columns(obs, columns)
+    assert [r["indicator"] for r in result["quantities"]] == ["dead.total"]
+    assert result["unscored"] == [{"indicator": "losses.arcadia", "why": "no run has a value"}]
+    assert scores.format_score(result).splitlines()[-1] == (
+        "not scored: losses.arcadia: no run has a value")
+    # each row keeps its source, for the report
+    assert [r["source"] for r in result["events"]] == ["Invented chronicle, p. 1",
+                                                       "Invented chronicle, p. 2"]
+    assert [r["source"] for r in result["days_of_events"]] == ["Invented chronicle, p. 1",
+                                                               "Invented chronicle, p. 2"]
+    assert [r["source"] for r in result["quantities"]] == ["Invented chronicle, p. 5"]
+
+
+def test_score_run_scores_against_the_scenario_as_run(tmp_path):
+    """The folder's scenario.resolved.yaml (here a 50-day run of three_states) is what the
+    observations are checked and scored against, not the scenario beside the observations
+    file (60 days): a run that never split scores the never-day 51."""
+    import json
+
+    obs = _load(tmp_path, OBS)
+    run = _run_folder(tmp_path, _columns())
+    resolved = run / "scenario.resolved.yaml"
+    text = resolved.read_text()
+    assert text.count("days: 60") == 1
+    resolved.write_text(text.replace("days: 60", "days: 50"))
+    scores.score_run(run, obs.path)
+    saved = json.loads((run / "score.json").read_text())
+    assert saved["days"] == 50
+    assert [r["observed_day"] for r in saved["days_of_events"]] == [10, 51]
