@@ -516,3 +516,22 @@ def test_score_run_scores_against_the_scenario_as_run(tmp_path):
     saved = json.loads((run / "score.json").read_text())
     assert saved["days"] == 50
     assert [r["observed_day"] for r in saved["days_of_events"]] == [10, 51]
+
+
+def test_an_event_row_in_full_and_an_undated_event_first(tmp_path):
+    """Every key of an event's row; an event that happened on an unknown day (listed first
+    here) has no day row, and the events after it are all scored."""
+    gains = ('  - outcome: borduria_gains\n    happened: true\n'
+             '    source: "Invented chronicle, p. 3"\n')
+    obs = _load(tmp_path, OBS.replace("events:\n", "events:\n" + gains))
+    result = scores.score_columns(obs, _columns())
+    assert [r["outcome"] for r in result["events"]] == ["borduria_gains", "war", "split"]
+    assert [r["outcome"] for r in result["days_of_events"]] == ["war", "split"]
+    assert result["unscored"] == []
+    b, ls = 0.5625, -np.log(1.5 / 5)
+    assert result["events"][0] == {
+        "outcome": "borduria_gains", "happened": True, "probability": 0.25, "runs": 4,
+        "count": 1, "brier": b, "log_score": pytest.approx(ls, rel=1e-12),
+        "brier_uninformed": 0.25, "log_uninformed": np.log(2.0), "brier_skill": 1 - b / 0.25,
+        "log_skill": pytest.approx(1 - ls / np.log(2.0), rel=1e-12), "split": "all",
+        "source": "Invented chronicle, p. 3"}
