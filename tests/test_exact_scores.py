@@ -535,3 +535,34 @@ def test_an_event_row_in_full_and_an_undated_event_first(tmp_path):
         "brier_uninformed": 0.25, "log_uninformed": np.log(2.0), "brier_skill": 1 - b / 0.25,
         "log_skill": pytest.approx(1 - ls / np.log(2.0), rel=1e-12), "split": "all",
         "source": "Invented chronicle, p. 3"}
+
+
+def test_a_day_row_and_a_quantity_row_in_full(tmp_path):
+    """Every key of the war's day row and of the losses' row, by hand: the war's first days
+    [10, 12, 20, never = 61] against day 10 (2031-05-11); losses [10, 30, 50, 70] against 40
+    over a window."""
+    obs = _load(tmp_path, OBS.replace("    value: 40\n", "    value: 40\n"
+                                      "    window: [2031-05-01, 2031-05-31]\n"))
+    result = scores.score_columns(obs, _columns())
+    day = np.array([10.0, 12.0, 20.0, 61.0])
+    assert result["days_of_events"][0] == {
+        "outcome": "war", "indicator": "day.war.arcadia~borduria", "observed_day": 10,
+        "observed_date": "2031-05-11", "never_day": 61, "share_never": 0.25,
+        "observed": 10.0, "median": 16.0, "mean": 25.75, "crps": pytest.approx(5.6875),
+        "pit": 0.125, "interval50": scores.interval_score(day, 10.0, 0.5),
+        "interval90": scores.interval_score(day, 10.0, 0.9), "covered50": False,
+        "covered90": False, "split": "all", "source": "Invented chronicle, p. 1"}
+    assert result["days_of_events"][1]["observed_date"] is None
+    losses = np.array([10.0, 30.0, 50.0, 70.0])
+    assert result["quantities"][0] == {
+        "indicator": "losses.arcadia", "observed": 40.0, "median": 40.0, "mean": 40.0,
+        "crps": pytest.approx(7.5), "pit": 0.5,
+        "interval50": scores.interval_score(losses, 40.0, 0.5),
+        "interval90": scores.interval_score(losses, 40.0, 0.9), "covered50": True,
+        "covered90": True, "interval": None, "window": ["2031-05-01", "2031-05-31"],
+        "split": "all", "source": "Invented chronicle, p. 4"}
+    assert result["quantities"][1]["interval"] == [100.0, 300.0]
+    assert result["quantities"][1]["window"] is None
+    # the interval scores themselves, by hand: 50% [25, 55] covers 40, width 30
+    assert scores.interval_score(losses, 40.0, 0.5) == {"low": 25.0, "high": 55.0,
+                                                        "covered": True, "score": 30.0}
