@@ -566,3 +566,27 @@ def test_a_day_row_and_a_quantity_row_in_full(tmp_path):
     # the interval scores themselves, by hand: 50% [25, 55] covers 40, width 30
     assert scores.interval_score(losses, 40.0, 0.5) == {"low": 25.0, "high": 55.0,
                                                         "covered": True, "score": 30.0}
+
+
+def test_a_day_quantity_runs_without_a_value_and_an_interval_closed_at_both_ends(tmp_path):
+    """A quantity on a day column counts "never" as the day after the horizon (61); a
+    quantity some runs have no value for is scored over the others; a run on the interval's
+    high end is inside it."""
+    text = OBS.replace("interval: [100, 300]", "interval: [100, 400]") + """\
+  - indicator: day.war.arcadia~borduria
+    value: 15
+    source: "Invented chronicle, p. 6"
+  - indicator: losses.borduria
+    value: 20
+    source: "Invented chronicle, p. 7"
+"""
+    obs = _load(tmp_path, text)
+    columns = _columns() | {"losses.borduria": np.array([np.nan, 10.0, np.nan, 30.0])}
+    result = scores.score_columns(obs, columns)
+    assert (result["start"], result["days"], result["runs"]) == ("2031-05-01", 60, 4)
+    dead, war_day, borduria = result["quantities"][1:]
+    assert dead["share_in_observed_interval"] == 0.75  # 100, 200 and 400 of [0, 100, 200, 400]
+    assert war_day["median"] == 16.0 and war_day["mean"] == (10 + 12 + 20 + 61) / 4
+    assert war_day["pit"] == 0.5  # 10 and 12 below 15
+    assert borduria["mean"] == 20.0 and borduria["median"] == 20.0 and borduria["pit"] == 0.5
+    assert borduria["crps"] == pytest.approx(10 - 10 / 2)  # E|X - 20| = 10, E|X - X'| = 10
