@@ -113,6 +113,7 @@ def test_each_observation_falls_on_the_documented_side_of_the_cutoff(tmp_path):
     starts before it (its figure was not known by the cutoff) is held out."""
     obs = _load(tmp_path, SPLIT)
     result = scores.score_columns(obs, _columns())
+    assert result["cutoff"] == "2031-05-20"
     assert [r["split"] for r in result["events"]] == [
         "calibration", "held_out", "held_out", "calibration"]
     assert [(r["observed"], r["split"]) for r in result["quantities"]] == [
