@@ -16,6 +16,7 @@ Usage (also ``make mutation``; too slow for CI: run it before a release)::
     scripts/mutation.py                       # every module of MODULES
     scripts/mutation.py sim/validation/scores.py --max-children 1 --stop-at 03:15
     scripts/mutation.py --report-only          # re-read the last runs, rewrite the table
+    scripts/mutation.py sim/discovery.py --retest   # survivors again, against new tests
 
 ``mutmut show NAME`` / ``mutmut browse`` in ``outputs/mutation/<module>/`` show a mutant.
 """
@@ -102,11 +103,18 @@ def prepare(module: str, tests: list[str]) -> Path:
 def run(module: str, tests: list[str], max_children: int, stop_at: dt.datetime | None) -> bool:
     """Run mutmut over one module; False when it was stopped at ``stop_at`` before the end."""
     work = prepare(module, tests)
+    return _mutmut(module, work, ["run", "--max-children", str(max_children)], stop_at,
+                   f"{module} with {' '.join(tests)} ({work})")
+
+
+def _mutmut(module: str, work: Path, args: list[str], stop_at: dt.datetime | None,
+            what: str) -> bool:
+    """``mutmut ARGS`` in ``work``, niced, logged to mutmut.log; stopped at ``stop_at``."""
     mutmut = Path(sys.executable).with_name("mutmut")
     env = dict(os.environ, PYTHONPATH="", NUMBA_CACHE_DIR=str(work / ".numba-cache"))
-    command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", str(max_children)]
-    print(f"mutation: {module} with {' '.join(tests)} ({work})", flush=True)
-    with open(work / "mutmut.log", "wb") as log:
+    command = ["nice", "-n", "19", str(mutmut), *args]
+    print(f"mutation: {what}", flush=True)
+    with open(work / "mutmut.log", "ab") as log:
         proc = subprocess.Popen(command, cwd=work, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -120,6 +128,29 @@ def run(module: str, tests: list[str], max_children: int, stop_at: dt.datetime |
             print(f"mutation: {module} stopped at {stop_at:%H:%M} UTC", flush=True)
             return False
     return proc.returncode == 0
+
+
+def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
+    """Run a module's surviving mutants again against the tests as they are now.
+
+    After a run, tests written to kill its survivors are copied into the scratch copy, and
+    only the survivors (not the explained ones) are run again; mutmut finds the new tests
+    and maps them to the functions they call.
+    """
+    work = WORK / slug(module)
+    c = tally(module)
+    if c is None:
+        print(f"mutation: {module} has no earlier run to retest; run it first")
+        return False
+    names = c["survived"] + c["no_tests"]
+    if not names:
+        return True
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+    for target in (work / "tests", work / "mutants" / "tests"):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(ROOT / "tests", target, ignore=ignore)
+    return _mutmut(module, work, ["run", "--max-children", str(max_children), *names],
+                   stop_at, f"{len(names)} survivors of {module}")
 
 
 def tally(module: str) -> dict | None:
@@ -197,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-at", help="HH:MM UTC: stop mutmut then (what ran is counted)")
     parser.add_argument("--report-only", action="store_true",
                         help="only re-read the last runs and rewrite the table")
+    parser.add_argument("--retest", action="store_true",
+                        help="run the last run's survivors again against the current tests")
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -215,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             if stop_at is not None and dt.datetime.now(dt.UTC) >= stop_at:
                 break
-            finished = run(module, MODULES[module], args.max_children, stop_at)
+            if args.retest:
+                finished = retest(module, args.max_children, stop_at)
+            else:
+                finished = run(module, MODULES[module], args.max_children, stop_at)
         c = tally(module)
         if c is None:
             failed.append(module)
