@@ -591,3 +591,10 @@ def test_a_day_quantity_runs_without_a_value_and_an_interval_closed_at_both_ends
     assert war_day["pit"] == 0.5  # 10 and 12 below 15
     assert borduria["mean"] == 20.0 and borduria["median"] == 20.0 and borduria["pit"] == 0.5
     assert borduria["crps"] == pytest.approx(10 - 10 / 2)  # E|X - 20| = 10, E|X - X'| = 10
+
+
+def test_skill_against_a_zero_or_unit_reference():
+    """No skill can be computed against a perfect reference (0); against 1 it is 1 - score."""
+    assert scores.skill(0.1, 0.0) is None
+    assert scores.skill(0.25, 1.0) == 0.75
+    assert scores.skill(0.0, 0.25) == 1.0
