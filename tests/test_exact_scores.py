@@ -447,12 +447,19 @@ def test_an_observations_file_must_observe_something_and_name_a_scenario_that_ex
         _load(tmp_path, "scenario: three_states.yaml\ndescription: Nothing.\n")
     assert [(p.path, p.message) for p in nothing.value.problems] == [
         ("", "no observations: list at least one of 'events' or 'quantities'")]
-    with pytest.raises(ScenarioError) as missing:
-        _load(tmp_path, OBS.replace("scenario: three_states.yaml", "scenario: nowhere.yaml"))
+    lines = OBS.replace("scenario: three_states.yaml", "scenario: nowhere.yaml").splitlines()
+    with pytest.raises(ScenarioError) as missing:  # the scenario key on line 2
+        _load(tmp_path, "\n".join([lines[1], lines[0], *lines[2:]]) + "\n")
     [p] = missing.value.problems
     assert (p.path, p.message, p.line, p.column) == (
         "scenario", f"scenario file 'nowhere.yaml' not found (looked for {tmp_path}/nowhere.yaml)"
-        "; the path is relative to this file", 1, 1)
+        "; the path is relative to this file", 2, 1)
+    # every event's problem is reported, not only the first
+    with pytest.raises(ScenarioError) as both:
+        _load(tmp_path, OBS.replace("outcome: split", "outcome: splitt")
+              .replace("outcome: war", "outcome: warr"))
+    assert [(p.path, p.line) for p in both.value.problems] == [("events[0].outcome", 4),
+                                                               ("events[1].outcome", 8)]
 
 
 def test_an_events_day_column_read_off_its_condition_or_named(tmp_path):
