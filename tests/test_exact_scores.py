@@ -423,6 +423,9 @@ SOURCE = 'add source: "citation, and a short quote" (what happened is cited, nev
     (("indicator: dead.total", "indicator: dead.totl"),
      [("quantities[1].indicator", "'dead.totl' is not an indicator column of the scenario's "
        "runs; did you mean 'dead.total'? (README lists them)", 15, 5)]),
+    (("indicator: dead.total", "indicator: dead"),  # a loose match (ratio 4 / 7) still helps
+     [("quantities[1].indicator", "'dead' is not an indicator column of the scenario's runs; "
+       "did you mean 'dead.total'? (README lists them)", 15, 5)]),
     (("indicator: dead.total", "indicator: qqqqqqqq"),
      [("quantities[1].indicator", "'qqqqqqqq' is not an indicator column of the scenario's runs "
        "(README lists them)", 15, 5)]),
