@@ -608,3 +608,11 @@ def test_skill_against_a_zero_or_unit_reference():
     assert scores.skill(0.1, 0.0) is None
     assert scores.skill(0.25, 1.0) == 0.75
     assert scores.skill(0.0, 0.25) == 1.0
+
+
+def test_the_sources_are_the_observations_own(tmp_path):
+    """A source for the whole file (a top-level note) is allowed and is no observation's."""
+    obs = _load(tmp_path, 'source: "A chronicle of it all"\n' + OBS)
+    assert sorted(obs.sources) == [("events", 0), ("events", 1), ("quantities", 0),
+                                   ("quantities", 1)]
+    assert obs.sources[("events", 1)].text == "Invented chronicle, p. 2"
