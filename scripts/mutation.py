@@ -54,6 +54,8 @@ MODULES: dict[str, list[str]] = {
     "sim/analysis.py": ["tests/test_intervals.py", "tests/test_sweeps.py"],
     "sim/execution/outdir.py": ["tests/test_exact_sweep_identity.py", "tests/test_execution.py",
                                 "tests/test_hostile.py"],
+    # the sweep's identity (what a re-run must match to resume) is built in run_sweep
+    "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds
