@@ -3,7 +3,7 @@
 SCENARIO ?= scenarios/idlib_2020.yaml
 ARGS ?=
 
-.PHONY: env baseline test lint app
+.PHONY: env baseline test lint app mutation
 env:
 	@scripts/bootstrap.sh
 
@@ -19,3 +19,8 @@ app: env
 
 lint: env
 	.venv/bin/ruff check sim tests benchmarks
+
+# Mutation testing of the reporting modules (mutmut; hours, niced): tests/README.md's table.
+mutation: env
+	.venv/bin/pip install -q -e '.[mutation]'
+	.venv/bin/python scripts/mutation.py $(ARGS)
