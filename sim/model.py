@@ -407,7 +407,7 @@ class CrisisModel(mesa.Model):
             weariness=s.weariness, exposure=s.exposure,
             sanction_prev=s.sanction_prev)
         utility = score_menu(situation, lay, p, direct=self._direct)
-        commitment(w.perceived, self._direct, lay, p)
+        commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         intent(utility, self.one_off, self.disposition,
                p.rationality[:, lay.menu.actor[self.one_off]])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
