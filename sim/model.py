@@ -408,7 +408,7 @@ class CrisisModel(mesa.Model):
             sanction_prev=s.sanction_prev, sanction_review=self.random_numbers.uniform(
                 day, Stream.SANCTION_REVIEW, (n, n)))
         utility = score_menu(situation, lay, p, direct=self._direct)
-        commitment(w.perceived, self._direct, lay, p)
+        commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         intent(utility, self.one_off, self.disposition,
                p.rationality[:, lay.menu.actor[self.one_off]])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)

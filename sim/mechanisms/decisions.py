@@ -726,19 +726,22 @@ def explain(s: Situation, layout, p) -> np.ndarray:
     return out
 
 
-def commitment(perceived: np.ndarray, direct: np.ndarray, layout, p) -> None:
+def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarray, layout,
+               p) -> None:
     """Each party weighs a deal against its best course today, not only the status quo; in place.
 
-    The status quo path continues yesterday's postures; a side about to launch an attack that
-    is worth more to it than holding (its direct value, ``score_menu``'s ``direct``) gives
-    that up by signing a ceasefire that bars it. So a party's perceived surplus from a deal
-    loses its best attack across the deal's ceasefire, ``max(U_attack, 0)``, scaled from the
+    The status quo path continues yesterday's postures; a side about to launch an attack it
+    did not make yesterday (the path does not include it), worth more to it than holding (its
+    direct value, ``score_menu``'s ``direct``), gives that up by signing a ceasefire that bars
+    it. An attack already under way is on the path, and the deal's gain already weighs it. So
+    a party's perceived surplus from a deal loses its best new attack across the ceasefire, ``max(U_attack, 0)``, scaled from the
     decision horizon to the bargaining horizon: a side that expects to gain more by fighting
     does not sign (the commitment problem: Fearon 1995, Powell 2006 on shifting power).
 
     Args:
         perceived: ``(R, D, S)`` each side's perceived surplus, updated in place.
         direct: ``(R, M)`` each attack's direct value today (``-inf`` elsewhere).
+        attack_prev: ``(R, A, A)`` yesterday's attacks (the status quo path's postures).
         layout: The scenario's layout.
         p: Its parameters.
     """
@@ -758,7 +761,8 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, layout, p) -> None:
                            & layout.deal_ceasefire[d, a, menu.target[attacks]]]
             if mine.size == 0:
                 continue
-            best = np.maximum(direct[:, mine].max(axis=1), 0.0)
+            new = attack_prev[:, a, menu.target[mine]] <= 0  # not on the status quo path
+            best = np.maximum(np.where(new, direct[:, mine], 0.0).max(axis=1), 0.0)
             perceived[:, d, side] -= best * scale
 
 
@@ -845,7 +849,8 @@ def _quantal_choice(utility, rationality, u, null, nesting):
     for r in range(r_count):
         precision = rationality[pick(rationality.shape[0], r)]
         lam = nesting[pick(nesting.shape[0], r)]
-        nested = null >= 0 and lam < 1.0 and np.isfinite(utility[r, null])
+        # (a precision of 0 is a coin toss among all entries, nesting or not)
+        nested = null >= 0 and lam < 1.0 and precision > 0.0 and np.isfinite(utility[r, null])
         inner = precision / lam if nested else precision  # precision within the act branch
         top = -np.inf
         for e in range(m):
