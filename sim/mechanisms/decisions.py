@@ -735,8 +735,9 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarra
     direct value, ``score_menu``'s ``direct``), gives that up by signing a ceasefire that bars
     it. An attack already under way is on the path, and the deal's gain already weighs it. So
     a party's perceived surplus from a deal loses its best new attack across the ceasefire,
-    ``max(U_attack, 0)``, scaled from the decision horizon to the bargaining horizon: a side that expects to gain more by fighting
-    does not sign (the commitment problem: Fearon 1995, Powell 2006 on shifting power).
+    ``max(U_attack, 0)``, scaled from the decision horizon to the bargaining horizon: a side
+    that expects to gain more by fighting does not sign (the commitment problem: Fearon 1995,
+    Powell 2006 on shifting power).
 
     Args:
         perceived: ``(R, D, S)`` each side's perceived surplus, updated in place.
