@@ -52,6 +52,6 @@ def test_a_drawn_numpy_value_is_written_as_a_plain_number():
     one from overrides; a numpy float must become a number there, not 'np.float64(...)'."""
     import numpy as np
 
-    from sim.validation.uncertain import _text
+    from sim.execution.variation import _text
 
     assert _text(np.float64(0.25)) == "0.25" and _text(np.float64(3.0)) == "3"
