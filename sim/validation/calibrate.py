@@ -400,11 +400,9 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     keys = sorted(loaded.uncertain, key=format_path)
     paths = tuple(format_path(k) for k in keys)
     priors = [loaded.uncertain[k] for k in keys]
-    from sim.validation.uncertain import _point_value
-
     # an integer value is simulated rounded (BatchedSimulator), so it is probed rounded: a
     # fractional probe is no value the scenario accepts there
-    integer = [isinstance(_point_value(loaded, p), int) for p in paths]
+    integer = integer_paths(loaded, paths)
     probes = tuple(tuple(float(np.round(x)) if whole else float(x)
                          for x in prior_ppf(p, np.array(PROBE_QUANTILES)))
                    for p, whole in zip(priors, integer, strict=True))
