@@ -757,15 +757,23 @@ def _summary(x: np.ndarray, w: np.ndarray) -> dict:
 
 
 def plot_posterior(path: Path, paths, priors, samples: np.ndarray, weights: np.ndarray) -> None:
-    """Prior density and weighted posterior histogram of every fitted value."""
-    import matplotlib
+    """Prior density and weighted posterior histogram of every fitted value, saved at ``path``."""
+    fig = posterior_plot(paths, priors, samples, weights)
+    fig.savefig(path, dpi=110)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def posterior_plot(paths, priors, samples: np.ndarray, weights: np.ndarray):
+    """Prior against weighted posterior of every fitted value, as a matplotlib ``Figure``.
+
+    A plain ``Figure`` (not pyplot's), so ``sim report`` can draw it for a ``--posterior``
+    run's folder (``sim.plots.posterior_figure``) in any thread.
+    """
+    from matplotlib.figure import Figure
 
     from sim.validation.uncertain import prior_ppf
 
-    fig, axes = plt.subplots(1, len(paths), figsize=(4.2 * len(paths), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(paths), 3.4))
+    axes = fig.subplots(1, len(paths), squeeze=False)
     for j, (ax, name, prior) in enumerate(zip(axes[0], paths, priors, strict=True)):
         draws = prior_ppf(prior, (np.arange(4000) + 0.5) / 4000)
         lo, hi = float(draws.min()), float(draws.max())
@@ -783,11 +791,12 @@ def plot_posterior(path: Path, paths, priors, samples: np.ndarray, weights: np.n
             ax.hist(draws, bins=bins, density=True, color="#bbb", label="prior")
             ax.hist(samples[:, j], bins=bins, weights=weights, density=True,
                     color="#0b5394", alpha=0.75, label="posterior")
+            ax.set_ylabel("probability density", fontsize=8)
+        ax.set_xlabel("value", fontsize=8)
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def read_posterior(path: Path) -> dict:
