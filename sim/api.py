@@ -856,6 +856,21 @@ class Box:
         return text if self.cart else text.split("\nCART")[0]
 
 
+def _need_extra(module: str, extra: str, what: str) -> None:
+    """Refuse, in one line, a feature whose optional extra is not installed.
+
+    The baseline install (``make baseline``, ``pip install -e .``) leaves out the app's,
+    discovery's and the notebooks' packages (pyproject's extras); a feature that needs one
+    says which, instead of an ImportError's traceback.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs the '{extra}' extra, which is not installed: "
+                         f"pip install -e '.[{extra}]' (or make test, which installs every "
+                         "extra)")
+
+
 def _discover_tables(x: Any, y: Any, min_coverage: float, tree: bool) -> Box:
     """PRIM (and CART) on tables given in Python: ``x`` one row per case, ``y`` its flag."""
     import numpy as np
@@ -930,6 +945,7 @@ def discover(folder: str | Path | Sweep | Any, y: Any = None, *, outcome: str | 
     """
     from sim.discovery import discover_folder
 
+    _need_extra("ema_workbench", "discover", "scenario discovery (PRIM, the EMA Workbench's)")
     if y is not None or not isinstance(folder, str | Path | Sweep):
         if y is None:
             raise UsageError("discover(x, y): give y, the cases of interest (one boolean per "

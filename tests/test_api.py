@@ -222,3 +222,10 @@ def test_a_script_without_the_main_guard_is_told_what_to_do_in_one_line(tmp_path
     guarded.write_text(GUARDED.format(scenario=str(FICTIONAL)))
     # the script's top-level frame is at main() (line 8), inside the guard
     assert _guarded(guarded, 8) and not _guarded(guarded, 1) and not _guarded(script, 2)
+
+
+def test_a_missing_extra_is_named_in_one_line():
+    with pytest.raises(UsageError, match=r"needs the 'discover' extra.*pip install -e "
+                       r"'\.\[discover\]'"):
+        api._need_extra("no_such_module_for_sure", "discover", "scenario discovery")
+    api._need_extra("numpy", "discover", "anything")  # installed: nothing to say
