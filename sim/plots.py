@@ -899,9 +899,13 @@ def posterior_figure(folder: Path) -> Figure | None:
 
     The posterior file is the one the run's manifest names (``varied.posterior``), read by
     ``read_posterior`` (bounded, shapes and weights checked: the manifest is untrusted, so a
-    path to anything else is refused there); the priors are the scenario's, read from the
-    folder's ``scenario.resolved.yaml``. A file that has moved or does not read gives None.
+    path to anything else is refused there); the priors are those the calibration fitted,
+    from the ``calibration.json`` beside it (each validated by the scenario schema's
+    ``Prior``; the run's resolved scenario holds point values only). A file that has moved or
+    does not read gives None.
     """
+    from pydantic import ValidationError
+
     from sim.errors import SimError
 
     path = Path(folder) / "manifest.json"
@@ -912,20 +916,24 @@ def posterior_figure(folder: Path) -> Figure | None:
         varied = manifest.get("varied") if manifest.get("mode") == "posterior" else None
         if not isinstance(varied, dict) or not isinstance(varied.get("posterior"), str):
             return None
-        from sim.scenario.loader import format_path, load_scenario
+        from sim.scenario.schema import Prior
         from sim.validation.calibrate import posterior_plot, read_posterior
 
-        post = read_posterior(Path(varied["posterior"]))
-        loaded = load_scenario(Path(folder) / "scenario.resolved.yaml")
-        priors = {format_path(k): v for k, v in loaded.uncertain.items()}
+        posterior = Path(varied["posterior"])
+        post = read_posterior(posterior)
+        diagnostics = posterior.parent / "calibration.json"
+        if not diagnostics.is_file():
+            return None
+        priors = read_json(diagnostics)["priors"]
         paths = [p for p in post["parameters"] if p in priors]
         if not paths:
             return None
         columns = [post["parameters"].index(p) for p in paths]
         samples = np.asarray(post["samples"], float)[:, columns]
-        return posterior_plot(paths, [priors[p] for p in paths], samples,
-                              np.asarray(post["weights"], float))
-    except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return posterior_plot(paths, [Prior.model_validate(priors[p]) for p in paths],
+                              samples, np.asarray(post["weights"], float))
+    except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError, IndexError,
+            ValidationError):
         return None
 
 

@@ -187,6 +187,19 @@ def test_calibrate_is_sim_calibrate_from_python(tmp_path):
                                                 ["weights"])
     with pytest.raises(UsageError, match=r"^min_epsilon=-1"):
         api.calibrate(path, obs, out=tmp_path / "c2", min_epsilon=-1, progress=False)
+    # a run drawn from this posterior gets its prior-vs-posterior figure (sim report embeds it)
+    from sim.plots import posterior_figure
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for target, drawn in ((cal.posterior_file, True), ("/etc/passwd", False)):
+        (run / "manifest.json").write_text(json.dumps({"mode": "posterior", "varied": {
+            "posterior": str(target)}}))
+        fig = posterior_figure(run)
+        assert (fig is not None) == drawn
+        if drawn:
+            ax = fig.axes[0]
+            assert ax.get_title() == "fighting.loss_rate" and ax.get_ylabel()
 
 
 UNGUARDED = """\
