@@ -128,6 +128,10 @@ def _check_main_guard(workers: int | None, scheduler: str | None = None) -> None
         return
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and (spec.name == "__main__" or spec.name.endswith(".__main__")):
+        return  # `python -m package`: workers do not re-run a package's __main__ (as in
+        # multiprocessing.spawn._fixup_main_from_name), so `python -m sim run` needs no guard
     frame = sys._getframe(1)
     while frame is not None and not (frame.f_code.co_name == "<module>"
                                      and frame.f_globals is getattr(main, "__dict__", None)):

@@ -233,6 +233,11 @@ def test_a_script_without_the_main_guard_is_told_what_to_do_in_one_line(tmp_path
     assert "if __name__ == \"__main__\":" in last
     guarded = tmp_path / "guarded.py"
     guarded.write_text(GUARDED.format(scenario=str(FICTIONAL)))
+    # `python -m sim` runs sim/__main__.py unguarded, which workers never re-run: no refusal
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(FICTIONAL), "--runs", "4",
+                           "--workers", "2", "--out", str(tmp_path / "m"), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
     # the script's top-level frame is at main() (line 8), inside the guard
     assert _guarded(guarded, 8) and not _guarded(guarded, 1) and not _guarded(script, 2)
 
