@@ -143,49 +143,55 @@ def _interval(value: float, half: float) -> str:
     return f"{value:.2f} [{value - half:.2f}, {value + half:.2f}]"
 
 
-def sensitivity_section(sensitivity: dict, base_points: int | None = None) -> dict:
+def sensitivity_section(sensitivity: dict, base_samples: int | None = None) -> dict:
     """Every outcome's indices as a table with 95% intervals, and a word on estimation noise.
 
-    A Sobol first-order index below 0 or a total index above 1 cannot be a share of variance:
-    it is the estimator's noise (few base samples, replication noise in each point's
-    probability), and the page says so beside the interval, which is what to read.
+    A Sobol index below 0 or above 1 cannot be a share of variance: it is the estimator's
+    noise (few base samples, replication noise in each point's probability), and the page
+    says so beside the interval, which is what to read.
 
     Args:
         sensitivity: ``sensitivity.json`` as parsed.
-        base_points: The sweep's base samples (``design.json``'s ``points``), for the advice.
+        base_samples: The Sobol design's base samples N (its points are N x (parameters + 2)),
+            for the advice.
     """
     sobol = sensitivity["method"] == "sobol"
     params = [str(p) for p in sensitivity["parameters"]]
-    more = (f"more base points than {base_points} (--points)" if base_points
-            else "more base points (--points)")
+    more = (f"more base samples than {base_samples} (--points, points=)" if base_samples
+            else "more base samples (--points, points=)")
+
+    def noise(name: str, key: str, value: float, half: float) -> str | None:
+        if 0.0 <= value <= 1.0:
+            return None
+        low, high = (min(1.0, max(0.0, v)) for v in (value - half, value + half))
+        where = "below 0" if value < 0 else "above 1"
+        read = (f"its whole interval lies {where}, so it says only that the index is near "
+                f"{low:.0f}" if low == high else
+                f"read the part of its interval within 0 to 1 ({low:.2f} to {high:.2f})")
+        return (f"{name}: {key} {_interval(value, half)} is {where}, which a share of "
+                f"variance cannot be: estimation noise; {read}. {more[0].upper()}{more[1:]} "
+                "and more replications per point narrow it.")
+
     targets = []
     for target, res in sensitivity["results"].items():
         if not str(target).startswith("outcome."):
             continue
-        rows, noise = [], []
+        rows, notes = [], []
         for i, name in enumerate(params):
             if sobol:
                 s1, s1c, st, stc = (float(res[k][i]) for k in ("S1", "S1_conf", "ST",
                                                                   "ST_conf"))
                 rows.append({"parameter": name, "values": [_interval(s1, s1c),
                                                            _interval(st, stc)]})
-                if s1 < 0:
-                    noise.append(f"{name}: S1 {_interval(s1, s1c)} is below 0, which a share "
-                                 "of variance cannot be; it is estimation noise, and S1 is "
-                                 "indistinguishable from its interval's range; "
-                                 f"{more} and replications narrow it.")
-                if st > 1:
-                    noise.append(f"{name}: ST {_interval(st, stc)} is above 1, which a share "
-                                 "of variance cannot be; it is estimation noise, and ST is "
-                                 f"only known to lie in its interval; {more} and replications "
-                                 "narrow it.")
+                notes += [n for n in (noise(name, "S1", s1, s1c), noise(name, "ST", st, stc))
+                          if n]
             else:
                 mu, muc, sigma = (float(res[k][i]) for k in ("mu_star", "mu_star_conf",
                                                             "sigma"))
                 rows.append({"parameter": name, "values": [_interval(mu, muc),
                                                            f"{sigma:.2f}"]})
         targets.append({"target": str(target).removeprefix("outcome."), "rows": rows,
-                        "noise": noise})
+                        "noise": notes})
     if sobol:
         return {"method_name": "Sobol indices", "headers": ["S1 [95%]", "ST [95%]"],
                 "targets": targets,
@@ -373,9 +379,11 @@ def write_report(folder: Path) -> Path:
         context["design"] = _design(design)
     if (folder / "sensitivity.json").exists():
         try:
+            base = None
+            if isinstance(design, dict) and design.get("kind") == "sobol":
+                base = int(design["points"]) // (len(design["parameters"]) + 2)
             context["sensitivity"] = sensitivity_section(
-                read_json(folder / "sensitivity.json"),
-                design.get("points") if isinstance(design, dict) else None)
+                read_json(folder / "sensitivity.json"), base)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             raise UsageError(f"{folder / 'sensitivity.json'} is damaged; run the sweep "
                              "again") from None

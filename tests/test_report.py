@@ -117,13 +117,16 @@ def _sobol(s1, st):
 
 
 def test_sobol_indices_of_every_outcome_are_tabled_and_noise_is_named():
-    section = sensitivity_section(_sobol([-0.08, 0.5], [0.3, 1.2]), base_points=64)
+    section = sensitivity_section(_sobol([-0.08, 0.5], [0.3, 1.2]), base_samples=64)
     assert [t["target"] for t in section["targets"]] == [f"o{k}" for k in range(8)]  # no cut
     first = section["targets"][0]
     assert first["rows"][0]["values"] == ["-0.08 [-0.13, -0.03]", "0.30 [0.20, 0.40]"]
     noise = " ".join(first["noise"])
     assert "a: S1 -0.08 [-0.13, -0.03] is below 0" in noise and "estimation noise" in noise
-    assert "b: ST 1.20 [1.10, 1.30] is above 1" in noise and "64" in noise
+    assert "b: ST 1.20 [1.10, 1.30] is above 1" in noise and "than 64" in noise
+    assert "whole interval lies below 0" in noise and "whole interval lies above 1" in noise
+    straddling = sensitivity_section(_sobol([-0.02, 0.5], [0.3, 0.9]))["targets"][0]["noise"]
+    assert len(straddling) == 1 and "within 0 to 1 (0.00 to 0.03)" in straddling[0]
     assert sensitivity_section(_sobol([0.1, 0.5], [0.3, 0.9]))["targets"][0]["noise"] == []
 
 
