@@ -487,8 +487,9 @@ def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[
                     bins: int = 10) -> Figure:
     """Outcome probability against each swept parameter: binned runs with 95% bands."""
     fig = Figure(figsize=(4.4 * len(parameters), 3.4))
-    axes = fig.subplots(1, len(parameters), squeeze=False)
+    axes = fig.subplots(1, len(parameters), squeeze=False, sharey=True)
     flags = np.asarray(runs[f"outcome.{outcome}"], float)
+    span = [100.0, 0.0]  # the range the bands cover, over every panel
     for ax, path in zip(axes.flat, parameters, strict=True):
         x = np.asarray(runs[f"param.{path}"], float)
         levels = np.unique(x)
@@ -511,7 +512,15 @@ def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[
         ax.plot(centres, 100 * np.array(p), "o-", color=OKABE_ITO[0], ms=4, label="probability")
         ax.set_xlabel(path)
         ax.set_ylabel(f"P({outcome}) (%)")
-        ax.set_ylim(-2, 102)
+        span = [min(span[0], 100 * min(low, default=1)), max(span[1], 100 * max(high,
+                                                                               default=0))]
+    # one y axis for all panels, fitted to the bands (issue 26: a fixed 0-100% axis flattened
+    # every effect of a rare outcome), at least 10 points tall
+    low_y, high_y = max(0.0, span[0] - 3), min(100.0, span[1] + 3)
+    if high_y - low_y < 10:
+        middle = (low_y + high_y) / 2
+        low_y, high_y = max(0.0, middle - 5), min(100.0, middle + 5)
+    axes.flat[0].set_ylim(low_y - 1, high_y + 1)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"Response of '{outcome}' to the swept parameters", fontweight="bold")
     fig.tight_layout()

@@ -207,3 +207,16 @@ def test_an_asset_deployed_on_day_0_is_certain_by_construction():
     varied = frozenset({"assets.patriot.deployed_at_start"})
     spec = load_scenario(COUNTERFACTUALS / "patriots_day0.yaml").spec
     assert outcome_verdicts(spec, varied)["patriots_deployed"].verdict is None
+
+
+def test_response_curves_scale_the_axis_to_the_effect():
+    from sim.plots import response_curves
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, 4000)
+    runs = {"param.a": x, "param.b": rng.uniform(0, 1, 4000),
+            "outcome.war": (rng.uniform(size=4000) < 0.05 + 0.10 * x).astype(float)}
+    fig = response_curves(runs, "war", ["a", "b"])
+    low, high = fig.axes[0].get_ylim()
+    assert low >= 0 and 15 <= high <= 30  # 5% to 15%, not flattened on 0-100%
+    assert fig.axes[1].get_ylim() == (low, high)  # the panels compare
