@@ -1,23 +1,31 @@
 # Two entry points a newcomer needs (see README): `make baseline` and `make test`.
-# Both create the environment in .venv on first use.
+# Both create the environment in .venv on first use: `make baseline` installs only what the
+# baseline run needs; `make test` adds the test tools and every optional extra (the suite
+# tests the app, discovery and the notebooks too); `make app` adds the app's.
 SCENARIO ?= scenarios/idlib_2020.yaml
 ARGS ?=
 
-.PHONY: env baseline test lint app mutation
+.PHONY: env env-test env-app baseline test lint app mutation
 env:
 	@scripts/bootstrap.sh
+
+env-test:
+	@scripts/bootstrap.sh test
+
+env-app:
+	@scripts/bootstrap.sh app
 
 baseline: env
 	.venv/bin/sim run $(SCENARIO) $(ARGS)
 
-test: env
+test: env-test
 	@scripts/test-setup.sh
 	.venv/bin/python -m pytest $(ARGS)
 
-app: env
+app: env-app
 	.venv/bin/sim app $(SCENARIO) $(ARGS)
 
-lint: env
+lint: env-test
 	.venv/bin/ruff check sim tests benchmarks
 
 # Mutation testing of the reporting modules (mutmut; hours, niced): tests/README.md's table.

@@ -2,11 +2,24 @@
 # Create (or reuse) the project's virtual environment in .venv with Python >= 3.12.
 # Mesa 3.5 needs Python 3.12+; on these machines `python3` is 3.11, so look for 3.12/3.13
 # on PATH and in pyenv's versions folder. Idempotent: a second call only checks the stamp.
+#
+#   scripts/bootstrap.sh         what the baseline needs (`make baseline`): no optional extra
+#   scripts/bootstrap.sh app     and the app's extra (`make app`)
+#   scripts/bootstrap.sh test    and the test tools with every extra (`make test`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
-stamp="$venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
-if [ -x "$venv/bin/python" ] && [ -f "$stamp" ]; then
+case "${1:-base}" in
+    base) spec="." ;;
+    app) spec=".[app]" ;;
+    test) spec=".[test,app,discover,notebooks,cluster]" ;;
+    *) echo "error: scripts/bootstrap.sh takes no argument, 'app' or 'test', not '$1'" >&2; exit 2 ;;
+esac
+digest=$(sha1sum pyproject.toml | cut -c1-12)
+stamp="$venv/.installed-$digest-${1:-base}"
+# an install with more extras includes the baseline's: any stamp of this pyproject will do
+if [ -x "$venv/bin/python" ] && { [ -f "$stamp" ] || { [ "${1:-base}" = base ] \
+        && compgen -G "$venv/.installed-$digest-*" >/dev/null; }; }; then
     exit 0
 fi
 find_python() {
@@ -28,8 +41,9 @@ if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-"$venv/bin/python" -m pip install --quiet -e ".[test]" >&2
-rm -f "$venv"/.installed-*
+echo "installing $spec into $venv" >&2
+"$venv/bin/python" -m pip install --quiet -e "$spec" >&2
+find "$venv" -maxdepth 1 -name '.installed-*' ! -name ".installed-$digest-*" -delete
 touch "$stamp"
 # Compile the model now (about a minute, once per version of the sources), so that the first
 # `sim run` measures the model's speed and not the compiler's (sim.api.compile_model).

@@ -13,15 +13,20 @@ Typical use::
     ens = sa.run(baseline, out="outputs/my_crisis")   # outcome table: ens.outcomes
     sw = sa.sweep(baseline, {"fighting.loss_rate": (0.1, 0.3)}, points=50, reps=20)
     found = sa.discover(sw.out_dir, outcome="war")     # PRIM boxes and a CART tree
+    box = sa.discover(x_table, y_flags)                 # on tables: a Box with .limits
+    scores = sa.score(ens, "observations.yaml")         # Brier, log score, CRPS (sim score)
 
 Every function documented here is listed, with an example, in ``docs/api.md``. Errors a user
 can make raise ``sim.errors.SimError`` subclasses with a one-line message (the command line
-prints that line and exits with code 2).
+prints that line and exits with code 2); raised here, they name keyword arguments, not the
+command line's flags. A script that would re-run itself in every worker process (no ``if
+__name__ == "__main__":`` around its calls) is refused before any worker starts.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +46,10 @@ if TYPE_CHECKING:  # imported lazily below: `import sim.api` stays light
     from sim.scenario.loader import LoadedScenario
 
 __all__ = [
-    "Ensemble", "Results", "Sweep", "Versus", "compare", "compile_model", "default_out",
-    "discover", "load", "make_sweep_design", "open_results", "plot", "replay", "report",
-    "results_folder", "run", "sensitivity_table", "sweep",
+    "Box", "Calibration", "Ensemble", "Results", "Scores", "Sweep", "Versus", "calibrate",
+    "compare", "compile_model", "default_out", "discover", "load", "make_sweep_design",
+    "open_results", "plot", "replay", "report", "results_folder", "run", "score",
+    "sensitivity_table", "sweep",
 ]
 
 #: Files that mark a results folder of each kind (run, sweep, compare).
@@ -51,6 +57,119 @@ RESULT_MARKERS = {"summary.json": "run", "sweep.parquet": "sweep", "comparison.j
 
 #: A sweep's settings when neither the call nor a sweep file gives them.
 SWEEP_DEFAULTS = {"design": "lhs", "points": 100, "reps": 50}
+
+#: The command line's flags and the keyword arguments that are the same thing here: an error
+#: raised under the API names the argument the caller wrote, not a flag they never typed.
+KEYWORDS = {"--param": "parameters", "--set": "overrides", "--format": "formats",
+            "--runs": "runs", "--points": "points", "--reps": "reps", "--seed": "seed",
+            "--batch-size": "batch_size", "--workers": "workers", "--out": "out",
+            "--outcome": "outcome", "--where": "where", "--min-coverage": "min_coverage",
+            "--design": "design", "--sweep": "sweep_file", "--scheduler": "scheduler",
+            "--posterior": "varied", "--uncertain": "varied", "--simulations": "simulations",
+            "--population": "population", "--batch": "batch",
+            "--generations": "generations", "--min-epsilon": "min_epsilon"}
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
+
+
+def _keywords(function):
+    """Re-raise a ``UsageError`` of the layers below with keyword names for CLI flags.
+
+    The execution and analysis layers are shared with the command line and word their errors
+    for it (``--points must be a power of 2``); from Python the same message names the
+    argument (``points=``). ``ScenarioError`` (a scenario's problems, with file:line) passes
+    through as it is.
+    """
+    import functools
+
+    def word(match: re.Match) -> str:
+        flag = match.group(0)
+        return KEYWORDS.get(flag, flag[2:].replace("-", "_")) + "="
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except UsageError as exc:
+            message = str(exc)
+            worded = _FLAG.sub(word, message)
+            if worded == message:
+                raise
+            raise UsageError(worded) from None
+
+    return wrapper
+
+
+def _check_main_guard(workers: int | None, scheduler: str | None = None) -> None:
+    """Refuse, in one line, a script whose top level would run again in every worker.
+
+    Local worker processes start by ``forkserver`` (or ``spawn``): each imports the parent's
+    ``__main__`` file, so a script that calls ``run``/``sweep``/``compare`` at its top level,
+    outside ``if __name__ == "__main__":``, runs again inside every worker (which then finds
+    the results folder in use and dies, and the ensemble retries for minutes). Found here
+    before any worker starts: the call's line in the script (the ``<module>`` frame of
+    ``__main__`` on the stack) is checked against the script's ``if __name__ ==
+    "__main__":`` blocks. Nothing is checked for one worker, a Dask cluster, a notebook or
+    an interactive session (no script file: those fork), or a script that cannot be parsed.
+    """
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is not None \
+            and multiprocessing.current_process().name != "MainProcess":
+        raise UsageError("sim.api was called while a worker process imported your script: "
+                         "put the script's calls under 'if __name__ == \"__main__\":' "
+                         "(docs/api.md, Scripts)")
+    if scheduler is not None:
+        return
+    from sim.execution.executors import _context, default_workers
+
+    if (default_workers() if workers is None else workers) <= 1 \
+            or _context().get_start_method() == "fork":
+        return
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and (spec.name == "__main__" or spec.name.endswith(".__main__")):
+        return  # `python -m package`: workers do not re-run a package's __main__ (as in
+        # multiprocessing.spawn._fixup_main_from_name), so `python -m sim run` needs no guard
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_name == "<module>"
+                                     and frame.f_globals is getattr(main, "__dict__", None)):
+        frame = frame.f_back
+    if frame is None or main_file is None:
+        return  # called from a function the script's guarded code calls, or no script
+    line = frame.f_lineno
+    if not _guarded(Path(main_file), line):
+        raise UsageError(f"{main_file}:{line}: worker processes re-import this script and "
+                         "would run this call again in each: put the script's calls under "
+                         "'if __name__ == \"__main__\":' (docs/api.md, Scripts), or pass "
+                         "workers=1")
+
+
+def _guarded(script: Path, line: int) -> bool:
+    """Whether ``line`` of ``script`` lies in an ``if __name__ == "__main__":`` block.
+
+    True when the script cannot be read or parsed (then nothing is claimed about it).
+    """
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If):
+            continue
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 \
+                and isinstance(test.ops[0], ast.Eq):
+            sides = [test.left, *test.comparators]
+            names = {s.id for s in sides if isinstance(s, ast.Name)}
+            texts = {s.value for s in sides if isinstance(s, ast.Constant)}
+            if names == {"__name__"} and texts == {"__main__"} and node.body \
+                    and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line):
+                return True
+    return False
 
 
 def _frame(rows: Any) -> pd.DataFrame:
@@ -109,6 +228,7 @@ def compile_model() -> float | None:
 # ----------------------------------------------------------------------------- scenarios
 
 
+@_keywords
 def load(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
          ) -> LoadedScenario:
     """Load and validate a scenario file, with overrides.
@@ -220,6 +340,7 @@ class Ensemble:
                             f"({self.manifest['runs']} runs)")
 
 
+@_keywords
 def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         seed: int | None = None, batch_size: int | None = None, workers: int | None = None,
         scheduler: str | None = None, out: str | Path | None = None,
@@ -247,6 +368,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
     """
     from sim.execution.ensemble import run_ensemble
 
+    _check_main_guard(workers, scheduler)
     loaded = _scenario(scenario)
     out_dir = None if out is None else Path(out)
     result = run_ensemble(loaded, runs=runs, seed=seed, batch_size=batch_size,
@@ -258,6 +380,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
                     calibration=run_calibration(loaded, result.outcomes, out_dir))
 
 
+@_keywords
 def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int | None = None,
            out: str | Path | None = None, runs: int | None = None) -> Replay:
     """Re-run one replication alone, with its trajectory and event log (``sim run --replay``).
@@ -357,6 +480,7 @@ def _parameters(parameters: Any) -> list[Parameter]:
     return [p if isinstance(p, Parameter) else parse_parameter(p) for p in parameters]
 
 
+@_keywords
 def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
                       design: str | None = None, points: int | None = None,
                       reps: int | None = None, seed: int | None = None,
@@ -388,6 +512,7 @@ def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
     return make_design(kind, params, points, seed), reps, seed
 
 
+@_keywords
 def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
           design: str | Design | None = None, points: int | None = None, reps: int | None = None,
           seed: int | None = None, sweep_file: str | Path | None = None,
@@ -419,6 +544,7 @@ def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
     """
     from sim.execution.sweep import run_sweep
 
+    _check_main_guard(workers, scheduler)
     loaded = _scenario(scenario)
     if design is None or isinstance(design, str):
         made, reps, seed = make_sweep_design(loaded, parameters, design=design, points=points,
@@ -466,6 +592,7 @@ class Versus:
         return comparison_chart({"rows": self.result.rows, "scenarios": self.result.names})
 
 
+@_keywords
 def compare(scenarios: Sequence[LoadedScenario | str | Path], *, runs: int | None = None,
             seed: int | None = None, batch_size: int | None = None,
             workers: int | None = None, out: str | Path | None = None,
@@ -486,6 +613,7 @@ def compare(scenarios: Sequence[LoadedScenario | str | Path], *, runs: int | Non
     """
     from sim.execution.compare import compare as compare_runs
 
+    _check_main_guard(workers)
     loaded = [_scenario(s) for s in scenarios]
     first = loaded[0].spec.run
     runs = runs or first.runs
@@ -499,6 +627,7 @@ def compare(scenarios: Sequence[LoadedScenario | str | Path], *, runs: int | Non
 # ----------------------------------------------------------------------------- saved results
 
 
+@_keywords
 def results_folder(folder: str | Path) -> Path:
     """The folder, if it holds results of ``sim run``, ``sweep`` or ``compare``.
 
@@ -588,6 +717,7 @@ class Results:
         return plot(self.folder, formats)
 
 
+@_keywords
 def open_results(folder: str | Path) -> Results:
     """Open a folder written by ``run``, ``sweep`` or ``compare`` (from Python or the CLI).
 
@@ -604,6 +734,7 @@ def open_results(folder: str | Path) -> Results:
     return Results(folder=folder, kind=kind, manifest=manifest)
 
 
+@_keywords
 def plot(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Draw the figures of a results folder into ``folder/figures`` (``sim plot``).
 
@@ -620,10 +751,11 @@ def plot(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Pa
     formats = tuple(f.strip().lower() for f in formats if f.strip())
     unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
     if unknown:
-        raise UsageError(f"--format: unknown format {unknown[0]!r}; use png, svg or pdf")
+        raise UsageError(f"formats: unknown format {unknown[0]!r}; use png, svg or pdf")
     return plot_folder(folder, formats)
 
 
+@_keywords
 def report(folder: str | Path) -> Path:
     """Write one self-contained HTML page of a results folder (``sim report``)."""
     from sim.report import write_report
@@ -634,35 +766,202 @@ def report(folder: str | Path) -> Path:
 # ----------------------------------------------------------------------------- discovery
 
 
-def discover(folder: str | Path | Sweep, *, outcome: str | None = None,
+@dataclass
+class Box:
+    """A PRIM box found by ``discover(x, y)``: the parameter limits that make the cases likely.
+
+    Like the EMA Workbench's ``PrimBox`` (``prim.Prim(x, y).find_box()``): the chosen box on
+    the peeling trajectory, its limits, coverage and density, and the trajectory to choose
+    another. ``.result`` is the same dict ``discovery.json`` holds under ``prim``.
+
+    Attributes:
+        result: PRIM's result (``sim.discovery.prim_analysis``).
+        cart: A CART tree's rules and leaves (``sim.discovery.cart_analysis``), or None.
+        cases: Runs with the outcome.
+        runs: All runs.
+    """
+
+    result: dict
+    cart: dict | None
+    cases: int
+    runs: int
+
+    @property
+    def limits(self) -> pd.DataFrame:
+        """The box's limits: one row per restricted parameter.
+
+        Columns ``low``, ``high`` (the box), the swept range, the quasi-p value of each limit
+        PRIM moved and whether it is significant (<= 0.05). Indexed by parameter, as the
+        Workbench's ``box_lims`` are by column.
+        """
+        frame = _frame(self.result["box"])
+        if frame.empty:
+            import pandas as pd
+
+            return pd.DataFrame(columns=["low", "high", "range_low", "range_high", "qp_low",
+                                         "qp_high", "significant"])
+        return frame.set_index("parameter")
+
+    @property
+    def coverage(self) -> float:
+        """The share of all cases that fall in the box."""
+        return self._chosen["coverage"]
+
+    @property
+    def density(self) -> float:
+        """The share of the runs in the box that are cases: the outcome's probability there."""
+        return self._chosen["density"]
+
+    @property
+    def mass(self) -> float:
+        """The share of all runs that fall in the box."""
+        return self._chosen["mass"]
+
+    @property
+    def base_rate(self) -> float:
+        """The share of all runs that are cases (the density of the whole space)."""
+        return self.cases / self.runs if self.runs else 0.0
+
+    @property
+    def significant(self) -> dict:
+        """Coverage, density and runs of the box on its significant limits only: the answer."""
+        return self.result["significant_box"]
+
+    @property
+    def trajectory(self) -> pd.DataFrame:
+        """The peeling trajectory: coverage, density, mass, restricted dimensions per box."""
+        return _frame(self.result["trajectory"])
+
+    @property
+    def unrestricted(self) -> list[str]:
+        """Parameters the box leaves at their full range."""
+        return list(self.result["unrestricted"])
+
+    @property
+    def _chosen(self) -> dict:
+        return self.result["trajectory"][self.result["chosen"]]
+
+    def rule(self) -> str:
+        """The box on its significant limits as text: ``a >= 0.71 and b <= 0.39``."""
+        from sim.discovery import box_rule
+
+        return box_rule(self.result)
+
+    def __str__(self) -> str:
+        """What ``sim discover`` prints for the box: limits, coverage, density."""
+        from sim.discovery import format_discovery
+
+        result = {"target": "cases", "cases": self.cases, "runs": self.runs,
+                  "base_rate": self.base_rate, "prim": self.result,
+                  "cart": self.cart or {"leaves": [{"limits": {}, "density": 0.0,
+                                                    "coverage": 0.0, "runs": 0}],
+                                        "depth": 0}}
+        text = format_discovery(result)
+        return text if self.cart else text.split("\nCART")[0]
+
+
+def _need_extra(module: str, extra: str, what: str) -> None:
+    """Refuse, in one line, a feature whose optional extra is not installed.
+
+    The baseline install (``make baseline``, ``pip install -e .``) leaves out the app's,
+    discovery's and the notebooks' packages (pyproject's extras); a feature that needs one
+    says which, instead of an ImportError's traceback.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs the '{extra}' extra, which is not installed: "
+                         f"pip install -e '.[{extra}]' (or make test, which installs every "
+                         "extra)")
+
+
+def _discover_tables(x: Any, y: Any, min_coverage: float, tree: bool) -> Box:
+    """PRIM (and CART) on tables given in Python: ``x`` one row per case, ``y`` its flag."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.discovery import cart_analysis, prim_analysis
+
+    if not 0.0 < min_coverage <= 1.0:
+        raise UsageError(f"min_coverage must be in (0, 1], not {min_coverage}")
+    try:
+        frame = pd.DataFrame(x).astype(float)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"x: give a table of numbers, one column per parameter ({exc})"
+                         ) from None
+    flags = np.asarray(y)
+    if flags.ndim != 1 or len(flags) != len(frame):
+        raise UsageError(f"y: give one value per row of x ({len(frame)}), not an array of "
+                         f"shape {flags.shape}")
+    if flags.dtype != bool:
+        if not np.isin(flags, (0, 1)).all():
+            raise UsageError("y: give the cases of interest as booleans (or 0/1), e.g. "
+                             "runs['outcome.war'] or runs['losses.a'] >= 50")
+        flags = flags.astype(bool)
+    if not np.isfinite(frame.to_numpy()).all():
+        raise UsageError("x: every value must be a finite number (drop or fill missing ones)")
+    if frame.shape[1] == 0 or len(frame) < 2:
+        raise UsageError("x: give at least one column and two rows")
+    if not 0 < flags.sum() < len(flags):
+        raise UsageError(f"y: {'every' if flags.all() else 'no'} row is a case; PRIM needs "
+                         "cases and non-cases")
+    frame.columns = [str(c) for c in frame.columns]
+    frame = frame.reset_index(drop=True)
+    return Box(result=prim_analysis(frame, flags, min_coverage),
+               cart=cart_analysis(frame, flags) if tree else None,
+               cases=int(flags.sum()), runs=len(flags))
+
+
+@_keywords
+def discover(folder: str | Path | Sweep | Any, y: Any = None, *, outcome: str | None = None,
              where: str | None = None, min_coverage: float = 0.5,
-             write: bool = True) -> dict:
-    """Scenario discovery on a saved sweep: which parameter ranges make an outcome likely.
+             write: bool = True, tree: bool = True) -> dict | Box:
+    """Scenario discovery: which parameter ranges make an outcome likely (``sim discover``).
 
-    What ``sim discover`` does.
+    Runs PRIM (Friedman & Fisher 1999; Bryant & Lempert 2010), the EMA Workbench's
+    implementation, and a CART tree (Breiman et al. 1984) as a second view. See
+    ``sim.discovery``. Two forms:
 
-    Runs PRIM (Friedman & Fisher 1999; Bryant & Lempert 2010) on every run of the sweep, the
-    target being an outcome flag or a condition on an indicator, and a CART tree (Breiman et
-    al. 1984) as a second view. See ``sim.discovery``.
+    * ``discover(x, y)``: on tables, as the Workbench's ``prim.Prim(x, y)``: ``x`` a
+      DataFrame (or mapping of columns) of parameter values, one row per case, ``y`` one
+      boolean per row (``runs["outcome.war"]``, ``runs["losses.a"] >= 50``). Returns a
+      ``Box``: ``.limits``, ``.coverage``, ``.density``, ``.trajectory``, ``.rule()``.
+    * ``discover(folder, outcome=...)``: on a saved sweep (a folder, or a ``Sweep`` written
+      to one), every run a case; returns the dict written to ``discovery.json``.
 
     Args:
-        folder: A sweep's results folder (or a ``Sweep`` written to one).
-        outcome: An outcome of the scenario (``war``); or
-        where: A condition on an indicator, ``"losses.a>=50"`` (ops ``>= > <= < == !=``; a
-            rung name as the value of a ``rung.*`` indicator; ``"day.war.a~b happened"``).
+        folder: A sweep's results folder or ``Sweep``; or ``x``, a table of parameter values.
+        y: With a table ``x``: the cases of interest, one boolean per row.
+        outcome: (Saved sweep) an outcome of the scenario (``war``); or
+        where: (Saved sweep) a condition on an indicator, ``"losses.a>=50"`` (ops ``>= >
+            <= < == !=``; a rung name as the value of a ``rung.*`` indicator;
+            ``"day.war.a~b happened"``).
         min_coverage: The chosen box is the densest on the peeling trajectory with at least
             this coverage.
-        write: Write ``discovery.json`` and figures ``discovery_*.png`` into the folder.
+        write: (Saved sweep) write ``discovery.json`` and figures ``discovery_*.png`` into
+            the folder.
+        tree: (Tables) also fit the CART tree (``Box.cart``).
 
     Returns:
-        The discovery (as written to ``discovery.json``): target, base rate, the peeling
-        trajectory, the chosen box's limits per parameter with quasi-p values, the tree.
+        A ``Box`` for tables; for a saved sweep, the discovery as written to
+        ``discovery.json``: target, base rate, the peeling trajectory, the chosen box's
+        limits per parameter with quasi-p values, the tree.
     """
     from sim.discovery import discover_folder
 
+    _need_extra("ema_workbench", "discover", "scenario discovery (PRIM, the EMA Workbench's)")
+    if y is not None or not isinstance(folder, str | Path | Sweep):
+        if y is None:
+            raise UsageError("discover(x, y): give y, the cases of interest (one boolean per "
+                             "row of x); or give a saved sweep's folder")
+        if outcome is not None or where is not None:
+            raise UsageError("discover(x, y): outcome= and where= are for a saved sweep; "
+                             "with tables, y is the target")
+        return _discover_tables(folder, y, min_coverage, tree)
     if isinstance(folder, Sweep):
         if folder.out_dir is None:
-            raise UsageError("discover reads a saved sweep: run the sweep with out=FOLDER")
+            raise UsageError("discover reads a saved sweep: run the sweep with out=FOLDER, "
+                             "or give discover(x, y) its tables (sweep.runs)")
         folder = folder.out_dir
     folder = Path(folder)
     if not (folder / "sweep.parquet").exists():
@@ -673,6 +972,173 @@ def discover(folder: str | Path | Sweep, *, outcome: str | None = None,
 
 
 # ----------------------------------------------------------------------------- scoring
-# SCORING (issue #13): the `validation` helper adds `score(...)` here, a function that scores
-# saved results against a crisis's observations file, returning tables; the CLI's `sim score`
-# calls it. Nothing to see yet.
+
+
+@dataclass
+class Scores:
+    """A saved ensemble scored against what happened (``score``), as tables.
+
+    Attributes:
+        result: What ``score.json`` holds.
+        folder: The scored results folder (``score.json`` is written there).
+    """
+
+    result: dict
+    folder: Path
+
+    @property
+    def summary(self) -> dict:
+        """Mean Brier and log score with their skill, coverage of the 50%/90% intervals."""
+        return self.result["summary"]
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per observed event: happened, probability, Brier, log score, source."""
+        return _frame(self.result["events"])
+
+    @property
+    def days(self) -> pd.DataFrame:
+        """One row per event day: observed day, the runs' median and 90% interval, CRPS, PIT.
+
+        A day that never came is ``never_day`` (the day after the last simulated).
+        """
+        return _frame(self.result.get("days_of_events", []))
+
+    @property
+    def quantities(self) -> pd.DataFrame:
+        """One row per observed quantity: observed, median, 90% interval, CRPS, PIT."""
+        return _frame(self.result.get("quantities", []))
+
+
+@_keywords
+def score(folder: str | Path | Ensemble, observations: str | Path) -> Scores:
+    """Score a saved ensemble against a crisis's observations (``sim score``).
+
+    Brier and log score for events, CRPS, PIT and interval coverage for days and quantities
+    (``sim.validation.scores``); the observations are checked against the scenario exactly
+    as run (the folder's ``scenario.resolved.yaml``). Writes ``score.json`` into the folder,
+    which ``report`` then shows.
+
+    Args:
+        folder: A folder written by ``run`` (or ``sim run``), or an ``Ensemble`` run with
+            ``out``.
+        observations: The observations YAML.
+
+    Returns:
+        The scores: ``.summary``, ``.events``, ``.days`` and ``.quantities``.
+
+    Raises:
+        UsageError: The folder holds no run, or its runs lack what the observations name.
+        ScenarioError: The observations file is invalid (every problem, with file:line).
+    """
+    from sim.validation.scores import score_run
+
+    if isinstance(folder, Ensemble):
+        if folder.out_dir is None:
+            raise UsageError("score reads a saved ensemble: run it with out=FOLDER")
+        folder = folder.out_dir
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    return Scores(result=score_run(folder, Path(observations)), folder=folder)
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class Calibration:
+    """A calibration's result (``calibrate``): the posterior and its diagnostics.
+
+    Attributes:
+        diagnostics: What ``calibration.json`` holds (generations, tolerance, effective sample
+            size, simulations, wall time).
+        out_dir: The folder holding ``posterior.json``, ``calibration.json`` and
+            ``calibration.png``.
+    """
+
+    diagnostics: dict
+    out_dir: Path
+
+    @property
+    def posterior(self) -> pd.DataFrame:
+        """One row per fitted value: weighted mean, median and 90% interval, and its prior."""
+        return _frame([{"parameter": p, **q, "prior": self.diagnostics["priors"][p]}
+                       for p, q in self.diagnostics["posterior"].items()])
+
+    @property
+    def posterior_file(self) -> Path:
+        """``posterior.json``, for ``sim run --posterior`` or ``run(varied=posterior_set(...))``."""
+        return self.out_dir / "posterior.json"
+
+    @property
+    def effective_sample_size(self) -> float:
+        """Kish's effective sample size of the final population's weights."""
+        return float(self.diagnostics["effective_sample_size"])
+
+
+@_keywords
+def calibrate(scenario: LoadedScenario | str | Path, observations: str | Path, *,
+              out: str | Path | None = None, simulations: int = 100_000,
+              population: int = 1000, batch: int = 20_000, generations: int = 10,
+              min_epsilon: float = 0.0, seed: int | None = None,
+              progress: bool = True) -> Calibration:
+    """Fit a scenario's uncertain values to observations by ABC-SMC (``sim calibrate``).
+
+    The values that carry a ``range:`` or ``prior:`` in the scenario are fitted to the
+    observations (up to their cutoff, if any) by a vectorised ABC-SMC
+    (``sim.validation.calibrate``); an unfinished calibration in ``out`` with the same
+    settings is resumed, a finished one is never overwritten.
+
+    Args:
+        scenario: A loaded scenario or a file, with uncertain values.
+        observations: The observations YAML.
+        out: The output folder (default ``outputs/<scenario>-calibration``).
+        simulations: The simulation budget.
+        population: Particles accepted per generation, at least.
+        batch: At most this many simulations per lockstep batch (results do not depend on
+            it).
+        generations: At most this many generations.
+        min_epsilon: Stop once the tolerance is down to this (>= 0).
+        seed: The seed (default: the scenario's).
+        progress: Show a progress bar of the simulations.
+
+    Returns:
+        The calibration: ``.posterior`` (a table), ``.posterior_file``, ``.diagnostics``.
+    """
+    import math
+
+    from sim.validation.calibrate import calibrate as run_abc
+    from sim.validation.observations import load_observations
+
+    loaded = _scenario(scenario)
+    if not Path(observations).is_file():
+        raise UsageError(f"{observations}: file not found")
+    if not (isinstance(min_epsilon, int | float) and math.isfinite(min_epsilon)
+            and min_epsilon >= 0):
+        raise UsageError(f"min_epsilon={min_epsilon!r}: give a number >= 0")
+    for name, value in (("simulations", simulations), ("population", population),
+                        ("batch", batch), ("generations", generations)):
+        if not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name}={value!r}: give a whole number of at least 1")
+    obs = load_observations(Path(observations), loaded)
+    out_dir = Path(out) if out is not None else Path("outputs") / f"{loaded.slug}-calibration"
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=simulations, unit="sim", desc="calibrating")
+
+    def said(done: int, generation: int, eps: float) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"generation {generation}, tolerance {eps:.3g}")
+            bar.update(max(0, min(done, simulations) - bar.n))
+
+    try:
+        diagnostics = run_abc(obs, out_dir=out_dir, simulations=simulations,
+                              population=population, batch=batch, generations=generations,
+                              min_epsilon=min_epsilon, seed=seed, progress=said)
+    finally:
+        if bar is not None:
+            bar.close()
+    return Calibration(diagnostics=diagnostics, out_dir=out_dir)

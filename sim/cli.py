@@ -473,6 +473,9 @@ def _app(args: argparse.Namespace) -> int:
     if not args.host.strip():
         raise UsageError("--host is empty; give an address: 127.0.0.1 (this machine only, the "
                          "default) or 0.0.0.0 to listen on every interface")
+    from sim.api import _need_extra
+
+    _need_extra("solara", "app", "sim app")  # the baseline install leaves the app out
     _load(args)  # a scenario that does not load is reported here, before any server starts
     with socket.socket() as probe:  # a busy port is a plain error, before solara starts
         try:

@@ -519,8 +519,9 @@ def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[
     """
     parameters = list(parameters)[:MAX_PANELS]
     fig = Figure(figsize=(4.4 * len(parameters), 3.4))
-    axes = fig.subplots(1, len(parameters), squeeze=False)
+    axes = fig.subplots(1, len(parameters), squeeze=False, sharey=True)
     flags = np.asarray(runs[f"outcome.{outcome}"], float)
+    span = [100.0, 0.0]  # the range the bands cover, over every panel
     for ax, path in zip(axes.flat, parameters, strict=True):
         x = np.asarray(runs[f"param.{path}"], float)
         levels = np.unique(x)
@@ -543,7 +544,15 @@ def response_curves(runs: dict[str, np.ndarray], outcome: str, parameters: list[
         ax.plot(centres, 100 * np.array(p), "o-", color=OKABE_ITO[0], ms=4, label="probability")
         ax.set_xlabel(path)
         ax.set_ylabel(f"P({outcome}) (%)")
-        ax.set_ylim(-2, 102)
+        span = [min(span[0], 100 * min(low, default=1)), max(span[1], 100 * max(high,
+                                                                               default=0))]
+    # one y axis for all panels, fitted to the bands (issue 26: a fixed 0-100% axis flattened
+    # every effect of a rare outcome), at least 10 points tall
+    low_y, high_y = max(0.0, span[0] - 3), min(100.0, span[1] + 3)
+    if high_y - low_y < 10:
+        middle = (low_y + high_y) / 2
+        low_y, high_y = max(0.0, middle - 5), min(100.0, middle + 5)
+    axes.flat[0].set_ylim(low_y - 1, high_y + 1)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"Response of '{outcome}' to the swept parameters", fontweight="bold")
     fig.tight_layout()
@@ -600,34 +609,119 @@ def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
 # ----------------------------------------------------------------------------- comparisons
 
 
-def comparison_chart(comparison: dict) -> Figure:
-    """Dot-and-whisker chart of each scenario's paired difference from the first."""
-    outcomes = list(dict.fromkeys(r["outcome"] for r in comparison["rows"]
-                                  if "difference" in r))[:MAX_ROWS]
+def comparison_chart(comparison: dict,
+                     by_construction: set[tuple[str, str]] | frozenset = frozenset()) -> Figure:
+    """Dot-and-whisker chart of each scenario's paired difference from the first.
+
+    Args:
+        comparison: ``comparison.json`` as parsed.
+        by_construction: ``(outcome, scenario)`` pairs whose effect follows from the
+            counterfactual's own definition (``constructed_effects``): the scenario forces or
+            forbids the outcome, so its +85 points say nothing about the dynamics. They are
+            drawn as hollow markers, the axis is scaled to the other effects, and one that
+            falls outside it is written at the edge with its value.
+    """
+    rows = [r for r in comparison["rows"] if "difference" in r]
+    outcomes = list(dict.fromkeys(r["outcome"] for r in rows))[:MAX_ROWS]
     others = list(comparison["scenarios"][1:MAX_PANELS + 1])
-    rows = [r for r in comparison["rows"] if "difference" in r and r["outcome"] in outcomes
-            and r["scenario"] in others]
+    rows = [r for r in rows if r["outcome"] in outcomes and r["scenario"] in others]
     fig = Figure(figsize=(8.5, 0.3 * len(outcomes) * max(1.5, len(others) / 2) + 1.8))
     ax = fig.subplots()
     step = 0.8 / max(len(others), 1)
+    free = [100 * v for r in rows if (r["outcome"], r["scenario"]) not in by_construction
+            for v in (r["difference_low"], r["difference_high"])]
+    limit = None
+    if by_construction and free:  # the axis is the dynamics' effects', with a margin
+        limit = max(5.0, 1.15 * max(abs(v) for v in free))
     for s, name in enumerate(others):
-        sel = [r for r in rows if r["scenario"] == name]
-        y = np.array([outcomes.index(r["outcome"]) for r in sel]) + (s - (len(others) - 1) / 2
-                                                                      ) * step
-        d = 100 * np.array([r["difference"] for r in sel])
-        lo = 100 * np.array([r["difference_low"] for r in sel])
-        hi = 100 * np.array([r["difference_high"] for r in sel])
-        ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="o", ms=4, capsize=2,
-                    color=OKABE_ITO[s % len(OKABE_ITO)], label=_label(name))
+        colour = OKABE_ITO[s % len(OKABE_ITO)]
+        offset = (s - (len(others) - 1) / 2) * step
+        for constructed in (False, True):
+            sel = [r for r in rows if r["scenario"] == name
+                   and ((r["outcome"], name) in by_construction) == constructed]
+            if not sel:
+                continue
+            y = np.array([outcomes.index(r["outcome"]) for r in sel]) + offset
+            d = 100 * np.array([r["difference"] for r in sel])
+            lo = 100 * np.array([r["difference_low"] for r in sel])
+            hi = 100 * np.array([r["difference_high"] for r in sel])
+            if not constructed:
+                ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="o", ms=4, capsize=2,
+                            color=colour, label=_label(name))
+                continue
+            for di, yi in zip(d, y, strict=True):
+                inside = limit is None or abs(di) <= limit
+                x = di if inside else np.sign(di) * limit
+                ax.plot([x], [yi], marker="o" if inside else (">" if di > 0 else "<"),
+                        ms=6, mfc="white", mec=colour, ls="none", clip_on=False)
+                ax.annotate(f"{di:+.0f} pts by construction", (x, yi), fontsize=7,
+                            xytext=(-6 if di > 0 else 6, 6), textcoords="offset points",
+                            ha="right" if di > 0 else "left", color=colour)
+    if limit is not None:
+        ax.set_xlim(-limit, limit)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(range(len(outcomes)), [_label(o).replace("_", " ") for o in outcomes])
     ax.invert_yaxis()  # outcomes top to bottom in the scenario's order
     ax.set_xlabel(f"change in probability vs {comparison['scenarios'][0]} "
                   "(percentage points, paired 95% interval)")
     ax.set_title("Counterfactuals against the baseline (common random numbers)")
+    if by_construction:
+        ax.plot([], [], marker="o", mfc="white", mec="0.3", ls="none",
+                label="by construction (axis scaled to the others)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def constructed_effects(folder: Path, comparison: dict) -> dict[tuple[str, str], str]:
+    """The comparison's effects that follow from a counterfactual's own definition.
+
+    An outcome that a counterfactual's structure forces or forbids (``sim.reachability``: it
+    deploys an asset on day 0, it takes a deal off every menu) while the baseline's does not
+    has an effect "by construction": it is the counterfactual's premise, not a finding. Each
+    scenario is read from its subfolder's ``scenario.resolved.yaml`` through the scenario
+    loader (untrusted input); a name that is not a plain folder name, or a scenario that does
+    not load, gives no mark.
+
+    Returns:
+        ``{(outcome, scenario): why}``.
+    """
+    from sim.errors import SimError
+    from sim.reachability import outcome_verdicts
+    from sim.scenario.loader import load_scenario
+
+    def verdicts(name: object) -> dict | None:
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name \
+                or "\\" in name:
+            return None
+        path = Path(folder) / name / "scenario.resolved.yaml"
+        try:
+            return outcome_verdicts(load_scenario(path).spec) if path.is_file() else None
+        except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    try:
+        names = list(comparison["scenarios"])
+        rows = list(comparison["rows"])
+    except (KeyError, TypeError):
+        return {}
+    if len(names) < 2:
+        return {}
+    base = verdicts(names[0])
+    if base is None:
+        return {}
+    found = {}
+    for name in names[1:]:
+        own = verdicts(name)
+        for r in rows if own else ():
+            if not isinstance(r, dict) or r.get("scenario") != name or "difference" not in r:
+                continue
+            v = own.get(r.get("outcome"))
+            b = base.get(r.get("outcome"))
+            if v is not None and v.verdict is not None and (b is None
+                                                             or b.verdict != v.verdict):
+                found[r["outcome"], name] = f"{v.verdict} there: {v.why}"
+    return found
 
 
 # ----------------------------------------------------------------------------- folders
@@ -826,10 +920,151 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
         if (folder / "sensitivity.json").exists():
             sens = read_json(folder / "sensitivity.json")
-            for target in [t for t in sens["results"] if t.startswith("outcome.")][:6]:
+            # every outcome with indices: the CLI prints them all, the figures must not stop
+            # at six (the report's table has every one, indicators too)
+            for target in [t for t in sens["results"] if t.startswith("outcome.")]:
                 short = target.removeprefix("outcome.")
                 save(sensitivity_bars(sens, target), f"sensitivity_{short}")
     if (folder / "comparison.json").exists():
-        save(comparison_chart(read_json(folder / "comparison.json")),
+        comparison = read_json(folder / "comparison.json")
+        save(comparison_chart(comparison, set(constructed_effects(folder, comparison))),
              "comparison")
+    posterior = posterior_figure(folder)
+    if posterior is not None:
+        save(posterior, "posterior")
     return written
+
+
+def posterior_figure(folder: Path) -> Figure | None:
+    """Prior against posterior of each value a ``--posterior`` run drew, or None.
+
+    The posterior file is the one the run's manifest names (``varied.posterior``), read by
+    ``read_posterior`` (bounded, shapes and weights checked: the manifest is untrusted, so a
+    path to anything else is refused there); the priors are those the calibration fitted,
+    from the ``calibration.json`` beside it (each validated by the scenario schema's
+    ``Prior``; the run's resolved scenario holds point values only). A file that has moved or
+    does not read gives None.
+    """
+    from pydantic import ValidationError
+
+    from sim.errors import SimError
+
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = read_json(path)
+        varied = manifest.get("varied") if manifest.get("mode") == "posterior" else None
+        if not isinstance(varied, dict) or not isinstance(varied.get("posterior"), str):
+            return None
+        from sim.scenario.schema import Prior
+        from sim.validation.calibrate import posterior_plot, read_posterior
+
+        posterior = Path(varied["posterior"])
+        post = read_posterior(posterior)
+        diagnostics = posterior.parent / "calibration.json"
+        if not diagnostics.is_file():
+            return None
+        priors = read_json(diagnostics)["priors"]
+        paths = [p for p in post["parameters"] if p in priors]
+        if not paths:
+            return None
+        columns = [post["parameters"].index(p) for p in paths]
+        samples = np.asarray(post["samples"], float)[:, columns]
+        return posterior_plot(paths, [Prior.model_validate(priors[p]) for p in paths],
+                              samples, np.asarray(post["weights"], float))
+    except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError, IndexError,
+            ValidationError):
+        return None
+
+
+# ----------------------------------------------------------------------------- the story
+
+#: The report's chapters, in the order a reader needs them: what happens, how far it
+#: escalates, what it does to people, what it costs, who ends up with whom, then the rest.
+CHAPTERS = ("Outcomes", "Escalation", "People", "Losses", "Alliances", "Details")
+
+#: Each figure ``plot_folder`` draws (a file stem, or a prefix ending in "_" followed by an
+#: outcome), its chapter and what to read in it; listed in the order the report shows them.
+FIGURE_GUIDE: tuple[tuple[str, str, str], ...] = (
+    ("outcomes", "Outcomes", "How likely each outcome is: the bar is the share of runs in "
+     "which it happened, the whisker its 95% interval. Outcomes whose whiskers overlap are "
+     "not told apart by this ensemble."),
+    ("comparison", "Outcomes", "How each counterfactual changes each outcome's probability "
+     "against the baseline, in percentage points with paired 95% intervals: a whisker that "
+     "crosses 0 is no detectable change. Hollow markers are effects by construction (the "
+     "counterfactual's premise, not a finding), written at the edge when off the axis."),
+    ("response_", "Outcomes", "How the probability of '{}' moves across each swept "
+     "parameter's range (runs pooled in bins, 95% band): a steep curve is a parameter that "
+     "drives it, a flat one a parameter it does not depend on."),
+    ("heatmap_", "Outcomes", "The probability of '{}' over the first two swept parameters "
+     "together: where the colour changes is the combination of values at which it becomes "
+     "likely."),
+    ("sensitivity_", "Outcomes", "Where the variation of '{}' across the sweep comes from, "
+     "per parameter (95% intervals): S1 its effect alone, ST with its interactions. An index "
+     "whose interval reaches 0 is not told apart from no effect; the table above gives the "
+     "numbers."),
+    ("discovery_tradeoff", "Outcomes", "Scenario discovery: each point is a box of parameter "
+     "ranges on PRIM's peeling trajectory, coverage (the share of all cases inside it) "
+     "against density (the outcome's share of the runs inside it); the chosen box is "
+     "marked."),
+    ("discovery_box", "Outcomes", "The chosen box's limits against the swept ranges, with the "
+     "quasi-p value of each limit moved: the ranges that make the outcome likely."),
+    ("levels_rung", "Escalation", "The share of runs at each escalation rung, day by day "
+     "(stacked, lowest rung at the bottom): the dark top bands are the runs that escalated "
+     "furthest; each panel's title gives the last day's shares."),
+    ("fan_rung", "Escalation", "The escalation rung of each pair of actors over time: median "
+     "and the bands holding 50% and 90% of runs."),
+    ("event_days", "Escalation", "When events first happened: the share of runs in which each "
+     "had happened by a given day; 'never' is the share of runs in which it did not happen "
+     "at all."),
+    ("levels_deal", "Escalation", "The share of runs with each deal in force, day by day: when "
+     "deals come into force and how many runs keep them."),
+    ("levels_gate", "Escalation", "The share of runs with each gate open, day by day."),
+    ("fan_people", "People", "People at each refugee node over time: the median (line), the "
+     "bands holding 50% and 90% of runs and a few single runs; a note in a panel says when "
+     "the runs split into two groups."),
+    ("fan_losses", "Losses", "Cumulative military losses over time: median, 50% and 90% "
+     "bands and a few single runs; a wide upper band is a tail of costly runs."),
+    ("network", "Alliances", "Who is aligned with whom at the start and on the last day "
+     "(median over runs): solid blue edges are positive affinity, dashed red negative, the "
+     "width its strength; read the edges that change sign or width."),
+    ("fan_affinity", "Alliances", "Affinity of each pair of actors over time, from -1 "
+     "(hostile) to +1 (aligned), on one scale: median, 50% and 90% bands."),
+    ("fan_pressure", "Details", "Domestic pressure on each actor over time (0 to 1): median, "
+     "50% and 90% bands."),
+    ("indicators", "Details", "Distributions of the main indicators across runs (the share of "
+     "runs at or below each value): the median is where a curve crosses 0.5, the tail its "
+     "last stretch."),
+    ("posterior", "Details", "The values the runs drew: each one's prior (grey) against the "
+     "calibrated posterior (blue). A posterior narrower than its prior is what the "
+     "observations taught; one piled against a bound of its prior says the prior may be too "
+     "narrow."),
+)
+
+
+def figure_story(stems: list[str]) -> list[dict[str, Any]]:
+    """The figures of a folder in the report's order, each with its chapter and caption.
+
+    Args:
+        stems: File stems of the folder's figures (``outcomes``, ``response_war``, ...).
+
+    Returns:
+        One dict per figure (``stem``, ``chapter``, ``caption``), ordered by chapter and, in
+        a chapter, as ``FIGURE_GUIDE`` lists them (figures of one kind by outcome name). A
+        figure the guide does not know goes to "Details" with its name as caption.
+    """
+    story = []
+    for stem in stems:
+        for rank, (key, chapter, caption) in enumerate(FIGURE_GUIDE):
+            if key.endswith("_") and stem.startswith(key):
+                story.append((rank, stem, chapter, caption.format(stem.removeprefix(key))))
+                break
+            if stem == key:
+                story.append((rank, stem, chapter, caption))
+                break
+        else:
+            story.append((len(FIGURE_GUIDE), stem, "Details", stem.replace("_", " ")))
+    story.sort(key=lambda x: (CHAPTERS.index(x[2]), x[0], x[1]))
+    return [{"stem": stem, "chapter": chapter, "caption": caption}
+            for _, stem, chapter, caption in story]

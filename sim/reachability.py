@@ -16,7 +16,8 @@ from these facts of the model (docs/ODD.md):
   grants never apply);
 * an asset is in effect only if it is on at the start, granted (``grant_support`` on a menu, or
   a deal that can come into force grants it) or activated (``activate`` on a menu); requested
-  only through ``request_support``;
+  only through ``request_support``; one on at the start (``deployed_at_start``,
+  ``active_at_start``) is in effect on day 0, which a state condition ``at: any`` counts;
 * a gate changes only by ``open_gate``/``close_gate`` on a menu, a deal's gate term, a dated
   gate event or its fixed ``policy``;
 * control of an objective moves only by an attack (an actor with ``attack`` on its menu, ground
@@ -192,6 +193,25 @@ def _state_never(facts: _Facts, state: str) -> str | None:
     return None
 
 
+def _state_at_start(facts: _Facts, state: str) -> str | None:
+    """Why a state is in effect on day 0 of every run (an asset on at the start), or None.
+
+    A counterfactual that deploys an asset on day 0 makes "the asset is in effect at some
+    time" certain: its +85 points against the baseline are the premise, not a finding (issue
+    #26: ``sim report`` marks such effects "by construction").
+    """
+    kind, _, name = state.partition(".")
+    if kind != "asset" or name not in facts.spec.assets \
+            or any(p.startswith(f"assets.{name}.") for p in facts.varied):
+        return None
+    asset = facts.spec.assets[name]
+    if asset.deployed_at_start is not None:
+        return f"asset '{name}' is deployed to '{asset.deployed_at_start}' on day 0"
+    if asset.active_at_start:
+        return f"asset '{name}' is active on day 0"
+    return None
+
+
 def _event_never(facts: _Facts, event: str) -> str | None:
     """Why the event of a ``day.<event>`` column never happens, or None."""
     spec = facts.spec
@@ -273,6 +293,10 @@ def verdict(spec: Scenario, cond: Condition, varied: frozenset[str] = frozenset(
         if cond.held is not None and cond.held > spec.run.days + 1:
             return Verdict(IMPOSSIBLE, f"a spell of {cond.held} days cannot fit in a run of "
                            f"{spec.run.days} days")
+        if cond.at == "any":  # in effect from day 0 counts: on at the start is certain
+            start = _state_at_start(facts, cond.state)
+            if start:
+                return Verdict(CERTAIN, start)
         return _UNKNOWN
     value, why = _indicator_value(facts, cond.indicator)
     if value is None:

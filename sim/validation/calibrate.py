@@ -500,15 +500,24 @@ def _summary(x: np.ndarray, w: np.ndarray) -> dict:
     return {"mean": float(np.sum(w * x)), "q05": q[0.05], "median": q[0.5], "q95": q[0.95]}
 
 
-def plot_posterior(path: Path, paths, priors: list[Prior], samples: np.ndarray,
-                   weights: np.ndarray) -> None:
-    """Prior density and weighted posterior histogram of every fitted value."""
-    import matplotlib
+def plot_posterior(path: Path, paths, priors, samples: np.ndarray, weights: np.ndarray) -> None:
+    """Prior density and weighted posterior histogram of every fitted value, saved at ``path``."""
+    from sim.execution.storage import save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = posterior_plot(paths, priors, samples, weights)
+    save_figure(fig, path, "png", dpi=110)  # never through a symlink at the figure's name
 
-    fig, axes = plt.subplots(1, len(paths), figsize=(4.2 * len(paths), 3.4), squeeze=False)
+
+def posterior_plot(paths, priors, samples: np.ndarray, weights: np.ndarray):
+    """Prior against weighted posterior of every fitted value, as a matplotlib ``Figure``.
+
+    A plain ``Figure`` (not pyplot's), so ``sim report`` can draw it for a ``--posterior``
+    run's folder (``sim.plots.posterior_figure``) in any thread.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2 * len(paths), 3.4))
+    axes = fig.subplots(1, len(paths), squeeze=False)
     for j, (ax, name, prior) in enumerate(zip(axes[0], paths, priors, strict=True)):
         draws = prior_ppf(prior, (np.arange(4000) + 0.5) / 4000)
         lo, hi = float(draws.min()), float(draws.max())
@@ -526,13 +535,12 @@ def plot_posterior(path: Path, paths, priors: list[Prior], samples: np.ndarray,
             ax.hist(draws, bins=bins, density=True, color="#bbb", label="prior")
             ax.hist(samples[:, j], bins=bins, weights=weights, density=True,
                     color="#0b5394", alpha=0.75, label="posterior")
+            ax.set_ylabel("probability density", fontsize=8)
+        ax.set_xlabel("value", fontsize=8)
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    from sim.execution.storage import save_figure
-
-    save_figure(fig, path, "png", dpi=110)  # never through a symlink at the figure's name
-    plt.close(fig)
+    return fig
 
 
 def read_posterior(path: Path) -> dict:
