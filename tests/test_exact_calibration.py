@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from sim.scenario.schema import Prior
-from sim.validation.calibrate import ABCSMC, Generation, Kernel, Settings
+from sim.validation.abc_smc import ABCSMC, Generation, Kernel, Settings
 
 
 def _mixture_logpdf(points, centres, weights, covariances) -> np.ndarray:
