@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import UsageError
+from sim.errors import CLI_WORDING, UsageError
 
 if TYPE_CHECKING:  # imported lazily below: `import sim.api` stays light
     import pandas as pd
@@ -90,6 +90,8 @@ def _keywords(function):
         try:
             return function(*args, **kwargs)
         except UsageError as exc:
+            if CLI_WORDING.get():  # the command line called: its flags are the user's words
+                raise
             message = str(exc)
             worded = _FLAG.sub(word, message)
             if worded == message:

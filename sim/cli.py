@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.arguments import int_between, run_setting
 from sim.errors import (
+    CLI_WORDING,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sim`` script and ``python -m sim``."""
     args = build_parser().parse_args(argv)
+    CLI_WORDING.set(True)  # errors name this command's flags, not the API's keywords
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,

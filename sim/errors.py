@@ -6,8 +6,13 @@ both return them), so that no command module imports another for a constant.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+
+#: True while the command line runs a command: errors then name its flags (``--points``), as
+#: the user typed them; under the Python API they name keyword arguments (``points=``).
+CLI_WORDING: ContextVar[bool] = ContextVar("cli_wording", default=False)
 
 #: Exit codes of the ``sim`` commands: success; a problem the user can fix (a ``SimError``,
 #: a bad argument); stopped by Ctrl-C (128 + SIGINT, as shells report it).

@@ -27,8 +27,8 @@ cutoff: 2031-05-20
 events:
   - outcome: war
     happened: true
-    date: 2031-05-11
-    source: "Invented chronicle, p. 1"
+    date: 2031-05-20
+    source: "Invented chronicle, p. 1 (dated on the cutoff: known by then)"
   - outcome: split
     happened: false
     source: "Invented chronicle, p. 2"
@@ -36,10 +36,6 @@ events:
     happened: true
     date: 2031-06-01
     source: "Invented chronicle, p. 3"
-  - outcome: war
-    happened: true
-    date: 2031-05-20
-    source: "Invented chronicle, p. 1 (the same war, dated on the cutoff)"
 quantities:
   - indicator: losses.arcadia
     value: 1
@@ -114,14 +110,15 @@ def test_each_observation_falls_on_the_documented_side_of_the_cutoff(tmp_path):
     obs = _load(tmp_path, SPLIT)
     result = scores.score_columns(obs, _columns())
     assert result["cutoff"] == "2031-05-20"
-    assert [r["split"] for r in result["events"]] == [
-        "calibration", "held_out", "held_out", "calibration"]
+    # (an outcome is observed once: observations files refuse a second row of it, so the
+    # event on the cutoff is the war itself)
+    assert [r["split"] for r in result["events"]] == ["calibration", "held_out", "held_out"]
     assert [(r["observed"], r["split"]) for r in result["quantities"]] == [
         (1.0, "calibration"), (2.0, "calibration"), (3.0, "held_out"), (4.0, "held_out"),
         (5.0, "held_out")]
-    # the day rows follow their event: war (05-11, 05-20) calibrates, split never happened
+    # the day rows follow their event: war (on the cutoff) calibrates, split never happened
     assert [(r["outcome"], r["split"]) for r in result["days_of_events"]] == [
-        ("war", "calibration"), ("split", "held_out"), ("war", "calibration")]
+        ("war", "calibration"), ("split", "held_out")]
     held = result["summary_held_out"]
     assert (held["events"], held["days"], held["quantities"]) == (2, 1, 3)
     held_events = [r for r in result["events"] if r["split"] == "held_out"]
@@ -286,7 +283,7 @@ def test_a_run_table_that_cannot_be_scored_is_refused_in_one_line(tmp_path):
     assert str(missing.value) == (f"{tmp_path} holds no runs.parquet; score the folder a 'sim "
                                   "run' wrote (a sweep or comparison mixes scenarios)")
     (tmp_path / "runs.parquet").write_bytes(b"not a parquet file")
-    with pytest.raises(UsageError, match=r"runs\.parquet: cannot read it as a runs table \("):
+    with pytest.raises(UsageError, match=r"runs\.parquet is damaged or incomplete \("):
         scores.read_run(tmp_path)
     pq.write_table(pa.table({"run": pa.array([], pa.int64())}), tmp_path / "runs.parquet")
     with pytest.raises(UsageError) as empty:

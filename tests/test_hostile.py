@@ -1502,7 +1502,7 @@ def calibration(tmp_path_factory):
     data = json.loads(json.dumps(load_scenario(FICTIONAL).data, default=str))
     obs, _ = _observations(root / "scenario", data)
     out = root / "out"
-    calibrate(obs, out_dir=out, simulations=240, population=40, generations=3, seed=5)
+    calibrate(obs, out_dir=out, simulations=600, population=40, generations=3, seed=5)
     for name in ("posterior.json", "calibration.json", "calibration.png"):
         (out / name).unlink()
     release_folder(out)
@@ -1555,7 +1555,7 @@ def test_a_tampered_calibration_folder_is_refused_on_resume(calibration, tmp_pat
 
     obs, folder = _tampered(calibration, tmp_path, edit)
     with pytest.raises(UsageError, match=fragment) as info:
-        calibrate(obs, out_dir=folder, simulations=240, population=40, generations=3, seed=5)
+        calibrate(obs, out_dir=folder, simulations=600, population=40, generations=3, seed=5)
     assert len(str(info.value).splitlines()) == 1
     assert not (folder / "posterior.json").exists()
 
@@ -1564,7 +1564,7 @@ def test_an_untampered_calibration_folder_resumes(calibration, tmp_path):
     from sim.validation.calibrate import calibrate
 
     obs, folder = _tampered(calibration, tmp_path, lambda generations: None)
-    d = calibrate(obs, out_dir=folder, simulations=240, population=40, generations=3, seed=5)
+    d = calibrate(obs, out_dir=folder, simulations=600, population=40, generations=3, seed=5)
     assert d["resumed_after_generation"] is not None
     assert (folder / "posterior.json").exists()
 
