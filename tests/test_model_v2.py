@@ -137,7 +137,8 @@ def test_returns_never_exceed_the_displaced_stock():
         before, hosted = displaced[0, 1], people[0, 1]
         step(people, displaced, dead, left, conflict, src, dst, gate, capacity,
              np.zeros((1, 2)), np.array([[0.0]]), np.array([[0.5]]), np.array([[0.0]]),
-             np.array([[0.0]]), np.array([0.0]), flows, np.array([0.05]), np.zeros(1),
+             np.array([[0.0]]), np.array([[0.0]]), np.array([0.0]), flows, np.array([0.05]),
+             np.zeros(1),
              np.zeros((1, 2)), np.zeros((1, 0), bool), np.zeros((1, 2)),
              np.array([17], np.uint64), day, (9, 7), np.zeros((4, 2)), np.zeros(5, np.int64))
         assert hosted - people[0, 1] <= before  # nobody returns who was not displaced

@@ -68,6 +68,18 @@ def test_a_transit_node_passes_people_on_faster_than_a_settle_node_below_capacit
     assert transit[-1, :, 0].mean() == pytest.approx(10_000 * (1 - 1 / 3.3) ** 5, rel=0.05)
 
 
+def test_an_opened_gate_releases_the_crowd_waiting_at_it_within_days():
+    """Issue #23, item 1b: 10,000 displaced wait at a settle node (not a transit node); the
+    gate is open. At release 0.3 about 1 - 0.7^3 = 66% cross in three days; without a release
+    only the settle rate's 0.3% a day does (the earlier rule)."""
+    surge, _ = _two_nodes([10_000, 0], [10_000, 0], 3, gate_open=True, release=0.3)
+    daily, _ = _two_nodes([10_000, 0], [10_000, 0], 3, gate_open=True)
+    assert surge[-1, :, 1].mean() == pytest.approx(10_000 * (1 - 0.7 ** 3), rel=0.03)
+    assert daily[-1, :, 1].mean() < 150
+    closed, _ = _two_nodes([10_000, 0], [10_000, 0], 3, release=0.3)  # closed: no surge
+    assert closed[-1, :, 1].mean() < 10
+
+
 def test_push_back_returns_the_displaced_while_the_gate_is_closed():
     """The host sends a share of the displaced across the route back to its source; people are
     conserved; with the gate open, nobody is pushed back (the same draws as no push-back)."""
