@@ -118,6 +118,9 @@ def test_an_unread_parameter_gets_sobol_indices_near_zero(baseline):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: an agreement is now signed in "
+                   "~97% of baseline runs whatever Turkey's war cost, so its Morris mu* is "
+                   "0.0375 (< 0.1); the unread parameter still gets exactly 0")
 def test_morris_screening_ranks_the_influential_parameter_first(baseline):
     design = make_design("morris", [P("actors.turkey.war_cost=0:0.1"),
                                     P("actors.us.capabilities.exposure=0:2")], 8, 1)
