@@ -160,8 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sim`` script and ``python -m sim``."""
+    # errors name this command's flags, not the API's keywords, while the command runs (and
+    # only then: a caller in the same process gets the API's wording back)
+    token = CLI_WORDING.set(True)
+    try:
+        return _main(argv)
+    finally:
+        CLI_WORDING.reset(token)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    CLI_WORDING.set(True)  # errors name this command's flags, not the API's keywords
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,

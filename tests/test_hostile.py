@@ -1853,5 +1853,5 @@ def test_a_calibration_folder_written_before_the_marker_is_still_resumed(calibra
     (old / "notes.txt").unlink()
     from sim.validation.calibrate import calibrate
 
-    d = calibrate(obs, out_dir=old, simulations=240, population=40, generations=3, seed=5)
+    d = calibrate(obs, out_dir=old, simulations=600, population=40, generations=3, seed=5)
     assert d["resumed_after_generation"] is not None and outdir.is_ours(old)
