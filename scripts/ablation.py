@@ -121,7 +121,14 @@ RANDOM_CHOICE = Variant(
     "random_choice", "probe: every actor chooses at random",
     "actors.<a>.rationality=0 for every actor (not a mechanism: a reachability probe)",
     per_scenario="random_choice")
-VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE)
+#: Not an ablation: a candidate rule for compellence, measured for the lead (notes_ablation.md):
+#: the attack moves the target's gain from the deal, not the attacker's own (whose spared war
+#: costs over the bargaining horizon made an attack pay for itself).
+COMPELLENCE_TARGET = Variant(
+    "compellence_target", "candidate: compellence through the target's acceptance only",
+    "no switch: decisions._force_leverage replaced in this process by a version that leaves "
+    "the attacker's own gain unmoved", patches=("compellence_target",))
+VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE, COMPELLENCE_TARGET)
 BY_NAME = {v.name: v for v in VARIANTS}
 
 
@@ -190,6 +197,37 @@ def apply_patch(name: str) -> None:
             return 0.0
 
         decisions._force_leverage = no_force_leverage
+    elif name == "compellence_target":
+        import numba
+
+        import sim.mechanisms.decisions as decisions
+
+        side_of, proposal_change = decisions._side_of, decisions._proposal_change
+
+        @numba.njit(cache=False, nogil=True)
+        def target_only(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, optimism,
+                        noise_scale, private, sides, signs, ceasefire, agreement, cooling,
+                        attack_prev, horizon, can_propose, shift_hold, shift_act):
+            # decisions._force_leverage with the attacker's own gain left unmoved: only the
+            # target's acceptance answers the attack (a candidate rule, measured, not adopted)
+            total = 0.0
+            width = sides.shape[1]
+            was = 1.0 if attack_prev[r, a, t] > 0 else 0.0
+            for d in range(ceasefire.shape[0]):
+                if (not ceasefire[d, a, t] or agreement[r, d] or cooling[r, d]
+                        or can_propose[a, d] == 0):
+                    continue
+                side = side_of(sides, d, a)
+                for x in range(width):
+                    worth = hurt * horizon[q] if sides[d, x] == t else 0.0
+                    shift_hold[x] = -was * worth
+                    shift_act[x] = (1.0 - was) * worth
+                total += proposal_change(gains, stake, shrink, optimism, noise_scale, private,
+                                         sides, signs, perceived, r, q, d, side, shift_hold,
+                                         shift_act)
+            return total
+
+        decisions._force_leverage = target_only
     else:
         raise ValueError(f"unknown patch {name!r}")
 
@@ -362,7 +400,12 @@ def build_table(out: Path, events: tuple[str, ...] = (), before: Path | None = N
         for g, members in groups.items():
             b, ls = _scores(var, members)
             b0, l0 = _scores(base, members)
+            p_all = np.concatenate([var[n]["p"] for n in members])
+            y_all = np.concatenate([var[n]["happened"] for n in members])
+            extreme = (p_all == 0.0) | (p_all == 1.0)
             row[g] = {"brier": b, "log": ls, "d_brier": b - b0, "d_log": ls - l0,
+                      "extremes": int(extreme.sum()),
+                      "extremes_wrong": int((extreme & ((p_all == 1.0) != y_all)).sum()),
                       "auc": auc(var, members),
                       "mean_p": float(np.mean(np.concatenate([var[n]["p"] for n in members])))}
         # paired differences per crisis, and their intervals
@@ -422,21 +465,23 @@ def markdown(result: dict) -> str:
     """The tables of ``ablation.md``."""
     lines = ["| variant (mechanism off) | Brier all | log all | dBrier all [95% crisis "
              "bootstrap] (MC se) | dlog all [95%] (MC se) | Brier 7 original | dBrier | "
-             "Brier 8 newer | dBrier | AUC all | mean p |",
-             "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+             "Brier 8 newer | dBrier | AUC all | mean p | at 0 or 1 (wrong) |",
+             "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in result["variants"].items():
         a, o, w = row["all"], row["original"], row["newer"]
         if name == "base":
             lines.append(f"| **{name}** (everything on) | {a['brier']:.3f} | {a['log']:.3f} "
                          f"| – | – | {o['brier']:.3f} | – | {w['brier']:.3f} | – | "
-                         f"{a['auc']:.3f} | {a['mean_p']:.3f} |")
+                         f"{a['auc']:.3f} | {a['mean_p']:.3f} | {a['extremes']} "
+                         f"({a['extremes_wrong']}) |")
             continue
         lines.append(
             f"| {name} | {a['brier']:.3f} | {a['log']:.3f} | {a['d_brier']:+.3f} "
             f"[{a['ci_brier'][0]:+.3f}, {a['ci_brier'][1]:+.3f}] ({a['mc_se_brier']:.4f}) | "
             f"{a['d_log']:+.3f} [{a['ci_log'][0]:+.3f}, {a['ci_log'][1]:+.3f}] "
             f"({a['mc_se_log']:.4f}) | {o['brier']:.3f} | {o['d_brier']:+.3f} | "
-            f"{w['brier']:.3f} | {w['d_brier']:+.3f} | {a['auc']:.3f} | {a['mean_p']:.3f} |")
+            f"{w['brier']:.3f} | {w['d_brier']:+.3f} | {a['auc']:.3f} | {a['mean_p']:.3f} | "
+            f"{a['extremes']} ({a['extremes_wrong']}) |")
     names = result["crises"]
     short = {n: n.split("_")[0][:8] for n in names}
     head = "| variant | " + " | ".join(short[n] for n in names) + " |"
@@ -456,7 +501,7 @@ def markdown(result: dict) -> str:
         lines.append(f"| before ({b['folder']}) | {b['all']['brier']:.3f} | "
                      f"{b['all']['log']:.3f} | | | {b['original']['brier']:.3f} | | "
                      f"{b['newer']['brier']:.3f} | | {b['all']['auc']:.3f} | "
-                     f"{b['all']['mean_p']:.3f} |")
+                     f"{b['all']['mean_p']:.3f} | |")
     ev = []
     if result.get("events"):
         ev = ["| crisis | outcome | happened | p before | p all on | p with one switch off "
@@ -520,8 +565,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{v.name}: done before, kept", flush=True)
                 continue
             env = dict(os.environ)
-            if "compellence" in v.patches:  # the patched kernel in a cache of its own
-                env["NUMBA_CACHE_DIR"] = str(args.out / ".numba-compellence")
+            kernel = [p for p in v.patches if p.startswith("compellence")]
+            if kernel:  # the patched kernel in a cache of its own
+                env["NUMBA_CACHE_DIR"] = str(args.out / f".numba-{kernel[0]}")
             cmd = [sys.executable, str(Path(__file__).resolve()), "--one", v.name,
                    "--library", str(args.library), "--out", str(args.out),
                    "--runs", str(args.runs), "--seed", str(args.seed)]
