@@ -27,6 +27,14 @@ How a mechanism is switched off:
   every batch. Gates valued over the network (#23, ``refugees.gate_reach``) have no switch and
   no older rule to return to in this code: not ablated.
 
+Three more variants are not single ablations: ``all_off`` (every switch at once: model v3 and
+#23 as far as they can be switched off), ``random_choice`` (a reachability probe: every actor's
+``rationality`` 0, so an event still at 0 or 1 is held there by the rules and the scenario's
+structure, not by the choices) and ``compellence_target`` (a candidate rule measured for the
+lead: compellence through the target's acceptance only). ``--before DIR`` adds a row for a
+``sim validate`` output of another commit and, with ``--events``, its probabilities event by
+event. The study and its reading: ``scenarios/library/notes_ablation.md``.
+
 Each variant is one ``sim validate --point`` (``sim.validation.library.validate_library``) of
 the whole library, run in its own process, one at a time, into ``OUT/<variant>/``; a variant
 whose ``skill.json`` is there is not run again (the study resumes). ``OUT/ablation.md`` and
