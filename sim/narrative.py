@@ -33,6 +33,8 @@ _EVENT_PHRASES = {
     "closed": "{0} closed",
     "realigned": "{0} realigned away from its bloc",
     "war": "war between {0}",
+    "crossed": "red line {0} crossed",
+    "answered": "red line {0} answered",
 }
 
 

@@ -37,9 +37,11 @@ lifted) and ``war.<a>~<b>`` (the dyad at or above the ladder's ``war_from``). A 
 effect from day 0 counts from day 0.
 
 Events for ``day.<event>``: ``agreement`` (any deal), ``agreement.<deal>``,
-``breakdown.<deal>``, ``granted.<asset>``, ``activated.<asset>``, ``requested.<asset>``,
-``opened.<gate>``, ``closed.<gate>``, ``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached
-the ladder's ``war_from`` rung); and from the states, ``sanctioned.<actor>.<target>`` (first
+``breakdown.<deal>``, ``crossed.<red line>``, ``answered.<red line>`` (the author's first
+attack or air support against the offender after the line was crossed), ``granted.<asset>``,
+``activated.<asset>``, ``requested.<asset>``, ``opened.<gate>``, ``closed.<gate>``,
+``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached the ladder's ``war_from`` rung); and
+from the states, ``sanctioned.<actor>.<target>`` (first
 day imposed) and ``lifted.<actor>.<target>`` (first day without, after a day with). An asset
 in effect on day 0 counts as granted on day 0 (as activated if its holder is its owner), a
 gate open on day 0 as opened on day 0: a counterfactual that puts them in place shows them.
@@ -92,7 +94,13 @@ def indicator_names(layout) -> list[str]:
             names.append(f"{x}.final")
     names += [f"day.{e}" for e in event_names(layout)]
     names += [f"day.{e}" for e in _sanction_events(layout)]
+    names += [f"day.{e}" for e in red_line_events(layout)]
     return names
+
+
+def red_line_events(layout) -> list[str]:
+    """The red lines' events: ``crossed.<line>`` for each line, then ``answered.<line>``."""
+    return [f"{kind}.{line}" for kind in ("crossed", "answered") for line in layout.red_lines]
 
 
 def state_names(layout) -> list[str]:
@@ -340,6 +348,9 @@ def indicators(model) -> dict[str, np.ndarray]:
         out[f"day.{e}"] = model.trackers.first_day.get(e, np.full(r, np.nan)).copy()
     for e in _sanction_events(lay):
         out[f"day.{e}"] = held[f"day.{e}"]
+    if model.red_lines is not None:
+        for e, first in model.red_lines.first_day.items():
+            out[f"day.{e}"] = first.copy()
     return out
 
 

@@ -105,6 +105,14 @@ class Layout:
     timeline: tuple[TimelineEvent, ...]
     start: object  # datetime.date
     days: int
+    # red lines (L of them): who declared each, whom it warns, what crosses it, from when
+    red_lines: tuple[str, ...] = ()
+    line_author: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_offender: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_subject: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_rung: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_from: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_actors(self) -> int:
@@ -393,6 +401,8 @@ class Params:
     concession: np.ndarray
     request_weight: np.ndarray
     sanction_review: np.ndarray
+    audience_memory: np.ndarray  # (P,) share of a crossed red line's stakes kept a day
+    red_line_stakes: np.ndarray  # (P, L) standing each red line's author has at stake
 
     @property
     def size(self) -> int:
@@ -672,6 +682,7 @@ def compile_scenario(spec: Scenario) -> World:
         bloc_sign=bloc_sign, sanctions0=sanctions0,
         timeline=tuple(sorted(events, key=lambda e: e.day)),
         start=start, days=spec.run.days,
+        **_red_lines(spec, ai, oi, ri, day_of),
     )
     f, fl, al, dec, bar = spec.fighting, ref.flows, spec.alliances, spec.decisions, spec.bargaining
     params = Params(
@@ -755,5 +766,33 @@ def compile_scenario(spec: Scenario) -> World:
         nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
         sanction_review=_arr(dec.sanction_review),
+        audience_memory=_arr(dec.audience_memory),
+        red_line_stakes=_arr([x.stakes for x in spec.red_lines.values()]),
     )
     return World(layout=layout, params=params)
+
+
+#: what crosses a red line (``Layout.line_kind``)
+LINE_ATTACKS, LINE_TAKES, LINE_REACHES = 0, 1, 2
+
+
+def _red_lines(spec: Scenario, ai: dict, oi: dict, ri: dict, day_of) -> dict:
+    """The layout's red-line arrays: author, offender, trigger kind, its subject, rung, day."""
+    lines = spec.red_lines.values()
+
+    def subject(x) -> int:
+        if x.attacks is not None:
+            return ai[x.attacks]
+        return oi[x.takes] if x.takes is not None else ai[x.against]
+
+    kind = [LINE_ATTACKS if x.attacks else LINE_TAKES if x.takes else LINE_REACHES
+            for x in lines]
+    as_int = lambda values: np.asarray(values, dtype=np.int64)  # noqa: E731
+    return dict(
+        red_lines=tuple(spec.red_lines),
+        line_author=as_int([ai[x.author] for x in lines]),
+        line_offender=as_int([ai[x.offender] for x in lines]),
+        line_kind=as_int(kind), line_subject=as_int([subject(x) for x in lines]),
+        line_rung=as_int([ri[x.reaches] if x.reaches else -1 for x in lines]),
+        line_from=as_int([max(day_of(x.declared), 0) if x.declared else 0 for x in lines]),
+    )

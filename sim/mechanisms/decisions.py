@@ -47,6 +47,7 @@ class Situation:
     can_hold: np.ndarray  # (P, O, A)
     grievance: np.ndarray  # (R, A, A)
     provoked: np.ndarray  # (R, A, A) attacks of j on i not yet answered (fading)
+    pledged: np.ndarray  # (R, A, A) standing i has at stake against j: crossed red lines
     asset_on: np.ndarray  # (R, K)
     asset_holder: np.ndarray  # (R, K)
     asset_available: np.ndarray  # (R, K) bool: the asset's window is open
@@ -178,7 +179,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                 p.people_unit)
     partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, s.exposure, p.loss_rate
     hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
-    reciprocity, provoked = p.reciprocity, s.provoked
+    reciprocity, provoked, pledged = p.reciprocity, s.provoked, s.pledged
     air_defence_of, affinity_of, relief_of = (p.asset_air_defence, p.asset_affinity,
                                               p.asset_relief)
     requires, penalty = p.asset_requires_inactive, p.asset_held_penalty
@@ -249,6 +250,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     * grievance[r, a, t] / loss_unit[q]
                     + w[q, a, _STANDING] * answer_value(reciprocity[q], pressure_[r, a],
                                                         provoked[r, a, t])
+                    + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
                     - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                     - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
                     - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
@@ -320,6 +322,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                         + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
                         * grievance[r, a, t] / loss_unit[q]
+                        # a red line is honoured by the strike, whoever is blamed for it
+                        + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
                         - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                         - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                     )
