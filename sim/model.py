@@ -73,6 +73,7 @@ class State:
     grievance: np.ndarray  # (R, A, A)
     provoked: np.ndarray  # (R, A, A): attacks of j on i that i has not answered, fading
     pledged: np.ndarray  # (R, A, A): standing i has at stake against j (crossed red lines)
+    campaign: np.ndarray  # (R, A, A): drive of i's sustained acts short of force against j
     sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
     displaced_at: np.ndarray  # (R, N) int: the displaced among them (sim.mechanisms.refugees)
@@ -101,6 +102,7 @@ class State:
     people_peak: np.ndarray  # (R, N) int
     pressure_max: np.ndarray  # (R, A)
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
+    threat_days: np.ndarray  # (R, A, A) int: days on which i threatened j
     incidents: np.ndarray  # (R, A, A) int: incidents between forces in contact (symmetric)
     support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
     air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
@@ -280,6 +282,7 @@ class CrisisModel(mesa.Model):
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
             provoked=np.zeros((r, n, n)), pledged=np.zeros((r, n, n)),
+            campaign=np.zeros((r, n, n)),
             blamed_by=np.zeros((r, n, n), dtype=np.int64),
             sanction_cost=np.zeros((r, n, n)),
             people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
@@ -300,6 +303,7 @@ class CrisisModel(mesa.Model):
             arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
+            threat_days=np.zeros((r, n, n), dtype=np.int64),
             incidents=np.zeros((r, n, n), dtype=np.int64),
             support_days=np.zeros((r, n, n), dtype=np.int64),
             air_losses=np.zeros((r, n, n), dtype=np.int64),

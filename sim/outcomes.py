@@ -15,6 +15,7 @@
 ``pressure.<actor>.max``/``.final`` domestic pressure
 ``sanction_cost.<actor>.final``    economic cost of the sanctions on the actor, last day
 ``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
+``threats.<a>.<b>``                days on which a threatened b (for each threaten in a's menu)
 ``incidents.<a>~<b>``              incidents nobody chose between the two (for each dyad whose
                                    forces are in contact, ``relations.<a>~<b>.contact``)
 ``air_support.<a>.<b>.days``       days on which a flew air support against b (for each
@@ -83,6 +84,7 @@ def indicator_names(layout) -> list[str]:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
     names += [f"sanction_cost.{a}.final" for a in layout.actors]
     names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
+    names += [f"threats.{a}.{b}" for a, b in _menu_pairs(layout, "threaten")]
     names += [f"incidents.{layout.dyad_name(i, j)}" for i, j in _contact_dyads(layout)]
     for a, b in _air_pairs(layout):
         names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
@@ -328,6 +330,8 @@ def indicators(model) -> dict[str, np.ndarray]:
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
         out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
+    for a, b in _menu_pairs(lay, "threaten"):
+        out[f"threats.{a}.{b}"] = model.state.threat_days[:, index[a], index[b]].astype(float)
     for i, j in _contact_dyads(lay):
         out[f"incidents.{lay.dyad_name(i, j)}"] = model.state.incidents[:, i, j].astype(float)
     for a, b in _air_pairs(lay):

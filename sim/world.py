@@ -316,6 +316,8 @@ class Params:
     hostility: np.ndarray
     provocation: np.ndarray
     sanction_drive: np.ndarray
+    threat_drive: np.ndarray  # (P,) drive per threat (verb threaten)
+    persistence: np.ndarray  # (P,) share of yesterday's drive of acts short of force kept
     conciliation: np.ndarray
     weariness: np.ndarray
     trade_damping: np.ndarray
@@ -381,6 +383,7 @@ class Params:
     # alliances
     aff_attack: np.ndarray
     aff_sanction: np.ndarray
+    aff_threat: np.ndarray
     aff_support: np.ndarray
     aff_deescalation: np.ndarray
     baseline_pull: np.ndarray
@@ -711,6 +714,7 @@ def compile_scenario(spec: Scenario) -> World:
         rung_severity=_arr([r.severity for r in lad.rungs.values()]),
         base_drift=_arr(lad.base_drift), hostility=_arr(lad.hostility),
         provocation=_arr(lad.provocation), sanction_drive=_arr(lad.sanction),
+        threat_drive=_arr(lad.threat), persistence=_arr(lad.persistence),
         conciliation=_arr(lad.conciliation), weariness=_arr(lad.weariness),
         trade_damping=_arr(lad.trade_damping), mediation=_arr(lad.mediation),
         rate_up=_arr(lad.rate_up), rate_down=_arr(lad.rate_down),
@@ -754,6 +758,7 @@ def compile_scenario(spec: Scenario) -> World:
         talks=_arr(bar.talks, np.int64),
         weariness_days=_arr(bar.weariness_days),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
+        aff_threat=_arr(al.threat),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
         trade_pull=_arr(al.trade_pull), balance=_arr(al.balance),
         gate_cost=_arr([al.gate_cost if ref.gates[g].cost is None else ref.gates[g].cost

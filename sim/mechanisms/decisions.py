@@ -121,7 +121,7 @@ _HUMANITARIAN = OBJ["humanitarian"]
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
-_AIR_SUPPORT = VERB["air_support"]
+_AIR_SUPPORT, _THREATEN = VERB["air_support"], VERB["threaten"]
 _BLAME_CLIENT = BLAME_CODE["client"]
 
 
@@ -214,7 +214,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
         for e in range(verb.size):
             a, v = actor[e], verb[e]
             value = 0.0
-            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT):
+            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT, _THREATEN):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
@@ -366,6 +366,21 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         private, sides, signs, no_sanction, agreement, cooling, s.sanction_prev,
                         w, partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
                         grievance, p.bargaining_horizon, can_propose, shift_hold, shift)
+            elif v == _THREATEN:
+                # a hostile act short of force: half an answer to a grievance or to strikes
+                # not yet answered (it does not spend them), at the ladder's risk and the
+                # ties it costs (escalation.campaign_step builds sustained threats up)
+                d_up = rate_up[q] * (_tanh_pos(d0 + p.threat_drive[q]) - _tanh_pos(d0))
+                escalation = (min(d_up * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
+                                  - severity[q, rung[r, a, t]]))
+                value = (
+                    -w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                    + w[q, a, _STANDING] * 0.5 * (
+                        retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q]
+                        + answer_value(reciprocity[q], pressure_[r, a], provoked[r, a, t]))
+                    - w[q, a, _TIES] * partner[q, a, t] * p.aff_threat[q] * horizon[q]
+                )
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)

@@ -51,6 +51,7 @@ VERBS: tuple[str, ...] = (
     "close_gate",
     "activate",
     "air_support",
+    "threaten",
 )
 
 #: Whose dyad the target's grievance and ladder respond to when a patron's aircraft strike in
@@ -174,6 +175,7 @@ class Action(Strict):
         "close_gate",
         "activate",
         "air_support",
+        "threaten",
     ]
     target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...); "
                                       "for air_support, the actor whose forces are struck.")
@@ -209,6 +211,7 @@ class Action(Strict):
             "close_gate": ("gate",),
             "activate": ("asset",),
             "air_support": ("client", "target"),
+            "threaten": ("target",),
             "hold": (),
         }[self.verb]
         missing = [k for k in needs if getattr(self, k) is None]
@@ -346,7 +349,19 @@ class Ladder(Strict):
     )
     hostility: NonNegative = Field(1.2, description="Drive added per hostile act (attack).")
     provocation: NonNegative = Field(0.6, description="Drive added by a day with casualties.")
-    sanction: NonNegative = Field(0.4, description="Drive added per sanction.")
+    sanction: NonNegative = Field(0.4, description="Drive added per sanction in force.")
+    threat: NonNegative = Field(
+        0.4, description="Drive added per threat (verb 'threaten': a warning, an ultimatum, "
+        "an ambassador recalled, ties cut: a hostile act short of force)."
+    )
+    persistence: Probability = Field(
+        0.8, description="Escalation short of force: share of yesterday's drive from a "
+        "side's sanctions and threats that it keeps while they are sustained, so a campaign "
+        "of such acts builds up (to 1/(1 - persistence) times one day's, 5x by default) and "
+        "can overcome the pull back to the resting rung; the build-up counts only below the "
+        "rung just under armed_from (acts short of force do not start fighting). 0: each "
+        "day's acts alone, as in model v2."
+    )
     conciliation: NonNegative = Field(1.0, description="Drive removed per de-escalation.")
     weariness: NonNegative = Field(
         0.01, description="Drive removed per soldier lost by both sides (war weariness)."
@@ -684,6 +699,7 @@ class Alliances(Strict):
 
     attack: NonNegative = Field(0.05, description="Affinity lost per attack between the two.")
     sanction: NonNegative = Field(0.03, description="Affinity lost per sanction.")
+    threat: NonNegative = Field(0.01, description="Affinity lost per threat.")
     support: NonNegative = Field(0.04, description="Affinity gained per grant of support.")
     deescalation: NonNegative = Field(0.005, description="Affinity gained per de-escalation.")
     baseline_pull: Probability = Field(
