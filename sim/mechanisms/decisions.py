@@ -264,10 +264,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                                     speed, control, can_hold)
                             * i_att
                             / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
-                    spared = (w[q, a, _LOSSES] * own_losses / loss_unit[q]
-                              + war_cost[q, a] + war_weariness[q, a] * weariness[r, a]
-                              - w[q, a, _TERRITORY] * territory / territory_unit[q])
-                    value += _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived,
+                    value += _force_leverage(a, t, r, q, hurt, gains, stake, perceived,
                                              shrink, optimism, noise_scale, private, sides,
                                              signs, deal_ceasefire, agreement, cooling,
                                              attack_prev, p.bargaining_horizon, can_propose,
@@ -614,7 +611,7 @@ def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
 
 
 @helper
-def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, optimism,
+def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
                     noise_scale, private, sides, signs, ceasefire, agreement, cooling,
                     attack_prev, horizon, can_propose, shift_hold, shift_act):
     """What attacking t today does to the deals a can propose whose ceasefire covers (a, t).
@@ -623,11 +620,14 @@ def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, o
     2011): ``_sanction_leverage``'s look-ahead for force. Attacked today, t's status quo path
     tomorrow includes a's attack, so t's gain from a ceasefire that ends it rises by what the
     attack costs t a day (``hurt``: its losses and the ground it loses, in utility) over the
-    bargaining ``horizon``, and a's own gain moves by what the ceasefire would spare a
-    (``spared``: its losses and war costs, less the ground it would take). The attack is worth
-    the change of ``max(chance x surplus, 0)`` over the deals a can propose that cover the
-    dyad; once a deal is signed its ceasefire bars the attack, so force used to coerce stops
-    when it has obtained what it was for.
+    bargaining ``horizon``. The attack is worth the change of ``max(chance x surplus, 0)`` over
+    the deals a can propose that cover the dyad, a's own surplus left as it is without the
+    attack: a coercer is paid by the target's acceptance, not by the peace its own attack
+    would make worth buying (crediting a with the war costs a ceasefire would spare it, over
+    the bargaining horizon, made an attack worth launching to make peace valuable to the
+    attacker itself: the library's ablation, scenarios/library/notes_ablation.md). Once a deal
+    is signed its ceasefire bars the attack, so force used to coerce stops when it has obtained
+    what it was for.
     """
     total = 0.0
     width = sides.shape[1]
@@ -638,12 +638,7 @@ def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, o
             continue
         side = _side_of(sides, d, a)
         for x in range(width):
-            y = sides[d, x]
-            worth = 0.0
-            if y == t:
-                worth = hurt * horizon[q]
-            elif y == a:
-                worth = spared * horizon[q]
+            worth = hurt * horizon[q] if sides[d, x] == t else 0.0
             shift_hold[x] = -was * worth  # today's gains count yesterday's attack
             shift_act[x] = (1.0 - was) * worth
         total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,
