@@ -41,6 +41,7 @@ from sim.rng import Stream, normal_at, stream_key, uniform_at
 from sim.world import GATE_POLICY, VERB
 
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
+_THREATEN = VERB["threaten"]
 _OPEN_GATE, _CLOSE_GATE = VERB["open_gate"], VERB["close_gate"]
 _GRANT, _ACTIVATE, _REQUEST = VERB["grant_support"], VERB["activate"], VERB["request_support"]
 _NEGOTIATE, _AIR_SUPPORT = VERB["negotiate"], VERB["air_support"]
@@ -89,6 +90,7 @@ class Workspace:
     relief: np.ndarray  # (R, N)
     attack: np.ndarray  # (R, A, A) today's acts, 0/1
     sanction: np.ndarray  # (R, A, A)
+    threat: np.ndarray  # (R, A, A) 1 where i threatens j today (verb threaten)
     deescalate: np.ndarray  # (R, A, A)
     delta: np.ndarray  # (R, A, A) affinity change from today's acts
     cap: np.ndarray  # (R, A, A) int highest rung allowed today
@@ -147,6 +149,7 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
         relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
+        threat=f(r, n, n),
         delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals),
         forced_break=b(r, deals), losses_today=i(r, n, n),
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
@@ -211,8 +214,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
             p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
-            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, p.upkeep,
-            w.terms_work, w.gains, w.stake)
+            p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, s.pledged,
+            p.upkeep, w.terms_work, w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,
                             p.bargaining_noise, p.learning, w.shrink, w.perceived)
     _barred(s.agreement, st.deal_ceasefire, w.barred)
@@ -267,7 +270,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 1. today's acts, from the choices
     _acts(st.menu_verb, st.menu_actor, st.menu_target, chosen, w.attack, w.sanction,
-          w.deescalate, s.sanction_prev)
+          w.deescalate, w.threat, s.sanction_prev)
     air_support.acts(st.menu_verb, st.menu_actor, st.menu_target, st.menu_client, p.air_blame,
                      chosen, _AIR_SUPPORT, s.air_target, s.air_client, w.air_blame)
     w.delta[:, :, :] = 0.0
@@ -331,10 +334,13 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
     # 5. the ladder
     # the ladder and grievances answer acts and losses as their targets attribute them
+    escalation.campaign_step(s.campaign, w.sanction, w.threat, p.sanction_drive,
+                             p.threat_drive, p.persistence)
     escalation.drive(w.hostile, w.sanction, w.deescalate, w.blamed, s.blamed_by, p.trade,
                      exogenous[0], s.rung, p.rung_rest, p.base_drift, p.hostility,
                      p.sanction_drive, p.provocation, p.conciliation, p.weariness,
-                     p.trade_damping, p.mediation, w.drive)
+                     p.trade_damping, p.mediation, w.threat, p.threat_drive, s.campaign,
+                     st.armed_from, w.drive)
     escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
                     p.rate_down)
     escalation.incidents(s.rung, st.contact, keys, day, _INCIDENTS, w.cap, st.incident_from,
@@ -365,15 +371,16 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     pressure.provoked_step(s.provoked, w.hostile, GRIEVANCE_MEMORY)
 
     # 8. affinities: acts, open gates, dated shocks; then the day's dynamics
-    _acts_delta(w.hostile, w.sanction, w.deescalate, p.aff_attack, p.aff_sanction,
-                p.aff_deescalation, st.gate_owner, st.gate_hosts, s.gate_open, p.gate_cost,
-                exogenous[1], w.square, w.delta)
+    _acts_delta(w.hostile, w.sanction, w.deescalate, w.threat, p.aff_attack, p.aff_sanction,
+                p.aff_deescalation, p.aff_threat, st.gate_owner, st.gate_hosts, s.gate_open,
+                p.gate_cost, exogenous[1], w.square, w.delta)
     alliances.step(s.affinity, w.delta, keys, day, _ALLIANCES, p.anchor_strength, p.anchor,
                    p.affinity0, p.baseline_pull, p.trade, p.trade_pull, p.balance, p.aff_noise,
                    w.square)
     alliances.alignment_of(s.affinity, st.bloc_sign, w.align)
     _realignments(w.align, s.alignment0, p.realignment_threshold, events, st.ev_realigned)
-    _remember_attacks(w.attack, w.sanction, s.attack_prev, s.sanction_prev, s.attack_days)
+    _remember_attacks(w.attack, w.sanction, s.attack_prev, s.sanction_prev, s.attack_days,
+                      w.threat, s.threat_days)
 
 
 @helper
@@ -474,9 +481,9 @@ def _barred(agreement, ceasefire, out):
 
 
 @helper
-def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescalate,
+def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescalate, threat,
           sanction_prev):
-    """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions in force and de-escalations.
+    """``(R, A, A)`` 0/1 matrices of today's attacks, sanctions, de-escalations, threats.
 
     A sanction is a state, not a daily act: those in force yesterday (``sanction_prev``) stay
     in force, and a chosen ``sanction`` entry toggles its own: it imposes a sanction not in
@@ -486,7 +493,7 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
     for r in range(chosen.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):
-                attack[r, i, j], deescalate[r, i, j] = 0.0, 0.0
+                attack[r, i, j], deescalate[r, i, j], threat[r, i, j] = 0.0, 0.0, 0.0
                 sanction[r, i, j] = 1.0 if sanction_prev[r, i, j] > 0 else 0.0
         for e in range(menu_verb.size):
             if not chosen[r, e]:
@@ -498,6 +505,8 @@ def _acts(menu_verb, menu_actor, menu_target, chosen, attack, sanction, deescala
                 sanction[r, a, t] = 0.0 if sanction_prev[r, a, t] > 0 else 1.0
             elif verb == _DEESCALATE:
                 deescalate[r, a, t] = 1.0
+            elif verb == _THREATEN:
+                threat[r, a, t] = 1.0
 
 
 @helper
@@ -808,11 +817,13 @@ def _running_max(x, out):
 
 
 @helper
-def _acts_delta(attack, sanction, deescalate, aff_attack, aff_sanction, aff_deescalation,
-                gate_owner, gate_hosts, gate_open, gate_cost, shock, work, delta):
+def _acts_delta(attack, sanction, deescalate, threat, aff_attack, aff_sanction,
+                aff_deescalation, aff_threat, gate_owner, gate_hosts, gate_open, gate_cost, shock,
+                work, delta):
     """Add to ``delta`` the affinity change of today's acts, open gates and dated shocks.
 
-    Attacks and sanctions by either side lower a dyad's affinity, de-escalation raises it; an
+    Attacks, sanctions and threats by either side lower a dyad's affinity, de-escalation
+    raises it; an
     open gate costs its owner ties with the hosts beyond it (``gate_hosts``), daily.
     """
     n = delta.shape[1]
@@ -832,6 +843,7 @@ def _acts_delta(attack, sanction, deescalate, aff_attack, aff_sanction, aff_dees
             for j in range(n):
                 delta[r, i, j] += (-aff_attack[q] * (attack[r, i, j] + attack[r, j, i])
                                    - aff_sanction[q] * (sanction[r, i, j] + sanction[r, j, i])
+                                   - aff_threat[q] * (threat[r, i, j] + threat[r, j, i])
                                    + aff_deescalation[q] * (deescalate[r, i, j]
                                                             + deescalate[r, j, i]))
                 delta[r, i, j] += work[i, j]
@@ -848,11 +860,13 @@ def _realignments(align, align0, threshold, events, first):
 
 
 @helper
-def _remember_attacks(attack, sanction, attack_prev, sanction_prev, attack_days):
-    """Yesterday's attacks, and the sanctions in force, for tomorrow; each dyad's attack days."""
+def _remember_attacks(attack, sanction, attack_prev, sanction_prev, attack_days, threat,
+                      threat_days):
+    """Yesterday's attacks and sanctions in force, for tomorrow; attack and threat days."""
     for r in range(attack.shape[0]):
         for i in range(attack.shape[1]):
             for j in range(attack.shape[2]):
                 attack_prev[r, i, j] = attack[r, i, j]
                 sanction_prev[r, i, j] = sanction[r, i, j]
                 attack_days[r, i, j] += np.int64(attack[r, i, j])
+                threat_days[r, i, j] += np.int64(threat[r, i, j])

@@ -44,8 +44,9 @@ from sim.mechanisms.decisions import (
     intent,
     score_menu,
 )
+from sim.mechanisms.red_lines import RedLines
 from sim.narrative import describe_action, describe_event, describe_reasons, display_names
-from sim.outcomes import Holdings, event_names, in_effect_at_start
+from sim.outcomes import Holdings, event_names, in_effect_at_start, red_line_events
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, VERB, World, compile_scenario, structure_of
@@ -71,6 +72,8 @@ class State:
     blamed_by: np.ndarray  # (R, A, A) int: losses of i attributed to j (air support's blame)
     grievance: np.ndarray  # (R, A, A)
     provoked: np.ndarray  # (R, A, A): attacks of j on i that i has not answered, fading
+    pledged: np.ndarray  # (R, A, A): standing i has at stake against j (crossed red lines)
+    campaign: np.ndarray  # (R, A, A): drive of i's sustained acts short of force against j
     sanction_cost: np.ndarray  # (R, A, A): economic cost on j of i's sanctions, fading
     people: np.ndarray  # (R, N) int
     displaced_at: np.ndarray  # (R, N) int: the displaced among them (sim.mechanisms.refugees)
@@ -99,6 +102,7 @@ class State:
     people_peak: np.ndarray  # (R, N) int
     pressure_max: np.ndarray  # (R, A)
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
+    threat_days: np.ndarray  # (R, A, A) int: days on which i threatened j
     incidents: np.ndarray  # (R, A, A) int: incidents between forces in contact (symmetric)
     support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
     air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
@@ -277,7 +281,8 @@ class CrisisModel(mesa.Model):
         self.state = State(
             rung=rung, affinity=affinity, pressure=pressure, control=rep(p.control0),
             losses_by=np.zeros((r, n, n), dtype=np.int64), grievance=np.zeros((r, n, n)),
-            provoked=np.zeros((r, n, n)),
+            provoked=np.zeros((r, n, n)), pledged=np.zeros((r, n, n)),
+            campaign=np.zeros((r, n, n)),
             blamed_by=np.zeros((r, n, n), dtype=np.int64),
             sanction_cost=np.zeros((r, n, n)),
             people=people, displaced_at=np.zeros_like(people), dead=np.zeros(r, dtype=np.int64),
@@ -298,6 +303,7 @@ class CrisisModel(mesa.Model):
             arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
             rung_max=rung.copy(), people_peak=people.copy(), pressure_max=pressure.copy(),
             attack_days=np.zeros((r, n, n), dtype=np.int64),
+            threat_days=np.zeros((r, n, n), dtype=np.int64),
             incidents=np.zeros((r, n, n), dtype=np.int64),
             support_days=np.zeros((r, n, n), dtype=np.int64),
             air_losses=np.zeros((r, n, n), dtype=np.int64),
@@ -310,6 +316,8 @@ class CrisisModel(mesa.Model):
         for name, flags in in_effect_at_start(lay, self.state).items():  # day 0 counts
             self.trackers.first[flags, self.trackers.names.index(name)] = 0.0
         self.holdings = Holdings(lay, r)  # states in effect: days, spells (sim.outcomes)
+        # commitments stated in advance: crossing, answer, fading (sim.mechanisms.red_lines)
+        self.red_lines = RedLines(red_line_events(lay), r) if lay.red_lines else None
         self.timeline_today = Timeline(released=np.zeros(k, dtype=bool),
                                        shocks=np.zeros((4, n, n)))
         self.can_hold = ((p.ground[:, None, :] > 0)
@@ -397,7 +405,7 @@ class CrisisModel(mesa.Model):
             cover=w.cover, fire=w.fire, attack_prev=s.attack_prev, air_target=s.air_target,
             air_client=s.air_client, win=w.win, power=w.power,
             powered=w.powered, can_hold=self.can_hold, grievance=s.grievance,
-            provoked=s.provoked,
+            provoked=s.provoked, pledged=s.pledged,
             asset_on=s.asset_on, asset_holder=s.asset_holder, asset_available=w.available,
             requested=s.requested, gate_open=s.gate_open, gate_reach=w.reach,
             arrivals=s.arrivals, conflict_people=w.conflict_people, deal_gains=w.gains,
@@ -432,6 +440,8 @@ class CrisisModel(mesa.Model):
                              self.random_numbers.keys, day, today.shocks, w, events)
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
+        if self.red_lines is not None:
+            self.red_lines.step(self, w.attack, day)
         self.holdings.note(self, day)
 
         if self.log_events:

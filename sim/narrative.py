@@ -15,6 +15,7 @@ _VERB_PHRASES = {
     "negotiate": "proposes {deal}",
     "request_support": "asks for {asset}",
     "grant_support": "grants {asset} to {target}",
+    "threaten": "threatens {target}",
     "sanction": "sanctions {target}",
     "lift_sanction": "lifts its sanctions on {target}",  # the sanction entry, on one in force
     "open_gate": "opens {gate}",
@@ -33,6 +34,8 @@ _EVENT_PHRASES = {
     "closed": "{0} closed",
     "realigned": "{0} realigned away from its bloc",
     "war": "war between {0}",
+    "crossed": "red line {0} crossed",
+    "answered": "red line {0} answered",
 }
 
 

@@ -15,6 +15,7 @@
 ``pressure.<actor>.max``/``.final`` domestic pressure
 ``sanction_cost.<actor>.final``    economic cost of the sanctions on the actor, last day
 ``attacks.<a>.<b>``                days on which a attacked b (for each attack in a's menu)
+``threats.<a>.<b>``                days on which a threatened b (for each threaten in a's menu)
 ``incidents.<a>~<b>``              incidents nobody chose between the two (for each dyad whose
                                    forces are in contact, ``relations.<a>~<b>.contact``)
 ``air_support.<a>.<b>.days``       days on which a flew air support against b (for each
@@ -37,9 +38,11 @@ lifted) and ``war.<a>~<b>`` (the dyad at or above the ladder's ``war_from``). A 
 effect from day 0 counts from day 0.
 
 Events for ``day.<event>``: ``agreement`` (any deal), ``agreement.<deal>``,
-``breakdown.<deal>``, ``granted.<asset>``, ``activated.<asset>``, ``requested.<asset>``,
-``opened.<gate>``, ``closed.<gate>``, ``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached
-the ladder's ``war_from`` rung); and from the states, ``sanctioned.<actor>.<target>`` (first
+``breakdown.<deal>``, ``crossed.<red line>``, ``answered.<red line>`` (the author's first
+attack or air support against the offender after the line was crossed), ``granted.<asset>``,
+``activated.<asset>``, ``requested.<asset>``, ``opened.<gate>``, ``closed.<gate>``,
+``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached the ladder's ``war_from`` rung); and
+from the states, ``sanctioned.<actor>.<target>`` (first
 day imposed) and ``lifted.<actor>.<target>`` (first day without, after a day with). An asset
 in effect on day 0 counts as granted on day 0 (as activated if its holder is its owner), a
 gate open on day 0 as opened on day 0: a counterfactual that puts them in place shows them.
@@ -81,6 +84,7 @@ def indicator_names(layout) -> list[str]:
         names += [f"pressure.{a}.max", f"pressure.{a}.final"]
     names += [f"sanction_cost.{a}.final" for a in layout.actors]
     names += [f"attacks.{a}.{b}" for a, b in _attack_pairs(layout)]
+    names += [f"threats.{a}.{b}" for a, b in _menu_pairs(layout, "threaten")]
     names += [f"incidents.{layout.dyad_name(i, j)}" for i, j in _contact_dyads(layout)]
     for a, b in _air_pairs(layout):
         names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
@@ -92,7 +96,13 @@ def indicator_names(layout) -> list[str]:
             names.append(f"{x}.final")
     names += [f"day.{e}" for e in event_names(layout)]
     names += [f"day.{e}" for e in _sanction_events(layout)]
+    names += [f"day.{e}" for e in red_line_events(layout)]
     return names
+
+
+def red_line_events(layout) -> list[str]:
+    """The red lines' events: ``crossed.<line>`` for each line, then ``answered.<line>``."""
+    return [f"{kind}.{line}" for kind in ("crossed", "answered") for line in layout.red_lines]
 
 
 def state_names(layout) -> list[str]:
@@ -320,6 +330,8 @@ def indicators(model) -> dict[str, np.ndarray]:
     index = {a: i for i, a in enumerate(lay.actors)}
     for a, b in _attack_pairs(lay):
         out[f"attacks.{a}.{b}"] = model.state.attack_days[:, index[a], index[b]].astype(float)
+    for a, b in _menu_pairs(lay, "threaten"):
+        out[f"threats.{a}.{b}"] = model.state.threat_days[:, index[a], index[b]].astype(float)
     for i, j in _contact_dyads(lay):
         out[f"incidents.{lay.dyad_name(i, j)}"] = model.state.incidents[:, i, j].astype(float)
     for a, b in _air_pairs(lay):
@@ -340,6 +352,9 @@ def indicators(model) -> dict[str, np.ndarray]:
         out[f"day.{e}"] = model.trackers.first_day.get(e, np.full(r, np.nan)).copy()
     for e in _sanction_events(lay):
         out[f"day.{e}"] = held[f"day.{e}"]
+    if model.red_lines is not None:
+        for e, first in model.red_lines.first_day.items():
+            out[f"day.{e}"] = first.copy()
     return out
 
 

@@ -105,6 +105,14 @@ class Layout:
     timeline: tuple[TimelineEvent, ...]
     start: object  # datetime.date
     days: int
+    # red lines (L of them): who declared each, whom it warns, what crosses it, from when
+    red_lines: tuple[str, ...] = ()
+    line_author: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_offender: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_subject: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_rung: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_from: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_actors(self) -> int:
@@ -308,6 +316,8 @@ class Params:
     hostility: np.ndarray
     provocation: np.ndarray
     sanction_drive: np.ndarray
+    threat_drive: np.ndarray  # (P,) drive per threat (verb threaten)
+    persistence: np.ndarray  # (P,) share of yesterday's drive of acts short of force kept
     conciliation: np.ndarray
     weariness: np.ndarray
     trade_damping: np.ndarray
@@ -373,6 +383,7 @@ class Params:
     # alliances
     aff_attack: np.ndarray
     aff_sanction: np.ndarray
+    aff_threat: np.ndarray
     aff_support: np.ndarray
     aff_deescalation: np.ndarray
     baseline_pull: np.ndarray
@@ -393,6 +404,8 @@ class Params:
     concession: np.ndarray
     request_weight: np.ndarray
     sanction_review: np.ndarray
+    audience_memory: np.ndarray  # (P,) share of a crossed red line's stakes kept a day
+    red_line_stakes: np.ndarray  # (P, L) standing each red line's author has at stake
 
     @property
     def size(self) -> int:
@@ -672,6 +685,7 @@ def compile_scenario(spec: Scenario) -> World:
         bloc_sign=bloc_sign, sanctions0=sanctions0,
         timeline=tuple(sorted(events, key=lambda e: e.day)),
         start=start, days=spec.run.days,
+        **_red_lines(spec, ai, oi, ri, day_of),
     )
     f, fl, al, dec, bar = spec.fighting, ref.flows, spec.alliances, spec.decisions, spec.bargaining
     params = Params(
@@ -700,6 +714,7 @@ def compile_scenario(spec: Scenario) -> World:
         rung_severity=_arr([r.severity for r in lad.rungs.values()]),
         base_drift=_arr(lad.base_drift), hostility=_arr(lad.hostility),
         provocation=_arr(lad.provocation), sanction_drive=_arr(lad.sanction),
+        threat_drive=_arr(lad.threat), persistence=_arr(lad.persistence),
         conciliation=_arr(lad.conciliation), weariness=_arr(lad.weariness),
         trade_damping=_arr(lad.trade_damping), mediation=_arr(lad.mediation),
         rate_up=_arr(lad.rate_up), rate_down=_arr(lad.rate_down),
@@ -743,6 +758,7 @@ def compile_scenario(spec: Scenario) -> World:
         talks=_arr(bar.talks, np.int64),
         weariness_days=_arr(bar.weariness_days),
         aff_attack=_arr(al.attack), aff_sanction=_arr(al.sanction), aff_support=_arr(al.support),
+        aff_threat=_arr(al.threat),
         aff_deescalation=_arr(al.deescalation), baseline_pull=_arr(al.baseline_pull),
         trade_pull=_arr(al.trade_pull), balance=_arr(al.balance),
         gate_cost=_arr([al.gate_cost if ref.gates[g].cost is None else ref.gates[g].cost
@@ -755,5 +771,33 @@ def compile_scenario(spec: Scenario) -> World:
         nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
         sanction_review=_arr(dec.sanction_review),
+        audience_memory=_arr(dec.audience_memory),
+        red_line_stakes=_arr([x.stakes for x in spec.red_lines.values()]),
     )
     return World(layout=layout, params=params)
+
+
+#: what crosses a red line (``Layout.line_kind``)
+LINE_ATTACKS, LINE_TAKES, LINE_REACHES = 0, 1, 2
+
+
+def _red_lines(spec: Scenario, ai: dict, oi: dict, ri: dict, day_of) -> dict:
+    """The layout's red-line arrays: author, offender, trigger kind, its subject, rung, day."""
+    lines = spec.red_lines.values()
+
+    def subject(x) -> int:
+        if x.attacks is not None:
+            return ai[x.attacks]
+        return oi[x.takes] if x.takes is not None else ai[x.against]
+
+    kind = [LINE_ATTACKS if x.attacks else LINE_TAKES if x.takes else LINE_REACHES
+            for x in lines]
+    as_int = lambda values: np.asarray(values, dtype=np.int64)  # noqa: E731
+    return dict(
+        red_lines=tuple(spec.red_lines),
+        line_author=as_int([ai[x.author] for x in lines]),
+        line_offender=as_int([ai[x.offender] for x in lines]),
+        line_kind=as_int(kind), line_subject=as_int([subject(x) for x in lines]),
+        line_rung=as_int([ri[x.reaches] if x.reaches else -1 for x in lines]),
+        line_from=as_int([max(day_of(x.declared), 0) if x.declared else 0 for x in lines]),
+    )

@@ -217,6 +217,33 @@ def test_a_deal_to_obtain_makes_force_worth_more_and_force_stops_when_it_is_sign
     assert signed.mean() > 0.2
 
 
+def test_an_attack_that_cannot_hurt_the_target_earns_no_compellence(fictional):
+    """A coercer is paid by the target's acceptance, not by the peace its own attack would
+    make worth buying: when the target weighs neither its losses nor ground, the deal on the
+    table adds nothing to the attack, and Arcadia's day-0 attacks are the same runs, bit for
+    bit, with the deal and without it (the self-credit the ablation found,
+    scenarios/library/notes_ablation.md, made them differ)."""
+    data = copy.deepcopy(fictional.data)
+    data["timeline"] = []
+    data["ladder"]["incident_rate"] = 0.0
+    data["actors"]["borduria"]["interests"] = {"ties": 1.0}
+    without = copy.deepcopy(data)
+    without.pop("deals")
+    without["outcomes"].pop("split")
+    for actor in without["actors"].values():  # the moves track; the posture draws are its own
+        actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
+
+    def day0_attacks(d) -> np.ndarray:
+        model = CrisisModel(load_data(d), replications=500, seed=4, record_paths=False)
+        a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
+        model.step()
+        return model.workspace.attack[:, a, b].copy()
+
+    with_deal = day0_attacks(data)
+    assert 0.0 < with_deal.mean() < 1.0
+    np.testing.assert_array_equal(with_deal, day0_attacks(without))
+
+
 def test_a_side_about_to_gain_by_fighting_signs_less_often(fictional, monkeypatch):
     """The commitment problem: the same runs with each party's best attack priced into its
     view of the ceasefire (a side that expects to gain by fighting) reach the deal less often

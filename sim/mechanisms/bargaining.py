@@ -70,7 +70,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
             ceasefire, transfers, sides, horizon, interests, risk_attitude, severity, value,
             terms, caps, war_cost, war_weariness, territory_unit, loss_unit, concession,
             acts, spared, conflict_people, displacement, people_unit, provoked, reciprocity,
-            upkeep, work, out, stake):
+            pledged, upkeep, work, out, stake):
     """Each side's gain from each deal over the status quo path, ``(R, D, S)``, in utility.
 
     Also writes each side's *stake* in fighting on, ``(R, D, S)``: the utility of the valued
@@ -116,6 +116,9 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
             a ceasefire bars the answer, and a party weighs what it gives up
             (``answer_value``, the largest over its ceasefire dyads).
         reciprocity: ``(P,)`` value of answering.
+        pledged: ``(R, A, A)`` standing i has at stake against j from crossed red lines
+            (``sim.mechanisms.red_lines``): a ceasefire that bars the answer costs it, weighed
+            like ``provoked``'s answer and doubled at full pressure.
         upkeep: ``(P,)`` a standoff's daily cost to a side not fighting, per unit of its
             most severe rung's severity, as a share of its ``war_cost`` (Slantchev 2005:
             mobilisation is costly, so a standoff can end by a deal without fighting).
@@ -163,8 +166,10 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                 avoided, sev_now, in_fight, unanswered = 0.0, 0.0, 0.0, 0.0
                 for j in range(n):
                     if ceasefire[d, a, j]:
-                        unanswered = max(unanswered, answer_value(reciprocity[q], pressure[r, a],
-                                                                  provoked[r, a, j]))
+                        unanswered = max(unanswered,
+                                         answer_value(reciprocity[q], pressure[r, a],
+                                                      provoked[r, a, j])
+                                         + pledged[r, a, j] * (1.0 + pressure[r, a]))
                         avoided += war_losses[d, r, a, j]
                         sev_now = max(sev_now, severity[q, rung[r, a, j]])
                         if armed[r, a, j] or armed[r, j, a]:

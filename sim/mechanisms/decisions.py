@@ -47,6 +47,7 @@ class Situation:
     can_hold: np.ndarray  # (P, O, A)
     grievance: np.ndarray  # (R, A, A)
     provoked: np.ndarray  # (R, A, A) attacks of j on i not yet answered (fading)
+    pledged: np.ndarray  # (R, A, A) standing i has at stake against j: crossed red lines
     asset_on: np.ndarray  # (R, K)
     asset_holder: np.ndarray  # (R, K)
     asset_available: np.ndarray  # (R, K) bool: the asset's window is open
@@ -120,7 +121,7 @@ _HUMANITARIAN = OBJ["humanitarian"]
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
-_AIR_SUPPORT = VERB["air_support"]
+_AIR_SUPPORT, _THREATEN = VERB["air_support"], VERB["threaten"]
 _BLAME_CLIENT = BLAME_CODE["client"]
 
 
@@ -178,7 +179,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                 p.people_unit)
     partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, s.exposure, p.loss_rate
     hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
-    reciprocity, provoked = p.reciprocity, s.provoked
+    reciprocity, provoked, pledged = p.reciprocity, s.provoked, s.pledged
     air_defence_of, affinity_of, relief_of = (p.asset_air_defence, p.asset_affinity,
                                               p.asset_relief)
     requires, penalty = p.asset_requires_inactive, p.asset_held_penalty
@@ -213,7 +214,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
         for e in range(verb.size):
             a, v = actor[e], verb[e]
             value = 0.0
-            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT):
+            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT, _THREATEN):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
@@ -249,6 +250,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     * grievance[r, a, t] / loss_unit[q]
                     + w[q, a, _STANDING] * answer_value(reciprocity[q], pressure_[r, a],
                                                         provoked[r, a, t])
+                    + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
                     - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                     - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
                     - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
@@ -262,10 +264,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                                     speed, control, can_hold)
                             * i_att
                             / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
-                    spared = (w[q, a, _LOSSES] * own_losses / loss_unit[q]
-                              + war_cost[q, a] + war_weariness[q, a] * weariness[r, a]
-                              - w[q, a, _TERRITORY] * territory / territory_unit[q])
-                    value += _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived,
+                    value += _force_leverage(a, t, r, q, hurt, gains, stake, perceived,
                                              shrink, optimism, noise_scale, private, sides,
                                              signs, deal_ceasefire, agreement, cooling,
                                              attack_prev, p.bargaining_horizon, can_propose,
@@ -320,6 +319,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                         + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
                         * grievance[r, a, t] / loss_unit[q]
+                        # a red line is honoured by the strike, whoever is blamed for it
+                        + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
                         - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
                         - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
                     )
@@ -362,6 +363,21 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         private, sides, signs, no_sanction, agreement, cooling, s.sanction_prev,
                         w, partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
                         grievance, p.bargaining_horizon, can_propose, shift_hold, shift)
+            elif v == _THREATEN:
+                # a hostile act short of force: half an answer to a grievance or to strikes
+                # not yet answered (it does not spend them), at the ladder's risk and the
+                # ties it costs (escalation.campaign_step builds sustained threats up)
+                d_up = rate_up[q] * (_tanh_pos(d0 + p.threat_drive[q]) - _tanh_pos(d0))
+                escalation = (min(d_up * horizon[q], 1.0)
+                              * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
+                                  - severity[q, rung[r, a, t]]))
+                value = (
+                    -w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
+                    + w[q, a, _STANDING] * 0.5 * (
+                        retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q]
+                        + answer_value(reciprocity[q], pressure_[r, a], provoked[r, a, t]))
+                    - w[q, a, _TIES] * partner[q, a, t] * p.aff_threat[q] * horizon[q]
+                )
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)
@@ -595,7 +611,7 @@ def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
 
 
 @helper
-def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, optimism,
+def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
                     noise_scale, private, sides, signs, ceasefire, agreement, cooling,
                     attack_prev, horizon, can_propose, shift_hold, shift_act):
     """What attacking t today does to the deals a can propose whose ceasefire covers (a, t).
@@ -604,11 +620,14 @@ def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, o
     2011): ``_sanction_leverage``'s look-ahead for force. Attacked today, t's status quo path
     tomorrow includes a's attack, so t's gain from a ceasefire that ends it rises by what the
     attack costs t a day (``hurt``: its losses and the ground it loses, in utility) over the
-    bargaining ``horizon``, and a's own gain moves by what the ceasefire would spare a
-    (``spared``: its losses and war costs, less the ground it would take). The attack is worth
-    the change of ``max(chance x surplus, 0)`` over the deals a can propose that cover the
-    dyad; once a deal is signed its ceasefire bars the attack, so force used to coerce stops
-    when it has obtained what it was for.
+    bargaining ``horizon``. The attack is worth the change of ``max(chance x surplus, 0)`` over
+    the deals a can propose that cover the dyad, a's own surplus left as it is without the
+    attack: a coercer is paid by the target's acceptance, not by the peace its own attack
+    would make worth buying (crediting a with the war costs a ceasefire would spare it, over
+    the bargaining horizon, made an attack worth launching to make peace valuable to the
+    attacker itself: the library's ablation, scenarios/library/notes_ablation.md). Once a deal
+    is signed its ceasefire bars the attack, so force used to coerce stops when it has obtained
+    what it was for.
     """
     total = 0.0
     width = sides.shape[1]
@@ -619,12 +638,7 @@ def _force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, o
             continue
         side = _side_of(sides, d, a)
         for x in range(width):
-            y = sides[d, x]
-            worth = 0.0
-            if y == t:
-                worth = hurt * horizon[q]
-            elif y == a:
-                worth = spared * horizon[q]
+            worth = hurt * horizon[q] if sides[d, x] == t else 0.0
             shift_hold[x] = -was * worth  # today's gains count yesterday's attack
             shift_act[x] = (1.0 - was) * worth
         total += _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides,

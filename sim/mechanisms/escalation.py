@@ -14,6 +14,16 @@ the first armed rung that day, and from there the ladder's own drive decides whe
 settles back or climbs (Posen 1991 on inadvertent escalation; Schelling 1960/1966, the
 "threat that leaves something to chance").
 
+Escalation short of force (``campaign_step``): a side's sanctions in force and threats (a
+warning, an ultimatum, an ambassador recalled) add drive that builds up while they are
+sustained, ``C <- persistence C + sanction S + threat T``, up to ``1 / (1 - persistence)``
+times one day's; below the rung just under the first armed one, the dyad's drive counts that
+build-up instead of the day's acts alone, so one side's sustained hostility can overcome the
+pull back to the resting rung and bring a diplomatic rupture; acts short of force do not
+start fighting (from the rung under ``armed_from`` up, only the day's acts count, as in
+model v2). Richardson's (1960) reaction to the other's hostility accumulates; Kahn's (1965)
+lower rungs ("show of force", "significant mobilization") are reached by acts, not by war.
+
 References:
     Kahn, H. (1965). On Escalation: Metaphors and Scenarios (the ladder).
     Posen, B. (1991). Inadvertent Escalation: Conventional War and Nuclear Risks.
@@ -31,9 +41,27 @@ from sim.rng import stream_key, uniform_at
 
 
 @helper
+def campaign_step(campaign, sanction, threat, sanction_drive, threat_drive, persistence):
+    """Drive of each side's sustained acts short of force, in place, ``(R, A, A)``.
+
+    ``C_ij <- persistence C_ij + sanction_drive S_ij + threat_drive T_ij``: i's sanctions in
+    force on j and threats against j today; a campaign kept up for days weighs up to
+    ``1 / (1 - persistence)`` times one day's acts (``drive`` reads it below the rung under
+    the first armed one).
+    """
+    for r in range(campaign.shape[0]):
+        q = pick(persistence.shape[0], r)
+        for i in range(campaign.shape[1]):
+            for j in range(campaign.shape[2]):
+                campaign[r, i, j] = (persistence[q] * campaign[r, i, j]
+                                     + sanction_drive[q] * sanction[r, i, j]
+                                     + threat_drive[q] * threat[r, i, j])
+
+
+@helper
 def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, rung, rest,
           base_drift, hostility, sanction_drive, provocation, conciliation, weariness,
-          trade_damping, mediation_weight, out):
+          trade_damping, mediation_weight, threat, threat_drive, campaign, armed_from, out):
     """Escalation drive per dyad, ``(R, A, A)``, symmetric.
 
     The base drift points toward the dyad's resting rung: it is ``base_drift`` above it and
@@ -49,7 +77,7 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
     Args:
         attack: ``(R, A, A)`` 1 where i attacks j today (as attributed: a patron's air
             support counts as the blamed side's attack).
-        sanction: ``(R, A, A)`` 1 where i sanctions j today.
+        sanction: ``(R, A, A)`` 1 where i's sanctions on j are in force today.
         deescalate: ``(R, A, A)`` 1 where i de-escalates toward j today.
         losses_today: ``(R, A, A)`` int losses of i attributed to j today (provocation: a day
             with casualties between the two sides; a patron's strikes count against the side
@@ -68,6 +96,12 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
         weariness: ``(P,)`` drive removed per loss so far between the two.
         trade_damping: ``(P,)`` drive removed per unit of trade.
         mediation_weight: ``(P,)`` drive removed per unit of mediation effort.
+        threat: ``(R, A, A)`` 1 where i threatens j today.
+        threat_drive: ``(P,)`` drive added per threatening side.
+        campaign: ``(R, A, A)`` the build-up of i's acts short of force on j
+            (``campaign_step``, today's included): it replaces the day's sanctions and
+            threats below the rung just under ``armed_from``.
+        armed_from: First armed rung.
         out: ``(R, A, A)`` result.
     """
     n = out.shape[1]
@@ -77,16 +111,21 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
             for j in range(n):
                 casualties = 1.0 if losses_today[r, i, j] + losses_today[r, j, i] > 0 else 0.0
                 worn = np.float64(losses[r, i, j] + losses[r, j, i])
+                level, home = rung[r, i, j], rest[q, i, j]
+                if level < armed_from - 1:  # a campaign short of force builds up
+                    short = campaign[r, i, j] + campaign[r, j, i]
+                else:
+                    short = (sanction_drive[q] * (sanction[r, i, j] + sanction[r, j, i])
+                             + threat_drive[q] * (threat[r, i, j] + threat[r, j, i]))
                 acts = (
                     hostility[q] * (attack[r, i, j] + attack[r, j, i])
-                    + sanction_drive[q] * (sanction[r, i, j] + sanction[r, j, i])
+                    + short
                     + provocation[q] * casualties
                     - conciliation[q] * (deescalate[r, i, j] + deescalate[r, j, i])
                     - weariness[q] * worn
                     - trade_damping[q] * trade[q, i, j]
                     - mediation_weight[q] * mediation[i, j]
                 )
-                level, home = rung[r, i, j], rest[q, i, j]
                 if level > home:
                     out[r, i, j] = base_drift[q] + acts
                 elif level < home:

@@ -51,6 +51,7 @@ VERBS: tuple[str, ...] = (
     "close_gate",
     "activate",
     "air_support",
+    "threaten",
 )
 
 #: Whose dyad the target's grievance and ladder respond to when a patron's aircraft strike in
@@ -174,6 +175,7 @@ class Action(Strict):
         "close_gate",
         "activate",
         "air_support",
+        "threaten",
     ]
     target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...); "
                                       "for air_support, the actor whose forces are struck.")
@@ -209,6 +211,7 @@ class Action(Strict):
             "close_gate": ("gate",),
             "activate": ("asset",),
             "air_support": ("client", "target"),
+            "threaten": ("target",),
             "hold": (),
         }[self.verb]
         missing = [k for k in needs if getattr(self, k) is None]
@@ -346,7 +349,19 @@ class Ladder(Strict):
     )
     hostility: NonNegative = Field(1.2, description="Drive added per hostile act (attack).")
     provocation: NonNegative = Field(0.6, description="Drive added by a day with casualties.")
-    sanction: NonNegative = Field(0.4, description="Drive added per sanction.")
+    sanction: NonNegative = Field(0.4, description="Drive added per sanction in force.")
+    threat: NonNegative = Field(
+        0.4, description="Drive added per threat (verb 'threaten': a warning, an ultimatum, "
+        "an ambassador recalled, ties cut: a hostile act short of force)."
+    )
+    persistence: Probability = Field(
+        0.8, description="Escalation short of force: share of yesterday's drive from a "
+        "side's sanctions and threats that it keeps while they are sustained, so a campaign "
+        "of such acts builds up (to 1/(1 - persistence) times one day's, 5x by default) and "
+        "can overcome the pull back to the resting rung; the build-up counts only below the "
+        "rung just under armed_from (acts short of force do not start fighting). 0: each "
+        "day's acts alone, as in model v2."
+    )
     conciliation: NonNegative = Field(1.0, description="Drive removed per de-escalation.")
     weariness: NonNegative = Field(
         0.01, description="Drive removed per soldier lost by both sides (war weariness)."
@@ -684,6 +699,7 @@ class Alliances(Strict):
 
     attack: NonNegative = Field(0.05, description="Affinity lost per attack between the two.")
     sanction: NonNegative = Field(0.03, description="Affinity lost per sanction.")
+    threat: NonNegative = Field(0.01, description="Affinity lost per threat.")
     support: NonNegative = Field(0.04, description="Affinity gained per grant of support.")
     deescalation: NonNegative = Field(0.005, description="Affinity gained per de-escalation.")
     baseline_pull: Probability = Field(
@@ -744,6 +760,11 @@ class Decisions(Strict):
         "what it gives up (Sartori 2005; Weisiger & Yarhi-Milo 2015: the cost of being seen "
         "not to answer)."
     )
+    audience_memory: Probability = Field(
+        0.95, description="Share of a crossed red line's stakes still at stake the next "
+        "day while unanswered (red_lines): the moment to answer passes, over about two weeks "
+        "by default (half-life ~13.5 days)."
+    )
     request_weight: NonNegative = Field(
         0.5, description="Ties value of honouring a partner's open request."
     )
@@ -754,6 +775,57 @@ class Decisions(Strict):
         "are reconsidered at intervals, not daily; the EU renews its restrictive measures every "
         "six or twelve months). Default: about a fortnight on average; 1: every day."
     )
+
+
+class RedLine(Strict):
+    """A commitment stated in advance: a red line, a public ultimatum (mechanism 1).
+
+    When the offender crosses it, the author's standing is at stake against the offender
+    until it answers by force (an attack or air support against the offender): not acting
+    costs the side that made the commitment, so punishment has value even without losses of
+    its own (audience costs: Fearon 1994; Schelling 1966 on commitments). Exactly one of
+    ``attacks``, ``takes`` or ``reaches`` says what crosses it.
+    """
+
+    author: Identifier = Field(description="The actor that declared the red line.")
+    offender: Identifier = Field(description="The actor it warns.")
+    attacks: Identifier | None = Field(
+        None, description="Crossed the first day the offender attacks this actor."
+    )
+    takes: Identifier | None = Field(
+        None, description="Crossed the first day the offender holds at least half of this "
+        "objective (the objective's name)."
+    )
+    reaches: str | None = Field(
+        None, description="Crossed the first day the dyad of the offender and 'against' is "
+        "at or above this rung (needs 'against')."
+    )
+    against: Identifier | None = Field(
+        None, description="With 'reaches': the offender's opponent in that dyad."
+    )
+    stakes: NonNegative = Field(
+        1.0, description="Standing the author puts at stake (utility units weighed by its "
+        "'standing' interest, doubled at full domestic pressure): what answering is worth "
+        "once the line is crossed, and what a deal that bars the answer costs it. It fades "
+        "by decisions.audience_memory a day and is spent by the answer."
+    )
+    declared: dt.date | None = Field(
+        None, description="Date the red line is declared (default: in force from the start "
+        "date); it cannot be crossed before."
+    )
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> RedLine:
+        given = [k for k in ("attacks", "takes", "reaches") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a red line names exactly one of 'attacks', 'takes' or "
+                             f"'reaches' (what crosses it), not {given or 'none'}")
+        if (self.reaches is None) != (self.against is None):
+            raise ValueError("'reaches' and 'against' go together: the rung, and the actor "
+                             "the offender reaches it with")
+        if self.author == self.offender:
+            raise ValueError(f"the author '{self.author}' cannot be its own offender")
+        return self
 
 
 class Event(Strict):
@@ -923,6 +995,10 @@ class Scenario(Strict):
     alliances: Alliances = Field(default_factory=Alliances)
     decisions: Decisions = Field(default_factory=Decisions)
     timeline: list[Event] = Field(default_factory=list)
+    red_lines: dict[Identifier, RedLine] = Field(
+        default_factory=dict, description="Commitments stated in advance, by name: what "
+        "crosses each and what its author has at stake when it is crossed (audience costs)."
+    )
     outcomes: dict[Identifier, Outcome] = Field(min_length=1)
     run: RunSettings
 
@@ -1049,6 +1125,17 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         out += need("gate", gates, edge.gate, f"refugees.edges[{i}].gate")
     for key, gate in s.refugees.gates.items():
         out += need("actor", actors, gate.owner, f"refugees.gates.{key}.owner")
+    for key, line in s.red_lines.items():
+        p = f"red_lines.{key}"
+        out += need("actor", actors, line.author, f"{p}.author")
+        out += need("actor", actors, line.offender, f"{p}.offender")
+        out += need("actor", actors - {line.offender}, line.attacks, f"{p}.attacks")
+        out += need("objective", objectives, line.takes, f"{p}.takes")
+        out += need("rung", rungs, line.reaches, f"{p}.reaches")
+        out += need("actor", actors - {line.offender}, line.against, f"{p}.against")
+        if line.declared is not None and line.declared < s.run.start:
+            out.append((f"{p}.declared", f"{line.declared} is before the start date "
+                        f"{s.run.start}; leave it out for a line in force from the start"))
     for key, deal in s.deals.items():
         seen: set[str] = set()
         for field, ids in (("parties", deal.parties), ("mediators", deal.mediators)):
