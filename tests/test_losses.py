@@ -163,5 +163,5 @@ def test_strikes_read_their_own_stream_and_keep_their_mean():
 def test_once_one_actor_declares_troops_every_exposed_actor_must(fictional):
     data = _at_war(fictional, 10_000)
     del data["actors"]["borduria"]["capabilities"]["troops"]
-    with pytest.raises(ScenarioError, match="borduria.*troops"):
+    with pytest.raises(ScenarioError, match=r"borduria.*troops"):
         load_data(data)
