@@ -165,3 +165,22 @@ def test_once_one_actor_declares_troops_every_exposed_actor_must(fictional):
     del data["actors"]["borduria"]["capabilities"]["troops"]
     with pytest.raises(ScenarioError, match=r"borduria.*troops"):
         load_data(data)
+
+
+def test_per_replication_troops_run_in_lockstep_as_they_run_alone(fictional):
+    """Parameters per replication (a sweep's or a prior's draws: P = R) with troops: each
+    replication of a mixed lockstep batch loses what it loses run alone with its own values
+    (the numbers depend only on seed, replication, day and stream)."""
+    from sim.world import Params, compile_scenario
+
+    worlds = [compile_scenario(load_data(_at_war(fictional, t)).spec) for t in (10_000, 20_000)]
+    mixed = CrisisModel(load_data(_at_war(fictional, 10_000)), world=worlds[0],
+                        replications=6, seed=SEED, record_paths=False,
+                        params=Params.stack([w.params for w in worlds], [3, 3]))
+    mixed.run()
+    for k, troops in enumerate((10_000, 20_000)):
+        alone = CrisisModel(load_data(_at_war(fictional, troops)), seed=SEED,
+                            replications=range(3 * k, 3 * k + 3), record_paths=False)
+        alone.run()
+        assert np.array_equal(alone.state.losses_by, mixed.state.losses_by[3 * k:3 * k + 3])
+    assert mixed.state.losses_by[3:].sum() > mixed.state.losses_by[:3].sum() > 0
