@@ -50,7 +50,7 @@ _LOSSES, _CONTROL, _ESCALATION = int(Stream.LOSSES), int(Stream.CONTROL), int(St
 _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
-_INCIDENTS = int(Stream.INCIDENTS)
+_INCIDENTS, _STRIKES = int(Stream.INCIDENTS), int(Stream.STRIKES)
 MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
@@ -307,10 +307,11 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.attack, p.attack_boost,
                        s.intensity)
     fighting.loss_rates(s.intensity, w.fire, s.exposure, p.loss_rate, w.rates)
-    _losses(w.rates, p.event_size, p.event_dispersion, keys, day, exogenous[2],
-            w.losses_today, s.losses_by)
+    _losses(w.rates, p.event_size, p.event_dispersion, p.mass_share, p.mass_threshold,
+            p.mass_tail, s.exposure, keys, day, exogenous[2], w.losses_today, s.losses_by)
     air_support.strike(s.air_target, s.air_client, s.intensity, p.air, w.cover, s.exposure,
-                       p.loss_rate, p.event_size, p.event_dispersion, keys, day, _AIR, w.struck,
+                       p.loss_rate, p.event_size, p.event_dispersion, p.mass_share,
+                       p.mass_threshold, p.mass_tail, keys, day, _AIR, _STRIKES, w.struck,
                        w.losses_today, s.losses_by, w.rates, s.air_losses, s.support_days)
     air_support.attribute(s.air_target, s.air_client, w.air_blame, w.attack, w.losses_today,
                           w.struck, w.hostile, w.blamed, s.blamed_by)
@@ -710,21 +711,29 @@ def _deals(st, chosen, keys, day, perceived, terms, deal_cap, cooling_off, talks
 
 
 @helper
-def _losses(rates, event_size, dispersion, keys, day, casualties, out, total):
+def _losses(rates, event_size, dispersion, mass_share, threshold, tail, exposure, keys, day,
+            casualties, out, total):
     """Today's losses of i caused by j: heavy-tailed event tolls plus dated casualties.
 
-    ``fighting.event_losses`` of each dyad's expected rate, from counters ``(i A + j)
-    LOSS_BLOCK`` of the losses stream. They are written to ``out`` and added to ``total``.
+    ``fighting.split_losses`` of each dyad's expected rate: ordinary events from counters
+    ``(i A + j) LOSS_BLOCK`` of the losses stream and, where troops are declared
+    (``mass_share`` > 0), mass-casualty strikes from counters ``(i A + j) STRIKE_BLOCK`` of
+    the strikes stream, at most i's troops in contact each (``exposure`` x 1,000). They are
+    written to ``out`` and added to ``total``.
     """
     n = rates.shape[1]
     for r in range(rates.shape[0]):
         q = pick(event_size.shape[0], r)
+        qe = pick(exposure.shape[0], r)
         key = stream_key(keys[r], day, _LOSSES)
+        strike_key = stream_key(keys[r], day, _STRIKES)
         for i in range(n):
             for j in range(n):
-                out[r, i, j] = fighting.event_losses(
-                    key, (i * n + j) * fighting.LOSS_BLOCK, rates[r, i, j], event_size[q],
-                    dispersion[q]) + np.int64(casualties[i, j])
+                out[r, i, j] = fighting.split_losses(
+                    key, (i * n + j) * fighting.LOSS_BLOCK, strike_key,
+                    (i * n + j) * fighting.STRIKE_BLOCK, rates[r, i, j], event_size[q],
+                    dispersion[q], mass_share[q], threshold[q], tail[q],
+                    exposure[qe, i] * 1000.0) + np.int64(casualties[i, j])
                 total[r, i, j] += out[r, i, j]
 
 

@@ -48,6 +48,7 @@ class Stream(IntEnum):
     INCIDENTS = 12  # incidents between forces in contact (sim.mechanisms.escalation)
     DISPOSITION = 13  # each run's disposition toward one-off acts (sim.model, drawn on day 0)
     SANCTION_REVIEW = 14  # the sanctions in force that come up for review (decisions)
+    STRIKES = 15  # mass-casualty strikes (sim.mechanisms.fighting.mass_strikes), forces declared
 
 
 @helper

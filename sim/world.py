@@ -340,9 +340,12 @@ class Params:
     value: np.ndarray
     control0: np.ndarray
     speed: np.ndarray
-    loss_rate: np.ndarray
+    loss_rate: np.ndarray  # with troops declared: lethality / the average firepower, per 1,000
     event_size: np.ndarray  # mean losses per strike or engagement event
     event_dispersion: np.ndarray  # negative-binomial shape of an event's toll
+    mass_share: np.ndarray  # share of losses in mass-casualty strikes (0 without troops)
+    mass_threshold: np.ndarray  # smallest toll of a mass-casualty strike
+    mass_tail: np.ndarray  # power-law exponent of those tolls
     attack_boost: np.ndarray
     contest_exponent: np.ndarray
     culmination: np.ndarray
@@ -453,6 +456,27 @@ class World:
 
 def _arr(values, dtype=np.float64) -> np.ndarray:
     return np.asarray(values, dtype=dtype)[None, ...]
+
+
+def _loss_scale(spec: Scenario, actors: list[str], per_actor) -> tuple:
+    """``(loss_rate, exposure (1, A), forces)``: the scale of losses, by troops if declared.
+
+    Without troops: the scenario's ``fighting.loss_rate`` and ``capabilities.exposure``, as
+    before. With troops (docs/ODD.md M4), ``lambda_ij = lethality I_ij (F_ji / F_mean)
+    exposure_i troops_i / 1000`` is the old formula with ``loss_rate = lethality / F_mean``
+    and exposure in thousands of troops (times the declared exposure, a posture), so the
+    actors' foresight, the bargaining's war prospects and air support's strikes use it
+    unchanged. ``F_mean`` is the mean of ``ground + air`` over the actors with troops, which
+    makes the scale free of the capabilities' relative units: facing the average firepower,
+    1,000 troops lose ``lethality`` a day at intensity 1.
+    """
+    caps = [spec.actors[a].capabilities for a in actors]
+    if all(c.troops is None for c in caps):
+        return spec.fighting.loss_rate, per_actor(lambda x: x.capabilities.exposure), False
+    armed = [c.ground + c.air for c in caps if c.troops]
+    f_mean = sum(armed) / len(armed) if armed and sum(armed) > 0 else 1.0
+    exposure = np.asarray([[c.exposure * (c.troops or 0.0) / 1000.0 for c in caps]])
+    return spec.fighting.lethality / f_mean, exposure, True
 
 
 def compile_scenario(spec: Scenario) -> World:
@@ -688,6 +712,7 @@ def compile_scenario(spec: Scenario) -> World:
         **_red_lines(spec, ai, oi, ri, day_of),
     )
     f, fl, al, dec, bar = spec.fighting, ref.flows, spec.alliances, spec.decisions, spec.bargaining
+    loss_rate, exposure, forces = _loss_scale(spec, actors, per_actor)
     params = Params(
         interests=interests[None],
         rationality=per_actor(lambda x: x.rationality),
@@ -698,7 +723,7 @@ def compile_scenario(spec: Scenario) -> World:
         ground=per_actor(lambda x: x.capabilities.ground),
         air=per_actor(lambda x: x.capabilities.air),
         air_defence=per_actor(lambda x: x.capabilities.air_defence),
-        exposure=per_actor(lambda x: x.capabilities.exposure),
+        exposure=exposure,
         pressure0=per_actor(lambda x: x.pressure.initial),
         pressure_decay=per_actor(lambda x: x.pressure.decay),
         pressure_per_loss=per_actor(lambda x: x.pressure.per_loss),
@@ -728,8 +753,10 @@ def compile_scenario(spec: Scenario) -> World:
         asset_holder0=holder0[None], asset_on0=on0[None],
         value=value[None], control0=control0[None],
         speed=_arr([spec.theatre.objectives[x].speed for x in objectives]),
-        loss_rate=_arr(f.loss_rate), event_size=_arr(f.event_size),
+        loss_rate=_arr(loss_rate), event_size=_arr(f.event_size),
         event_dispersion=_arr(f.dispersion), attack_boost=_arr(f.attack_boost),
+        mass_share=_arr(f.mass_share if forces else 0.0),
+        mass_threshold=_arr(f.mass_threshold), mass_tail=_arr(f.mass_tail),
         contest_exponent=_arr(f.contest_exponent),
         culmination=_arr(f.culmination), recovery=_arr(f.recovery),
         civilian_death_rate=_arr(f.civilian_death_rate),

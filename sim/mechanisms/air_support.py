@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.jit import helper, pick
-from sim.mechanisms.fighting import LOSS_BLOCK, event_losses
+from sim.mechanisms.fighting import LOSS_BLOCK, STRIKE_BLOCK, split_losses
 from sim.rng import stream_key
 
 #: ``sim.world.BLAME_CODE`` (the order of ``sim.scenario.schema.BLAME``)
@@ -135,8 +135,8 @@ def add_power(air, cover, affinity, armed, target, client, power):
 
 @helper
 def strike(target, client, intensity, air, cover, exposure, loss_rate, event_size, dispersion,
-           keys, day, stream, struck, losses_today, losses_by, rates, air_losses,
-           support_days):
+           mass_share, threshold, tail, keys, day, stream, strike_stream, struck, losses_today,
+           losses_by, rates, air_losses, support_days):
     """The day's strikes of every patron: losses of the target, written in place.
 
     ``struck[r, t, p]`` gets the losses of t from p's sorties (reset first); they are added to
@@ -144,7 +144,9 @@ def strike(target, client, intensity, air, cover, exposure, loss_rate, event_siz
     value, so what fighting reveals counts them: ``bargaining.learn``) and ``air_losses``.
     Support over a client-target dyad without fighting has nothing to strike: it is dropped
     (target -1) and not counted in ``support_days[r, p, t]``. Counters ``(t A + p)
-    LOSS_BLOCK`` of the day's ``stream``.
+    LOSS_BLOCK`` of the day's ``stream``; where troops are declared (``mass_share`` > 0), a
+    share of the losses comes as mass-casualty strikes (``fighting.split_losses``) from
+    counters ``(A^2 + t A + p) STRIKE_BLOCK`` of ``strike_stream`` (after the ground dyads').
     """
     n = struck.shape[1]
     for r in range(struck.shape[0]):
@@ -153,6 +155,8 @@ def strike(target, client, intensity, air, cover, exposure, loss_rate, event_siz
             for j in range(n):
                 struck[r, i, j] = 0
         key = stream_key(keys[r], day, stream)
+        strike_key = stream_key(keys[r], day, strike_stream)
+        qe = pick(exposure.shape[0], r)
         for a in range(n):
             t, c = target[r, a], client[r, a]
             if t < 0:
@@ -163,9 +167,11 @@ def strike(target, client, intensity, air, cover, exposure, loss_rate, event_siz
                 continue
             support_days[r, a, t] += 1
             rate = (loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t])
-                    * exposure[pick(exposure.shape[0], r), t])
-            lost = event_losses(key, (t * n + a) * LOSS_BLOCK, rate, event_size[q],
-                                dispersion[q])
+                    * exposure[qe, t])
+            lost = split_losses(key, (t * n + a) * LOSS_BLOCK, strike_key,
+                                (n * n + t * n + a) * STRIKE_BLOCK, rate, event_size[q],
+                                dispersion[q], mass_share[q], threshold[q], tail[q],
+                                exposure[qe, t] * 1000.0)
             struck[r, t, a] = lost
             losses_today[r, t, a] += lost
             losses_by[r, t, a] += lost

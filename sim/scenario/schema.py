@@ -83,6 +83,8 @@ Population = Annotated[int, Field(ge=0, le=10**10)]
 #: dyads) cannot overflow; scenarios use values of order 1.
 Force = Annotated[float, _Number, Field(ge=0.0, le=10_000.0, allow_inf_nan=False)]
 Boost = Annotated[float, _Number, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+#: Soldiers in contact: a head count, bounded so that thousands of them stay within ``Force``.
+Troops = Annotated[float, _Number, Field(ge=0.0, le=10_000_000.0, allow_inf_nan=False)]
 DYAD_SEPARATOR = "~"
 MAX_EVENT_AMOUNT = 1e7  # soldiers killed in one event; pressure and affinity shocks are ~1
 
@@ -131,7 +133,17 @@ class Capabilities(Strict):
         0.0, description="Own air-defence cover: share of enemy air strikes neutralised."
     )
     exposure: Force = Field(
-        1.0, description="Forces exposed to fire in the theatre: scales own loss rates."
+        1.0, description="Forces exposed to fire in the theatre: scales own loss rates. When "
+        "the scenario declares troops, a multiplier of them instead: 1 is as exposed as the "
+        "armies of the wars fighting.lethality is calibrated on, above 1 more (assaulting in "
+        "the open), below 1 less (dug in, mostly at sea)."
+    )
+    troops: Troops | None = Field(
+        None, description="Soldiers this actor has in contact with its enemies in the "
+        "theatre (a head count a writer can look up; give its source). Once any actor declares "
+        "troops, every actor's losses follow the forces in contact (fighting.lethality, "
+        "docs/ODD.md M4) and every actor with exposure above 0 must declare them. Default: "
+        "none (losses follow fighting.loss_rate, as before)."
     )
 
 
@@ -462,7 +474,30 @@ class Fighting(Strict):
     """Loss and contest parameters (mechanism 4)."""
 
     loss_rate: Force = Field(
-        0.3, description="Expected daily losses per unit of enemy firepower at intensity 1."
+        0.3, description="Expected daily losses per unit of enemy firepower at intensity 1 "
+        "(unused when actors declare troops: fighting.lethality sets the scale then)."
+    )
+    lethality: Positive = Field(
+        0.5, le=1_000.0,
+        description="When actors declare troops: soldiers killed a day per 1,000 troops in "
+        "contact at intensity 1, facing the scenario's average firepower (default calibrated "
+        "on the Yom Kippur War of 1973 and the Sino-Vietnamese War of 1979: docs/ODD.md M4)."
+    )
+    mass_share: Probability = Field(
+        0.2, description="When actors declare troops: share of the expected losses that come "
+        "as mass-casualty strikes (a single strike or engagement killing mass_threshold or "
+        "more), so one such strike comes per mean toll / mass_share expected losses "
+        "(docs/ODD.md M4)."
+    )
+    mass_threshold: Positive = Field(
+        25.0, le=10_000.0,
+        description="Smallest toll of a mass-casualty strike (soldiers killed at once)."
+    )
+    mass_tail: float = Field(
+        2.5, gt=2.0, le=10.0, allow_inf_nan=False,
+        description="Exponent of the power law of mass-casualty strikes' tolls (density "
+        "~ toll^-mass_tail, mean mass_threshold (tail - 1) / (tail - 2), 75 by default; "
+        "Bohorquez et al. 2009 measured about 2.5 for the events of insurgent wars)."
     )
     event_size: Positive = Field(
         4.0, le=10_000.0,
@@ -846,7 +881,8 @@ class Event(Strict):
     amount: Annotated[float, _Number, Field(ge=-MAX_EVENT_AMOUNT, le=MAX_EVENT_AMOUNT,
                                             allow_inf_nan=False)] = Field(
         0.0, description="Size of the effect (soldiers killed, for casualties: 0 or more; "
-        "for reinforcement, added to the actor's exposure, negative for a withdrawal).",
+        "for reinforcement, added to the actor's exposure, negative for a withdrawal; when the "
+        "scenario declares troops, in thousands of troops exposed).",
     )
     days: Annotated[int, Field(ge=1, le=365)] = Field(1, description="How long it lasts.")
     open: bool | None = Field(None, description="Gate state to impose (gate); it breaks a "
@@ -1228,7 +1264,26 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
     for key, outcome in s.outcomes.items():
         out += [(f"outcomes.{key}.when{sub}", msg)
                 for sub, msg in _condition_rung_errors(outcome.when, rungs)]
+    out += troops_errors(s)
     return out
+
+
+def troops_errors(s: Scenario) -> list[tuple[str, str]]:
+    """Once one actor declares troops, every actor exposed to fire must declare its own.
+
+    Losses then scale with thousands of troops in contact (docs/ODD.md M4); an actor
+    without a head count would have none to scale, and mixing the two loss rules in one
+    scenario would mix two units.
+    """
+    declared = [a for a, x in s.actors.items() if x.capabilities.troops is not None]
+    if not declared:
+        return []
+    return [(f"actors.{a}.capabilities.troops",
+             f"'{declared[0]}' declares its troops in contact, so '{a}', exposed to fire "
+             "(exposure above 0), must too: add capabilities.troops (soldiers in contact, "
+             "with a source) or set capabilities.exposure: 0")
+            for a, x in s.actors.items()
+            if x.capabilities.troops is None and x.capabilities.exposure > 0]
 
 
 def _add_days(start: dt.date, days: int) -> dt.date | None:
