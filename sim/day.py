@@ -87,6 +87,7 @@ class Workspace:
     acts: np.ndarray  # (R, D, S) each side's value of the deal's terms over actions
     theatre: np.ndarray  # (R,) fighting intensity felt by civilians
     relief: np.ndarray  # (R, N)
+    feared: np.ndarray  # (R, N) ground of each node taken by actors its people fear
     attack: np.ndarray  # (R, A, A) today's acts, 0/1
     sanction: np.ndarray  # (R, A, A)
     deescalate: np.ndarray  # (R, A, A)
@@ -139,14 +140,15 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
 
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
-        available=b(r, assets), potential=f(r, edges), reach=f(2, r, gates, n),
-        conflict_people=i(r),
+        available=b(r, assets), potential=f(r, edges),
+        reach=f(2, r, gates, n), conflict_people=i(r),
         gains=f(r, deals, sides), perceived=f(r, deals, sides), stake=f(r, deals, sides),
         shrink=f(r, deals), spared=f(deals, r), acts=f(r, deals, sides),
         barred=b(r, n, n),
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
-        relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
+        relief=f(r, nodes), feared=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n),
+        deescalate=f(r, n, n),
         delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals),
         forced_break=b(r, deals), losses_today=i(r, n, n),
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
@@ -181,9 +183,11 @@ def observe(st, p, s, can_hold, day, released, private, w):
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    refugees.feared_control(s.control, p.control0, st.node_objective, p.node_regard, w.feared)
     refugees.route_potential(s.people, s.displaced_at, w.theatre, w.relief, st.node_conflict,
                              st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
-                             p.edge_rate, p.gate_release, _flows(p), w.potential)
+                             p.edge_rate, p.gate_release, _flows(p), w.feared, p.population0,
+                             w.potential)
     _gate_reach(st, p, s, w, p.horizon, w.reach[0])  # gates, over the network
     _gate_reach(st, p, s, w, p.bargaining_horizon, w.reach[1])
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
@@ -346,12 +350,14 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     _node_shift(st.node_objective, w.shifted, w.node_shift)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    # who holds each node's ground after today's deals and fighting, and whom its people fear
+    refugees.feared_control(s.control, p.control0, st.node_objective, p.node_regard, w.feared)
     refugees.step(s.people, s.displaced_at, s.dead, s.displaced, st.node_conflict,
                   st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
                   p.edge_rate, p.edge_return, p.edge_push_back, p.gate_leakage,
                   p.gate_release, p.civilian_death_rate, _flows(p),
-                  p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, keys, day,
-                  (_DEATHS, _REFUGEES), w.flow_work, w.moves)
+                  p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, w.feared,
+                  p.population0, keys, day, (_DEATHS, _REFUGEES), w.flow_work, w.moves)
     _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals
     _arrivals(w.hosted, s.people, s.people_peak, s.arrivals)
 
@@ -381,15 +387,15 @@ def _gate_reach(st, p, s, w, horizon, out):
     """``refugees.gate_reach`` at the morning's state over ``horizon`` ``(P,)``, into ``out``."""
     refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
                         st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
-                        _flows(p), s.gate_open, p.gate_leakage, st.node_host, w.potential,
-                        horizon, w.flow_work, out)
+                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
+                        st.node_host, w.potential, horizon, w.flow_work, out)
 
 
 @helper
 def _flows(p):
     """The refugee movement rates ``refugees._mover_rate`` takes, each ``(P,)``."""
     return (p.displacement_base, p.displacement_fighting, p.displacement_ground,
-            p.settle_rate, p.move_rate)
+            p.settle_rate, p.move_rate, p.displacement_fear)
 
 
 @helper

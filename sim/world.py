@@ -352,6 +352,8 @@ class Params:
     displacement_base: np.ndarray
     displacement_fighting: np.ndarray
     displacement_ground: np.ndarray
+    displacement_fear: np.ndarray  # (P,) daily share fleeing a feared controller
+    node_regard: np.ndarray  # (P, N, A) how each node's people regard each actor, [-1, 1]
     move_rate: np.ndarray
     settle_rate: np.ndarray
     calm_threshold: np.ndarray
@@ -594,6 +596,10 @@ def compile_scenario(spec: Scenario) -> World:
             node_objective[ni[key]] = oi[node.objective]
         if node.host:
             node_host[ni[key]] = ai[node.host]
+    regard = np.zeros((nn, n))
+    for key, node in ref.nodes.items():
+        for a, esteem in node.regard.items():
+            regard[ni[key], ai[a]] = esteem
     edges = ref.edges
 
     # --- deals
@@ -730,6 +736,7 @@ def compile_scenario(spec: Scenario) -> World:
         displacement_base=_arr(fl.displacement_base),
         displacement_fighting=_arr(fl.displacement_fighting),
         displacement_ground=_arr(fl.displacement_ground),
+        displacement_fear=_arr(fl.displacement_fear), node_regard=regard[None],
         move_rate=_arr(fl.move_rate), settle_rate=_arr(fl.settle_rate),
         calm_threshold=_arr(fl.calm_threshold),
         deal_control=deal_control[None], deal_payment=payment[None],
