@@ -323,6 +323,7 @@ class Params:
     asset_holder_affinity: np.ndarray
     asset_requires_inactive: np.ndarray  # bool
     asset_held_penalty: np.ndarray  # (P, K, K)
+    asset_recipient_cost: np.ndarray  # (P, K) utility cost to a recipient of accepting it
     asset_available_day: np.ndarray
     asset_holder0: np.ndarray  # int, -1 none
     asset_on0: np.ndarray  # bool
@@ -715,6 +716,7 @@ def compile_scenario(spec: Scenario) -> World:
         asset_affinity=asset_aff[None],
         asset_holder_affinity=_arr([spec.assets[x].effects.holder_affinity for x in assets]),
         asset_requires_inactive=requires[None], asset_held_penalty=held_penalty[None],
+        asset_recipient_cost=_arr([spec.assets[x].conditions.recipient_cost for x in assets]),
         asset_available_day=available[None],
         asset_holder0=holder0[None], asset_on0=on0[None],
         value=value[None], control0=control0[None],

@@ -406,6 +406,15 @@ class Conditions(Strict):
     available_from: dt.date | None = Field(
         None, description="First date on which the asset can be activated or granted."
     )
+    recipient_cost: NonNegative = Field(
+        0.0, description="Utility cost to a recipient of accepting the asset (its sovereignty, "
+        "its neighbours' reaction, the obligations a foreign deployment brings), in M1's "
+        "utility units. A grant takes effect only if the recipient consents: it asked for the "
+        "asset (a request_support in the last three days), or signed a deal that grants it, or "
+        "what holding it is worth to it (the air losses its cover spares, the ties the grant "
+        "moves with the owner) is at least this cost. Default 0: a recipient accepts whatever "
+        "does it no harm, so grants whose recipient gains from them are made as before."
+    )
 
 
 class Asset(Strict):
