@@ -70,6 +70,7 @@ class Workspace:
     powered: np.ndarray  # (R, A, A) power to the contest exponent
     win: np.ndarray  # (R, A, A) contest share of i attacking j
     available: np.ndarray  # (R, K) bool: the asset's window is open
+    consent: np.ndarray  # (R, K, A) bool: the actor would accept the asset (``terms.accepts``)
     potential: np.ndarray  # (R, E) movers per route if its gate were open
     reach: np.ndarray  # (2, R, G, A) people a day each gate open adds to each actor's ground
     # (``refugees.gate_reach``), over the decision and the bargaining horizon
@@ -88,6 +89,7 @@ class Workspace:
     acts: np.ndarray  # (R, D, S) each side's value of the deal's terms over actions
     theatre: np.ndarray  # (R,) fighting intensity felt by civilians
     relief: np.ndarray  # (R, N)
+    feared: np.ndarray  # (R, N) ground of each node taken by actors its people fear
     attack: np.ndarray  # (R, A, A) today's acts, 0/1
     sanction: np.ndarray  # (R, A, A)
     threat: np.ndarray  # (R, A, A) 1 where i threatens j today (verb threaten)
@@ -141,15 +143,15 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
 
     return PackedWorkspace(
         cover=f(r, n), fire=f(r, n, n), power=f(r, n, n), powered=f(r, n, n), win=f(r, n, n),
-        available=b(r, assets), potential=f(r, edges), reach=f(2, r, gates, n),
-        conflict_people=i(r),
+        available=b(r, assets), consent=b(r, assets, n), potential=f(r, edges),
+        reach=f(2, r, gates, n), conflict_people=i(r),
         gains=f(r, deals, sides), perceived=f(r, deals, sides), stake=f(r, deals, sides),
         shrink=f(r, deals), spared=f(deals, r), acts=f(r, deals, sides),
         barred=b(r, n, n),
         armed=b(r, n, n), heat=f(r, n, n), status_quo=f(r, n, n),
         war_losses=f(deals, r, n, n), war_drift=f(deals, r, objectives, n), theatre=f(r),
-        relief=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n), deescalate=f(r, n, n),
-        threat=f(r, n, n),
+        relief=f(r, nodes), feared=f(r, nodes), attack=f(r, n, n), sanction=f(r, n, n),
+        deescalate=f(r, n, n), threat=f(r, n, n),
         delta=f(r, n, n), cap=i(r, n, n), hazard=f(r, deals),
         forced_break=b(r, deals), losses_today=i(r, n, n),
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
@@ -184,13 +186,16 @@ def observe(st, p, s, can_hold, day, released, private, w):
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    refugees.feared_control(s.control, p.control0, st.node_objective, p.node_regard, w.feared)
     refugees.route_potential(s.people, s.displaced_at, w.theatre, w.relief, st.node_conflict,
                              st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
-                             p.edge_rate, p.gate_release, _flows(p), w.potential)
+                             p.edge_rate, p.gate_release, _flows(p), w.feared, p.population0,
+                             w.potential)
     _gate_reach(st, p, s, w, p.horizon, w.reach[0])  # gates, over the network
     _gate_reach(st, p, s, w, p.bargaining_horizon, w.reach[1])
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
     _open_windows(p.asset_available_day, day, released, w.available)
+    terms.consents(st, p, s, w.cover, p.horizon, w.consent)  # who would accept each asset
     # the status quo path: yesterday's postures across each deal's ceasefire continued
     # (fighting where there is fighting, peace where there is peace), not all-out war
     for d in range(st.deal_sides.shape[0]):
@@ -297,7 +302,8 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
                st.asset_owner[k], w.available, s.agreement, st.deal_grants, st.deal_withhold,
                s.asset_on, s.asset_holder, s.requested,
                p.asset_requires_inactive, p.asset_affinity, p.asset_holder_affinity,
-               p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k)
+               p.aff_support, w.delta, w.requests, events, st.ev_asset + 3 * k, w.consent,
+               st.deal_sides, st.deal_signs)
 
     air_support.cancel_barred(s.agreement, st.deal_ceasefire, s.air_target, s.air_client)
 
@@ -353,12 +359,14 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     _node_shift(st.node_objective, w.shifted, w.node_shift)
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
+    # who holds each node's ground after today's deals and fighting, and whom its people fear
+    refugees.feared_control(s.control, p.control0, st.node_objective, p.node_regard, w.feared)
     refugees.step(s.people, s.displaced_at, s.dead, s.displaced, st.node_conflict,
                   st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
                   p.edge_rate, p.edge_return, p.edge_push_back, p.gate_leakage,
                   p.gate_release, p.civilian_death_rate, _flows(p),
-                  p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, keys, day,
-                  (_DEATHS, _REFUGEES), w.flow_work, w.moves)
+                  p.calm_threshold, w.theatre, w.node_shift, s.gate_open, w.relief, w.feared,
+                  p.population0, keys, day, (_DEATHS, _REFUGEES), w.flow_work, w.moves)
     _hosted(st.node_host, s.people, 1, w.hosted)  # now the net arrivals
     _arrivals(w.hosted, s.people, s.people_peak, s.arrivals)
 
@@ -389,15 +397,15 @@ def _gate_reach(st, p, s, w, horizon, out):
     """``refugees.gate_reach`` at the morning's state over ``horizon`` ``(P,)``, into ``out``."""
     refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
                         st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
-                        _flows(p), s.gate_open, p.gate_leakage, st.node_host, w.potential,
-                        horizon, w.flow_work, out)
+                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
+                        st.node_host, w.potential, horizon, w.flow_work, out)
 
 
 @helper
 def _flows(p):
     """The refugee movement rates ``refugees._mover_rate`` takes, each ``(P,)``."""
     return (p.displacement_base, p.displacement_fighting, p.displacement_ground,
-            p.settle_rate, p.move_rate)
+            p.settle_rate, p.move_rate, p.displacement_fear)
 
 
 @helper
@@ -562,13 +570,16 @@ def _gates(menu_verb, menu_gate, gate_policy, chosen, agreement, deal_gates, gat
 @helper
 def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, available,
            agreement, deal_grants, deal_withhold, asset_on, asset_holder, requested, requires,
-           effects, holder_affinity, support, delta, requests, events, first):
+           effects, holder_affinity, support, delta, requests, events, first, consent,
+           deal_sides, deal_signs):
     """Grants, activation and requests of asset k today, in every replication.
 
-    A grant needs the asset idle and available and the recipient not holding an asset in
-    effect that bars it (``requires``); the first such grant chosen counts, unless a deal in
-    force withholds the asset; failing a chosen grant, a deal in force that grants the asset
-    grants it (``sim.mechanisms.terms``). A grant moves ties
+    A grant needs the asset idle and available, the recipient not holding an asset in
+    effect that bars it (``requires``) and its consent (``consent``: this morning's
+    ``terms.accepts``, an open request or a value of holding it not below 0); the first such
+    grant chosen counts, unless a deal in force withholds the asset; failing a chosen grant,
+    a deal in force that grants the asset grants it (``sim.mechanisms.terms``), with the
+    recipient's consent, which signing the deal gives. A grant moves ties
     between supplier and recipient by ``holder_affinity + support``. Switching the asset on
     moves its decider's ties with the actors its ``effects`` name. Open requests fade by
     ``REQUEST_MEMORY``. The asset's events are ``events[:, first:]``: granted, activated,
@@ -586,13 +597,16 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
                 # a deal in force decides where the asset goes (or that it stays)
-                if recipient < 0 and not withheld and bound < 0 and terms.receivable(
-                        r, q, k, t, asset_on, asset_holder, available, requires):
+                if recipient < 0 and not withheld and bound < 0 and consent[r, k, t] \
+                        and terms.receivable(r, q, k, t, asset_on, asset_holder, available,
+                                             requires):
                     recipient = t
             elif menu_verb[e] == _ACTIVATE:
                 activated |= not asset_on[r, k] and available[r, k]
         if bound >= 0 and not withheld and terms.receivable(
-                r, q, k, bound, asset_on, asset_holder, available, requires):
+                r, q, k, bound, asset_on, asset_holder, available, requires) and (
+                consent[r, k, bound] or terms.signed_for(agreement, r, deal_grants, deal_sides,
+                                                         deal_signs, k, bound)):
             recipient = bound
         granted = recipient >= 0
         if granted:

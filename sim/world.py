@@ -333,6 +333,7 @@ class Params:
     asset_holder_affinity: np.ndarray
     asset_requires_inactive: np.ndarray  # bool
     asset_held_penalty: np.ndarray  # (P, K, K)
+    asset_recipient_cost: np.ndarray  # (P, K) utility cost to a recipient of accepting it
     asset_available_day: np.ndarray
     asset_holder0: np.ndarray  # int, -1 none
     asset_on0: np.ndarray  # bool
@@ -365,6 +366,8 @@ class Params:
     displacement_base: np.ndarray
     displacement_fighting: np.ndarray
     displacement_ground: np.ndarray
+    displacement_fear: np.ndarray  # (P,) daily share fleeing a feared controller
+    node_regard: np.ndarray  # (P, N, A) how each node's people regard each actor, [-1, 1]
     move_rate: np.ndarray
     settle_rate: np.ndarray
     calm_threshold: np.ndarray
@@ -631,6 +634,10 @@ def compile_scenario(spec: Scenario) -> World:
             node_objective[ni[key]] = oi[node.objective]
         if node.host:
             node_host[ni[key]] = ai[node.host]
+    regard = np.zeros((nn, n))
+    for key, node in ref.nodes.items():
+        for a, esteem in node.regard.items():
+            regard[ni[key], ai[a]] = esteem
     edges = ref.edges
 
     # --- deals
@@ -749,6 +756,7 @@ def compile_scenario(spec: Scenario) -> World:
         asset_affinity=asset_aff[None],
         asset_holder_affinity=_arr([spec.assets[x].effects.holder_affinity for x in assets]),
         asset_requires_inactive=requires[None], asset_held_penalty=held_penalty[None],
+        asset_recipient_cost=_arr([spec.assets[x].conditions.recipient_cost for x in assets]),
         asset_available_day=available[None],
         asset_holder0=holder0[None], asset_on0=on0[None],
         value=value[None], control0=control0[None],
@@ -772,6 +780,7 @@ def compile_scenario(spec: Scenario) -> World:
         displacement_base=_arr(fl.displacement_base),
         displacement_fighting=_arr(fl.displacement_fighting),
         displacement_ground=_arr(fl.displacement_ground),
+        displacement_fear=_arr(fl.displacement_fear), node_regard=regard[None],
         move_rate=_arr(fl.move_rate), settle_rate=_arr(fl.settle_rate),
         calm_threshold=_arr(fl.calm_threshold),
         deal_control=deal_control[None], deal_payment=payment[None],

@@ -131,7 +131,7 @@ def test_returns_never_exceed_the_displaced_stock():
     conflict = np.array([True, False])
     src, dst, gate = (np.array([x], np.int64) for x in (0, 1, -1))
     capacity = np.array([[2_500.0, 1e6]])
-    flows = tuple(np.array([x]) for x in (0.0, 0.0, 0.0, 0.0, 0.0))
+    flows = tuple(np.array([x]) for x in (0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
     total = people.sum()
     for day in range(30):
         before, hosted = displaced[0, 1], people[0, 1]
@@ -139,8 +139,9 @@ def test_returns_never_exceed_the_displaced_stock():
              np.zeros((1, 2)), np.array([[0.0]]), np.array([[0.5]]), np.array([[0.0]]),
              np.array([[0.0]]), np.array([[0.0]]), np.array([0.0]), flows, np.array([0.05]),
              np.zeros(1),
-             np.zeros((1, 2)), np.zeros((1, 0), bool), np.zeros((1, 2)),
-             np.array([17], np.uint64), day, (9, 7), np.zeros((4, 2)), np.zeros(5, np.int64))
+             np.zeros((1, 2)), np.zeros((1, 0), bool), np.zeros((1, 2)), np.zeros((1, 2)),
+             np.zeros((1, 2), np.int64), np.array([17], np.uint64), day, (9, 7),
+             np.zeros((4, 2)), np.zeros(5, np.int64))
         assert hosted - people[0, 1] <= before  # nobody returns who was not displaced
         assert people.sum() + dead.sum() == total
     assert people[0, 0] <= 2_500  # the origin fills to its capacity, no further

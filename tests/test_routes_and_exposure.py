@@ -39,7 +39,7 @@ def _two_nodes(people, displaced, days, *, onward=0.0, push_back=0.0, gate_open=
     dead, left = np.zeros(r, np.int64), np.zeros(r, np.int64)
     total = people.sum(axis=1)
     src, dst, gate = (np.array([x], np.int64) for x in (0, 1, 0))
-    flows = tuple(np.array([x]) for x in (0.0, 0.0, 0.0, settle, 0.1))
+    flows = tuple(np.array([x]) for x in (0.0, 0.0, 0.0, settle, 0.1, 0.0))
     out_people, out_displaced = [], []
     for day in range(days):
         step(people, displaced, dead, left, np.array([False, False]), src, dst, gate,
@@ -47,7 +47,8 @@ def _two_nodes(people, displaced, days, *, onward=0.0, push_back=0.0, gate_open=
              np.array([[0.0]]), np.array([[push_back]]), np.array([[leakage]]),
              np.array([[release]]), np.array([0.0]),
              flows, np.array([0.05]), np.zeros(r), np.zeros((r, 2)),
-             np.full((r, 1), gate_open), np.zeros((r, 2)), KEYS, day, (9, 7),
+             np.full((r, 1), gate_open), np.zeros((r, 2)), np.zeros((r, 2)),
+             np.zeros((1, 2), np.int64), KEYS, day, (9, 7),
              np.zeros((4, 2)), np.zeros(5, np.int64))
         assert np.array_equal(people.sum(axis=1), total)  # conserved, every day
         assert (people >= 0).all() and ((displaced >= 0) & (displaced <= people)).all()

@@ -405,7 +405,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     if blocked[k, a]:
                         chance = 0.0
                     value = chance * (cover_value + w[q, a, _TIES] * partner[q, a, supplier]
-                                      * holder_affinity[q, k])
+                                      * holder_affinity[q, k] - p.asset_recipient_cost[q, k])
                     # nothing to ask for while a deal in force withholds it or decides its holder
                     unavailable = (asset_on[r, k]
                                    or terms.withheld(agreement, r, deal_withhold, k)
@@ -434,9 +434,12 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         * arriving * horizon[q] / 100_000.0
                         - objection[k, t]
                     )
+                    # consent: a grant the recipient would refuse is not on offer
                     unavailable = (unavailable or blocked[k, t]
                                    or terms.withheld(agreement, r, deal_withhold, k)
-                                   or terms.bound(agreement, r, deal_grants, k) >= 0)
+                                   or terms.bound(agreement, r, deal_grants, k) >= 0
+                                   or not terms.accepts(t, k, r, q, p, rung, cover, exposure,
+                                                        requested, a, horizon[q]))
                 if unavailable:
                     value = -np.inf
             elif v in (_OPEN_GATE, _CLOSE_GATE):

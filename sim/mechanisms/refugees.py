@@ -5,7 +5,9 @@ dead. Each day:
 
 1. civilian deaths in conflict nodes, at a rate that grows with fighting intensity;
 2. movers: in conflict nodes the displaced (a base rate, plus fighting intensity, plus the
-   ground the node's objective lost today); elsewhere a settle rate, rising toward the move
+   ground the node's objective lost today); in any node, plus those who flee an actor they
+   fear that has taken the node's ground since day 0, by a deal's transfer or by conquest
+   (below, "Flight from who controls the ground"); elsewhere a settle rate, rising toward the move
    rate as the node fills past its capacity; in a *transit* node (one with a ``dwell`` time)
    people move on at ``1 / dwell`` a day instead of the settle rate, even below capacity
    (Flee's towns, which people pass through, against its camps, where they stay:
@@ -39,11 +41,31 @@ the crisis; returns fill the origin no further than its capacity. The pushed bac
 displaced (at the route's source). Like Flee, the model keeps no origin per person: a node's
 displaced are one pool, whichever route brought them.
 
+Flight from who controls the ground. People flee not only fighting but the actor that
+controls where they live, when they expect it to target them (Davenport, Moore & Poe 2003,
+"Sometimes you just have to leave": the threat to one's person, not the fighting as such,
+drives flight; Steele 2009 and 2011: civilians leave ground taken by an armed actor that
+targets their group collectively, and stay, or come, where the actor that holds it is theirs).
+Each node's people regard each actor (``refugees.nodes.<id>.regard``, -1 fear .. +1 trust;
+default 0, which leaves the rule as it was): the share of the node's objective that actors
+they fear have gained since day 0, weighted by that fear (``feared_control``), is the share of
+its day-0 residents who leave, at ``flows.displacement_fear`` a day (``_fear_rate``), and the
+displaced do not go home to it (returns times ``1 - feared``). A handover by deal to a feared
+actor empties the node within weeks; to an actor they trust or do not mind, next to none of
+them leave by it. It is one more rule of Flee's kind (a move chance per location, here set by
+its controller), like Flee's own conflict and camp move chances.
+
 Expected flows are turned into whole people by stochastic rounding and capped so no node sends
 more people than it holds.
 
-Reference: Suleimenova, Bell & Groen (2017), "A generalized simulation development approach
-for predicting refugee destinations", Scientific Reports 7:13377 (Flee: djgroen/flee).
+References:
+    Suleimenova, Bell & Groen (2017), "A generalized simulation development approach for
+    predicting refugee destinations", Scientific Reports 7:13377 (Flee: djgroen/flee).
+    Davenport, Moore & Poe (2003), "Sometimes you just have to leave: domestic threats and
+    forced migration, 1964-1989", International Interactions 29(1).
+    Steele (2009), "Seeking safety: avoiding displacement and choosing destinations in civil
+    wars", Journal of Peace Research 46(3); Steele (2011), "Electing displacement: political
+    cleansing in Apartado, Colombia", Journal of Conflict Resolution 55(3).
 """
 
 from __future__ import annotations
@@ -85,7 +107,7 @@ def relief(asset_relief, asset_on, asset_holder, node_host, out):
 
 @helper
 def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, onward, base,
-                per_fighting, per_ground, settle_rate, move_rate):
+                per_fighting, per_ground, settle_rate, move_rate, fear):
     """Daily share of a node's people who set out.
 
     In a conflict node the displaced: a base rate, plus fighting intensity, plus the ground
@@ -93,6 +115,8 @@ def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, onw
     the node fills past its capacity, reduced by aid to its host (``relief_``). In a transit
     node the share ``onward`` (``1 / dwell``) replaces the settle rate when it is higher: people
     pass through a crossing area or a waypoint even when it has room, as through Flee's towns.
+    Anywhere, plus the flight from a feared controller (``fear``, ``_fear_rate``), which aid
+    does not hold back.
     """
     if conflict:
         rate = base + per_fighting * fighting + per_ground * ground_shift
@@ -102,7 +126,53 @@ def _mover_rate(people, capacity, conflict, fighting, ground_shift, relief_, onw
         if onward > settle_rate:  # a transit node
             low, high = onward, max(move_rate, onward)
         rate = (low + (high - low) * overflow) * (1.0 - relief_)
-    return min(max(rate, 0.0), 1.0)
+    return min(max(rate + fear, 0.0), 1.0)
+
+
+@helper
+def feared_control(control, control0, node_objective, regard, out):
+    """``(R, N)``: how much of each node's ground actors its people fear have taken since day 0.
+
+    ``e_n = min(sum_a max(c_oa - c0_oa, 0) max(-regard_na, 0), 1)`` for the node's objective
+    o: the control each actor gained (by a deal's transfer or by conquest), weighted by how
+    much the node's people fear it (``regard`` -1: wholly; 0 or above: not at all). Control
+    held on day 0 counts for nothing: the people there on day 0 are those who stayed under it.
+    A node without an objective has 0.
+
+    Args:
+        control: ``(R, O, A)`` control shares now.
+        control0: ``(P, O, A)`` control shares on day 0.
+        node_objective: ``(N,)`` objective of each node or -1.
+        regard: ``(P, N, A)`` how each node's people regard each actor, in [-1, 1].
+        out: ``(R, N)`` result.
+    """
+    for r in range(out.shape[0]):
+        q = pick(control0.shape[0], r)
+        for node in range(out.shape[1]):
+            o = node_objective[node]
+            exposed = 0.0
+            if o >= 0:
+                for a in range(control.shape[2]):
+                    fear = max(-regard[q, node, a], 0.0)
+                    if fear > 0.0:
+                        exposed += max(control[r, o, a] - control0[q, o, a], 0.0) * fear
+            out[r, node] = min(exposed, 1.0)
+
+
+@helper
+def _fear_rate(people, population0, feared, per_fear):
+    """Daily share of a node's people who flee a feared controller (Flee's rule set extended).
+
+    The people who fear the actors that took the node's ground (the share ``feared`` of its
+    day-0 residents, ``feared_control``) leave at ``per_fear`` a day until no more than the
+    rest, ``(1 - feared) population0``, are left: a node handed wholly to an actor its people
+    fear empties within weeks (a half-life of ``ln 2 / per_fear`` days), one handed to an
+    actor they trust or do not mind loses no one by it. Those who already left (from fighting,
+    or earlier) count as those who feared: like Flee, the model keeps no type per person.
+    """
+    if feared <= 0.0 or people <= 0:
+        return 0.0
+    return per_fear * max(1.0 - (1.0 - feared) * population0 / people, 0.0)
 
 
 @helper
@@ -114,7 +184,8 @@ def _attractiveness(people, capacity, conflict, fighting):
 
 @helper
 def route_potential(people, displaced, fighting, relief_, conflict, edge_src, edge_dst,
-                    edge_gate, capacity, onward, edge_rate, release, flows, out):
+                    edge_gate, capacity, onward, edge_rate, release, flows, feared, population0,
+                    out):
     """Daily movers along each route if its gate were open, ``(R, E)`` (what gate keepers weigh).
 
     A gated route counts the surge of the displaced waiting at its source (``step``, 3.).
@@ -135,10 +206,13 @@ def route_potential(people, displaced, fighting, relief_, conflict, edge_src, ed
         release: ``(P, G)`` daily share of the displaced at an open gate's routes' sources
             that cross (the surge).
         flows: The rates of ``_mover_rate``, each ``(P,)``: ``(displacement_base,
-            displacement_fighting, displacement_ground, settle_rate, move_rate)``.
+            displacement_fighting, displacement_ground, settle_rate, move_rate,
+            displacement_fear)``.
+        feared: ``(R, N)`` ``feared_control``.
+        population0: ``(P, N)`` people in each node on day 0.
         out: ``(R, E)`` result.
     """
-    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    base, per_fighting, per_ground, settle_rate, move_rate, per_fear = flows
     for r in range(out.shape[0]):
         q = pick(capacity.shape[0], r)
         for e in range(edge_src.size):
@@ -146,7 +220,8 @@ def route_potential(people, displaced, fighting, relief_, conflict, edge_src, ed
             movers = people[r, a] * _mover_rate(
                 people[r, a], capacity[q, a], conflict[a], fighting[r], 0.0, relief_[r, a],
                 onward[q, a], base[q], per_fighting[q], per_ground[q], settle_rate[q],
-                move_rate[q])
+                move_rate[q], _fear_rate(people[r, a], population0[q, a], feared[r, a],
+                                         per_fear[q]))
             draw = edge_rate[q, e] * _attractiveness(people[r, b], capacity[q, b], conflict[b],
                                                      fighting[r])
             surge = 0.0 if edge_gate[e] < 0 else displaced[r, a] * release[q, edge_gate[e]]
@@ -156,8 +231,8 @@ def route_potential(people, displaced, fighting, relief_, conflict, edge_src, ed
 @helper
 def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate, capacity,
          onward, edge_rate, edge_return, push_back, leakage, release, death_rate, flows,
-         calm_below, fighting, ground_shift, gate_open, relief_, keys, day, streams, work,
-         moves):
+         calm_below, fighting, ground_shift, gate_open, relief_, feared, population0, keys, day,
+         streams, work, moves):
     """One day of deaths, displacement, onward movement, returns and push-backs, in place.
 
     Args:
@@ -188,6 +263,10 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         ground_shift: ``(R, N)`` share of the node's objective that changed hands today.
         gate_open: ``(R, G)`` bool.
         relief_: ``(R, N)`` share by which onward movement is reduced (aid to the host).
+        feared: ``(R, N)`` share of each node's ground taken by actors its people fear
+            (``feared_control``): they flee it (``_fear_rate``), and the displaced do not
+            return to it (returns are scaled by ``1 - feared``).
+        population0: ``(P, N)`` people in each node on day 0.
         keys: ``(R,)`` replication keys (``sim.rng.stream_key``).
         day: Today.
         streams: ``(deaths, moves)``: the streams rounding deaths (a uniform per node) and
@@ -197,7 +276,7 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
         moves: ``(3E + N,)`` int scratch.
     """
     n_nodes, e_count = people.shape[1], edge_src.size
-    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    base, per_fighting, per_ground, settle_rate, move_rate, per_fear = flows
     for r in range(people.shape[0]):
         q = pick(capacity.shape[0], r)
         key_deaths = stream_key(keys[r], day, streams[0])
@@ -215,7 +294,9 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
             work[0, node] = people[r, node] * _mover_rate(
                 people[r, node], capacity[q, node], conflict[node], fighting[r],
                 ground_shift[r, node], relief_[r, node], onward[q, node], base[q],
-                per_fighting[q], per_ground[q], settle_rate[q], move_rate[q])
+                per_fighting[q], per_ground[q], settle_rate[q], move_rate[q],
+                _fear_rate(people[r, node], population0[q, node], feared[r, node],
+                           per_fear[q]))
             work[1, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
                                             fighting[r])
         pushed = 2 * e_count
@@ -228,7 +309,8 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
                 movers = max(movers, displaced[r, a] * release[q, edge_gate[e]])
             forward = movers * edge_rate[q, e] * work[1, b] * gate
             calm = 1.0 if conflict[a] and fighting[r] < calm_below[q] else 0.0
-            back = displaced[r, b] * edge_return[q, e] * calm * gate
+            # nobody goes home to ground an actor they fear has taken
+            back = displaced[r, b] * edge_return[q, e] * calm * gate * (1.0 - feared[r, a])
             moves[e] = np.int64(np.floor(forward + uniform_at(key_moves, e)))
             moves[e_count + e] = np.int64(np.floor(back + uniform_at(key_moves, e_count + e)))
             push = displaced[r, b] * push_back[q, e] if closed else 0.0
@@ -294,8 +376,8 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
 
 @helper
 def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gate, capacity,
-               onward, edge_rate, flows, gate_open, leakage, node_host, potential, horizon,
-               work, out):
+               onward, edge_rate, flows, feared, population0, gate_open, leakage, node_host,
+               potential, horizon, work, out):
     """People a day each gate, open rather than closed, adds to each actor's ground, ``(R, G, A)``.
 
     What gate keepers weigh (``sim.mechanisms.terms.gate_value``), over the network rather than
@@ -322,6 +404,8 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
         onward: ``(P, N)`` ``1 / dwell`` in transit nodes, else 0.
         edge_rate: ``(P, E)``.
         flows: The rates of ``_mover_rate``, each ``(P,)``.
+        feared: ``(R, N)`` ``feared_control``.
+        population0: ``(P, N)`` people in each node on day 0.
         gate_open: ``(R, G)`` bool: today's gates.
         leakage: ``(P, G)``.
         node_host: ``(N,)`` actor hosting each node or -1.
@@ -331,7 +415,7 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
         out: ``(R, G, A)`` result.
     """
     n_nodes, e_count = people.shape[1], edge_src.size
-    base, per_fighting, per_ground, settle_rate, move_rate = flows
+    base, per_fighting, per_ground, settle_rate, move_rate, per_fear = flows
     for r in range(out.shape[0]):
         q = pick(capacity.shape[0], r)
         # each node's daily mover rate (row 1) and draw (row 2); then its route shares
@@ -339,7 +423,9 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
             work[1, node] = _mover_rate(
                 people[r, node], capacity[q, node], conflict[node], fighting[r], 0.0,
                 relief_[r, node], onward[q, node], base[q], per_fighting[q], per_ground[q],
-                settle_rate[q], move_rate[q])
+                settle_rate[q], move_rate[q],
+                _fear_rate(people[r, node], population0[q, node], feared[r, node],
+                           per_fear[q]))
             work[2, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
                                             fighting[r])
             work[0, node] = 0.0  # the daily leaving share L

@@ -20,7 +20,8 @@ the actors use to score acts (``sim.mechanisms.decisions``):
   ``gate_value``;
 - a **grant** gives the recipient the asset's air-defence cover (the losses it avoids at today's
   fighting) and moves ties as a grant does (``holder_affinity + alliances.support`` between
-  supplier and recipient; the asset's ``effects`` between its decider and the others); a
+  supplier and recipient; the asset's ``effects`` between its decider and the others); it
+  counts only if the recipient consents (it signs the deal, or ``accepts`` the asset); a
   **withholding** is worth nothing on the status quo path (nothing is granted there either): it
   only removes an option;
 - **lifting sanctions** spares both sides of each sanction in force (a sanction is a state: it
@@ -130,6 +131,71 @@ def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
             / p.loss_unit[q])
 
 
+#: An open request: the recipient asked for the asset within the last three days (a request
+#: fades by ``sim.day.REQUEST_MEMORY``, 0.8, a day: 0.8^3 ~ 0.51). What it asked for it accepts.
+REQUEST_OPEN = 0.5
+
+
+@helper
+def holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon):
+    """Value to ``t``, over ``horizon`` days, of holding asset ``k`` granted by ``owner``.
+
+    What ``t`` gains by accepting a grant, by the predictions it scores its own acts with: the
+    air losses the asset's cover spares it (``cover_value``, a request's value), the ties a
+    grant moves between it and the owner (``holder_affinity + alliances.support``, and the
+    asset's own ``effects.affinity`` on t), weighted by how much t cares for the owner
+    (``partner``), less the cost of accepting it (``conditions.recipient_cost``: sovereignty,
+    neighbours' reactions, the obligations it brings).
+    """
+    ties = p.partner[q, t, owner] * (p.asset_holder_affinity[q, k] + p.aff_support[q]
+                                     + p.asset_affinity[q, k, t])
+    return (cover_value(t, k, r, q, p, rung, cover, exposure, horizon)
+            + p.interests[q, t, _TIES] * ties - p.asset_recipient_cost[q, k])
+
+
+@helper
+def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
+    """Whether ``t`` consents to hold asset ``k`` granted by ``owner`` today (issue #23, 6).
+
+    A grant, or a deployment onto another actor's ground, takes effect only if the recipient
+    accepts it: it asked for it (an open request, ``REQUEST_OPEN``: a request is how a
+    recipient asks), or holding it is worth something to it (``holding_value`` >= 0, the
+    utility it would score the asset by). A state is not a passive receptacle of what its
+    allies send (a host nation's consent to foreign forces: the status-of-forces agreements
+    that precede any deployment; Cooley 2008 on the politics of basing). A recipient that
+    neither asked nor gains refuses, so nothing happens.
+    """
+    if requested[r, k, t] >= REQUEST_OPEN:
+        return True
+    return holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon) >= 0.0
+
+
+@helper
+def signed_for(agreement, r, deal_grants, deal_sides, deal_signs, k, t):
+    """Whether ``t`` signed a deal in force that grants it asset ``k``: its consent given."""
+    found = False
+    for d in range(deal_grants.shape[0]):
+        if agreement[r, d] and deal_grants[d, k] == t:
+            for x in range(deal_sides.shape[1]):
+                found |= deal_sides[d, x] == t and deal_signs[d, x]
+    return found
+
+
+@helper
+def consents(st, p, s, cover, horizon, out):
+    """``(R, K, A)`` bool: each actor would accept each asset today (``accepts``), into ``out``.
+
+    The morning's view, which the grants resolved later that day use (``sim.day._asset``).
+    """
+    for r in range(out.shape[0]):
+        q = pick(horizon.shape[0], r)
+        for k in range(out.shape[1]):
+            owner = st.asset_owner[k]
+            for t in range(out.shape[2]):
+                out[r, k, t] = t == owner or accepts(t, k, r, q, p, s.rung, cover, s.exposure,
+                                                     s.requested, owner, horizon[q])
+
+
 @helper
 def deal_values(st, p, s, cover, reach, available, horizon, out):
     """Each side's value of each deal's terms over actions, ``(R, D, S)``, into ``out``.
@@ -137,7 +203,8 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
     Relative to the status quo path (today's gates, assets and sanctions in force
     continued) over the bargaining horizon ``horizon`` ``(P,)``; see the module docstring. A
     grant counts only if it can be made today (``receivable``: the asset idle, its window
-    open, the recipient not barred): a promise that cannot be kept yet is worth nothing yet.
+    open, the recipient not barred) and the recipient consents (it signs the deal, or it
+    ``accepts`` the asset): a promise that cannot be kept yet is worth nothing yet.
     """
     n = s.rung.shape[1]
     sides = st.deal_sides
@@ -165,6 +232,12 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
                                                available, p.asset_requires_inactive):
                         continue
                     owner = st.asset_owner[k]
+                    signs = False
+                    for y in range(sides.shape[1]):
+                        signs |= sides[d, y] == t and st.deal_signs[d, y]
+                    if not signs and not accepts(t, k, r, q, p, s.rung, cover, s.exposure,
+                                                 s.requested, owner, p.horizon[q]):
+                        continue  # the recipient would refuse it
                     ties = 0.0
                     if x == t:
                         value += cover_value(t, k, r, q, p, s.rung, cover, s.exposure, h)

@@ -433,6 +433,15 @@ class Conditions(Strict):
     available_from: dt.date | None = Field(
         None, description="First date on which the asset can be activated or granted."
     )
+    recipient_cost: NonNegative = Field(
+        0.0, description="Utility cost to a recipient of accepting the asset (its sovereignty, "
+        "its neighbours' reaction, the obligations a foreign deployment brings), in M1's "
+        "utility units. A grant takes effect only if the recipient consents: it asked for the "
+        "asset (a request_support in the last three days), or signed a deal that grants it, or "
+        "what holding it is worth to it (the air losses its cover spares, the ties the grant "
+        "moves with the owner) is at least this cost. Default 0: a recipient accepts whatever "
+        "does it no harm, so grants whose recipient gains from them are made as before."
+    )
 
 
 class Asset(Strict):
@@ -551,6 +560,15 @@ class Node(Strict):
         "people stay before moving on (daily share 1/dwell leaves, even below capacity; Flee's "
         "towns pass people on at 0.3 a day, about 3 days). Unset: they settle "
         "(flows.settle_rate). Not for conflict nodes.")
+    regard: dict[Identifier, Signed] = Field(
+        default_factory=dict,
+        description="How the node's people regard each actor, in [-1, 1]: -1 they fear it "
+        "(they expect it to target them as a group), +1 they trust it. Once actors they fear "
+        "take the node's objective (by a deal's transfer or by conquest), the share they "
+        "gained since day 0, weighted by the fear, of the node's day-0 people flee at "
+        "flows.displacement_fear a day, and the displaced do not return (Davenport, Moore & "
+        "Poe 2003; Steele 2009). Needs an objective. Default: 0 for every actor (who holds "
+        "the ground moves no one, as before this key existed); give a source.")
 
     @model_validator(mode="after")
     def _transit(self) -> Node:
@@ -612,6 +630,15 @@ class RefugeeFlows(Strict):
     )
     displacement_ground: NonNegative = Field(
         2.0, description="Share displaced per unit of the node's objective lost in a day."
+    )
+    displacement_fear: Probability = Field(
+        0.1, description="Daily share of the people who fear the actor that took their node's "
+        "ground (nodes.<id>.regard) who leave: a half-life of about a week, so a node handed "
+        "wholly to an actor its people fear is mostly empty within three weeks. Default: an "
+        "assumption between the Serb-held suburbs of Sarajevo handed to the Federation under "
+        "Dayton (most of some 60,000 left within about six weeks, February-March 1996) and "
+        "Kalbajar handed to Azerbaijan in November 2020 (its Armenian residents left within "
+        "about ten days); only nodes with a regard below 0 use it."
     )
     move_rate: Probability = Field(
         0.1, description="Daily share of people in transit nodes (over capacity) moving on."
@@ -1155,6 +1182,12 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
     for key, node in s.refugees.nodes.items():
         out += need("objective", objectives, node.objective, f"refugees.nodes.{key}.objective")
         out += need("actor", actors, node.host, f"refugees.nodes.{key}.host")
+        for a in node.regard:
+            out += need("actor", actors, a, f"refugees.nodes.{key}.regard.{a}")
+        if node.regard and node.objective is None:
+            out.append((f"refugees.nodes.{key}.regard", "a regard says whom the people flee "
+                        "once it takes the node's ground, but the node has no objective; give "
+                        "it one (theatre.objectives) or drop regard"))
     for i, edge in enumerate(s.refugees.edges):
         out += need("node", nodes, edge.source, f"refugees.edges[{i}].from")
         out += need("node", nodes, edge.target, f"refugees.edges[{i}].to")
