@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(range:/prior:); the intervals then hold no parameter uncertainty")
     run.add_argument("--posterior", type=Path, metavar="FILE",
                      help="draw each run's values from a posterior written by sim calibrate")
+    run.add_argument("--no-pooled", action="store_true",
+                     help="do not scale the generic constants of a crisis of the library by "
+                     "its pooled posterior (pooled_posterior.json of sim calibrate --library), "
+                     "used by default when there is one")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
@@ -300,6 +304,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"priors (uncertain mode): each run draws its own values of {count} uncertain "
               f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(varied.paths)}",
               flush=True)
+    if varied is not None and varied.pooled is not None:
+        p = varied.pooled
+        fitted = ("fitted on the other crises of the library" if not p.get("in_sample") else
+                  "fitted on every crisis of the library, this one included")
+        print(f"pooled constants: each run's {', '.join(p['constants'])} multiply its values, "
+              f"drawn from {p['file']} ({fitted}); --no-pooled runs without them", flush=True)
     ensemble = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
                        workers=args.workers, scheduler=args.scheduler, out=out_dir,
                        progress=not args.no_progress, varied=varied)

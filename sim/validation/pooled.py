@@ -376,7 +376,8 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
                 population: int = 500, batch: int = 1000, generations: int = 10,
                 min_epsilon: float = 0.0, min_acceptance: float = 0.005,
                 seed: int = 1, workers: int | None = None, scheduler: str | None = None,
-                leave_out: str | None = None, progress=None, executor=None) -> dict:
+                leave_out: str | None = None, progress=None, executor=None,
+                reuse: bool = False) -> dict:
     """One pooled ABC-SMC over the library's crises (but ``leave_out``); writes its folder.
 
     Args:
@@ -395,6 +396,8 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
         leave_out: A crisis not to fit on (leave one crisis out).
         progress: Called as ``progress(runs, generation, epsilon)`` as tasks finish.
         executor: An executor to use (and leave open) instead of making one.
+        reuse: Return a finished fit with the same settings found in ``out_dir`` (its
+            ``calibration.json``) instead of refusing the folder (``--cv`` resumes so).
 
     Returns:
         The diagnostics written to ``calibration.json``.
@@ -418,13 +421,16 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     if particles < 1:
         raise UsageError(f"--simulations {simulations} cannot run one particle in each of "
                          f"{per_particle} crises; give at least {per_particle}")
-    if (out_dir / "posterior.json").exists():
-        raise UsageError(f"{out_dir} already holds a posterior.json; choose another --out "
-                         "(results are never overwritten)")
     settings = Settings(population, particles, generations, float(min_epsilon),
                         float(min_acceptance), int(seed))
     check_sizes(settings, len(constants))
     recorded = _settings(crises, constants, priors_file, settings, leave_out)
+    if (out_dir / "posterior.json").exists():
+        done = _finished(out_dir, recorded) if reuse else None
+        if done is not None:
+            return done
+        raise UsageError(f"{out_dir} already holds a posterior.json; choose another --out "
+                         "(results are never overwritten)")
     claim_folder(out_dir, made_before_marker=_calibration_folder)
     priors = [c.prior for c in constants]
     resumed = _resume(out_dir, recorded, priors)
@@ -508,6 +514,20 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     write_json(out_dir / "posterior.json", posterior_record(
         folder, crises, constants, final, diagnostics))
     return diagnostics
+
+
+def _finished(out_dir: Path, recorded: dict) -> dict | None:
+    """The diagnostics of a finished fit in ``out_dir`` with these settings, or None."""
+    from sim.safety import read_limited
+    from sim.validation.calibrate import MAX_SETTINGS_BYTES
+
+    try:
+        old = json.loads(read_limited(out_dir / "settings.json", MAX_SETTINGS_BYTES).decode())
+        diagnostics = json.loads(read_limited(out_dir / "calibration.json",
+                                              MAX_POOLED_POSTERIOR_BYTES).decode())
+    except Exception:  # unreadable: not a finished fit to reuse
+        return None
+    return diagnostics if old == recorded and isinstance(diagnostics, dict) else None
 
 
 def posterior_record(folder: Path, crises: list[Crisis], constants: list[Constant],
@@ -658,3 +678,148 @@ def write_library_posterior(folder: Path, out_dir: Path, loco: dict | None = Non
         record["loco"] = loco
     write_json(target, record)
     return target
+
+
+# --------------------------------------------------------------------------- leave one out
+
+
+def loco_skill(folder: Path, *, out_dir: Path, simulations: int = 20_000,
+               population: int = 200, batch: int = 1000, generations: int = 10,
+               min_epsilon: float = 0.0, seed: int = 1, runs: int = 200,
+               workers: int | None = None, scheduler: str | None = None, progress=None,
+               on_fold=None) -> dict:
+    """Leave-one-crisis-out skill of the pooled calibration; writes ``out_dir/loco.json``.
+
+    For each crisis: the pooled fit on all the *other* crises (``out_dir/loco/<crisis>``,
+    budget ``simulations`` model runs; a finished fold is reused, an unfinished one resumed),
+    then ``runs`` runs of the held-out crisis drawing its own priors, without and with the
+    multipliers drawn from that fit (paired: the same prior draws), each scored on its
+    observations. The held-out crisis's observations never enter its fold's fit (its fold
+    loads the library without it).
+
+    Returns:
+        Per crisis and overall: Brier and log score without (``priors``) and with
+        (``pooled``) the held-out fit, their differences with crisis-bootstrap intervals
+        (``sim.validation.crossval``), and what each fold cost.
+    """
+    from sim.execution.ensemble import run_ensemble
+    from sim.execution.executors import executor_for
+    from sim.execution.outdir import claim_folder
+    from sim.execution.storage import write_json
+    from sim.execution.variation import pooled_set, uncertain_set
+    from sim.validation.crossval import bootstrap_draws, interval, pooled_means
+    from sim.validation.library import crisis_name, library_files
+    from sim.validation.observations import load_observations
+    from sim.validation.scores import score_run
+
+    folder, out_dir = Path(folder), Path(out_dir)
+    files = library_files(folder)
+    claim_folder(out_dir)
+    (out_dir / "loco").mkdir(exist_ok=True)
+    executor, close = executor_for(scheduler, workers)
+    rows, cancelled = [], False
+    try:
+        for path in files:
+            name = crisis_name(path)
+            fold = out_dir / "loco" / name
+            started = time.perf_counter()
+            d = fit_library(folder, out_dir=fold, simulations=simulations,
+                            population=population, batch=batch, generations=generations,
+                            min_epsilon=min_epsilon, seed=seed, leave_out=name,
+                            progress=progress, executor=executor, reuse=True)
+            post = read_pooled_posterior(fold / "posterior.json")
+            obs = load_observations(path)
+            loaded = obs.scenario
+            run_seed = loaded.spec.run.seed
+            base = uncertain_set(loaded, run_seed, runs) if loaded.uncertain else None
+            scores = {}
+            for mode, varied in (("priors", base),
+                                 ("pooled", pooled_set(loaded, run_seed, runs, post, base))):
+                run_dir = fold / f"run-{mode}"
+                run_ensemble(loaded, runs=runs, seed=run_seed, workers=workers,
+                             scheduler=scheduler, out_dir=run_dir, progress=False,
+                             varied=varied)
+                scores[mode] = score_run(run_dir, path)
+            row = {"crisis": name, "events": len(scores["priors"]["events"]),
+                   "fit_simulations": d["simulations"], "fit_seconds": d["wall_seconds"],
+                   "fold_seconds": round(time.perf_counter() - started, 1),
+                   "posterior": d["posterior"],
+                   **{mode: {"brier": _mean(s["events"], "brier"),
+                             "log_score": _mean(s["events"], "log_score")}
+                      for mode, s in scores.items()},
+                   "_events": {mode: s["events"] for mode, s in scores.items()}}
+            rows.append(row)
+            if on_fold is not None:
+                on_fold(row)
+    except BaseException:
+        cancelled = True
+        raise
+    finally:
+        close(cancel=cancelled)
+    kept = [r for r in rows if r["events"]]
+    crisis = np.concatenate([np.full(r["events"], i) for i, r in enumerate(kept)])
+    per_event = {mode: {m: np.array([e[m] for r in kept for e in r["_events"][mode]], float)
+                        for m in ("brier", "log_score")} for mode in ("priors", "pooled")}
+    idx = bootstrap_draws(len(kept))
+    overall = {"crises": len(kept), "events": int(crisis.size)}
+    for m in ("brier", "log_score"):
+        for mode in ("priors", "pooled"):
+            v = per_event[mode][m]
+            overall.setdefault(mode, {})[m] = float(v.mean())
+            overall[mode][f"{m}_interval"] = interval(pooled_means(v, crisis, len(kept), idx))
+        diff = per_event["pooled"][m] - per_event["priors"][m]
+        overall.setdefault("difference", {})[m] = {
+            "mean": float(diff.mean()),
+            "interval": interval(pooled_means(diff, crisis, len(kept), idx))}
+    for r in rows:
+        r.pop("_events")
+    result = {"kind": "pooled leave-one-crisis-out", "library": str(folder),
+              "simulations_per_fold": simulations, "population": population, "seed": seed,
+              "runs": runs, "crises": rows, "overall": overall,
+              "fit_seconds": round(sum(r["fit_seconds"] for r in rows), 1),
+              "seconds": round(sum(r["fold_seconds"] for r in rows), 1),
+              "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    write_json(out_dir / "loco.json", result)
+    return result
+
+
+def _mean(events: list[dict], key: str) -> float | None:
+    return float(np.mean([e[key] for e in events])) if events else None
+
+
+def loco_posteriors(out_dir: Path) -> dict:
+    """The leave-one-out posteriors of a ``--cv`` run, for the library's posterior file."""
+    out = {}
+    folds = Path(out_dir) / "loco"
+    for fold in sorted(folds.iterdir()) if folds.is_dir() else []:
+        path = fold / "posterior.json"
+        if path.is_file() and not path.is_symlink():
+            post = read_pooled_posterior(path)
+            out[fold.name] = {"samples": post["samples"].tolist(),
+                              "weights": post["weights"].tolist()}
+    return out
+
+
+def format_loco(result: dict) -> str:
+    """The leave-one-crisis-out table in plain text."""
+    lines = [f"{'held-out crisis':<24} {'events':>6}  {'Brier priors':>12} {'pooled':>7}  "
+             f"{'log priors':>10} {'pooled':>7}"]
+    for r in result["crises"]:
+        if not r["events"]:
+            continue
+        lines.append(f"{r['crisis']:<24} {r['events']:>6}  {r['priors']['brier']:>12.3f} "
+                     f"{r['pooled']['brier']:>7.3f}  {r['priors']['log_score']:>10.3f} "
+                     f"{r['pooled']['log_score']:>7.3f}")
+    o = result["overall"]
+    d = o["difference"]
+    lines.append(f"{'all':<24} {o['events']:>6}  {o['priors']['brier']:>12.3f} "
+                 f"{o['pooled']['brier']:>7.3f}  {o['priors']['log_score']:>10.3f} "
+                 f"{o['pooled']['log_score']:>7.3f}")
+    lines.append(
+        f"pooled - priors (negative: the pooled fit helps the crisis it never saw): Brier "
+        f"{d['brier']['mean']:+.3f} [{d['brier']['interval'][0]:+.3f}, "
+        f"{d['brier']['interval'][1]:+.3f}], log score {d['log_score']['mean']:+.3f} "
+        f"[{d['log_score']['interval'][0]:+.3f}, {d['log_score']['interval'][1]:+.3f}] "
+        f"(crisis bootstrap 95%); {result['simulations_per_fold']} simulations per fold, "
+        f"{result['runs']} runs per held-out crisis, {result['seconds']:.0f} s in all")
+    return "\n".join(lines)
