@@ -182,6 +182,7 @@ def _main(argv: list[str] | None) -> int:
     from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
 
     commands.update(VALIDATION_COMMANDS)
+    commands["calibrate"] = _calibrate  # --library goes through sim.api (this layer's own)
     if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
@@ -534,3 +535,49 @@ def _app(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """``sim calibrate``: one scenario, or the library's generic constants (``--library``).
+
+    One scenario is ``sim.validation.commands``'s; the pooled fit goes through ``sim.api``,
+    which the validation layer cannot import.
+    """
+    import shlex
+
+    from sim import api
+    from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
+
+    if args.library is None:
+        return VALIDATION_COMMANDS["calibrate"](args)
+    if args.file is not None or args.observations is not None:
+        raise UsageError("--library fits every crisis of the library: give no scenario or "
+                         "observations file with it")
+    if args.min_epsilon < 0 or args.min_epsilon != args.min_epsilon:
+        raise UsageError(f"--min-epsilon {args.min_epsilon}: give a number >= 0")
+    out = args.out or Path("outputs") / "library-calibration"
+    try:
+        cal = api.calibrate_library(
+            args.library, out=out, simulations=args.simulations,
+            population=300 if args.population is None else args.population,
+            batch=1000 if args.batch is None else args.batch, generations=args.generations,
+            min_epsilon=args.min_epsilon, seed=1 if args.seed is None else args.seed,
+            workers=args.workers, scheduler=args.scheduler, cv=args.cv,
+            cv_simulations=args.cv_simulations, cv_runs=args.cv_runs,
+            write_posterior=args.write_posterior, progress=not args.no_progress)
+    except (KeyboardInterrupt, RunInterruptedError):
+        print(f"\ninterrupted: the generations finished so far are saved in {out}"
+              f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    from sim.validation.pooled import format_loco, format_pooled
+
+    print(format_pooled(cal.diagnostics))
+    if cal.loco is not None:
+        print(f"\nleave one crisis out (each crisis scored with the fit on the others; "
+              f"{out / 'loco.json'}):\n{format_loco(cal.loco)}")
+    print(f"\nposterior in {cal.posterior_file}; diagnostics in calibration.json and "
+          "calibration.png")
+    if cal.library_file is not None:
+        print(f"written as {cal.library_file}: sim validate and sim run of the library's "
+              "scenarios now scale their generic constants by it (--no-pooled: not)")
+    return EXIT_OK

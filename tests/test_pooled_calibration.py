@@ -182,3 +182,18 @@ def test_library_and_single_scenario_arguments_are_not_mixed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--library fits every crisis" in err and "--cv goes with --library" in err
     shutil.rmtree(folder)
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_posterior_as_the_local_pool(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    folder = _library(tmp_path / "lib", {"a": 20.0, "b": 24.0})
+    small = {**SMALL, "simulations": 2 * 300, "generations": 3}
+    fit_library(folder, out_dir=tmp_path / "local", **{**small, "workers": 2})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        d = fit_library(folder, out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                        **{k: v for k, v in small.items() if k != "workers"})
+    assert d["executor"].startswith("dask")
+    local, dask = _posterior(tmp_path / "local"), _posterior(tmp_path / "dask")
+    assert local["samples"] == dask["samples"] and local["weights"] == dask["weights"]

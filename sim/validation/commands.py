@@ -181,8 +181,6 @@ def _write_recalibration(args: argparse.Namespace, result: dict) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     import sys
 
-    if args.library is not None:
-        return _calibrate_library(args)
     if args.file is None or args.observations is None:
         raise UsageError("give a scenario and its observations (sim calibrate FILE "
                          "OBSERVATIONS.yaml), or --library to fit the library's generic "
@@ -242,66 +240,6 @@ def _calibrate(args: argparse.Namespace) -> int:
           f"--posterior {out / 'posterior.json'}); diagnostics in calibration.json and "
           "calibration.png")
     return EXIT_OK
-
-
-def _calibrate_library(args: argparse.Namespace) -> int:
-    import shlex
-    import sys
-
-    from sim import api
-    from sim.errors import RunInterruptedError
-
-    if args.file is not None or args.observations is not None:
-        raise UsageError("--library fits every crisis of the library: give no scenario or "
-                         "observations file with it")
-    if args.min_epsilon < 0 or args.min_epsilon != args.min_epsilon:
-        raise UsageError(f"--min-epsilon {args.min_epsilon}: give a number >= 0")
-    out = args.out or Path("outputs") / "library-calibration"
-    try:
-        cal = api.calibrate_library(
-            args.library, out=out, simulations=args.simulations,
-            population=300 if args.population is None else args.population,
-            batch=1000 if args.batch is None else args.batch, generations=args.generations,
-            min_epsilon=args.min_epsilon, seed=1 if args.seed is None else args.seed,
-            workers=args.workers, scheduler=args.scheduler, cv=args.cv,
-            cv_simulations=args.cv_simulations, cv_runs=args.cv_runs,
-            write_posterior=args.write_posterior, progress=not args.no_progress)
-    except (KeyboardInterrupt, RunInterruptedError):
-        print(f"\ninterrupted: the generations finished so far are saved in {out}"
-              f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(format_pooled(cal.diagnostics))
-    if cal.loco is not None:
-        from sim.validation.pooled import format_loco
-
-        print(f"\nleave one crisis out (each crisis scored with the fit on the others; "
-              f"{out / 'loco.json'}):\n{format_loco(cal.loco)}")
-    print(f"\nposterior in {cal.posterior_file}; diagnostics in calibration.json and "
-          "calibration.png")
-    if cal.library_file is not None:
-        print(f"written as {cal.library_file}: sim validate and sim run of the library's "
-              "scenarios now scale their generic constants by it (--no-pooled: not)")
-    return EXIT_OK
-
-
-def format_pooled(d: dict) -> str:
-    """What a pooled calibration found, in a few lines: cost, stopping, prior vs posterior."""
-    eps = d["final_epsilon"] if d["final_epsilon"] is not None else float("inf")
-    lines = [f"pooled calibration of {len(d['crises'])} crises"
-             + (f" ({d['held_out']} held out)" if d["held_out"] else "") + f": "
-             f"{d['simulations']} simulations ({d['particles']} parameter vectors x "
-             f"{len(d['crises'])} crises) in {d['wall_seconds']} s on {d['executor']} "
-             f"({d['runs_per_second']} runs/s), {len(d['generations'])} generations (stopped: "
-             f"{d['stopped']}), pooled tolerance {eps:.3g}, effective sample size "
-             f"{d['effective_sample_size']:.0f}"]
-    for name, q in d["posterior"].items():
-        prior = d["priors"][name]
-        lines.append(f"  {name}: median {q['median']:.3g}, 90% [{q['q05']:.3g}, "
-                     f"{q['q95']:.3g}] (prior {prior.get('dist')} median "
-                     f"{prior.get('median', '?')}, sigma {prior.get('sigma', '?')}, "
-                     f"[{prior.get('low', '?')}, {prior.get('high', '?')}])")
-    return "\n".join(lines)
 
 
 def varied_for_run(args: argparse.Namespace, loaded, seed: int):

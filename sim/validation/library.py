@@ -24,27 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import ScenarioError, UsageError
+from sim.validation.observations import crisis_name, library_files  # also importable here
 from sim.validation.scores import BRIER_UNINFORMED, LOG_UNINFORMED, brier, skill
 
 log = logging.getLogger(__name__)
 START, END = "<!-- skill-table:start -->", "<!-- skill-table:end -->"
-
-
-def library_files(folder: Path) -> list[Path]:
-    """The observations files of a library folder, in name order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such folder")
-    files = sorted(folder.glob("*.observations.yaml"))
-    if not files:
-        raise UsageError(f"{folder} holds no *.observations.yaml; a crisis of the library is "
-                         "a scenario with an observations file beside it (docs/observations.md)")
-    return files
-
-
-def crisis_name(path: Path) -> str:
-    """``georgia_2008.observations.yaml`` -> ``georgia_2008``."""
-    return path.name.removesuffix(".observations.yaml")
 
 
 def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,

@@ -225,8 +225,7 @@ def load_crises(folder: Path, constants: list[Constant], seed: int,
     from sim.safety import read_limited
     from sim.scenario.loader import MAX_FILE_BYTES
     from sim.validation.calibrate import build_target
-    from sim.validation.library import crisis_name, library_files
-    from sim.validation.observations import load_observations
+    from sim.validation.observations import crisis_name, library_files, load_observations
 
     files = library_files(folder)
     names = [crisis_name(f) for f in files]
@@ -708,8 +707,7 @@ def loco_skill(folder: Path, *, out_dir: Path, simulations: int = 20_000,
     from sim.execution.storage import write_json
     from sim.execution.variation import pooled_set, uncertain_set
     from sim.validation.crossval import bootstrap_draws, interval, pooled_means
-    from sim.validation.library import crisis_name, library_files
-    from sim.validation.observations import load_observations
+    from sim.validation.observations import crisis_name, library_files, load_observations
     from sim.validation.scores import score_run
 
     folder, out_dir = Path(folder), Path(out_dir)
@@ -822,4 +820,23 @@ def format_loco(result: dict) -> str:
         f"[{d['log_score']['interval'][0]:+.3f}, {d['log_score']['interval'][1]:+.3f}] "
         f"(crisis bootstrap 95%); {result['simulations_per_fold']} simulations per fold, "
         f"{result['runs']} runs per held-out crisis, {result['seconds']:.0f} s in all")
+    return "\n".join(lines)
+
+
+def format_pooled(d: dict) -> str:
+    """What a pooled calibration found, in a few lines: cost, stopping, prior vs posterior."""
+    eps = d["final_epsilon"] if d["final_epsilon"] is not None else float("inf")
+    lines = [f"pooled calibration of {len(d['crises'])} crises"
+             + (f" ({d['held_out']} held out)" if d["held_out"] else "") + f": "
+             f"{d['simulations']} simulations ({d['particles']} parameter vectors x "
+             f"{len(d['crises'])} crises) in {d['wall_seconds']} s on {d['executor']} "
+             f"({d['runs_per_second']} runs/s), {len(d['generations'])} generations (stopped: "
+             f"{d['stopped']}), pooled tolerance {eps:.3g}, effective sample size "
+             f"{d['effective_sample_size']:.0f}"]
+    for name, q in d["posterior"].items():
+        prior = d["priors"][name]
+        lines.append(f"  {name}: median {q['median']:.3g}, 90% [{q['q05']:.3g}, "
+                     f"{q['q95']:.3g}] (prior {prior.get('dist')} median "
+                     f"{prior.get('median', '?')}, sigma {prior.get('sigma', '?')}, "
+                     f"[{prior.get('low', '?')}, {prior.get('high', '?')}])")
     return "\n".join(lines)
