@@ -91,6 +91,36 @@ def test_the_pooled_distance_is_the_mean_of_each_crisis_mean_term():
     assert pooled_distance(np.array([da, db])) == pytest.approx([0.0, 0.65, (2 / 3 + 1) / 2])
 
 
+def test_a_multiplier_scales_every_path_of_its_constant_and_keeps_the_crisis_draws(tmp_path):
+    """Rationality of every actor times its multiplier (Arcadia's own prior draw times it), a
+    rate cut at the schema's bound of 1; the crisis's own draws are those of a run without the
+    pooled posterior (paired)."""
+    from sim.execution.variation import pooled_set, uncertain_set
+    from sim.scenario.loader import load_scenario
+
+    text = FICTIONAL.read_text().replace(
+        'rationality: {value: 8.0, assumption: "invented"}',
+        'rationality: {value: 8.0, range: [4, 12], assumption: "invented"}', 1)
+    path = tmp_path / "v.yaml"
+    path.write_text(text)
+    loaded = load_scenario(path)
+    base = uncertain_set(loaded, 5, 50)
+    post = {"constants": [("rationality_scale", ("actors.*.rationality",)),
+                          ("rate_up_scale", ("ladder.rate_up",))],
+            "samples": np.array([[0.5, 10.0], [2.0, 1.0]]), "weights": np.array([0.5, 0.5]),
+            "describe": {"file": "p.json"}}
+    varied = pooled_set(loaded, 5, 50, post, base)
+    column = dict(zip(varied.paths, varied.values.T, strict=True))
+    own = base.values[:, base.paths.index("actors.arcadia.rationality")]
+    scale = column["actors.borduria.rationality"] / 8.0
+    assert set(np.round(scale, 12)) == {0.5, 2.0}
+    assert np.allclose(column["actors.arcadia.rationality"], own * scale)
+    up = column["ladder.rate_up"]
+    point = loaded.spec.ladder.rate_up
+    assert np.allclose(up, np.where(scale == 0.5, min(10 * point, 1.0), point))
+    assert up.max() <= 1.0 and varied.pooled == {"file": "p.json"}
+
+
 def test_a_crisis_seed_depends_on_its_name_not_its_place():
     assert crisis_seed(3, "a") == crisis_seed(3, "a")
     assert len({crisis_seed(3, "a"), crisis_seed(3, "b"), crisis_seed(4, "a")}) == 3

@@ -401,7 +401,7 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     Returns:
         The diagnostics written to ``calibration.json``.
     """
-    from sim.execution.executors import executor_for
+    from sim.execution.executors import default_workers, executor_for, scheduler_address
     from sim.execution.outdir import claim_folder
     from sim.execution.storage import write_json
     from sim.validation.calibrate import (
@@ -446,8 +446,9 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     close = None
     if executor is None:
         executor, close = executor_for(scheduler, workers)
-    where = (f"dask {scheduler}" if scheduler else
-             f"local pool ({workers})" if workers else "local pool")
+    address = scheduler_address(scheduler)  # the argument, else SIM_SCHEDULER
+    where = (f"dask {address}" if address else
+             f"local pool ({workers or default_workers()})")
     simulator = PooledSimulator(crises, constants, batch, executor)
     abc = ABCSMC(priors, simulator, settings)
     gens = list(resumed)
