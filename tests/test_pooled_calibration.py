@@ -227,3 +227,36 @@ def test_a_dask_cluster_gives_the_same_posterior_as_the_local_pool(tmp_path):
     assert d["executor"].startswith("dask")
     local, dask = _posterior(tmp_path / "local"), _posterior(tmp_path / "dask")
     assert local["samples"] == dask["samples"] and local["weights"] == dask["weights"]
+
+
+def test_validate_uses_each_crisis_fit_without_it_and_no_pooled_turns_it_off(tmp_path):
+    """A library posterior holding a's leave-one-out fit: validate scales a by it (out of
+    sample) and b by the fit on both (in sample, and says so); pooled=False uses neither."""
+    from sim.scenario.loader import load_scenario
+    from sim.validation.library import markdown_table, validate_library
+
+    folder = _library(tmp_path / "lib", {"a": 20.0, "b": 24.0})
+    crises = [{"crisis": n, "scenario": f"crisis {n}", "scenario_file": f"{n}.yaml",
+               "scenario_sha256": load_scenario(folder / f"{n}.yaml").digest()}
+              for n in ("a", "b")]
+    record = {"kind": "crisis-sim pooled posterior",
+              "constants": [{"name": "loss_scale", "scales": ["fighting.loss_rate"]}],
+              "samples": [[2.0]], "weights": [1.0], "crises": crises,
+              "loco": {"a": {"samples": [[0.5]], "weights": [1.0]}}}
+    (folder / "pooled_posterior.json").write_text(json.dumps(record))
+    result = validate_library(folder, runs=8, out_dir=tmp_path / "v", workers=1,
+                              progress=False)
+    assert result["pooled"]["a"]["fitted_without_this_crisis"] is True
+    assert result["pooled"]["b"]["in_sample"] is True
+    assert "1 of them by the fit without that crisis" in markdown_table(result)
+    import pyarrow.parquet as pq
+
+    for name, scale in (("a", 0.5), ("b", 2.0)):
+        drawn = pq.read_table(tmp_path / "v" / name / "runs.parquet").column(
+            "param.fighting.loss_rate").to_numpy()
+        assert np.allclose(drawn, 0.2 * scale), name
+    off = validate_library(folder, runs=8, out_dir=tmp_path / "off", workers=1,
+                           progress=False, pooled=False)
+    assert off["pooled"] == {}
+    manifest = json.loads((tmp_path / "off" / "a" / "manifest.json").read_text())
+    assert manifest["pooled_posterior"] is None
