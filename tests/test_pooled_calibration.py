@@ -65,7 +65,8 @@ def _library(folder, losses: dict[str, float]):
         data["name"] = f"crisis {name}"
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
         (folder / f"{name}.observations.yaml").write_text(
-            f"scenario: {name}.yaml\ndescription: synthetic\nquantities:\n"
+            f"scenario: {name}.yaml\ndescription: synthetic\nevents:\n  - outcome: war\n"
+            "    happened: true\n    source: \"planted\"\nquantities:\n"
             f"  - indicator: losses.arcadia\n    value: {loss}\n    source: \"planted\"\n")
     return folder
 
@@ -260,3 +261,24 @@ def test_validate_uses_each_crisis_fit_without_it_and_no_pooled_turns_it_off(tmp
     assert off["pooled"] == {}
     manifest = json.loads((tmp_path / "off" / "a" / "manifest.json").read_text())
     assert manifest["pooled_posterior"] is None
+
+
+def test_leave_one_out_scores_each_crisis_with_the_fit_on_the_others(tmp_path):
+    """loco_skill: a fold per crisis, fitted without it (its posterior lists only the other),
+    each crisis scored three ways on the same runs; a second call reuses every fold."""
+    from sim.validation.pooled import format_loco, loco_skill
+
+    folder = _library(tmp_path / "lib", {"a": 20.0, "b": 24.0})
+    kwargs = {"simulations": 200, "population": 50, "generations": 2, "seed": 3, "runs": 8,
+              "workers": 1}
+    result = loco_skill(folder, out_dir=tmp_path / "cv", **kwargs)
+    assert [r["crisis"] for r in result["crises"]] == ["a", "b"]
+    for name, other in (("a", "b"), ("b", "a")):
+        fold = _posterior(tmp_path / "cv" / "loco" / name)
+        assert fold["held_out"] == name and [c["crisis"] for c in fold["crises"]] == [other]
+    o = result["overall"]
+    assert o["events"] == 2 and set(o) >= {"priors", "prior_multipliers", "pooled", "learnt"}
+    assert "held-out crisis" in format_loco(result)
+    again = loco_skill(folder, out_dir=tmp_path / "cv", **kwargs)
+    assert [r["posterior"] for r in again["crises"]] == [r["posterior"] for r in
+                                                         result["crises"]]

@@ -74,6 +74,7 @@ POSTERIOR_FILE = "pooled_posterior.json"
 KIND = "crisis-sim pooled posterior"
 MAX_PRIORS_BYTES = 1_000_000
 MAX_POOLED_POSTERIOR_BYTES = 100_000_000
+PRIOR_SAMPLES = 2000  # draws of the multipliers' priors a leave-one-out check runs with
 
 
 # --------------------------------------------------------------------------- the constants
@@ -660,7 +661,6 @@ def write_library_posterior(folder: Path, out_dir: Path, loco: dict | None = Non
     A ``pooled_posterior.json`` already there is replaced only if sim wrote it (its kind):
     any other file of that name is the user's and is left alone.
     """
-    from sim.execution.storage import write_json
     from sim.safety import read_limited
 
     target = Path(folder) / POSTERIOR_FILE
@@ -676,7 +676,11 @@ def write_library_posterior(folder: Path, out_dir: Path, loco: dict | None = Non
                                      MAX_POOLED_POSTERIOR_BYTES).decode())
     if loco:
         record["loco"] = loco
-    write_json(target, record)
+    from sim.execution.storage import atomic_write_bytes
+
+    # compact: sixteen posteriors of a few hundred vectors each are a megabyte indented
+    atomic_write_bytes(target, (json.dumps(record, sort_keys=True, separators=(",", ":"))
+                                + "\n").encode())
     return target
 
 
@@ -717,6 +721,16 @@ def loco_skill(folder: Path, *, out_dir: Path, simulations: int = 20_000,
     (out_dir / "loco").mkdir(exist_ok=True)
     executor, close = executor_for(scheduler, workers)
     rows, cancelled = [], False
+    # the multipliers drawn from their priors: what the extra spread alone does, so that
+    # "pooled - prior_multipliers" is what the fit learnt
+    constants = read_pooled_priors(folder / PRIORS_FILE)
+    u = np.random.default_rng([seed, 2024]).random((PRIOR_SAMPLES, len(constants)))
+    prior_post = {"constants": _pairs(constants),
+                  "samples": np.column_stack([prior_ppf(c.prior, u[:, j])
+                                              for j, c in enumerate(constants)]),
+                  "weights": np.full(PRIOR_SAMPLES, 1.0 / PRIOR_SAMPLES),
+                  "describe": {"file": str(folder / PRIORS_FILE), "prior": True,
+                               "constants": [c.name for c in constants]}}
     try:
         for path in files:
             name = crisis_name(path)
@@ -732,8 +746,10 @@ def loco_skill(folder: Path, *, out_dir: Path, simulations: int = 20_000,
             run_seed = loaded.spec.run.seed
             base = uncertain_set(loaded, run_seed, runs) if loaded.uncertain else None
             scores = {}
-            for mode, varied in (("priors", base),
-                                 ("pooled", pooled_set(loaded, run_seed, runs, post, base))):
+            for mode, varied in (
+                    ("priors", base),
+                    ("prior_multipliers", pooled_set(loaded, run_seed, runs, prior_post, base)),
+                    ("pooled", pooled_set(loaded, run_seed, runs, post, base))):
                 run_dir = fold / f"run-{mode}"
                 run_ensemble(loaded, runs=runs, seed=run_seed, workers=workers,
                              scheduler=scheduler, out_dir=run_dir, progress=False,
@@ -756,20 +772,28 @@ def loco_skill(folder: Path, *, out_dir: Path, simulations: int = 20_000,
     finally:
         close(cancel=cancelled)
     kept = [r for r in rows if r["events"]]
+    if not kept:
+        raise UsageError(f"{folder}: no crisis has events to score; leave one out scores "
+                         "events")
     crisis = np.concatenate([np.full(r["events"], i) for i, r in enumerate(kept)])
+    modes = ("priors", "prior_multipliers", "pooled")
     per_event = {mode: {m: np.array([e[m] for r in kept for e in r["_events"][mode]], float)
-                        for m in ("brier", "log_score")} for mode in ("priors", "pooled")}
+                        for m in ("brier", "log_score")} for mode in modes}
     idx = bootstrap_draws(len(kept))
     overall = {"crises": len(kept), "events": int(crisis.size)}
     for m in ("brier", "log_score"):
-        for mode in ("priors", "pooled"):
+        for mode in modes:
             v = per_event[mode][m]
             overall.setdefault(mode, {})[m] = float(v.mean())
             overall[mode][f"{m}_interval"] = interval(pooled_means(v, crisis, len(kept), idx))
-        diff = per_event["pooled"][m] - per_event["priors"][m]
-        overall.setdefault("difference", {})[m] = {
-            "mean": float(diff.mean()),
-            "interval": interval(pooled_means(diff, crisis, len(kept), idx))}
+        # pooled - priors: what the pooled posterior changes; pooled - prior_multipliers: what
+        # the fit learnt (the same spread of multipliers, drawn from the prior instead)
+        for key, (a, b) in (("difference", ("pooled", "priors")),
+                            ("learnt", ("pooled", "prior_multipliers"))):
+            diff = per_event[a][m] - per_event[b][m]
+            overall.setdefault(key, {})[m] = {
+                "mean": float(diff.mean()),
+                "interval": interval(pooled_means(diff, crisis, len(kept), idx))}
     for r in rows:
         r.pop("_events")
     result = {"kind": "pooled leave-one-crisis-out", "library": str(folder),
@@ -801,26 +825,29 @@ def loco_posteriors(out_dir: Path) -> dict:
 
 def format_loco(result: dict) -> str:
     """The leave-one-crisis-out table in plain text."""
-    lines = [f"{'held-out crisis':<24} {'events':>6}  {'Brier priors':>12} {'pooled':>7}  "
-             f"{'log priors':>10} {'pooled':>7}"]
-    for r in result["crises"]:
-        if not r["events"]:
-            continue
-        lines.append(f"{r['crisis']:<24} {r['events']:>6}  {r['priors']['brier']:>12.3f} "
-                     f"{r['pooled']['brier']:>7.3f}  {r['priors']['log_score']:>10.3f} "
-                     f"{r['pooled']['log_score']:>7.3f}")
+    modes = ("priors", "prior_multipliers", "pooled")
+    lines = ["| held-out crisis | events | Brier: own priors | x prior multipliers | x pooled "
+             "fit | log score: own priors | x prior multipliers | x pooled fit |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     o = result["overall"]
-    d = o["difference"]
-    lines.append(f"{'all':<24} {o['events']:>6}  {o['priors']['brier']:>12.3f} "
-                 f"{o['pooled']['brier']:>7.3f}  {o['priors']['log_score']:>10.3f} "
-                 f"{o['pooled']['log_score']:>7.3f}")
-    lines.append(
-        f"pooled - priors (negative: the pooled fit helps the crisis it never saw): Brier "
-        f"{d['brier']['mean']:+.3f} [{d['brier']['interval'][0]:+.3f}, "
-        f"{d['brier']['interval'][1]:+.3f}], log score {d['log_score']['mean']:+.3f} "
-        f"[{d['log_score']['interval'][0]:+.3f}, {d['log_score']['interval'][1]:+.3f}] "
-        f"(crisis bootstrap 95%); {result['simulations_per_fold']} simulations per fold, "
-        f"{result['runs']} runs per held-out crisis, {result['seconds']:.0f} s in all")
+    for r in [*[r for r in result["crises"] if r["events"]],
+              {"crisis": "**all**", "events": o["events"], **{m: o[m] for m in modes}}]:
+        name = r["crisis"] if r["crisis"].startswith("*") else f"`{r['crisis']}`"
+        lines.append(f"| {name} | {r['events']} | "
+                     + " | ".join(f"{r[m]['brier']:.3f}" for m in modes) + " | "
+                     + " | ".join(f"{r[m]['log_score']:.3f}" for m in modes) + " |")
+
+    def diff(d: dict) -> str:
+        return (f"Brier {d['brier']['mean']:+.3f} [{d['brier']['interval'][0]:+.3f}, "
+                f"{d['brier']['interval'][1]:+.3f}], log score {d['log_score']['mean']:+.3f} "
+                f"[{d['log_score']['interval'][0]:+.3f}, {d['log_score']['interval'][1]:+.3f}]")
+
+    lines += ["", f"Each crisis scored on {result['runs']} runs drawing its own priors: alone, "
+              "times multipliers drawn from their priors, and times multipliers drawn from the "
+              f"pooled fit on the other crises ({result['simulations_per_fold']} simulations "
+              f"per fit, {result['seconds']:.0f} s in all). Pooled fit - own priors (negative: "
+              f"better): {diff(o['difference'])}; pooled fit - prior multipliers (what the fit "
+              f"learnt): {diff(o['learnt'])} (crisis bootstrap 95%)."]
     return "\n".join(lines)
 
 
