@@ -301,9 +301,13 @@ def _run(args: argparse.Namespace) -> int:
     if varied is not None and varied.mode == "uncertain":  # said first, before any progress
         why = ("--uncertain" if args.uncertain else
                "the scenario declares priors; --point runs the point values")
-        count = len(varied.paths)
+        from sim.scenario.loader import format_path
+
+        # the scenario's own priors (a pooled posterior's scaled paths are the next line's)
+        own = sorted((format_path(k) for k in loaded.uncertain), key=varied.paths.index)
+        count = len(own)
         print(f"priors (uncertain mode): each run draws its own values of {count} uncertain "
-              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(varied.paths)}",
+              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(own)}",
               flush=True)
     if varied is not None and varied.pooled is not None:
         p = varied.pooled
