@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/pooled_calibration.py [--simulations N] [--workers W]
 [--out DIR] [--profile-runs R]``
 
-Fits the library's generic constants (``scenarios/library/pooled_priors.yaml``) on all its
+Fits the library's generic constants (``scenarios/library/pooled_priors.yml``) on all its
 crises at once, exactly as ``sim calibrate --library`` does (``sim.api.calibrate_library``),
 on the local process pool (one worker per core by default), and prints the wall time, the
 generations, the posterior against the prior, and the machine's load average before and after

@@ -1191,7 +1191,7 @@ def calibrate_library(library: str | Path = "scenarios/library", *,
                       progress: bool = True) -> PooledCalibration:
     """Fit the library's generic constants on every crisis at once (``sim calibrate --library``).
 
-    One multiplier per constant of ``<library>/pooled_priors.yaml`` (the loss rate, the
+    One multiplier per constant of ``<library>/pooled_priors.yml`` (the loss rate, the
     ladder's rates, the bargaining noise, the actors' rationality, the incident rate), shared
     by every crisis, fitted by one ABC-SMC whose distance is the mean of each crisis's
     normalised distance (``sim.validation.pooled``). Each generation is one lockstep batch per

@@ -59,7 +59,7 @@ def _scenario_data() -> dict:
 def _library(folder, losses: dict[str, float]):
     """A library of one crisis per entry of ``losses`` (Arcadia's observed loss total)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pooled_priors.yaml").write_text(PRIORS)
+    (folder / "pooled_priors.yml").write_text(PRIORS)
     for name, loss in losses.items():
         data = _scenario_data()
         data["name"] = f"crisis {name}"

@@ -74,7 +74,7 @@ def add_parsers(sub) -> None:
                      "cutoff, if any, splits calibration from scoring)")
     cal.add_argument("--library", type=Path, nargs="?", const=Path("scenarios/library"),
                      metavar="DIR", help="instead of one scenario: fit the generic constants "
-                     "of DIR/pooled_priors.yaml (multipliers shared by every crisis) on all the "
+                     "of DIR/pooled_priors.yml (multipliers shared by every crisis) on all the "
                      "crises of the library at once (default DIR scenarios/library)")
     cal.add_argument("--simulations", type=_bounded(MAX_SIMULATIONS), default=100_000,
                      help="simulation budget (default 100000; with --library in model runs, "

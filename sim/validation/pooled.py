@@ -6,7 +6,7 @@ error in those judgements is shared by all of them. What the library's observati
 is that shared error: one multiplier per constant, applied to every crisis (each path the
 constant scales takes its value in the crisis times the multiplier, cut to the schema's
 bounds; ``sim.execution.variation.scaled_values``). The constants, the paths they scale and
-their priors are in the library's ``pooled_priors.yaml``, with reasons.
+their priors are in the library's ``pooled_priors.yml``, with reasons.
 
 The fit is one ABC-SMC (``sim.validation.abc_smc``, unchanged) whose particles are vectors of
 multipliers and whose distance pools the crises:
@@ -69,7 +69,7 @@ from sim.validation.abc_smc import ABCSMC, Generation, Settings
 from sim.validation.calibrate import _summary
 
 log = logging.getLogger(__name__)
-PRIORS_FILE = "pooled_priors.yaml"
+PRIORS_FILE = "pooled_priors.yml"
 POSTERIOR_FILE = "pooled_posterior.json"
 KIND = "crisis-sim pooled posterior"
 MAX_PRIORS_BYTES = 1_000_000
@@ -88,7 +88,7 @@ class Constant:
         name: Its name (``loss_scale``).
         scales: The scenario paths it multiplies (``*`` for every id: ``actors.*.rationality``).
         prior: The multiplier's prior.
-        reason: Why this prior (from ``pooled_priors.yaml``).
+        reason: Why this prior (from ``pooled_priors.yml``).
     """
 
     name: str
@@ -103,7 +103,7 @@ class Constant:
 
 
 def read_pooled_priors(path: Path) -> list[Constant]:
-    """The constants of a ``pooled_priors.yaml`` (untrusted: read bounded, checked)."""
+    """The constants of a ``pooled_priors.yml`` (untrusted: read bounded, checked)."""
     import yaml
     from pydantic import ValidationError
 
@@ -381,7 +381,7 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     """One pooled ABC-SMC over the library's crises (but ``leave_out``); writes its folder.
 
     Args:
-        folder: The library folder (its ``*.observations.yaml`` and ``pooled_priors.yaml``).
+        folder: The library folder (its ``*.observations.yaml`` and ``pooled_priors.yml``).
         out_dir: The output folder; an unfinished fit there with the same settings is
             resumed; one holding a ``posterior.json`` is refused (never overwritten).
         simulations: The budget in model runs (each particle costs one run per crisis).
