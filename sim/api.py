@@ -46,8 +46,9 @@ if TYPE_CHECKING:  # imported lazily below: `import sim.api` stays light
     from sim.scenario.loader import LoadedScenario
 
 __all__ = [
-    "Box", "Calibration", "Ensemble", "Results", "Scores", "Sweep", "Versus", "calibrate",
-    "compare", "compile_model", "default_out", "discover", "load", "make_sweep_design",
+    "Box", "Calibration", "Ensemble", "PooledCalibration", "Results", "Scores", "Sweep",
+    "Versus", "calibrate", "calibrate_library", "compare", "compile_model", "default_out",
+    "discover", "load", "make_sweep_design",
     "open_results", "plot", "replay", "report", "results_folder", "run", "score",
     "sensitivity_table", "sweep",
 ]
@@ -67,7 +68,9 @@ KEYWORDS = {"--param": "parameters", "--set": "overrides", "--format": "formats"
             "--design": "design", "--sweep": "sweep_file", "--scheduler": "scheduler",
             "--posterior": "varied", "--uncertain": "varied", "--simulations": "simulations",
             "--population": "population", "--batch": "batch",
-            "--generations": "generations", "--min-epsilon": "min_epsilon"}
+            "--generations": "generations", "--min-epsilon": "min_epsilon",
+            "--library": "library", "--cv-simulations": "cv_simulations",
+            "--cv-runs": "cv_runs"}
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
 
 
@@ -1144,3 +1147,137 @@ def calibrate(scenario: LoadedScenario | str | Path, observations: str | Path, *
         if bar is not None:
             bar.close()
     return Calibration(diagnostics=diagnostics, out_dir=out_dir)
+
+
+@dataclass
+class PooledCalibration:
+    """A pooled calibration of the library's generic constants (``calibrate_library``).
+
+    Attributes:
+        diagnostics: What ``calibration.json`` holds (crises, constants, generations,
+            simulations, wall time, posterior summaries).
+        out_dir: The folder holding ``posterior.json``, ``calibration.json`` and
+            ``calibration.png`` (and ``loco/`` and ``loco.json`` with ``cv``).
+        loco: The leave-one-crisis-out skill (``loco.json``), or None without ``cv``.
+        library_file: The library's ``pooled_posterior.json`` written (``write_posterior``),
+            or None.
+    """
+
+    diagnostics: dict
+    out_dir: Path
+    loco: dict | None = None
+    library_file: Path | None = None
+
+    @property
+    def posterior(self) -> pd.DataFrame:
+        """One row per constant (a multiplier): weighted mean, median, 90% interval, prior."""
+        return _frame([{"constant": p, **q, "prior": self.diagnostics["priors"][p]}
+                       for p, q in self.diagnostics["posterior"].items()])
+
+    @property
+    def posterior_file(self) -> Path:
+        """The pooled ``posterior.json`` (``sim.validation.pooled.read_pooled_posterior``)."""
+        return self.out_dir / "posterior.json"
+
+
+@_keywords
+def calibrate_library(library: str | Path = "scenarios/library", *,
+                      out: str | Path | None = None, simulations: int = 100_000,
+                      population: int = 300, batch: int = 1000, generations: int = 10,
+                      min_epsilon: float = 0.0, seed: int = 1, workers: int | None = None,
+                      scheduler: str | None = None, cv: bool = False,
+                      cv_simulations: int = 20_000, cv_runs: int = 200,
+                      write_posterior: bool = False,
+                      progress: bool = True) -> PooledCalibration:
+    """Fit the library's generic constants on every crisis at once (``sim calibrate --library``).
+
+    One multiplier per constant of ``<library>/pooled_priors.yml`` (the loss rate, the
+    ladder's rates, the bargaining noise, the actors' rationality, the incident rate), shared
+    by every crisis, fitted by one ABC-SMC whose distance is the mean of each crisis's
+    normalised distance (``sim.validation.pooled``). Each generation is one lockstep batch per
+    crisis, on the local process pool or a Dask cluster (identical results); an unfinished fit
+    in ``out`` with the same settings is resumed, a finished one never overwritten.
+
+    Args:
+        library: The library folder.
+        out: The output folder (default ``outputs/library-calibration``).
+        simulations: The budget in model runs (each particle costs one run per crisis).
+        population: Particles accepted per generation, at least.
+        batch: At most this many replications per task (results do not depend on it).
+        generations: At most this many generations.
+        min_epsilon: Stop once the pooled tolerance is down to this (>= 0).
+        seed: The seed of the proposals and (with each crisis's name) of its simulations.
+        workers: Local worker processes (default one per core).
+        scheduler: A Dask scheduler's address (``tcp://host:port``), else local processes.
+        cv: Also measure the leave-one-crisis-out skill (a fit per crisis: expensive).
+        cv_simulations: The budget of each leave-one-out fit, in model runs.
+        cv_runs: Runs of each held-out crisis, scored without and with its fold's fit.
+        write_posterior: Store the posterior (with ``cv``, and each crisis's leave-one-out
+            posterior) as ``<library>/pooled_posterior.json``, which ``sim validate`` and
+            ``sim run`` of the library's scenarios then use.
+        progress: Show a progress bar of the simulations.
+
+    Returns:
+        The calibration: ``.posterior`` (a table), ``.diagnostics``, ``.loco``.
+    """
+    import math
+
+    from sim.validation.pooled import fit_library, loco_posteriors, loco_skill
+
+    _check_main_guard(workers, scheduler)
+    if not (isinstance(min_epsilon, int | float) and math.isfinite(min_epsilon)
+            and min_epsilon >= 0):
+        raise UsageError(f"min_epsilon={min_epsilon!r}: give a number >= 0")
+    for name, value in (("simulations", simulations), ("population", population),
+                        ("batch", batch), ("generations", generations),
+                        ("cv_simulations", cv_simulations), ("cv_runs", cv_runs)):
+        if not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name}={value!r}: give a whole number of at least 1")
+    folder = Path(library)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    out_dir = Path(out) if out is not None else Path("outputs") / "library-calibration"
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=simulations, unit="sim", desc="pooled calibration")
+
+    def said(done: int, generation: int, eps: float) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"generation {generation}, tolerance {eps:.3g}")
+            bar.update(max(0, min(done, bar.total) - bar.n))
+
+    loco = None
+    try:
+        diagnostics = fit_library(folder, out_dir=out_dir, simulations=simulations,
+                                  population=population, batch=batch,
+                                  generations=generations, min_epsilon=min_epsilon, seed=seed,
+                                  workers=workers, scheduler=scheduler, progress=said,
+                                  reuse=cv)
+        if cv:
+            if bar is not None:
+                bar.reset(total=cv_simulations)
+                bar.set_description("leave one crisis out")
+
+            def fold(row: dict) -> None:
+                if bar is not None:
+                    bar.write(f"  {row['crisis']} held out: fitted in {row['fit_seconds']} s")
+                    bar.reset(total=cv_simulations)
+
+            loco = loco_skill(folder, out_dir=out_dir, simulations=cv_simulations,
+                              population=population, batch=batch, generations=generations,
+                              min_epsilon=min_epsilon, seed=seed, runs=cv_runs,
+                              workers=workers, scheduler=scheduler, progress=said,
+                              on_fold=fold)
+    finally:
+        if bar is not None:
+            bar.close()
+    written = None
+    if write_posterior:
+        from sim.validation.pooled import write_library_posterior
+
+        written = write_library_posterior(folder, out_dir,
+                                          loco_posteriors(out_dir) if cv else None)
+    return PooledCalibration(diagnostics=diagnostics, out_dir=out_dir, loco=loco,
+                             library_file=written)

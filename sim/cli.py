@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(range:/prior:); the intervals then hold no parameter uncertainty")
     run.add_argument("--posterior", type=Path, metavar="FILE",
                      help="draw each run's values from a posterior written by sim calibrate")
+    run.add_argument("--no-pooled", action="store_true",
+                     help="do not scale the generic constants of a crisis of the library by "
+                     "its pooled posterior (pooled_posterior.json of sim calibrate --library), "
+                     "used by default when there is one")
     _execution_options(run, "outputs/<scenario>/", "override a value (repeatable)")
 
     sweep = sub.add_parser("sweep", help="run a design of parameter points (grid, lhs, sobol, "
@@ -178,6 +182,7 @@ def _main(argv: list[str] | None) -> int:
     from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
 
     commands.update(VALIDATION_COMMANDS)
+    commands["calibrate"] = _calibrate  # --library goes through sim.api (this layer's own)
     if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
@@ -296,10 +301,20 @@ def _run(args: argparse.Namespace) -> int:
     if varied is not None and varied.mode == "uncertain":  # said first, before any progress
         why = ("--uncertain" if args.uncertain else
                "the scenario declares priors; --point runs the point values")
-        count = len(varied.paths)
+        from sim.scenario.loader import format_path
+
+        # the scenario's own priors (a pooled posterior's scaled paths are the next line's)
+        own = sorted((format_path(k) for k in loaded.uncertain), key=varied.paths.index)
+        count = len(own)
         print(f"priors (uncertain mode): each run draws its own values of {count} uncertain "
-              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(varied.paths)}",
+              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(own)}",
               flush=True)
+    if varied is not None and varied.pooled is not None:
+        p = varied.pooled
+        fitted = ("fitted on the other crises of the library" if not p.get("in_sample") else
+                  "fitted on every crisis of the library, this one included")
+        print(f"pooled constants: each run's {', '.join(p['constants'])} multiply its values, "
+              f"drawn from {p['file']} ({fitted}); --no-pooled runs without them", flush=True)
     ensemble = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
                        workers=args.workers, scheduler=args.scheduler, out=out_dir,
                        progress=not args.no_progress, varied=varied)
@@ -524,3 +539,49 @@ def _app(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """``sim calibrate``: one scenario, or the library's generic constants (``--library``).
+
+    One scenario is ``sim.validation.commands``'s; the pooled fit goes through ``sim.api``,
+    which the validation layer cannot import.
+    """
+    import shlex
+
+    from sim import api
+    from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
+
+    if args.library is None:
+        return VALIDATION_COMMANDS["calibrate"](args)
+    if args.file is not None or args.observations is not None:
+        raise UsageError("--library fits every crisis of the library: give no scenario or "
+                         "observations file with it")
+    if args.min_epsilon < 0 or args.min_epsilon != args.min_epsilon:
+        raise UsageError(f"--min-epsilon {args.min_epsilon}: give a number >= 0")
+    out = args.out or Path("outputs") / "library-calibration"
+    try:
+        cal = api.calibrate_library(
+            args.library, out=out, simulations=args.simulations,
+            population=300 if args.population is None else args.population,
+            batch=1000 if args.batch is None else args.batch, generations=args.generations,
+            min_epsilon=args.min_epsilon, seed=1 if args.seed is None else args.seed,
+            workers=args.workers, scheduler=args.scheduler, cv=args.cv,
+            cv_simulations=args.cv_simulations, cv_runs=args.cv_runs,
+            write_posterior=args.write_posterior, progress=not args.no_progress)
+    except (KeyboardInterrupt, RunInterruptedError):
+        print(f"\ninterrupted: the generations finished so far are saved in {out}"
+              f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    from sim.validation.pooled import format_loco, format_pooled
+
+    print(format_pooled(cal.diagnostics))
+    if cal.loco is not None:
+        print(f"\nleave one crisis out (each crisis scored with the fit on the others; "
+              f"{out / 'loco.json'}):\n{format_loco(cal.loco)}")
+    print(f"\nposterior in {cal.posterior_file}; diagnostics in calibration.json and "
+          "calibration.png")
+    if cal.library_file is not None:
+        print(f"written as {cal.library_file}: sim validate and sim run of the library's "
+              "scenarios now scale their generic constants by it (--no-pooled: not)")
+    return EXIT_OK

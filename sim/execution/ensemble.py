@@ -268,6 +268,8 @@ def run_ensemble(
     }
     if varied is not None:
         manifest["varied"] = varied.describe
+    # which pooled posterior scaled the library's generic constants (None: none did)
+    manifest["pooled_posterior"] = varied.pooled if varied is not None else None
     if out_dir is None:
         ordered = [in_memory[a] for a, _ in batches]
         columns = {name: np.concatenate([r.columns[name] for r in ordered])

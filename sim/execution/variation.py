@@ -9,7 +9,11 @@ axis), so the lockstep batch never compiles a scenario per run:
   ``check_parameters`` checks;
 * draws of the scenario's uncertain values from their priors (``sim run --uncertain``);
 * samples of a calibrated posterior (``sim run --posterior``; ``sim.validation.calibrate``
-  writes and reads the file, this module resamples it), and the proposals of a calibration.
+  writes and reads the file, this module resamples it), and the proposals of a calibration;
+* multipliers of the library's generic constants (``sim calibrate --library`` fits them on
+  every crisis at once, ``sim.validation.pooled``; ``scaled_values`` applies a multiplier to
+  every path it scales, in the pooled fit and in the runs that draw from its posterior,
+  ``pooled_set``).
 
 A scenario value written ``{value: 0.02, range: [0.005, 0.05]}`` or ``{value: 0.02, prior:
 {dist: lognormal, median: 0.02, sigma: 0.5}}`` is *uncertain* (the loader keeps its point value
@@ -123,6 +127,8 @@ class VariedSet:
         probes: Per path, the two values at which its effect is probed (fixed for the run).
         integer: Per path, whether the schema holds an integer there (draws are rounded).
         describe: What the values come from, for the manifest.
+        pooled: The pooled posterior the runs' generic constants were scaled by (its file,
+            digest and constants, for the manifest), or None.
     """
 
     mode: str
@@ -131,6 +137,7 @@ class VariedSet:
     probes: tuple[tuple[float, float], ...]
     integer: tuple[bool, ...]
     describe: dict
+    pooled: dict | None = None
 
     def task_field(self, start: int, stop: int) -> tuple:
         """What a batch of runs ``start..stop`` needs: paths, probes and its rows' values."""
@@ -323,7 +330,7 @@ class _AffineMap:
     slopes: list[dict[str, np.ndarray]]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)  # a pooled calibration probes every crisis of the library in turn
 def _affine_map(frozen: str, paths: tuple, probes: tuple) -> _AffineMap | None:
     """Probe each path's effect on the compiled parameters; None if it is not affine."""
     data = json.loads(frozen)
@@ -412,6 +419,161 @@ def params_for(data: dict, frozen: str, paths: tuple[str, ...], probes: tuple,
                              "the uncertain values")
         parts.append(compiled.params)
     return Params.stack(parts, [1] * len(parts))
+
+
+# --------------------------------------------------------------------------- pooled constants
+
+
+def scaled_paths(loaded: LoadedScenario, patterns) -> tuple[str, ...]:
+    """The scenario paths a pooled constant scales: its patterns, ``*`` standing for every id.
+
+    ``actors.*.rationality`` is the rationality of every actor of the scenario (written or the
+    schema's default); ``ladder.rate_up`` is that one value, written or not.
+    """
+    out: list[str] = []
+    for pattern in patterns:
+        parts = str(pattern).split(".")
+        found = [[]]
+        for part in parts:
+            if part != "*":
+                found = [[*f, part] for f in found]
+                continue
+            grown = []
+            for f in found:
+                node = loaded.spec.model_dump(by_alias=True)
+                for key in f:
+                    node = node.get(key) if isinstance(node, dict) else None
+                grown += [[*f, str(k)] for k in (node or {})] if isinstance(node, dict) else []
+            found = grown
+        for f in found:
+            path = ".".join(f)
+            if path not in out:
+                out.append(path)
+    return tuple(out)
+
+
+def schema_bounds(path: str) -> tuple[float, float]:
+    """The schema's bounds of the number at ``path`` (``-inf``/``inf`` where it has none).
+
+    Read from the schema (the bounds live there once): a scaled rate is cut at its bound,
+    e.g. a probability at 1.
+    """
+    import typing
+
+    from annotated_types import Ge, Gt, Le, Lt
+    from pydantic import BaseModel
+
+    from sim.scenario.schema import Scenario
+
+    annotation, info = Scenario, None
+    for part in parse_path(path):
+        while typing.get_origin(annotation) is not None and typing.get_origin(
+                annotation) is not dict:  # Optional[X], X | None: the model or mapping in it
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names = {(f.alias or n): n for n, f in annotation.model_fields.items()}
+            info = annotation.model_fields[names[part]]
+            annotation = info.annotation
+        elif typing.get_origin(annotation) is dict:
+            annotation, info = typing.get_args(annotation)[1], None
+        else:
+            raise UsageError(f"{path}: not a number of the schema")
+    low, high = -np.inf, np.inf
+    for bound in info.metadata if info is not None else ():
+        if isinstance(bound, Ge | Gt):
+            low = float(bound.ge if isinstance(bound, Ge) else bound.gt)
+        elif isinstance(bound, Le | Lt):
+            high = float(bound.le if isinstance(bound, Le) else bound.lt)
+    return low, high
+
+
+def scaled_values(loaded: LoadedScenario, constants: list[tuple[str, tuple[str, ...]]],
+                  scales: np.ndarray, base: VariedSet | None = None
+                  ) -> tuple[tuple[str, ...], np.ndarray, tuple[tuple[float, float], ...]]:
+    """Every run's values of the paths the pooled constants scale (and of ``base``'s paths).
+
+    The one definition of a pooled multiplier, used by the pooled fit and by the runs that
+    draw from its posterior: a scaled path takes its value in the run (``base``'s draw where
+    ``base`` varies it, else the scenario's point value) times the constant's multiplier,
+    cut to the schema's bounds. A path no constant scales keeps ``base``'s values.
+
+    Args:
+        loaded: The scenario.
+        constants: ``(name, patterns)`` of each pooled constant (``scaled_paths``).
+        scales: ``(R, M)`` each run's multipliers, one column per constant.
+        base: The runs' own draws (``uncertain_set``), or None for the point values.
+
+    Returns:
+        The paths, their ``(R, P)`` values, and per path two probes (the smallest and largest
+        value, the point value included: a path whose values are all its point value gets
+        equal probes, which the affine map reads as "no effect", rightly).
+    """
+    r = scales.shape[0]
+    paths = list(base.paths) if base is not None else []
+    columns = [base.values[:, k].astype(float) for k in range(len(paths))]
+    changed = set()
+    for m, (_name, patterns) in enumerate(constants):
+        for path in scaled_paths(loaded, patterns):
+            point = _point_value(loaded, path)
+            if isinstance(point, bool) or not isinstance(point, float | int):
+                raise UsageError(f"{path}: a pooled constant scales it, but it is not a number "
+                                 "of the scenario")
+            if isinstance(point, int):
+                raise UsageError(f"{path}: a pooled constant scales it, but the scenario holds "
+                                 "a whole number there; scale only real-valued constants")
+            if path in paths:
+                k = paths.index(path)
+            else:
+                paths.append(path)
+                columns.append(np.full(r, float(point)))
+                k = len(paths) - 1
+            columns[k] = columns[k] * scales[:, m]
+            changed.add(k)
+    probes = list(base.probes) if base is not None else []
+    values = np.column_stack(columns) if columns else np.zeros((r, 0))
+    for k in sorted(changed):
+        low, high = schema_bounds(paths[k])
+        values[:, k] = np.clip(values[:, k], low, high)
+        point = float(_point_value(loaded, paths[k]))
+        probe = (float(min(values[:, k].min(), point)), float(max(values[:, k].max(), point)))
+        if k < len(probes):
+            probes[k] = probe
+        else:
+            probes.append(probe)
+    return tuple(paths), values, tuple(probes)
+
+
+def pooled_set(loaded: LoadedScenario, seed: int, runs: int, post: dict,
+               base: VariedSet | None = None) -> VariedSet:
+    """Every run's values with the library's generic constants drawn from a pooled posterior.
+
+    Run ``r`` resamples the posterior (weighted, as ``posterior_set``) with a uniform of the
+    parameter stream past those its own draws use (so the crisis's prior draws are the same
+    with or without the pooled posterior: the two are paired), and multiplies every path a
+    constant scales by its multiplier (``scaled_values``).
+
+    Args:
+        loaded: The scenario the runs simulate.
+        seed: The ensemble's seed.
+        runs: How many runs.
+        post: The pooled posterior as ``sim.validation.pooled.read_pooled_posterior`` returns
+            it (``constants``, ``samples``, ``weights``, ``describe``).
+        base: The runs' draws of the scenario's own priors, or None for the point values.
+    """
+    weights = np.asarray(post["weights"], float)
+    samples = np.asarray(post["samples"], float)
+    column = len(base.paths) if base is not None else 0
+    u = run_uniforms(seed, np.arange(runs), column + 1)[:, column]
+    index = np.minimum(np.searchsorted(np.cumsum(weights), u, side="right"), len(weights) - 1)
+    paths, values, probes = scaled_values(loaded, post["constants"], samples[index], base)
+    integer = tuple(base.integer) + (False,) * (len(paths) - len(base.paths)) \
+        if base is not None else (False,) * len(paths)
+    varied = VariedSet(base.mode if base is not None else "pooled", paths, values, probes,
+                       integer, dict(base.describe) if base is not None else {},
+                       pooled=dict(post["describe"]))
+    check_varied(loaded, varied)
+    return varied
 
 
 def integer_paths(loaded: LoadedScenario, paths: tuple[str, ...]) -> tuple[bool, ...]:

@@ -52,6 +52,10 @@ def add_parsers(sub) -> None:
     val.add_argument("--point", action="store_true",
                      help="run every crisis at its point values (default: a crisis whose "
                      "scenario declares priors draws them, as sim run does)")
+    val.add_argument("--no-pooled", action="store_true",
+                     help="do not scale the generic constants by the library's pooled "
+                     "posterior (pooled_posterior.json of sim calibrate --library), used by "
+                     "default when there is one")
     val.add_argument("--cv", action="store_true",
                      help="also score leave-one-crisis-out: the raw model, the library's "
                      "climatology and the logistic recalibration, with crisis-bootstrap "
@@ -64,16 +68,24 @@ def add_parsers(sub) -> None:
     cal = sub.add_parser("calibrate", help="fit the scenario's uncertain values (range:/prior:) "
                          "to observations by ABC-SMC; writes a posterior for sim run "
                          "--posterior")
-    cal.add_argument("file", type=Path, help="scenario YAML with uncertain values")
-    cal.add_argument("observations", type=Path, help="observations YAML (its cutoff, if any, "
-                     "splits calibration from scoring)")
+    cal.add_argument("file", type=Path, nargs="?", help="scenario YAML with uncertain values "
+                     "(not with --library)")
+    cal.add_argument("observations", type=Path, nargs="?", help="observations YAML (its "
+                     "cutoff, if any, splits calibration from scoring)")
+    cal.add_argument("--library", type=Path, nargs="?", const=Path("scenarios/library"),
+                     metavar="DIR", help="instead of one scenario: fit the generic constants "
+                     "of DIR/pooled_priors.yml (multipliers shared by every crisis) on all the "
+                     "crises of the library at once (default DIR scenarios/library)")
     cal.add_argument("--simulations", type=_bounded(MAX_SIMULATIONS), default=100_000,
-                     help="simulation budget (default 100000)")
-    cal.add_argument("--population", type=_bounded(MAX_POPULATION), default=1000,
-                     help="particles accepted per ABC-SMC generation, at least (default 1000)")
-    cal.add_argument("--batch", type=_run_bound("batch_size"), default=20_000,
+                     help="simulation budget (default 100000; with --library in model runs, "
+                     "each particle costing one run per crisis)")
+    cal.add_argument("--population", type=_bounded(MAX_POPULATION),
+                     help="particles accepted per ABC-SMC generation, at least (default 1000; "
+                     "with --library 300)")
+    cal.add_argument("--batch", type=_run_bound("batch_size"),
                      help="at most this many simulations per lockstep batch; a generation is "
-                     "one batch when not larger (default 20000; results do not depend on it)")
+                     "one batch when not larger (default 20000; with --library 1000 per task; "
+                     "results do not depend on it)")
     cal.add_argument("--generations", type=_bounded(MAX_GENERATIONS), default=10,
                      help="at most this many ABC-SMC generations (default 10)")
     cal.add_argument("--min-epsilon", type=float, default=0.0, metavar="EPS",
@@ -82,6 +94,21 @@ def add_parsers(sub) -> None:
     cal.add_argument("--out", type=Path, help="output folder (default "
                      "outputs/<scenario>-calibration); an unfinished calibration there is "
                      "resumed")
+    cal.add_argument("--workers", type=_bounded(1024),
+                     help="with --library: local worker processes (default: one per core)")
+    cal.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="with --library: run on this Dask cluster (identical results)")
+    cal.add_argument("--cv", action="store_true",
+                     help="with --library: also measure leave-one-crisis-out skill (a fit per "
+                     "crisis on the others, then that crisis scored with and without it)")
+    cal.add_argument("--cv-simulations", type=_bounded(MAX_SIMULATIONS), default=20_000,
+                     help="with --cv: the budget of each leave-one-out fit (default 20000)")
+    cal.add_argument("--cv-runs", type=_run_bound("runs"), default=200,
+                     help="with --cv: runs of each held-out crisis (default 200)")
+    cal.add_argument("--write-posterior", action="store_true",
+                     help="with --library: store the posterior as DIR/pooled_posterior.json "
+                     "(with --cv, each crisis's leave-one-out posterior too), which sim "
+                     "validate and sim run of the library's scenarios then use")
     cal.add_argument("--no-progress", action="store_true", help="hide the progress line")
 
 
@@ -117,7 +144,8 @@ def _validate(args: argparse.Namespace) -> int:
         raise UsageError("--write-recalibration writes what --cv fits; add --cv")
     result = validate_library(args.library, runs=args.runs, seed=args.seed, out_dir=args.out,
                               workers=args.workers, progress=not args.no_progress,
-                              on_crisis=said, cv=args.cv, point=args.point)
+                              on_crisis=said, cv=args.cv, point=args.point,
+                              pooled=not args.no_pooled)
     table = markdown_table(result)
     print(table)
     print(f"\nskill table in {args.out / 'skill.md'} and {args.out / 'skill.json'}; each "
@@ -153,6 +181,16 @@ def _write_recalibration(args: argparse.Namespace, result: dict) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     import sys
 
+    if args.file is None or args.observations is None:
+        raise UsageError("give a scenario and its observations (sim calibrate FILE "
+                         "OBSERVATIONS.yaml), or --library to fit the library's generic "
+                         "constants")
+    for flag, given in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                        ("--cv", args.cv), ("--write-posterior", args.write_posterior)):
+        if given:
+            raise UsageError(f"{flag} goes with --library")
+    args.population = 1000 if args.population is None else args.population
+    args.batch = 20_000 if args.batch is None else args.batch
     from sim.scenario.loader import load_scenario
     from sim.validation.calibrate import calibrate
     from sim.validation.observations import load_observations
@@ -228,12 +266,30 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
         return None
     runs = args.runs or loaded.spec.run.runs
     if args.uncertain or priors:
-        return uncertain_set(loaded, seed, runs)
+        base = uncertain_set(loaded, seed, runs)
+        return _pooled(args, loaded, seed, runs, base) or base
+    if args.posterior is None and not point:
+        return _pooled(args, loaded, seed, runs, None)
     if args.posterior is not None:
         from sim.validation.calibrate import read_posterior
 
         return posterior_set(loaded, args.posterior, seed, runs, read_posterior(args.posterior))
     return None
+
+
+def _pooled(args: argparse.Namespace, loaded, seed: int, runs: int, base):
+    """The runs' values scaled by the library's pooled posterior, when one applies (or None).
+
+    A crisis of the library (one its ``pooled_posterior.json`` was fitted on) scales its
+    generic constants by a draw from it, unless ``--no-pooled``.
+    """
+    if getattr(args, "no_pooled", False):
+        return None
+    from sim.execution.variation import pooled_set
+    from sim.validation.pooled import pooled_for
+
+    post = pooled_for(loaded)
+    return None if post is None else pooled_set(loaded, seed, runs, post, base)
 
 
 COMMANDS = {"score": _score, "validate": _validate, "calibrate": _calibrate}

@@ -24,32 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import ScenarioError, UsageError
+from sim.validation.observations import crisis_name, library_files  # also importable here
 from sim.validation.scores import BRIER_UNINFORMED, LOG_UNINFORMED, brier, skill
 
 log = logging.getLogger(__name__)
 START, END = "<!-- skill-table:start -->", "<!-- skill-table:end -->"
 
 
-def library_files(folder: Path) -> list[Path]:
-    """The observations files of a library folder, in name order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such folder")
-    files = sorted(folder.glob("*.observations.yaml"))
-    if not files:
-        raise UsageError(f"{folder} holds no *.observations.yaml; a crisis of the library is "
-                         "a scenario with an observations file beside it (docs/observations.md)")
-    return files
-
-
-def crisis_name(path: Path) -> str:
-    """``georgia_2008.observations.yaml`` -> ``georgia_2008``."""
-    return path.name.removesuffix(".observations.yaml")
-
-
 def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                      out_dir: Path, workers: int | None = None, progress: bool = True,
-                     on_crisis=None, cv: bool = False, point: bool = False) -> dict:
+                     on_crisis=None, cv: bool = False, point: bool = False,
+                     pooled: bool = True) -> dict:
     """Run and score every crisis; write ``skill.json`` and ``skill.md`` into ``out_dir``.
 
     Every observations file (and its scenario) is loaded and checked before anything runs,
@@ -58,12 +43,15 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     its reliability diagram written as ``reliability.png``. A crisis whose scenario declares
     priors (``range:``/``prior:``) is run drawing them, as ``sim run`` does by default (issue
     24: forecasts carry the parameter uncertainty their scenario states); ``point`` runs every
-    crisis at its point values instead.
+    crisis at its point values instead. Unless ``point`` or not ``pooled``, a library with a
+    pooled posterior (``pooled_posterior.json`` of ``sim calibrate --library``) scales each
+    crisis's generic constants by it (the fit without that crisis when the file holds one).
     """
     from sim.execution.ensemble import run_ensemble
     from sim.execution.storage import atomic_write_bytes, write_json
-    from sim.execution.variation import uncertain_set
+    from sim.execution.variation import pooled_set, uncertain_set
     from sim.validation.observations import load_observations
+    from sim.validation.pooled import POSTERIOR_FILE, pooled_for
     from sim.validation.recalibration import outcome_kinds
     from sim.validation.scores import score_run
 
@@ -92,6 +80,11 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
         log.info("validate: %s (%d runs, seed %d%s)", name, runs, run_seed,
                  ", drawing its priors" if priors else "")
         varied = uncertain_set(scenario, run_seed, runs) if priors else None
+        post = None
+        if pooled and not point and (Path(folder) / POSTERIOR_FILE).is_file():
+            post = pooled_for(scenario, Path(folder) / POSTERIOR_FILE)
+        if post is not None:
+            varied = pooled_set(scenario, run_seed, runs, post, varied)
         run_ensemble(scenario, runs=runs, seed=run_seed, workers=workers, out_dir=run_dir,
                      progress=progress, varied=varied)
         score = score_run(run_dir, path)
@@ -100,12 +93,15 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                        "kinds": outcome_kinds(scenario.spec),
                        "observations": str(path), "runs": runs, "seed": run_seed,
                        "priors": priors,
+                       "pooled": varied.pooled if varied is not None else None,
                        "score": score})
         if on_crisis is not None:
             on_crisis(name, score)
     result = skill_table(crises)
     result["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["library"] = str(folder)
+    # which crises scaled their generic constants by the pooled posterior (and which fit)
+    result["pooled"] = {c["crisis"]: c["pooled"] for c in crises if c["pooled"]}
     if cv:
         from sim.validation.crossval import cross_validate, reliability_figure
 
@@ -225,6 +221,14 @@ def markdown_table(result: dict) -> str:
                  "the other crises. In 50% / 90%: share of observed quantities and event days "
                  "inside the runs' central intervals (calibrated: about 50% and 90%). "
                  f"{'/'.join(str(r) for r in sorted(runs))} runs per crisis.")
+    pooled = result.get("pooled") or {}
+    if pooled:
+        held = sum(bool(p.get("fitted_without_this_crisis")) for p in pooled.values())
+        first = next(iter(pooled.values()))
+        lines.append(f"Generic constants ({', '.join(first['constants'])}) scaled by the pooled "
+                     f"posterior {first['file']} on {len(pooled)} crises, {held} of them by "
+                     "the fit without that crisis (the others' fit included them: in-sample); "
+                     "--no-pooled runs without it.")
     if "cross_validation" in result:
         from sim.validation.crossval import markdown_cv
 

@@ -21,7 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, UsageError
 from sim.scenario.loader import (
     LoadedScenario,
     Note,
@@ -301,3 +301,20 @@ def load_observations(path: str | Path, scenario: LoadedScenario | None = None) 
                                                                            "quantities")}
     return Observations(spec=spec, path=path, scenario=scenario, sources=sources,
                         day_indicators=day_indicators)
+
+
+def library_files(folder: Path) -> list[Path]:
+    """The observations files of a library folder, in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    files = sorted(folder.glob("*.observations.yaml"))
+    if not files:
+        raise UsageError(f"{folder} holds no *.observations.yaml; a crisis of the library is "
+                         "a scenario with an observations file beside it (docs/observations.md)")
+    return files
+
+
+def crisis_name(path: Path) -> str:
+    """``georgia_2008.observations.yaml`` -> ``georgia_2008``."""
+    return path.name.removesuffix(".observations.yaml")
