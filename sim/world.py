@@ -406,6 +406,9 @@ class Params:
     retaliation: np.ndarray
     reciprocity: np.ndarray  # (P,) value of answering an unanswered attack
     entrapment: np.ndarray  # (P,) share of a client's worst severity a patron's grant risks
+    compellence: np.ndarray  # (P,) weight of an attack's look-ahead at the deals it coerces
+    commitment: np.ndarray  # (P,) weight of a signatory's best new attack in its view of a deal
+    intent: np.ndarray  # (P,) 1: one-off acts decided with intent; 0: a daily lottery
     nesting: np.ndarray  # (P,) dissimilarity of the acts in a track's nested logit
     concession: np.ndarray
     request_weight: np.ndarray
@@ -804,6 +807,8 @@ def compile_scenario(spec: Scenario) -> World:
         territory_unit=_arr(dec.territory_unit),
         people_unit=_arr(dec.people_unit), retaliation=_arr(dec.retaliation),
         reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),
+        compellence=_arr(dec.compellence), commitment=_arr(dec.commitment),
+        intent=_arr(float(dec.intent)),
         nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
         sanction_review=_arr(dec.sanction_review),

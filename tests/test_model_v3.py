@@ -331,3 +331,48 @@ def test_a_costly_standoff_ends_by_a_deal_more_often(fictional):
     free = ensemble(load_data(data), 600, seed=3)["day.agreement"]
     effect, low, high = paired_effect(np.isfinite(free), np.isfinite(costly))
     assert low > 0, (effect, low, high)
+
+
+def test_each_v3_rule_without_a_scenario_switch_now_has_one(fictional):
+    """decisions.compellence 0 removes the deal's pull on Arcadia's day-0 attacks (the same
+    runs, bit for bit, as with no deal on the table); decisions.intent false puts one-off acts
+    back on every day's menu; decisions.commitment 0 leaves the perceived surplus as the
+    status quo path has it."""
+    from sim.mechanisms.decisions import intent
+
+    data = copy.deepcopy(fictional.data)
+    data["timeline"] = []
+    data["ladder"]["incident_rate"] = 0.0
+    data.setdefault("decisions", {})["compellence"] = 0.0
+    without = copy.deepcopy(data)
+    without.pop("deals")
+    without["outcomes"].pop("split")
+    for actor in without["actors"].values():
+        actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
+
+    def day0_attacks(d) -> np.ndarray:
+        model = CrisisModel(load_data(d), replications=500, seed=4, record_paths=False)
+        a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
+        model.step()
+        return model.workspace.attack[:, a, b].copy()
+
+    np.testing.assert_array_equal(day0_attacks(data), day0_attacks(without))
+
+    utility = np.array([[0.5, -1.0], [0.5, -1.0]])
+    disposition = np.array([[0.99, 0.99], [0.99, 0.99]])
+    kept = utility.copy()
+    intent(kept, np.array([0, 1]), disposition, np.array([[2.0, 2.0]]), np.array([0.0]))
+    np.testing.assert_array_equal(kept, utility)  # off: the lottery's menu is untouched
+    intent(kept, np.array([0, 1]), disposition, np.array([[2.0, 2.0]]), np.array([1.0]))
+    assert np.isneginf(kept).all()  # on: a reluctance of 0.99 keeps both acts off today
+
+    from sim.mechanisms.decisions import commitment
+
+    for weight, unchanged in ((0.0, True), (1.0, False)):
+        model = CrisisModel(load_data(fictional.data, [f"decisions.commitment={weight}"]),
+                            replications=200, seed=4, record_paths=False)
+        model.step()
+        before = model.workspace.perceived.copy()
+        after = before.copy()
+        commitment(after, model._direct, model.state.attack_prev, model.layout, model.params)
+        assert np.array_equal(after, before) == unchanged

@@ -264,7 +264,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                                     speed, control, can_hold)
                             * i_att
                             / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
-                    value += _force_leverage(a, t, r, q, hurt, gains, stake, perceived,
+                    value += p.compellence[q] * _force_leverage(
+                                             a, t, r, q, hurt, gains, stake, perceived,
                                              shrink, optimism, noise_scale, private, sides,
                                              signs, deal_ceasefire, agreement, cooling,
                                              attack_prev, p.bargaining_horizon, can_propose,
@@ -769,7 +770,7 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarra
     attacks = np.flatnonzero(menu.verb == _ATTACK)
     if attacks.size == 0:
         return
-    scale = p.bargaining_horizon / p.horizon  # (P,)
+    scale = p.commitment * p.bargaining_horizon / p.horizon  # (P,); weight 0: off
     for d in range(len(layout.deals)):
         for side in range(layout.deal_sides.shape[1]):
             a = layout.deal_sides[d, side]
@@ -804,7 +805,7 @@ def disposition_counters(layout) -> np.ndarray:
 
 
 def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
-           rationality: np.ndarray) -> None:
+           rationality: np.ndarray, on: np.ndarray | None = None) -> None:
     """One-off acts come from a disposition drawn once per run, not a daily lottery; in place.
 
     A fresh logit draw every day turns a small daily chance into near certainty over a long
@@ -822,13 +823,18 @@ def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
         one_off: ``(M1,)`` indices of the one-off entries.
         disposition: ``(R, M1)`` each run's reluctance, uniform, drawn once.
         rationality: ``(P, M1)`` logit precision of each entry's actor.
+        on: ``(P,)`` 1 where the rule applies (``decisions.intent``), 0 where one-off acts
+            are a fresh lottery every day (model v2); default: everywhere.
     """
-    if one_off.size == 0:
+    if one_off.size == 0 or (on is not None and not np.any(on)):
         return
     u = utility[:, one_off]
     with np.errstate(over="ignore", invalid="ignore"):
         resolve = 1.0 / (1.0 + np.exp(-rationality * u))  # exp(inf) -> 0 where u = -inf
-    utility[:, one_off] = np.where(disposition < resolve, u, -np.inf)
+    kept = disposition < resolve
+    if on is not None:
+        kept |= (on <= 0)[:, None]
+    utility[:, one_off] = np.where(kept, u, -np.inf)
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,

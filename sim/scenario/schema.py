@@ -809,6 +809,22 @@ class Decisions(Strict):
         "which act, so an entry worth nothing does not take probability from entries worth "
         "more; 1 is the plain multinomial logit of model v2."
     )
+    compellence: NonNegative = Field(
+        1.0, description="Weight of an attack's look-ahead at the deals it coerces "
+        "(compellence: the change in the target's acceptance it buys); 0 scores force by its "
+        "direct effects alone, as in model v2 (a switch for studies such as "
+        "scripts/ablation.py)."
+    )
+    commitment: NonNegative = Field(
+        1.0, description="Weight of a signatory's best new attack across a ceasefire in its "
+        "view of the deal (the commitment problem: Fearon 1995, Powell 2006); 0: a deal is "
+        "weighed against the status quo path alone, as in model v2."
+    )
+    intent: bool = Field(
+        True, description="One-off acts (grant, activate, open or close a gate) come from a "
+        "disposition drawn once per run (decisions.intent in docs/ODD.md); false: a fresh "
+        "logit draw every day, as in model v2."
+    )
     entrapment: NonNegative = Field(
         0.5, description="Escalation risk a patron takes on by granting an asset to a client "
         "in a crisis: this share of the severity of the client's most severe dyad with "
