@@ -95,7 +95,10 @@ def stepped(request):
 
     from .conftest import SCENARIOS
 
-    model = CrisisModel(SCENARIOS / request.param, replications=24, seed=5, record_paths=False)
+    # 60 of the baseline's 120 days: enough for every kind of state to come and go, and
+    # quick enough to be run again for each mutant of the module (scripts/mutation.py)
+    model = CrisisModel(SCENARIOS / request.param, replications=24, seed=5, record_paths=False,
+                        overrides=["run.days=60"])
     shadow = Holdings(model.layout, 24)
     flags_seen = []
     while model.running:
