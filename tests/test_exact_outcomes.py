@@ -376,3 +376,39 @@ def test_conditions_on_unknown_states_or_indicators_are_reported_exactly(fiction
          "rung.* indicator, or give a value"),
         ("outcomes.i.when.op", "'never' " + always.format("rung.arcadia~borduria.final")),
     ]
+
+
+@pytest.mark.parametrize("edit, granted, activated, opened", [
+    ({}, False, False, False),
+    ({"assets.shield.deployed_at_start": "arcadia"}, True, False, False),  # held by another
+    ({"assets.shield.holder": "corvalia", "assets.shield.active_at_start": True},
+     False, True, False),  # its owner holds and activates it: activated, not granted
+    ({"refugees.gates.north_pass.open": True}, False, False, True),
+])
+def test_what_is_in_place_on_day_0_counts_as_happened_on_day_0(fictional, edit, granted,
+                                                               activated, opened):
+    import copy
+
+    from sim.model import CrisisModel
+    from sim.outcomes import in_effect_at_start
+    from sim.scenario.loader import load_data
+
+    data = copy.deepcopy(fictional.data)
+    for path, value in edit.items():
+        *parents, key = path.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[key] = value
+    model = CrisisModel(load_data(data), replications=3, seed=1, record_paths=False)
+    got = in_effect_at_start(model.layout, model.state)
+    assert list(got) == ["granted.shield", "activated.shield", "opened.north_pass"]
+    assert got["granted.shield"].tolist() == [granted] * 3
+    assert got["activated.shield"].tolist() == [activated] * 3
+    assert got["opened.north_pass"].tolist() == [opened] * 3
+    assert all(v.dtype == bool for v in got.values())
+    # and the model's first days say so: day 0 where in place, else not before it happened
+    first = model.trackers.first_day
+    for name, expected in (("granted.shield", granted), ("activated.shield", activated),
+                           ("opened.north_pass", opened)):
+        assert (first[name] == 0).all() == expected, name
