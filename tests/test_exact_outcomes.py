@@ -355,6 +355,9 @@ def test_conditions_on_unknown_states_or_indicators_are_reported_exactly(fiction
         "g": when({"indicator": "day.agreement", "op": "never"}),  # fine
         "h": when({"indicator": "rung.arcadia~borduria.max", "op": ">=", "rung": "war"}),  # fine
         "i": when({"indicator": "rung.arcadia~borduria.final", "op": "never"}),
+        # as close as a hint needs (difflib's ratio 2 * 3 / (3 + 9) = 0.5; 2 * 4 / 14 = 0.57)
+        "j": when({"state": "agr", "at": "end"}),
+        "k": when({"indicator": "dead", "op": ">", "value": 0}),
     }
     docs = " (see docs/ODD.md, Outcomes, for the indicator names)"
     known = ("['agreement', 'agreement.valley_split', 'asset.shield', 'gate.north_pass', "
@@ -375,6 +378,9 @@ def test_conditions_on_unknown_states_or_indicators_are_reported_exactly(fiction
         ("outcomes.f.when.rung", "'losses.arcadia' is not a rung; compare a rung only with a "
          "rung.* indicator, or give a value"),
         ("outcomes.i.when.op", "'never' " + always.format("rung.arcadia~borduria.final")),
+        ("outcomes.j.when.state", "unknown state 'agr'; did you mean 'agreement'?"),
+        ("outcomes.k.when.indicator", "unknown indicator 'dead'; did you mean 'dead.total'?"
+         + docs),
     ]
 
 
