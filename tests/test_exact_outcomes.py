@@ -418,3 +418,61 @@ def test_what_is_in_place_on_day_0_counts_as_happened_on_day_0(fictional, edit, 
     for name, expected in (("granted.shield", granted), ("activated.shield", activated),
                            ("opened.north_pass", opened)):
         assert (first[name] == 0).all() == expected, name
+
+
+def test_a_sanction_in_force_on_day_0_is_a_state_outside_any_menu(fictional):
+    """relations.<dyad>.sanctions puts a sanction in force on day 0: Arcadia's on Borduria
+    (no sanction in Arcadia's menu) is a state, in effect from day 0, on both paths."""
+    import copy
+
+    from sim.model import CrisisModel
+    from sim.outcomes import in_effect, state_names
+    from sim.scenario.loader import load_data
+
+    data = copy.deepcopy(fictional.data)
+    data["relations"]["arcadia~borduria"]["sanctions"] = ["arcadia"]
+    model = CrisisModel(load_data(data), replications=4, seed=2, record_paths=False,
+                        overrides=["run.days=5"])
+    names = state_names(model.layout)
+    assert names[4:6] == ["sanctions.corvalia.borduria", "sanctions.arcadia.borduria"]
+    shadow = Holdings(model.layout, 4)
+    while model.running:
+        model.step()
+        shadow.update(in_effect(model), model.steps - 1)
+    x = names.index("sanctions.arcadia.borduria")
+    ours, theirs = shadow.values(), model.holdings.values()
+    assert theirs["day.sanctioned.arcadia.borduria"].tolist() == [0.0] * 4
+    assert theirs["sanctions.arcadia.borduria.days"].tolist() == (
+        model.holdings.days[:, x].astype(float).tolist())
+    assert theirs["sanctions.arcadia.borduria.days"].min() >= 1
+    for key in theirs:
+        assert np.array_equal(ours[key], theirs[key], equal_nan=True), key
+
+
+def test_a_deal_named_agreement_keeps_the_any_deal_state_final(tmp_path):
+    """A deal's own ``.final`` is ``agreement.<deal>.final``; the any-deal state
+    ``agreement`` keeps its ``agreement.final`` even when a deal is called 'agreement'."""
+    from sim.outcomes import indicator_names
+    from sim.scenario.loader import load_scenario
+
+    from .conftest import FICTIONAL
+
+    path = tmp_path / "renamed.yaml"
+    path.write_text(FICTIONAL.read_text().replace("valley_split", "agreement"))
+    names = indicator_names(compile_scenario(load_scenario(path).spec).layout)
+    assert "agreement.final" in names and "agreement.agreement.final" in names
+    assert names.count("agreement.agreement.final") == 1  # from the deals, not the state
+
+
+def test_nested_rung_comparisons_and_a_single_day_in_effect():
+    rungs = ["calm", "threats", "skirmishes", "war"]
+    at_skirmishes = {"indicator": "x", "op": ">=", "rung": "skirmishes"}
+    cond = Condition.model_validate
+    assert evaluate(cond({"all": [at_skirmishes]}), X, rungs).tolist() == [
+        False, False, True, True]
+    assert evaluate(cond({"any": [at_skirmishes]}), X, rungs).tolist() == [
+        False, False, True, True]
+    assert evaluate(cond({"not": at_skirmishes}), X, rungs).tolist() == [
+        True, True, False, False]
+    one_day = {"s.days": np.array([1.0]), "s.held": np.array([1.0]), "s.final": np.array([0.0])}
+    assert evaluate(cond({"state": "s", "at": "any"}), one_day, []).tolist() == [True]
