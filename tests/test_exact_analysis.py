@@ -145,3 +145,25 @@ def test_what_a_scenario_cannot_vary():
     assert format_degeneracy({"never": [], "always": [], "constant": []}, 7) == ""
     assert format_degeneracy({"never": ["a", "b"], "always": [], "constant": []}, 7) == (
         "outcomes in no run (0%): a, b")
+
+
+def test_numbers_at_the_edges_of_their_formats():
+    from sim.analysis import _num
+
+    assert _num(10_000.0) == "10,000" and _num(9_999.4) == "9999"
+    assert _num(100.5) == "100" and _num(99.5) == "99.500" and _num(-3.0) == "-3"
+
+
+def test_a_relative_difference_above_1e_12_is_a_varying_indicator():
+    base = {"runs": 10, "missing": 0, "mean": 1e6, "q05": 1e6, "q25": 1e6, "q50": 1e6,
+            "q75": 1e6}
+    varies = {**base, "indicator": "varies", "q95": 1e6 * (1 + 1e-10)}
+    same = {**base, "indicator": "same", "q95": 1e6 * (1 + 1e-13)}
+    assert degeneracy([], [varies, same])["constant"] == ["same"]
+
+
+def test_two_outcomes_in_every_run_and_two_pairs():
+    assert format_degeneracy({"never": [], "always": ["a", "b"], "constant": []}, 3) == (
+        "outcomes in every run (100%): a, b")
+    # two pairs: differences 1 and 3, mean 2, sd sqrt(2), half z * sqrt(2) / sqrt(2) = z
+    assert paired_difference([0.0, 0.0], [1.0, 3.0]) == pytest.approx((2.0, 2 - Z95, 2 + Z95))
