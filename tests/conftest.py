@@ -32,7 +32,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # handed out one at a time, except those of the files below, which share an expensive
 # module-scoped fixture (an ensemble, a served app, a finished run) and so go to one worker
 # together, each group computing its fixtures once. The stylized facts and the counterfactuals
-# share one group: both read the same baseline ensembles (``shared_ensemble``). xdist starts
+# share one group: both read the same baseline ensembles (``shared_ensemble``); the Dask
+# cluster's tests are a group of their own (test_execution.py), so the file's long
+# kill-and-resume tests, about 400 s of CPU together, can go to both workers. xdist starts
 # the largest groups first and fills in with the single tests, which balances the workers.
 XDIST_GROUPS = {
     "test_stylized_facts.py": "baseline-ensembles",
@@ -40,7 +42,7 @@ XDIST_GROUPS = {
     **{name: name.removesuffix(".py") for name in (
         "test_air_support.py", "test_app.py", "test_bargaining.py", "test_deal_terms.py",
         "test_exact_outcomes.py",
-        "test_discovery.py", "test_execution.py", "test_figure_content.py", "test_hostile.py",
+        "test_discovery.py", "test_figure_content.py", "test_hostile.py",
         "test_plots.py")},
 }
 

@@ -62,6 +62,7 @@ def _manifest_of_a_cli_run(tmp_path, env_scheduler: str | None, flag: str | None
     return json.loads((out_dir / "manifest.json").read_text())
 
 
+@pytest.mark.xdist_group("dask-cluster")  # one cluster for the three (tests/conftest.py)
 class TestOnADaskCluster:
     """The same results on a Dask cluster on loopback as on the local pool."""
 
