@@ -54,6 +54,8 @@ MODULES: dict[str, list[str]] = {
                                   "tests/test_validation_uncertain.py"],
     "sim/validation/calibrate.py": ["tests/test_exact_calibration.py",
                                     "tests/test_validation_calibrate.py"],
+    # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
+    "sim/validation/abc_smc.py": ["tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
     "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py"],
     "sim/outcomes.py": ["tests/test_exact_outcomes.py", "tests/test_model.py"],
     # (test_sweeps.py left out: its 300-replication sweep of the baseline per mutant would
