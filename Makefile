@@ -18,9 +18,13 @@ env-app:
 baseline: env
 	.venv/bin/sim run $(SCENARIO) $(ARGS)
 
+# The suite on every core (pytest-xdist): --dist loadgroup hands tests out one at a time, but
+# keeps the files tests/conftest.py groups (an expensive module fixture) on one worker each.
+# TEST_WORKERS=0 runs it in this process (a debugger, -x, or a single file).
+TEST_WORKERS ?= auto
 test: env-test
 	@scripts/test-setup.sh
-	.venv/bin/python -m pytest $(ARGS)
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 app: env-app
 	.venv/bin/sim app $(SCENARIO) $(ARGS)

@@ -28,6 +28,33 @@ settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# `make test` runs the suite on every core with pytest-xdist (`--dist loadgroup`): tests are
+# handed out one at a time, except those of the files below, which share an expensive
+# module-scoped fixture (an ensemble, a served app, a finished run) and so go to one worker
+# together, each group computing its fixtures once. The stylized facts and the counterfactuals
+# share one group: both read the same baseline ensembles (``shared_ensemble``); the Dask
+# cluster's tests are a group of their own (test_execution.py), so the file's long
+# kill-and-resume tests, about 400 s of CPU together, can go to both workers. xdist starts
+# the largest groups first and fills in with the single tests, which balances the workers.
+XDIST_GROUPS = {
+    "test_stylized_facts.py": "baseline-ensembles",
+    "test_counterfactuals.py": "baseline-ensembles",
+    **{name: name.removesuffix(".py") for name in (
+        "test_air_support.py", "test_app.py", "test_bargaining.py", "test_deal_terms.py",
+        "test_exact_outcomes.py",
+        "test_discovery.py", "test_figure_content.py", "test_hostile.py",
+        "test_plots.py")},
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = XDIST_GROUPS.get(item.path.name)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def baseline():
     return load_scenario(BASELINE)
@@ -45,6 +72,27 @@ def ensemble(path_or_loaded, runs: int, seed: int = 11, overrides=None, **kwargs
     result = run_ensemble(loaded, runs=runs, seed=seed, workers=kwargs.pop("workers", 1),
                           progress=False, **kwargs)
     return result.columns
+
+
+_SHARED: dict = {}
+
+
+def shared_ensemble(path: Path, runs: int, seed: int = 11, overrides=()) -> dict:
+    """``ensemble`` of a scenario file, computed once per test process for each (file,
+    overrides, runs, seed) and shared by every test that asks for the same.
+
+    The stylized facts and the counterfactuals compare the same baseline and counterfactual
+    ensembles of 1,000 runs. The arrays are made read-only: a test that changed one in place
+    would otherwise change it for the others (copy it first).
+    """
+    key = (str(path), tuple(overrides), runs, seed)
+    if key not in _SHARED:
+        columns = ensemble(path, runs, seed=seed, overrides=list(overrides))
+        for column in columns.values():
+            if isinstance(column, np.ndarray):
+                column.flags.writeable = False
+        _SHARED[key] = columns
+    return _SHARED[key]
 
 
 def paired_effect(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:

@@ -91,6 +91,12 @@ def _sim(*args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=120)
 
 
+# Where the worker count plays no part: a run, sweep or compare that may use the local pool
+# starts its server (importing the model, about 4 s of CPU) before it reads its input
+# (tests/test_cli.py keeps one refusal without it, to check such a command still fails at once)
+ONE = ("--workers", "1")
+
+
 @pytest.mark.parametrize("name", ["alias_bomb", "python_object_tag", "non_utf8_bytes",
                                   "unknown_nested_key", "deep_flow_nesting"])
 def test_the_cli_reports_hostile_files_with_exit_2_and_no_traceback(name):
@@ -103,10 +109,10 @@ def test_command_line_misuse(tmp_path):
     cases = [
         (("run", str(FICTIONAL), "--runs", "-3"), "must be at least 1"),
         (("run", str(FICTIONAL), "--runs", "many"), "not a whole number"),
-        (("run", str(FICTIONAL), "--set", "actors.arcadia.rationality=lots"), "rationality"),
-        (("run", str(FICTIONAL), "--set", "nonsense"), "PATH=VALUE"),
-        (("run", str(tmp_path / "missing.yaml")), "file not found"),
-        (("run", str(FICTIONAL), "--runs", "2", "--out", "/proc/forbidden"), "output folder"),
+        (("run", str(FICTIONAL), *ONE, "--set", "actors.arcadia.rationality=lots"), "rationality"),
+        (("run", str(FICTIONAL), *ONE, "--set", "nonsense"), "PATH=VALUE"),
+        (("run", str(tmp_path / "missing.yaml"), *ONE), "file not found"),
+        (("run", str(FICTIONAL), "--runs", "2", *ONE, "--out", "/proc/forbidden"), "output folder"),
     ]
     for args, message in cases:
         out = _sim(*args)
@@ -117,12 +123,13 @@ def test_command_line_misuse(tmp_path):
 
 def test_results_of_another_run_are_never_mixed(tmp_path):
     out_dir = tmp_path / "out"
-    assert _sim("run", str(FICTIONAL), "--runs", "5", "--out", str(out_dir)).returncode == 0
-    same = _sim("run", str(FICTIONAL), "--runs", "8", "--out", str(out_dir))
+    assert _sim("run", str(FICTIONAL), "--runs", "5", *ONE, "--out", str(out_dir)).returncode == 0
+    same = _sim("run", str(FICTIONAL), "--runs", "8", *ONE, "--out", str(out_dir))
     assert same.returncode == 0  # the same scenario and seed: replaced, not mixed
-    other = _sim("run", str(FICTIONAL), "--runs", "5", "--seed", "99", "--out", str(out_dir))
+    other = _sim("run", str(FICTIONAL), "--runs", "5", "--seed", "99", *ONE, "--out",
+                 str(out_dir))
     assert other.returncode == 2 and "holds results of another run" in other.stderr
-    changed = _sim("run", str(FICTIONAL), "--runs", "5", "--out", str(out_dir), "--set",
+    changed = _sim("run", str(FICTIONAL), "--runs", "5", *ONE, "--out", str(out_dir), "--set",
                    "fighting.loss_rate=0.4")
     assert changed.returncode == 2 and "scenario_sha256" in changed.stderr
 
@@ -202,7 +209,7 @@ def test_a_sweep_file_is_read_like_a_scenario(tmp_path):
 def test_the_cli_reports_a_bad_sweep_file_with_its_line_and_exit_2(tmp_path):
     bad = tmp_path / "sweep.yaml"
     bad.write_text(SWEEP + "reps: 5\n")
-    out = _sim("sweep", str(FICTIONAL), "--sweep", str(bad), "--out", str(tmp_path / "o"))
+    out = _sim("sweep", str(FICTIONAL), "--sweep", str(bad), *ONE, "--out", str(tmp_path / "o"))
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert f"{bad}:6:1: reps: duplicate key" in out.stderr

@@ -44,7 +44,10 @@ def test_missing_file_and_bad_flags_exit_2(tmp_path):
     assert out.returncode == 2 and "file not found" in out.stderr
     out = sim("run", str(FICTIONAL), "--runs", "0")
     assert out.returncode == 2 and "at least 1" in out.stderr
-    out = sim("run", str(FICTIONAL), "--set", "actors.arcadia.rationalty=3")
+    # --workers 1 where the worker count plays no part: a command that may use the local
+    # pool starts its server (importing the model, about 4 s of CPU) before it reads its
+    # input; the missing file above checks that such a command still fails at once
+    out = sim("run", str(FICTIONAL), "--set", "actors.arcadia.rationalty=3", "--workers", "1")
     assert out.returncode == 2 and "did you mean 'rationality'" in out.stderr
 
 
@@ -99,11 +102,11 @@ def test_sweep_plot_and_report_from_the_command_line(tmp_path):
 
 def test_sweep_and_plot_misuse_exit_2(tmp_path):
     out = sim("sweep", str(FICTIONAL), "--param", "actors.arcadia.rationalty=1:5",
-              "--points", "2", "--reps", "1", "--out", str(tmp_path / "x"))
+              "--points", "2", "--reps", "1", "--workers", "1", "--out", str(tmp_path / "x"))
     assert out.returncode == 2 and "did you mean 'rationality'" in out.stderr
     out = sim("plot", str(tmp_path))
     assert out.returncode == 2 and "holds no results" in out.stderr
-    out = sim("compare", str(FICTIONAL))
+    out = sim("compare", str(FICTIONAL), "--workers", "1")
     assert out.returncode == 2 and "at least two" in out.stderr
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from sim.analysis import outcome_table
 
-from .conftest import BASELINE, COUNTERFACTUALS, ensemble, paired_effect
+from .conftest import BASELINE, COUNTERFACTUALS, paired_effect, shared_ensemble
 
 RUNS = 1000
 pytestmark = pytest.mark.slow
@@ -14,16 +14,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def base():
-    return ensemble(BASELINE, RUNS, seed=11)
-
-
-_ALTERNATIVES: dict = {}
+    return shared_ensemble(BASELINE, RUNS, seed=11)
 
 
 def effect(base, name: str, column: str) -> tuple[float, float, float]:
-    if name not in _ALTERNATIVES:
-        _ALTERNATIVES[name] = ensemble(COUNTERFACTUALS / f"{name}.yaml", RUNS, seed=11)
-    return paired_effect(base[column], _ALTERNATIVES[name][column])
+    # computed once per process, shared with the stylized facts (same file, runs and seed)
+    alternative = shared_ensemble(COUNTERFACTUALS / f"{name}.yaml", RUNS, seed=11)
+    return paired_effect(base[column], alternative[column])
 
 
 def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):

@@ -37,7 +37,9 @@ def _same_tables(a, b) -> None:
         assert same, f"{name} differs between {a} and {b}"
 
 
-@pytest.fixture(scope="module")
+# class-scoped: the cluster's four processes (scheduler, two workers and their nannies) run
+# only while the tests that use it do, not through the rest of the module's minutes
+@pytest.fixture(scope="class")
 def cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -45,25 +47,50 @@ def cluster():
         yield c.scheduler_address
 
 
-def test_dask_cluster_gives_the_same_ensemble_as_the_local_pool(cluster, baseline, tmp_path):
-    local = run_ensemble(baseline, runs=120, seed=5, batch_size=30, workers=2,
-                         out_dir=tmp_path / "local", progress=False)
-    dask = run_ensemble(baseline, runs=120, seed=5, batch_size=30, scheduler=cluster,
-                        out_dir=tmp_path / "dask", progress=False)
-    assert dask.manifest["executor"].startswith("dask")
-    for name in ("runs.parquet", "trajectories.parquet", "paths.parquet"):
-        _same_tables(tmp_path / "local" / name, tmp_path / "dask" / name)
-    assert local.outcomes == dask.outcomes
+def _manifest_of_a_cli_run(tmp_path, env_scheduler: str | None, flag: str | None) -> dict:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k != "SIM_SCHEDULER"}
+    if env_scheduler:
+        env["SIM_SCHEDULER"] = env_scheduler
+    out_dir = tmp_path / ("flag" if flag else "env")
+    args = ["run", str(FICTIONAL), "--runs", "40", "--batch-size", "10", "--seed", "3",
+            "--no-progress", "--out", str(out_dir)] + (["--scheduler", flag] if flag else [])
+    out = subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads((out_dir / "manifest.json").read_text())
 
 
-def test_dask_cluster_gives_the_same_sweep(cluster, fictional, tmp_path):
-    design = make_design("lhs", [parse_parameter("fighting.loss_rate=0.1:0.5")], 6, 2)
-    run_sweep(fictional, design, reps=10, batch_size=7, workers=2, out_dir=tmp_path / "a",
-              progress=False)
-    run_sweep(fictional, design, reps=10, batch_size=7, scheduler=cluster,
-              out_dir=tmp_path / "b", progress=False)
-    _same_tables(tmp_path / "a" / "sweep.parquet", tmp_path / "b" / "sweep.parquet")
-    _same_tables(tmp_path / "a" / "points.parquet", tmp_path / "b" / "points.parquet")
+@pytest.mark.xdist_group("dask-cluster")  # one cluster for the three (tests/conftest.py)
+class TestOnADaskCluster:
+    """The same results on a Dask cluster on loopback as on the local pool."""
+
+    def test_dask_cluster_gives_the_same_ensemble_as_the_local_pool(self, cluster, baseline,
+                                                                    tmp_path):
+        local = run_ensemble(baseline, runs=120, seed=5, batch_size=30, workers=2,
+                             out_dir=tmp_path / "local", progress=False)
+        dask = run_ensemble(baseline, runs=120, seed=5, batch_size=30, scheduler=cluster,
+                            out_dir=tmp_path / "dask", progress=False)
+        assert dask.manifest["executor"].startswith("dask")
+        for name in ("runs.parquet", "trajectories.parquet", "paths.parquet"):
+            _same_tables(tmp_path / "local" / name, tmp_path / "dask" / name)
+        assert local.outcomes == dask.outcomes
+
+    def test_dask_cluster_gives_the_same_sweep(self, cluster, fictional, tmp_path):
+        design = make_design("lhs", [parse_parameter("fighting.loss_rate=0.1:0.5")], 6, 2)
+        run_sweep(fictional, design, reps=10, batch_size=7, workers=2, out_dir=tmp_path / "a",
+                  progress=False)
+        run_sweep(fictional, design, reps=10, batch_size=7, scheduler=cluster,
+                  out_dir=tmp_path / "b", progress=False)
+        _same_tables(tmp_path / "a" / "sweep.parquet", tmp_path / "b" / "sweep.parquet")
+        _same_tables(tmp_path / "a" / "points.parquet", tmp_path / "b" / "points.parquet")
+
+    def test_the_cli_runs_on_the_cluster_named_by_flag_or_environment(self, cluster, tmp_path):
+        by_flag = _manifest_of_a_cli_run(tmp_path, None, cluster)
+        by_env = _manifest_of_a_cli_run(tmp_path, cluster, None)
+        assert by_flag["executor"] == by_env["executor"] == f"dask {cluster}"
+        _same_tables(tmp_path / "flag" / "runs.parquet", tmp_path / "env" / "runs.parquet")
 
 
 def _kill_midway(args: list[str], out_dir, parts_wanted: int, marker: str | None = None
@@ -235,28 +262,6 @@ def test_batches_are_plain_picklable_tasks():
     task = BatchTask(scenario=loaded.data, digest=loaded.digest(), seed=1, start=0, stop=3)
     result = pickle.loads(pickle.dumps(run_batch(pickle.loads(pickle.dumps(task)))))
     assert result.columns["run"].tolist() == [0, 1, 2]
-
-
-def _manifest_of_a_cli_run(tmp_path, env_scheduler: str | None, flag: str | None) -> dict:
-    import json
-
-    env = {k: v for k, v in os.environ.items() if k != "SIM_SCHEDULER"}
-    if env_scheduler:
-        env["SIM_SCHEDULER"] = env_scheduler
-    out_dir = tmp_path / ("flag" if flag else "env")
-    args = ["run", str(FICTIONAL), "--runs", "40", "--batch-size", "10", "--seed", "3",
-            "--no-progress", "--out", str(out_dir)] + (["--scheduler", flag] if flag else [])
-    out = subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return json.loads((out_dir / "manifest.json").read_text())
-
-
-def test_the_cli_runs_on_the_cluster_named_by_flag_or_environment(cluster, tmp_path):
-    by_flag = _manifest_of_a_cli_run(tmp_path, None, cluster)
-    by_env = _manifest_of_a_cli_run(tmp_path, cluster, None)
-    assert by_flag["executor"] == by_env["executor"] == f"dask {cluster}"
-    _same_tables(tmp_path / "flag" / "runs.parquet", tmp_path / "env" / "runs.parquet")
 
 
 def test_the_cli_refuses_an_unreachable_scheduler_plainly(tmp_path):

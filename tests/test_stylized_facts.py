@@ -14,7 +14,14 @@ import pytest
 
 from sim.scenario.loader import load_data, load_scenario
 
-from .conftest import BASELINE, COUNTERFACTUALS, FICTIONAL, ensemble, paired_effect
+from .conftest import (
+    BASELINE,
+    COUNTERFACTUALS,
+    FICTIONAL,
+    ensemble,
+    paired_effect,
+    shared_ensemble,
+)
 
 RUNS = 1000
 SEED = 11
@@ -27,11 +34,11 @@ def runs():
     cache: dict = {}
 
     def get(scenario=BASELINE, *overrides: str, n: int = RUNS):
+        if hasattr(scenario, "suffix"):  # a file: shared with the counterfactuals' tests
+            return shared_ensemble(scenario, n, seed=SEED, overrides=overrides)
         key = (str(scenario), overrides, n)
         if key not in cache:
-            loaded = scenario if not hasattr(scenario, "suffix") else load_scenario(
-                scenario, list(overrides))
-            cache[key] = ensemble(loaded, n, seed=SEED)
+            cache[key] = ensemble(scenario, n, seed=SEED)
         return cache[key]
 
     return get
