@@ -30,8 +30,7 @@ def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
 
 
 @pytest.mark.parametrize(("name", "column", "sign"), [
-    pytest.param("patriots_day0", "losses.turkey.by.russia", -1, marks=pytest.mark.xfail(
-        strict=True, reason="model v3 (issue 22) open: as stylized fact 2")),
+    ("patriots_day0", "losses.turkey.by.russia", -1),
     ("patriots_day0", "outcome.highways_taken", -1),
     pytest.param("s400_early", "outcome.patriots_deployed", -1, marks=pytest.mark.xfail(
         strict=True, reason="model v3 (issue 22) open: as stylized fact 3 (the grant is rare "

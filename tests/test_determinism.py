@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 
 from sim.execution.ensemble import run_ensemble
 from sim.execution.replay import replay
@@ -102,9 +101,6 @@ def test_compare_runs_a_change_the_model_never_reads_on_the_very_same_draws(fict
 MIN_NARROWING = 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: pairing still narrows every "
-                   "interval, by 1.70x in the median (was >= 2): runs diverge sooner once "
-                   "incidents, answers and one-off dispositions branch them")
 def test_paired_intervals_are_clearly_narrower_than_independent_ones(baseline):
     """Compare's paired differences gain from common random numbers, by a measured margin."""
     from sim.execution.compare import compare

@@ -85,9 +85,6 @@ def test_fact1_losses_raise_pressure_and_escalation_against_the_causer(runs, bas
     increases({"w": later["base"]}, {"w": later["struck"]}, "w")
 
 
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: with Patriots from day 0, "
-                   "Turkey's losses to Russian strikes are +0.40 [-0.40, 1.21] (seed 11), not "
-                   "lower: a covered Turkey fights more days, and each day's strikes cost less")
 def test_fact2_granted_air_defence_cuts_air_losses_and_the_air_campaign(runs):
     base, patriots = runs(), runs(COUNTERFACTUALS / "patriots_day0.yaml")
     decreases(base, patriots, "losses.turkey.by.russia")  # the air power's strikes
