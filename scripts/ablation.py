@@ -15,23 +15,19 @@ How a mechanism is switched off:
   upkeep 0, talks 0, nesting 1 (the plain logit), no ``to_rung`` on any attack entry
   (offensives become ordinary attacks), every gate's surge ``release`` 0, sanctions reviewed
   every day (``decisions.sanction_review`` 1: the closest the schema has to "sanctions as
-  toggles"; a sanction stays a state);
-* for the three v3 rules that have no scenario switch (compellence, the commitment problem,
-  intent for one-off acts), by replacing the rule in this process only, never in ``sim/``:
-  ``commitment`` and ``intent`` by no-ops in ``sim.model`` (model v2's behaviour: deals
-  weighed against the status quo path only; one-off acts a fresh logit draw every day), and
-  ``decisions._force_leverage`` by a compiled function returning 0 before the menu kernel is
-  compiled (attacks without their look-ahead at the deals they coerce), with numba's cache
-  pointed at a private folder so the patched kernel is neither read from nor written to the
-  package's cache. These variants run with one worker (in-process), so the patch holds in
-  every batch. Gates valued over the network (#23, ``refugees.gate_reach``) have no switch and
-  no older rule to return to in this code: not ablated.
+  toggles"; a sanction stays a state), ``decisions.compellence`` 0, ``decisions.commitment``
+  0, ``decisions.intent`` false (model v2's rules), ``ladder.persistence`` 0 (no build-up of
+  acts short of force) and every red line's ``stakes`` 0. Gates valued over the network (#23,
+  ``refugees.gate_reach``) have no switch and no older rule to return to in this code: not
+  ablated.
 
-Three more variants are not single ablations: ``all_off`` (every switch at once: model v3 and
-#23 as far as they can be switched off), ``random_choice`` (a reachability probe: every actor's
-``rationality`` 0, so an event still at 0 or 1 is held there by the rules and the scenario's
-structure, not by the choices) and ``compellence_target`` (a candidate rule measured for the
-lead: compellence through the target's acceptance only). ``--before DIR`` adds a row for a
+Two more variants are not single ablations: ``all_off`` (every switch at once: model v3 and
+#23 as far as they can be switched off) and ``random_choice`` (a reachability probe: every
+actor's ``rationality`` 0, so an event still at 0 or 1 is held there by the rules and the
+scenario's structure, not by the choices). (The study of notes_ablation.md ran before the three
+v3 rules had switches, patching them in its own process, and also measured a candidate rule,
+compellence through the target's acceptance only, which is now the model's.) ``--before DIR``
+adds a row for a
 ``sim validate`` output of another commit and, with ``--events``, its probabilities event by
 event. The study and its reading: ``scenarios/library/notes_ablation.md``.
 
@@ -57,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -83,7 +78,6 @@ class Variant:
     how: str
     settings: tuple[str, ...] = ()  # PATH=VALUE overrides, the same for every crisis
     per_scenario: str | None = None  # name of a function of the scenario giving overrides
-    patches: tuple[str, ...] = ()  # in-process replacements of rules without a switch
     per_scenario_all: bool = False  # every per-scenario switch at once (the all-off variant)
 
 
@@ -94,19 +88,16 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("reciprocity", "answers to attacks, and their price in deals (M5, M6)",
             "decisions.reciprocity=0", ("decisions.reciprocity=0",)),
     Variant("compellence", "compellence: attacks scored by their effect on deals (M1)",
-            "no switch: decisions._force_leverage replaced by 0 in this process",
-            patches=("compellence",)),
+            "decisions.compellence=0", ("decisions.compellence=0",)),
     Variant("offensives", "offensives that jump to their rung (attack to_rung)",
             "every attack entry's to_rung removed (an ordinary attack)",
             per_scenario="no_offensives"),
     Variant("commitment", "the commitment problem (M6)",
-            "no switch: sim.model.commitment replaced by a no-op in this process",
-            patches=("commitment",)),
+            "decisions.commitment=0", ("decisions.commitment=0",)),
     Variant("entrapment", "patrons' entrapment (M1 grant_support)", "decisions.entrapment=0",
             ("decisions.entrapment=0",)),
     Variant("intent", "intent for one-off acts (M1)",
-            "no switch: sim.model.intent replaced by a no-op (a daily lottery) in this process",
-            patches=("intent",)),
+            "decisions.intent=false (a daily lottery)", ("decisions.intent=false",)),
     Variant("nesting", "nested logit within a track (M1)", "decisions.nesting=1 (plain logit)",
             ("decisions.nesting=1",)),
     Variant("upkeep", "costly standoffs (M6 upkeep)", "ladder.upkeep=0", ("ladder.upkeep=0",)),
@@ -116,12 +107,15 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("sanction_review", "sanctions lifted only on review days (#23, M1)",
             "decisions.sanction_review=1 (reviewed daily; sanctions stay states)",
             ("decisions.sanction_review=1",)),
+    Variant("persistence", "escalation short of force builds up (M3)", "ladder.persistence=0",
+            ("ladder.persistence=0",)),
+    Variant("red_lines", "red lines' audience costs (M5)", "every red line's stakes=0",
+            per_scenario="no_red_lines"),
 )
 #: Every switch above at once: model v3 and #23 as far as they can be switched off.
 ALL_OFF = Variant(
-    "all_off", "every switch above at once", "all the overrides and patches above together",
-    tuple(s for v in VARIANTS for s in v.settings),
-    patches=tuple(p for v in VARIANTS for p in v.patches), per_scenario_all=True)
+    "all_off", "every switch above at once", "all the overrides above together",
+    tuple(s for v in VARIANTS for s in v.settings), per_scenario_all=True)
 #: Not an ablation: a probe of reachability. Every actor chooses at random (rationality 0:
 #: a coin toss among its entries, one-off acts on the menu half the days), so an event still
 #: at 0 or 1 is held there by the rules and the scenario's structure, not by the choices.
@@ -129,14 +123,7 @@ RANDOM_CHOICE = Variant(
     "random_choice", "probe: every actor chooses at random",
     "actors.<a>.rationality=0 for every actor (not a mechanism: a reachability probe)",
     per_scenario="random_choice")
-#: Not an ablation: a candidate rule for compellence, measured for the lead (notes_ablation.md):
-#: the attack moves the target's gain from the deal, not the attacker's own (whose spared war
-#: costs over the bargaining horizon made an attack pay for itself).
-COMPELLENCE_TARGET = Variant(
-    "compellence_target", "candidate: compellence through the target's acceptance only",
-    "no switch: decisions._force_leverage replaced in this process by a version that leaves "
-    "the attacker's own gain unmoved", patches=("compellence_target",))
-VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE, COMPELLENCE_TARGET)
+VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE)
 BY_NAME = {v.name: v for v in VARIANTS}
 
 
@@ -159,6 +146,11 @@ def no_surges(scenario) -> list[str]:
     return [f"refugees.gates.{g}.release=0" for g in gates]
 
 
+def no_red_lines(scenario) -> list[str]:
+    """Overrides setting every red line's stakes to 0 (a line nobody minds crossing)."""
+    return [f"red_lines.{x}.stakes=0" for x in scenario.spec.red_lines]
+
+
 def random_choice(scenario) -> list[str]:
     """Overrides giving every actor a logit precision of 0 (the reachability probe)."""
     return [f"actors.{a}.rationality=0" for a in scenario.spec.actors]
@@ -176,75 +168,9 @@ def overrides_for(variant: Variant, scenario) -> list[str]:
     return out
 
 
-def apply_patch(name: str) -> None:
-    """Replace a rule that has no scenario switch, in this process only (see the docstring)."""
-    import sim.model
-
-    if name == "commitment":
-        def no_commitment(*args, **kwargs) -> None:
-            return None
-        assert hasattr(sim.model, "commitment"), "sim.model.commitment moved: update the patch"
-        sim.model.commitment = no_commitment
-    elif name == "intent":
-        def no_intent(*args, **kwargs) -> None:
-            return None
-        assert hasattr(sim.model, "intent"), "sim.model.intent moved: update the patch"
-        sim.model.intent = no_intent
-    elif name == "compellence":
-        import numba
-
-        import sim.mechanisms.decisions as decisions
-
-        assert hasattr(decisions, "_force_leverage"), "_force_leverage moved: update the patch"
-
-        @numba.njit(cache=False, nogil=True)
-        def no_force_leverage(a, t, r, q, hurt, spared, gains, stake, perceived, shrink,
-                              optimism, noise_scale, private, sides, signs, ceasefire,
-                              agreement, cooling, attack_prev, horizon, can_propose,
-                              shift_hold, shift_act):
-            return 0.0
-
-        decisions._force_leverage = no_force_leverage
-    elif name == "compellence_target":
-        import numba
-
-        import sim.mechanisms.decisions as decisions
-
-        side_of, proposal_change = decisions._side_of, decisions._proposal_change
-
-        @numba.njit(cache=False, nogil=True)
-        def target_only(a, t, r, q, hurt, spared, gains, stake, perceived, shrink, optimism,
-                        noise_scale, private, sides, signs, ceasefire, agreement, cooling,
-                        attack_prev, horizon, can_propose, shift_hold, shift_act):
-            # decisions._force_leverage with the attacker's own gain left unmoved: only the
-            # target's acceptance answers the attack (a candidate rule, measured, not adopted)
-            total = 0.0
-            width = sides.shape[1]
-            was = 1.0 if attack_prev[r, a, t] > 0 else 0.0
-            for d in range(ceasefire.shape[0]):
-                if (not ceasefire[d, a, t] or agreement[r, d] or cooling[r, d]
-                        or can_propose[a, d] == 0):
-                    continue
-                side = side_of(sides, d, a)
-                for x in range(width):
-                    worth = hurt * horizon[q] if sides[d, x] == t else 0.0
-                    shift_hold[x] = -was * worth
-                    shift_act[x] = (1.0 - was) * worth
-                total += proposal_change(gains, stake, shrink, optimism, noise_scale, private,
-                                         sides, signs, perceived, r, q, d, side, shift_hold,
-                                         shift_act)
-            return total
-
-        decisions._force_leverage = target_only
-    else:
-        raise ValueError(f"unknown patch {name!r}")
-
-
 def run_variant(variant: Variant, library: Path, out: Path, runs: int, seed: int,
                 workers: int | None) -> None:
     """``sim validate --point`` of the whole library with ``variant``'s mechanism off."""
-    for patch in variant.patches:
-        apply_patch(patch)
     import sim.validation.observations as observations
     from sim.scenario.loader import load_scenario
     from sim.validation.library import validate_library
@@ -266,7 +192,7 @@ def run_variant(variant: Variant, library: Path, out: Path, runs: int, seed: int
     validate_library(library, runs=runs, seed=seed, out_dir=out, workers=workers,
                      progress=False, point=True)
     (out / "overrides.json").write_text(json.dumps(
-        {"variant": variant.name, "patches": list(variant.patches), "overrides": applied},
+        {"variant": variant.name, "overrides": applied},
         indent=1))
 
 
@@ -544,9 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "ablation")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes for variants without a patch (patched "
-                        "variants run in-process)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes")
     parser.add_argument("--only", default="", help="comma-separated variants (default all)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
@@ -563,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         variant = BY_NAME[args.one]
         run_variant(variant, args.library, args.out / variant.name, args.runs, args.seed,
-                    1 if variant.patches else args.workers)
+                    args.workers)
         return 0
     if not args.table_only:
         chosen = [BY_NAME[n] for n in args.only.split(",")] if args.only else list(VARIANTS)
@@ -572,17 +496,13 @@ def main(argv: list[str] | None = None) -> int:
             if (args.out / v.name / "skill.json").is_file():
                 print(f"{v.name}: done before, kept", flush=True)
                 continue
-            env = dict(os.environ)
-            kernel = [p for p in v.patches if p.startswith("compellence")]
-            if kernel:  # the patched kernel in a cache of its own
-                env["NUMBA_CACHE_DIR"] = str(args.out / f".numba-{kernel[0]}")
             cmd = [sys.executable, str(Path(__file__).resolve()), "--one", v.name,
                    "--library", str(args.library), "--out", str(args.out),
                    "--runs", str(args.runs), "--seed", str(args.seed)]
             if args.workers:
                 cmd += ["--workers", str(args.workers)]
             start = time.monotonic()
-            done = subprocess.run(cmd, env=env, check=False)
+            done = subprocess.run(cmd, check=False)
             took = time.monotonic() - start
             print(f"{v.name}: {'done' if done.returncode == 0 else 'FAILED'} in {took:.0f} s",
                   flush=True)

@@ -317,7 +317,8 @@ class CrisisModel(mesa.Model):
             self.trackers.first[flags, self.trackers.names.index(name)] = 0.0
         self.holdings = Holdings(lay, r)  # states in effect: days, spells (sim.outcomes)
         # commitments stated in advance: crossing, answer, fading (sim.mechanisms.red_lines)
-        self.red_lines = RedLines(red_line_events(lay), r) if lay.red_lines else None
+        self.red_lines = RedLines(len(lay.red_lines), r) if lay.red_lines else None
+        self.red_line_days = Trackers(red_line_events(lay), r)  # day.crossed/answered.<line>
         self.timeline_today = Timeline(released=np.zeros(k, dtype=bool),
                                        shocks=np.zeros((4, n, n)))
         self.can_hold = ((p.ground[:, None, :] > 0)
@@ -441,7 +442,7 @@ class CrisisModel(mesa.Model):
         today.shocks[:] = 0.0
         self.trackers.mark(events, day)
         if self.red_lines is not None:
-            self.red_lines.step(self, w.attack, day)
+            self.red_line_days.mark(self.red_lines.step(self, w.attack, day), day)
         self.holdings.note(self, day)
 
         if self.log_events:
@@ -487,7 +488,7 @@ class CrisisModel(mesa.Model):
                 why = self._reasons(actor, track, int(entry), utility[0], parts[0])
                 self.log.append((day, f"{when} {describe_action(actor.actor_id, label, names)} "
                                       f"{why}"))
-        for name in self.trackers.today(0):
+        for name in self.trackers.today(0) + self.red_line_days.today(0):
             if name != "agreement":  # the named deal's entry says which
                 self.log.append((day, f"{when} {describe_event(name, names)}"))
         rung, before = self.state.rung[0], self._logged_rung

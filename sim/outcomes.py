@@ -352,9 +352,8 @@ def indicators(model) -> dict[str, np.ndarray]:
         out[f"day.{e}"] = model.trackers.first_day.get(e, np.full(r, np.nan)).copy()
     for e in _sanction_events(lay):
         out[f"day.{e}"] = held[f"day.{e}"]
-    if model.red_lines is not None:
-        for e, first in model.red_lines.first_day.items():
-            out[f"day.{e}"] = first.copy()
+    for e, first in model.red_line_days.first_day.items():
+        out[f"day.{e}"] = first.copy()
     return out
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from sim.model import CrisisModel
 from sim.scenario.loader import load_data
+from sim.world import VERB
 
 from .conftest import ensemble, paired_effect
 
@@ -67,9 +68,10 @@ def test_no_incidents_at_peace_or_without_contact(fictional):
     assert "incidents.arcadia~corvalia" not in calm
 
 
-def _struck_once(fictional, strike: bool, reciprocity: float | None = None) -> np.ndarray:
-    """Days in the week after day 0 on which Borduria attacks Arcadia, per run, when Arcadia
-    strikes (or not) on day 0 without causing any loss."""
+def harmless_standoff(fictional, reciprocity: float | None = None) -> dict:
+    """Arcadia and Borduria at 'threats' with no deals, no losses and no incidents; Borduria
+    cares for its standing (the fictional scenario gives it none: what an answer restores)
+    and, left alone, seldom attacks (its attack costs 1)."""
     data = copy.deepcopy(fictional.data)
     data["timeline"] = []
     data.pop("deals", None)
@@ -79,35 +81,56 @@ def _struck_once(fictional, strike: bool, reciprocity: float | None = None) -> n
     data["relations"]["arcadia~borduria"]["rung"] = "threats"
     data["fighting"] = {**data.get("fighting", {}), "loss_rate": 0.0}
     data["ladder"]["incident_rate"] = 0.0
-    # Borduria cares for its standing (the fictional scenario gives it none): what an answer
-    # restores
     data["actors"]["borduria"]["interests"] = {"territory": 0.4, "losses": 0.2,
                                                "escalation": 0.1, "ties": 0.1, "standing": 0.2}
     for act in data["actors"]["borduria"]["actions"]:
         if act["verb"] == "attack":
-            act["cost"] = 1.0  # left alone, Borduria seldom attacks
+            act["cost"] = 1.0
     if reciprocity is not None:
         data.setdefault("decisions", {})["reciprocity"] = reciprocity
-    model = CrisisModel(load_data(data), replications=600, seed=8, record_paths=False)
+    return data
+
+
+def force_arcadia(model, strike: bool, later: int | None = None) -> tuple[int, int]:
+    """Fix Arcadia's posture on day 0 (an attack on Borduria, or nothing) and, with ``later``
+    (-1: nothing), on every later day; returns the indices of Arcadia and Borduria."""
     lay = model.layout
     a, b = lay.actors.index("arcadia"), lay.actors.index("borduria")
     arcadia = model.actors[a]
     attack = next(e for e in range(arcadia.menu.start, arcadia.menu.stop)
-                  if lay.menu.verb[e] == 1 and lay.menu.target[e] == b)  # VERB["attack"]
+                  if lay.menu.verb[e] == VERB["attack"] and lay.menu.target[e] == b)
     decide = arcadia.decide
 
     def forced(utility, u):
         picks = decide(utility, u)
-        if model.steps == 1:  # day 0: Arcadia's posture is fixed
+        if model.steps == 1:
             picks[:, 0] = attack if strike else -1
+        elif later is not None:
+            picks[:, 0] = later
         return picks
 
     arcadia.decide = forced
+    return a, b
+
+
+def answers_in_a_week(data: dict, strike: bool, runs: int = 600) -> tuple[CrisisModel,
+                                                                         np.ndarray]:
+    """The model after 8 days with Arcadia's day-0 posture forced, and the days after day 0
+    on which Borduria attacked Arcadia, per run (seed 8)."""
+    model = CrisisModel(load_data(data), replications=runs, seed=8, record_paths=False)
+    a, b = force_arcadia(model, strike)
     answered = np.zeros(model.replications.size)
     for _ in range(8):
         model.step()
         if model.steps > 1:
             answered += model.workspace.attack[:, b, a]
+    return model, answered
+
+
+def _struck_once(fictional, strike: bool, reciprocity: float | None = None) -> np.ndarray:
+    """Days in the week after day 0 on which Borduria attacks Arcadia, per run, when Arcadia
+    strikes (or not) on day 0 without causing any loss."""
+    model, answered = answers_in_a_week(harmless_standoff(fictional, reciprocity), strike)
     assert model.state.losses_by.sum() == 0  # the strike killed no one
     return answered
 
@@ -116,9 +139,6 @@ def test_a_strike_that_kills_no_one_is_answered_within_a_week(fictional):
     """Reciprocity: being struck raises the target's chance of striking back within 7 days,
     against the same runs without the strike, and the rise is the mechanism's (it is smaller
     with reciprocity 0, where only the ladder's reaction to the act remains)."""
-    from sim.world import VERB
-
-    assert VERB["attack"] == 1
     struck, spared = _struck_once(fictional, True), _struck_once(fictional, False)
     effect, low, high = paired_effect(spared > 0, struck > 0)
     assert low > 0, (effect, low, high)
@@ -182,27 +202,37 @@ def test_an_offensive_reaches_its_rung_the_day_it_is_launched(fictional):
     assert np.all(reached[chose] >= 0) and np.all(reached[chose] - launched[chose] <= 1)
 
 
-def test_a_deal_to_obtain_makes_force_worth_more_and_force_stops_when_it_is_signed(fictional):
-    """Compellence: on day 0 (the same state in both), Arcadia attacks Borduria more often when
-    a deal it can propose would give it the valley share it wants; without the deal the
-    effect is gone; once the deal is signed its ceasefire ends the attacks."""
+def _coercion(fictional, **decisions) -> tuple[dict, dict]:
+    """The fictional scenario without timeline or incidents (``decisions`` values set), and
+    the same without its deal (nor the negotiate entries: the moves track; the posture draws
+    are their own)."""
     data = copy.deepcopy(fictional.data)
     data["timeline"] = []
     data["ladder"]["incident_rate"] = 0.0
+    if decisions:
+        data.setdefault("decisions", {}).update(decisions)
     without = copy.deepcopy(data)
     without.pop("deals")
     without["outcomes"].pop("split")
     for actor in without["actors"].values():
         actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
+    return data, without
 
-    def day0_attacks(d) -> np.ndarray:
-        model = CrisisModel(load_data(d), replications=2000, seed=4, record_paths=False)
-        lay = model.layout
-        a, b = lay.actors.index("arcadia"), lay.actors.index("borduria")
-        model.step()
-        return model.workspace.attack[:, a, b].copy()
 
-    effect, low, high = paired_effect(day0_attacks(without), day0_attacks(data))
+def _day0_attacks(data: dict, runs: int) -> np.ndarray:
+    """Arcadia's attacks on Borduria on day 0, per run (seed 4)."""
+    model = CrisisModel(load_data(data), replications=runs, seed=4, record_paths=False)
+    a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
+    model.step()
+    return model.workspace.attack[:, a, b].copy()
+
+
+def test_a_deal_to_obtain_makes_force_worth_more_and_force_stops_when_it_is_signed(fictional):
+    """Compellence: on day 0 (the same state in both), Arcadia attacks Borduria more often when
+    a deal it can propose would give it the valley share it wants; without the deal the
+    effect is gone; once the deal is signed its ceasefire ends the attacks."""
+    data, without = _coercion(fictional)
+    effect, low, high = paired_effect(_day0_attacks(without, 2000), _day0_attacks(data, 2000))
     assert low > 0, (effect, low, high)
 
     model = CrisisModel(load_data(data), replications=300, seed=4, record_paths=False)
@@ -223,25 +253,12 @@ def test_an_attack_that_cannot_hurt_the_target_earns_no_compellence(fictional):
     table adds nothing to the attack, and Arcadia's day-0 attacks are the same runs, bit for
     bit, with the deal and without it (the self-credit the ablation found,
     scenarios/library/notes_ablation.md, made them differ)."""
-    data = copy.deepcopy(fictional.data)
-    data["timeline"] = []
-    data["ladder"]["incident_rate"] = 0.0
-    data["actors"]["borduria"]["interests"] = {"ties": 1.0}
-    without = copy.deepcopy(data)
-    without.pop("deals")
-    without["outcomes"].pop("split")
-    for actor in without["actors"].values():  # the moves track; the posture draws are its own
-        actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
-
-    def day0_attacks(d) -> np.ndarray:
-        model = CrisisModel(load_data(d), replications=500, seed=4, record_paths=False)
-        a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
-        model.step()
-        return model.workspace.attack[:, a, b].copy()
-
-    with_deal = day0_attacks(data)
+    data, without = _coercion(fictional)
+    for d in (data, without):
+        d["actors"]["borduria"]["interests"] = {"ties": 1.0}
+    with_deal = _day0_attacks(data, 500)
     assert 0.0 < with_deal.mean() < 1.0
-    np.testing.assert_array_equal(with_deal, day0_attacks(without))
+    np.testing.assert_array_equal(with_deal, _day0_attacks(without, 500))
 
 
 def test_a_side_about_to_gain_by_fighting_signs_less_often(fictional, monkeypatch):
@@ -340,23 +357,8 @@ def test_each_v3_rule_without_a_scenario_switch_now_has_one(fictional):
     status quo path has it."""
     from sim.mechanisms.decisions import intent
 
-    data = copy.deepcopy(fictional.data)
-    data["timeline"] = []
-    data["ladder"]["incident_rate"] = 0.0
-    data.setdefault("decisions", {})["compellence"] = 0.0
-    without = copy.deepcopy(data)
-    without.pop("deals")
-    without["outcomes"].pop("split")
-    for actor in without["actors"].values():
-        actor["actions"] = [a for a in actor["actions"] if a["verb"] != "negotiate"]
-
-    def day0_attacks(d) -> np.ndarray:
-        model = CrisisModel(load_data(d), replications=500, seed=4, record_paths=False)
-        a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
-        model.step()
-        return model.workspace.attack[:, a, b].copy()
-
-    np.testing.assert_array_equal(day0_attacks(data), day0_attacks(without))
+    data, without = _coercion(fictional, compellence=0.0)
+    np.testing.assert_array_equal(_day0_attacks(data, 500), _day0_attacks(without, 500))
 
     utility = np.array([[0.5, -1.0], [0.5, -1.0]])
     disposition = np.array([[0.99, 0.99], [0.99, 0.99]])

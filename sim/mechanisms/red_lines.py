@@ -35,24 +35,23 @@ TAKEN = 0.5
 
 
 class RedLines:
-    """Which lines each replication has seen crossed and answered, and their first days.
+    """Which lines each replication has seen crossed and answered.
 
     Args:
-        names: The events, ``crossed.<line>`` for each line then ``answered.<line>``
-            (``sim.outcomes.red_line_events``).
+        n_lines: Number of red lines.
         r: Number of replications.
     """
 
-    def __init__(self, names: list[str], r: int) -> None:
-        n_lines = len(names) // 2
-        self.names = list(names)
+    def __init__(self, n_lines: int, r: int) -> None:
         self.crossed = np.zeros((r, n_lines), dtype=bool)
         self.answered = np.zeros((r, n_lines), dtype=bool)
-        self.first = np.full((r, 2 * n_lines), np.nan)
-        self.today = np.zeros((r, 2 * n_lines), dtype=bool)
 
-    def step(self, model, attack: np.ndarray, day: int) -> None:
+    def step(self, model, attack: np.ndarray, day: int) -> np.ndarray:
         """After the day: answers to lines crossed before today, fading, then new crossings.
+
+        Returns today's events, ``(R, 2 L)``: each line crossed today, then each answered
+        today, in the order of ``sim.outcomes.red_line_events`` (the model's trackers keep
+        their first days).
 
         Args:
             model: The model (its layout, parameters and state; ``state.pledged`` is
@@ -71,8 +70,7 @@ class RedLines:
         for line in range(n_lines):  # striking back spends the stake (one per pair)
             a, o = author[line], offender[line]
             pledged[struck[:, line], a, o] = 0.0
-        memory = p.audience_memory if p.size > 1 else p.audience_memory[:1]
-        pledged *= memory[:, None, None]
+        pledged *= p.audience_memory[:, None, None]  # (P,): 1 or R
         cross = np.zeros_like(self.crossed)
         for line in range(n_lines):
             if day < lay.line_from[line]:
@@ -86,19 +84,11 @@ class RedLines:
                 happened = s.rung[:, o, x] >= lay.line_rung[line]
             cross[:, line] = happened & ~self.crossed[:, line]
         self.crossed |= cross
-        stakes = p.red_line_stakes if p.size > 1 else np.broadcast_to(
-            p.red_line_stakes, (cross.shape[0], n_lines))
+        stakes = np.broadcast_to(p.red_line_stakes, cross.shape)  # (P, L) to (R, L)
         for line in range(n_lines):
             rows = cross[:, line]
             pledged[rows, author[line], offender[line]] += stakes[rows, line]
-        self.today = np.concatenate([cross, answer], axis=1)
-        first = np.isnan(self.first) & self.today
-        self.first[first] = day
-
-    @property
-    def first_day(self) -> dict[str, np.ndarray]:
-        """Event name -> ``(R,)`` first day it happened (NaN: never)."""
-        return {name: self.first[:, e] for e, name in enumerate(self.names)}
+        return np.concatenate([cross, answer], axis=1)
 
 
 __all__ = ["TAKEN", "RedLines"]

@@ -262,6 +262,19 @@ def _read_generation(path: Path, j: int) -> Generation:
     return gen
 
 
+def generations_folder(out_dir: Path) -> Path:
+    """``OUT/generations``, made if missing; a symlink or a file there is refused."""
+    folder = out_dir / "generations"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UsageError(f"{folder} is a symlink or a file, not a folder of sim calibrate; "
+                         "choose another --out")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
+    return folder
+
+
 def _resume(out_dir: Path, settings: dict, priors: list[Prior]) -> list[Generation]:
     """The generations an earlier, unfinished run with the same settings saved.
 
@@ -423,14 +436,7 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
     # user's (their calibration.json) is refused, a second calibrate into it too
     claim_folder(out_dir, made_before_marker=_calibration_folder)
     resumed = _resume(out_dir, recorded, priors)
-    folder = out_dir / "generations"
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise UsageError(f"{folder} is a symlink or a file, not a folder of sim calibrate; "
-                         "choose another --out")
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
+    gen_dir = generations_folder(out_dir)
     if not resumed:
         write_json(out_dir / "settings.json", recorded)
     simulator = BatchedSimulator(target, paths, probes, seed, batch)
@@ -453,7 +459,7 @@ def calibrate(obs: Observations, *, out_dir: Path, simulations: int = 100_000,
             gen = abc.first(said(0, math.inf))
         else:
             gen = abc.next(gens[-1], said(gens[-1].t + 1, abc.tolerance(gens[-1])))
-        write_json(out_dir / "generations" / f"{gen.t:03d}.json", gen.record())
+        write_json(gen_dir / f"{gen.t:03d}.json", gen.record())
         gens.append(gen)
         log.info("generation %d: epsilon %.4g, %d accepted of %d (%s kernel)", gen.t,
                  gen.epsilon, len(gen.weights), gen.simulations, gen.kernel)

@@ -66,7 +66,7 @@ from sim.errors import UsageError
 from sim.execution.variation import PROBE_QUANTILES, params_for, prior_ppf, scaled_values
 from sim.scenario.schema import Prior
 from sim.validation.abc_smc import ABCSMC, Generation, Settings
-from sim.validation.calibrate import _summary
+from sim.validation.calibrate import _summary, generations_folder
 
 log = logging.getLogger(__name__)
 PRIORS_FILE = "pooled_priors.yml"
@@ -434,14 +434,7 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
     claim_folder(out_dir, made_before_marker=_calibration_folder)
     priors = [c.prior for c in constants]
     resumed = _resume(out_dir, recorded, priors)
-    gen_dir = out_dir / "generations"
-    if gen_dir.is_symlink() or (gen_dir.exists() and not gen_dir.is_dir()):
-        raise UsageError(f"{gen_dir} is a symlink or a file, not a folder of sim calibrate; "
-                         "choose another --out")
-    try:
-        gen_dir.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {gen_dir}: {exc.strerror}") from None
+    gen_dir = generations_folder(out_dir)
     if not resumed:
         write_json(out_dir / "settings.json", recorded)
     close = None
