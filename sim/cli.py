@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "127.0.0.1: this machine only)")
     app.add_argument("--port", type=int_between(0, 65535), default=8765,
                      help="port (default 8765; 0 picks a free one)")
+    app.add_argument("--results", type=Path, default=None, metavar="DIR",
+                     help="folder whose results the 'Saved results' page may open (default "
+                     "./outputs); nothing outside it is opened")
     return parser
 
 
@@ -501,6 +504,7 @@ def _app(args: argparse.Namespace) -> int:
                          "default) or 0.0.0.0 to listen on every interface")
     from sim.api import _need_extra
 
+    results = _results_root(args.results)
     _need_extra("solara", "app", "sim app")  # the baseline install leaves the app out
     _load(args)  # a scenario that does not load is reported here, before any server starts
     with socket.socket() as probe:  # a busy port is a plain error, before solara starts
@@ -513,6 +517,7 @@ def _app(args: argparse.Namespace) -> int:
         port = probe.getsockname()[1]
     folder = Path("scenarios") if Path("scenarios").is_dir() else args.file.parent
     env = {**os.environ, "SIM_APP_SCENARIO": str(args.file), "SIM_APP_SCENARIOS": str(folder),
+           "SIM_APP_RESULTS": str(results),
            "SIM_APP_PARENT": str(os.getpid())}  # the server ends when this process does
     # solara's server behind a check of Origin (sim/app/server.py)
     command = [sys.executable, "-m", "sim.app.server", args.host, str(port)]
@@ -538,6 +543,23 @@ def _app(args: argparse.Namespace) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _results_root(given: Path | None) -> Path:
+    """``--results DIR`` resolved (symlinks too): an existing folder.
+
+    By default ./outputs, which need not exist yet (the page then says there are no results).
+    """
+    if given is None:
+        return Path("outputs").resolve()
+    if not str(given).strip():
+        raise UsageError("--results is empty; give the folder holding your results "
+                         "(default ./outputs)")
+    if not given.is_dir():
+        what = "is not a folder" if given.exists() else "does not exist"
+        raise UsageError(f"--results {given}: {what}; give the folder holding your results "
+                         "(default ./outputs)")
+    return given.resolve()
 
 
 def _calibrate(args: argparse.Namespace) -> int:

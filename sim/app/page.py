@@ -1,43 +1,69 @@
 """The browser page: a scenario picker around Mesa's SolaraViz (``solara run sim.app.page``).
 
-SolaraViz supplies the controls (Reset, play/pause, Step, the parameter inputs) and the
-layout; this module chooses the scenario, generates the inputs from it (``controls``) and
-lists the views. Choosing another scenario file re-creates the SolaraViz element (its key is
-the file), because each scenario has its own actors and therefore its own inputs. A file that
-does not load is refused with its problems shown, and the page keeps the previous scenario.
+SolaraViz (as this app lays it out: ``sim.app.viz.Explorer``) supplies the controls (Reset,
+play/pause, Step, the parameter inputs) and the layout; this module chooses the scenario,
+generates the inputs from it (``controls``) and lists the views. Choosing another scenario
+file re-creates the SolaraViz element (its key is the file), because each scenario has its own
+actors and therefore its own inputs. A file that does not load is refused with its problems
+shown, and the page keeps the previous scenario.
 
 The starting file comes from ``SIM_APP_SCENARIO`` (``sim app FILE`` sets it); the picker lists
-the ``*.yaml`` files under ``SIM_APP_SCENARIOS`` (default: ``scenarios``).
+the scenario files under ``SIM_APP_SCENARIOS`` (default: ``scenarios``): YAML files that look
+like a scenario (``is_scenario_file``), not the observations, priors or sweep files beside them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import solara
-from mesa.visualization import SolaraViz
 
 from sim.app import views
 from sim.app.controls import controls_for
 from sim.app.explorer import ExplorerModel
-from sim.app.results import ResultsView, use_named_pages
+from sim.app.results import ResultsView
+from sim.app.viz import Explorer
 from sim.errors import ScenarioError
-from sim.safety import is_inside
-from sim.scenario.loader import LoadedScenario, load_scenario
+from sim.safety import is_inside, read_text_limited
+from sim.scenario.loader import MAX_FILE_BYTES, LoadedScenario, load_scenario
 
 DEFAULT_SCENARIO = "scenarios/idlib_2020.yaml"
+#: Files that are never scenarios, whatever they hold: what happened (``sim score``).
+NOT_SCENARIOS = (".observations.yaml", ".observations.yml")
+#: A scenario has actors, or extends a scenario that has them: a top-level key of either.
+_SCENARIO_KEY = re.compile(r"^(actors|extends)\s*:", re.MULTILINE)
+
+
+def is_scenario_file(path: Path) -> bool:
+    """Whether ``path`` looks like a scenario file.
+
+    That is: a regular ``.yaml``/``.yml`` file, not an observations file, of at most the
+    loader's size, with a top-level ``actors`` or ``extends`` key. A cheap check (one bounded
+    read, no YAML parsing), so the picker does not offer the observations, priors and sweep
+    files kept beside the scenarios; whether the file loads is the loader's to say when it is
+    chosen.
+    """
+    if path.suffix not in (".yaml", ".yml") or path.name.endswith(NOT_SCENARIOS):
+        return False
+    try:
+        text = read_text_limited(path, MAX_FILE_BYTES)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return _SCENARIO_KEY.search(text) is not None
 
 
 def scenario_files(folder: Path, current: str) -> list[str]:
-    """Scenario files the picker offers: every YAML under ``folder``, and the current one.
+    """Scenario files the picker offers: those under ``folder``, and the current one.
 
     Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed,
-    and no observations file (``*.observations.yaml``: what happened, not a scenario).
+    and only scenarios (``is_scenario_file``: no ``*.observations.yaml``, which says what
+    happened, nor any other YAML that is not a scenario).
     """
-    found = sorted(str(p) for p in folder.rglob("*.yaml")
-                   if not p.name.endswith(".observations.yaml")
-                   and p.is_file() and is_inside(p, folder)) if folder.is_dir() else []
+    found = sorted(str(p) for pattern in ("*.yaml", "*.yml") for p in folder.rglob(pattern)
+                   if p.is_file() and is_inside(p, folder) and is_scenario_file(p)
+                   ) if folder.is_dir() else []
     return found if current in found else [current, *found]
 
 
@@ -67,12 +93,13 @@ def model_params(loaded: LoadedScenario, file: str) -> dict:
     return params
 
 
+#: (view, page, (width, height) of its cell in the 12-column grid of 30 px rows)
 COMPONENTS = [
-    (views.Status, 0), (views.EscalationView, 0), (views.LossesView, 0),
-    (views.PeopleView, 0), (views.AllianceView, 0), (views.ControlView, 0),
-    (views.EventLog, 0), (views.EnsembleView, 1), (ResultsView, 2),
+    (views.Status, 0, (12, 4)), (views.EscalationView, 0, (6, 10)),
+    (views.LossesView, 0, (6, 10)), (views.PeopleView, 0, (6, 10)),
+    (views.AllianceView, 0, (6, 10)), (views.ControlView, 0, (6, 10)),
+    (views.EventLog, 0, (6, 10)), (views.EnsembleView, 1), (ResultsView, 2),
 ]
-use_named_pages()  # tabs "One run", "Ensemble", "Saved results" instead of "Page 0", ...
 
 
 def _load(file: str) -> tuple[LoadedScenario | None, list[str]]:
@@ -109,10 +136,9 @@ def Page():
     with solara.Sidebar(), solara.Card("Scenario"):
         solara.Select("Scenario file", value=file.value, on_value=choose,
                       values=scenario_files(folder, file.value))
-        solara.Text("Inputs apply when you press Reset.")
         for line in refused.value + problems:
             solara.Error(line)
     if loaded is None:
         return
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(loaded, file.value),
-              name=f"Crisis explorer — {loaded.spec.name}").key(file.value)
+    Explorer(model, components=COMPONENTS, model_params=model_params(loaded, file.value),
+             name=f"Crisis explorer — {loaded.spec.name}").key(file.value)

@@ -1,81 +1,67 @@
-"""The app's named pages, and its third page: a saved results folder, without the command line.
+"""The app's third page: a saved results folder, without the command line.
 
-Named pages: Mesa 3.5.1's SolaraViz labels its tabs "Page 0", "Page 1", ... (its
-``ComponentsView`` writes ``f"Page {index}"``, with no way to pass a name). ``NamedPages``
-is that component with the labels of ``PAGE_NAMES``, and ``use_named_pages`` puts it in place
-of Mesa's (SolaraViz looks the name up in its module when it renders). Mesa is pinned
-(pyproject), and ``tests/test_app.py`` checks the tab names, so a Mesa that changes this is
-noticed.
+The page lists the folders under the results root that hold results of ``sim run``, ``sim
+sweep`` or ``sim compare`` and shows the chosen one's outcome table and figures, drawn in
+memory with ``sim.plots`` (the folder is only read: nothing is written into it). The root is
+``SIM_APP_RESULTS`` (``sim app --results DIR`` sets it; default ``outputs``); a folder deeper
+than the list goes can be typed, and is opened only if its real path (symlinks resolved) lies
+inside the root (``inside_root``): a path that escapes is refused with one line. A folder is
+untrusted input: it is read with ``sim.api.open_results`` (JSON and Parquet, YAML read
+safely), and a folder that cannot be read is reported on the page.
 
-The results page lists the folders under ``SIM_APP_RESULTS`` (default ``outputs``) that hold
-results of ``sim run``, ``sim sweep`` or ``sim compare`` and shows the chosen one's outcome
-table and figures, drawn in memory with ``sim.plots`` (the folder is only read: nothing is
-written into it). A folder is untrusted input: it is read with ``sim.api.open_results`` (JSON
-and Parquet, YAML read safely), and a folder that cannot be read is reported on the page.
+What a folder shows: a run's outcome probabilities with their intervals; a comparison's
+probabilities and each scenario's paired difference from the first with the difference's 95%
+interval (as ``sim compare`` computed them); a sweep's outcome range over its design points,
+its figures and, if ``sim discover`` ran on it, PRIM's chosen box: its limits per input and
+its coverage, density and mass, beside the trade-off curve it was chosen from.
 """
 
 from __future__ import annotations
 
-import collections
-import html
 import os
 from pathlib import Path
 
-import numpy as np
 import solara
 
+from sim.app import tables
 from sim.errors import SimError
 from sim.execution.outdir import read_json
+from sim.safety import is_inside
 
-#: Tab labels by SolaraViz page index.
-PAGE_NAMES = {0: "One run", 1: "Ensemble", 2: "Saved results"}
 #: Folders searched at most this deep under the results root, and at most this many listed.
 MAX_DEPTH, MAX_FOLDERS = 3, 200
+DEFAULT_ROOT = "outputs"
 
 
-@solara.component
-def NamedPages(components, model):
-    """Mesa's ``ComponentsView`` (one draggable grid of views per page), with named tabs."""
-    from mesa.visualization.solara_viz import _wrap_component, make_initial_grid_layout
+def results_root() -> Path:
+    """The folder the page may open results in, symlinks resolved.
 
-    current, set_current = solara.use_state(0)
-    layouts, set_layouts = solara.use_state({})
-    pages = collections.defaultdict(list)
-    for item in components:
-        component, index = item if isinstance(item, tuple) else (item, 0)
-        pages[index].append(_wrap_component(component))
-    order = sorted(pages)
-
-    def sync_layouts():
-        new = {i: make_initial_grid_layout(len(pages[i])) for i in pages if i not in layouts}
-        kept = {i: v for i, v in layouts.items() if i in pages}
-        if new or len(kept) != len(layouts):
-            set_layouts({**kept, **new})
-
-    solara.use_effect(sync_layouts, list(pages))
-    if not components:
-        return
-    with solara.v.Tabs(v_model=current, on_v_model=set_current):
-        for index in order:
-            solara.v.Tab(children=[PAGE_NAMES.get(index, f"Page {index}")])
-    with solara.v.Window(v_model=current):
-        for i, index in enumerate(order):
-            with solara.v.WindowItem():
-                if i == current and layouts.get(index):
-
-                    def on_layout(new, page=index):
-                        set_layouts(lambda old: {**old, page: new})
-
-                    solara.GridDraggable(items=[c(model) for c in pages[index]],
-                                         grid_layout=layouts[index], resizable=True,
-                                         draggable=True, on_grid_layout=on_layout)
+    ``SIM_APP_RESULTS`` (``sim app --results DIR`` sets it), default ``outputs``.
+    """
+    return Path(os.environ.get("SIM_APP_RESULTS") or DEFAULT_ROOT).resolve()
 
 
-def use_named_pages() -> None:
-    """Make SolaraViz label its tabs with ``PAGE_NAMES`` (see the module's docstring)."""
-    from mesa.visualization import solara_viz
+def inside_root(text: str, root: Path) -> tuple[str | None, str | None]:
+    """``(folder, None)`` for a typed folder inside ``root``, or ``(None, one-line problem)``.
 
-    solara_viz.ComponentsView = NamedPages
+    A relative path is taken under ``root``. The folder must exist, lie inside ``root`` once
+    every symlink is resolved, and hold results of run, sweep or compare.
+    """
+    from sim.api import RESULT_MARKERS
+
+    text = (text or "").strip()
+    if not text:
+        return None, "type a folder under the results root"
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else root / path
+    if not is_inside(path, root):
+        if not path.exists() and is_inside(path.parent, root):
+            return None, f"{text}: no such folder under {root}"
+        return None, (f"{text} is outside the results root {root}; the page opens only "
+                      "folders inside it (start it with 'sim app --results DIR' for another)")
+    if not path.is_dir() or not any((path / m).is_file() for m in RESULT_MARKERS):
+        return None, f"{text}: no results of sim run, sweep or compare in it"
+    return str(path.resolve()), None
 
 
 # ----------------------------------------------------------------------------- saved results
@@ -104,7 +90,10 @@ def results_folders(root: Path) -> list[str]:
 
 
 def folder_figures(results) -> list[tuple[str, object]]:
-    """``(title, Figure)`` for a results folder, drawn in memory with ``sim.plots``."""
+    """``(title, Figure)`` for a results folder, drawn in memory with ``sim.plots``.
+
+    PRIM's trade-off curve is not among them: the page shows it beside the box's limits.
+    """
     from sim import plots
 
     folder = results.folder
@@ -135,79 +124,108 @@ def folder_figures(results) -> list[tuple[str, object]]:
             for target in [t for t in sens["results"] if t.startswith("outcome.")][:3]:
                 figures.append((f"sensitivity of {target}", plots.sensitivity_bars(sens,
                                                                                    target)))
-        found = results.discovery
-        if found and "prim" in found:
-            from sim.discovery import tradeoff_figure
-
-            figures.append(("scenario discovery (PRIM)", tradeoff_figure(found)))
     return figures
+
+
+def discovery_parts(results) -> tuple[str, str, str, object] | None:
+    """PRIM's chosen box of a sweep, as ``sim discover`` found it (``discovery.json``).
+
+    Returns:
+        ``(limits table html, coverage/density/mass table html, rule, trade-off Figure)``,
+        or None if the folder has no discovery with a box. The box is read, not recomputed.
+    """
+    found = results.discovery if results.kind == "sweep" else None
+    if not found or "prim" not in found:
+        return None
+    from sim.discovery import box_rule, tradeoff_figure
+
+    return (tables.prim_table(found), tables.prim_measures_table(found),
+            box_rule(found["prim"]), tradeoff_figure(found))
 
 
 def _outcome_table(results) -> str:
     """The outcome table as escaped HTML (per outcome, per scenario, or per sweep point)."""
     table = results.outcomes
     if results.kind == "sweep":
-        flags = [c for c in table.columns if c.startswith("outcome.")
-                 and not c.endswith((".low", ".high"))]
-        rows = "".join(
-            f"<tr><td>{html.escape(c.removeprefix('outcome.'))}</td>"
-            f"<td>{table[c].min():.1%}</td><td>{np.median(table[c]):.1%}</td>"
-            f"<td>{table[c].max():.1%}</td></tr>" for c in flags)
-        return (f"<caption>{len(table)} design points</caption><tr><th>outcome</th>"
-                f"<th>min P</th><th>median P</th><th>max P</th></tr>{rows}")
+        flags = {c: table[c].to_numpy() for c in table.columns if c.startswith("outcome.")
+                 and not c.endswith((".low", ".high"))}
+        return tables.html_table(tables.SWEEP_HEADERS, tables.sweep_rows(flags),
+                                 numeric=tables.SWEEP_NUMERIC,
+                                 caption=f"{len(table)} design points")
     if results.kind == "compare":
-        rows = "".join(
-            f"<tr><td>{html.escape(str(r['outcome']))}</td><td>{html.escape(str(r['scenario']))}"
-            f"</td><td>{r['probability']:.1%}</td><td>"
-            + (f"{100 * r['difference']:+.1f} pts" if _number(r.get("difference")) else "")
-            + "</td></tr>"
-            for r in table.to_dict("records"))
-        return ("<tr><th>outcome</th><th>scenario</th><th>probability</th>"
-                f"<th>difference</th></tr>{rows}")
-    rows = "".join(
-        f"<tr><td>{html.escape(str(r['outcome']))}</td><td>{r['probability']:.1%}</td>"
-        f"<td>{r['low']:.1%} – {r['high']:.1%}</td></tr>" for r in table.to_dict("records"))
+        return tables.comparison_table(table.to_dict("records"))
     runs = int(table["runs"].iloc[0]) if len(table) else 0
-    return (f"<caption>{runs} runs</caption><tr><th>outcome</th><th>probability</th>"
-            f"<th>95% interval</th></tr>{rows}")
-
-
-def _number(x) -> bool:
-    """Whether x is a number (the reference scenario's difference is missing: NaN)."""
-    return isinstance(x, int | float) and x == x
+    return tables.outcome_table(table.to_dict("records"), f"{runs} runs")
 
 
 def _load(folder: str):
-    """``(results, figures, table html, problem)`` for a folder; a problem instead on failure."""
+    """``(results, figures, table html, discovery, problem)`` for a folder.
+
+    On failure, everything is empty but the problem (one line).
+    """
     from sim.api import open_results
 
     try:
         results = open_results(folder)
-        return results, folder_figures(results), _outcome_table(results), None
+        return (results, folder_figures(results), _outcome_table(results),
+                discovery_parts(results), None)
     except SimError as exc:
-        return None, [], "", str(exc)
+        return None, [], "", None, str(exc)
     except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged or foreign folder
-        return None, [], "", f"{folder}: cannot read these results ({type(exc).__name__}: {exc})"
+        return None, [], "", None, (f"{folder}: cannot read these results "
+                                    f"({type(exc).__name__}: {exc})")
+
+
+def _figure(fig) -> None:
+    import matplotlib.pyplot as plt
+
+    with solara.Div(classes=["sim-figure-box"]):
+        solara.FigureMatplotlib(fig, format="png")
+    plt.close(fig)
 
 
 @solara.component
 def ResultsView(model):
-    """A saved results folder: pick one, see its outcome table and figures."""
-    import matplotlib.pyplot as plt
-
-    root = Path(os.environ.get("SIM_APP_RESULTS", "outputs"))
+    """A saved results folder: pick one (or type one under the root); its tables, figures."""
+    root = solara.use_memo(results_root, [])
     refresh = solara.use_reactive(0)
     folders = solara.use_memo(lambda: results_folders(root), [refresh.value])
     chosen = solara.use_reactive(folders[0] if folders else None)
-    results, figures, table, problem = solara.use_memo(
-        lambda: _load(chosen.value) if chosen.value else (None, [], "", None), [chosen.value])
+    typed = solara.use_reactive("")
+    refused = solara.use_reactive("")
+    results, figures, table, found, problem = solara.use_memo(
+        lambda: _load(chosen.value) if chosen.value else (None, [], "", None, None),
+        [chosen.value])
+
+    def pick(new) -> None:
+        # only an offered folder is opened: a client can send any value
+        if new in folders or new == chosen.value:
+            refused.set("")
+            chosen.set(new)
+
+    def open_typed(text: str | None = None) -> None:
+        text = typed.value if text is None else text
+        typed.set(text)
+        folder, why = inside_root(text, root)
+        refused.set(why or "")
+        if folder is not None:
+            chosen.set(folder)
+
+    shown = folders if chosen.value in folders or chosen.value is None else [
+        chosen.value, *folders]
     with solara.Column(classes=["results-view"]) as main:
         solara.HTML(tag="h4", unsafe_innerHTML="Saved results (run, sweep or compare)")
-        with solara.Row():
-            # only an offered folder is opened: a client can send any value
-            solara.Select("Results folder", value=chosen.value, values=folders,
-                          on_value=lambda new: chosen.set(new) if new in folders else None)
+        solara.Text(f"Results root: {root} (sim app --results DIR opens another; nothing "
+                    "outside the root is opened)")
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+            solara.Select("Results folder", value=chosen.value, values=shown, on_value=pick)
             solara.Button("Look again", on_click=lambda: refresh.set(refresh.value + 1))
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+            solara.InputText("Or type a folder under the results root", value=typed.value,
+                             on_value=open_typed, continuous_update=False)
+            solara.Button("Open", on_click=lambda: open_typed())
+        if refused.value:
+            solara.Error(refused.value, classes=["results-refused"])
         if not folders:
             solara.Info(f"No results under {root}/: run 'sim run', 'sim sweep' or "
                         "'sim compare' first.")
@@ -215,9 +233,26 @@ def ResultsView(model):
             solara.Error(problem)
         if results is not None:
             solara.Text(f"{results.kind} results in {results.folder}")
-            solara.HTML(tag="table", classes=["results-table"], unsafe_innerHTML=table)
-            for title, fig in figures:
-                solara.Text(title)
-                solara.FigureMatplotlib(fig, format="png")
-                plt.close(fig)
+            solara.HTML(tag="table", classes=["results-table", "sim-table"],
+                        unsafe_innerHTML=table)
+            if results.kind == "compare":
+                solara.Text("Differences are from the first scenario, in percentage points, "
+                            "with paired 95% intervals (common random numbers).")
+            if found is not None:
+                limits, measures, rule, tradeoff = found
+                solara.HTML(tag="h4", unsafe_innerHTML="Scenario discovery (PRIM)")
+                with solara.Row(gap="32px", style={"flex-wrap": "wrap",
+                                                   "align-items": "flex-start"}):
+                    with solara.Column(classes=["prim-box"]):
+                        solara.HTML(tag="table", classes=["prim-table", "sim-table"],
+                                    unsafe_innerHTML=limits)
+                        solara.HTML(tag="table", classes=["prim-measures", "sim-table"],
+                                    unsafe_innerHTML=measures)
+                        solara.Text(f"On its significant limits only: {rule}")
+                    _figure(tradeoff)
+            with solara.Div(classes=["sim-figures"]):
+                for title, fig in figures:
+                    with solara.Column(gap="2px"):
+                        solara.Text(title)
+                        _figure(fig)
     return main

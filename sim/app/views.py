@@ -18,6 +18,7 @@ import solara
 from matplotlib.figure import Figure
 
 from sim.app.explorer import ExplorerModel, ensemble_outcomes
+from sim.app.tables import outcome_table
 from sim.plots import OKABE_ITO, draw_network, network_legend, outcome_bars
 
 DEFAULT_ENSEMBLE = 500
@@ -42,10 +43,15 @@ def _show(fig: Figure):
     return solara.FigureMatplotlib(fig, format="png")
 
 
-def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Figure, object]:
+#: Size of a chart (inches at ``DPI``): the aspect of its grid cell (half the width, 10 rows),
+#: so the image, scaled to the cell by the page's CSS (``sim.app.viz.CSS``), fills it.
+CHART_SIZE, DPI = (6.4, 4.8), 100
+LEGEND_COLUMNS = 3
+
+
+def _figure() -> tuple[Figure, object]:
     # fixed margins: constrained layout would cost a third of each redraw, after every step
-    fig = Figure(figsize=(width, height), dpi=80)
-    fig.subplots_adjust(left=0.17, right=0.66, top=0.9, bottom=0.2)
+    fig = Figure(figsize=CHART_SIZE, dpi=DPI)
     return fig, fig.subplots()
 
 
@@ -54,12 +60,22 @@ def _dates(model: ExplorerModel) -> list[dt.date]:
     return [start + dt.timedelta(days=d) for d in range(model.day + 1)]
 
 
-def _style_dates(ax, model: ExplorerModel) -> None:
+def _style_dates(ax, model: ExplorerModel, left: float = 0.12) -> None:
+    """Date axis over the whole horizon, and the legend under the plot.
+
+    Under it, the plot keeps the cell's width (a legend at its side took a third of it).
+    """
     start = model.layout.start
     ax.set_xlim(start, start + dt.timedelta(days=model.days))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // LEGEND_COLUMNS)
+    fig = ax.figure
+    fig.subplots_adjust(left=left, right=0.97, top=0.92, bottom=0.13 + 0.042 * rows)
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=LEGEND_COLUMNS, fontsize=7,
+                   frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
 def _name(model: ExplorerModel, actor_id: str) -> str:
@@ -101,7 +117,7 @@ def EscalationView(model: ExplorerModel):
     ax.set_yticks(range(len(lay.rung_names)), lay.rung_names, fontsize=7)
     ax.set_ylim(-0.4, len(lay.rung_names) - 0.6)
     ax.set_title("Escalation rung of each dyad", fontsize=10)
-    _style_dates(ax, model)
+    _style_dates(ax, model, left=0.17)
     return _show(fig)
 
 
@@ -154,18 +170,19 @@ def ControlView(model: ExplorerModel):
 
 def AllianceView(model: ExplorerModel):
     """The alliance network today: signed affinity edges, width by strength."""
-    fig = Figure(figsize=(4.6, 4.2), dpi=90)
-    ax = fig.subplots()
+    fig, ax = _figure()
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.1)
     draw_network(ax, list(model.layout.actor_names), model.state.affinity[0],
                  f"Affinity on day {model.day}")
-    fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=7)
+    fig.legend(handles=network_legend(), loc="lower center", ncol=2, fontsize=7,
+               frameon=False)
     return _show(fig)
 
 
 def EventLog(model: ExplorerModel):
     """Each day's chosen actions, deals, breakdowns, realignments and asset decisions."""
     lines = [text for _, text in model.log][-LOG_LINES:][::-1]
-    with solara.Card("Event log (newest first)", style={"max-height": "420px",
+    with solara.Card("Event log (newest first)", style={"max-height": "380px",
                                                          "overflow-y": "auto"}) as card:
         if not lines:
             solara.Text("Nothing has happened yet: press Step or ▶.")
@@ -220,13 +237,10 @@ def EnsembleView(model: ExplorerModel):
 
 
 def _ensemble_table(result) -> None:
-    rows = sorted(result.outcomes, key=lambda r: -r["probability"])
-    cells = "".join(
-        f"<tr><td>{html.escape(row['outcome'].replace('_', ' '))}</td>"
-        f"<td style='text-align:right'>{row['probability']:.1%}</td>"
-        f"<td>{row['low']:.1%} – {row['high']:.1%}</td></tr>" for row in rows)
-    solara.HTML(tag="table", classes=["ensemble-table"], unsafe_innerHTML=(
-        f"<caption>{result.runs} runs</caption><tr><th>outcome</th><th>probability</th>"
-        f"<th>95% interval</th></tr>{cells}"))
-    fig = outcome_bars(result.outcomes, f"{result.runs} runs, seed {result.seed}")
-    _show(fig)
+    """Probability and its interval in separate columns, beside the chart of the same."""
+    with solara.Row(gap="32px", style={"flex-wrap": "wrap", "align-items": "flex-start"}):
+        solara.HTML(tag="table", classes=["ensemble-table", "sim-table"],
+                    unsafe_innerHTML=outcome_table(result.outcomes, f"{result.runs} runs"))
+        fig = outcome_bars(result.outcomes, f"{result.runs} runs, seed {result.seed}")
+        with solara.Div(classes=["sim-figure-box"]):
+            _show(fig)
