@@ -40,8 +40,8 @@ XDIST_GROUPS = {
     "test_stylized_facts.py": "baseline-ensembles",
     "test_counterfactuals.py": "baseline-ensembles",
     **{name: name.removesuffix(".py") for name in (
-        "test_air_support.py", "test_app.py", "test_bargaining.py", "test_deal_terms.py",
-        "test_exact_outcomes.py",
+        "test_air_support.py", "test_app.py", "test_app_browser.py", "test_bargaining.py",
+        "test_deal_terms.py", "test_exact_outcomes.py",
         "test_discovery.py", "test_figure_content.py", "test_hostile.py",
         "test_plots.py")},
 }

@@ -57,8 +57,8 @@ def inside_root(text: str, root: Path) -> tuple[str | None, str | None]:
     if not is_inside(path, root):
         if not path.exists() and is_inside(path.parent, root):
             return None, f"{text}: no such folder under {root}"
-        return None, (f"{text} is outside the results root {root}; the page opens only "
-                      "folders inside it (start it with 'sim app --results DIR' for another)")
+        return None, (f"{text} is outside the results root {root}: not opened (start the "
+                      "app with 'sim app --results DIR' to open results elsewhere)")
     if not path.is_dir() or not any((path / m).is_file() for m in RESULT_MARKERS):
         return None, f"{text}: no results of sim run, sweep or compare in it"
     return str(path.resolve()), None

@@ -62,7 +62,7 @@ CSS = f"""
 .sim-figures .sim-figure-box {{ max-width: none; }}
 table.sim-table {{ border-collapse: collapse; margin: 6px 0; width: auto;
   align-self: flex-start; }}
-table.sim-table th, table.sim-table td {{ padding: 3px 14px 3px 0; text-align: left;
+table.sim-table th, table.sim-table td {{ padding: 3px 20px 3px 0; text-align: left;
   vertical-align: top; }}
 table.sim-table th {{ border-bottom: 1px solid rgba(0, 0, 0, 0.3); font-weight: 600; }}
 table.sim-table td.num, table.sim-table th.num {{ text-align: right;
