@@ -164,6 +164,9 @@ def test_the_results_page_opens_folders_inside_its_root_only(root_and_outside):
         assert folder is None and "outside the results root" in problem, escaping
         assert "\n" not in problem
     assert "no such folder" in inside_root("missing", root)[1]
+    for hostile in ("x" * 5000, "a\x00b", "sweep\n../../elsewhere", None, ["sweep"]):
+        folder, problem = inside_root(hostile, root)  # refused, never raised
+        assert folder is None and "\n" not in problem and len(problem) < 400, problem
     assert "no results" in inside_root("empty", root)[1]
     assert "type a folder" in inside_root("  ", root)[1]
 

@@ -45,23 +45,35 @@ def inside_root(text: str, root: Path) -> tuple[str | None, str | None]:
     """``(folder, None)`` for a typed folder inside ``root``, or ``(None, one-line problem)``.
 
     A relative path is taken under ``root``. The folder must exist, lie inside ``root`` once
-    every symlink is resolved, and hold results of run, sweep or compare.
+    every symlink is resolved, and hold results of run, sweep or compare. The text comes from
+    the browser (a websocket client can send anything): it is never raised on, and it is
+    echoed in the problem only as one bounded line.
     """
     from sim.api import RESULT_MARKERS
 
-    text = (text or "").strip()
+    text = text.strip() if isinstance(text, str) else ""
     if not text:
         return None, "type a folder under the results root"
-    path = Path(text).expanduser()
-    path = path if path.is_absolute() else root / path
-    if not is_inside(path, root):
-        if not path.exists() and is_inside(path.parent, root):
-            return None, f"{text}: no such folder under {root}"
-        return None, (f"{text} is outside the results root {root}: not opened (start the "
-                      "app with 'sim app --results DIR' to open results elsewhere)")
-    if not path.is_dir() or not any((path / m).is_file() for m in RESULT_MARKERS):
-        return None, f"{text}: no results of sim run, sweep or compare in it"
-    return str(path.resolve()), None
+    shown = _one_line(text)
+    try:
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else root / path
+        if not is_inside(path, root):
+            if not path.exists() and is_inside(path.parent, root):
+                return None, f"{shown}: no such folder under {root}"
+            return None, (f"{shown} is outside the results root {root}: not opened (start the "
+                          "app with 'sim app --results DIR' to open results elsewhere)")
+        if not path.is_dir() or not any((path / m).is_file() for m in RESULT_MARKERS):
+            return None, f"{shown}: no results of sim run, sweep or compare in it"
+        return str(path.resolve()), None
+    except (OSError, ValueError, RuntimeError) as exc:  # a name too long, a symlink loop
+        return None, f"{shown}: cannot open it ({type(exc).__name__})"
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    """``text`` as one line of at most ``limit`` characters (control characters escaped)."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- saved results

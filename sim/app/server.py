@@ -16,7 +16,8 @@ same-site navigations (the first ``GET /`` of the page), and curl or a health ch
 What the check cannot do: a program on this machine (or, with ``--host 0.0.0.0``, on the
 network) can write any ``Origin`` it likes, so the check only stops browsers acting for
 foreign pages. Against such programs the protection is the page itself: it loads only the
-scenario files it offers (``sim.app.page.offered``) and never shows a file's contents.
+scenario files it offers (``sim.app.page.offered``), opens only results folders inside its
+results root (``sim.app.results.inside_root``), and never shows a file's contents.
 
 DNS rebinding: a foreign page whose name is made to resolve to 127.0.0.1 reaches the app with
 its own name as ``Host`` and ``Origin`` (the two agree, so the origin check passes). So an app
