@@ -264,6 +264,8 @@ def test_ensemble_probability_and_interval_in_separate_columns(page):
 
 
 def test_saved_sweep_shows_prim_box_limits_beside_the_tradeoff(page, results):
+    from playwright.sync_api import expect
+
     root, _outside = results
     page.get_by_role("tab", name="Saved results").click()
     page.locator("table.results-table").wait_for(timeout=120_000)
@@ -288,6 +290,11 @@ def test_saved_sweep_shows_prim_box_limits_beside_the_tradeoff(page, results):
     assert plot_box["x"] > table_box["x"] + table_box["width"]
     assert plot_box["y"] < table_box["y"] + table_box["height"]
     assert "10 design points" in page.locator("table.results-table").inner_text()
+    expect(page.locator(".prim-box")).to_contain_text("On its significant limits only")
+    unrestricted = found["prim"]["unrestricted"]
+    if unrestricted:
+        expect(page.locator(".prim-box")).to_contain_text(
+            "Left at their swept range: " + ", ".join(unrestricted))
     page.set_viewport_size(TALL)
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "app-results-sweep.png"))

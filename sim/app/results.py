@@ -143,16 +143,22 @@ def discovery_parts(results) -> tuple[str, str, str, object] | None:
     """PRIM's chosen box of a sweep, as ``sim discover`` found it (``discovery.json``).
 
     Returns:
-        ``(limits table html, coverage/density/mass table html, rule, trade-off Figure)``,
-        or None if the folder has no discovery with a box. The box is read, not recomputed.
+        ``(limits table html, coverage/density/mass table html, notes, trade-off Figure)``,
+        ``notes`` being lines on the box's rule on its significant limits and the inputs it
+        leaves at their swept range; None if the folder has no discovery with a box. The box
+        is read, not recomputed.
     """
     found = results.discovery if results.kind == "sweep" else None
     if not found or "prim" not in found:
         return None
     from sim.discovery import box_rule, tradeoff_figure
 
-    return (tables.prim_table(found), tables.prim_measures_table(found),
-            box_rule(found["prim"]), tradeoff_figure(found))
+    notes = [f"On its significant limits only: {box_rule(found['prim'])}"]
+    if found["prim"].get("unrestricted"):
+        notes.append("Left at their swept range: "
+                     + ", ".join(str(n) for n in found["prim"]["unrestricted"]))
+    return (tables.prim_table(found), tables.prim_measures_table(found), notes,
+            tradeoff_figure(found))
 
 
 def _outcome_table(results) -> str:
@@ -251,7 +257,7 @@ def ResultsView(model):
                 solara.Text("Differences are from the first scenario, in percentage points, "
                             "with paired 95% intervals (common random numbers).")
             if found is not None:
-                limits, measures, rule, tradeoff = found
+                limits, measures, notes, tradeoff = found
                 solara.HTML(tag="h4", unsafe_innerHTML="Scenario discovery (PRIM)")
                 with solara.Row(gap="32px", style={"flex-wrap": "wrap",
                                                    "align-items": "flex-start"}):
@@ -260,7 +266,8 @@ def ResultsView(model):
                                     unsafe_innerHTML=limits)
                         solara.HTML(tag="table", classes=["prim-measures", "sim-table"],
                                     unsafe_innerHTML=measures)
-                        solara.Text(f"On its significant limits only: {rule}")
+                        for line in notes:
+                            solara.Text(line)
                     _figure(tradeoff)
             with solara.Div(classes=["sim-figures"]):
                 for title, fig in figures:

@@ -44,15 +44,15 @@ READOUT_WIDTH = "5.5em"
 CSS = f"""
 .sim-slider {{ width: 100%; }}
 .sim-slider-label {{ white-space: normal; overflow-wrap: anywhere; line-height: 1.25;
-  font-size: 0.9rem; color: rgba(0, 0, 0, 0.75); margin-top: 6px; }}
+  font-size: 0.9rem; opacity: 0.8; margin-top: 6px; }}
 .sim-slider-row {{ display: flex; flex-wrap: nowrap; align-items: center; gap: 8px; }}
 .sim-slider-track {{ flex: 1 1 auto; min-width: 0; }}
 .sim-slider-track .v-label {{ display: none; }}
 .sim-slider-readout {{ flex: 0 0 {READOUT_WIDTH}; width: {READOUT_WIDTH}; text-align: right;
   line-height: 1.2; }}
 .sim-slider-value {{ font-weight: 600; font-variant-numeric: tabular-nums; }}
-.sim-slider-range {{ font-size: 0.75rem; color: rgba(0, 0, 0, 0.6); white-space: nowrap; }}
-.sim-note {{ font-size: 0.75rem; color: rgba(0, 0, 0, 0.6); line-height: 1.2;
+.sim-slider-range {{ font-size: 0.75rem; opacity: 0.7; white-space: nowrap; }}
+.sim-note {{ font-size: 0.75rem; opacity: 0.7; line-height: 1.2;
   margin-bottom: 4px; }}
 .vue-grid-item img {{ width: 100%; height: 100%; object-fit: contain; display: block; }}
 .sim-figure-box {{ flex: 1 1 460px; min-width: 0; max-width: 820px; }}
@@ -64,7 +64,7 @@ table.sim-table {{ border-collapse: collapse; margin: 6px 0; width: auto;
   align-self: flex-start; }}
 table.sim-table th, table.sim-table td {{ padding: 3px 20px 3px 0; text-align: left;
   vertical-align: top; }}
-table.sim-table th {{ border-bottom: 1px solid rgba(0, 0, 0, 0.3); font-weight: 600; }}
+table.sim-table th {{ border-bottom: 1px solid currentColor; font-weight: 600; }}
 table.sim-table td.num, table.sim-table th.num {{ text-align: right;
   font-variant-numeric: tabular-nums; white-space: nowrap; }}
 table.sim-table caption {{ caption-side: top; text-align: left; font-weight: 600;
