@@ -542,7 +542,12 @@ def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
         made = make_design(kind, params, points, seed)
     else:  # levers alone: the scenario's own values, every policy
         made = no_uncertainties(seed)
-    return with_levers(made, lever_list, count, reference, where), reps, seed
+    made = with_levers(made, lever_list, count, reference, where)
+    if made.policies:  # every lever's edits checked now, before a line says what will run
+        from sim.execution.variation import policy_scenarios
+
+        policy_scenarios(scenario, made)
+    return made, reps, seed
 
 
 @_keywords

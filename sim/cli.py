@@ -380,7 +380,8 @@ def _sweep(args: argparse.Namespace) -> int:
         seed=args.seed, sweep_file=args.sweep_file)
     out_dir = args.out or api.default_out(loaded, "sweep")
     if design.policies:
-        print(f"{len(design.policies)} policies ({len(design.levers)} levers) x {design.kind} "
+        levers = f"{len(design.levers)} lever{'s' if len(design.levers) > 1 else ''}"
+        print(f"{len(design.policies)} policies ({levers}) x {design.kind} "
               f"design of {design.size} points x {reps} replications = "
               f"{len(design.policies) * design.size * reps} runs over "
               f"{len(design.parameters)} uncertainties", file=sys.stderr)

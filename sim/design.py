@@ -633,7 +633,24 @@ def _located(path, marks: dict, error: dict) -> str:
             break
     got = (f" (got {error['input']!r})" if "input" in error
            and not isinstance(error.get("input"), dict | list) else "")
-    message = ("unknown key" if error["type"] == "extra_forbidden" else
+    message = (_unknown_key(key) if error["type"] == "extra_forbidden" else
                "required key is missing; add it" if error["type"] == "missing" else
                error["msg"].removeprefix("Value error, ") + got)
     return str(Problem(str(path), ".".join(map(str, key)), message, line, column))
+
+
+def _unknown_key(key: tuple) -> str:
+    """``unknown key; did you mean 'set'?`` for a key of a sweep file no model has."""
+    from difflib import get_close_matches
+
+    models = _models()
+    shape = {1: models.SweepFile, 3: models.LeverSpec, 5: models.OptionSpec}
+    model = shape.get(len(key)) if key[:1] == ("levers",) or len(key) == 1 else None
+    if key[:1] in (("parameters",), ("uncertainties",)) and len(key) == 3:
+        model = models.Range
+    if model is None:
+        return "unknown key"
+    known = list(model.model_fields)
+    close = get_close_matches(str(key[-1]), known, n=1)
+    return "unknown key; " + (f"did you mean '{close[0]}'?" if close else
+                              f"allowed: {', '.join(known)}")

@@ -36,7 +36,7 @@ def scenario_files(folder: Path, current: str) -> list[str]:
     and no observations file (``*.observations.yaml``: what happened, not a scenario).
     """
     found = sorted(str(p) for p in folder.rglob("*.yaml")
-                   if not p.name.endswith(".observations.yaml")
+                   if not p.name.endswith((".observations.yaml", ".sweep.yaml"))
                    and p.is_file() and is_inside(p, folder)) if folder.is_dir() else []
     return found if current in found else [current, *found]
 

@@ -132,16 +132,22 @@ def run_sweep(
     with writing_results(out_dir), Staging() as stage:
         if out_dir is None:
             ordered = [results[t.start] for t in tasks]
-            columns = {name: np.concatenate([r[name] for r in ordered]) for name in ordered[0]}
+            # policies of another structure (a deal on the table) add indicators: every column
+            # of any policy, missing values NaN
+            names = list(dict.fromkeys(name for r in ordered for name in r))
+            columns = {name: np.concatenate([r[name] if name in r else np.full(
+                r["run"].size, np.nan) for r in ordered]) for name in names}
             group = columns["point"]
             points = point_summary(group, columns.items(), design)
             policies = policy_summary(design, reps, columns) if design.policies else None
             columns = tag_policies(columns, design, reps)
         else:
             table = stage.path(out_dir / "sweep.parquet")
+            parts = [part_path(out_dir, t.start, t.stop) for t in tasks]
+            schema = _union_schema(parts)
             write_concatenated(table, (
-                tag_policy_table(pq.read_table(part_path(out_dir, t.start, t.stop)), design,
-                                 reps) for t in tasks))
+                tag_policy_table(_conformed(pq.read_table(part), schema), design, reps)
+                for part in parts))
             group = read_runs(table, ["run"])["run"] // reps  # rows are in run order
             points = point_summary(group, read_columns(table), design)
             policies = policy_summary(design, reps, read_runs(table, [
@@ -173,6 +179,25 @@ def run_sweep(
         remove_parts(out_dir)
         release_folder(out_dir)
     return result
+
+
+def _union_schema(parts: list[Path]) -> pa.Schema:
+    """Every column of any batch, in order of appearance (read from the parts' footers)."""
+    fields: dict[str, pa.Field] = {}
+    for part in parts:
+        for f in pq.read_schema(part):
+            fields.setdefault(f.name, f)
+    return pa.schema(list(fields.values()))
+
+
+def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns: a column it lacks (an indicator of another
+    policy's structure) is null."""
+    if table.schema.names == schema.names:
+        return table
+    columns = [table.column(f.name) if f.name in table.column_names
+               else pa.nulls(table.num_rows, f.type) for f in schema]
+    return pa.table(columns, schema=schema)
 
 
 def _sensitivity(design: Design, points: dict[str, np.ndarray]) -> dict:
@@ -363,7 +388,11 @@ def format_policies(result: SweepResult) -> str:
     lines = [f"{'outcome':<{w_out}}  {'policy':<{w_pol}}  {'P':>6}  {'95% interval':>16}  "
              f"{'vs reference':>12}  95% interval"]
     previous = None
+    same = [o for o in dict.fromkeys(r["outcome"] for r in rows)
+            if len({r["probability"] for r in rows if r["outcome"] == o}) == 1]
     for r in rows:
+        if r["outcome"] in same:
+            continue
         label = r["outcome"] if r["outcome"] != previous else ""
         previous = r["outcome"]
         line = (f"{label:<{w_out}}  {r['policy']:<{w_pol}}  {r['probability']:6.1%}  "
@@ -374,6 +403,10 @@ def format_policies(result: SweepResult) -> str:
         else:
             line += f"  {'reference':>12}"
         lines.append(line)
+    if same:
+        lines.append(f"the same in every policy: " + ", ".join(
+            f"{o} {next(r['probability'] for r in rows if r['outcome'] == o):.1%}"
+            for o in same))
     lines.append("")
     lines.append(f"{len(design.policies)} policies x {design.size} points of the uncertainties "
                  f"x {result.reps} replications; differences against {reference}, paired by "

@@ -304,6 +304,10 @@ def policy_scenarios(loaded: LoadedScenario, design) -> list[LoadedScenario]:
             raise UsageError(f"policy {policy.name}: the scenario with its edits does not "
                              f"validate: {problem.path}: {problem.message}; change the "
                              "options' edits") from None
+        if list(variants[-1].spec.outcomes) != list(loaded.spec.outcomes):
+            raise UsageError(f"policy {policy.name}: its edits define other outcomes than the "
+                             "scenario's; a lever edits the crisis, not what is measured: "
+                             "leave 'outcomes' out of its edits")
     return variants
 
 
