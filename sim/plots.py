@@ -610,7 +610,9 @@ def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
 
 
 def comparison_chart(comparison: dict,
-                     by_construction: set[tuple[str, str]] | frozenset = frozenset()) -> Figure:
+                     by_construction: set[tuple[str, str]] | frozenset = frozenset(),
+                     title: str = "Counterfactuals against the baseline (common random "
+                     "numbers)") -> Figure:
     """Dot-and-whisker chart of each scenario's paired difference from the first.
 
     Args:
@@ -664,7 +666,7 @@ def comparison_chart(comparison: dict,
     ax.invert_yaxis()  # outcomes top to bottom in the scenario's order
     ax.set_xlabel(f"change in probability vs {comparison['scenarios'][0]} "
                   "(percentage points, paired 95% interval)")
-    ax.set_title("Counterfactuals against the baseline (common random numbers)")
+    ax.set_title(title)
     if by_construction:
         ax.plot([], [], marker="o", mfc="white", mec="0.3", ls="none",
                 label="by construction (axis scaled to the others)")
@@ -918,6 +920,15 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
             save(response_curves(runs, outcome, params), f"response_{outcome}")
         if len(params) >= 2 and outcomes:
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
+        if (folder / "policies.json").exists():  # a sweep with levers: policies' effects
+            policies = read_json(folder / "policies.json")
+            names = [p["policy"] for p in policies["policies"]]
+            reference = policies["reference"]
+            save(comparison_chart(
+                {"scenarios": [reference, *[n for n in names if n != reference]],
+                 "rows": [{**r, "scenario": r["policy"]} for r in policies["rows"]]},
+                title="Policies against the reference (paired by point and replication)"),
+                "policies")
         if (folder / "sensitivity.json").exists():
             sens = read_json(folder / "sensitivity.json")
             # every outcome with indices: the CLI prints them all, the figures must not stop

@@ -54,7 +54,8 @@ def shield_sweep(tmp_path_factory, fictional):
     """The shield lever's sweep, in memory (3 points x 8 replications x 2 policies)."""
     folder = tmp_path_factory.mktemp("levers")
     design, reps, seed = _design(fictional, folder)
-    return run_sweep(fictional, design, reps=reps, seed=seed, workers=1, progress=False)
+    return run_sweep(fictional, design, reps=reps, seed=seed, workers=1, progress=False,
+                     out_dir=folder / "out")
 
 
 def test_the_design_is_policies_x_scenarios_with_one_sample_of_the_uncertainties(
@@ -238,3 +239,26 @@ def test_a_sweep_with_levers_resumes_to_exactly_the_uninterrupted_result(
     on_disk = read_runs(out / "sweep.parquet", ["policy", "point", "rep"])
     assert list(np.unique(on_disk["policy"])) == ["shield=day0", "shield=later"]
     assert resumed.policies == whole.policies
+
+
+def test_discovery_takes_a_categorical_lever_as_categories(shield_sweep):
+    pytest.importorskip("ema_workbench")
+    from sim.discovery import box_rule, discover_folder, format_discovery
+
+    found = discover_folder(shield_sweep.out_dir, outcome="shield")
+    assert found["parameters"] == ["fighting.loss_rate", "lever.shield"]
+    box = {b["parameter"]: b for b in found["prim"]["box"]}
+    lever = box["lever.shield"]
+    assert lever["categorical"] and lever["values"] == ["day0"]
+    assert lever["range_values"] == ["day0", "later"] and lever["significant"]
+    assert found["prim"]["significant_box"]["density"] == 1.0
+    assert "lever.shield in {day0}" in box_rule(found["prim"])
+    assert "lever.shield  in {day0}   (options day0, later" in format_discovery(found)
+    assert (shield_sweep.out_dir / "discovery.json").exists()
+
+
+def test_plots_draw_the_policies_against_the_reference(shield_sweep):
+    from sim.plots import plot_folder
+
+    written = plot_folder(shield_sweep.out_dir, ("png",))
+    assert "policies.png" in {p.name for p in written}

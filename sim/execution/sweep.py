@@ -191,8 +191,10 @@ def _union_schema(parts: list[Path]) -> pa.Schema:
 
 
 def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns: a column it lacks (an indicator of another
-    policy's structure) is null."""
+    """``table`` with ``schema``'s columns, in its order.
+
+    A column the table lacks (an indicator of another policy's structure) is null.
+    """
     if table.schema.names == schema.names:
         return table
     columns = [table.column(f.name) if f.name in table.column_names
@@ -404,7 +406,7 @@ def format_policies(result: SweepResult) -> str:
             line += f"  {'reference':>12}"
         lines.append(line)
     if same:
-        lines.append(f"the same in every policy: " + ", ".join(
+        lines.append("the same in every policy: " + ", ".join(
             f"{o} {next(r['probability'] for r in rows if r['outcome'] == o):.1%}"
             for o in same))
     lines.append("")

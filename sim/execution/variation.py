@@ -313,14 +313,14 @@ def policy_scenarios(loaded: LoadedScenario, design) -> list[LoadedScenario]:
 
 def _check_option(loaded: LoadedScenario, option, swept: set[str]) -> None:
     """One option's edits: of this scenario, on paths that exist, valid on their own."""
-    if option.extends is not None and loaded.path is not None:
-        if Path(option.extends) != Path(loaded.path).resolve():
-            raise UsageError(f"{option.where}.counterfactual: {option.counterfactual} extends "
-                             f"{option.extends}, not the swept scenario {loaded.path}; its "
-                             "edits are of another scenario: name a counterfactual of the "
-                             "swept one")
+    if (option.extends is not None and loaded.path is not None
+            and Path(option.extends) != Path(loaded.path).resolve()):
+        raise UsageError(f"{option.where}.counterfactual: {option.counterfactual} extends "
+                         f"{option.extends}, not the swept scenario {loaded.path}; its "
+                         "edits are of another scenario: name a counterfactual of the "
+                         "swept one")
     data = merge_edits(loaded.data, option.merge)
-    for path, value in option.sets:
+    for path, _ in option.sets:
         try:
             key = parse_path(path)
         except ValueError:
