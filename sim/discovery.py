@@ -239,9 +239,8 @@ def cart_analysis(x, y: np.ndarray) -> dict:
         ``rules`` (the tree as indented text) and ``leaves``: per leaf its limits per
         parameter, runs, density (share with the outcome) and coverage.
     """
-    from sklearn.tree import DecisionTreeClassifier, export_text
-
     import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier, export_text
 
     categories = [n for n in x.columns if _categorical(x[n])]
     if categories:  # the tree splits numbers: one 0/1 column per option, named lever=option

@@ -622,6 +622,7 @@ def comparison_chart(comparison: dict,
             forbids the outcome, so its +85 points say nothing about the dynamics. They are
             drawn as hollow markers, the axis is scaled to the other effects, and one that
             falls outside it is written at the edge with its value.
+        title: The chart's title (a sweep's policies are drawn by this chart too).
     """
     rows = [r for r in comparison["rows"] if "difference" in r]
     outcomes = list(dict.fromkeys(r["outcome"] for r in rows))[:MAX_ROWS]
