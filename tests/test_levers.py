@@ -262,3 +262,31 @@ def test_plots_draw_the_policies_against_the_reference(shield_sweep):
 
     written = plot_folder(shield_sweep.out_dir, ("png",))
     assert "policies.png" in {p.name for p in written}
+
+
+def test_the_command_prints_outcomes_per_policy_and_a_sobol_design_gives_each_policys_indices(
+        tmp_path, capsys):
+    import json
+
+    path = _file(tmp_path, SHIELD)
+    out = tmp_path / "out"
+    assert main(["sweep", str(FICTIONAL), "--sweep", str(path), "--design", "sobol",
+                 "--points", "4", "--reps", "4", "--out", str(out), "--workers", "1",
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "2 policies (1 lever) x sobol design of 12 points x 4 replications = 96 runs" \
+        in captured.err
+    lines = captured.out.splitlines()
+    shield = [line for line in lines if "shield=" in line and "%" in line]
+    assert any(line.startswith("shield ") and "shield=later" in line and "reference" in line
+               for line in shield)
+    assert any("shield=day0" in line and "100.0%" in line and " pts  [" in line
+               for line in shield)
+    assert ("2 policies x 12 points of the uncertainties x 4 replications; differences "
+            "against shield=later, paired by point and replication") in captured.out
+    sensitivity = json.loads((out / "sensitivity.json").read_text())
+    assert sensitivity["policy"] == "shield=later"
+    assert set(sensitivity["by_policy"]) == {"shield=later", "shield=day0"}
+    assert sensitivity["results"] == sensitivity["by_policy"]["shield=later"]
+    policies = json.loads((out / "policies.json").read_text())
+    assert policies["reference"] == "shield=later" and len(policies["rows"]) == 2 * 4
