@@ -381,10 +381,12 @@ def _sweep(args: argparse.Namespace) -> int:
     out_dir = args.out or api.default_out(loaded, "sweep")
     if design.policies:
         levers = f"{len(design.levers)} lever{'s' if len(design.levers) > 1 else ''}"
-        print(f"{len(design.policies)} policies ({levers}) x {design.kind} "
-              f"design of {design.size} points x {reps} replications = "
-              f"{len(design.policies) * design.size * reps} runs over "
-              f"{len(design.parameters)} uncertainties", file=sys.stderr)
+        points = (f"{design.kind} design of {design.size} points" if design.parameters else
+                  "the scenario's own values (no uncertainties)")
+        print(f"{len(design.policies)} policies ({levers}) x {points} x {reps} replications = "
+              f"{len(design.policies) * design.size * reps} runs"
+              + (f" over {len(design.parameters)} uncertainties" if design.parameters else ""),
+              file=sys.stderr)
     else:
         print(f"{design.kind} design: {design.size} points x {reps} replications = "
               f"{design.size * reps} runs over {len(design.parameters)} parameters",

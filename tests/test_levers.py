@@ -290,3 +290,31 @@ def test_the_command_prints_outcomes_per_policy_and_a_sobol_design_gives_each_po
     assert sensitivity["results"] == sensitivity["by_policy"]["shield=later"]
     policies = json.loads((out / "policies.json").read_text())
     assert policies["reference"] == "shield=later" and len(policies["rows"]) == 2 * 4
+
+
+def test_the_api_takes_levers_alone_as_plain_data(fictional):
+    result = api.sweep(fictional, levers={
+        "shield": {"options": {"later": {}, "day0": {
+            "set": {"assets.shield.deployed_at_start": "arcadia"}}}},
+        "actors.arcadia.war_cost": [0.0, 0.1]}, reps=6, workers=1, progress=False)
+    design = result.result.design
+    assert design.size == 1 and not design.parameters  # no uncertainties: the scenario's own
+    assert len(design.policies) == 4
+    table = result.policies
+    assert set(table["policy"]) == {p.name for p in design.policies}
+    shield = table[table["outcome"] == "shield"].set_index("policy")
+    assert (shield.loc["shield=day0 actors.arcadia.war_cost=0", "probability"] == 1.0)
+    assert np.isnan(shield.loc["shield=later actors.arcadia.war_cost=0", "difference"])
+    assert set(result.runs["lever.actors.arcadia.war_cost"]) == {0.0, 0.1}
+
+
+def test_a_counterfactual_that_edits_the_run_settings_is_refused(tmp_path, capsys):
+    _file(tmp_path, f"extends: {FICTIONAL}\nrun:\n  days: 30\n", "shorter.yaml")
+    path = _file(tmp_path, SHIELD.replace(
+        "{set: {assets.shield.deployed_at_start: arcadia}}", "{counterfactual: shorter.yaml}"))
+    assert main(["sweep", str(FICTIONAL), "--sweep", str(path), "--no-progress",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {path}:11:7: levers.shield.options.day0.counterfactual: {tmp_path}/shorter.yaml"
+        " edits the run settings (run:); run settings cannot be levers: leave them out of the "
+        "counterfactual")

@@ -319,6 +319,10 @@ def _check_option(loaded: LoadedScenario, option, swept: set[str]) -> None:
                          f"{option.extends}, not the swept scenario {loaded.path}; its "
                          "edits are of another scenario: name a counterfactual of the "
                          "swept one")
+    if "run" in option.merge:
+        raise UsageError(f"{option.where}.counterfactual: {option.counterfactual} edits the run "
+                         "settings (run:); run settings cannot be levers: leave them out of "
+                         "the counterfactual")
     data = merge_edits(loaded.data, option.merge)
     for path, _ in option.sets:
         try:
