@@ -1006,6 +1006,10 @@ FIGURE_GUIDE: tuple[tuple[str, str, str], ...] = (
      "against the baseline, in percentage points with paired 95% intervals: a whisker that "
      "crosses 0 is no detectable change. Hollow markers are effects by construction (the "
      "counterfactual's premise, not a finding), written at the edge when off the axis."),
+    ("policies", "Outcomes", "How each policy (a combination of the sweep's levers) changes "
+     "each outcome's probability against the reference policy, in percentage points with 95% "
+     "intervals from runs paired by point of the uncertainties and replication: a whisker "
+     "that crosses 0 is no detectable change."),
     ("response_", "Outcomes", "How the probability of '{}' moves across each swept "
      "parameter's range (runs pooled in bins, 95% band): a steep curve is a parameter that "
      "drives it, a flat one a parameter it does not depend on."),

@@ -318,3 +318,16 @@ def test_a_counterfactual_that_edits_the_run_settings_is_refused(tmp_path, capsy
         f"error: {path}:11:7: levers.shield.options.day0.counterfactual: {tmp_path}/shorter.yaml"
         " edits the run settings (run:); run settings cannot be levers: leave them out of the "
         "counterfactual")
+
+
+def test_the_report_shows_the_policies_table(shield_sweep):
+    from sim.report import write_report
+
+    page = write_report(shield_sweep.out_dir).read_text()
+    assert "<table id=policies>" in page
+    table = page.split("<table id=policies>")[1].split("</table>")[0]
+    row = next(r for r in shield_sweep.policies
+               if r["outcome"] == "shield" and r["policy"] == "shield=day0")
+    assert ("<td>shield</td><td>shield=day0</td><td class=num>100.0%</td>" in table)
+    assert f"{100 * row['difference']:+.1f} pts [" in table
+    assert "<td class=num>reference</td>" in table
