@@ -340,9 +340,10 @@ def _check_option(loaded: LoadedScenario, option, swept: set[str]) -> None:
         load_data(data, [f"{p}={json.dumps(v, default=str)}" for p, v in option.sets])
     except ScenarioError as exc:
         problem = exc.problems[0]
-        raise UsageError(f"{option.where}: the scenario with this option does not validate: "
-                         f"{problem.path}: {problem.message}; fix the option's edits"
-                         ) from None
+        source = f" (the edits of {option.counterfactual})" if option.counterfactual else ""
+        raise UsageError(f"{option.where}: the scenario with this option{source} does not "
+                         f"validate: {problem.path}: {problem.message}; fix the option's "
+                         "edits") from None
 
 
 def _check_paths(loaded: LoadedScenario, paths: tuple[str, ...], source: Path) -> None:
