@@ -331,3 +331,16 @@ def test_the_report_shows_the_policies_table(shield_sweep):
     assert ("<td>shield</td><td>shield=day0</td><td class=num>100.0%</td>" in table)
     assert f"{100 * row['difference']:+.1f} pts [" in table
     assert "<td class=num>reference</td>" in table
+
+
+def test_the_shipped_example_sweep_file_crosses_the_baselines_counterfactuals(baseline):
+    from .conftest import SCENARIOS
+
+    design, reps, _ = api.make_sweep_design(
+        baseline, sweep_file=SCENARIOS / "sweeps" / "idlib_2020_levers.sweep.yaml")
+    assert [lev.name for lev in design.levers] == ["patriots", "offer"]
+    assert len(design.policies) == 4 and design.size == 8 and reps == 25
+    assert design.policies[design.reference].name == ("patriots=decided_later "
+                                                      "offer=baseline_deals")
+    day0 = next(o for o in design.levers[0].options if o.name == "day0")
+    assert day0.merge == {"assets": {"patriot": {"deployed_at_start": "turkey"}}}
