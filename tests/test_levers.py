@@ -344,3 +344,14 @@ def test_the_shipped_example_sweep_file_crosses_the_baselines_counterfactuals(ba
                                                       "offer=baseline_deals")
     day0 = next(o for o in design.levers[0].options if o.name == "day0")
     assert day0.merge == {"assets": {"patriot": {"deployed_at_start": "turkey"}}}
+
+
+def test_the_apps_picker_leaves_sweep_files_out():
+    pytest.importorskip("solara")
+    from sim.app.page import scenario_files
+
+    from .conftest import SCENARIOS
+
+    listed = scenario_files(SCENARIOS, str(FICTIONAL))
+    assert str(SCENARIOS / "counterfactuals" / "patriots_day0.yaml") in listed
+    assert not [f for f in listed if f.endswith(".sweep.yaml")]

@@ -33,7 +33,8 @@ def scenario_files(folder: Path, current: str) -> list[str]:
     """Scenario files the picker offers: every YAML under ``folder``, and the current one.
 
     Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed,
-    and no observations file (``*.observations.yaml``: what happened, not a scenario).
+    and no observations file (``*.observations.yaml``: what happened, not a scenario) nor
+    sweep file (``*.sweep.yaml``: a design of a sweep, not a scenario).
     """
     found = sorted(str(p) for p in folder.rglob("*.yaml")
                    if not p.name.endswith((".observations.yaml", ".sweep.yaml"))
