@@ -56,7 +56,8 @@ MODULES: dict[str, list[str]] = {
                                     "tests/test_validation_calibrate.py"],
     # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
     "sim/validation/abc_smc.py": ["tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
-    "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py"],
+    "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py",
+                         "tests/test_levers.py"],  # levers as PRIM's categories
     "sim/outcomes.py": ["tests/test_exact_outcomes.py", "tests/test_model.py"],
     # (test_sweeps.py left out: its 300-replication sweep of the baseline per mutant would
     # take the run's hours; test_exact_analysis checks every function of the module exactly)
@@ -64,7 +65,9 @@ MODULES: dict[str, list[str]] = {
     "sim/execution/outdir.py": ["tests/test_exact_sweep_identity.py", "tests/test_execution.py",
                                 "tests/test_hostile.py"],
     # the sweep's identity (what a re-run must match to resume) is built in run_sweep
-    "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py"],
+    # (and the policies x scenarios of a sweep with levers, their table and paired differences)
+    "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py",
+                               "tests/test_levers.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds

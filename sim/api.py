@@ -443,6 +443,15 @@ class Sweep:
         return _frame(self.result.columns)
 
     @property
+    def policies(self) -> pd.DataFrame | None:
+        """Per outcome and policy (a sweep with levers): probability with its 95% bounds.
+
+        And the paired difference against the reference policy with its 95% bounds (runs
+        paired by point of the uncertainties and replication); None without levers.
+        """
+        return None if self.result.policies is None else _frame(self.result.policies)
+
+    @property
     def sensitivity(self) -> pd.DataFrame | None:
         """Sobol (S1, ST) or Morris (mu*, sigma) indices with 95% intervals.
 
@@ -489,21 +498,35 @@ def _parameters(parameters: Any) -> list[Parameter]:
 def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
                       design: str | None = None, points: int | None = None,
                       reps: int | None = None, seed: int | None = None,
-                      sweep_file: str | Path | None = None) -> tuple[Design, int, int]:
+                      sweep_file: str | Path | None = None, levers: Any = None,
+                      policies: int | None = None,
+                      reference: Mapping[str, Any] | None = None) -> tuple[Design, int, int]:
     """The design, replications and seed of a sweep, without running it.
 
     The call's values win over the sweep file's, which win over ``SWEEP_DEFAULTS`` and the
-    scenario's seed.
+    scenario's seed. Levers (the file's and the call's) make it policies x scenarios.
 
     Returns:
         ``(design, reps, seed)``.
     """
-    from sim.design import load_sweep_file, make_design
+    from sim.design import (
+        load_sweep_file,
+        make_design,
+        make_policies,
+        no_uncertainties,
+        parse_levers,
+        with_levers,
+    )
 
-    spec = {**SWEEP_DEFAULTS, "seed": None, "parameters": []}
+    spec = {**SWEEP_DEFAULTS, "seed": None, "parameters": [], "levers": [], "policies": 5,
+            "reference": None, "reference_where": "reference"}
     if sweep_file is not None:
         spec = load_sweep_file(Path(sweep_file))
     params = list(spec["parameters"]) + _parameters(parameters)
+    lever_list = list(spec["levers"]) + (parse_levers(levers) if levers else [])
+    where = spec["reference_where"] if reference is None else "reference"
+    reference = reference if reference is not None else spec["reference"]
+    count = policies or spec["policies"]
     seed = seed if seed is not None else (
         spec["seed"] if spec["seed"] is not None else scenario.spec.run.seed)
     kind, points, reps = design or spec["design"], points or spec["points"], reps or spec["reps"]
@@ -512,9 +535,19 @@ def make_sweep_design(scenario: LoadedScenario, parameters: Any = None, *,
     from sim.scenario.schema import RunSettings
 
     max_runs = next(b.le for b in RunSettings.model_fields["runs"].metadata if hasattr(b, "le"))
-    check_sweep_size(kind, [None if p.levels is None else len(p.levels) for p in params],
-                     points, reps, max_runs)
-    return make_design(kind, params, points, seed), reps, seed
+    per_policy = len(make_policies(lever_list, count, seed)) if lever_list else 1
+    if params or not lever_list:
+        check_sweep_size(kind, [None if p.levels is None else len(p.levels) for p in params],
+                         points, reps * per_policy, max_runs)
+        made = make_design(kind, params, points, seed)
+    else:  # levers alone: the scenario's own values, every policy
+        made = no_uncertainties(seed)
+    made = with_levers(made, lever_list, count, reference, where)
+    if made.policies:  # every lever's edits checked now, before a line says what will run
+        from sim.execution.variation import policy_scenarios
+
+        policy_scenarios(scenario, made)
+    return made, reps, seed
 
 
 @_keywords
@@ -523,8 +556,9 @@ def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
           seed: int | None = None, sweep_file: str | Path | None = None,
           batch_size: int | None = None, workers: int | None = None,
           scheduler: str | None = None, out: str | Path | None = None,
-          progress: bool = True) -> Sweep:
-    """Run a design of parameter points (``sim sweep``).
+          progress: bool = True, levers: Any = None, policies: int | None = None,
+          reference: Mapping[str, Any] | None = None) -> Sweep:
+    """Run a design of parameter points (``sim sweep``), crossed with policies if levers.
 
     Args:
         scenario: A loaded scenario or a file.
@@ -543,9 +577,18 @@ def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
         scheduler: A Dask scheduler's address.
         out: Results folder; None keeps results in memory.
         progress: Show a progress bar.
+        levers: Policy levers, crossed with the uncertainties (policies x scenarios, as the
+            EMA Workbench's ``perform_experiments``): ``{"shield": {"options": {"withheld":
+            {}, "day0": {"set": {"assets.shield.deployed_at_start": "a"}}}}}`` (categorical:
+            each option a set of edits, ``set:`` paths and values or a ``counterfactual:``
+            file that extends the scenario), ``{"actors.a.war_cost": [0.0, 0.1]}`` (numeric
+            levels) or ``(low, high)`` (sampled). Added to the sweep file's.
+        policies: Values sampled of the numeric levers given a range (default 5).
+        reference: The policy the paired differences are against, ``{lever: option}``
+            (default the first: each lever's first option or level).
 
     Returns:
-        The sweep: ``.points``, ``.runs`` and ``.sensitivity`` tables.
+        The sweep: ``.points``, ``.runs``, ``.policies`` and ``.sensitivity`` tables.
     """
     from sim.execution.sweep import run_sweep
 
@@ -553,7 +596,9 @@ def sweep(scenario: LoadedScenario | str | Path, parameters: Any = None, *,
     loaded = _scenario(scenario)
     if design is None or isinstance(design, str):
         made, reps, seed = make_sweep_design(loaded, parameters, design=design, points=points,
-                                             reps=reps, seed=seed, sweep_file=sweep_file)
+                                             reps=reps, seed=seed, sweep_file=sweep_file,
+                                             levers=levers, policies=policies,
+                                             reference=reference)
     else:
         made = design
     out_dir = None if out is None else Path(out)
@@ -678,7 +723,8 @@ class Results:
         if self.kind == "compare":
             return _frame(_read_json(self.folder / "comparison.json")["rows"])
         points = _read_table(self.folder / "points.parquet")
-        keep = [c for c in points.columns if c.startswith(("point", "param.", "outcome."))]
+        keep = [c for c in points.columns if c.startswith(("policy", "lever.", "point",
+                                                            "param.", "outcome."))]
         return points[keep]
 
     @property

@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "morris)")
     sweep.add_argument("file", type=Path, help="scenario YAML")
     sweep.add_argument("--sweep", dest="sweep_file", type=Path,
-                       help="sweep file (YAML) with design, points, reps and parameters")
+                       help="sweep file (YAML) with design, points, reps, parameters (the "
+                       "uncertainties) and levers (policies crossed with them)")
     sweep.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"),
                        help="design (default lhs)")
     sweep.add_argument("--points", type=run_setting("runs"),
@@ -381,9 +382,18 @@ def _sweep(args: argparse.Namespace) -> int:
         loaded, args.params, design=args.design, points=args.points, reps=args.reps,
         seed=args.seed, sweep_file=args.sweep_file)
     out_dir = args.out or api.default_out(loaded, "sweep")
-    print(f"{design.kind} design: {design.size} points x {reps} replications = "
-          f"{design.size * reps} runs over {len(design.parameters)} parameters",
-          file=sys.stderr)
+    if design.policies:
+        levers = f"{len(design.levers)} lever{'s' if len(design.levers) > 1 else ''}"
+        points = (f"{design.kind} design of {design.size} points" if design.parameters else
+                  "the scenario's own values (no uncertainties)")
+        print(f"{len(design.policies)} policies ({levers}) x {points} x {reps} replications = "
+              f"{len(design.policies) * design.size * reps} runs"
+              + (f" over {len(design.parameters)} uncertainties" if design.parameters else ""),
+              file=sys.stderr)
+    else:
+        print(f"{design.kind} design: {design.size} points x {reps} replications = "
+              f"{design.size * reps} runs over {len(design.parameters)} parameters",
+              file=sys.stderr)
     result = api.sweep(loaded, design=design, reps=reps, seed=seed,
                        batch_size=args.batch_size, workers=args.workers,
                        scheduler=args.scheduler, out=out_dir,
@@ -392,7 +402,12 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
           f"({m['runs_per_second'] or 0:.0f} runs/s)\n")
     print(_format_sweep(result))
+    if result.policies is not None:
+        from sim.execution.sweep import format_policies
+
+        print("\n" + format_policies(result))
     print(f"\nresults in {out_dir}/ (sweep.parquet, points.parquet, design.parquet"
+          f"{', policies.json, policies.parquet' if result.policies is not None else ''}"
           f"{', sensitivity.json' if result.sensitivity else ''}, manifest.json)")
     return EXIT_OK
 
@@ -411,6 +426,9 @@ def _format_sweep(result) -> str:
         s = result.sensitivity
         params = s["parameters"]
         lines.append("")
+        if s.get("policy"):
+            lines.append(f"(indices of the reference policy, {s['policy']}; every policy's "
+                         "are in sensitivity.json)")
         if s["method"] == "sobol":
             lines.append("Sobol indices (first order S1 and total ST, each +- its 95% interval):")
             keys = ("S1", "ST")

@@ -139,8 +139,8 @@ def target(runs: dict[str, np.ndarray], *, outcome: str | None, where: str | Non
             raise UsageError(f"--outcome: no outcome '{outcome}' in this sweep{hint} "
                              f"(outcomes: {', '.join(known)})")
         return outcome, np.asarray(runs[f"outcome.{outcome}"], bool)
-    indicators = [c for c in runs if not c.startswith(("outcome.", "param.")) and c not in (
-        "run", "point", "replication")]
+    indicators = [c for c in runs if not c.startswith(("outcome.", "param.", "lever."))
+                  and c not in ("run", "point", "replication", "rep", "policy")]
     cond = parse_where(where, indicators, rungs)
     values = {name: np.asarray(runs[name], float) for name in indicators}
     return where.strip(), evaluate(cond, values, rungs)  # at most MAX_WHERE characters
@@ -185,10 +185,23 @@ def prim_analysis(x, y: np.ndarray, min_coverage: float = MIN_COVERAGE) -> dict:
     restricted, unrestricted = [], []
     keep = np.ones(len(y), bool)  # runs inside the box of significant limits only
     for name in x.columns:
-        low, high = float(limits[name].iloc[0]), float(limits[name].iloc[1])
         if name not in p_values:
             unrestricted.append(name)
             continue
+        if _categorical(x[name]):  # a lever's options: PRIM keeps a subset of them
+            chosen_values = sorted(map(str, limits[name].iloc[0]))
+            qp = float(p_values[name][0]) if float(p_values[name][0]) >= 0 else None
+            kept = qp is not None and qp <= SIGNIFICANT
+            if kept:
+                keep &= x[name].astype(str).isin(chosen_values).to_numpy()
+            restricted.append({
+                "parameter": name, "categorical": True, "values": chosen_values,
+                "range_values": sorted(map(str, full[name].iloc[0])),
+                "low": None, "high": None, "range_low": None, "range_high": None,
+                "qp_low": qp, "qp_high": None, "low_significant": kept,
+                "high_significant": False, "significant": kept})
+            continue
+        low, high = float(limits[name].iloc[0]), float(limits[name].iloc[1])
         # EMA marks a limit that was not moved with -1
         qp_low, qp_high = (float(v) if float(v) >= 0 else None for v in p_values[name])
         low_kept = qp_low is not None and qp_low <= SIGNIFICANT
@@ -212,6 +225,13 @@ def prim_analysis(x, y: np.ndarray, min_coverage: float = MIN_COVERAGE) -> dict:
             "significant_box": significant}
 
 
+def _categorical(column) -> bool:
+    """Whether a column of ``x`` holds categories (a categorical lever's options)."""
+    import pandas as pd
+
+    return isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object
+
+
 def cart_analysis(x, y: np.ndarray) -> dict:
     """A shallow classification tree (scikit-learn): its rules and leaves.
 
@@ -219,8 +239,12 @@ def cart_analysis(x, y: np.ndarray) -> dict:
         ``rules`` (the tree as indented text) and ``leaves``: per leaf its limits per
         parameter, runs, density (share with the outcome) and coverage.
     """
+    import pandas as pd
     from sklearn.tree import DecisionTreeClassifier, export_text
 
+    categories = [n for n in x.columns if _categorical(x[n])]
+    if categories:  # the tree splits numbers: one 0/1 column per option, named lever=option
+        x = pd.get_dummies(x, columns=categories, prefix_sep="=", dtype=float)
     names = list(x.columns)
     tree = DecisionTreeClassifier(max_depth=TREE_DEPTH, min_samples_leaf=TREE_MIN_LEAF,
                                   random_state=0).fit(x.values, y)
@@ -274,6 +298,12 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
         rungs = [str(r) for r in (data.get("ladder", {}) or {}).get("rungs", {}) or {}]
     label, y = target(runs, outcome=outcome, where=where, rungs=rungs)
     x = pd.DataFrame({p: np.asarray(runs[f"param.{p}"], float) for p in params})
+    levers = _lever_inputs(design, runs, folder)
+    for name, column in levers.items():  # levers are inputs too: categories, or numbers
+        x[name] = column
+    params = [*params, *levers]
+    if not params:
+        raise UsageError(f"{folder}: the sweep varied nothing (no uncertainties, no levers)")
     result = {"target": label, "kind": "outcome" if outcome is not None else "condition",
               "runs": int(y.size), "cases": int(y.sum()), "base_rate": float(y.mean()),
               "parameters": params}
@@ -291,10 +321,36 @@ def discover_folder(folder: Path, *, outcome: str | None = None, where: str | No
         figures = figures_folder(folder) if "prim" in result else None
         write_json(folder / "discovery.json", result)
         if figures is not None:
-            for name, fig in (("discovery_tradeoff", tradeoff_figure(result)),
-                              ("discovery_box", box_figure(result, x, y))):
+            drawn = [("discovery_tradeoff", tradeoff_figure(result))]
+            if any(not _categorical(x[n]) for n in x.columns):  # pairs of numbers to draw
+                drawn.append(("discovery_box", box_figure(result, x, y)))
+            for name, fig in drawn:
                 save_figure(fig, figures / f"{name}.png", "png")
     return result
+
+
+def _lever_inputs(design: dict, runs: dict, folder: Path) -> dict:
+    """``lever.<name>`` -> its column, for the levers of a sweep (``design.json``).
+
+    A categorical lever's options are categories (PRIM restricts them to a subset, as the
+    EMA Workbench does), a numeric lever's values numbers.
+    """
+    import pandas as pd
+
+    out = {}
+    levers = design.get("levers") or []
+    if not isinstance(levers, list):
+        raise UsageError(f"{folder}: the sweep's design.json lists no levers it can read")
+    for lever in levers:
+        try:
+            name, kind = f"lever.{lever['name']}", lever["kind"]
+        except (KeyError, TypeError):
+            raise UsageError(f"{folder}: a lever of design.json has no name or kind") from None
+        if name not in runs:
+            raise UsageError(f"{folder}/sweep.parquet has no column {_shown(name)}")
+        out[name] = (pd.Categorical(np.asarray(runs[name]).astype(str)) if kind == "categorical"
+                     else np.asarray(runs[name], float))
+    return out
 
 
 def tradeoff_figure(result: dict):
@@ -336,8 +392,12 @@ def box_figure(result: dict, x, y: np.ndarray):
     from matplotlib.patches import Rectangle
 
     prim = result["prim"]
-    names = [b["parameter"] for b in prim["box"]] + prim["unrestricted"]
-    limits = {b["parameter"]: (b["low"], b["high"]) for b in prim["box"]}
+    numeric = [n for n in x.columns if not _categorical(x[n])]
+    names = [n for n in [b["parameter"] for b in prim["box"]] + prim["unrestricted"]
+             if n in numeric]
+    limits = {b["parameter"]: (b["low"], b["high"]) for b in prim["box"]
+              if not b.get("categorical")}
+    x = x[numeric]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]][:6] or [
         (names[0], names[0])]
     cols = min(3, len(pairs))
@@ -378,6 +438,10 @@ def format_discovery(result: dict) -> str:
                  f"({c['runs']} runs, mass {c['mass']:.1%})")
     width = max([len(b["parameter"]) for b in prim["box"]] + [9])
     for b in prim["box"]:
+        if b.get("categorical"):
+            lines.append(f"  {b['parameter']:<{width}}  in {{{', '.join(b['values'])}}}   "
+                         f"(options {', '.join(b['range_values'])}; quasi-p {_qp_text(b)})")
+            continue
         lines.append(f"  {b['parameter']:<{width}}  {b['low']:.4g} .. {b['high']:.4g}   "
                      f"(swept {b['range_low']:.4g} .. {b['range_high']:.4g}; quasi-p "
                      f"{_qp_text(b)})")
@@ -404,7 +468,10 @@ def leaf_rule(limits: dict) -> str:
     """A CART leaf's limits as text: ``a <= 0.3 and b in (0.1, 0.2]``."""
     parts = []
     for name, b in limits.items():
-        if b["low"] is None:
+        if "=" in name and (b["low"] is None) != (b["high"] is None):  # lever=option, 0/1
+            lever, option = name.split("=", 1)
+            parts.append(f"{lever} {'!=' if b['low'] is None else '=='} {option}")
+        elif b["low"] is None:
             parts.append(f"{name} <= {b['high']:.4g}")
         elif b["high"] is None:
             parts.append(f"{name} > {b['low']:.4g}")
@@ -431,9 +498,11 @@ def discovery_html(result: dict) -> str:
                  "outcome's share of the runs inside the box).</p>")
     rows = "".join(
         f"<tr><td><code>{esc(str(b['parameter']))}</code></td><td class=num>"
-        f"{float(b['low']):.4g} – {float(b['high']):.4g}</td><td class=num>"
-        f"{float(b['range_low']):.4g} – {float(b['range_high']):.4g}</td><td class=num>"
-        f"{esc(_qp_text(b))}</td></tr>" for b in prim["box"])
+        + (f"{esc(', '.join(map(str, b['values'])))}</td><td class=num>"
+           f"{esc(', '.join(map(str, b['range_values'])))}" if b.get("categorical") else
+           f"{float(b['low']):.4g} – {float(b['high']):.4g}</td><td class=num>"
+           f"{float(b['range_low']):.4g} – {float(b['range_high']):.4g}")
+        + f"</td><td class=num>{esc(_qp_text(b))}</td></tr>" for b in prim["box"])
     parts.append("<table><tr><th>parameter</th><th>box</th><th>swept</th><th>quasi-p of "
                  f"each moved limit</th></tr>{rows}</table>")
     sig = prim["significant_box"]
@@ -451,6 +520,10 @@ def discovery_html(result: dict) -> str:
 
 def _qp_text(b: dict) -> str:
     """``low 1e-09, high 0.3 (not significant)``: the quasi-p of each limit PRIM moved."""
+    if b.get("categorical"):
+        qp = b["qp_low"]
+        return "none" if qp is None else (
+            f"{qp:.2g}" + ("" if b["significant"] else " (not significant)"))
     parts = []
     for side in ("low", "high"):
         qp = b[f"qp_{side}"]
@@ -464,7 +537,10 @@ def box_rule(prim: dict) -> str:
     """The chosen box on its significant limits as text: ``a >= 0.71 and b <= 0.39``."""
     parts = []
     for b in prim["box"]:
-        if b["low_significant"] and b["high_significant"]:
+        if b.get("categorical"):
+            if b["significant"]:
+                parts.append(f"{b['parameter']} in {{{', '.join(map(str, b['values']))}}}")
+        elif b["low_significant"] and b["high_significant"]:
             parts.append(f"{b['low']:.4g} <= {b['parameter']} <= {b['high']:.4g}")
         elif b["low_significant"]:
             parts.append(f"{b['parameter']} >= {b['low']:.4g}")

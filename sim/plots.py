@@ -610,7 +610,9 @@ def sensitivity_bars(sensitivity: dict, target: str) -> Figure:
 
 
 def comparison_chart(comparison: dict,
-                     by_construction: set[tuple[str, str]] | frozenset = frozenset()) -> Figure:
+                     by_construction: set[tuple[str, str]] | frozenset = frozenset(),
+                     title: str = "Counterfactuals against the baseline (common random "
+                     "numbers)") -> Figure:
     """Dot-and-whisker chart of each scenario's paired difference from the first.
 
     Args:
@@ -620,6 +622,7 @@ def comparison_chart(comparison: dict,
             forbids the outcome, so its +85 points say nothing about the dynamics. They are
             drawn as hollow markers, the axis is scaled to the other effects, and one that
             falls outside it is written at the edge with its value.
+        title: The chart's title (a sweep's policies are drawn by this chart too).
     """
     rows = [r for r in comparison["rows"] if "difference" in r]
     outcomes = list(dict.fromkeys(r["outcome"] for r in rows))[:MAX_ROWS]
@@ -664,7 +667,7 @@ def comparison_chart(comparison: dict,
     ax.invert_yaxis()  # outcomes top to bottom in the scenario's order
     ax.set_xlabel(f"change in probability vs {comparison['scenarios'][0]} "
                   "(percentage points, paired 95% interval)")
-    ax.set_title("Counterfactuals against the baseline (common random numbers)")
+    ax.set_title(title)
     if by_construction:
         ax.plot([], [], marker="o", mfc="white", mec="0.3", ls="none",
                 label="by construction (axis scaled to the others)")
@@ -918,6 +921,15 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
             save(response_curves(runs, outcome, params), f"response_{outcome}")
         if len(params) >= 2 and outcomes:
             save(heatmap(runs, outcomes[0], params[0], params[1]), f"heatmap_{outcomes[0]}")
+        if (folder / "policies.json").exists():  # a sweep with levers: policies' effects
+            policies = read_json(folder / "policies.json")
+            names = [p["policy"] for p in policies["policies"]]
+            reference = policies["reference"]
+            save(comparison_chart(
+                {"scenarios": [reference, *[n for n in names if n != reference]],
+                 "rows": [{**r, "scenario": r["policy"]} for r in policies["rows"]]},
+                title="Policies against the reference (paired by point and replication)"),
+                "policies")
         if (folder / "sensitivity.json").exists():
             sens = read_json(folder / "sensitivity.json")
             # every outcome with indices: the CLI prints them all, the figures must not stop
@@ -994,6 +1006,10 @@ FIGURE_GUIDE: tuple[tuple[str, str, str], ...] = (
      "against the baseline, in percentage points with paired 95% intervals: a whisker that "
      "crosses 0 is no detectable change. Hollow markers are effects by construction (the "
      "counterfactual's premise, not a finding), written at the edge when off the axis."),
+    ("policies", "Outcomes", "How each policy (a combination of the sweep's levers) changes "
+     "each outcome's probability against the reference policy, in percentage points with 95% "
+     "intervals from runs paired by point of the uncertainties and replication: a whisker "
+     "that crosses 0 is no detectable change."),
     ("response_", "Outcomes", "How the probability of '{}' moves across each swept "
      "parameter's range (runs pooled in bins, 95% band): a steep curve is a parameter that "
      "drives it, a flat one a parameter it does not depend on."),

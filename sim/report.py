@@ -113,6 +113,24 @@ def _degeneracy(summary: dict) -> list[tuple[str, list[str]]] | None:
     return [(title, [str(n) for n in names]) for title, names in items if names]
 
 
+def _policies(policies: dict) -> dict:
+    """A sweep's outcomes per policy, with the paired difference against the reference."""
+    rows = []
+    for r in policies["rows"]:
+        diff = ""
+        if r.get("difference") is not None:
+            diff = (f"{100 * float(r['difference']):+.1f} pts "
+                    f"[{100 * float(r['difference_low']):+.1f}, "
+                    f"{100 * float(r['difference_high']):+.1f}]")
+        rows.append({"outcome": str(r["outcome"]), "policy": str(r["policy"]),
+                     "probability": f"{float(r['probability']):.1%}",
+                     "interval": f"[{float(r['low']):.1%}, {float(r['high']):.1%}]",
+                     "difference": diff})
+    return {"reference": str(policies["reference"]), "rows": rows,
+            "count": len(policies["policies"]), "points": int(policies["points"]),
+            "reps": int(policies["reps"])}
+
+
 def _comparison(folder: Path, comparison: dict) -> dict:
     """The comparison table, with the effects that are the counterfactual's premise marked."""
     from sim.plots import constructed_effects
@@ -361,6 +379,7 @@ def write_report(folder: Path) -> Path:
         "css": Markup(CSS), "title": scenario.get("name") or manifest.get("scenario_name")
         or folder.name, "description": scenario.get("description") or "",
         "summary": None, "splits": [], "degeneracy": None, "comparison": None,
+        "policies": None,
         "design": None, "sensitivity": None, "discovery": "", "mode": None, "score": None,
         "chapters": [], "manifest": [(k, v) for k, v in manifest.items()],
         "provenance": None}
@@ -373,6 +392,12 @@ def write_report(folder: Path) -> Path:
         context["degeneracy"] = _degeneracy(summary)
     if (folder / "comparison.json").exists():
         context["comparison"] = _comparison(folder, read_json(folder / "comparison.json"))
+    if (folder / "policies.json").exists():
+        try:
+            context["policies"] = _policies(read_json(folder / "policies.json"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UsageError(f"{folder / 'policies.json'} is damaged; run the sweep "
+                             "again") from None
     design = None
     if (folder / "design.json").exists():
         design = read_json(folder / "design.json")

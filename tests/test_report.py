@@ -93,9 +93,14 @@ def test_every_field_of_a_folder_is_escaped_by_the_template(tmp_path):
         "method": "sobol", "parameters": [EVIL],
         "results": {f"outcome.{EVIL}": {"S1": [0.1], "S1_conf": [0.05], "ST": [0.2],
                                         "ST_conf": [0.05]}}}))
+    (folder / "policies.json").write_text(json.dumps({
+        "reference": EVIL, "points": 1, "reps": 1, "policies": [{"policy": EVIL}],
+        "rows": [{"outcome": EVIL, "policy": EVIL, "probability": 0.5, "low": 0.4,
+                  "high": 0.6, "difference": 0.1, "difference_low": 0.0,
+                  "difference_high": 0.2}]}))
     page = write_report(folder).read_text()
     assert "<script>" not in page
-    assert page.count("&lt;script&gt;") >= 8
+    assert page.count("&lt;script&gt;") >= 11
     # and the autoescaping is the template's own, not a call someone may forget
     assert "&lt;b&gt;" in render(_minimal_context(title="<b>"))
 
@@ -104,7 +109,7 @@ def _minimal_context(**changes):
     context = {"css": "", "title": "t", "description": "", "summary": None, "splits": [],
                "degeneracy": None, "comparison": None, "design": None, "sensitivity": None,
                "discovery": "", "mode": None, "score": None, "chapters": [], "manifest": [],
-               "provenance": None}
+               "provenance": None, "policies": None}
     return {**context, **changes}
 
 

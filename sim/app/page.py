@@ -31,7 +31,7 @@ from sim.scenario.loader import MAX_FILE_BYTES, LoadedScenario, load_scenario
 
 DEFAULT_SCENARIO = "scenarios/idlib_2020.yaml"
 #: Files that are never scenarios, whatever they hold: what happened (``sim score``).
-NOT_SCENARIOS = (".observations.yaml", ".observations.yml")
+NOT_SCENARIOS = (".observations.yaml", ".observations.yml", ".sweep.yaml", ".sweep.yml")
 #: A scenario has actors, or extends a scenario that has them: a top-level key of either.
 _SCENARIO_KEY = re.compile(r"^(actors|extends)\s*:", re.MULTILINE)
 
@@ -59,7 +59,8 @@ def scenario_files(folder: Path, current: str) -> list[str]:
 
     Only regular files whose real path (symlinks resolved) lies inside ``folder`` are listed,
     and only scenarios (``is_scenario_file``: no ``*.observations.yaml``, which says what
-    happened, nor any other YAML that is not a scenario).
+    happened, no ``*.sweep.yaml``, a sweep's design, nor any other YAML that is not a
+    scenario).
     """
     found = sorted(str(p) for pattern in ("*.yaml", "*.yml") for p in folder.rglob(pattern)
                    if p.is_file() and is_inside(p, folder) and is_scenario_file(p)

@@ -59,6 +59,7 @@ from sim.scenario.loader import (
     check_override_path,
     format_path,
     load_data,
+    merge_edits,
     parse_path,
 )
 from sim.scenario.schema import Prior
@@ -247,6 +248,102 @@ def check_parameters(loaded: LoadedScenario, design) -> None:
             node = node[part] if isinstance(node, dict | list) else None
         if isinstance(node, bool) or not isinstance(node, int | float):
             raise UsageError(f"--param {p.path}: the value there is {node!r}, not a number")
+
+
+def policy_scenarios(loaded: LoadedScenario, design) -> list[LoadedScenario]:
+    """The scenario each policy of a design runs: the base with the policy's edits.
+
+    A categorical lever's option applies its edits as a counterfactual does (its
+    counterfactual file's keys deep-merged as ``extends:`` merges them, then its ``set:``
+    values as ``--set`` applies them); a numeric lever sets its path. Each policy is its own
+    scenario, compiled on its own: an option may change the model's structure (an asset
+    deployed on day 0, a deal on the table), which per-run parameters could not. Every edit
+    is checked here, before anything runs: a path that does not exist, a lever on a run
+    setting, a counterfactual of another scenario, an edit the scenario refuses.
+
+    Args:
+        loaded: The swept scenario.
+        design: A ``sim.design.Design`` with levers (without: ``[loaded]``).
+
+    Raises:
+        UsageError: One line naming the lever, option and fix.
+    """
+    if not design.policies:
+        return [loaded]
+    swept = {p.path for p in design.parameters}
+    full = loaded.spec.model_dump(by_alias=True)
+    for lever in design.levers:
+        if lever.categorical:
+            for option in lever.options:
+                _check_option(loaded, option, swept)
+            continue
+        key = parse_path(lever.name)
+        why = check_override_path(loaded.data, key)
+        if why is None and key[0] == "run":
+            why = "run settings cannot be levers"
+        node = full
+        for part in key if why is None else ():
+            node = node[part] if isinstance(node, dict | list) else None
+        if why is None and (isinstance(node, bool) or not isinstance(node, int | float)):
+            why = f"the value there is {node!r}, not a number; a categorical lever (options:) " \
+                  "sets other values"
+        if why:
+            raise UsageError(f"{lever.where}: {why}")
+    variants = []
+    for policy in design.policies:
+        data = loaded.data
+        sets = []
+        for option in policy.options:
+            data = merge_edits(data, option.merge)
+            sets += [f"{path}={json.dumps(value, default=str)}" for path, value in option.sets]
+        sets += [f"{path}={_text(value)}" for path, value in policy.sets]
+        try:
+            variants.append(load_data(data, sets))
+        except ScenarioError as exc:
+            problem = exc.problems[0]
+            raise UsageError(f"policy {policy.name}: the scenario with its edits does not "
+                             f"validate: {problem.path}: {problem.message}; change the "
+                             "options' edits") from None
+        if list(variants[-1].spec.outcomes) != list(loaded.spec.outcomes):
+            raise UsageError(f"policy {policy.name}: its edits define other outcomes than the "
+                             "scenario's; a lever edits the crisis, not what is measured: "
+                             "leave 'outcomes' out of its edits")
+    return variants
+
+
+def _check_option(loaded: LoadedScenario, option, swept: set[str]) -> None:
+    """One option's edits: of this scenario, on paths that exist, valid on their own."""
+    if (option.extends is not None and loaded.path is not None
+            and Path(option.extends) != Path(loaded.path).resolve()):
+        raise UsageError(f"{option.where}.counterfactual: {option.counterfactual} extends "
+                         f"{option.extends}, not the swept scenario {loaded.path}; its "
+                         "edits are of another scenario: name a counterfactual of the "
+                         "swept one")
+    if "run" in option.merge:
+        raise UsageError(f"{option.where}.counterfactual: {option.counterfactual} edits the run "
+                         "settings (run:); run settings cannot be levers: leave them out of "
+                         "the counterfactual")
+    data = merge_edits(loaded.data, option.merge)
+    for path, _ in option.sets:
+        try:
+            key = parse_path(path)
+        except ValueError:
+            key = None
+        why = check_override_path(data, key) if key else "malformed path"
+        if why is None and key[0] == "run":
+            why = "run settings cannot be levers"
+        if why is None and path in swept:
+            why = "the sweep also varies it as an uncertainty; keep it in one of the two"
+        if why:
+            raise UsageError(f"{option.where}.set.{path}: {why}")
+    try:
+        load_data(data, [f"{p}={json.dumps(v, default=str)}" for p, v in option.sets])
+    except ScenarioError as exc:
+        problem = exc.problems[0]
+        source = f" (the edits of {option.counterfactual})" if option.counterfactual else ""
+        raise UsageError(f"{option.where}: the scenario with this option{source} does not "
+                         f"validate: {problem.path}: {problem.message}; fix the option's "
+                         "edits") from None
 
 
 def _check_paths(loaded: LoadedScenario, paths: tuple[str, ...], source: Path) -> None:

@@ -348,6 +348,16 @@ def _merge(base: Any, child: Any) -> Any:
     return child
 
 
+def merge_edits(data: dict, edits: dict) -> dict:
+    """A copy of ``data`` with a counterfactual's ``edits`` merged in, as ``extends:`` does.
+
+    The one definition of a counterfactual's edit (files that extend a base, and the options
+    of a sweep's levers): mappings merge key by key, anything else replaces the base's value.
+    """
+    return _merge(json.loads(json.dumps(data, default=str)), json.loads(json.dumps(
+        edits, default=str)))
+
+
 def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict, dict]:
     path = path.resolve() if path.exists() else path
     if path in seen:
