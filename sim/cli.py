@@ -187,6 +187,12 @@ def _main(argv: list[str] | None) -> int:
 
     commands.update(VALIDATION_COMMANDS)
     commands["calibrate"] = _calibrate  # --library goes through sim.api (this layer's own)
+    if args.command == "app":  # usage errors before a minute of compiling, not after it
+        try:
+            _app_arguments(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
@@ -517,12 +523,9 @@ def _app(args: argparse.Namespace) -> int:
     import socket
     import subprocess
 
-    if not args.host.strip():
-        raise UsageError("--host is empty; give an address: 127.0.0.1 (this machine only, the "
-                         "default) or 0.0.0.0 to listen on every interface")
     from sim.api import _need_extra
 
-    results = _results_root(args.results)
+    results = _app_arguments(args)
     _need_extra("solara", "app", "sim app")  # the baseline install leaves the app out
     _load(args)  # a scenario that does not load is reported here, before any server starts
     with socket.socket() as probe:  # a busy port is a plain error, before solara starts
@@ -561,6 +564,14 @@ def _app(args: argparse.Namespace) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _app_arguments(args: argparse.Namespace) -> Path:
+    """``sim app``'s own arguments checked (the host, the results root); the root resolved."""
+    if not args.host.strip():
+        raise UsageError("--host is empty; give an address: 127.0.0.1 (this machine only, the "
+                         "default) or 0.0.0.0 to listen on every interface")
+    return _results_root(args.results)
 
 
 def _results_root(given: Path | None) -> Path:
