@@ -96,8 +96,10 @@ def run_sweep(
 
     from sim.scenario.loader import load_data
 
-    with tqdm(total=design.size, unit="point", desc="checking points", file=sys.stderr,
-              disable=None if progress else True, leave=False) as bar:
+    shown = ({"disable": not progress} if tqdm.__module__ == "tqdm.notebook"  # a widget
+             else {"disable": None if progress else True, "file": sys.stderr})
+    with tqdm(total=design.size, unit="point", desc="checking points", leave=False,
+              **shown) as bar:
         for k in range(design.size):
             load_data(loaded.data, [f"{path}={value}" for path, value in overrides[k]])
             bar.update()
