@@ -159,6 +159,26 @@ def test_to_ema_of_an_uncertain_run_lists_each_runs_draws(tmp_path):
     assert not any(k.startswith("param") for k in outcomes)
 
 
+def test_to_ema_of_a_comparison_makes_each_scenario_a_policy(tmp_path):
+    base = sa.load(FICTIONAL)
+    other = sa.load(FICTIONAL, {"fighting.loss_rate": 0.4})
+    versus = sa.compare([base, other], runs=10, seed=2, workers=1, out=tmp_path / "cmp",
+                        progress=False)
+    experiments, outcomes = sa.to_ema(versus)
+    assert len(experiments) == 20 and list(experiments.columns) == ["scenario", "policy",
+                                                                    "model"]
+    # run k of each scenario shares its random numbers: the same EMA scenario, two policies
+    assert experiments["scenario"].astype(int).tolist() == list(range(10)) * 2
+    assert list(experiments["policy"].cat.categories) == ["three_states", "three_states-2"]
+    assert experiments["policy"].astype(str).tolist() == ["three_states"] * 10 + [
+        "three_states-2"] * 10
+    assert set(experiments["model"]) == {"three_states"}
+    runs = sa.open_results(tmp_path / "cmp").runs
+    assert np.array_equal(outcomes["losses_arcadia"], runs["losses.arcadia"])
+    with pytest.raises(UsageError, match="out=FOLDER"):
+        sa.to_ema(sa.Versus(result=versus.result, out_dir=None, runs_per_scenario=10, seed=2))
+
+
 def test_to_ema_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(UsageError, match="to_ema takes"):
         sa.to_ema(42)
