@@ -220,6 +220,9 @@ def test_default_runs_keep_no_daily_series_and_are_unchanged(daily_run, tmp_path
     assert pq.read_table(tmp_path / "p" / "runs.parquet").equals(
         pq.read_table(daily_run.out_dir / "runs.parquet"))
     assert "daily" not in json.loads((tmp_path / "p" / ".identity.json").read_text())
+    assert "daily" not in plain.manifest
+    assert daily_run.manifest["daily"] == ["rung.arcadia~borduria", "rung.arcadia~corvalia",
+                                           "rung.borduria~corvalia", "losses.arcadia"]
     # the same folder run again with --daily gains the table; and without, loses it
     again = sa.run(loaded, runs=30, seed=3, batch_size=7, workers=1, out=tmp_path / "p",
                    progress=False, daily="losses.*")

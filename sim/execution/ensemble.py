@@ -302,6 +302,8 @@ def run_ensemble(
     }
     if varied is not None:
         manifest["varied"] = varied.describe
+    if daily_names:  # (absent otherwise: a default run's manifest is as it was)
+        manifest["daily"] = daily_names
     # which pooled posterior scaled the library's generic constants (None: none did)
     manifest["pooled_posterior"] = varied.pooled if varied is not None else None
     if out_dir is None:
