@@ -408,3 +408,23 @@ def test_sim_calibrate_shows_a_bar_and_warns_of_a_prior_too_narrow(tmp_path, cap
     assert len(bars) == 1 and bars[0].total == 1500 and bars[0].unit == "sim"
     assert bars[0].n == min(d["simulations"], 1500)
     assert f"generation {len(d['generations']) - 1}, tolerance" in str(bars[0].postfix)
+
+
+def test_the_pooled_fit_prints_the_same_warning():
+    from sim.validation.pooled import format_pooled
+
+    samples = np.random.default_rng(2).uniform(1.8, 2.0, (500, 1))
+    prior = Prior(dist="lognormal", median=1.0, sigma=0.3, low=0.5, high=2.0)
+    piled = piled_against_bounds(["loss_scale"], [prior], samples, np.ones(500))
+    assert [p["bound"] for p in piled] == ["upper"]
+    d = {"crises": ["a", "b"], "held_out": None, "simulations": 10, "particles": 5,
+         "wall_seconds": 1.0, "executor": "local", "runs_per_second": 10.0,
+         "generations": [{}], "stopped": "budget", "final_epsilon": 0.5,
+         "effective_sample_size": 4.0,
+         "posterior": {"loss_scale": {"median": 1.9, "q05": 1.81, "q95": 1.99}},
+         "priors": {"loss_scale": prior.model_dump(exclude_none=True)},
+         "piled_against_bounds": piled}
+    last = format_pooled(d).splitlines()[-1]
+    assert last.startswith("warning: the posterior of loss_scale is piled against its "
+                           "prior's upper bound 2 ") and last.endswith("may be too narrow")
+    assert "warning" not in format_pooled({**d, "piled_against_bounds": []})
