@@ -5,7 +5,7 @@
 SCENARIO ?= scenarios/idlib_2020.yaml
 ARGS ?=
 
-.PHONY: env env-test env-app baseline test lint app mutation
+.PHONY: env env-test env-app baseline test lint app mutation lock
 env:
 	@scripts/bootstrap.sh
 
@@ -36,3 +36,8 @@ lint: env-test
 mutation: env
 	.venv/bin/pip install -q -e '.[mutation]'
 	.venv/bin/python scripts/mutation.py $(ARGS)
+
+# requirements-lock.txt, the exact versions `make test` (and so CI) installs: rewrite it from
+# the test environment after changing pyproject.toml's dependencies and a passing `make test`.
+lock: env-test
+	.venv/bin/python scripts/lock.py

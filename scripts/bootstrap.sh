@@ -5,7 +5,9 @@
 #
 #   scripts/bootstrap.sh         what the baseline needs (`make baseline`): no optional extra
 #   scripts/bootstrap.sh app     and the app's extra (`make app`)
-#   scripts/bootstrap.sh test    and the test tools with every extra (`make test`)
+#   scripts/bootstrap.sh test    and the test tools with every extra (`make test`), at the
+#                                exact versions of requirements-lock.txt (pip constraints:
+#                                they pin versions and add no package; scripts/lock.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
@@ -17,6 +19,11 @@ case "${1:-base}" in
 esac
 digest=$(sha1sum pyproject.toml | cut -c1-12)
 stamp="$venv/.installed-$digest-${1:-base}"
+constraints=()
+if [ "${1:-base}" = test ] && [ -f requirements-lock.txt ]; then
+    constraints=(-c requirements-lock.txt)  # a new lock installs again, as a new pyproject does
+    stamp="$stamp-$(sha1sum requirements-lock.txt | cut -c1-12)"
+fi
 # an install with more extras includes the baseline's: any stamp of this pyproject will do
 if [ -x "$venv/bin/python" ] && { [ -f "$stamp" ] || { [ "${1:-base}" = base ] \
         && compgen -G "$venv/.installed-$digest-*" >/dev/null; }; }; then
@@ -42,7 +49,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
 echo "installing $spec into $venv" >&2
-"$venv/bin/python" -m pip install --quiet -e "$spec" >&2
+"$venv/bin/python" -m pip install --quiet "${constraints[@]}" -e "$spec" >&2
 find "$venv" -maxdepth 1 -name '.installed-*' ! -name ".installed-$digest-*" -delete
 touch "$stamp"
 # Compile the model now (about a minute, once per version of the sources), so that the first

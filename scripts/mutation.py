@@ -53,7 +53,8 @@ MODULES: dict[str, list[str]] = {
                                   "tests/test_validation_crossval.py",
                                   "tests/test_validation_uncertain.py"],
     "sim/validation/calibrate.py": ["tests/test_exact_calibration.py",
-                                    "tests/test_validation_calibrate.py"],
+                                    "tests/test_validation_calibrate.py",
+                                    "tests/test_analyst_surfaces.py"],  # bound warnings
     # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
     "sim/validation/abc_smc.py": ["tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
     "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py",
@@ -65,9 +66,10 @@ MODULES: dict[str, list[str]] = {
     "sim/execution/outdir.py": ["tests/test_exact_sweep_identity.py", "tests/test_execution.py",
                                 "tests/test_hostile.py"],
     # the sweep's identity (what a re-run must match to resume) is built in run_sweep
-    # (and the policies x scenarios of a sweep with levers, their table and paired differences)
+    # (and the policies x scenarios of a sweep with levers, their table and paired differences;
+    # its batches and resumed runs)
     "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py",
-                               "tests/test_levers.py"],
+                               "tests/test_levers.py", "tests/test_analyst_surfaces.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds

@@ -46,11 +46,34 @@ if TYPE_CHECKING:  # imported lazily below: `import sim.api` stays light
     from sim.scenario.loader import LoadedScenario
 
 __all__ = [
-    "Box", "Calibration", "Ensemble", "PooledCalibration", "Results", "Scores", "Sweep",
-    "Versus", "calibrate", "calibrate_library", "compare", "compile_model", "default_out",
-    "discover", "load", "make_sweep_design",
-    "open_results", "plot", "replay", "report", "results_folder", "run", "score",
-    "sensitivity_table", "sweep",
+    "Box",
+    "Calibration",
+    "Ensemble",
+    "PooledCalibration",
+    "Results",
+    "Scores",
+    "Sweep",
+    "Versus",
+    "calibrate",
+    "calibrate_library",
+    "compare",
+    "compile_model",
+    "default_out",
+    "discover",
+    "ema_name",
+    "load",
+    "make_sweep_design",
+    "open_results",
+    "plot",
+    "replay",
+    "report",
+    "results_folder",
+    "run",
+    "score",
+    "sensitivity_table",
+    "sweep",
+    "to_ema",
+    "write_ema",
 ]
 
 #: Files that mark a results folder of each kind (run, sweep, compare).
@@ -70,7 +93,7 @@ KEYWORDS = {"--param": "parameters", "--set": "overrides", "--format": "formats"
             "--population": "population", "--batch": "batch",
             "--generations": "generations", "--min-epsilon": "min_epsilon",
             "--library": "library", "--cv-simulations": "cv_simulations",
-            "--cv-runs": "cv_runs"}
+            "--cv-runs": "cv_runs", "--daily": "daily", "--ema": "path"}
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
 
 
@@ -337,6 +360,16 @@ class Ensemble:
         """One row per run: every indicator and outcome flag (``runs.parquet``)."""
         return _frame(self.result.columns)
 
+    @property
+    def daily(self) -> pd.DataFrame | None:
+        """Every run's values of the series asked for with ``daily=``, per day, or None.
+
+        One row per run and day (``run``, ``day``, ``date``), one column per series
+        (``daily.parquet``); None for a run without ``daily=``.
+        """
+        table = self.result.daily
+        return None if table is None else table.to_pandas()
+
     def figure(self) -> Figure:
         """Outcome probabilities with their intervals (``sim.plots.outcome_bars``)."""
         from sim.plots import outcome_bars
@@ -349,7 +382,8 @@ class Ensemble:
 def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         seed: int | None = None, batch_size: int | None = None, workers: int | None = None,
         scheduler: str | None = None, out: str | Path | None = None,
-        progress: bool = True, varied=None) -> Ensemble:
+        progress: bool = True, varied=None, daily: str | Sequence[str] | None = None
+        ) -> Ensemble:
     """Run an ensemble of a scenario (``sim run``).
 
     Args:
@@ -363,9 +397,13 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
         progress: Show a progress bar (a widget in Jupyter, a bar on a terminal).
         varied: Per-run values of uncertain assumptions (``sim run --uncertain`` /
             ``--posterior``: ``sim.execution.variation.uncertain_set`` or ``posterior_set``).
+        daily: Daily series to keep for every run (``sim run --daily``): names or patterns,
+            ``["rung.*", "losses.a"]`` or ``"rung.*,losses.a"``; ``.daily`` then holds them
+            (and ``out/daily.parquet``). Default none: the run is unchanged.
 
     Returns:
-        The ensemble: ``.outcomes``, ``.indicators`` and ``.runs`` tables, ``.figure()``.
+        The ensemble: ``.outcomes``, ``.indicators``, ``.runs`` and ``.daily`` tables,
+        ``.figure()``.
 
     Raises:
         RunInterruptedError: On Ctrl-C (or a notebook's interrupt), after saving the finished
@@ -378,7 +416,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
     out_dir = None if out is None else Path(out)
     result = run_ensemble(loaded, runs=runs, seed=seed, batch_size=batch_size,
                           workers=workers, scheduler=scheduler, out_dir=out_dir,
-                          progress=progress, varied=varied)
+                          progress=progress, varied=varied, daily=daily)
     from sim.validation.recalibration import run_calibration
 
     return Ensemble(result=result, out_dir=out_dir,
@@ -732,6 +770,12 @@ class Results:
         """One row per run (``runs.parquet`` or ``sweep.parquet``)."""
         name = "sweep.parquet" if self.kind == "sweep" else "runs.parquet"
         return _read_table(self.folder / name)
+
+    @property
+    def daily(self) -> pd.DataFrame | None:
+        """A run's per-run daily series (``daily.parquet`` of ``sim run --daily``), or None."""
+        path = self.folder / "daily.parquet"
+        return _read_table(path) if self.kind == "run" and path.exists() else None
 
     @property
     def calibrated(self) -> pd.DataFrame | None:
@@ -1127,6 +1171,16 @@ class Calibration:
         """Kish's effective sample size of the final population's weights."""
         return float(self.diagnostics["effective_sample_size"])
 
+    @property
+    def warnings(self) -> list[str]:
+        """One line per value whose posterior piles against a bound of its prior.
+
+        ``"the posterior of X is piled against its prior's upper bound 0.1 (31% of its
+        weight in the prior's highest 5%): the prior may be too narrow"``
+        (``sim.validation.calibrate.piled_against_bounds``); empty when none does.
+        """
+        return [x["message"] for x in self.diagnostics.get("piled_against_bounds", [])]
+
 
 @_keywords
 def calibrate(scenario: LoadedScenario | str | Path, observations: str | Path, *,
@@ -1224,6 +1278,11 @@ class PooledCalibration:
     def posterior_file(self) -> Path:
         """The pooled ``posterior.json`` (``sim.validation.pooled.read_pooled_posterior``)."""
         return self.out_dir / "posterior.json"
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per constant whose posterior piles against a bound of its prior."""
+        return [x["message"] for x in self.diagnostics.get("piled_against_bounds", [])]
 
 
 @_keywords
@@ -1327,3 +1386,218 @@ def calibrate_library(library: str | Path = "scenarios/library", *,
                                           loco_posteriors(out_dir) if cv else None)
     return PooledCalibration(diagnostics=diagnostics, out_dir=out_dir, loco=loco,
                              library_file=written)
+
+
+# ----------------------------------------------------------------------------- EMA Workbench
+
+
+#: Columns of a runs table that say which run it is, not what it did (never EMA outcomes).
+_RUN_KEYS = ("run", "point", "rep", "scenario")
+
+
+def _ema_source(results: Any) -> tuple[str, Mapping[str, Any], Any, str, list[str] | None]:
+    """``(kind, runs columns, daily table or None, model name, compare's scenario names)``."""
+    if isinstance(results, str | Path):
+        results = open_results(results)
+    if isinstance(results, Versus):
+        if results.out_dir is None:
+            raise UsageError("to_ema reads a comparison's runs from its folder: run compare "
+                             "with out=FOLDER")
+        results = open_results(results.out_dir)
+    if isinstance(results, Ensemble):
+        r = results.result
+        return "run", r.columns, r.daily, _model_name(r.manifest), None
+    if isinstance(results, Sweep):
+        r = results.result
+        return "sweep", r.columns, None, _model_name(r.manifest), None
+    if isinstance(results, Results):
+        runs = results.runs
+        if results.kind == "compare":
+            names = [str(n) for n in _read_json(results.folder / "comparison.json")
+                     ["scenarios"]]
+            return "compare", runs, None, names[0], names
+        path = results.folder / "daily.parquet"
+        daily = None
+        if results.kind == "run" and path.exists():
+            from sim.execution.storage import read_table
+
+            daily = read_table(path)
+        return results.kind, runs, daily, _model_name(results.manifest), None
+    raise UsageError(f"to_ema takes an Ensemble, a Sweep, a Versus, a Results or a results "
+                     f"folder, not {type(results).__name__}")
+
+
+def ema_name(name: str) -> str:
+    """A column's name as the EMA Workbench 3 wants names: a Python identifier.
+
+    Every character an identifier cannot hold (``.``, ``~``, ``-``) becomes ``_``:
+    ``rung.a~b.final`` is ``rung_a_b_final``, ``fighting.loss_rate`` ``fighting_loss_rate``.
+    """
+    out = re.sub(r"\W", "_", name)
+    return out if out.isidentifier() else f"_{out}"
+
+
+def _model_name(manifest: Mapping[str, Any]) -> str:
+    """The model's name in EMA's ``model`` column: the scenario file's stem, else its name."""
+    if manifest.get("scenario"):
+        return Path(str(manifest["scenario"])).stem
+    return str(manifest.get("scenario_name") or "crisis-sim")
+
+
+@_keywords
+def to_ema(results: Any, *, daily: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Results in the EMA Workbench's shape: ``(experiments, outcomes)``.
+
+    Exactly what ``ema_workbench.perform_experiments`` returns, so the Workbench's analyses
+    (``prim.Prim(x, y)``, ``feature_scoring``, ``dimensional_stacking``, ``pairs_plotting``)
+    take crisis-sim's results as they are. One experiment per run, in the order of ``run``:
+
+    Names are Python identifiers, as the Workbench 3 requires (``ema_name``: ``.`` and ``~``
+    become ``_``, so ``fighting.loss_rate`` is ``fighting_loss_rate`` and
+    ``outcome.war`` ``outcome_war``); ``experiments.attrs["sim_names"]`` maps each back.
+
+    - ``experiments``: a DataFrame with one column per varied input (a sweep's parameters, a
+      run's uncertain or posterior draws: the ``param.`` columns without their prefix), then
+      ``scenario`` (the draw of inputs a run used: its design point in a sweep, shared by the
+      point's replications; its own run number in an ensemble, whose runs each draw chance
+      and, with priors, their values), ``policy`` (a comparison's scenario name, each
+      alternative being a policy; ``"None"`` otherwise, as EMA writes it) and ``model`` (the
+      scenario file's stem), the last three categorical as in EMA.
+    - ``outcomes``: a dict of numpy arrays: every outcome flag (``outcome_<name>``, bool) and
+      indicator (``losses_<actor>``, ``day_<event>`` with NaN for never, ...) as a 1-d array
+      over runs; with ``daily`` (default) and a run made with ``daily=``, every kept series
+      as a 2-d array ``runs x days`` named ``daily_<series>``.
+
+    Args:
+        results: An ``Ensemble``, a ``Sweep``, a ``Versus`` run with ``out``, a ``Results``
+            or a results folder of ``run``, ``sweep`` or ``compare``.
+        daily: Include the per-run daily series where there are any.
+
+    Returns:
+        ``(experiments, outcomes)``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    kind, runs, table, model, names = _ema_source(results)
+    columns = {name: np.asarray(runs[name]) for name in runs.keys()}  # noqa: SIM118
+    n = len(columns["run"])
+    if kind == "sweep":  # rows by run, which is point-major: the design's order
+        order = np.argsort(columns["run"], kind="stable")
+        columns = {k: v[order] for k, v in columns.items()}
+    names_of: dict[str, str] = {}  # the EMA name of each column -> crisis-sim's
+
+    def named(name: str) -> str:
+        short = ema_name(name)
+        if names_of.setdefault(short, name) != name:
+            raise UsageError(f"{name} and {names_of[short]} have the same EMA name {short}; "
+                             "rename an actor or an outcome of the scenario")
+        return short
+
+    experiments = pd.DataFrame({named(name.removeprefix("param.")): values.astype(float)
+                                for name, values in columns.items()
+                                if name.startswith("param.")}, index=pd.RangeIndex(n))
+    if kind == "sweep":
+        scenario = columns["point"].astype(np.int64)
+    else:
+        scenario = columns["run"].astype(np.int64)
+    policy = (columns["scenario"].astype(str) if kind == "compare"
+              else np.full(n, "None", dtype=object))
+    experiments["scenario"] = pd.Categorical(scenario)
+    experiments["policy"] = pd.Categorical(policy, categories=names) if names else \
+        pd.Categorical(policy)
+    experiments["model"] = pd.Categorical(np.full(n, model, dtype=object))
+    outcomes: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        if name in _RUN_KEYS or name.startswith("param."):
+            continue
+        if values.dtype == object:  # a nullable column: nulls become NaN (never happened)
+            values = np.array([np.nan if v is None else v for v in values], dtype=float)
+        outcomes[named(name)] = values
+    if daily and table is not None:
+        from sim.execution.storage import daily_arrays
+
+        try:
+            arrays = daily_arrays(table)
+        except ValueError as exc:
+            raise UsageError(f"the daily series are damaged ({exc}); run them again") from None
+        for series, values in arrays.items():
+            if values.shape[0] != n:
+                raise UsageError(f"the daily series hold {values.shape[0]} runs, the runs "
+                                 f"table {n}: the results are damaged; run them again")
+            outcomes[named(f"daily.{series}")] = values
+    experiments.attrs["sim_names"] = names_of
+    return experiments, outcomes
+
+
+#: Version of the EMA Workbench's results archive (``ema_workbench.util.save_results``) that
+#: ``write_ema`` writes: experiments.csv, one CSV per outcome, metadata.json.
+EMA_ARCHIVE_VERSION = 0.1
+
+
+@_keywords
+def write_ema(results: Any, path: str | Path, *, daily: bool = True) -> Path:
+    """Write ``to_ema(results)`` as the EMA Workbench's results archive (``sim export --ema``).
+
+    The ``.tar.gz`` that ``ema_workbench.util.save_results`` writes, so that
+    ``ema_workbench.load_results(path)`` reads it back as ``(experiments, outcomes)``:
+    ``experiments.csv``, one headerless CSV per outcome (``<name>.cls`` for a 1-d outcome,
+    as EMA's ScalarOutcome; ``<name>.csv`` for a 2-d one, as its ArrayOutcome) and
+    ``metadata.json``. Written without the Workbench installed. An existing file is never
+    overwritten: the archive is written beside it and linked into place only if the name is
+    still free.
+
+    Returns:
+        The archive's path.
+
+    Raises:
+        UsageError: ``path`` exists, or its folder does not.
+    """
+    import io
+    import os
+    import tarfile
+    import tempfile
+
+    import pandas as pd
+
+    path = Path(path)
+    if os.path.lexists(path):
+        raise UsageError(f"{path} exists; sim never overwrites a file: choose another name")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: no such folder")
+    experiments, outcomes = to_ema(results, daily=daily)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
+            def add(name: str, data: bytes) -> None:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+            add("experiments.csv", experiments.to_csv(index=False).encode())
+            listed = []
+            for name, values in outcomes.items():
+                kind, suffix = ("ScalarOutcome", "cls") if values.ndim == 1 else \
+                    ("ArrayOutcome", "csv")
+                add(f"{name}.{suffix}",
+                    pd.DataFrame(values).to_csv(header=False, index=False).encode())
+                listed.append((kind, name, f"{name}.{suffix}"))
+            add("metadata.json", json.dumps({
+                "version": EMA_ARCHIVE_VERSION, "outcomes": listed,
+                "experiments": {k: v.name for k, v in experiments.dtypes.to_dict().items()},
+            }).encode())
+        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            os.link(tmp, path)  # fails if the name was taken meanwhile: never replaced
+        except FileExistsError:
+            raise UsageError(f"{path} exists; sim never overwrites a file: choose another "
+                             "name") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _umask() -> int:
+    from sim.execution.storage import _umask as umask
+
+    return umask()

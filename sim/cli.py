@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(range:/prior:); the intervals then hold no parameter uncertainty")
     run.add_argument("--posterior", type=Path, metavar="FILE",
                      help="draw each run's values from a posterior written by sim calibrate")
+    run.add_argument("--daily", metavar="SERIES",
+                     help="keep every run's daily values of these series (comma-separated "
+                     "names or patterns, e.g. 'rung.*,losses.turkey') in daily.parquet; "
+                     "refused when the table would not fit this machine")
     run.add_argument("--no-pooled", action="store_true",
                      help="do not scale the generic constants of a crisis of the library by "
                      "its pooled posterior (pooled_posterior.json of sim calibrate --library), "
@@ -149,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "folder")
     report.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
 
+    export = sub.add_parser("export", help="write a results folder in another tool's format "
+                            "(the EMA Workbench's results archive)")
+    export.add_argument("folder", type=Path, help="a folder written by run, sweep or compare")
+    export.add_argument("--ema", metavar="FILE.tar.gz", type=Path, required=True,
+                        help="write the EMA Workbench's results archive (what "
+                        "ema_workbench.load_results reads); never overwrites a file")
+    export.add_argument("--no-daily", action="store_true",
+                        help="leave out the per-run daily series of a run made with --daily")
+
     from sim.validation.commands import add_parsers as add_validation_parsers
 
     add_validation_parsers(sub)
@@ -182,7 +195,8 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"check": _check, "run": _run, "sweep": _sweep, "compare": _compare,
-                "plot": _plot, "report": _report, "app": _app, "discover": _discover}
+                "plot": _plot, "report": _report, "app": _app, "discover": _discover,
+                "export": _export}
     from sim.validation.commands import COMMANDS as VALIDATION_COMMANDS
 
     commands.update(VALIDATION_COMMANDS)
@@ -307,6 +321,9 @@ def _run(args: argparse.Namespace) -> int:
     seed = loaded.spec.run.seed if args.seed is None else args.seed
     varied = varied_for_run(args, loaded, seed)
     if args.replay is not None:
+        if args.daily is not None:
+            raise UsageError("--daily keeps series of every run of an ensemble; a --replay "
+                             "writes every series of its one run already (its trajectory)")
         return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
     if varied is not None and varied.mode == "uncertain":  # said first, before any progress
         why = ("--uncertain" if args.uncertain else
@@ -327,7 +344,7 @@ def _run(args: argparse.Namespace) -> int:
               f"drawn from {p['file']} ({fitted}); --no-pooled runs without them", flush=True)
     ensemble = api.run(loaded, runs=args.runs, seed=args.seed, batch_size=args.batch_size,
                        workers=args.workers, scheduler=args.scheduler, out=out_dir,
-                       progress=not args.no_progress, varied=varied)
+                       progress=not args.no_progress, varied=varied, daily=args.daily)
     result = ensemble.result
     m = result.manifest
     if varied is not None and varied.mode != "uncertain":
@@ -356,7 +373,9 @@ def _run(args: argparse.Namespace) -> int:
     if len(varying) < len(main):
         print(f"({len(main) - len(varying)} main indicators constant across runs not shown; "
               "all are in summary.json)")
-    print(f"\nresults in {out_dir}/ (runs.parquet, trajectories.parquet, summary.json, "
+    daily = (f", daily.parquet ({len(result.daily_series)} series per run and day)"
+             if result.daily_series else "")
+    print(f"\nresults in {out_dir}/ (runs.parquet, trajectories.parquet{daily}, summary.json, "
           "manifest.json)")
     return EXIT_OK
 
@@ -405,8 +424,10 @@ def _sweep(args: argparse.Namespace) -> int:
                        scheduler=args.scheduler, out=out_dir,
                        progress=not args.no_progress).result
     m = result.manifest
+    resumed = (f", {m['resumed_runs']} runs of {m['resumed_batches']} batches resumed from an "
+               "earlier sweep and not counted" if m["resumed_batches"] else "")
     print(f"{loaded.spec.name}: {m['runs']} runs, {m['wall_seconds']:.1f} s "
-          f"({m['runs_per_second'] or 0:.0f} runs/s)\n")
+          f"({m['runs_per_second'] or 0:.0f} runs/s{resumed})\n")
     print(_format_sweep(result))
     if result.policies is not None:
         from sim.execution.sweep import format_policies
@@ -514,6 +535,17 @@ def _discover(args: argparse.Namespace) -> int:
         args.folder, outcome=args.outcome, where=args.where, min_coverage=args.min_coverage))
     print(format_discovery(result))
     print(f"\nresults in {args.folder}/discovery.json and {args.folder}/figures/discovery_*.png")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from sim.api import open_results, write_ema
+
+    results = _from_results(args.folder, lambda: open_results(args.folder))
+    path = _from_results(args.folder, lambda: write_ema(results, args.ema,
+                                                        daily=not args.no_daily))
+    print(f"EMA Workbench results archive: {path} (ema_workbench.load_results reads it; "
+          "experiments and outcomes as perform_experiments returns them)")
     return EXIT_OK
 
 

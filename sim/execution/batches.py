@@ -45,6 +45,8 @@ class BatchTask:
         varied: For ``sim run --uncertain`` / ``--posterior``: per-run values of some scenario
             paths (``sim.execution.variation.VariedSet.task_field``); run ``i`` keeps
             replication ``i``'s random numbers and gets its own parameter vector.
+        daily: Indices (in ``series_names``) of the daily series every run returns whole
+            (``sim run --daily``); empty: none.
     """
 
     scenario: dict
@@ -57,6 +59,7 @@ class BatchTask:
     points: tuple = ()
     binned: bool = False
     varied: tuple = ()
+    daily: tuple = ()
 
 
 @dataclass
@@ -73,6 +76,8 @@ class BatchResult:
         paths: ``(days + 1, len(paths_runs), S)`` float32.
         counts: With ``binned`` tasks, instead of ``trajectory``: the batch's part of the
             trajectory histogram (``Binning.count``).
+        daily: ``(days + 1, stop - start, len(task.daily))`` float32: every run's values of
+            the task's ``daily`` series; None without them.
     """
 
     start: int
@@ -83,6 +88,7 @@ class BatchResult:
     paths_runs: np.ndarray
     paths: np.ndarray | None
     counts: BatchCounts | None = None
+    daily: np.ndarray | None = None
 
 
 def plan_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
@@ -174,6 +180,8 @@ def run_batch(task: BatchTask) -> BatchResult:
         trajectory=model.trajectory, series=model.series_names,
         paths_runs=rows[keep], paths=model.trajectory[:, keep],
     )
+    if task.daily:  # a copy: a binned batch's trajectory is a buffer the next batch reuses
+        result.daily = np.ascontiguousarray(model.trajectory[:, :, list(task.daily)])
     if task.binned:
         result.counts = _binning(task).count(model.trajectory)
         result.trajectory = None

@@ -29,6 +29,56 @@ STATE_ARRAYS = 40
 USABLE_SHARE = 0.8
 
 
+def select_daily(names: list[str], wanted) -> list[str]:
+    """The daily series ``wanted`` names, in the order of ``names`` (the model's).
+
+    Args:
+        names: Every daily series of the scenario (``sim.model.series_names``).
+        wanted: Names or shell-style patterns (``rung.*``, ``losses.turkey``), or one text
+            of them separated by commas (``--daily rung.*,losses.a``).
+
+    Raises:
+        UsageError: A name or pattern that matches no series (with the kinds there are).
+    """
+    from fnmatch import fnmatchcase
+
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    patterns = [p.strip() for text in wanted for p in str(text).split(",") if p.strip()]
+    if not patterns:
+        raise UsageError("--daily names no series; give series or patterns, e.g. "
+                         "--daily 'rung.*,losses.*'")
+    chosen = set()
+    for pattern in patterns:
+        found = {n for n in names if fnmatchcase(n, pattern)}
+        if not found:
+            kinds = sorted({n.split(".", 1)[0] + ".*" for n in names})
+            near = [n for n in names if n.startswith(pattern.split("*")[0].split(".")[0])][:4]
+            raise UsageError(f"--daily {pattern[:60]!r} matches no daily series of this "
+                             f"scenario; they are {', '.join(kinds)}"
+                             + (f" (e.g. {', '.join(near)})" if near else ""))
+        chosen |= found
+    return [n for n in names if n in chosen]
+
+
+def check_daily_size(runs: int, days: int, series: int, budget: int) -> None:
+    """Refuse per-run daily series that no results table of this machine could hold.
+
+    ``daily.parquet`` holds ``runs x days`` rows of ``run``, ``day``, ``date`` and one
+    column per series; a table is read back only if its decoded size (8 bytes a cell) fits
+    ``budget`` (``storage.read_table``), so a larger one is refused before any run.
+
+    Raises:
+        UsageError: With the size, and the most runs that fit.
+    """
+    need = 8 * runs * days * (series + 3)
+    if need > budget:
+        fit = budget // (8 * days * (series + 3))
+        raise UsageError(f"--daily: {runs} runs x {days} days x {series} series make a table "
+                         f"of {_size(need)}, more than the {_size(budget)} a results table may "
+                         f"take on this machine; choose fewer series, or --runs {fit} or fewer")
+
+
 def check_batches(runs: int, batch_size: int) -> None:
     """Refuse a run cut into more than ``MAX_BATCHES`` batches, saying which size fits.
 

@@ -43,8 +43,10 @@ from sim.execution.batches import BatchResult, BatchTask, plan_batches, run_batc
 from sim.execution.budget import (
     check_available_now,
     check_batches,
+    check_daily_size,
     check_memory,
     estimate_memory,
+    select_daily,
 )
 from sim.execution.executors import (
     RECYCLE_AFTER,
@@ -63,6 +65,7 @@ from sim.execution.storage import (
     Staging,
     atomic_write_bytes,
     columns_to_table,
+    daily_table,
     levels_table,
     part_path,
     paths_table,
@@ -92,6 +95,20 @@ class EnsembleResult:
     series: list[str] = field(default_factory=list)
     trajectory: np.ndarray | None = None  # every run's daily values (in-memory runs only)
     _columns: dict[str, np.ndarray] | None = None
+    daily_series: list[str] = field(default_factory=list)  # ``--daily``'s series, or none
+    _daily: pa.Table | None = None
+
+    @property
+    def daily(self) -> pa.Table | None:
+        """Every run's values of the ``daily`` series, per day (``daily.parquet``), or None.
+
+        Columns run, day, date and one per series; one row per run and day.
+        """
+        if self._daily is None and self.daily_series and self.out_dir is not None:
+            from sim.execution.storage import read_table
+
+            self._daily = read_table(self.out_dir / "daily.parquet")
+        return self._daily
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -155,6 +172,7 @@ def run_ensemble(
     out_dir: Path | None = None,
     progress: bool = True,
     varied=None,
+    daily=None,
 ) -> EnsembleResult:
     """Run ``runs`` replications of a scenario in lockstep batches.
 
@@ -170,6 +188,9 @@ def run_ensemble(
         progress: Show a progress bar on a terminal.
         varied: Per-run values of uncertain assumptions (``sim run --uncertain`` or
             ``--posterior``: a ``sim.execution.variation.VariedSet`` for these runs).
+        daily: Daily series (names or patterns, ``budget.select_daily``) whose every run's
+            values are kept (``daily.parquet``; ``EnsembleResult.daily``); None: none, and
+            the run is exactly as without the option. Refused when the table would not fit.
 
     Raises:
         RunInterruptedError: On Ctrl-C, after saving finished batches.
@@ -192,6 +213,12 @@ def run_ensemble(
                                kept_runs=runs if out_dir is None else 0)
     check_memory(estimate)
     batches = plan_batches(runs, batch_size)
+    names = series_names(layout)
+    daily_names = select_daily(names, daily) if daily is not None else []
+    if daily_names:
+        from sim.execution.storage import _table_budget
+
+        check_daily_size(runs, layout.days + 1, len(daily_names), _table_budget())
     digest = loaded.digest()
     mode = varied.mode if varied is not None else "point"
     if out_dir is not None:
@@ -200,10 +227,12 @@ def run_ensemble(
             import hashlib
 
             identity = hashlib.sha256(digest.encode() + varied.values.tobytes()).hexdigest()
-        prepare_out_dir(out_dir, {"kind": "run" if mode == "point" else f"run-{mode}",
-                                  "scenario_sha256": identity, "seed": seed,
-                                  "runs": runs, "batch_size": batch_size})
-    names = series_names(layout)
+        claim = {"kind": "run" if mode == "point" else f"run-{mode}",
+                 "scenario_sha256": identity, "seed": seed, "runs": runs,
+                 "batch_size": batch_size}
+        if daily_names:  # saved batches without them cannot be resumed with them
+            claim["daily"] = daily_names
+        prepare_out_dir(out_dir, claim)
     try:  # the big arrays come next: refused, not a MemoryError
         check_available_now(estimate)
         try:
@@ -221,7 +250,8 @@ def run_ensemble(
     checkpoint.load()
     tasks = [BatchTask(scenario=loaded.data, digest=digest, seed=seed, start=a, stop=b,
                        sample_paths=spec.run.sample_paths, binned=out_dir is not None,
-                       varied=varied.task_field(a, b) if varied is not None else ())
+                       varied=varied.task_field(a, b) if varied is not None else (),
+                       daily=tuple(names.index(n) for n in daily_names))
              for a, b in batches]
     in_memory: dict[int, BatchResult] = {}
 
@@ -236,6 +266,10 @@ def run_ensemble(
                 tmp.unlink(missing_ok=True)
                 raise
             os.replace(tmp, out_dir / "parts" / f"paths-{result.start:010d}.npz")
+        if out_dir is not None and result.daily is not None:  # saved before it counts as done
+            write_parquet(daily_part(out_dir, result.start), daily_table(
+                daily_names, np.arange(result.start, result.stop), result.daily,
+                spec.run.start))
         if result.counts is not None:
             histogram.add_counts(result.counts)
         else:
@@ -268,6 +302,8 @@ def run_ensemble(
     }
     if varied is not None:
         manifest["varied"] = varied.describe
+    if daily_names:  # (absent otherwise: a default run's manifest is as it was)
+        manifest["daily"] = daily_names
     # which pooled posterior scaled the library's generic constants (None: none did)
     manifest["pooled_posterior"] = varied.pooled if varied is not None else None
     if out_dir is None:
@@ -275,11 +311,15 @@ def run_ensemble(
         columns = {name: np.concatenate([r.columns[name] for r in ordered])
                    for name in ordered[0].columns}
         trajectory = np.concatenate([r.trajectory for r in ordered], axis=1)
+        kept = None
+        if daily_names:
+            kept = daily_table(daily_names, np.arange(runs), np.concatenate(
+                [r.daily for r in ordered], axis=1), spec.run.start)
         return EnsembleResult(outcomes=outcome_table(columns),
                               indicators=indicator_summary(columns), manifest=manifest,
                               out_dir=None, series=names, trajectory=trajectory,
-                              _columns=columns)
-    return write_results(loaded, out_dir, batches, histogram, manifest, names)
+                              _columns=columns, daily_series=daily_names, _daily=kept)
+    return write_results(loaded, out_dir, batches, histogram, manifest, names, daily_names)
 
 
 def _executor_name(executor: Executor | None, scheduler: str | None, workers: int | None) -> str:
@@ -372,9 +412,14 @@ def execute(tasks: list[BatchTask], *, executor: Executor | None, workers: int |
         bar.close()
 
 
+def daily_part(out_dir: Path, start: int) -> Path:
+    """Where a batch's ``--daily`` series are kept until the run is assembled."""
+    return out_dir / "parts" / f"daily-{start:010d}.parquet"
+
+
 def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, int]],
-                  histogram: TrajectoryHistogram, manifest: dict, names: list[str]
-                  ) -> EnsembleResult:
+                  histogram: TrajectoryHistogram, manifest: dict, names: list[str],
+                  daily_names: list[str] | None = None) -> EnsembleResult:
     """Assemble the outputs from the parts, streaming; then remove the parts."""
     start = loaded.spec.run.start
     with writing_results(out), Staging() as stage:  # all files replaced together, or none
@@ -391,16 +436,21 @@ def write_results(loaded: LoadedScenario, out: Path, batches: list[tuple[int, in
             write_parquet(stage.path(out / "paths.parquet"), paths_table(
                 names, np.concatenate([p["runs"] for p in parts]),
                 np.concatenate([p["paths"] for p in parts], axis=1), start))
+        if daily_names:  # a batch's table at a time, as runs.parquet
+            write_concatenated(stage.path(out / "daily.parquet"),
+                               (pq.read_table(daily_part(out, a)) for a, _ in batches))
         write_json(stage.path(out / "summary.json"),
                    {"outcomes": outcomes, "indicators": indicators,
                     "runs": manifest["runs"], "seed": manifest["seed"]})
         write_scenario_files(out, loaded, "The scenario exactly as run (extends and --set "
                              "overrides applied).", stage)
         write_json(stage.path(out / "manifest.json"), manifest)
+    if not daily_names:  # an earlier run's series would sit beside runs they are not of
+        (out / "daily.parquet").unlink(missing_ok=True)
     remove_parts(out)
     release_folder(out)
     return EnsembleResult(outcomes=outcomes, indicators=indicators, manifest=manifest,
-                          out_dir=out, series=names)
+                          out_dir=out, series=names, daily_series=list(daily_names or []))
 
 
 def write_concatenated(path: Path, tables) -> None:

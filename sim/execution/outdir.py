@@ -27,7 +27,8 @@ MAX_JSON_BYTES = 50_000_000  # a results folder's JSON (a summary of thousands o
 #: identity keys that, when they differ, mean another experiment: refuse the folder
 STRICT_KEYS = ("kind", "scenario_sha256", "seed", "design", "parameters", "scenarios")
 #: what the tool writes into parts/ (batch rows, sample paths, the checkpoint, temporaries)
-PART_PATTERNS = ("runs-*.parquet", "paths-*.npz", ".paths-*.npz", "checkpoint.json",
+PART_PATTERNS = ("runs-*.parquet", "daily-*.parquet", "paths-*.npz", ".paths-*.npz",
+                 "checkpoint.json",
                  "trajectory.npz", ".*.tmp-*", "*.tmp.npz")
 
 _held: dict[Path, int] = {}  # folders this process has locked -> the lock file's descriptor

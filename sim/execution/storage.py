@@ -379,3 +379,48 @@ def paths_table(series: list[str], runs: np.ndarray, paths: np.ndarray,
     for i, name in enumerate(series):
         data[name] = flat[:, i]
     return pa.table(data)
+
+
+def daily_table(series: list[str], runs: np.ndarray, values: np.ndarray,
+                start: dt.date) -> pa.Table:
+    """Every run's daily values of some series (``daily.parquet``, ``sim run --daily``).
+
+    Args:
+        series: Names of the K series.
+        runs: ``(n,)`` run indices.
+        values: ``(days, n, K)`` float32.
+        start: Calendar date of day 0.
+
+    Returns:
+        Columns run, day, date, then one float32 column per series; one row per run and
+        day, ordered by run, then day (as ``paths.parquet``).
+    """
+    days, n, _ = values.shape
+    day = np.tile(np.arange(days, dtype=np.int64), n)
+    flat = np.transpose(values, (1, 0, 2)).reshape(n * days, -1)
+    dates = (np.datetime64(start, "D") + day).astype("datetime64[D]")
+    data = {"run": pa.array(np.repeat(np.asarray(runs, np.int64), days)),
+            "day": pa.array(day), "date": pa.array(dates, pa.date32())}
+    for i, name in enumerate(series):
+        data[name] = pa.array(flat[:, i].astype(np.float32, copy=False))
+    return pa.table(data)
+
+
+def daily_arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    """``daily.parquet``'s series as ``(runs, days)`` arrays, rows in the order of ``run``.
+
+    Raises:
+        ValueError: The table is not one row per run and day (not a table sim wrote).
+    """
+    run = table.column("run").to_numpy()
+    day = table.column("day").to_numpy()
+    runs = np.unique(run)
+    days = int(day.max()) + 1 if day.size else 0
+    if run.size != runs.size * days:
+        raise ValueError("daily.parquet is not one row per run and day")
+    order = np.lexsort((day, run))
+    if not (np.array_equal(day[order], np.tile(np.arange(days), runs.size))):
+        raise ValueError("daily.parquet is not one row per run and day")
+    return {name: table.column(name).to_numpy().astype(np.float32)[order]
+            .reshape(runs.size, days)
+            for name in table.column_names if name not in ("run", "day", "date")}

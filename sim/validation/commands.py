@@ -109,7 +109,7 @@ def add_parsers(sub) -> None:
                      help="with --library: store the posterior as DIR/pooled_posterior.json "
                      "(with --cv, each crisis's leave-one-out posterior too), which sim "
                      "validate and sim run of the library's scenarios then use")
-    cal.add_argument("--no-progress", action="store_true", help="hide the progress line")
+    cal.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -203,28 +203,33 @@ def _calibrate(args: argparse.Namespace) -> int:
     obs = load_observations(args.observations, loaded)
     out = args.out or Path("outputs") / f"{loaded.slug}-calibration"
 
-    budget = args.simulations
-
-    def progress(done: int, generation: int, eps: float) -> None:
-        if not args.no_progress:
-            print(f"\r  generation {generation}, tolerance {eps:.3g}: {done}/{budget} "
-                  "simulations", end="", file=sys.stderr, flush=True)
-
     if args.min_epsilon < 0 or args.min_epsilon != args.min_epsilon:
         raise UsageError(f"--min-epsilon {args.min_epsilon}: give a number >= 0")
+    from tqdm.auto import tqdm
+
+    # a bar of the simulations (as sim run's of its runs), the generation and tolerance beside
+    bar = tqdm(total=args.simulations, unit="sim", desc="calibrating", file=sys.stderr,
+               disable=True if args.no_progress else None)
+
+    def progress(done: int, generation: int, eps: float) -> None:
+        bar.set_postfix_str(f"generation {generation}, tolerance {eps:.3g}", refresh=False)
+        bar.update(max(0, min(done, bar.total) - bar.n))
+
     try:
         d = calibrate(obs, out_dir=out, simulations=args.simulations,
                       population=args.population, batch=args.batch,
                       generations=args.generations, min_epsilon=args.min_epsilon,
                       seed=args.seed, progress=progress)
     except KeyboardInterrupt:
+        bar.close()  # before the message, so the bar does not redraw over it
         import shlex
 
         print(f"\ninterrupted: the generations finished so far are saved in {out}/generations"
               f"\nresume with the same command:\n  {shlex.join(['sim', *sys.argv[1:]])}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    print("", file=sys.stderr)
+    finally:
+        bar.close()
     eps = d["final_epsilon"] if d["final_epsilon"] is not None else float("inf")
     print(f"{d['scenario_name']}: {d['simulations']} simulations in {d['wall_seconds']} s "
           f"({d['runs_per_second']} runs/s; simulating {d['simulation_seconds']} s), "
@@ -236,6 +241,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     for path, q in d["posterior"].items():
         print(f"  {path}: median {q['median']:.4g}, 90% [{q['q05']:.4g}, {q['q95']:.4g}] "
               f"(prior {d['priors'][path]})")
+    for piled in d["piled_against_bounds"]:
+        print(f"warning: {piled['message']}")
     print(f"\nposterior in {out / 'posterior.json'} (run it: sim run {args.file} "
           f"--posterior {out / 'posterior.json'}); diagnostics in calibration.json and "
           "calibration.png")

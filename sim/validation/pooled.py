@@ -66,7 +66,7 @@ from sim.errors import UsageError
 from sim.execution.variation import PROBE_QUANTILES, params_for, prior_ppf, scaled_values
 from sim.scenario.schema import Prior
 from sim.validation.abc_smc import ABCSMC, Generation, Settings
-from sim.validation.calibrate import _summary, generations_folder
+from sim.validation.calibrate import _summary, generations_folder, piled_against_bounds
 
 log = logging.getLogger(__name__)
 PRIORS_FILE = "pooled_priors.yml"
@@ -501,6 +501,8 @@ def fit_library(folder: Path, *, out_dir: Path, simulations: int = 100_000,
         "generations": [g.summary() for g in gens], "effective_sample_size": final.ess,
         "posterior": {n: _summary(final.samples[:, j], final.weights)
                       for j, n in enumerate(names)},
+        "piled_against_bounds": piled_against_bounds(names, priors, final.samples,
+                                                     final.weights),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     write_json(out_dir / "calibration.json", diagnostics)
@@ -860,4 +862,5 @@ def format_pooled(d: dict) -> str:
                      f"{q['q95']:.3g}] (prior {prior.get('dist')} median "
                      f"{prior.get('median', '?')}, sigma {prior.get('sigma', '?')}, "
                      f"[{prior.get('low', '?')}, {prior.get('high', '?')}])")
+    lines += [f"warning: {x['message']}" for x in d.get("piled_against_bounds", [])]
     return "\n".join(lines)
