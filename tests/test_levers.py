@@ -14,7 +14,7 @@ from sim import api
 from sim.cli import main
 from sim.errors import RunInterruptedError
 from sim.execution.storage import read_runs
-from sim.execution.sweep import run_sweep
+from sim.execution.sweep import run_sweep, sweep_batches
 
 from .conftest import FICTIONAL
 from .test_execution import _same_tables
@@ -215,11 +215,14 @@ def test_a_sweep_with_levers_resumes_to_exactly_the_uninterrupted_result(
                          out_dir=out, progress=False)
 
     real, written = ensemble_module.write_parquet, []
+    block = design.size * reps  # one policy's runs
+    first = len(sweep_batches(block, 8))  # policy 0's batches (two small ones first)
+    second = len(sweep_batches(block, 8, first=block))
 
     def write_then_stop(path, table):
         real(path, table)
         written.append(path.name)
-        if len(written) == 3:  # of 6 batches: policy 0's three, none of policy 1's
+        if len(written) == first:  # policy 0's batches, none of policy 1's
             raise KeyboardInterrupt
 
     out = tmp_path / "resumed"
@@ -227,12 +230,12 @@ def test_a_sweep_with_levers_resumes_to_exactly_the_uninterrupted_result(
         m.setattr(ensemble_module, "write_parquet", write_then_stop)
         with pytest.raises(RunInterruptedError):
             sweep(out)
-    assert len(list((out / "parts").glob("runs-*.parquet"))) == 3
+    assert len(list((out / "parts").glob("runs-*.parquet"))) == first
     written.clear()
     monkeypatch.setattr(ensemble_module, "write_parquet",
                         lambda path, table: (written.append(path.name), real(path, table)))
     resumed = sweep(out)
-    assert len(written) == 3  # only the other policy's batches ran
+    assert len(written) == second == 3  # only the other policy's batches ran, in full ones
     whole = sweep(tmp_path / "whole")
     for name in ("sweep.parquet", "points.parquet", "policies.parquet"):
         _same_tables(out / name, tmp_path / "whole" / name)
