@@ -1497,19 +1497,28 @@ def to_ema(results: Any, *, daily: bool = True) -> tuple[pd.DataFrame, dict]:
     experiments = pd.DataFrame({named(name.removeprefix("param.")): values.astype(float)
                                 for name, values in columns.items()
                                 if name.startswith("param.")}, index=pd.RangeIndex(n))
+    for name, values in columns.items():  # a sweep's levers: inputs, as EMA's levers are
+        if name.startswith("lever."):
+            experiments[named(name.removeprefix("lever."))] = (
+                pd.Categorical(values.astype(str)) if values.dtype == object
+                else values.astype(float))
     if kind == "sweep":
         scenario = columns["point"].astype(np.int64)
     else:
         scenario = columns["run"].astype(np.int64)
-    policy = (columns["scenario"].astype(str) if kind == "compare"
-              else np.full(n, "None", dtype=object))
+    if kind == "compare":
+        policy = columns["scenario"].astype(str)
+    elif "policy" in columns:  # a sweep with levers: each combination of them is a policy
+        policy = columns["policy"].astype(str)
+    else:
+        policy = np.full(n, "None", dtype=object)
     experiments["scenario"] = pd.Categorical(scenario)
     experiments["policy"] = pd.Categorical(policy, categories=names) if names else \
         pd.Categorical(policy)
     experiments["model"] = pd.Categorical(np.full(n, model, dtype=object))
     outcomes: dict[str, np.ndarray] = {}
     for name, values in columns.items():
-        if name in _RUN_KEYS or name.startswith("param."):
+        if name in _RUN_KEYS or name.startswith(("param.", "lever.")) or name == "policy":
             continue
         if values.dtype == object:  # a nullable column: nulls become NaN (never happened)
             values = np.array([np.nan if v is None else v for v in values], dtype=float)

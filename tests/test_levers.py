@@ -358,3 +358,17 @@ def test_the_apps_picker_leaves_sweep_files_out():
     listed = scenario_files(SCENARIOS, str(FICTIONAL))
     assert str(SCENARIOS / "counterfactuals" / "patriots_day0.yaml") in listed
     assert not [f for f in listed if f.endswith(".sweep.yaml")]
+
+
+def test_a_sweep_with_levers_exports_its_policies_and_levers_as_ema_inputs(shield_sweep):
+    """In the EMA Workbench's shape, each run's policy is its combination of levers and the
+    levers are inputs beside the uncertainties (as EMA's levers are), not outcomes."""
+    experiments, outcomes = api.to_ema(shield_sweep.out_dir)
+    runs = shield_sweep.columns
+    order = np.argsort(runs["run"], kind="stable")
+    assert list(experiments["policy"].astype(str)) == [str(p) for p in runs["policy"][order]]
+    assert set(experiments["policy"].astype(str)) == {p.name for p in shield_sweep.design.policies}
+    assert list(experiments["shield"].astype(str)) == [
+        str(v) for v in runs["lever.shield"][order]]
+    assert "fighting_loss_rate" in experiments.columns
+    assert not any(k.startswith(("lever", "policy")) for k in outcomes)
