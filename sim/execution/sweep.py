@@ -199,10 +199,10 @@ RAMP_BATCHES, RAMP_DIVISOR = 2, 8
 
 
 def sweep_batches(runs: int, batch_size: int, first: int = 0) -> list[tuple[int, int]]:
-    """A sweep's batches of replications ``first .. first + runs``: ``RAMP_BATCHES`` small
-    ones first when they start the sweep (``first`` 0), then ``batch_size`` each.
+    """A sweep's batches of replications ``first .. first + runs``, small ones first.
 
-    A sweep of one batch stays one (it would start a process pool for nothing); the blocks
+    ``RAMP_BATCHES`` small ones when they start the sweep (``first`` 0), then ``batch_size``
+    each. A sweep of one batch stays one (it would start a process pool for nothing); the blocks
     of a sweep's later policies (``first`` > 0) are cut in full batches.
     """
     if runs <= batch_size or first > 0:
