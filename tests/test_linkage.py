@@ -12,8 +12,6 @@ against the same deal without the gate term (the link removed) and without any d
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
@@ -76,3 +74,36 @@ def test_without_the_link_the_gate_is_opened_as_if_there_were_no_deal(runs):
     linked = _opened_by(runs["linked"], DAYS - 1)
     assert linked.mean() - a.mean() > 0.5
     assert np.isfinite(linked).all()
+
+
+def _asset_for_the_gate(link: bool = True) -> dict:
+    """The gate for an asset Vell grants Ostra. A grant costs its giver only what the asset's
+    effects on others cost it (``effects.affinity``: docs/ODD.md M6, "Terms over actions"), so
+    Vell has a friend, Zara, who objects to arming Ostra: without the gate, the grant is worth
+    less than nothing to Vell."""
+    data = _data(LEVERAGE)
+    data["run"]["days"] = DAYS
+    data["actors"]["zara"] = {"name": "Zara", "interests": {"ties": 1.0}, "rationality": 30.0,
+                              "actions": [{"verb": "hold"}]}
+    data["relations"]["vell~zara"] = {"affinity": 0.5, "trade": 0.5, "rung": "calm",
+                                      "contact": False}
+    data["relations"]["ostra~zara"] = {"affinity": 0.0, "rung": "calm", "contact": False}
+    data["assets"] = {"kit": {"name": "A military aid package", "owner": "vell",
+                              "effects": {"holder_affinity": 0.3, "affinity": {"zara": -1.0}}}}
+    terms = data["deals"]["aid_for_the_gate"]
+    del terms["payments"]
+    terms["grants"] = {"kit": "ostra"}
+    if not link:
+        del terms["gates"]
+    return data
+
+
+def test_a_gate_is_opened_to_obtain_an_asset():
+    """The same with an asset for the concession: Ostra opens the gate in the first week in
+    about half the runs with the gate in the deal, never without it."""
+    linked = _follow(_asset_for_the_gate(), runs=RUNS, seed=SEED)
+    unlinked = _follow(_asset_for_the_gate(link=False), runs=RUNS, seed=SEED)
+    mean, low, high = paired_effect(_opened_by(unlinked, 7), _opened_by(linked, 7))
+    assert low > 0.25, f"gate opened in the first week: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
+    assert (linked["agreement"].any(axis=(1, 2)).mean()
+            > unlinked["agreement"].any(axis=(1, 2)).mean() + 0.3)
