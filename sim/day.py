@@ -51,6 +51,7 @@ _BREAKDOWN, _DEATHS = int(Stream.BREAKDOWN), int(Stream.DEATHS)
 _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
 _INCIDENTS, _STRIKES = int(Stream.INCIDENTS), int(Stream.STRIKES)
+_THIRD_PARTY = int(Stream.THIRD_PARTY)
 MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
@@ -338,6 +339,11 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     bargaining.learn(s.intensity, w.losses_today, exogenous[2], w.rates, exogenous[0],
                      st.deal_ceasefire, p.event_size, p.event_dispersion, p.mediation_info,
                      s.information)
+
+    # people of third parties present where a dyad fights (after the sides' losses have been
+    # learnt from and attributed: nobody is blamed for them; they weigh on their own pressure)
+    fighting.third_party(s.intensity, st.present, p.third_party_rate, keys, day, _THIRD_PARTY,
+                         w.losses_today, s.third_losses)
 
     # 5. the ladder
     # the ladder and grievances answer acts and losses as their targets attribute them

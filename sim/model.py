@@ -104,6 +104,7 @@ class State:
     attack_days: np.ndarray  # (R, A, A) int: days on which i attacked j
     threat_days: np.ndarray  # (R, A, A) int: days on which i threatened j
     incidents: np.ndarray  # (R, A, A) int: incidents between forces in contact (symmetric)
+    third_losses: np.ndarray  # (R, A) int: losses of third parties present where others fight
     support_days: np.ndarray  # (R, A, A) int: days on which i flew air support against j
     air_losses: np.ndarray  # (R, A, A) int: losses of i from j's air support, cumulative
     alignment0: np.ndarray  # (R, A): alignment on day 0 (realignment is measured from it)
@@ -305,6 +306,7 @@ class CrisisModel(mesa.Model):
             attack_days=np.zeros((r, n, n), dtype=np.int64),
             threat_days=np.zeros((r, n, n), dtype=np.int64),
             incidents=np.zeros((r, n, n), dtype=np.int64),
+            third_losses=np.zeros((r, n), dtype=np.int64),
             support_days=np.zeros((r, n, n), dtype=np.int64),
             air_losses=np.zeros((r, n, n), dtype=np.int64),
             alignment0=alliances.alignment(affinity, lay.bloc_sign),

@@ -6,6 +6,9 @@
 =================================  ==========================================================
 ``losses.<actor>``                 military losses over the run
 ``losses.<actor>.by.<other>``      of which caused by that other actor's fire
+``losses.<actor>.third_party``     its people killed where others fight (for each actor present
+                                   in another dyad's theatre, ``actors.<actor>.present_in``;
+                                   not part of ``losses.<actor>``)
 ``people.<node>.peak`` / ``.final`` people at a node: highest daily count, last day
 ``displaced.total``                people who ever left a conflict node
 ``dead.total``                     civilian deaths
@@ -73,6 +76,7 @@ def indicator_names(layout) -> list[str]:
     dyads = [layout.dyad_name(i, j) for i, j in layout.dyads()]
     names = [f"losses.{a}" for a in layout.actors]
     names += [f"losses.{a}.by.{b}" for a in layout.actors for b in layout.actors if a != b]
+    names += [f"losses.{layout.actors[k]}.third_party" for k in layout.third_parties()]
     for node in layout.nodes:
         names += [f"people.{node}.peak", f"people.{node}.final"]
     names += ["displaced.total", "dead.total"]
@@ -308,6 +312,8 @@ def indicators(model) -> dict[str, np.ndarray]:
         for j, b in enumerate(lay.actors):
             if i != j:
                 out[f"losses.{a}.by.{b}"] = s.losses_by[:, i, j].astype(float)
+    for k in lay.third_parties():
+        out[f"losses.{lay.actors[k]}.third_party"] = s.third_losses[:, k].astype(float)
     for i, node in enumerate(lay.nodes):
         out[f"people.{node}.peak"] = model.state.people_peak[:, i].astype(float)
         out[f"people.{node}.final"] = s.people[:, i].astype(float)

@@ -49,6 +49,7 @@ class Stream(IntEnum):
     DISPOSITION = 13  # each run's disposition toward one-off acts (sim.model, drawn on day 0)
     SANCTION_REVIEW = 14  # the sanctions in force that come up for review (decisions)
     STRIKES = 15  # mass-casualty strikes (sim.mechanisms.fighting.mass_strikes), forces declared
+    THIRD_PARTY = 16  # losses of third parties present where a dyad fights (fighting.third_party)
 
 
 @helper

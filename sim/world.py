@@ -113,6 +113,15 @@ class Layout:
     line_subject: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     line_rung: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     line_from: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # third parties (issue #23, item 8): present[k, i, j] people k has in dyad (i, j)'s theatre
+    present: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    def third_parties(self) -> list[int]:
+        """The actors with people present in some other dyad's theatre (``present_in``)."""
+        if self.present.size == 0:
+            return []
+        return [int(k) for k in np.flatnonzero(self.present.reshape(self.n_actors, -1)
+                                                 .any(axis=1))]
 
     @property
     def n_actors(self) -> int:
@@ -171,6 +180,7 @@ class Structure:
     war_from: int
     incident_from: int
     contact: np.ndarray  # (A, A) bool
+    present: np.ndarray  # (A, A, A) people k has present in dyad (i, j)'s theatre
     ev_agreement: int
     ev_deal: int
     ev_breakdown: int
@@ -212,10 +222,17 @@ def structure_of(layout: Layout) -> tuple:
         n_rungs=len(layout.rungs), armed_from=int(layout.armed_from),
         war_from=int(layout.war_from), incident_from=int(layout.incident_from),
         contact=np.ascontiguousarray(layout.contact, dtype=np.bool_),
+        present=np.ascontiguousarray(_present(layout), dtype=np.float64),
         ev_agreement=0, ev_deal=1, ev_breakdown=1 + d,
         ev_asset=ev_asset, ev_gate=ev_gate, ev_realigned=ev_realigned, ev_war=ev_war,
         n_events=ev_war + n * (n - 1) // 2,
     ), PackedStructure)
+
+
+def _present(layout: Layout) -> np.ndarray:
+    """``(A, A, A)`` the layout's third parties present per dyad (zeros if it has none)."""
+    n = layout.n_actors
+    return layout.present if layout.present.shape == (n, n, n) else np.zeros((n, n, n))
 
 
 def gate_hosts_of(layout: Layout) -> np.ndarray:
@@ -345,6 +362,7 @@ class Params:
     event_size: np.ndarray  # mean losses per strike or engagement event
     event_dispersion: np.ndarray  # negative-binomial shape of an event's toll
     mass_share: np.ndarray  # share of losses in mass-casualty strikes (0 without troops)
+    third_party_rate: np.ndarray  # (P,) killed a day per 1,000 present at intensity 1
     mass_threshold: np.ndarray  # smallest toll of a mass-casualty strike
     mass_tail: np.ndarray  # power-law exponent of those tolls
     attack_boost: np.ndarray
@@ -554,6 +572,11 @@ def compile_scenario(spec: Scenario) -> World:
     ground = np.asarray([spec.actors[a].capabilities.ground > 0 for a in actors], dtype=bool)
     contact = ground[:, None] & ground[None, :] & ~np.eye(n, dtype=bool)
     sanctions0 = np.zeros((n, n), dtype=bool)
+    present = np.zeros((n, n, n))
+    for a, actor in spec.actors.items():
+        for key, people in actor.present_in.items():
+            i, j = (ai[x] for x in split_dyad(key))
+            present[ai[a], i, j] = present[ai[a], j, i] = people
     for key, rel in spec.relations.items():
         a, b = (ai[x] for x in split_dyad(key))
         if rel.contact is not None:
@@ -702,6 +725,7 @@ def compile_scenario(spec: Scenario) -> World:
         incident_from=(ri[lad.armed_from] - 1 if lad.incident_from is None
                        else ri[lad.incident_from]),
         contact=contact,
+        present=present,
         objectives=tuple(objectives), nodes=tuple(nodes), gates=tuple(gates),
         assets=tuple(assets), deals=tuple(deals), outcomes=tuple(spec.outcomes), menu=menu,
         edge_src=np.asarray([ni[e.source] for e in edges], dtype=np.int64),
@@ -767,6 +791,7 @@ def compile_scenario(spec: Scenario) -> World:
         loss_rate=_arr(loss_rate), event_size=_arr(f.event_size),
         event_dispersion=_arr(f.dispersion), attack_boost=_arr(f.attack_boost),
         mass_share=_arr(f.mass_share if forces else 0.0),
+        third_party_rate=_arr(f.third_party_rate),
         mass_threshold=_arr(f.mass_threshold), mass_tail=_arr(f.mass_tail),
         contest_exponent=_arr(f.contest_exponent),
         culmination=_arr(f.culmination), recovery=_arr(f.recovery),

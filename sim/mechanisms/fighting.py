@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.jit import helper, kernel, pick
-from sim.rng import GAMMA_BLOCK, gamma_at, poisson_at, uniform_at
+from sim.rng import GAMMA_BLOCK, gamma_at, poisson_at, stream_key, uniform_at
 
 #: highest exposure a reinforcement can reach (``sim.scenario.schema.Force``'s bound)
 MAX_EXPOSURE = 10_000.0
@@ -154,6 +154,41 @@ def event_losses(key, counter, rate, size, dispersion):
         return 0
     mean = gamma_at(key, counter + 2, events * dispersion) * size / dispersion
     return poisson_at(key, counter + 1, mean)
+
+
+@helper
+def third_party(intensity_, present, rate, keys, day, stream, losses_today, total):
+    """Losses of third parties present in a dyad's theatre: peacekeepers, observers; in place.
+
+    Actor k with ``present[k, i, j]`` people in the theatre of dyad (i, j), not a side of it
+    (``actors.<k>.present_in``), loses a Poisson number of them a day with mean
+    ``rate x I_ij x present / 1000``: ``fighting.third_party_rate`` killed per 1,000 present at
+    the dyad's fighting intensity ``I_ij`` (the rung's, raised by today's attacks), so none at
+    peace. Drawn from its own ``stream`` at counter ``(k A + i) A + j`` (i < j), so no other
+    draw of the day changes, and only where the mean is above 0: a scenario without third
+    parties draws nothing. The losses are added to ``total`` ``(R, A)`` and to k's own entry
+    of today's losses, ``losses_today[r, k, k]`` (caused by no one: no grievance, no blame,
+    not a violation of any ceasefire), which the pressure rule reads like any other loss.
+    """
+    n = present.shape[0]
+    if n == 0:
+        return
+    for r in range(intensity_.shape[0]):
+        q = pick(rate.shape[0], r)
+        key = np.uint64(0)
+        keyed = False
+        for k in range(n):
+            for i in range(n):
+                for j in range(i + 1, n):
+                    mean = rate[q] * intensity_[r, i, j] * present[k, i, j] / 1000.0
+                    if mean <= 0.0:
+                        continue
+                    if not keyed:
+                        key = stream_key(keys[r], day, stream)
+                        keyed = True
+                    lost = poisson_at(key, (k * n + i) * n + j, mean)
+                    losses_today[r, k, k] += lost
+                    total[r, k] += lost
 
 
 def mean_strike(threshold, tail):

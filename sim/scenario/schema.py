@@ -290,6 +290,12 @@ class Actor(Strict):
         "action says otherwise (default: fighting.blame)."
     )
     actions: list[Action] = Field(min_length=1, description="The action menu.")
+    present_in: dict[str, Troops] = Field(
+        default_factory=dict,
+        description="Dyads (a~b) this actor is not a side of whose theatre it has people in "
+        "(peacekeepers, observers, monitors), with how many: when the two fight, the fighting "
+        "kills some of them (fighting.third_party_rate; docs/ODD.md M4, \"Third parties\"), "
+        "counted in losses.<actor>.third_party. Default: none, nowhere.")
 
     @field_validator("interests")
     @classmethod
@@ -492,6 +498,12 @@ class Fighting(Strict):
         "contact at intensity 1, facing the scenario's average firepower (default calibrated "
         "on the Yom Kippur War of 1973 and the Sino-Vietnamese War of 1979: docs/ODD.md M4)."
     )
+    third_party_rate: NonNegative = Field(
+        0.05, le=1_000.0,
+        description="Soldiers or staff killed a day per 1,000 people a third party has present "
+        "in a dyad's theatre (present_in) at the dyad's fighting intensity 1: caught in the "
+        "fighting, not its target (a tenth of lethality's default for the forces in contact; "
+        "an assumption: docs/ODD.md M4, \"Third parties\").")
     mass_share: Probability = Field(
         0.2, description="When actors declare troops: share of the expected losses that come "
         "as mass-casualty strikes (a single strike or engagement killing mass_threshold or "
@@ -1121,6 +1133,19 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
             if x not in (a, b):
                 out.append((f"relations.{key}.sanctions[{i}]", f"'{x}' is not one of the pair "
                             f"'{key}': name '{a}' (its sanctions on '{b}') or '{b}'"))
+    for key, actor in s.actors.items():
+        for dyad in actor.present_in:
+            where = f"actors.{key}.present_in.{dyad}"
+            try:
+                sides = split_dyad(dyad)
+            except ValueError as exc:
+                out.append((where, str(exc)))
+                continue
+            for a in sides:
+                out += need("actor", actors, a, where)
+            if key in sides:
+                out.append((where, f"'{key}' is a side of '{dyad}': its losses there are "
+                            "the fighting's own; name a dyad it is not part of"))
     for key, inst in s.institutions.items():
         for i, m in enumerate(inst.members):
             out += need("actor", actors, m, f"institutions.{key}.members[{i}]")
