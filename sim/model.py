@@ -421,7 +421,8 @@ class CrisisModel(mesa.Model):
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         intent(utility, self.one_off, self.disposition,
-               p.rationality[:, lay.menu.actor[self.one_off]], p.intent)
+               p.rationality[:, lay.menu.actor[self.one_off]], p.intent,
+               p.private_value * p.bargaining_noise)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))
         # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1

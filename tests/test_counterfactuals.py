@@ -32,9 +32,7 @@ def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
 @pytest.mark.parametrize(("name", "column", "sign"), [
     ("patriots_day0", "losses.turkey.by.russia", -1),
     ("patriots_day0", "outcome.highways_taken", -1),
-    pytest.param("s400_early", "outcome.patriots_deployed", -1, marks=pytest.mark.xfail(
-        strict=True, reason="model v3 (issue 22) open: as stylized fact 3 (the grant is rare "
-        "under intent)")),
+    ("s400_early", "outcome.patriots_deployed", -1),
     ("s400_early", "affinity.turkey~us.final", -1),
     ("gate_open", "people.eu_border.peak", +1),
     ("gate_open", "outcome.eu_support_granted", +1),
@@ -43,7 +41,13 @@ def test_baseline_is_a_distribution_not_a_foregone_conclusion(base):
     ("russia_restrains", "losses.turkey", -1),
     ("eu_support_stronger", "outcome.eu_support_granted", +1),
     ("eu_support_stronger", "alignment.turkey.final", +1),
-    ("eu_pays_for_the_gate", "outcome.gate_opened", +1),  # leverage (#11 item 3)
+    pytest.param("eu_pays_for_the_gate", "outcome.gate_opened", +1, marks=pytest.mark.xfail(
+        strict=True, reason="model v3 (issue 22): since one-off acts carry a private value "
+        "(decisions.private_value), Turkey opens the gate in 38% of baseline runs without "
+        "any deal; offering aid for a closed gate now also pre-empts some of those openings "
+        "(the deal, once signed, holds the gate closed): net -0.020 [-0.035, -0.005] (seed "
+        "11), leverage and binding confounded. Leverage alone, with and without the link in "
+        "one scenario: tests/test_linkage.py")),  # leverage (#11 item 3)
 ])
 def test_counterfactual_direction(base, name, column, sign):
     mean, low, high = effect(base, name, column)

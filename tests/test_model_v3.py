@@ -147,30 +147,79 @@ def test_a_strike_that_kills_no_one_is_answered_within_a_week(fictional):
     assert low > 0, f"reciprocity adds {extra:.3f} [{low:.3f}, ...] to the chance of answering"
 
 
-def _grant_ever(fictional, disposition: bool) -> tuple[float, float]:
-    """Share of runs in which Corvalia grants its shield, and the mean daily chance of
-    choosing it on days it is available, with the grant worth a little less than nothing."""
+def _grant_ever(fictional, disposition: bool, private: float | None = None,
+                cost: float = 0.22) -> np.ndarray:
+    """Per run, whether Corvalia grants its shield, with the grant worth a little less than
+    nothing (``cost``); ``private``: decisions.private_value."""
     data = _quiet(fictional.data)
     data["actors"]["corvalia"]["actions"] = [
         {"verb": "hold"},
-        {"verb": "grant_support", "asset": "shield", "target": "arcadia", "cost": 0.22}]
+        {"verb": "grant_support", "asset": "shield", "target": "arcadia", "cost": cost}]
+    if private is not None:
+        data.setdefault("decisions", {})["private_value"] = private
     model = CrisisModel(load_data(data), replications=1000, seed=6, record_paths=False)
     if not disposition:
         model.one_off = model.one_off[:0]  # every day a fresh lottery
         model.disposition = model.disposition[:, :0]
     while model.running:
         model.step()
-    return float(model.state.asset_on[:, 0].mean())
+    return model.state.asset_on[:, 0] > 0
 
 
 def test_a_one_off_act_is_not_made_certain_by_a_daily_lottery(fictional):
     """Intent: a grant the patron slightly dislikes is made in about as many runs as its daily
     resolve (well under half), where a fresh logit draw every day makes it near certain over
     the horizon by accumulation alone."""
-    with_intent, lottery = _grant_ever(fictional, True), _grant_ever(fictional, False)
+    with_intent = _grant_ever(fictional, True).mean()
+    lottery = _grant_ever(fictional, False).mean()
     assert lottery > 0.8, lottery
     assert with_intent < 0.5, with_intent
     assert with_intent > 0.05, with_intent  # still possible: not switched off
+
+
+def test_an_act_of_negative_public_value_is_taken_more_often_the_wider_its_private_value(
+        fictional):
+    """The private value of a one-off act (decisions.private_value, in units of the bargaining
+    noise): a grant that costs its patron more than it is publicly worth is made in more runs
+    the wider the spread of what the patron privately makes of it (dose-response, paired by
+    run: the same uniforms), never near certainty; with no private spread, only the logit's
+    own error (1 / rationality) makes it and it is rare."""
+    shares = {}
+    for private in (0.0, 0.5, 1.5):
+        shares[private] = _grant_ever(fictional, True, private, cost=0.6)
+    assert shares[0.0].mean() < 0.02, shares[0.0].mean()
+    for low, high in ((0.0, 0.5), (0.5, 1.5)):
+        effect, lo, hi = paired_effect(shares[low], shares[high])
+        assert lo > 0, (low, high, effect, lo, hi)
+        # the same uniforms: a run that grants at the narrower spread grants at the wider one
+        assert not np.any(shares[low] & ~shares[high])
+    assert shares[1.5].mean() < 0.6, shares[1.5].mean()
+
+
+def test_the_private_value_puts_an_act_on_the_menu_as_its_logistic_chance_says():
+    """Exact rule (ODD M1, intent): an act of public value U is on the menu when U + s eps > 0,
+    eps = logit(1 - u) standard logistic, s = sqrt(1 / beta^2 + (sigma / 1.702)^2), so in a
+    share 1 / (1 + exp(-U / s)) of runs; it is chosen by that private value; sigma = 0 keeps
+    exactly the runs the logit's own resolve kept (u < 1 / (1 + exp(-beta U)))."""
+    from sim.mechanisms.decisions import intent
+
+    u = (np.arange(20000) + 0.5) / 20000  # evenly spread uniforms
+    disposition = np.stack([u, u], axis=1)
+    beta, sigma, public = 20.0, 0.6, np.array([-0.3, 0.1])
+    utility = np.tile(public, (u.size, 1))
+    intent(utility, np.array([0, 1]), disposition, np.array([[beta, beta]]), np.array([1.0]),
+           np.array([sigma]))
+    s = np.sqrt(1 / beta ** 2 + (sigma / 1.702) ** 2)
+    on = np.isfinite(utility)
+    np.testing.assert_allclose(on.mean(axis=0), 1 / (1 + np.exp(-public / s)), atol=1e-4)
+    expected = public + s * np.log((1 - u[:, None]) / u[:, None])
+    np.testing.assert_allclose(utility[on], expected[on])
+    assert (utility[on] > 0).all()
+    plain = np.tile(public, (u.size, 1))
+    intent(plain, np.array([0, 1]), disposition, np.array([[beta, beta]]), np.array([1.0]),
+           np.array([0.0]))
+    np.testing.assert_array_equal(np.isfinite(plain),
+                                  disposition < 1 / (1 + np.exp(-beta * public)))
 
 
 def test_an_offensive_reaches_its_rung_the_day_it_is_launched(fictional):

@@ -805,36 +805,55 @@ def disposition_counters(layout) -> np.ndarray:
 
 
 def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
-           rationality: np.ndarray, on: np.ndarray | None = None) -> None:
-    """One-off acts come from a disposition drawn once per run, not a daily lottery; in place.
+           rationality: np.ndarray, on: np.ndarray | None = None,
+           private: np.ndarray | None = None) -> None:
+    """One-off acts come from a private value drawn once per run, not a daily lottery; in place.
 
     A fresh logit draw every day turns a small daily chance into near certainty over a long
     horizon (a 3% daily chance is a 97% chance over 120 days): an act nobody wanted much
     happens in almost every run by accumulation alone. Instead, each run draws once, for each
-    one-off entry, the actor's reluctance ``u`` (uniform); the act is on the menu on a day
-    only when the actor's resolve to take it, the logit chance ``1 / (1 + exp(-beta U))`` of
-    preferring it to doing nothing, exceeds ``u``. So the chance that the act is ever taken is
-    about the highest daily resolve over the run, which events move up and down (as resolve in
-    bargaining is drawn once and revealed: Fearon 1995), not the sum of daily chances.
+    one-off entry, the actor's private value of the act: how much more (or less) the leader
+    cares about it than its public value ``U`` says, unknown to the analyst as a party's
+    resolve in bargaining is unknown to the other (Fearon 1995; Harsanyi's types). The act
+    is on the menu on a day only when its private value ``U + s eps`` is positive, and it
+    is chosen by that value; ``eps`` is a standard logistic variate fixed for the run
+    (``logit(1 - u)`` of the run's uniform ``u``), ``s = sqrt((1 / beta)^2 + (sigma /
+    1.702)^2)`` the spread of the logit's own error ``1 / beta`` and of the private value's,
+    ``sigma`` (normal, in utility units, ``decisions.private_value`` x ``bargaining.noise``;
+    1.702 matches a logistic to a normal as in bargaining's acceptance). So the chance that
+    the act is ever taken is about the highest daily ``1 / (1 + exp(-U / s))`` over the run
+    (which events move), not the sum of daily chances; with ``sigma = 0`` the act's own
+    logit error decides alone.
 
     Args:
-        utility: ``(R, M)`` utilities, updated in place (``-inf`` where the run's disposition
-            keeps an act off today's menu).
+        utility: ``(R, M)`` utilities, updated in place: a one-off entry's private value, or
+            ``-inf`` where the run's private value keeps it off today's menu.
         one_off: ``(M1,)`` indices of the one-off entries.
-        disposition: ``(R, M1)`` each run's reluctance, uniform, drawn once.
+        disposition: ``(R, M1)`` each run's uniform ``u``, drawn once.
         rationality: ``(P, M1)`` logit precision of each entry's actor.
         on: ``(P,)`` 1 where the rule applies (``decisions.intent``), 0 where one-off acts
             are a fresh lottery every day (model v2); default: everywhere.
+        private: ``(P,)`` ``sigma``, the private value's spread in utility units (default 0).
     """
     if one_off.size == 0 or (on is not None and not np.any(on)):
         return
     u = utility[:, one_off]
-    with np.errstate(over="ignore", invalid="ignore"):
-        resolve = 1.0 / (1.0 + np.exp(-rationality * u))  # exp(inf) -> 0 where u = -inf
-    kept = disposition < resolve
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = 1.0 / rationality
+        if private is not None:
+            spread = np.sqrt(spread ** 2 + (np.asarray(private)[:, None] / 1.702) ** 2)
+        eps = np.log1p(-disposition) - np.log(disposition)  # logit(1 - u): standard logistic
+        value = u + spread * eps  # -inf (an entry off the menu) stays -inf
+    # rationality 0 (a coin toss among the entries): the spread is infinite, the act's value
+    # unchanged, and it is on the menu in half of the runs
+    finite = np.isfinite(spread)
+    value = np.where(finite, value, u)
+    kept = np.where(finite, value > 0.0, eps > 0.0)
     if on is not None:
-        kept |= (on <= 0)[:, None]
-    utility[:, one_off] = np.where(kept, u, -np.inf)
+        off = (on <= 0)[:, None]
+        kept |= off
+        value = np.where(off, u, value)
+    utility[:, one_off] = np.where(kept, value, -np.inf)
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,

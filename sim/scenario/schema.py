@@ -837,6 +837,13 @@ class Decisions(Strict):
         "disposition drawn once per run (decisions.intent in docs/ODD.md); false: a fresh "
         "logit draw every day, as in model v2."
     )
+    private_value: NonNegative = Field(
+        1.0, description="Spread of an actor's private value of a one-off act (grant, "
+        "activate, open or close a gate), unknown to the analyst and drawn once per run, in "
+        "units of bargaining.noise (the private resolve of a deal: both are how much a "
+        "leader cares, judged once; Fearon 1995). 0: the act's public value alone, with "
+        "the logit's own spread 1 / rationality."
+    )
     entrapment: NonNegative = Field(
         0.5, description="Escalation risk a patron takes on by granting an asset to a client "
         "in a crisis: this share of the severity of the client's most severe dyad with "
