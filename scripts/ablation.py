@@ -98,6 +98,9 @@ VARIANTS: tuple[Variant, ...] = (
             ("decisions.entrapment=0",)),
     Variant("intent", "intent for one-off acts (M1)",
             "decisions.intent=false (a daily lottery)", ("decisions.intent=false",)),
+    Variant("private_value", "one-off acts' private value (M1)",
+            "decisions.private_value=0 (the logit's own spread only)",
+            ("decisions.private_value=0",)),
     Variant("nesting", "nested logit within a track (M1)", "decisions.nesting=1 (plain logit)",
             ("decisions.nesting=1",)),
     Variant("upkeep", "costly standoffs (M6 upkeep)", "ladder.upkeep=0", ("ladder.upkeep=0",)),
@@ -112,6 +115,14 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("red_lines", "red lines' audience costs (M5)", "every red line's stakes=0",
             per_scenario="no_red_lines"),
 )
+#: Not ablations: the private value's default (1, a judgement tied to bargaining.noise, not
+#: fitted) halved and doubled, to show how much the library's skill rests on that judgement.
+SENSITIVITY = (
+    Variant("private_half", "sensitivity: one-off acts' private value halved",
+            "decisions.private_value=0.5", ("decisions.private_value=0.5",)),
+    Variant("private_double", "sensitivity: one-off acts' private value doubled",
+            "decisions.private_value=2", ("decisions.private_value=2",)),
+)
 #: Every switch above at once: model v3 and #23 as far as they can be switched off.
 ALL_OFF = Variant(
     "all_off", "every switch above at once", "all the overrides above together",
@@ -123,7 +134,7 @@ RANDOM_CHOICE = Variant(
     "random_choice", "probe: every actor chooses at random",
     "actors.<a>.rationality=0 for every actor (not a mechanism: a reachability probe)",
     per_scenario="random_choice")
-VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE)
+VARIANTS = (*VARIANTS, ALL_OFF, RANDOM_CHOICE, *SENSITIVITY)
 BY_NAME = {v.name: v for v in VARIANTS}
 
 
