@@ -477,7 +477,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     return utility
 
 
-@helper
+@inlined
 def _side_of(sides, d, a):
     """The side (column of ``sides``) actor a takes in deal d, or -1."""
     for x in range(sides.shape[1]):
@@ -486,7 +486,7 @@ def _side_of(sides, d, a):
     return -1
 
 
-@helper
+@inlined
 def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs, r, q, d,
                 side, shift):
     """The proposer's chance that every other party of deal d accepts it, ``(0, 1]``.
@@ -514,7 +514,7 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, sig
     return chance
 
 
-@helper
+@inlined
 def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
                      perceived, r, q, d, side, before, after):
     """Change in the value to ``side`` of proposing deal d, its gains moved by ``after``.
@@ -531,7 +531,7 @@ def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides
             - max(was * (perceived[r, d, side] + before[side]), 0.0))
 
 
-@helper
+@inlined
 def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
               private, sides, signs, deal_gates, agreement, cooling, reach, gate_owner,
               gate_hosts, gate_cost, partner, w, horizon, people_unit, can_propose, no_shift,
@@ -573,7 +573,7 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
     return total
 
 
-@helper
+@inlined
 def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
                        private, sides, signs, no_sanction, agreement, cooling, sanction_prev, w,
                        partner, trade, aff_sanction, retaliation, loss_unit, pressure, grievance,
@@ -609,7 +609,7 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
     return total
 
 
-@helper
+@inlined
 def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
     """Valued ground t can lose to a in a day at full push, as t values it.
 
@@ -622,7 +622,7 @@ def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
     return lost
 
 
-@helper
+@inlined
 def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
                     noise_scale, private, sides, signs, ceasefire, agreement, cooling,
                     attack_prev, horizon, can_propose, shift_hold, shift_act):
@@ -774,23 +774,34 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarra
     """
     if not len(layout.deals):
         return
-    menu = layout.menu
-    attacks = np.flatnonzero(menu.verb == _ATTACK)
-    if attacks.size == 0:
-        return
-    scale = p.commitment * p.bargaining_horizon / p.horizon  # (P,); weight 0: off
-    for d in range(len(layout.deals)):
-        for side in range(layout.deal_sides.shape[1]):
-            a = layout.deal_sides[d, side]
-            if a < 0 or not layout.deal_signs[d, side]:
-                continue
-            mine = attacks[(menu.actor[attacks] == a)
-                           & layout.deal_ceasefire[d, a, menu.target[attacks]]]
-            if mine.size == 0:
-                continue
-            new = attack_prev[:, a, menu.target[mine]] <= 0  # not on the status quo path
-            best = np.maximum(np.where(new, direct[:, mine], 0.0).max(axis=1), 0.0)
-            perceived[:, d, side] -= best * scale
+    (actor, verb, target, _, _, _, _, sides, signs, *_, ceasefire, _) = _structure(layout)
+    _commitment(perceived, direct, attack_prev, actor, verb, target, sides, signs, ceasefire,
+                p.commitment, p.bargaining_horizon, p.horizon)
+
+
+@kernel
+def _commitment(perceived, direct, attack_prev, actor, verb, target, sides, signs, ceasefire,
+                weight, bargaining_horizon, horizon):
+    """``commitment`` for every replication, in place (one compiled pass, not numpy per deal)."""
+    for r in range(perceived.shape[0]):
+        # weight 0: off (each parameter's row: its own, as numpy's broadcasting would pick)
+        scale = (weight[pick(weight.shape[0], r)]
+                 * bargaining_horizon[pick(bargaining_horizon.shape[0], r)]
+                 / horizon[pick(horizon.shape[0], r)])
+        for d in range(sides.shape[0]):
+            for side in range(sides.shape[1]):
+                a = sides[d, side]
+                if a < 0 or not signs[d, side]:
+                    continue
+                best, found = -np.inf, False
+                for e in range(verb.size):  # a's attacks across the deal's ceasefire
+                    if verb[e] != _ATTACK or actor[e] != a or not ceasefire[d, a, target[e]]:
+                        continue
+                    found = True
+                    new = attack_prev[r, a, target[e]] <= 0  # not on the status quo path
+                    best = max(best, direct[r, e] if new else 0.0)
+                if found:
+                    perceived[r, d, side] -= max(best, 0.0) * scale
 
 
 #: Verbs of one-off, high-stakes acts, decided with intent (``intent``) rather than by a fresh

@@ -44,7 +44,7 @@ _LOSSES, _REFUGEES, _TIES = OBJ["losses"], OBJ["refugees"], OBJ["ties"]
 _STANDING = OBJ["standing"]
 
 
-@helper
+@inlined
 def gate_value(x, g, r, q, reach, gate_owner, gate_hosts, gate_cost, partner, interests,
                horizon, people_unit):
     """Value to actor ``x``, over ``horizon`` days, of gate ``g`` open rather than closed.
@@ -69,7 +69,7 @@ def gate_value(x, g, r, q, reach, gate_owner, gate_hosts, gate_cost, partner, in
                       - interests[q, x, _TIES] * ties * gate_cost[q, g])
 
 
-@helper
+@inlined
 def bound(agreement, r, terms, column):
     """The term a deal in force sets in ``column`` of ``terms`` ``(D, X)``, or -1 if none does.
 
@@ -82,7 +82,7 @@ def bound(agreement, r, terms, column):
     return -1
 
 
-@helper
+@inlined
 def withheld(agreement, r, deal_withhold, k):
     """Whether a deal in force bars granting asset ``k``."""
     found = False
@@ -91,7 +91,7 @@ def withheld(agreement, r, deal_withhold, k):
     return found
 
 
-@helper
+@inlined
 def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
     """Whether a deal in force bars sanctions between i and j."""
     found = False
@@ -100,7 +100,7 @@ def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
     return found
 
 
-@helper
+@inlined
 def receivable(r, q, k, t, asset_on, asset_holder, available, requires):
     """Whether asset k can be granted to t today.
 
@@ -208,7 +208,7 @@ def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
                       p.asset_affinity, p.asset_recipient_cost)
 
 
-@helper
+@inlined
 def signed_for(agreement, r, deal_grants, deal_sides, deal_signs, k, t):
     """Whether ``t`` signed a deal in force that grants it asset ``k``: its consent given."""
     found = False
@@ -324,7 +324,7 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
                 out[r, d, side] = value
 
 
-@helper
+@inlined
 def lifting_value(x, i, t, r, q, interests, partner, trade, aff_sanction, retaliation,
                   loss_unit, pressure, grievance, horizon):
     """Value to ``x`` of i's sanctions on t lifted for ``horizon`` days (0 unless x is i or t).
