@@ -430,6 +430,14 @@ class CrisisModel(mesa.Model):
         chosen, choice = self._chosen, np.empty((r, n, 2), dtype=np.int64)
         choose(utility, *self._track_table, p.rationality, p.nesting, u_choice, chosen, choice)
         for actor in self.actors:
+            if "decide" in vars(actor) or type(actor).decide is not StateActor.decide:
+                # an actor whose decide was replaced (a test, an experiment) chooses itself
+                picks = actor.decide(utility, u_choice[:, [actor.index, n + actor.index]])
+                choice[:, actor.index] = picks
+                chosen[:, actor.menu] = False
+                for track in range(2):
+                    made = np.flatnonzero(picks[:, track] >= 0)
+                    chosen[made, picks[made, track]] = True
             actor.last_choice = choice[:, actor.index]
 
         # 2.-8. everything else, in one compiled pass (sim.day)
