@@ -175,9 +175,15 @@ def main() -> None:
     print(f"  sim run --runs {args.runs} --workers {args.workers}, whole command:"
           f" {e2e:8.0f} runs/s ({median(lambda r: r['e2e']['wall']):.1f} s)")
     print(f"  sim run, as its manifest records it:        {man:8.0f} runs/s")
+    print(f"  engine, per CPU-second:                     "
+          f"{median(lambda r: r['engine']['cpu_runs_per_second']):8.0f} runs")
+    if adopted:
+        print(f"  sim run, per CPU-second of all its processes: "
+              f"{median(lambda r: r['e2e']['cpu_runs_per_second']):6.0f} runs")
     if reference is not None:
         ref = median(lambda r: r["reference"]["runs_per_second"])
-        print(f"  reference engine ({reference}):  {ref:8.0f} runs/s")
+        print(f"  reference engine ({reference}):  {ref:8.0f} runs/s, "
+              f"{median(lambda r: r['reference']['cpu_runs_per_second']):.0f} per CPU-second")
     print("\nratios (median of the medians | median of each round's ratio):")
     per = median(lambda r: r["e2e"]["runs_per_second"] / (args.workers
                                                           * r["engine"]["runs_per_second"]))

@@ -1,6 +1,7 @@
 """Where the daily step spends its time: each compiled pass of a day, timed over whole runs.
 
-Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--cpu] [--pyinstrument]``
+Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--cpu]``
+(``--pyinstrument``: the Python call tree instead).
 
 The day is three compiled passes and a few small calls (``sim/model.py``: ``CrisisModel.step``);
 a sampling profiler sees only their names, so this script times each of them around the real
