@@ -1,6 +1,7 @@
 """Where the daily step spends its time: each compiled pass of a day, timed over whole runs.
 
-Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--pyinstrument]``
+Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--cpu]``
+(``--pyinstrument``: the Python call tree instead).
 
 The day is three compiled passes and a few small calls (``sim/model.py``: ``CrisisModel.step``);
 a sampling profiler sees only their names, so this script times each of them around the real
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-import sim.actors
 import sim.model
 from sim import day
+from sim.mechanisms.red_lines import RedLines
 from sim.model import CrisisModel, Trackers
+from sim.outcomes import Holdings
 from sim.scenario.loader import load_scenario
 from sim.world import compile_scenario
 
@@ -30,34 +32,39 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSES = [
     ("observe (sim/day.py)", day, "observe"),
     ("score menus (decisions.score_menu)", sim.model, "score_menu"),
-    ("choose (StateActor.decide)", sim.actors, "quantal_choice"),
+    ("commitment (decisions.commitment)", sim.model, "commitment"),
+    ("intent (decisions.intent)", sim.model, "intent"),
+    ("choose (sim.actors.choose)", sim.model, "choose"),
     ("resolve (sim/day.py)", day, "resolve"),
     ("record the day (series_values)", sim.model, "series_values"),
     ("note events (Trackers.mark)", Trackers, "mark"),
+    ("red lines (RedLines.step)", RedLines, "step"),
+    ("states in effect (Holdings.note)", Holdings, "note"),
 ]
 
 
-def timed_passes(loaded, world, batch: int, batches: int) -> tuple[Counter, float]:
+def timed_passes(loaded, world, batch: int, batches: int,
+                 clock=time.perf_counter) -> tuple[Counter, float]:
     spent: Counter = Counter()
 
     def timer(label, function):
         def call(*args, **kwargs):
-            started = time.perf_counter()
+            started = clock()
             try:
                 return function(*args, **kwargs)
             finally:
-                spent[label] += time.perf_counter() - started
+                spent[label] += clock() - started
         return call
 
     originals = [(owner, name, getattr(owner, name)) for _, owner, name in PASSES]
     for (label, owner, name), (_, _, function) in zip(PASSES, originals, strict=True):
         setattr(owner, name, timer(label, function))
     try:
-        started = time.perf_counter()
+        started = clock()
         for k in range(batches):
             reps = np.arange(k * batch, (k + 1) * batch)
             CrisisModel(loaded, world=world, replications=reps, seed=1).run()
-        total = time.perf_counter() - started
+        total = clock() - started
     finally:
         for owner, name, function in originals:
             setattr(owner, name, function)
@@ -69,6 +76,9 @@ def main() -> None:
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "idlib_2020.yaml")
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--cpu", action="store_true",
+                        help="time in CPU seconds of this process (time.process_time), not "
+                        "wall time: on a machine shared with other work")
     parser.add_argument("--pyinstrument", action="store_true",
                         help="print pyinstrument's call tree instead")
     args = parser.parse_args()
@@ -89,10 +99,12 @@ def main() -> None:
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False))
         return
-    spent, total = timed_passes(loaded, world, args.batch, args.batches)
+    spent, total = timed_passes(loaded, world, args.batch, args.batches,
+                                time.process_time if args.cpu else time.perf_counter)
     per = 1e6 / (args.batch * args.batches * loaded.spec.run.days)
     print(f"{args.batches} batches of {args.batch} replications, {loaded.spec.run.days} days: "
-          f"{total:.2f} s, {args.batch * args.batches / total:.0f} runs/s on one core")
+          f"{total:.2f} s{' of CPU' if args.cpu else ''}, "
+          f"{args.batch * args.batches / total:.0f} runs/s on one core")
     print(f"{'part of a day':36s} {'us per replication-day':>22s} {'share':>6s}")
     for label, _, _ in PASSES:
         print(f"{label:36s} {spent[label] * per:22.2f} {spent[label] / total:6.0%}")

@@ -14,7 +14,8 @@ import functools
 import mesa
 import numpy as np
 
-from sim.mechanisms.decisions import quantal_choice
+from sim.jit import kernel, pick
+from sim.mechanisms.decisions import logit_pick, quantal_choice
 from sim.world import VERB
 
 
@@ -102,6 +103,67 @@ class StateActor(mesa.Agent):
         holds = np.flatnonzero(verbs[posture] == VERB["hold"])
         return ((entries[posture], int(holds[0]) if holds.size else -1),
                 (entries[~posture], -1))
+
+
+def track_table(actors: list[StateActor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every actor's two tracks as arrays for ``choose``: entries, their counts, the nulls.
+
+    Row ``2 a + track`` holds actor a's global menu entries on that track (padded with -1),
+    its count, and the local index of its 'hold' (-1: none), as ``StateActor._tracks``.
+    """
+    tracks = [track for actor in actors for track in actor._tracks]
+    width = max([entries.size for entries, _ in tracks] + [1])
+    entries = np.full((len(tracks), width), -1, dtype=np.int64)
+    for x, (members, _) in enumerate(tracks):
+        entries[x, :members.size] = members
+    counts = np.array([members.size for members, _ in tracks], dtype=np.int64)
+    nulls = np.array([null for _, null in tracks], dtype=np.int64)
+    return entries, counts, nulls
+
+
+@kernel
+def choose(utility, entries, counts, nulls, rationality, nesting, u, chosen, choice):
+    """Every actor's ``decide``, for every replication, in one compiled pass.
+
+    The same choices as ``StateActor.decide`` called actor by actor (the same arithmetic,
+    ``decisions.logit_pick``), without a copy of each track's utilities per call.
+
+    Args:
+        utility: ``(R, M)`` utilities of all menu entries of all actors.
+        entries: ``(2 A, W)`` each track's global menu entries (``track_table``).
+        counts: ``(2 A,)`` how many entries each track has.
+        nulls: ``(2 A,)`` the local index of each track's 'hold', -1 for none.
+        rationality: ``(P, A)`` logit precision.
+        nesting: ``(P,)`` the acting branch's dissimilarity.
+        u: ``(R, 2 A)`` today's uniforms: actor a's posture uses column a, its move A + a.
+        chosen: ``(R, M)`` bool, written: the entries chosen.
+        choice: ``(R, A, 2)`` int, written: each actor's entry on each track, -1 for nothing.
+    """
+    n = choice.shape[1]
+    values = np.empty(entries.shape[1] + 1)
+    weights = np.empty(entries.shape[1] + 1)
+    for r in range(utility.shape[0]):
+        for e in range(utility.shape[1]):
+            chosen[r, e] = False
+        for x in range(counts.size):
+            a, track = x // 2, x % 2
+            choice[r, a, track] = -1
+            m = counts[x]
+            if m == 0:
+                continue
+            for c in range(m):
+                values[c] = utility[r, entries[x, c]]
+            null = nulls[x]
+            if null < 0:  # doing nothing is an option worth 0 beside the track's entries
+                values[m] = 0.0
+                null = m
+                m += 1
+            local = logit_pick(values, m, null, rationality[pick(rationality.shape[0], r), a],
+                               nesting[pick(nesting.shape[0], r)],
+                               u[r, a if track == 0 else n + a], weights)
+            if local < counts[x]:
+                choice[r, a, track] = entries[x, local]
+                chosen[r, entries[x, local]] = True
 
 
 #: The verbs of the posture track; every other verb is a move (``StateActor.decide``).

@@ -113,7 +113,7 @@ def compiled_sources() -> set[Path]:
     return found
 
 
-_COMPILES = re.compile(r"^@(kernel|helper)\b|^def _compile\(", re.MULTILINE)
+_COMPILES = re.compile(r"^@(kernel|helper|inlined)\b|^def _compile\(", re.MULTILINE)
 _IMPORTS_SIM = re.compile(r"^\s*(?:from|import) (sim(?:\.\w+)*)", re.MULTILINE)
 
 
@@ -130,6 +130,15 @@ def _compile(function: Callable, **options: Any) -> Any:
 def helper[F: Callable](function: F) -> F:
     """Compile ``function`` for calls from other compiled code, caching it on disk."""
     return _compile(function)
+
+
+def inlined[F: Callable](function: F) -> F:
+    """``helper``, inlined into the compiled code that calls it (numba's ``inline="always"``).
+
+    For a helper called inside a loop over replications with arrays as arguments: inlined,
+    it costs no call and no reference counting of the arrays it is passed.
+    """
+    return _compile(function, inline="always")
 
 
 def kernel[F: Callable](function: F) -> F:
@@ -195,4 +204,4 @@ def packed(obj: Any, as_type: type) -> tuple:
     return as_type(*(_contiguous(getattr(obj, name)) for name in as_type._fields))
 
 
-__all__ = ["compiled_code_cached", "helper", "kernel", "packed", "pick", "tuple_type"]
+__all__ = ["compiled_code_cached", "helper", "inlined", "kernel", "packed", "pick", "tuple_type"]

@@ -30,7 +30,7 @@ import mesa
 import numpy as np
 
 from sim import day as compiled_day
-from sim.actors import StateActor
+from sim.actors import StateActor, choose, track_table
 from sim.day import GATE_CLOSED, GATE_OPEN
 from sim.jit import kernel, tuple_type
 from sim.mechanisms import alliances, fighting
@@ -223,6 +223,8 @@ class CrisisModel(mesa.Model):
         self._init_state()
         self._logged_rung = self.state.rung[0].copy() if log_events else None
         self.actors = [StateActor(self, i) for i in range(self.layout.n_actors)]
+        self._track_table = track_table(self.actors)
+        self._chosen = np.zeros((self.replications.size, self.layout.menu.verb.size), dtype=bool)
         self._series_names = series_names(self.layout)
         shape = (self.days + 1, self.replications.size, len(self._series_names))
         if not record_paths:
@@ -426,16 +428,20 @@ class CrisisModel(mesa.Model):
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))
         # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1
+        # (every actor's ``decide`` in one compiled pass: ``sim.actors.choose``)
         u_choice = self.random_numbers.uniform(day, Stream.DECISION, (2 * n,))
-        chosen = np.zeros((r, len(lay.menu.labels)), dtype=bool)
-        rows = np.arange(r)
-        choice = np.empty((r, n, 2), dtype=np.int64)
+        chosen, choice = self._chosen, np.empty((r, n, 2), dtype=np.int64)
+        choose(utility, *self._track_table, p.rationality, p.nesting, u_choice, chosen, choice)
         for actor in self.actors:
-            picks = actor.decide(utility, u_choice[:, [actor.index, n + actor.index]])
-            choice[:, actor.index] = picks
-            for track in range(2):
-                made = picks[:, track] >= 0
-                chosen[rows[made], picks[made, track]] = True
+            if "decide" in vars(actor) or type(actor).decide is not StateActor.decide:
+                # an actor whose decide was replaced (a test, an experiment) chooses itself
+                picks = actor.decide(utility, u_choice[:, [actor.index, n + actor.index]])
+                choice[:, actor.index] = picks
+                chosen[:, actor.menu] = False
+                for track in range(2):
+                    made = np.flatnonzero(picks[:, track] >= 0)
+                    chosen[made, picks[made, track]] = True
+            actor.last_choice = choice[:, actor.index]
 
         # 2.-8. everything else, in one compiled pass (sim.day)
         today.shocks[SHOCK_MEDIATION] = self._mediation(day)

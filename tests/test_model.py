@@ -125,3 +125,30 @@ def test_every_menu_entry_has_a_readable_label(baseline):
     labels = model.layout.menu.labels
     assert "request_support:patriot" in labels and "grant_support:patriot>turkey" in labels
     assert Path(BASELINE).exists()
+
+
+def test_the_compiled_choice_of_all_actors_is_each_actors_decide(baseline):
+    """``sim.actors.choose`` (every actor in one compiled pass, as the model steps) picks what
+    each actor's ``decide`` picks from the same utilities and uniforms, entry for entry, with
+    entries off the menu (-inf) and tracks without a 'hold'."""
+    from sim.actors import choose, track_table
+
+    model = CrisisModel(baseline, replications=400, seed=3, record_paths=False)
+    n, entries = model.layout.n_actors, model.layout.menu.verb.size
+    rng = np.random.default_rng(5)
+    utility = rng.normal(0.0, 0.5, (400, entries))
+    utility[rng.random(utility.shape) < 0.2] = -np.inf
+    u = rng.random((400, 2 * n))
+    chosen = np.zeros((400, entries), dtype=bool)
+    choice = np.empty((400, n, 2), dtype=np.int64)
+    choose(utility, *track_table(model.actors), model.params.rationality, model.params.nesting,
+           u, chosen, choice)
+    expected = np.zeros_like(chosen)
+    for actor in model.actors:
+        picks = actor.decide(utility, u[:, [actor.index, n + actor.index]])
+        np.testing.assert_array_equal(choice[:, actor.index], picks)
+        for track in range(2):
+            made = np.flatnonzero(picks[:, track] >= 0)
+            expected[made, picks[made, track]] = True
+    np.testing.assert_array_equal(chosen, expected)
+    assert (choice >= 0).any() and (choice < 0).any()  # acts and nothing both happen

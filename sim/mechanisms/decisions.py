@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.jit import helper, kernel, packed, pick, tuple_type
+from sim.jit import helper, inlined, kernel, packed, pick, tuple_type
 from sim.mechanisms import terms
 from sim.mechanisms.bargaining import answer_value
 from sim.world import BLAME_CODE, OBJ, VERB, gate_hosts_of
@@ -195,6 +195,11 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     action_cost, air_blame, provocation = p.action_cost, p.air_blame, p.provocation
     air_target, air_client, power, powered = s.air_target, s.air_client, s.power, s.powered
     event_size, exponent = p.event_size, p.contest_exponent
+    # (read out of their tuples here, not in the loop: each read there counts a reference)
+    compellence, bargaining_horizon, recipient_cost = (p.compellence, p.bargaining_horizon,
+                                                       p.asset_recipient_cost)
+    threat_drive, aff_threat, review_threshold = p.threat_drive, p.aff_threat, p.sanction_review
+    sanction_prev, sanction_review = s.sanction_prev, s.sanction_review
     for r in range(r_count):
         q = pick(horizon.shape[0], r)
         # what the actors see: air losses of i from j, assets barred and objected to
@@ -264,11 +269,11 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                                     speed, control, can_hold)
                             * i_att
                             / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
-                    value += p.compellence[q] * _force_leverage(
+                    value += compellence[q] * _force_leverage(
                                              a, t, r, q, hurt, gains, stake, perceived,
                                              shrink, optimism, noise_scale, private, sides,
                                              signs, deal_ceasefire, agreement, cooling,
-                                             attack_prev, p.bargaining_horizon, can_propose,
+                                             attack_prev, bargaining_horizon, can_propose,
                                              shift_hold, shift)
                 if barred[r, a, t]:
                     value = -np.inf
@@ -350,25 +355,25 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
                     * horizon[q]
                 )
-                if s.sanction_prev[r, a, t] > 0:
+                if sanction_prev[r, a, t] > 0:
                     # a sanction in force stays until lifted: the entry lifts it, worth what
                     # keeping it is worth, negated, less the standing a unilateral lifting
                     # concedes (de-escalation's rule: concession x pressure)
                     value = -value - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
-                    if s.sanction_review[r, a, t] >= p.sanction_review[q]:
+                    if sanction_review[r, a, t] >= review_threshold[q]:
                         utility[r, e] = -np.inf  # not under review today: it stays
                         continue
                 if lookahead:  # sanctions imposed to be lifted by a deal: leverage
                     value += _sanction_leverage(
                         a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
-                        private, sides, signs, no_sanction, agreement, cooling, s.sanction_prev,
+                        private, sides, signs, no_sanction, agreement, cooling, sanction_prev,
                         w, partner, trade, aff_sanction, retaliation, loss_unit, pressure_,
-                        grievance, p.bargaining_horizon, can_propose, shift_hold, shift)
+                        grievance, bargaining_horizon, can_propose, shift_hold, shift)
             elif v == _THREATEN:
                 # a hostile act short of force: half an answer to a grievance or to strikes
                 # not yet answered (it does not spend them), at the ladder's risk and the
                 # ties it costs (escalation.campaign_step builds sustained threats up)
-                d_up = rate_up[q] * (_tanh_pos(d0 + p.threat_drive[q]) - _tanh_pos(d0))
+                d_up = rate_up[q] * (_tanh_pos(d0 + threat_drive[q]) - _tanh_pos(d0))
                 escalation = (min(d_up * horizon[q], 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
@@ -377,7 +382,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     + w[q, a, _STANDING] * 0.5 * (
                         retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q]
                         + answer_value(reciprocity[q], pressure_[r, a], provoked[r, a, t]))
-                    - w[q, a, _TIES] * partner[q, a, t] * p.aff_threat[q] * horizon[q]
+                    - w[q, a, _TIES] * partner[q, a, t] * aff_threat[q] * horizon[q]
                 )
             elif v == _NEGOTIATE:
                 d = deal[e]
@@ -406,7 +411,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     if blocked[k, a]:
                         chance = 0.0
                     value = chance * (cover_value + w[q, a, _TIES] * partner[q, a, supplier]
-                                      * holder_affinity[q, k] - p.asset_recipient_cost[q, k])
+                                      * holder_affinity[q, k] - recipient_cost[q, k])
                     # nothing to ask for while a deal in force withholds it or decides its holder
                     unavailable = (asset_on[r, k]
                                    or terms.withheld(agreement, r, deal_withhold, k)
@@ -439,8 +444,11 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     unavailable = (unavailable or blocked[k, t]
                                    or terms.withheld(agreement, r, deal_withhold, k)
                                    or terms.bound(agreement, r, deal_grants, k) >= 0
-                                   or not terms.accepts(t, k, r, q, p, rung, cover, exposure,
-                                                        requested, a, horizon[q]))
+                                   or not terms.accepts_of(
+                                       t, k, r, q, a, horizon[q], requested, rung, cover,
+                                       exposure, loss_rate, intensity_of, air, w,
+                                       air_defence_of, loss_unit, partner, holder_affinity,
+                                       aff_support, affinity_of, recipient_cost))
                 if unavailable:
                     value = -np.inf
             elif v in (_OPEN_GATE, _CLOSE_GATE):
@@ -463,13 +471,13 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                            optimism, noise_scale, private, sides, signs,
                                            deal_gates, agreement, cooling, reach[1], gate_owner,
                                            gate_hosts, gate_cost, partner, w,
-                                           p.bargaining_horizon, people_unit, can_propose,
+                                           bargaining_horizon, people_unit, can_propose,
                                            no_shift, shift)
             utility[r, e] = value - action_cost[q, e]
     return utility
 
 
-@helper
+@inlined
 def _side_of(sides, d, a):
     """The side (column of ``sides``) actor a takes in deal d, or -1."""
     for x in range(sides.shape[1]):
@@ -478,7 +486,7 @@ def _side_of(sides, d, a):
     return -1
 
 
-@helper
+@inlined
 def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, signs, r, q, d,
                 side, shift):
     """The proposer's chance that every other party of deal d accepts it, ``(0, 1]``.
@@ -506,7 +514,7 @@ def _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides, sig
     return chance
 
 
-@helper
+@inlined
 def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides, signs,
                      perceived, r, q, d, side, before, after):
     """Change in the value to ``side`` of proposing deal d, its gains moved by ``after``.
@@ -523,7 +531,7 @@ def _proposal_change(gains, stake, shrink, optimism, noise_scale, private, sides
             - max(was * (perceived[r, d, side] + before[side]), 0.0))
 
 
-@helper
+@inlined
 def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
               private, sides, signs, deal_gates, agreement, cooling, reach, gate_owner,
               gate_hosts, gate_cost, partner, w, horizon, people_unit, can_propose, no_shift,
@@ -565,7 +573,7 @@ def _leverage(a, g, opening, r, q, gains, stake, perceived, shrink, optimism, no
     return total
 
 
-@helper
+@inlined
 def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
                        private, sides, signs, no_sanction, agreement, cooling, sanction_prev, w,
                        partner, trade, aff_sanction, retaliation, loss_unit, pressure, grievance,
@@ -601,7 +609,7 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
     return total
 
 
-@helper
+@inlined
 def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
     """Valued ground t can lose to a in a day at full push, as t values it.
 
@@ -614,7 +622,7 @@ def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
     return lost
 
 
-@helper
+@inlined
 def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
                     noise_scale, private, sides, signs, ceasefire, agreement, cooling,
                     attack_prev, horizon, can_propose, shift_hold, shift_act):
@@ -766,23 +774,34 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarra
     """
     if not len(layout.deals):
         return
-    menu = layout.menu
-    attacks = np.flatnonzero(menu.verb == _ATTACK)
-    if attacks.size == 0:
-        return
-    scale = p.commitment * p.bargaining_horizon / p.horizon  # (P,); weight 0: off
-    for d in range(len(layout.deals)):
-        for side in range(layout.deal_sides.shape[1]):
-            a = layout.deal_sides[d, side]
-            if a < 0 or not layout.deal_signs[d, side]:
-                continue
-            mine = attacks[(menu.actor[attacks] == a)
-                           & layout.deal_ceasefire[d, a, menu.target[attacks]]]
-            if mine.size == 0:
-                continue
-            new = attack_prev[:, a, menu.target[mine]] <= 0  # not on the status quo path
-            best = np.maximum(np.where(new, direct[:, mine], 0.0).max(axis=1), 0.0)
-            perceived[:, d, side] -= best * scale
+    (actor, verb, target, _, _, _, _, sides, signs, *_, ceasefire, _) = _structure(layout)
+    _commitment(perceived, direct, attack_prev, actor, verb, target, sides, signs, ceasefire,
+                p.commitment, p.bargaining_horizon, p.horizon)
+
+
+@kernel
+def _commitment(perceived, direct, attack_prev, actor, verb, target, sides, signs, ceasefire,
+                weight, bargaining_horizon, horizon):
+    """``commitment`` for every replication, in place (one compiled pass, not numpy per deal)."""
+    for r in range(perceived.shape[0]):
+        # weight 0: off (each parameter's row: its own, as numpy's broadcasting would pick)
+        scale = (weight[pick(weight.shape[0], r)]
+                 * bargaining_horizon[pick(bargaining_horizon.shape[0], r)]
+                 / horizon[pick(horizon.shape[0], r)])
+        for d in range(sides.shape[0]):
+            for side in range(sides.shape[1]):
+                a = sides[d, side]
+                if a < 0 or not signs[d, side]:
+                    continue
+                best, found = -np.inf, False
+                for e in range(verb.size):  # a's attacks across the deal's ceasefire
+                    if verb[e] != _ATTACK or actor[e] != a or not ceasefire[d, a, target[e]]:
+                        continue
+                    found = True
+                    new = attack_prev[r, a, target[e]] <= 0  # not on the status quo path
+                    best = max(best, direct[r, e] if new else 0.0)
+                if found:
+                    perceived[r, d, side] -= max(best, 0.0) * scale
 
 
 #: Verbs of one-off, high-stakes acts, decided with intent (``intent``) rather than by a fresh
@@ -888,48 +907,64 @@ def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,
 def _quantal_choice(utility, rationality, u, null, nesting):
     r_count, m = utility.shape
     out = np.empty(r_count, dtype=np.int64)
+    values = np.empty(m)
     weights = np.empty(m)
     for r in range(r_count):
-        precision = rationality[pick(rationality.shape[0], r)]
-        lam = nesting[pick(nesting.shape[0], r)]
-        # (a precision of 0 is a coin toss among all entries, nesting or not)
-        nested = null >= 0 and lam < 1.0 and precision > 0.0 and np.isfinite(utility[r, null])
-        inner = precision / lam if nested else precision  # precision within the act branch
-        top = -np.inf
         for e in range(m):
-            if np.isfinite(utility[r, e]) and not (nested and e == null):
-                top = max(top, utility[r, e] * inner)
-        total = 0.0
-        for e in range(m):
-            if not np.isfinite(top) and not nested:  # nothing available: the first (hold)
-                weights[e] = 1.0
-            elif np.isfinite(utility[r, e]) and not (nested and e == null):
-                weights[e] = np.exp(utility[r, e] * inner - top)
-            else:
-                weights[e] = 0.0
-            total += weights[e]
-        if nested:
-            if not np.isfinite(top):  # only doing nothing is available
-                out[r] = null
-                continue
-            value = (top + np.log(total)) * lam / precision  # inclusive value I
-            p_null = 1.0 / (1.0 + np.exp(min(precision * (value - utility[r, null]), 700.0)))
-            if u[r] < p_null:
-                out[r] = null
-                continue
-            threshold = (u[r] - p_null) / (1.0 - p_null) * total
-        else:
-            threshold = u[r] * total
-        cdf, choice = 0.0, 0
-        for e in range(m):
-            cdf += weights[e]
-            if cdf < threshold:
-                choice += 1
-        while nested and choice < m - 1 and weights[choice] == 0.0:
-            choice += 1  # the threshold fell on a zero-weight entry (the null): the next
-        out[r] = min(choice, m - 1)
+            values[e] = utility[r, e]
+        out[r] = logit_pick(values, m, null, rationality[pick(rationality.shape[0], r)],
+                            nesting[pick(nesting.shape[0], r)], u[r], weights)
     return out
 
 
+@inlined
+def logit_pick(values, m, null, precision, lam, u, weights):
+    """``quantal_choice`` for one replication: the local index picked among ``values[:m]``.
+
+    Args:
+        values: The entries' utilities (``-inf``: unavailable); only the first ``m`` are read.
+        m: Number of entries.
+        null: Local index of the "do nothing" entry, -1 for none.
+        precision: Logit precision (the actor's rationality).
+        lam: The acting branch's dissimilarity (``nesting``).
+        u: A uniform.
+        weights: Scratch, at least ``m`` long.
+    """
+    # (a precision of 0 is a coin toss among all entries, nesting or not)
+    nested = null >= 0 and lam < 1.0 and precision > 0.0 and np.isfinite(values[null])
+    inner = precision / lam if nested else precision  # precision within the act branch
+    top = -np.inf
+    for e in range(m):
+        if np.isfinite(values[e]) and not (nested and e == null):
+            top = max(top, values[e] * inner)
+    total = 0.0
+    for e in range(m):
+        if not np.isfinite(top) and not nested:  # nothing available: the first (hold)
+            weights[e] = 1.0
+        elif np.isfinite(values[e]) and not (nested and e == null):
+            weights[e] = np.exp(values[e] * inner - top)
+        else:
+            weights[e] = 0.0
+        total += weights[e]
+    if nested:
+        if not np.isfinite(top):  # only doing nothing is available
+            return null
+        value = (top + np.log(total)) * lam / precision  # inclusive value I
+        p_null = 1.0 / (1.0 + np.exp(min(precision * (value - values[null]), 700.0)))
+        if u < p_null:
+            return null
+        threshold = (u - p_null) / (1.0 - p_null) * total
+    else:
+        threshold = u * total
+    cdf, choice = 0.0, 0
+    for e in range(m):
+        cdf += weights[e]
+        if cdf < threshold:
+            choice += 1
+    while nested and choice < m - 1 and weights[choice] == 0.0:
+        choice += 1  # the threshold fell on a zero-weight entry (the null): the next
+    return min(choice, m - 1)
+
+
 __all__ = ["ONE_OFF_VERBS", "PARTS", "Situation", "commitment", "disposition_counters",
-           "explain", "intent", "quantal_choice", "score_menu"]
+           "explain", "intent", "logit_pick", "quantal_choice", "score_menu"]

@@ -37,14 +37,14 @@ References:
 
 from __future__ import annotations
 
-from sim.jit import helper, pick
+from sim.jit import helper, inlined, pick
 from sim.world import OBJ
 
 _LOSSES, _REFUGEES, _TIES = OBJ["losses"], OBJ["refugees"], OBJ["ties"]
 _STANDING = OBJ["standing"]
 
 
-@helper
+@inlined
 def gate_value(x, g, r, q, reach, gate_owner, gate_hosts, gate_cost, partner, interests,
                horizon, people_unit):
     """Value to actor ``x``, over ``horizon`` days, of gate ``g`` open rather than closed.
@@ -69,7 +69,7 @@ def gate_value(x, g, r, q, reach, gate_owner, gate_hosts, gate_cost, partner, in
                       - interests[q, x, _TIES] * ties * gate_cost[q, g])
 
 
-@helper
+@inlined
 def bound(agreement, r, terms, column):
     """The term a deal in force sets in ``column`` of ``terms`` ``(D, X)``, or -1 if none does.
 
@@ -82,7 +82,7 @@ def bound(agreement, r, terms, column):
     return -1
 
 
-@helper
+@inlined
 def withheld(agreement, r, deal_withhold, k):
     """Whether a deal in force bars granting asset ``k``."""
     found = False
@@ -91,7 +91,7 @@ def withheld(agreement, r, deal_withhold, k):
     return found
 
 
-@helper
+@inlined
 def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
     """Whether a deal in force bars sanctions between i and j."""
     found = False
@@ -100,7 +100,7 @@ def sanctions_lifted(agreement, r, deal_no_sanction, i, j):
     return found
 
 
-@helper
+@inlined
 def receivable(r, q, k, t, asset_on, asset_holder, available, requires):
     """Whether asset k can be granted to t today.
 
@@ -115,20 +115,31 @@ def receivable(r, q, k, t, asset_on, asset_holder, available, requires):
     return True
 
 
-@helper
-def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
+@inlined
+def cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_defence,
+                   loss_unit, rung, cover, exposure, horizon):
     """Value to ``t``, over ``horizon`` days, of asset ``k``'s air-defence cover.
 
     The air losses the cover would spare it at today's rungs (the prediction ``decisions``
     makes for a request): ``loss_rate x intensity x air_j x (1 - cover_t) x exposure_t`` a day
-    from each actor j, times the asset's ``air_defence``.
+    from each actor j, times the asset's ``air_defence``. (It takes the parameters it reads,
+    not the whole ``PackedParams``, and is inlined: a call passing the parameters' 124 arrays
+    counted references to every one of them, 40 times the cost of the arithmetic; see
+    ``sim.jit``.)
     """
     avoided = 0.0
     for j in range(rung.shape[1]):
-        avoided += (p.loss_rate[q] * p.rung_intensity[q, rung[r, t, j]] * p.air[q, j]
+        avoided += (loss_rate[q] * rung_intensity[q, rung[r, t, j]] * air[q, j]
                     * (1.0 - cover[r, t]) * exposure[r, t])
-    return (p.interests[q, t, _LOSSES] * avoided * p.asset_air_defence[q, k] * horizon
-            / p.loss_unit[q])
+    return (interests[q, t, _LOSSES] * avoided * air_defence[q, k] * horizon
+            / loss_unit[q])
+
+
+@helper
+def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
+    """``cover_value_of`` with the parameters read from ``p`` (outside loops)."""
+    return cover_value_of(t, k, r, q, p.loss_rate, p.rung_intensity, p.air, p.interests,
+                          p.asset_air_defence, p.loss_unit, rung, cover, exposure, horizon)
 
 
 #: An open request: the recipient asked for the asset within the last three days (a request
@@ -136,8 +147,10 @@ def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
 REQUEST_OPEN = 0.5
 
 
-@helper
-def holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon):
+@inlined
+def holding_value_of(t, k, r, q, owner, horizon, rung, cover, exposure, loss_rate,
+                     rung_intensity, air, interests, air_defence, loss_unit, partner,
+                     holder_affinity, support, effects, recipient_cost):
     """Value to ``t``, over ``horizon`` days, of holding asset ``k`` granted by ``owner``.
 
     What ``t`` gains by accepting a grant, by the predictions it scores its own acts with: the
@@ -145,16 +158,29 @@ def holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon):
     grant moves between it and the owner (``holder_affinity + alliances.support``, and the
     asset's own ``effects.affinity`` on t), weighted by how much t cares for the owner
     (``partner``), less the cost of accepting it (``conditions.recipient_cost``: sovereignty,
-    neighbours' reactions, the obligations it brings).
+    neighbours' reactions, the obligations it brings). The parameters are those of
+    ``PackedParams``: ``asset_air_defence``, ``asset_holder_affinity``, ``aff_support``,
+    ``asset_affinity``, ``asset_recipient_cost`` and the others by their names.
     """
-    ties = p.partner[q, t, owner] * (p.asset_holder_affinity[q, k] + p.aff_support[q]
-                                     + p.asset_affinity[q, k, t])
-    return (cover_value(t, k, r, q, p, rung, cover, exposure, horizon)
-            + p.interests[q, t, _TIES] * ties - p.asset_recipient_cost[q, k])
+    ties = partner[q, t, owner] * (holder_affinity[q, k] + support[q] + effects[q, k, t])
+    return (cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_defence,
+                           loss_unit, rung, cover, exposure, horizon)
+            + interests[q, t, _TIES] * ties - recipient_cost[q, k])
 
 
 @helper
-def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
+def holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon):
+    """``holding_value_of`` with the parameters read from ``p`` (outside loops)."""
+    return holding_value_of(t, k, r, q, owner, horizon, rung, cover, exposure, p.loss_rate,
+                            p.rung_intensity, p.air, p.interests, p.asset_air_defence,
+                            p.loss_unit, p.partner, p.asset_holder_affinity, p.aff_support,
+                            p.asset_affinity, p.asset_recipient_cost)
+
+
+@inlined
+def accepts_of(t, k, r, q, owner, horizon, requested, rung, cover, exposure, loss_rate,
+               rung_intensity, air, interests, air_defence, loss_unit, partner,
+               holder_affinity, support, effects, recipient_cost):
     """Whether ``t`` consents to hold asset ``k`` granted by ``owner`` today (issue #23, 6).
 
     A grant, or a deployment onto another actor's ground, takes effect only if the recipient
@@ -163,14 +189,26 @@ def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
     utility it would score the asset by). A state is not a passive receptacle of what its
     allies send (a host nation's consent to foreign forces: the status-of-forces agreements
     that precede any deployment; Cooley 2008 on the politics of basing). A recipient that
-    neither asked nor gains refuses, so nothing happens.
+    neither asked nor gains refuses, so nothing happens. (Parameters as ``holding_value_of``
+    takes them: a loop over replications reads them out of ``PackedParams`` once.)
     """
     if requested[r, k, t] >= REQUEST_OPEN:
         return True
-    return holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon) >= 0.0
+    return holding_value_of(t, k, r, q, owner, horizon, rung, cover, exposure, loss_rate,
+                            rung_intensity, air, interests, air_defence, loss_unit, partner,
+                            holder_affinity, support, effects, recipient_cost) >= 0.0
 
 
 @helper
+def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
+    """``accepts_of`` with the parameters read from ``p`` (outside loops)."""
+    return accepts_of(t, k, r, q, owner, horizon, requested, rung, cover, exposure,
+                      p.loss_rate, p.rung_intensity, p.air, p.interests, p.asset_air_defence,
+                      p.loss_unit, p.partner, p.asset_holder_affinity, p.aff_support,
+                      p.asset_affinity, p.asset_recipient_cost)
+
+
+@inlined
 def signed_for(agreement, r, deal_grants, deal_sides, deal_signs, k, t):
     """Whether ``t`` signed a deal in force that grants it asset ``k``: its consent given."""
     found = False
@@ -187,13 +225,20 @@ def consents(st, p, s, cover, horizon, out):
 
     The morning's view, which the grants resolved later that day use (``sim.day._asset``).
     """
+    owners, rung, exposure, requested = st.asset_owner, s.rung, s.exposure, s.requested
+    loss_rate, rung_intensity, air, interests = p.loss_rate, p.rung_intensity, p.air, p.interests
+    air_defence, loss_unit, partner = p.asset_air_defence, p.loss_unit, p.partner
+    holder_affinity, support, effects = p.asset_holder_affinity, p.aff_support, p.asset_affinity
+    recipient_cost = p.asset_recipient_cost
     for r in range(out.shape[0]):
         q = pick(horizon.shape[0], r)
         for k in range(out.shape[1]):
-            owner = st.asset_owner[k]
+            owner = owners[k]
             for t in range(out.shape[2]):
-                out[r, k, t] = t == owner or accepts(t, k, r, q, p, s.rung, cover, s.exposure,
-                                                     s.requested, owner, horizon[q])
+                out[r, k, t] = t == owner or accepts_of(
+                    t, k, r, q, owner, horizon[q], requested, rung, cover, exposure, loss_rate,
+                    rung_intensity, air, interests, air_defence, loss_unit, partner,
+                    holder_affinity, support, effects, recipient_cost)
 
 
 @helper
@@ -207,7 +252,21 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
     ``accepts`` the asset): a promise that cannot be kept yet is worth nothing yet.
     """
     n = s.rung.shape[1]
-    sides = st.deal_sides
+    # every array read below, taken out of its tuple once (see ``cover_value_of``)
+    sides, deal_signs, deal_gates, deal_grants = (st.deal_sides, st.deal_signs, st.deal_gates,
+                                                  st.deal_grants)
+    deal_no_sanction, gate_owner, gate_hosts, asset_owner = (st.deal_no_sanction, st.gate_owner,
+                                                             st.gate_hosts, st.asset_owner)
+    rung, exposure, requested, gate_open = s.rung, s.exposure, s.requested, s.gate_open
+    asset_on, asset_holder, sanction_prev = s.asset_on, s.asset_holder, s.sanction_prev
+    pressure, grievance = s.pressure, s.grievance
+    payment, gate_cost, partner, interests = p.deal_payment, p.gate_cost, p.partner, p.interests
+    people_unit, requires, decision_horizon = p.people_unit, p.asset_requires_inactive, p.horizon
+    loss_rate, rung_intensity, air, air_defence = (p.loss_rate, p.rung_intensity, p.air,
+                                                   p.asset_air_defence)
+    loss_unit, holder_affinity, support = p.loss_unit, p.asset_holder_affinity, p.aff_support
+    effects, recipient_cost = p.asset_affinity, p.asset_recipient_cost
+    trade, aff_sanction, retaliation = p.trade, p.aff_sanction, p.retaliation
     for r in range(out.shape[0]):
         q = pick(horizon.shape[0], r)
         h = horizon[q]
@@ -217,52 +276,55 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
                 out[r, d, side] = 0.0
                 if x < 0:
                     continue
-                value = p.deal_payment[q, d, x]
-                for g in range(st.deal_gates.shape[1]):
-                    term = st.deal_gates[d, g]
-                    now = 1 if s.gate_open[r, g] else 0
+                value = payment[q, d, x]
+                for g in range(deal_gates.shape[1]):
+                    term = deal_gates[d, g]
+                    now = 1 if gate_open[r, g] else 0
                     if term >= 0 and term != now:
                         sign = 1.0 if term == 1 else -1.0
                         value += sign * gate_value(
-                            x, g, r, q, reach, st.gate_owner, st.gate_hosts, p.gate_cost,
-                            p.partner, p.interests, h, p.people_unit)
-                for k in range(st.deal_grants.shape[1]):
-                    t = st.deal_grants[d, k]
-                    if t < 0 or not receivable(r, q, k, t, s.asset_on, s.asset_holder,
-                                               available, p.asset_requires_inactive):
+                            x, g, r, q, reach, gate_owner, gate_hosts, gate_cost,
+                            partner, interests, h, people_unit)
+                for k in range(deal_grants.shape[1]):
+                    t = deal_grants[d, k]
+                    if t < 0 or not receivable(r, q, k, t, asset_on, asset_holder,
+                                               available, requires):
                         continue
-                    owner = st.asset_owner[k]
+                    owner = asset_owner[k]
                     signs = False
                     for y in range(sides.shape[1]):
-                        signs |= sides[d, y] == t and st.deal_signs[d, y]
-                    if not signs and not accepts(t, k, r, q, p, s.rung, cover, s.exposure,
-                                                 s.requested, owner, p.horizon[q]):
+                        signs |= sides[d, y] == t and deal_signs[d, y]
+                    if not signs and not accepts_of(
+                            t, k, r, q, owner, decision_horizon[q], requested, rung, cover,
+                            exposure, loss_rate, rung_intensity, air, interests, air_defence,
+                            loss_unit, partner, holder_affinity, support, effects,
+                            recipient_cost):
                         continue  # the recipient would refuse it
                     ties = 0.0
                     if x == t:
-                        value += cover_value(t, k, r, q, p, s.rung, cover, s.exposure, h)
-                        ties += p.partner[q, x, owner] * (p.asset_holder_affinity[q, k]
-                                                         + p.aff_support[q])
+                        value += cover_value_of(t, k, r, q, loss_rate, rung_intensity, air,
+                                                interests, air_defence, loss_unit, rung, cover,
+                                                exposure, h)
+                        ties += partner[q, x, owner] * (holder_affinity[q, k] + support[q])
                     if x == owner:
-                        ties += p.partner[q, x, t] * (p.asset_holder_affinity[q, k]
-                                                     + p.aff_support[q])
+                        ties += partner[q, x, t] * (holder_affinity[q, k] + support[q])
                         for b in range(n):
-                            ties += p.partner[q, x, b] * p.asset_affinity[q, k, b]
+                            ties += partner[q, x, b] * effects[q, k, b]
                     else:
-                        ties += p.partner[q, x, owner] * p.asset_affinity[q, k, x]
-                    value += p.interests[q, x, _TIES] * ties
+                        ties += partner[q, x, owner] * effects[q, k, x]
+                    value += interests[q, x, _TIES] * ties
                 for j in range(n):
                     if j == x:
                         continue
                     for i, t in ((x, j), (j, x)):  # x's sanctions on j, and j's on x
-                        if st.deal_no_sanction[d, i, t] and s.sanction_prev[r, i, t] > 0:
-                            value += lifting_value(x, i, t, r, q, p.interests, p.partner,
-                                                   p.trade, p.aff_sanction, p.retaliation,
-                                                   p.loss_unit, s.pressure, s.grievance, h)
+                        if deal_no_sanction[d, i, t] and sanction_prev[r, i, t] > 0:
+                            value += lifting_value(x, i, t, r, q, interests, partner,
+                                                   trade, aff_sanction, retaliation,
+                                                   loss_unit, pressure, grievance, h)
                 out[r, d, side] = value
 
 
-@helper
+@inlined
 def lifting_value(x, i, t, r, q, interests, partner, trade, aff_sanction, retaliation,
                   loss_unit, pressure, grievance, horizon):
     """Value to ``x`` of i's sanctions on t lifted for ``horizon`` days (0 unless x is i or t).
