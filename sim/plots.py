@@ -24,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -216,6 +217,14 @@ def _short(x: float) -> str:
     return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
 
 
+def _compact(x: float) -> str:
+    """A tick label of a count: 950, 12k, 1.5M (a run of digits runs into its neighbours)."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
 def _dates(values) -> list[dt.date]:
     return [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for d in values]
 
@@ -373,9 +382,12 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
     handles, labels = grid.flat[0].get_legend_handles_labels()
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout(rect=(0, 0.55 / (3.4 * rows + 0.9), 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
-               title="level (stacked from the bottom, lowest first)", title_fontsize=8,
-               frameon=False)
+    # the figure is drawn about 1.6x wider than the report shows it: a legend of 11 pt reads
+    # as about 7 pt there (8 pt read as 6 px), with swatches large enough to tell pale rungs
+    # apart
+    fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=11,
+               title="level (stacked from the bottom, lowest first)", title_fontsize=11,
+               frameon=False, handlelength=2.2, handleheight=1.4)
     return fig, grid.flat[:n]
 
 
@@ -404,6 +416,10 @@ def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str,
         unit = "day of the run" if name.startswith("day.") else (
             "soldiers" if name.startswith("losses.") else "people")
         ax.set_xlabel(unit)
+        if not name.startswith("day."):  # 100000 200000 ... ran together: 100k 200k
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+                lambda v, _pos: _compact(v)))
         ax.set_ylabel("share of runs at or below" if not name.startswith("day.")
                       else "share of runs by that day")
         if name.startswith("day."):
