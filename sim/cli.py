@@ -246,7 +246,8 @@ def _check(args: argparse.Namespace) -> int:
     memory = _memory_estimate(spec)  # refused before the scenario is called valid
     rows = loaded.provenance()
     sourced = sum(1 for *_, note in rows if note is not None and note.kind == "source")
-    assumed = sum(1 for *_, note in rows if note is not None and note.kind == "assumption")
+    assumed = sum(1 for *_, note in rows if note is not None
+                  and (note.kind == "assumption" or note.assumption))  # both: counted in both
     bare = [path for path, _, note in rows if note is None]
     print(f"{args.file}: valid scenario '{spec.name}'")
     print(f"  {len(spec.actors)} actors, {len(spec.ladder.rungs)} rungs, "
@@ -269,6 +270,8 @@ def _check(args: argparse.Namespace) -> int:
         for path, value, note in rows:
             label = "NO NOTE" if note is None else note.kind
             text = "" if note is None else note.text
+            if note is not None and note.assumption:
+                text += f"  [assumption] {note.assumption}"
             print(f"{path} = {value}  [{label}] {text}")
     return EXIT_OK
 

@@ -301,7 +301,10 @@ def _provenance(rows: list[dict]) -> dict:
     nor an assumption are counted apart, not as assumptions.
     """
     sources = [r for r in rows if r["kind"] == "source"]
-    assumptions = [r for r in rows if r["kind"] == "assumption"]
+    # a value with a quote and an assumption is listed under both, each with its own note
+    assumptions = [r for r in rows if r["kind"] == "assumption"] + [
+        {**r, "note": r["assumption"]} for r in sources
+        if isinstance(r.get("assumption"), str) and r["assumption"]]
     unnoted = [r for r in rows if r["kind"] not in ("source", "assumption")]
     return {"sources": sources, "assumptions": assumptions, "unnoted": unnoted,
             "sources_title": f"{_plural(len(sources), 'value quotes', 'values quote')} a "
