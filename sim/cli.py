@@ -265,6 +265,10 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print("  parameter uncertainty: none declared (no range: or prior:), so the intervals "
               "of sim run hold only the runs' chance, not uncertainty in the scenario's values")
+    from sim.reachability import horizon_warnings
+
+    for line in horizon_warnings(spec, loaded.uncertain):  # before a run finds them at 0%
+        print(f"  warning: {line}")
     if args.assumptions:
         print()
         for path, value, note in rows:
@@ -299,6 +303,8 @@ def _run(args: argparse.Namespace) -> int:
 
     seed = loaded.spec.run.seed if args.seed is None else args.seed
     varied = varied_for_run(args, loaded, seed)
+    if getattr(args, "point", False):
+        _point_values_note(loaded, "--point")
     if args.replay is not None:
         return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
     if varied is not None and varied.mode == "uncertain":  # said first, before any progress
@@ -373,10 +379,20 @@ def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None)
     return EXIT_OK
 
 
+def _point_values_note(loaded, what: str) -> None:
+    """A word when a scenario's priors are not drawn (issue #26: they went unmentioned)."""
+    if loaded.uncertain:
+        print(f"note: {loaded.spec.name!r} declares {len(loaded.uncertain)} values with a "
+              f"range or prior; {what} runs their point values, so its intervals hold only the "
+              "runs' chance, not uncertainty in those values (sim run draws them)",
+              file=sys.stderr)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from sim import api
 
     loaded = _load(args)
+    _point_values_note(loaded, "a sweep")
     design, reps, seed = api.make_sweep_design(
         loaded, args.params, design=args.design, points=args.points, reps=args.reps,
         seed=args.seed, sweep_file=args.sweep_file)
@@ -435,6 +451,8 @@ def _compare(args: argparse.Namespace) -> int:
     from sim.execution.compare import format_comparison
 
     scenarios = [api.load(path, args.overrides) for path in args.files]
+    for loaded in scenarios:
+        _point_values_note(loaded, "a comparison")
     out_dir = args.out or api.default_out(scenarios[0], "compare")
     versus = api.compare(scenarios, runs=args.runs, seed=args.seed, workers=args.workers,
                          batch_size=args.batch_size, out=out_dir,
