@@ -417,7 +417,7 @@ def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str,
             "soldiers" if name.startswith("losses.") else "people")
         ax.set_xlabel(unit)
         if not name.startswith("day."):  # 100000 200000 ... ran together: 100k 200k
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=True))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
                 lambda v, _pos: _compact(v)))
         ax.set_ylabel("share of runs at or below" if not name.startswith("day.")
