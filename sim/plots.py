@@ -24,8 +24,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
-import matplotlib.ticker
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 

@@ -406,8 +406,10 @@ def extremes_html(folder, summary: dict, manifest: dict) -> str:
 
 
 def _largest(spec: Scenario, uncertain: dict, path: tuple, point: float) -> float:
-    """A value's largest possible value: its point, or its prior's upper bound when drawn
-    (a prior without one, a normal or lognormal tail, counts as unbounded)."""
+    """A value's largest possible value: its point, or its prior's upper bound when drawn.
+
+    A prior without an upper bound (a normal or lognormal tail) counts as unbounded.
+    """
     prior = uncertain.get(path)
     if prior is None:
         return point
@@ -448,10 +450,12 @@ def control_reach(spec: Scenario, uncertain: dict | None = None) -> dict[str, fl
 
 def horizon_warnings(spec: Scenario, uncertain: dict | None = None,
                      least: float = 0.01) -> list[str]:
-    """What ``sim check`` warns of before anything runs: outcomes the structure makes
-    impossible (``outcome_verdicts``), objectives of which less than ``least`` can change hands
-    within the run (``control_reach``), and outcomes on an objective's final control that the
-    most it can move cannot reach."""
+    """What ``sim check`` warns of before anything runs.
+
+    Outcomes the structure makes impossible (``outcome_verdicts``), objectives of which less
+    than ``least`` can change hands within the run (``control_reach``), and outcomes on an
+    objective's final control that the most it can move cannot reach.
+    """
     uncertain = uncertain or {}
     varied = frozenset(".".join(map(str, k)) for k in uncertain)
     lines = [f"outcome '{name}' cannot happen: {v.why}"

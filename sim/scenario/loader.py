@@ -121,9 +121,12 @@ def parse_path(text: str) -> PathKey:
 
 
 def _leaves(data: Any, key: PathKey = (), noted: set[PathKey] | frozenset = frozenset()):
-    """Every numeric, boolean and date value; and, with ``noted``, each noted mapping that
-    holds none (a red line is names only: author, offender, objective), as one row whose
-    value is its names, so its quote is counted and listed too."""
+    """Every numeric, boolean and date value, as ``(key path, value)``.
+
+    With ``noted``, also each noted mapping that holds none (a red line is names only:
+    author, offender, objective), as one row whose value is its names, so its quote is
+    counted and listed too.
+    """
     if isinstance(data, dict):
         if key in noted and next(_leaves(data), None) is None:
             yield key, ", ".join(f"{k}: {v}" for k, v in data.items()
