@@ -141,6 +141,14 @@ def test_a_scenario_name_with_markup_is_shown_as_text(pages):
     assert run["scripts"] == 0 and not run["pwned"]
 
 
+def test_the_values_a_run_drew_are_written_as_words(pages):
+    text = pages["run"]["text"]
+    assert "Uncertain assumptions" in pages["run"]["h2"]
+    text = text[text.index("Uncertain assumptions"):text.index("\nFigures\n")]
+    assert "{'dist'" not in text  # not the manifest's dict (the Manifest section has it)
+    assert re.search(r"actors\.turkey\.rationality: lognormal, median [\d.]+, sigma", text)
+
+
 def test_the_sweep_tables_sobol_indices_for_every_outcome_it_printed(pages, folders):
     sweep = pages["sweep"]
     import json
