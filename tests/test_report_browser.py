@@ -101,6 +101,7 @@ def pages(folders):
                 figures: [...document.querySelectorAll('figure')].map(f => ({
                     name: f.dataset.name, caption: f.querySelector('figcaption').innerText,
                     width: f.querySelector('img').naturalWidth,
+                    shown: f.querySelector('img').getBoundingClientRect().width,
                     section: (() => { let e = f; while (e && e.tagName !== 'H2')
                         e = e.previousElementSibling || e.parentElement; return e ?
                         e.textContent : ''; })()})),
@@ -127,6 +128,8 @@ def test_figures_are_told_in_the_storys_order_with_a_caption_to_read(pages, kind
     assert shown["chapters"][0] == "Outcomes"
     for f in shown["figures"]:
         assert f["width"] > 0, f"{f['name']} is not drawn"
+        # not a 2100-px chart shrunk to half width (its text about 6 pt on the page)
+        assert f["shown"] >= 0.55 * f["width"], (f["name"], f["shown"], f["width"])
         caption = f["caption"].strip()
         # a sentence saying what to read, never the file name ("fan affinity")
         assert caption.lower() != f["name"].replace("_", " ") and len(caption.split()) >= 10
