@@ -394,7 +394,12 @@ def write_report(folder: Path) -> Path:
         context["splits"] = _splits(folder)
         context["degeneracy"] = _degeneracy(summary)
     if (folder / "comparison.json").exists():
-        context["comparison"] = _comparison(folder, read_json(folder / "comparison.json"))
+        comparison = read_json(folder / "comparison.json")
+        context["comparison"] = _comparison(folder, comparison)
+        if not scenario.get("name") and not manifest.get("scenario_name"):
+            # a comparison folder holds no one scenario: name the page by what it compares
+            names = [str(n) for n in comparison["scenarios"]]
+            context["title"] = f"Comparison: {', '.join(names[1:])} against {names[0]}"
     design = None
     if (folder / "design.json").exists():
         design = read_json(folder / "design.json")

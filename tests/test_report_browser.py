@@ -199,6 +199,7 @@ def test_a_scored_run_reads_as_a_reader_reads_it(pages, folders):
 
 def test_a_comparison_marks_the_effect_by_construction(pages):
     compare = pages["compare"]
+    assert compare["title"] == "Comparison: patriots_day0 against idlib_2020"
     rows = [r for r in compare["comparison"][1:] if "by construction" in r[3]]
     assert [(r[0], r[1]) for r in rows] == [("patriots_deployed", "patriots_day0")]
     others = [r for r in compare["comparison"][1:] if r[3] and r not in rows]
