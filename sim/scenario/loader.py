@@ -89,7 +89,11 @@ class LoadedScenario:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def provenance(self) -> list[tuple[str, Any, Note | None]]:
-        """Every numeric, boolean and date value with the note that covers it (or None)."""
+        """Every numeric, boolean and date value with the note that covers it (or None).
+
+        A noted mapping of names only (a red line) is one row, its names as the value; a note
+        with a quote and an assumption is kind "source" with ``Note.assumption`` set.
+        """
         rows = []
         for key, value in _leaves(self.data, noted=set(self.notes)):
             rows.append((format_path(key), value, self.note_for(key)))
