@@ -270,7 +270,8 @@ def _check(args: argparse.Namespace) -> int:
     memory = _memory_estimate(spec)  # refused before the scenario is called valid
     rows = loaded.provenance()
     sourced = sum(1 for *_, note in rows if note is not None and note.kind == "source")
-    assumed = sum(1 for *_, note in rows if note is not None and note.kind == "assumption")
+    assumed = sum(1 for *_, note in rows if note is not None
+                  and (note.kind == "assumption" or note.assumption))  # both: counted in both
     bare = [path for path, _, note in rows if note is None]
     print(f"{args.file}: valid scenario '{spec.name}'")
     print(f"  {len(spec.actors)} actors, {len(spec.ladder.rungs)} rungs, "
@@ -288,11 +289,17 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print("  parameter uncertainty: none declared (no range: or prior:), so the intervals "
               "of sim run hold only the runs' chance, not uncertainty in the scenario's values")
+    from sim.reachability import horizon_warnings
+
+    for line in horizon_warnings(spec, loaded.uncertain):  # before a run finds them at 0%
+        print(f"  warning: {line}")
     if args.assumptions:
         print()
         for path, value, note in rows:
             label = "NO NOTE" if note is None else note.kind
             text = "" if note is None else note.text
+            if note is not None and note.assumption:
+                text += f"  [assumption] {note.assumption}"
             print(f"{path} = {value}  [{label}] {text}")
     return EXIT_OK
 
@@ -320,6 +327,8 @@ def _run(args: argparse.Namespace) -> int:
 
     seed = loaded.spec.run.seed if args.seed is None else args.seed
     varied = varied_for_run(args, loaded, seed)
+    if getattr(args, "point", False):
+        _point_values_note(loaded, "--point")
     if args.replay is not None:
         if args.daily is not None:
             raise UsageError("--daily keeps series of every run of an ensemble; a --replay "
@@ -399,10 +408,20 @@ def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None)
     return EXIT_OK
 
 
+def _point_values_note(loaded, what: str) -> None:
+    """A word when a scenario's priors are not drawn (issue #26: they went unmentioned)."""
+    if loaded.uncertain:
+        print(f"note: {loaded.spec.name!r} declares {len(loaded.uncertain)} values with a "
+              f"range or prior; {what} runs their point values, so its intervals hold only the "
+              "runs' chance, not uncertainty in those values (sim run draws them)",
+              file=sys.stderr)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from sim import api
 
     loaded = _load(args)
+    _point_values_note(loaded, "a sweep")
     design, reps, seed = api.make_sweep_design(
         loaded, args.params, design=args.design, points=args.points, reps=args.reps,
         seed=args.seed, sweep_file=args.sweep_file)
@@ -480,6 +499,8 @@ def _compare(args: argparse.Namespace) -> int:
     from sim.execution.compare import format_comparison
 
     scenarios = [api.load(path, args.overrides) for path in args.files]
+    for loaded in scenarios:
+        _point_values_note(loaded, "a comparison")
     out_dir = args.out or api.default_out(scenarios[0], "compare")
     versus = api.compare(scenarios, runs=args.runs, seed=args.seed, workers=args.workers,
                          batch_size=args.batch_size, out=out_dir,

@@ -25,6 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -216,6 +217,14 @@ def _short(x: float) -> str:
     return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
 
 
+def _compact(x: float) -> str:
+    """A tick label of a count: 950, 12k, 1.5M (a run of digits runs into its neighbours)."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
 def _dates(values) -> list[dt.date]:
     return [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for d in values]
 
@@ -318,7 +327,8 @@ def _wrap_items(head: str, items: list[str], width: int) -> list[str]:
 
 
 def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
-                level_names: list[str] | None = None) -> tuple[Figure, np.ndarray]:
+                level_names: list[str] | None = None,
+                note: str | None = None) -> tuple[Figure, np.ndarray]:
     """The share of runs at each level per day: stacked areas, one panel per series.
 
     For rungs (ordinal), deals in force and gates open, a quantile band cannot show a
@@ -334,6 +344,7 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         title: Figure title.
         level_names: Names of the levels, lowest first (the ladder's rung names); deals and
             gates default to "not in force"/"in force" and "closed"/"open".
+        note: A line written under the legend (the series left out as nearly constant).
 
     Returns:
         ``(fig, axes)``: the axes of the drawn panels, in the order of ``series``.
@@ -372,10 +383,18 @@ def level_chart(levels: dict[str, np.ndarray], series: list[str], title: str,
         ax.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
     fig.suptitle(title, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.55 / (3.4 * rows + 0.9), 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=8,
-               title="level (stacked from the bottom, lowest first)", title_fontsize=8,
-               frameon=False)
+    if note:
+        fig.set_figheight(fig.get_figheight() + 0.35)
+        fig.text(0.01, 0.01, note, fontsize=10, color="0.3", ha="left", va="bottom",
+                 wrap=True)
+    fig.tight_layout(rect=(0, (0.75 + (0.35 if note else 0.0)) / fig.get_figheight(), 1, 1))
+    # the figure is drawn about 1.6x wider than the report shows it: a legend of 11 pt reads
+    # as about 7 pt there (8 pt read as 6 px), with swatches large enough to tell pale rungs
+    # apart
+    fig.legend(handles, labels, loc="lower center", ncol=min(count, 8), fontsize=11,
+               bbox_to_anchor=(0.5, (0.35 if note else 0.0) / fig.get_figheight()),
+               title="level (stacked from the bottom, lowest first)", title_fontsize=11,
+               frameon=False, handlelength=2.2, handleheight=1.4)
     return fig, grid.flat[:n]
 
 
@@ -404,6 +423,10 @@ def ecdf_panel(runs: dict[str, np.ndarray], columns: list[str], title: str,
         unit = "day of the run" if name.startswith("day.") else (
             "soldiers" if name.startswith("losses.") else "people")
         ax.set_xlabel(unit)
+        if not name.startswith("day."):  # 100000 200000 ... ran together: 100k 200k
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=True))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+                lambda v, _pos: _compact(v)))
         ax.set_ylabel("share of runs at or below" if not name.startswith("day.")
                       else "share of runs by that day")
         if name.startswith("day."):
@@ -775,6 +798,18 @@ def ensemble_splits(folder: Path, min_share: float = 0.05) -> list[dict[str, Any
     return rows
 
 
+#: a series of levels with less than this share of runs ever off its most common level is
+#: named under its figure, not drawn as a panel (it would read as a solid block)
+NEARLY_CONSTANT = 0.01
+
+
+def _off_share(levels: dict[str, np.ndarray], name: str) -> float:
+    """The largest share of runs, over the days, away from the series' most common level."""
+    _, shares = level_shares(levels, name)
+    usual = int(np.argmax(shares.sum(axis=0)))
+    return float((1.0 - shares[:, usual]).max())
+
+
 def _varies(levels: dict[str, np.ndarray], name: str) -> bool:
     """Whether any day of a series of levels has runs at more than one level, or moves."""
     _, shares = level_shares(levels, name)
@@ -846,9 +881,17 @@ def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path
                             ("gate", "share of runs with each gate open")):
             series = [s for s in dict.fromkeys(levels["series"]) if s.startswith(kind + ".")
                       and _varies(levels, s)]
+            # a panel of one level with a sliver of the rest (a gate open in 0.5% of runs)
+            # reads as a solid block: it is named under the figure instead of drawn
+            slivers = {s: _off_share(levels, s) for s in series}
+            noted = [s for s in series if slivers[s] < NEARLY_CONSTANT]
+            series = [s for s in series if s not in noted]
             if series:
+                note = ("Not drawn, under 1% of runs ever away from their usual level: " + ", "
+                        .join(f"{s.split('.', 1)[1].replace('~', ' – ')} (at most "
+                              f"{_percent(slivers[s])})" for s in noted)) if noted else None
                 fig, _ = level_chart(levels, series[:12], f"{name}: {label}",
-                                     rungs if kind == "rung" else None)
+                                     rungs if kind == "rung" else None, note=note)
                 save(fig, f"levels_{kind}")
     runs = None
     if (folder / "runs.parquet").exists() and not (folder / "comparison.json").exists():

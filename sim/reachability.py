@@ -400,3 +400,92 @@ def extremes_html(folder, summary: dict, manifest: dict) -> str:
             "outcome is called impossible (or certain) by construction only when the "
             "scenario's structure provably forbids (or forces) it; everything else is "
             f"possible.</p><ul>{''.join(items)}</ul>")
+
+
+# --------------------------------------------------------------------------- the horizon
+
+
+def _largest(spec: Scenario, uncertain: dict, path: tuple, point: float) -> float:
+    """A value's largest possible value: its point, or its prior's upper bound when drawn.
+
+    A prior without an upper bound (a normal or lognormal tail) counts as unbounded.
+    """
+    prior = uncertain.get(path)
+    if prior is None:
+        return point
+    return max(point, prior.high) if prior.high is not None else math.inf
+
+
+def control_reach(spec: Scenario, uncertain: dict | None = None) -> dict[str, float]:
+    """Per objective, the largest share of it that can change hands within the run.
+
+    At the fastest pace the mechanism allows (``shift_control``, docs/ODD.md): every day,
+    every actor with an attack on its menu attacks at the ladder's most intense rung plus
+    both sides' attack boost, wins every contest, with the daily noise at its mean; so a
+    holder loses at most ``k x 2 x speed x (I + 2b) / (1 + 2b)`` of what it holds a day, and
+    at most ``1 - (1 - that)^days`` over the run. Values drawn per run (``uncertain``, by key
+    path) are taken at their prior's upper bound. An objective whose control is fixed by the
+    structure is 0 (``_Facts.control_fixed`` says why).
+    """
+    uncertain = uncertain or {}
+    facts = _Facts(spec, frozenset(".".join(map(str, k)) for k in uncertain))
+    attackers = len({a for a, act in facts.menu if act.verb == "attack"})
+    top = max((_largest(spec, uncertain, ("ladder", "rungs", k, "intensity"), r.intensity)
+               for k, r in spec.ladder.rungs.items()), default=0.0)
+    boost = spec.fighting.attack_boost
+    if ("fighting", "attack_boost") in uncertain:
+        boost = _largest(spec, uncertain, ("fighting", "attack_boost"), boost)
+    out = {}
+    for o, obj in spec.theatre.objectives.items():
+        _, fixed = facts.control_fixed(o)
+        if fixed or attackers == 0:
+            out[o] = 0.0
+            continue
+        speed = _largest(spec, uncertain, ("theatre", "objectives", o, "speed"), obj.speed)
+        scale = (top + 2 * boost) / (1 + 2 * boost) if math.isfinite(boost) else 1.0
+        daily = min(1.0, attackers * 2.0 * speed * scale)
+        out[o] = 1.0 - (1.0 - daily) ** spec.run.days if math.isfinite(daily) else 1.0
+    return out
+
+
+def horizon_warnings(spec: Scenario, uncertain: dict | None = None,
+                     least: float = 0.01) -> list[str]:
+    """What ``sim check`` warns of before anything runs.
+
+    Outcomes the structure makes impossible (``outcome_verdicts``), objectives of which less
+    than ``least`` can change hands within the run (``control_reach``), and outcomes on an
+    objective's final control that the most it can move cannot reach.
+    """
+    uncertain = uncertain or {}
+    varied = frozenset(".".join(map(str, k)) for k in uncertain)
+    lines = [f"outcome '{name}' cannot happen: {v.why}"
+             for name, v in outcome_verdicts(spec, varied).items() if v.verdict == IMPOSSIBLE]
+    reach = control_reach(spec, uncertain)
+    days = spec.run.days
+    for o, most in reach.items():
+        if 0 < most < least:
+            lines.append(f"objective '{o}' effectively cannot change hands: at most {most:.2%}"
+                         f" of it in {days} days, even with every attack at the ladder's most "
+                         f"intense rung every day (its speed {spec.theatre.objectives[o].speed}"
+                         "); raise its speed or the rungs' intensity, or run more days")
+    impossible = {line.split("'")[1] for line in lines}
+    for name, outcome in spec.outcomes.items():
+        if name in impossible:  # said already, with the structure's reason
+            continue
+        conds = [outcome.when, *(outcome.when.all or [])]
+        for c in conds:
+            parts = (c.indicator or "").split(".")
+            if not (len(parts) == 4 and parts[0] == "control" and parts[3] == "final"
+                    and parts[1] in reach and parts[2] in spec.actors
+                    and c.op in (">=", ">", "<=", "<") and c.value is not None):
+                continue
+            start = float(spec.theatre.objectives[parts[1]].control.get(parts[2], 0.0))
+            low, high = max(0.0, start - reach[parts[1]]), min(1.0, start + reach[parts[1]])
+            if ((c.op in (">=", ">") and not _OPS[c.op](high, c.value))
+                    or (c.op in ("<=", "<") and not _OPS[c.op](low, c.value))):
+                lines.append(f"outcome '{name}' cannot be reached within {days} days: "
+                             f"{c.indicator} {c.op} {c.value:g}, but it starts at {start:g} "
+                             f"and can move at most {reach[parts[1]]:.1%} (objective "
+                             f"'{parts[1]}', speed {spec.theatre.objectives[parts[1]].speed})")
+                break
+    return lines

@@ -225,6 +225,24 @@ def sensitivity_section(sensitivity: dict, base_samples: int | None = None) -> d
             "sigma (its spread: interactions or non-linearity)."}
 
 
+def _prior_text(prior: object) -> str:
+    """A drawn value's prior as words, not the manifest's dict in its Python form.
+
+    "uniform 0.07 to 0.13", "lognormal, median 60, sigma 0.5, within 20 to 180".
+    """
+    if not isinstance(prior, dict) or not isinstance(prior.get("dist"), str):
+        return str(prior)
+    low, high = prior.get("low"), prior.get("high")
+    if prior["dist"] == "uniform" and low is not None and high is not None:
+        return f"uniform {low:g} to {high:g}" if all(
+            isinstance(x, int | float) for x in (low, high)) else str(prior)
+    shape = [f"{k} {v:g}" for k, v in prior.items() if k not in ("dist", "low", "high")
+             and isinstance(v, int | float) and v is not None]
+    within = (f"within {low:g} to {high:g}" if isinstance(low, int | float)
+              and isinstance(high, int | float) else "")
+    return ", ".join([prior["dist"], *shape, *([within] if within else [])])
+
+
 def _mode(manifest: dict, folder: Path) -> dict | None:
     """Which values each run drew (``--uncertain``/``--posterior``), or None for a point run."""
     if not isinstance(manifest, dict):
@@ -232,7 +250,8 @@ def _mode(manifest: dict, folder: Path) -> dict | None:
     varied = manifest.get("varied")
     varied = varied if isinstance(varied, dict) else {}
     if manifest.get("mode") == "uncertain":
-        return {"kind": "uncertain", "items": [(str(p), str(d)) for p, d in varied.items()]}
+        return {"kind": "uncertain", "items": [(str(p), _prior_text(d))
+                                               for p, d in varied.items()]}
     if manifest.get("mode") != "posterior":
         return None
     ess = varied.get("effective_sample_size")
@@ -319,7 +338,10 @@ def _provenance(rows: list[dict]) -> dict:
     nor an assumption are counted apart, not as assumptions.
     """
     sources = [r for r in rows if r["kind"] == "source"]
-    assumptions = [r for r in rows if r["kind"] == "assumption"]
+    # a value with a quote and an assumption is listed under both, each with its own note
+    assumptions = [r for r in rows if r["kind"] == "assumption"] + [
+        {**r, "note": r["assumption"]} for r in sources
+        if isinstance(r.get("assumption"), str) and r["assumption"]]
     unnoted = [r for r in rows if r["kind"] not in ("source", "assumption")]
     return {"sources": sources, "assumptions": assumptions, "unnoted": unnoted,
             "sources_title": f"{_plural(len(sources), 'value quotes', 'values quote')} a "
@@ -391,7 +413,12 @@ def write_report(folder: Path) -> Path:
         context["splits"] = _splits(folder)
         context["degeneracy"] = _degeneracy(summary)
     if (folder / "comparison.json").exists():
-        context["comparison"] = _comparison(folder, read_json(folder / "comparison.json"))
+        comparison = read_json(folder / "comparison.json")
+        context["comparison"] = _comparison(folder, comparison)
+        if not scenario.get("name") and not manifest.get("scenario_name"):
+            # a comparison folder holds no one scenario: name the page by what it compares
+            names = [str(n) for n in comparison["scenarios"]]
+            context["title"] = f"Comparison: {', '.join(names[1:])} against {names[0]}"
     if (folder / "policies.json").exists():
         try:
             context["policies"] = _policies(read_json(folder / "policies.json"))

@@ -43,7 +43,7 @@ XDIST_GROUPS = {
         "test_air_support.py", "test_app.py", "test_app_browser.py", "test_bargaining.py",
         "test_deal_terms.py", "test_exact_outcomes.py",
         "test_discovery.py", "test_figure_content.py", "test_hostile.py",
-        "test_plots.py")},
+        "test_plots.py", "test_report_browser.py")},
 }
 
 

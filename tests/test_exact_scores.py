@@ -268,8 +268,9 @@ dead.total            200        150      43.75   0.62     yes     yes
 mean Brier 0.208 (uninformed 0.250, skill +0.17); mean log score 0.555 (uninformed 0.693, \
 skill +0.20)
 coverage: 75% in the 50% intervals, 75% in the 90% intervals (4 quantities and days)
-not scored: borduria_gains: the outcome's condition records no first day; name its day column \
-with day_indicator: to score the date"""
+not scored: borduria_gains: no day column records when the outcome's condition first held (a \
+threshold, a final value or a combination), so the date cannot be scored; the event is scored \
+as happened or not"""
 
 
 def test_a_run_table_that_cannot_be_scored_is_refused_in_one_line(tmp_path):

@@ -132,3 +132,35 @@ def test_rare_and_impossible_are_told_apart(tmp_path, capsys):
     assert main(["report", str(tmp_path / "out")]) == 0
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<code>shield</code>: <b>impossible by construction</b>" in page
+
+
+def test_sim_check_warns_of_an_objective_that_cannot_change_hands_in_time(capsys):
+    """Issue #26: an objective whose speed lets almost nothing move within the run, and an
+    outcome on its control that therefore cannot be reached, are said before anything runs."""
+    from sim.cli import main
+    from sim.reachability import control_reach, horizon_warnings
+
+    from .conftest import FICTIONAL
+
+    slow = load_scenario(FICTIONAL, ["theatre.objectives.valley.speed=0.00001"])
+    reach = control_reach(slow.spec)["valley"]
+    assert 0 < reach < 0.01
+    warnings = horizon_warnings(slow.spec)
+    assert any("objective 'valley' effectively cannot change hands" in w for w in warnings)
+    assert any(w.startswith("outcome 'borduria_gains' cannot be reached within 60 days")
+               for w in warnings)
+    assert horizon_warnings(load_scenario(FICTIONAL).spec) == []  # as written: no warning
+    assert main(["check", str(FICTIONAL), "--set",
+                 "theatre.objectives.valley.speed=0.00001"]) == 0
+    assert "warning: outcome 'borduria_gains' cannot be reached" in capsys.readouterr().out
+
+
+def test_a_run_that_does_not_draw_the_priors_says_so(capsys, baseline, fictional):
+    from sim.cli import _point_values_note
+
+    _point_values_note(baseline, "a comparison")
+    err = capsys.readouterr().err
+    assert f"declares {len(baseline.uncertain)} values with a range or prior" in err
+    assert "a comparison runs their point values" in err
+    _point_values_note(fictional, "a sweep")  # no priors: nothing to say
+    assert capsys.readouterr().err == ""

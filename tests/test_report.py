@@ -225,3 +225,30 @@ def test_response_curves_scale_the_axis_to_the_effect():
     low, high = fig.axes[0].get_ylim()
     assert low >= 0 and 15 <= high <= 30  # 5% to 15%, not flattened on 0-100%
     assert fig.axes[1].get_ylim() == (low, high)  # the panels compare
+
+
+def test_a_nearly_constant_panel_is_named_under_the_figure_not_drawn(tmp_path):
+    """Issue #26: a gate open in 0.5% of runs was drawn as a solid grey panel."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.plots import plot_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "scenario.resolved.yaml").write_text(yaml.safe_dump({"name": "gates"}))
+    rows = []
+    for day in range(10):
+        date = f"2031-05-{day + 1:02d}"
+        for series, open_share in (("gate.rare", 0.005 if day > 4 else 0.0),
+                                   ("gate.often", 0.1 * day)):
+            rows += [(day, date, series, 0, 1 - open_share), (day, date, series, 1, open_share)]
+    day, date, series, level, share = zip(*rows, strict=True)
+    pq.write_table(pa.table({"day": list(day), "date": list(date), "series": list(series),
+                             "level": list(level), "share": list(share)}),
+                   folder / "levels.parquet")
+    plot_folder(folder, ("svg",))
+    svg = (folder / "figures" / "levels_gate.svg").read_text()
+    assert "often" in svg and "rare (at most 0.5%)" in svg
+    assert "Not drawn, under 1% of runs ever away from their usual level" in svg
+    assert svg.count("last day:") == 1  # one panel: the varying gate

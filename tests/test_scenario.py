@@ -182,3 +182,23 @@ def test_the_scenario_reference_page_matches_the_schema():
     page = (ROOT / "docs" / "scenario-reference.md").read_text()
     assert page == render(), ("docs/scenario-reference.md is stale: run "
                               "python -m sim.scenario.reference > docs/scenario-reference.md")
+
+
+def test_a_value_with_a_quote_and_an_assumption_keeps_both(baseline):
+    """Issue #26: the assumption used to replace the quote, in sim check's count and in
+    provenance.json; a value may carry both (what was reported, and how it became a number)."""
+    note = baseline.note_for(("actors", "turkey", "optimism"))
+    assert note.kind == "source" and note.text.startswith("It is out of the question")
+    assert note.assumption.startswith("Turkey expects to push Syrian forces back")
+
+
+def test_red_lines_are_counted_with_their_quotes():
+    """Issue #22: a red line holds names only (author, offender, what it takes), so it had no
+    value for the provenance count to list; it is listed as one row with its quote."""
+    cuba = load_scenario(SCENARIOS / "library" / "cuba_1962.yaml")
+    rows = {path: (value, note) for path, value, note in cuba.provenance()}
+    value, note = rows["red_lines.offensive_base"]
+    assert value == "author: us, offender: ussr, takes: missile_sites"
+    assert note.kind == "source" and "offensive military base" in note.text
+    lines = [p for p in rows if p.startswith("red_lines.")]
+    assert len(lines) == len(cuba.spec.red_lines) and all(rows[p][1] for p in lines)

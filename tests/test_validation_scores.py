@@ -13,7 +13,7 @@ from sim.cli import main
 from sim.errors import ScenarioError
 from sim.validation import scores
 from sim.validation.observations import load_observations
-from tests.conftest import FICTIONAL
+from tests.conftest import FICTIONAL, SCENARIOS
 
 OBS = """\
 scenario: three_states.yaml
@@ -213,3 +213,24 @@ def test_sim_score_end_to_end_and_report(folder, capsys):
 def test_sim_score_refuses_a_folder_without_a_run(folder, capsys):
     assert main(["score", str(folder), str(folder / "three_states.observations.yaml")]) == 2
     assert "scenario.resolved.yaml" in capsys.readouterr().err
+
+
+def test_the_day_indicator_advice_names_a_column_or_says_there_is_none():
+    """Issue #26: `sim score` advised `day_indicator:` for outcomes with no day column to
+    name; it now names the columns the outcome's condition refers to, or says there are none."""
+    from sim.scenario.schema import Condition
+    from sim.validation.observations import day_candidates, load_observations
+
+    columns = {"day.opened.x", "day.agreement", "day.war.a~b", "day.granted.p"}
+    gate = Condition.model_validate({"state": "gate.x", "at": "any"})
+    assert day_candidates(gate, columns) == ["day.opened.x"]
+    both = Condition.model_validate({"all": [{"state": "agreement", "held": 7},
+                                             {"indicator": "control.z.a.final", "op": ">=",
+                                              "value": 0.75}]})
+    assert day_candidates(both, columns) == ["day.agreement"]
+    threshold = Condition.model_validate({"indicator": "control.z.a.final", "op": ">=",
+                                          "value": 0.75})
+    assert day_candidates(threshold, columns) == []
+    obs = load_observations(SCENARIOS / "calibration" / "idlib_2020_early.observations.yaml")
+    named = {obs.spec.events[i].outcome: c for i, c in obs.day_candidates.items()}
+    assert named["gate_opened"] == ["day.opened.turkey_eu_border"]

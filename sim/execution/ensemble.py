@@ -536,7 +536,9 @@ def write_scenario_files(out: Path, loaded: LoadedScenario, header: str,
         return stage.path(path) if stage is not None else path
 
     rows = [{"path": path, "value": value, "kind": note.kind if note else None,
-             "note": note.text if note else None} for path, value, note in loaded.provenance()]
+             "note": note.text if note else None,
+             **({"assumption": note.assumption} if note and note.assumption else {})}
+            for path, value, note in loaded.provenance()]
     write_json(target(out / "provenance.json"), rows)
     resolved = json.loads(json.dumps(loaded.data, default=str))
     atomic_write_bytes(target(out / "scenario.resolved.yaml"), (

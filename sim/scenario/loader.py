@@ -49,6 +49,9 @@ class Note:
     text: str
     file: str
     line: int | None
+    #: the stated assumption beside a source quote (a value may carry both: the quote says
+    #: what was reported, the assumption how it became this number); None otherwise
+    assumption: str | None = None
 
 
 @dataclass
@@ -86,9 +89,13 @@ class LoadedScenario:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def provenance(self) -> list[tuple[str, Any, Note | None]]:
-        """Every numeric, boolean and date value with the note that covers it (or None)."""
+        """Every numeric, boolean and date value with the note that covers it (or None).
+
+        A noted mapping of names only (a red line) is one row, its names as the value; a note
+        with a quote and an assumption is kind "source" with ``Note.assumption`` set.
+        """
         rows = []
-        for key, value in _leaves(self.data):
+        for key, value in _leaves(self.data, noted=set(self.notes)):
             rows.append((format_path(key), value, self.note_for(key)))
         return rows
 
@@ -117,13 +124,23 @@ def parse_path(text: str) -> PathKey:
     return tuple(parts)
 
 
-def _leaves(data: Any, key: PathKey = ()):
+def _leaves(data: Any, key: PathKey = (), noted: set[PathKey] | frozenset = frozenset()):
+    """Every numeric, boolean and date value, as ``(key path, value)``.
+
+    With ``noted``, also each noted mapping that holds none (a red line is names only:
+    author, offender, objective), as one row whose value is its names, so its quote is
+    counted and listed too.
+    """
     if isinstance(data, dict):
+        if key in noted and next(_leaves(data), None) is None:
+            yield key, ", ".join(f"{k}: {v}" for k, v in data.items()
+                                 if isinstance(v, str | int | float))
+            return
         for k, v in data.items():
-            yield from _leaves(v, (*key, k))
+            yield from _leaves(v, (*key, k), noted)
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield from _leaves(v, (*key, i))
+            yield from _leaves(v, (*key, i), noted)
     elif isinstance(data, bool | int | float) or hasattr(data, "isoformat"):
         yield key, data
 
@@ -222,13 +239,18 @@ class _Reader:
                 continue
             out[name] = self.read(value_node, (*key, name), depth + 1)
         notes = [n for n in NOTE_KEYS if n in value_nodes]
+        texts = {}
         for n in notes:
             text = self._scalars.construct_object(value_nodes[n])
             if not isinstance(text, str) or not text.strip():
                 self.problem((*key, n), f"'{n}' must be a non-empty text", value_nodes[n])
                 continue
-            self.notes[key] = Note(n, " ".join(text.split()), self.file,
-                                   value_nodes[n].start_mark.line + 1)
+            texts[n] = " ".join(text.split())
+        if texts:  # both kept: the quote is the note, the assumption rides beside it
+            kind = "source" if "source" in texts else "assumption"
+            self.notes[key] = Note(kind, texts[kind], self.file,
+                                   value_nodes[kind].start_mark.line + 1,
+                                   texts.get("assumption") if kind == "source" else None)
         if notes and set(out) == {"value"} and not isinstance(out["value"], dict):
             return out["value"]  # an annotated scalar: {value: x, source: "..."}
         return out

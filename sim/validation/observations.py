@@ -14,7 +14,7 @@ exists); they score the scenario and may calibrate its uncertain values, never t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated
@@ -125,6 +125,9 @@ class Observations:
     scenario: LoadedScenario
     sources: dict[PathKey, Note]
     day_indicators: dict[int, str | None]
+    #: event index -> day columns its outcome's condition refers to, for an event with no
+    #: day column of its own (what ``day_indicator:`` could name; empty: none could)
+    day_candidates: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def start(self) -> dt.date:
@@ -221,6 +224,33 @@ def outcome_day_indicator(cond: Condition, rungs: list[str], war_from: str) -> s
     return None
 
 
+def day_candidates(cond: Condition, columns: set[str]) -> list[str]:
+    """The ``day.<event>`` columns of the runs that an outcome's condition refers to.
+
+    An outcome with no recorded first day of its own (a state held a week, a combination) may
+    still have a day column for one of its parts that an observation can name with
+    ``day_indicator:`` (``{state: gate.x, at: any}``: ``day.opened.x``). A threshold or a final
+    value (``control.zone.syria.final >= 0.75``) has none: its date cannot be scored.
+    """
+    found: list[str] = []
+    parts = [cond]
+    while parts:
+        c = parts.pop(0)
+        parts += [*(c.all or []), *(c.any or []), *([c.not_] if c.not_ is not None else [])]
+        names = []
+        if c.indicator is not None and c.indicator.startswith("day."):
+            names.append(c.indicator)
+        if c.indicator is not None and c.indicator.startswith("rung."):
+            names.append("day.war." + c.indicator.removeprefix("rung.").rsplit(".", 1)[0])
+        if c.state is not None:
+            kind, _, name = c.state.partition(".")
+            names += {"agreement": [f"day.agreement{'.' + name if name else ''}"],
+                      "asset": [f"day.granted.{name}", f"day.activated.{name}"],
+                      "gate": [f"day.opened.{name}"], "war": [f"day.war.{name}"]}.get(kind, [])
+        found += [n for n in names if n in columns and n not in found]
+    return found
+
+
 def load_observations(path: str | Path, scenario: LoadedScenario | None = None) -> Observations:
     """Load an observations file and cross-check it against its scenario.
 
@@ -265,6 +295,7 @@ def load_observations(path: str | Path, scenario: LoadedScenario | None = None) 
         check_date(("cutoff",), spec.cutoff)
     rungs = list(scenario.spec.ladder.rungs)
     day_indicators: dict[int, str | None] = {}
+    hints: dict[int, list[str]] = {}
     for i, ev in enumerate(spec.events):
         if ev.outcome not in scenario.spec.outcomes:
             close = get_close_matches(ev.outcome, list(scenario.spec.outcomes), n=1)
@@ -284,8 +315,11 @@ def load_observations(path: str | Path, scenario: LoadedScenario | None = None) 
                                                            if close else ""))
             day_indicators[i] = ev.day_indicator
         else:
-            day_indicators[i] = outcome_day_indicator(
-                scenario.spec.outcomes[ev.outcome].when, rungs, scenario.spec.ladder.war_from)
+            when = scenario.spec.outcomes[ev.outcome].when
+            day_indicators[i] = outcome_day_indicator(when, rungs,
+                                                      scenario.spec.ladder.war_from)
+            if day_indicators[i] is None:
+                hints[i] = day_candidates(when, columns)
     for i, q in enumerate(spec.quantities):
         if q.indicator not in columns:
             close = get_close_matches(q.indicator, sorted(columns), n=1, cutoff=0.5)
@@ -300,6 +334,7 @@ def load_observations(path: str | Path, scenario: LoadedScenario | None = None) 
     sources = {k: v for k, v in notes.items() if len(k) == 2 and k[0] in ("events",
                                                                            "quantities")}
     return Observations(spec=spec, path=path, scenario=scenario, sources=sources,
+                        day_candidates=hints,
                         day_indicators=day_indicators)
 
 

@@ -180,9 +180,13 @@ def score_columns(obs: Observations, columns: dict[str, np.ndarray]) -> dict:
             continue  # happened, day unknown: nothing to score as a day
         if day_col is None:
             if ev.date is not None:
-                unscored.append({"outcome": ev.outcome, "why": "the outcome's condition "
-                                 "records no first day; name its day column with "
-                                 "day_indicator: to score the date"})
+                hints = obs.day_candidates.get(i, [])
+                why = ("the outcome's condition records no first day; name the day column "
+                       f"it means with day_indicator: ({' or '.join(hints)}) to score the "
+                       "date" if hints else "no day column records when the outcome's "
+                       "condition first held (a threshold, a final value or a combination), "
+                       "so the date cannot be scored; the event is scored as happened or not")
+                unscored.append({"outcome": ev.outcome, "why": why})
             continue
         observed = obs.day_of(ev.date) if ev.happened else horizon + 1
         sample = day_samples(columns[day_col], horizon)
