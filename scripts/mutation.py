@@ -61,8 +61,9 @@ MODULES: dict[str, list[str]] = {
     # (test_sweeps.py left out: its 300-replication sweep of the baseline per mutant would
     # take the run's hours; test_exact_analysis checks every function of the module exactly)
     "sim/analysis.py": ["tests/test_exact_analysis.py", "tests/test_intervals.py"],
-    "sim/execution/outdir.py": ["tests/test_exact_sweep_identity.py", "tests/test_execution.py",
-                                "tests/test_hostile.py"],
+    # every function called directly on small folders (milliseconds a test); the CLI tests
+    # of test_execution/test_hostile run whole ensembles per mutant and add no kill
+    "sim/execution/outdir.py": ["tests/test_exact_outdir.py"],
     # the sweep's identity (what a re-run must match to resume) is built in run_sweep
     "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py"],
 }
