@@ -207,6 +207,19 @@ def test_a_folder_locked_by_another_run_is_refused_naming_its_process(tmp_path):
             outdir.claim_folder(out)
         assert _message(excinfo) == (f"{out} is in use by another sim run; wait for it to "
                                      "finish, or choose another --out")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"\xff\xfe 12", 0)  # not text: read with replacement characters
+        with pytest.raises(UsageError) as excinfo:
+            outdir.claim_folder(out)
+        assert _message(excinfo) == (f"{out} is in use by another sim run; wait for it to "
+                                     "finish, or choose another --out")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"1234567890" * 4, 0)  # only the first 32 bytes are read
+        with pytest.raises(UsageError) as excinfo:
+            outdir.claim_folder(out)
+        assert _message(excinfo) == (f"{out} is in use by another sim run (process "
+                                     f"{'1234567890' * 3}12); wait for it to finish, or "
+                                     "choose another --out")
         assert outdir._held == {}
     finally:
         os.close(fd)
@@ -625,6 +638,8 @@ def test_a_replay_takes_its_range_from_the_ensemble_there(tmp_path):
                                                "scenario_sha256": "abc", "runs": 10})
     outdir.claim_replay_folder(out, "abc", 3, 9, 2)  # the ensemble's 10 runs, not 2
     outdir.release_folder(out)
+    outdir.claim_replay_folder(out, "abc", 3, 0, 2)  # its first run
+    outdir.release_folder(out)
     with pytest.raises(UsageError) as excinfo:
         outdir.claim_replay_folder(out, "abc", 3, 10, 50)
     assert _message(excinfo) == (f"--replay 10 is out of range: the ensemble in {out} has runs "
@@ -681,6 +696,15 @@ def test_read_results_yaml_reads_a_mapping_and_nothing_else(tmp_path, monkeypatc
         outdir.read_results_yaml(path)
     assert _message(excinfo) == f"{path} is damaged ({why})"
     assert why.startswith(str(path))
+    long = tmp_path / ("s" * 220 + ".yaml")  # a first line longer than 200 characters
+    long.write_text(text)
+    with pytest.raises(ScenarioError) as parsed:
+        parse_yaml_text(text, str(long))
+    first = str(parsed.value).splitlines()[0]
+    assert len(first) > 201
+    with pytest.raises(UsageError) as excinfo:
+        outdir.read_results_yaml(long)
+    assert _message(excinfo) == f"{long} is damaged ({first[:200]})"
     monkeypatch.setattr(outdir, "read_limited", _oserror())
     with pytest.raises(UsageError) as excinfo:
         outdir.read_results_yaml(path)
