@@ -55,7 +55,8 @@ MODULES: dict[str, list[str]] = {
     "sim/validation/calibrate.py": ["tests/test_exact_calibration.py",
                                     "tests/test_validation_calibrate.py"],
     # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
-    "sim/validation/abc_smc.py": ["tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
+    "sim/validation/abc_smc.py": ["tests/test_exact_abc_smc.py",
+                                  "tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
     "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py"],
     "sim/outcomes.py": ["tests/test_exact_outcomes.py", "tests/test_model.py"],
     # (test_sweeps.py left out: its 300-replication sweep of the baseline per mutant would
@@ -95,6 +96,12 @@ def prepare(module: str, tests: list[str]) -> Path:
             shutil.copytree(source, work / name, ignore=ignore)
         elif source.is_file():
             shutil.copy2(source, work / name)
+    configure(work, module, tests)
+    return work
+
+
+def configure(work: Path, module: str, tests: list[str]) -> None:
+    """Write the scratch copy's pyproject: the project's, plus what mutmut is to do."""
     config = (
         "\n[tool.mutmut]\n"
         'source_paths = ["sim"]\n'
@@ -107,9 +114,10 @@ def prepare(module: str, tests: list[str]) -> Path:
                      + [f"--deselect={t}" for t in DESELECT]) + "\n"
         "use_git_change_detection = false\n"
     )
-    with open(work / "pyproject.toml", "a", encoding="utf-8") as f:
-        f.write(config)
-    return work
+    for target in (work / "pyproject.toml", work / "mutants" / "pyproject.toml"):
+        if target.parent.is_dir():
+            target.write_text((ROOT / "pyproject.toml").read_text(encoding="utf-8") + config,
+                              encoding="utf-8")
 
 
 def run(module: str, tests: list[str], max_children: int, stop_at: dt.datetime | None) -> bool:
@@ -145,9 +153,10 @@ def _mutmut(module: str, work: Path, args: list[str], stop_at: dt.datetime | Non
 def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
     """Run a module's surviving mutants again against the tests as they are now.
 
-    After a run, tests written to kill its survivors are copied into the scratch copy, and
-    only the survivors (not the explained ones) and the mutants a stopped run did not reach
-    are run again; mutmut finds the new tests and maps them to the functions they call.
+    After a run, tests written to kill its survivors are copied into the scratch copy (with
+    the test files MODULES names now, new ones included), and only the survivors (not the
+    explained ones) and the mutants a stopped run did not reach are run again; mutmut finds
+    the new tests and maps them to the functions they call.
     """
     work = WORK / slug(module)
     c = tally(module)
@@ -161,6 +170,7 @@ def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
     for target in (work / "tests", work / "mutants" / "tests"):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(ROOT / "tests", target, ignore=ignore)
+    configure(work, module, MODULES[module])  # new test files named since the run
     return _mutmut(module, work, ["run", "--max-children", str(max_children), *names],
                    stop_at, f"{len(names)} survivors of {module}")
 

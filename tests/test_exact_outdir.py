@@ -471,7 +471,7 @@ def test_a_killed_runs_temporaries_are_removed_and_nothing_else(tmp_path):
     (out / ".c.tmp-5").mkdir()
     outdir.prepare_out_dir(out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        kept + [".b.staged-5", ".c.tmp-5", ".crisis-sim", ".lock", "parts"])
+        [*kept, ".b.staged-5", ".c.tmp-5", ".crisis-sim", ".lock", "parts"])
     assert outside.read_text() == "theirs"
 
 
@@ -525,12 +525,10 @@ def test_remove_parts_leaves_a_symlinked_parts_alone(tmp_path):
 
 
 def test_writing_results_without_a_folder_lets_errors_pass(tmp_path):
-    with pytest.raises(PermissionError):
-        with outdir.writing_results(None):
-            raise PermissionError(13, "Permission denied")
-    with pytest.raises(KeyboardInterrupt):
-        with outdir.writing_results(None):
-            raise KeyboardInterrupt
+    with pytest.raises(PermissionError), outdir.writing_results(None):
+        raise PermissionError(13, "Permission denied")
+    with pytest.raises(KeyboardInterrupt), outdir.writing_results(None):
+        raise KeyboardInterrupt
     with outdir.writing_results(tmp_path):
         pass
 
@@ -540,24 +538,22 @@ def test_ctrl_c_while_writing_results_keeps_the_batches(tmp_path):
     outdir.prepare_out_dir(out)
     for name in ("runs-0-3.parquet", "runs-4-7.parquet", "runs-8-11.parquet", "paths-0-3.npz"):
         (out / "parts" / name).write_bytes(b"")
-    with pytest.raises(RunInterruptedError) as excinfo:
-        with outdir.writing_results(out):
-            raise KeyboardInterrupt
+    with pytest.raises(RunInterruptedError) as excinfo, outdir.writing_results(out):
+        raise KeyboardInterrupt
     assert (excinfo.value.done, excinfo.value.total, excinfo.value.out_dir) == (3, 3, out)
     assert outdir._held == {}
     outdir.claim_folder(out)
-    with pytest.raises(KeyboardInterrupt):  # during the run: the ensemble reports it itself
-        with outdir.writing_results(out, during_run=True):
-            raise KeyboardInterrupt
+    # during the run: the ensemble reports it itself
+    with pytest.raises(KeyboardInterrupt), outdir.writing_results(out, during_run=True):
+        raise KeyboardInterrupt
     assert out.resolve() in outdir._held
 
 
 def test_a_failed_write_is_one_line_saying_how_to_finish(tmp_path):
     out = tmp_path / "out"
     outdir.claim_folder(out)
-    with pytest.raises(UsageError) as excinfo:
-        with outdir.writing_results(out):
-            raise OSError(28, "No space left on device")
+    with pytest.raises(UsageError) as excinfo, outdir.writing_results(out):
+        raise OSError(28, "No space left on device")
     assert _message(excinfo) == (
         f"cannot write the results into {out} (No space left on device); the files there are "
         f"as they were and the finished batches are kept in {out / 'parts'}: free space (or "
@@ -565,17 +561,15 @@ def test_a_failed_write_is_one_line_saying_how_to_finish(tmp_path):
         "re-running them")
     assert outdir._held == {}
     outdir.claim_folder(out)
-    with pytest.raises(UsageError) as excinfo:
-        with outdir.writing_results(out, during_run=True):
-            raise OSError("disk gone\nsecond line " + "x" * 300)
+    with pytest.raises(UsageError) as excinfo, outdir.writing_results(out, during_run=True):
+        raise OSError("disk gone\nsecond line " + "x" * 300)
     assert _message(excinfo) == (
         f"cannot save finished batches in {out / 'parts'} (disk gone); the batches saved so "
         "far are kept: free space (or make the folder writable) and run the same command "
         "again to resume")
     assert outdir._held == {}
-    with pytest.raises(UsageError) as excinfo:
-        with outdir.writing_results(out):
-            raise OSError("y" * 300)
+    with pytest.raises(UsageError) as excinfo, outdir.writing_results(out):
+        raise OSError("y" * 300)
     assert f"({'y' * 200});" in _message(excinfo) and "y" * 201 not in _message(excinfo)
 
 
