@@ -52,8 +52,11 @@ MODULES: dict[str, list[str]] = {
     "sim/validation/library.py": ["tests/test_exact_scores.py", "tests/test_validation_scores.py",
                                   "tests/test_validation_crossval.py",
                                   "tests/test_validation_uncertain.py"],
-    "sim/validation/calibrate.py": ["tests/test_exact_calibration.py",
-                                    "tests/test_validation_calibrate.py"],
+    # the command with a stand-in simulator (milliseconds) and the lockstep simulator on a
+    # few replications; test_validation_calibrate.py's whole calibrations per mutant would
+    # take the run's hours
+    "sim/validation/calibrate.py": ["tests/test_exact_calibrate.py",
+                                    "tests/test_exact_calibration.py"],
     # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
     "sim/validation/abc_smc.py": ["tests/test_exact_abc_smc.py",
                                   "tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
