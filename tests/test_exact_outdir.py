@@ -25,12 +25,14 @@ MARKER_TEXT = ("This folder was created by crisis-sim (sim run, sweep, compare, 
 
 @pytest.fixture(autouse=True)
 def _release_all():
-    """Each test starts and ends with no folder locked by this process."""
-    for key in list(outdir._held):
-        os.close(outdir._held.pop(key))
+    """Each test sees no folder locked by this process: locks other tests of this worker
+    hold are set aside (kept open) and put back; the test's own are released."""
+    others = dict(outdir._held)
+    outdir._held.clear()
     yield
     for key in list(outdir._held):
         os.close(outdir._held.pop(key))
+    outdir._held.update(others)
 
 
 def _message(excinfo) -> str:
