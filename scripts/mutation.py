@@ -71,10 +71,10 @@ MODULES: dict[str, list[str]] = {
     # every function called directly on small folders (milliseconds a test); the CLI tests
     # of test_execution/test_hostile run whole ensembles per mutant and add no kill
     "sim/execution/outdir.py": ["tests/test_exact_outdir.py"],
-    # run_sweep with a stand-in for the batches (milliseconds), and the sweep's identity
-    # (what a re-run must match to resume) with real batches; test_sweeps.py's 300-replication
-    # sweep per mutant would take the run's hours
-    "sim/execution/sweep.py": ["tests/test_exact_sweep.py", "tests/test_exact_sweep_identity.py"],
+    # run_sweep with a stand-in for the batches (milliseconds): its identity, files, resume
+    # and manifest written out; test_sweeps.py's 300-replication sweep per mutant would take
+    # the run's hours, and test_exact_sweep_identity.py's real batches a numba compile
+    "sim/execution/sweep.py": ["tests/test_exact_sweep.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds

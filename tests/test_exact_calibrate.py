@@ -507,6 +507,9 @@ def test_a_posterior_file_is_read_and_its_weights_normalised_from_the_largest(tm
                                  "weights": [1, 0, 3], "scenario_sha256": 5})
     got = read_posterior(path)
     assert got["weights"].tolist() == [0.25, 0.0, 0.75] and got["scenario_sha256"] is None
+    path = _posterior(tmp_path, {"parameters": ["a"], "samples": [[1], [2]],
+                                 "weights": ["1", "3"]})  # numbers as text: read as numbers
+    assert read_posterior(path)["weights"].tolist() == [0.25, 0.75]
 
 
 @pytest.mark.parametrize(("data", "why"), [
@@ -825,7 +828,9 @@ def test_a_finished_calibration_is_resumed_to_its_result_without_simulating(tmp_
     calibrate(obs, out_dir=tmp_path / "a", **SMALL)
     first = json.loads((tmp_path / "a" / "posterior.json").read_text())
     (tmp_path / "a" / "posterior.json").unlink()
+    (tmp_path / "a" / ".crisis-sim").unlink()  # as calibrate left folders before the marker
     d = calibrate(obs, out_dir=tmp_path / "a", **SMALL)
+    assert (tmp_path / "a" / ".crisis-sim").is_file()
     assert stand.made[-1].seconds == 0.0
     assert json.loads((tmp_path / "a" / "posterior.json").read_text()) == first
     assert d["wall_seconds_this_run"] < 60
@@ -917,3 +922,56 @@ def test_the_lockstep_simulator_gives_each_simulation_its_own_replication(tmp_pa
     again = one.run(values)
     assert one.simulations == 10 and not np.array_equal(again, d_one)
     assert one.run(values[:0]).shape == (0,)
+
+
+def test_an_integer_value_is_probed_rounded(tmp_path, stand):
+    """bargaining.talks is a whole number of days: its draws are simulated rounded, so its
+    probes (the prior's 0.1% and 99.9% quantiles, 1.007 and 7.993) are rounded too."""
+    data = yaml.safe_load(FICTIONAL.read_text())
+    data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
+    data.setdefault("bargaining", {})["talks"] = {"value": 3, "range": [1, 8]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    path = tmp_path / "o.yaml"
+    path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
+                    "  - {indicator: losses.arcadia, value: 12, source: x}\n")
+    calibrate(load_observations(path), out_dir=tmp_path / "c", **SMALL)
+    probes = stand.made[-1].probes
+    assert probes[0] == (1.0, 8.0)
+    assert probes[1] == pytest.approx((0.02 + 0.58 * PROBES[0], 0.02 + 0.58 * PROBES[1]))
+
+
+def test_the_apis_defaults_are_the_documented_ones():
+    """sim.api and scripts call calibrate() with its defaults: the budget, population, batch,
+    generations and stopping rules the README and docs/api.md give."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(calibrate).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults == {"simulations": 100_000, "population": 1000, "batch": 20_000,
+                        "generations": 10, "min_epsilon": 0.0, "min_acceptance": 0.005,
+                        "seed": None, "progress": None}
+
+
+def test_the_fitted_values_are_in_the_order_of_their_written_paths(tmp_path, stand):
+    """Sorted as written ('actions[10]' before 'actions[2]'), not as key tuples (where
+    index 2 comes before index 10)."""
+    data = yaml.safe_load(FICTIONAL.read_text())
+    actions = data["actors"]["arcadia"]["actions"]
+    actions += [{"verb": "attack", "target": "corvalia"},
+                {"verb": "deescalate", "target": "corvalia"},
+                {"verb": "sanction", "target": "borduria"},
+                {"verb": "sanction", "target": "corvalia"},
+                {"verb": "threaten", "target": "borduria"},
+                {"verb": "threaten", "target": "corvalia"}]
+    assert len(actions) == 11
+    actions[2]["cost"] = {"value": 0.05, "range": [0.0, 0.1]}
+    actions[10]["cost"] = {"value": 0.05, "range": [0.0, 0.1]}
+    data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    path = tmp_path / "o.yaml"
+    path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
+                    "  - {indicator: losses.arcadia, value: 12, source: x}\n")
+    d = calibrate(load_observations(path), out_dir=tmp_path / "c", **SMALL)
+    assert d["parameters"] == ["actors.arcadia.actions[10].cost",
+                               "actors.arcadia.actions[2].cost", "fighting.loss_rate"]
+    assert stand.made[-1].paths == tuple(d["parameters"])
