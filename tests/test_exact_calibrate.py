@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import shutil
 import time
@@ -791,7 +792,8 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
     assert calls[-1][0] == 120
 
 
-def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, monkeypatch):
+def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, monkeypatch,
+                                                              caplog):
     obs = _uncertain(tmp_path)
     whole = calibrate(obs, out_dir=tmp_path / "whole", **SMALL)
     stand.made = []
@@ -807,7 +809,17 @@ def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, m
     saved = sorted(p.name for p in (tmp_path / "cut" / "generations").iterdir())
     assert saved and not (tmp_path / "cut" / "posterior.json").exists()
     monkeypatch.setattr(_Stand, "__init__", real_init)
+    caplog.set_level(logging.INFO, logger="sim.validation.calibrate")
     resumed = calibrate(obs, out_dir=tmp_path / "cut", **SMALL)
+    last_saved = json.loads((tmp_path / "cut" / "generations" / saved[-1]).read_text())
+    messages = [r.getMessage() for r in caplog.records if r.name == "sim.validation.calibrate"]
+    assert messages[0] == (f"resuming {tmp_path / 'cut'} after generation {last_saved['t']} "
+                           f"({last_saved['total']} simulations)")
+    later = [json.loads(p.read_text()) for p in sorted((tmp_path / "cut" / "generations")
+                                                       .iterdir())[len(saved):]]
+    assert later and messages[1:] == [
+        f"generation {g['t']}: epsilon {g['epsilon']:.4g}, {len(g['weights'])} accepted of "
+        f"{g['simulations']} ({g['kernel']} kernel)" for g in later]
     assert stand.made[-1].simulations == 120
     assert resumed["resumed_after_generation"] == len(saved) - 1
     a = json.loads((tmp_path / "whole" / "posterior.json").read_text())
