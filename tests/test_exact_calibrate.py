@@ -728,7 +728,7 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
     calls = []
     out = tmp_path / "c"
     clock = iter(range(1000))
-    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.123 * next(clock))
     d = calibrate(obs, out_dir=out, progress=lambda *a: calls.append(a), **SMALL)
     monkeypatch.undo()
     final = gens[-1] if gens[-1].complete else gens[-2]
@@ -749,25 +749,27 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
     assert saved == [f"{g.t:03d}.json" for g in gens]
     for g in gens:
         record = json.loads((out / "generations" / f"{g.t:03d}.json").read_text())
-        mine = {**g.record(), "seconds": 1.0}
+        mine = {**g.record(), "seconds": 0.123}
         assert record == json.loads(json.dumps(mine))
     posterior = json.loads((out / "posterior.json").read_text())
     assert posterior == {"kind": "crisis-sim posterior", "scenario": str(obs.scenario.path),
                          "scenario_sha256": obs.scenario.digest(), "parameters": list(paths),
                          "samples": final.samples.tolist(), "weights": final.weights.tolist()}
     assert d == json.loads((out / "calibration.json").read_text())
-    summaries = [{**g.summary(), "seconds": 1.0} for g in gens]
+    summaries = [{**g.summary(), "seconds": 0.12} for g in gens]
     created = dt.datetime.fromisoformat(d.pop("created"))
     assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 600
     assert d.pop("generations") == summaries
     times = {k: d.pop(k) for k in ("simulation_seconds", "wall_seconds",
                                    "wall_seconds_this_run", "runs_per_second")}
-    # the stand-in 'takes' 0.25 s a batch; the clock ticks 1 s a reading: a generation reads
-    # it twice (1 s), the command once before and once after them all
+    # the stand-in 'takes' 0.25 s a batch; the clock ticks 0.123 s a reading: a generation
+    # reads it twice (0.123 s), the command once before and once after them all
     n = len(gens)
     assert times == {"simulation_seconds": round(0.25 * len(calls), 1),
-                     "wall_seconds": float(n), "wall_seconds_this_run": 2.0 * n + 1,
-                     "runs_per_second": round(120 / n, 1)}
+                     "wall_seconds": round(0.123 * n, 1),
+                     "wall_seconds_this_run": round(0.123 * (2 * n + 1), 1),
+                     "runs_per_second": round(120 / (0.123 * n), 1)}
+    assert times["runs_per_second"] != round(times["runs_per_second"])
     xs, w = final.samples, final.weights
     assert d == {
         "scenario": str(obs.scenario.path), "scenario_name": obs.scenario.spec.name,
@@ -795,22 +797,24 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
 def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, monkeypatch,
                                                               caplog):
     obs = _uncertain(tmp_path)
-    whole = calibrate(obs, out_dir=tmp_path / "whole", **SMALL)
+    longer = {**SMALL, "simulations": 400, "generations": 6}  # totals 20, 65, 147, 265, 400
+    whole = calibrate(obs, out_dir=tmp_path / "whole", **longer)
     stand.made = []
     real_init = _Stand.__init__
 
     def stopping(self, *args):
         real_init(self, *args)
-        self.stop_at = 40  # Ctrl-C once 40 have been simulated
+        self.stop_at = 200  # Ctrl-C in generation 4 (it starts at 265): 0 to 3 are saved
 
     monkeypatch.setattr(_Stand, "__init__", stopping)
     with pytest.raises(KeyboardInterrupt):
-        calibrate(obs, out_dir=tmp_path / "cut", **SMALL)
+        calibrate(obs, out_dir=tmp_path / "cut", **longer)
     saved = sorted(p.name for p in (tmp_path / "cut" / "generations").iterdir())
-    assert saved and not (tmp_path / "cut" / "posterior.json").exists()
+    assert saved == ["000.json", "001.json", "002.json", "003.json"]
+    assert not (tmp_path / "cut" / "posterior.json").exists()
     monkeypatch.setattr(_Stand, "__init__", real_init)
     caplog.set_level(logging.INFO, logger="sim.validation.calibrate")
-    resumed = calibrate(obs, out_dir=tmp_path / "cut", **SMALL)
+    resumed = calibrate(obs, out_dir=tmp_path / "cut", **longer)
     last_saved = json.loads((tmp_path / "cut" / "generations" / saved[-1]).read_text())
     messages = [r.getMessage() for r in caplog.records if r.name == "sim.validation.calibrate"]
     assert messages[0] == (f"resuming {tmp_path / 'cut'} after generation {last_saved['t']} "
@@ -820,7 +824,7 @@ def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, m
     assert later and messages[1:] == [
         f"generation {g['t']}: epsilon {g['epsilon']:.4g}, {len(g['weights'])} accepted of "
         f"{g['simulations']} ({g['kernel']} kernel)" for g in later]
-    assert stand.made[-1].simulations == 120
+    assert stand.made[-1].simulations == 400
     assert resumed["resumed_after_generation"] == len(saved) - 1
     a = json.loads((tmp_path / "whole" / "posterior.json").read_text())
     b = json.loads((tmp_path / "cut" / "posterior.json").read_text())
@@ -987,3 +991,14 @@ def test_the_fitted_values_are_in_the_order_of_their_written_paths(tmp_path, sta
     assert d["parameters"] == ["actors.arcadia.actions[10].cost",
                                "actors.arcadia.actions[2].cost", "fighting.loss_rate"]
     assert stand.made[-1].paths == tuple(d["parameters"])
+
+
+def test_a_calibration_of_one_generation_and_no_time(tmp_path, stand, monkeypatch):
+    """A budget of one population: generation 0 is the result (its tolerance infinite,
+    written as none). A clock that does not move: no rate to report."""
+    obs = _uncertain(tmp_path)
+    monkeypatch.setattr(time, "perf_counter", lambda: 5.0)
+    d = calibrate(obs, out_dir=tmp_path / "a", **{**SMALL, "simulations": 20})
+    assert (d["result_generation"], d["final_epsilon"], d["stopped"]) == (0, None, "budget")
+    assert (d["wall_seconds"], d["wall_seconds_this_run"], d["runs_per_second"]) == (
+        0.0, 0.0, None)
