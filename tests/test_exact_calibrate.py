@@ -588,7 +588,7 @@ def test_the_posterior_figure_sets_prior_against_posterior():
     priors = [Prior(dist="uniform", low=-1.0, high=1.0),
               Prior(dist="lognormal", median=1.0, sigma=3.0)]
     samples = np.array([[-0.5, 0.1], [0.5, 10.0], [0.0, 1.0]])
-    weights = np.array([0.2, 0.3, 0.5])
+    weights = np.array([0.4, 0.6, 1.0])  # not normalised: the figure normalises them
     fig = module.posterior_plot(["a.b", "c.d"], priors, samples, weights)
     assert tuple(fig.get_size_inches()) == pytest.approx((8.4, 3.4))
     linear, log = fig.axes
@@ -1002,3 +1002,28 @@ def test_a_calibration_of_one_generation_and_no_time(tmp_path, stand, monkeypatc
     assert (d["result_generation"], d["final_epsilon"], d["stopped"]) == (0, None, "budget")
     assert (d["wall_seconds"], d["wall_seconds_this_run"], d["runs_per_second"]) == (
         0.0, 0.0, None)
+
+
+@pytest.mark.parametrize(("lo", "hi", "scale"), [
+    (1.0, 100.0, "linear"),  # exactly two orders of magnitude: not more
+    (1.0, 100.5, "log"), (0.0, 5.0, "linear"), (-1.0, 500.0, "linear")])
+def test_a_log_axis_is_for_priors_over_more_than_two_orders_of_magnitude(monkeypatch, lo, hi,
+                                                                         scale):
+    draws = np.linspace(lo, hi, 4000)
+    monkeypatch.setattr(module, "prior_ppf", lambda prior, u: draws)
+    fig = module.posterior_plot(["a"], [Prior(dist="uniform", low=0.0, high=1.0)],
+                                np.array([[2.0]]), np.array([1.0]))
+    assert fig.axes[0].get_xscale() == scale
+
+
+def test_the_figure_gets_the_results_weighted_samples(tmp_path, stand, monkeypatch):
+    obs = _uncertain(tmp_path)
+    drawn = []
+    monkeypatch.setattr(module, "plot_posterior",
+                        lambda path, paths, priors, x, w: drawn.append((path, paths, x, w)))
+    calibrate(obs, out_dir=tmp_path / "c", **SMALL)
+    posterior = json.loads((tmp_path / "c" / "posterior.json").read_text())
+    ((path, paths, x, w),) = drawn
+    assert path == tmp_path / "c" / "calibration.png"
+    assert list(paths) == posterior["parameters"]
+    assert x.tolist() == posterior["samples"] and w.tolist() == posterior["weights"]
