@@ -925,9 +925,11 @@ def test_the_lockstep_simulator_gives_each_simulation_its_own_replication(tmp_pa
     probes = ((4.0, 4.0), (0.1, 0.5))
     values = np.column_stack([np.full(5, 4.0), np.linspace(0.05, 0.55, 5)])
     one = module.BatchedSimulator(target, paths, probes, 4, 100)
+    assert (one.simulations, one.seconds) == (0, 0.0)
     seen = []
     d_one = one.run(values, seen.append)
-    assert one.simulations == 5 and seen == [5] and one.seconds > 0
+    assert one.simulations == 5 and seen == [5] and 0 < one.seconds < 600
+    first = one.seconds
     split = module.BatchedSimulator(target, paths, probes, 4, 2)
     seen = []
     d_split = split.run(values, seen.append)
@@ -937,7 +939,13 @@ def test_the_lockstep_simulator_gives_each_simulation_its_own_replication(tmp_pa
     # simulation 5 onward are other replications: the same values give other losses
     again = one.run(values)
     assert one.simulations == 10 and not np.array_equal(again, d_one)
+    assert first < one.seconds < 600  # the time of both runs
     assert one.run(values[:0]).shape == (0,)
+    # the values are simulated: other loss rates give other distances, as another seed does
+    other = module.BatchedSimulator(target, paths, probes, 4, 100)
+    assert not np.array_equal(other.run(values * [1.0, 0.5]), d_one)
+    reseeded = module.BatchedSimulator(target, paths, probes, 5, 100)
+    assert not np.array_equal(reseeded.run(values), d_one)
 
 
 def test_an_integer_value_is_probed_rounded(tmp_path, stand):
