@@ -148,6 +148,31 @@ def test_a_sweep_in_memory_plans_its_batches_and_summarises_the_rows(fictional, 
     assert m["python"] == platform.python_version()
 
 
+def test_a_sweep_shows_its_progress_unless_told_not_to(fictional, execute):
+    run_sweep(fictional, _design(fictional, points=2), reps=1, workers=1)
+    assert execute.calls[0]["progress"] is True
+
+
+def test_a_failed_write_leaves_no_result_file_behind(fictional, execute, tmp_path,
+                                                    monkeypatch):
+    """Every result file is staged and renamed together: when the last one cannot be
+    written, none of them (the resolved scenario included) is in the folder."""
+    real = module.write_json
+
+    def full_disk(path, data):
+        if "manifest" in path.name:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(module, "write_json", full_disk)
+    out = tmp_path / "s"
+    with pytest.raises(UsageError, match="No space left on device"):
+        run_sweep(fictional, _design(fictional), reps=1, batch_size=8, workers=1, out_dir=out,
+                  progress=False)
+    assert not [p.name for p in out.iterdir() if not p.name.startswith(".")
+                and p.name != "parts"]
+
+
 def test_a_sweeps_defaults_are_the_scenarios(fictional, execute):
     design = _design(fictional, points=2)
     result = run_sweep(fictional, design, reps=1, seed=5, executor=types.SimpleNamespace(
@@ -199,7 +224,8 @@ def test_a_sweep_into_a_folder_writes_every_file(fictional, execute, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest == json.loads(json.dumps(result.manifest, default=str))
     assert manifest["runs"] == 6 and manifest["batch_size"] == 4
-    assert "base scenario of the sweep" in (out / "scenario.resolved.yaml").read_text()
+    assert (out / "scenario.resolved.yaml").read_text().splitlines()[0] == (
+        "# The base scenario of the sweep (each point overrides the swept values).")
     # the rows are read back from sweep.parquet on demand
     assert result._columns is None
     np.testing.assert_array_equal(result.columns["losses.a"], expected["losses.a"])
