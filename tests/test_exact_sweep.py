@@ -318,3 +318,30 @@ def test_a_sweep_reads_its_design_points_and_levels(fictional, execute, tmp_path
     assert params == [{"path": "fighting.loss_rate", "low": design.parameters[0].low,
                        "high": design.parameters[0].high, "levels": [0.1, 0.3]}]
     assert pa.__version__  # pyarrow wrote it
+
+
+def test_a_sweep_of_a_scenario_without_a_file_and_its_rates(fictional, execute, monkeypatch):
+    """A scenario given as data has no file: the manifest says none. The clock ticks
+    0.12345 s a reading: the run's wall time is one tick (rounded to ms), its rate 9 runs
+    over it (rounded to 0.1)."""
+    from sim.scenario.loader import load_data
+
+    loaded = load_data(fictional.data, [])
+    assert loaded.path is None
+    clock = iter(range(1, 100))
+    monkeypatch.setattr(module.time, "perf_counter", lambda: 0.12345 * next(clock))
+    result = run_sweep(loaded, _design(fictional), reps=3, batch_size=4, workers=1,
+                       progress=False)
+    monkeypatch.undo()
+    assert result.manifest["scenario"] is None
+    assert (result.manifest["wall_seconds"], result.manifest["runs_per_second"]) == (
+        0.123, 72.9)
+
+
+def test_a_sobol_design_gets_its_analysis_too(fictional, execute, monkeypatch):
+    seen = []
+    monkeypatch.setitem(sys.modules, "sim.sensitivity",
+                        types.SimpleNamespace(analyse=lambda d, p: seen.append(d) or {"s": 1}))
+    design = make_design("sobol", [parse_parameter(PARAM)], 4, 7)
+    result = run_sweep(fictional, design, reps=1, batch_size=64, workers=1, progress=False)
+    assert result.sensitivity == {"s": 1} and seen == [design]
