@@ -489,3 +489,35 @@ def test_validate_refuses_a_users_folder(tmp_path, stand):
     (earlier / "skill.json").write_text("{}")
     validate_library(folder, runs=10, out_dir=earlier, progress=False)  # one of validate's
     assert (earlier / ".crisis-sim").is_file()
+
+
+def test_an_infinite_log_score_is_printed_as_inf():
+    """A forecast of p = 0 for an event that happened scores log(0): the table says inf."""
+    crisis = _crisis("z", [(0.5, True)])
+    crisis["score"]["events"][0]["log_score"] = math.inf
+    line = markdown_table(skill_table([crisis])).split("\n")[2]
+    assert line == ("| `z` | 1 | 0.250 | inf | +0.00 | -inf | – | 0 | – | – | no better than "
+                    "uninformed |")
+
+
+def test_the_plain_words_list_every_crisis_that_beats_or_trails():
+    crises = [_crisis("a", [(0.9, True)]), _crisis("b", [(0.8, True)]),
+              _crisis("c", [(0.9, False)]), _crisis("d", [(0.8, False)])]
+    line = markdown_table(skill_table(crises)).split("\n")[8]
+    assert line.startswith("In plain words: the model's event probabilities beat the "
+                           "uninformed 50% on 2 of 4 crises (a, b) and do worse on 2 (c, d); ")
+
+
+def test_validate_logs_each_crisis_and_has_the_documented_defaults(tmp_path, stand, caplog):
+    import inspect
+    import logging
+
+    caplog.set_level(logging.INFO, logger="sim.validation.library")
+    folder = _library(tmp_path)
+    validate_library(folder, runs=10, seed=4, out_dir=tmp_path / "out", progress=False)
+    assert [r.getMessage() for r in caplog.records if r.name == "sim.validation.library"] == [
+        "validate: alpha (10 runs, seed 4)", "validate: beta (10 runs, seed 4, drawing its priors)"]
+    defaults = {k: p.default for k, p in inspect.signature(validate_library).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults == {"runs": 1000, "seed": None, "workers": None, "progress": True,
+                        "on_crisis": None, "cv": False, "point": False, "pooled": True}
