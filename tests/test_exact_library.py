@@ -437,7 +437,7 @@ def test_validate_scales_by_a_pooled_posterior_unless_told_not_to(tmp_path, stan
 
     def pooled_for(scenario, path):
         asked.append((scenario.path.name, path))
-        return {"fit": scenario.path.name} if scenario.path.name == "alpha.yaml" else None
+        return {"fit": scenario.path.name}
 
     class Varied:
         def __init__(self, name):
@@ -455,9 +455,13 @@ def test_validate_scales_by_a_pooled_posterior_unless_told_not_to(tmp_path, stan
     result = validate_library(folder, runs=10, seed=3, out_dir=tmp_path / "a", progress=False)
     assert asked == [("alpha.yaml", folder / pooled.POSTERIOR_FILE),
                      ("beta.yaml", folder / pooled.POSTERIOR_FILE)]
-    assert made == [("alpha.yaml", 3, 10, {"fit": "alpha.yaml"}, None)]
-    assert result["pooled"] == {"alpha": {"constants": ["c"], "file": "p.json", "of":
-                                          "alpha.yaml", "fitted_without_this_crisis": True}}
+    assert made[0] == ("alpha.yaml", 3, 10, {"fit": "alpha.yaml"}, None)
+    # beta draws its priors: the pooled set is built on its uncertain set
+    assert made[1][:4] == ("beta.yaml", 3, 10, {"fit": "beta.yaml"})
+    assert made[1][4].paths == ("fighting.loss_rate",)
+    assert result["pooled"] == {
+        name: {"constants": ["c"], "file": "p.json", "of": f"{name}.yaml",
+               "fitted_without_this_crisis": True} for name in ("alpha", "beta")}
     assert isinstance(stand["runs"][0]["varied"], Varied)
     asked.clear()
     validate_library(folder, runs=10, out_dir=tmp_path / "b", pooled=False, progress=False)
@@ -521,3 +525,9 @@ def test_validate_logs_each_crisis_and_has_the_documented_defaults(tmp_path, sta
                 if p.default is not inspect.Parameter.empty}
     assert defaults == {"runs": 1000, "seed": None, "workers": None, "progress": True,
                         "on_crisis": None, "cv": False, "point": False, "pooled": True}
+
+
+def test_a_library_without_events_has_no_climatology():
+    table = skill_table([_crisis("q", [], quantities=[(True, False)])])
+    assert "brier_climatological" not in table["overall"]
+    assert table["overall"]["brier"] is None and table["overall"]["verdict"] == "no events"
