@@ -78,6 +78,9 @@ def test_where_refusals_name_what_is_wrong():
     assert _refused("losses.b>=50") == ("--where 'losses.b>=50': the sweep has no indicator "
                                         "'losses.b'; did you mean 'losses.a'? (the columns of "
                                         "sweep.parquet are the indicators)")
+    assert _refused("abcdef>=1", ["abcxyz"]) == (  # half the characters in common: a hint
+        "--where 'abcdef>=1': the sweep has no indicator 'abcdef'; did you mean 'abcxyz'? (the "
+        "columns of sweep.parquet are the indicators)")
     assert _refused("zzzz>=50") == ("--where 'zzzz>=50': the sweep has no indicator 'zzzz' (the "
                                     "columns of sweep.parquet are the indicators)")
     assert _refused("losses.a>=lots") == "--where 'losses.a>=lots': 'lots' is not a number"
@@ -220,6 +223,8 @@ def test_cart_with_a_noisy_outcome_has_mixed_leaves_and_shares_of_the_cases():
         assert leaf["coverage"] == pytest.approx(y[inside].sum() / y.sum())
     assert sum(leaf["coverage"] for leaf in got["leaves"]) == pytest.approx(1.0)
     assert max(len(leaf["limits"]) for leaf in got["leaves"]) <= 3
+    # depth 3: the deepest splits have three bars in the rules, their classes four
+    assert max(line.count("|") for line in got["rules"].splitlines()) == 4
 
 
 # --------------------------------------------------------------------------- the command
@@ -549,6 +554,17 @@ def test_the_box_figure_averages_design_points_and_hides_spare_panels():
     dots = panels[0].collections[0]
     assert dots.get_offsets().tolist() == [[0.1, 0.3], [0.5, 0.7]]
     assert dots.get_array().tolist() == [50.0, 25.0]
+    assert (dots.norm.vmin, dots.norm.vmax) == (0, 100)  # the scale is 0-100%, not the data's
+    assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+    two_free = _box_result(["a"], unrestricted=["b"])
+    two_free["prim"]["unrestricted"] = ["b", "c"]
+    grid = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [1.0, 3.0, 2.0], "c": [5.0, 7.0, 6.0]})
+    fig = box_figure(two_free, grid, np.array([1, 0, 1], bool))
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in panels][2] == ("b", "c")
+    (rect,) = panels[2].patches  # neither restricted: the sweep's ranges of both
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == (1.0, 5.0,
+                                                                                 2.0, 2.0)
     many = pd.DataFrame({n: np.linspace(0, 1, 6) for n in "abcde"})
     fig = box_figure(_box_result(["a", "b", "c", "d"], unrestricted=["e"]), many,
                      np.array([1, 0, 1, 0, 1, 0], bool))
