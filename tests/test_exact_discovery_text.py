@@ -161,6 +161,10 @@ def test_a_wrong_target_is_refused_in_one_line():
         target(RUNS, outcome="wars", where=None, rungs=RUNGS)
     assert str(excinfo.value) == ("--outcome: no outcome 'wars' in this sweep; did you mean "
                                   "'war'? (outcomes: split, war)")
+    with pytest.raises(UsageError) as excinfo:  # half the characters in common: a hint
+        target({"outcome.abcxyz": np.ones(2)}, outcome="abcdef", where=None, rungs=RUNGS)
+    assert str(excinfo.value) == ("--outcome: no outcome 'abcdef' in this sweep; did you mean "
+                                  "'abcxyz'? (outcomes: abcxyz)")
     with pytest.raises(UsageError) as excinfo:
         target(RUNS, outcome="zzzzz", where=None, rungs=RUNGS)
     assert str(excinfo.value) == ("--outcome: no outcome 'zzzzz' in this sweep (outcomes: "
@@ -186,6 +190,25 @@ def test_cart_finds_the_cut_of_a_step_and_describes_its_leaves():
          "density": 0.0, "coverage": 0.0}]
     assert got["rules"].splitlines()[0] == f"|--- b <= {cut:.2f}"
     assert "class" in got["rules"] and "weights" not in got["rules"]
+
+
+def test_cart_is_reproducible_among_tied_parameters():
+    """Three copies of one parameter split the runs equally well: the tree's fixed random
+    state picks the same one every time (here 'b', as scikit-learn's random_state=0 does;
+    random_state=1 picks 'a')."""
+    v = np.linspace(0, 1, 40)
+    x = pd.DataFrame({"a": v, "b": v, "c": v})
+    assert [list(leaf["limits"]) for leaf in cart_analysis(x, v > 0.5)["leaves"]] == [["b"],
+                                                                                       ["b"]]
+
+
+def test_cart_with_one_case_covers_it_all():
+    x = pd.DataFrame({"a": np.linspace(0, 1, 40)})
+    y = np.zeros(40, bool)
+    y[-1] = True
+    leaves = cart_analysis(x, y)["leaves"]
+    assert sum(leaf["coverage"] for leaf in leaves) == 1.0
+    assert leaves[0]["coverage"] == 1.0
 
 
 def test_cart_nests_limits_and_keeps_a_tree_readable():
