@@ -265,7 +265,8 @@ def _folder(tmp_path, n=240, seed=5, resolved=True):
                              "param.a": a, "param.b": b, "outcome.war": war,
                              "outcome.never": np.zeros(n, bool),
                              "rung.x~y.max": np.where(war, 2.0, 0.0),
-                             "losses.x": np.where(war, 80.0, 5.0)}), folder / "sweep.parquet")
+                             "losses.x": np.r_[99.0, np.where(war, 80.0, 5.0)[1:]]}),
+                   folder / "sweep.parquet")
     if resolved:
         (folder / "scenario.resolved.yaml").write_text(
             "ladder:\n  rungs:\n    calm: {}\n    armed: {}\n    war: {}\n")
@@ -295,7 +296,9 @@ def test_the_command_on_a_condition_and_a_rung(tmp_path):
                                                                    "condition", int(y.sum()))
     assert not (folder / "discovery.json").exists()
     result = discover_folder(folder, where="losses.x>50", write=False)
-    assert result["cases"] == int(y.sum())
+    assert result["cases"] == int(y[1:].sum()) + 1
+    result = discover_folder(folder, where="losses.x>=99", write=False)  # one case: analysed
+    assert result["cases"] == 1 and "prim" in result and "cart" in result
     plain, _, _ = _folder(tmp_path / "b", resolved=False)
     with pytest.raises(UsageError, match=r"not a number \(rungs: none\)|not a number"):
         discover_folder(plain, where="rung.x~y.max>=war", write=False)
