@@ -612,3 +612,38 @@ def test_the_box_figure_averages_design_points_and_hides_spare_panels():
     panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in panels] == [("a", "a")]
     assert math.isclose(fig.get_size_inches()[0], 4.2)
+
+
+def test_prims_box_entries_are_the_workbenchs_limits_and_quasi_p_values():
+    """Each restricted parameter's entry against the EMA Workbench's own box on the same data:
+    its limits, the full range, the quasi-p of each limit moved (-1: not moved), which are
+    significant (<= 0.05), and the box kept on those limits only, counted here."""
+    from tests.test_exact_discovery import _planted, _workbench_box
+
+    x, y = _planted()
+    x = x.assign(d=np.round(x["c"], 1))  # a fourth parameter
+    got = discovery.prim_analysis(x, y, 0.5)
+    box = _workbench_box(x, y)
+    chosen = got["chosen"]
+    limits, full, pvals = box.box_lims[chosen], box.box_lims[0], box.p_values[chosen]
+    names = [b["parameter"] for b in got["box"]]
+    assert names == [n for n in x.columns if n in pvals]
+    assert got["unrestricted"] == [n for n in x.columns if n not in pvals]
+    keep = np.ones(len(y), bool)
+    for b in got["box"]:
+        n = b["parameter"]
+        qp = [float(v) if float(v) >= 0 else None for v in pvals[n]]
+        low_sig = qp[0] is not None and qp[0] <= 0.05
+        high_sig = qp[1] is not None and qp[1] <= 0.05
+        assert b == {"parameter": n, "low": float(limits[n].iloc[0]),
+                     "high": float(limits[n].iloc[1]), "range_low": float(full[n].iloc[0]),
+                     "range_high": float(full[n].iloc[1]), "qp_low": qp[0], "qp_high": qp[1],
+                     "low_significant": low_sig, "high_significant": high_sig,
+                     "significant": low_sig or high_sig}
+        if low_sig:
+            keep &= x[n].to_numpy() >= b["low"]
+        if high_sig:
+            keep &= x[n].to_numpy() <= b["high"]
+    assert got["significant_box"] == {"coverage": y[keep].sum() / y.sum(),
+                                      "density": y[keep].mean(), "runs": int(keep.sum())}
+    assert any(b["low_significant"] for b in got["box"]) and got["unrestricted"]
