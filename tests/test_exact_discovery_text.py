@@ -299,6 +299,7 @@ def test_the_command_on_a_condition_and_a_rung(tmp_path):
     assert result["cases"] == int(y[1:].sum()) + 1
     result = discover_folder(folder, where="losses.x>=99", write=False)  # one case: analysed
     assert result["cases"] == 1 and "prim" in result and "cart" in result
+    assert result["prim"]["significant_box"]["coverage"] in (0.0, 1.0)  # of the one case
     plain, _, _ = _folder(tmp_path / "b", resolved=False)
     with pytest.raises(UsageError, match=r"not a number \(rungs: none\)|not a number"):
         discover_folder(plain, where="rung.x~y.max>=war", write=False)
