@@ -47,29 +47,39 @@ MODULES: dict[str, list[str]] = {
     "sim/validation/observations.py": ["tests/test_exact_scores.py",
                                        "tests/test_validation_scores.py"],
     # the first run (2026-12-07) with only the scores' tests left 409 of 648 mutants without
-    # a covering test: validate_library, its README table and folder checks are exercised by
-    # sim validate --library in the cross-validation, uncertainty and hostile-input tests
-    "sim/validation/library.py": ["tests/test_exact_scores.py", "tests/test_validation_scores.py",
-                                  "tests/test_validation_crossval.py",
-                                  "tests/test_validation_uncertain.py"],
-    "sim/validation/calibrate.py": ["tests/test_exact_calibration.py",
-                                    "tests/test_validation_calibrate.py",
-                                    "tests/test_analyst_surfaces.py"],  # bound warnings
+    # a covering test (validate_library, the README table, the folder check);
+    # test_exact_library.py checks them all, validate_library with stand-ins for the ensemble
+    # and the scoring (the cross-validation and uncertainty tests run whole libraries of
+    # ensembles per mutant: hours)
+    "sim/validation/library.py": ["tests/test_exact_library.py", "tests/test_exact_scores.py"],
+    # the command with a stand-in simulator (milliseconds) and the lockstep simulator on a
+    # few replications; test_validation_calibrate.py's whole calibrations per mutant would
+    # take the run's hours
+    "sim/validation/calibrate.py": ["tests/test_exact_calibrate.py",
+                                    "tests/test_exact_calibration.py"],
     # the ABC-SMC algorithm itself (its weights, kernel and tolerance schedule)
-    "sim/validation/abc_smc.py": ["tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
-    "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_discovery.py",
-                         "tests/test_levers.py"],  # levers as PRIM's categories
+    "sim/validation/abc_smc.py": ["tests/test_exact_abc_smc.py",
+                                  "tests/test_exact_calibration.py", "tests/test_abc_smc.py"],
+    # the first run (test_discovery.py's small sweep per mutant) reached 444 of 1,276 mutants
+    # in hours; test_exact_discovery_text.py checks the parser, CART, the command on a sweep
+    # folder written by hand, the texts and the figures in seconds
+    # (+ test_levers.py: levers as PRIM's categories, merged after the run in the table)
+    "sim/discovery.py": ["tests/test_exact_discovery.py", "tests/test_exact_discovery_text.py",
+                         "tests/test_levers.py"],
     "sim/outcomes.py": ["tests/test_exact_outcomes.py", "tests/test_model.py"],
     # (test_sweeps.py left out: its 300-replication sweep of the baseline per mutant would
     # take the run's hours; test_exact_analysis checks every function of the module exactly)
     "sim/analysis.py": ["tests/test_exact_analysis.py", "tests/test_intervals.py"],
-    "sim/execution/outdir.py": ["tests/test_exact_sweep_identity.py", "tests/test_execution.py",
-                                "tests/test_hostile.py"],
-    # the sweep's identity (what a re-run must match to resume) is built in run_sweep
-    # (and the policies x scenarios of a sweep with levers, their table and paired differences;
-    # its batches and resumed runs)
-    "sim/execution/sweep.py": ["tests/test_exact_sweep_identity.py", "tests/test_sweeps.py",
-                               "tests/test_levers.py", "tests/test_analyst_surfaces.py"],
+    # every function called directly on small folders (milliseconds a test); the CLI tests
+    # of test_execution/test_hostile run whole ensembles per mutant and add no kill
+    "sim/execution/outdir.py": ["tests/test_exact_outdir.py"],
+    # run_sweep with a stand-in for the batches (milliseconds): its identity, files, resume
+    # and manifest written out; test_sweeps.py's 300-replication sweep per mutant would take
+    # the run's hours, and test_exact_sweep_identity.py's real batches a numba compile
+    # (+ test_levers.py and test_analyst_surfaces.py: the policies x scenarios of a sweep with
+    # levers and the small first batches, both merged after the run in the table)
+    "sim/execution/sweep.py": ["tests/test_exact_sweep.py", "tests/test_levers.py",
+                               "tests/test_analyst_surfaces.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds
@@ -99,6 +109,12 @@ def prepare(module: str, tests: list[str]) -> Path:
             shutil.copytree(source, work / name, ignore=ignore)
         elif source.is_file():
             shutil.copy2(source, work / name)
+    configure(work, module, tests)
+    return work
+
+
+def configure(work: Path, module: str, tests: list[str]) -> None:
+    """Write the scratch copy's pyproject: the project's, plus what mutmut is to do."""
     config = (
         "\n[tool.mutmut]\n"
         'source_paths = ["sim"]\n'
@@ -111,9 +127,10 @@ def prepare(module: str, tests: list[str]) -> Path:
                      + [f"--deselect={t}" for t in DESELECT]) + "\n"
         "use_git_change_detection = false\n"
     )
-    with open(work / "pyproject.toml", "a", encoding="utf-8") as f:
-        f.write(config)
-    return work
+    for target in (work / "pyproject.toml", work / "mutants" / "pyproject.toml"):
+        if target.parent.is_dir():
+            target.write_text((ROOT / "pyproject.toml").read_text(encoding="utf-8") + config,
+                              encoding="utf-8")
 
 
 def run(module: str, tests: list[str], max_children: int, stop_at: dt.datetime | None) -> bool:
@@ -149,9 +166,10 @@ def _mutmut(module: str, work: Path, args: list[str], stop_at: dt.datetime | Non
 def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
     """Run a module's surviving mutants again against the tests as they are now.
 
-    After a run, tests written to kill its survivors are copied into the scratch copy, and
-    only the survivors (not the explained ones) and the mutants a stopped run did not reach
-    are run again; mutmut finds the new tests and maps them to the functions they call.
+    After a run, tests written to kill its survivors are copied into the scratch copy (with
+    the test files MODULES names now, new ones included), and only the survivors (not the
+    explained ones) and the mutants a stopped run did not reach are run again; mutmut finds
+    the new tests and maps them to the functions they call.
     """
     work = WORK / slug(module)
     c = tally(module)
@@ -165,6 +183,7 @@ def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
     for target in (work / "tests", work / "mutants" / "tests"):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(ROOT / "tests", target, ignore=ignore)
+    configure(work, module, MODULES[module])  # new test files named since the run
     return _mutmut(module, work, ["run", "--max-children", str(max_children), *names],
                    stop_at, f"{len(names)} survivors of {module}")
 
