@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="draw each run's values from a posterior written by sim calibrate")
     run.add_argument("--daily", metavar="SERIES",
                      help="keep every run's daily values of these series (comma-separated "
-                     "names or patterns, e.g. 'rung.*,losses.turkey') in daily.parquet; "
+                     "names or patterns, e.g. 'rung.*,losses.*') in daily.parquet; "
                      "refused when the table would not fit this machine")
     run.add_argument("--no-pooled", action="store_true",
                      help="do not scale the generic constants of a crisis of the library by "

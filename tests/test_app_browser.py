@@ -301,8 +301,15 @@ def test_saved_sweep_shows_prim_box_limits_beside_the_tradeoff(page, results):
     page.set_viewport_size(VIEWPORT)
 
 
+def _results_tab(page) -> None:
+    """The "Saved results" tab, whichever test ran before (each test stands alone)."""
+    page.get_by_role("tab", name="Saved results").click()
+    page.locator(".v-select", has_text="Results folder").wait_for(timeout=120_000)
+
+
 def test_saved_comparison_shows_each_difference_with_its_interval(page, results):
     root, _outside = results
+    _results_tab(page)
     _choose(page, "Results folder", str(root / "patriots"))
     table = page.locator("table.results-table", has_text="patriots_day0")
     table.wait_for(timeout=120_000)
@@ -330,6 +337,7 @@ def test_results_root_is_honoured_and_an_outside_path_refused(page, results):
     from playwright.sync_api import expect
 
     root, outside = results
+    _results_tab(page)
     page.locator(".v-select", has_text="Results folder").click()
     menu = page.locator(".menuable__content__active")
     menu.get_by_role("option").first.wait_for()

@@ -782,7 +782,9 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
         "simulations": gens[-1].total, "resumed_after_generation": None, "stopped": reason,
         "result_generation": final.t, "final_epsilon": final.epsilon, "population_size": 20,
         "batch": 50, "seed": 3, "effective_sample_size": final.ess,
-        "posterior": {p: module._summary(xs[:, j], w) for j, p in enumerate(paths)}}
+        "posterior": {p: module._summary(xs[:, j], w) for j, p in enumerate(paths)},
+        "piled_against_bounds": []}  # nothing piled against a declared bound (that warning:
+    # tests/test_analyst_surfaces.py)
     assert d["simulations"] == 120 and reason == "budget"
     # progress: (simulations done, generation, its tolerance) after each batch
     assert calls[0] == (20, 0, math.inf)

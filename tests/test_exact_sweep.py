@@ -113,12 +113,13 @@ def test_a_sweep_in_memory_plans_its_batches_and_summarises_the_rows(fictional, 
     design = _design(fictional)
     result = run_sweep(fictional, design, reps=3, batch_size=4, workers=1, progress=False)
     (call,) = execute.calls
-    # 9 runs in batches of 4: runs 0-3 touch points 0 and 1, 4-7 points 1 and 2, 8 point 2
-    assert [(t.start, t.stop) for t in call["tasks"]] == [(0, 4), (4, 8), (8, 9)]
-    assert [[k for k, _ in t.points] for t in call["tasks"]] == [[0, 1], [1, 2], [2]]
+    # 9 runs in batches of 4, the first two an eighth of it (1 run, so the bar moves at
+    # once): run 0 and run 1 touch point 0, runs 2-5 points 0 and 1, runs 6-8 point 2
+    assert [(t.start, t.stop) for t in call["tasks"]] == [(0, 1), (1, 2), (2, 6), (6, 9)]
+    assert [[k for k, _ in t.points] for t in call["tasks"]] == [[0], [0], [0, 1], [2]]
     value = [design.overrides(k) for k in range(3)]
-    assert call["tasks"][1].points == ((1, tuple(value[1].items())),
-                                       (2, tuple(value[2].items())))
+    assert call["tasks"][2].points == ((0, tuple(value[0].items())),
+                                       (1, tuple(value[1].items())))
     for t in call["tasks"]:
         assert (t.seed, t.reps, t.digest, t.scenario) == (
             fictional.spec.run.seed, 3, fictional.digest(), fictional.data)
@@ -142,7 +143,8 @@ def test_a_sweep_in_memory_plans_its_batches_and_summarises_the_rows(fictional, 
                  "scenario_sha256": fictional.digest(), "overrides": fictional.overrides,
                  "seed": fictional.spec.run.seed, "design": "lhs", "points": 3, "reps": 3,
                  "runs": 9, "batch_size": 4, "parameters": ["fighting.loss_rate"],
-                 "workers": 1, "python": m["python"], "command": " ".join(sys.argv)}
+                 "workers": 1, "python": m["python"], "command": " ".join(sys.argv),
+                 "resumed_batches": 0, "resumed_runs": 0}  # a fresh sweep resumed nothing
     import platform
 
     assert m["python"] == platform.python_version()
@@ -245,16 +247,17 @@ def test_an_interrupted_sweep_resumes_only_its_missing_batches(fictional, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         run_sweep(fictional, design, reps=2, batch_size=2, workers=1, out_dir=out,
                   progress=False)
+    # 6 runs in batches of 2, the first two of 1 run each: the first batch was saved
     assert sorted(p.name for p in (out / "parts").glob("runs-*")) == [
-        part_path(out, 0, 2).name]
+        part_path(out, 0, 1).name]
     outdir.release_folder(out)
     again = _Execute()
     monkeypatch.setattr(module, "execute", again)
     run_sweep(fictional, design, reps=2, batch_size=2, workers=1, out_dir=out,
               progress=False)
     (call,) = again.calls
-    assert [(t.start, t.stop) for t in call["tasks"]] == [(2, 4), (4, 6)]
-    assert (call["total"], call["done"]) == (6, 2)
+    assert [(t.start, t.stop) for t in call["tasks"]] == [(1, 2), (2, 4), (4, 6)]
+    assert (call["total"], call["done"]) == (6, 1)
     assert not (out / "parts").exists()
     column = pq.read_table(out / "sweep.parquet").column("losses.a").to_numpy()
     np.testing.assert_array_equal(column, np.arange(6) * 0.25)

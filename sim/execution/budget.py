@@ -34,7 +34,7 @@ def select_daily(names: list[str], wanted) -> list[str]:
 
     Args:
         names: Every daily series of the scenario (``sim.model.series_names``).
-        wanted: Names or shell-style patterns (``rung.*``, ``losses.turkey``), or one text
+        wanted: Names or shell-style patterns (``rung.*``, ``losses.<actor>``), or one text
             of them separated by commas (``--daily rung.*,losses.a``).
 
     Raises:

@@ -230,7 +230,7 @@ def day_candidates(cond: Condition, columns: set[str]) -> list[str]:
     An outcome with no recorded first day of its own (a state held a week, a combination) may
     still have a day column for one of its parts that an observation can name with
     ``day_indicator:`` (``{state: gate.x, at: any}``: ``day.opened.x``). A threshold or a final
-    value (``control.zone.syria.final >= 0.75``) has none: its date cannot be scored.
+    value (``control.<objective>.<actor>.final >= 0.75``) has none: its date cannot be scored.
     """
     found: list[str] = []
     parts = [cond]
