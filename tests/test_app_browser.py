@@ -346,6 +346,8 @@ def test_results_root_is_honoured_and_an_outside_path_refused(page, results):
     assert str(root / "idlib-sweep") in offered and str(root / "patriots") in offered
     assert all(o.startswith(str(root)) for o in offered), offered
     assert not [o for o in offered if "escape" in o or "elsewhere" in o], offered
+    _choose(page, "Results folder", str(root / "patriots"))  # whatever the last test opened
+    expect(page.get_by_text(f"compare results in {root / 'patriots'}")).to_be_visible()
     typed = page.get_by_label("Or type a folder under the results root")
     refused = page.locator(".results-refused")
     for escaping in (str(outside), "escape", "../elsewhere"):
