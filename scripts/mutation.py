@@ -77,10 +77,9 @@ MODULES: dict[str, list[str]] = {
     # run_sweep with a stand-in for the batches (milliseconds): its identity, files, resume
     # and manifest written out; test_sweeps.py's 300-replication sweep per mutant would take
     # the run's hours, and test_exact_sweep_identity.py's real batches a numba compile
-    # (the policies x scenarios of a sweep with levers and its small first batches, merged
-    # after the run in the table, are tested by test_levers.py and test_analyst_surfaces.py,
-    # which run sweeps: too slow per mutant; fast exact tests of them are still to write)
-    "sim/execution/sweep.py": ["tests/test_exact_sweep.py"],
+    # (+ test_exact_levers.py: the policies x scenarios of a sweep with levers and its small
+    # first batches on hand-made rows; test_levers.py runs sweeps, too slow per mutant)
+    "sim/execution/sweep.py": ["tests/test_exact_sweep.py", "tests/test_exact_levers.py"],
 }
 #: slow tests left out of the mutation runs (a whole `sim run` per mutant would dominate the
 #: run's time); the exact tests beside them cover the same code in seconds

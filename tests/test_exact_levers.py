@@ -1,0 +1,254 @@
+"""Exact tests of a sweep's levers in ``sim/execution/sweep.py`` on hand-made rows.
+
+The policies x scenarios of a sweep with levers (issue 26) and the sweep's small first batches
+are exercised end to end by tests/test_levers.py and tests/test_analyst_surfaces.py, which
+run sweeps: too slow to run per mutant. These tests call each function on a stand-in design
+and rows written here, and check every value against a computation made here (Wilson
+intervals from statsmodels, the paired difference by its formula), so that
+``scripts/mutation.py`` can run the module's mutants against them in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sim.execution import sweep as module
+from sim.execution.sweep import (
+    RAMP_BATCHES,
+    RAMP_DIVISOR,
+    format_policies,
+    policy_summary,
+    sweep_batches,
+    tag_policies,
+    tag_policy_table,
+)
+
+Z = 1.959963984540054  # the two-sided 95% normal quantile
+
+
+def _lever(name: str, categorical: bool):
+    return types.SimpleNamespace(name=name, categorical=categorical)
+
+
+def _policy(name: str, **values):
+    return types.SimpleNamespace(name=name, values=values)
+
+
+def _design(reference: int = 0, size: int = 2):
+    """Two policies (a numeric lever ``dose`` and a categorical ``shield``), ``size`` points."""
+    return types.SimpleNamespace(
+        size=size, reference=reference, policy_count=2,
+        levers=[_lever("dose", False), _lever("shield", True)],
+        policies=[_policy("low-later", dose=0.5, shield="later"),
+                  _policy("high-day0", dose=2.0, shield="day0")])
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_the_ramp_is_two_batches_of_an_eighth():
+    assert (RAMP_BATCHES, RAMP_DIVISOR) == (2, 8)
+
+
+@pytest.mark.parametrize(("runs", "batch", "first", "plan"), [
+    # two batches of ceil(40 / 8) = 5 runs, then full ones from where they stopped
+    (100, 40, 0, [(0, 5), (5, 10), (10, 50), (50, 90), (90, 100)]),
+    # an eighth of 41 rounds up (6), not down
+    (100, 41, 0, [(0, 6), (6, 12), (12, 53), (53, 94), (94, 100)]),
+    # one batch's worth stays one batch, even one run over is ramped
+    (40, 40, 0, [(0, 40)]),
+    (41, 40, 0, [(0, 5), (5, 10), (10, 41)]),
+    # fewer runs than the ramp: small batches until the runs are gone
+    (7, 40, 0, [(0, 7)]),
+    (43, 40, 0, [(0, 5), (5, 10), (10, 43)]),
+    # a batch of 8 ramps with single runs; a batch of 1 cannot be cut smaller
+    (20, 8, 0, [(0, 1), (1, 2), (2, 10), (10, 18), (18, 20)]),
+    (3, 1, 0, [(0, 1), (1, 2), (2, 3)]),
+    # a later policy's block: full batches from its first run
+    (100, 40, 200, [(200, 240), (240, 280), (280, 300)]),
+    (30, 40, 60, [(60, 90)]),
+])
+def test_sweep_batches_cut_exactly(runs, batch, first, plan):
+    assert sweep_batches(runs, batch, first) == plan
+
+
+def test_sweep_batches_default_to_the_start_of_the_sweep():
+    assert sweep_batches(100, 40) == sweep_batches(100, 40, 0)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_a_table_with_the_schema_already_is_returned_as_it_is():
+    table = pa.table({"a": [1, 2], "b": [0.5, 1.5]})
+    assert module._conformed(table, table.schema) is table
+
+
+def test_a_table_gets_the_schemas_columns_in_its_order_and_nulls_for_the_missing():
+    table = pa.table({"b": [0.5, 1.5], "a": [1, 2]})
+    schema = pa.schema([("a", pa.int64()), ("b", pa.float64()), ("c", pa.string())])
+    out = module._conformed(table, schema)
+    assert out.schema == schema
+    assert out.column("a").to_pylist() == [1, 2]
+    assert out.column("b").to_pylist() == [0.5, 1.5]
+    assert out.column("c").to_pylist() == [None, None]
+
+
+def test_the_policy_columns_of_runs():
+    out = module._policy_columns(_design(), np.array([1, 0, 1]))
+    assert list(out) == ["policy", "lever.dose", "lever.shield"]
+    assert out["policy"].tolist() == ["high-day0", "low-later", "high-day0"]
+    assert out["lever.dose"].dtype == float and out["lever.dose"].tolist() == [2.0, 0.5, 2.0]
+    assert out["lever.shield"].dtype == object
+    assert out["lever.shield"].tolist() == ["day0", "later", "day0"]
+
+
+def _columns():
+    """Eight runs: 2 policies x 2 points x 2 replications, the engine's numbering."""
+    run = np.arange(8)
+    return {"run": run, "point": run // 2, "rep": run % 2,
+            "outcome.war": np.array([1, 0, 0, 0, 1, 1, 0, 1], bool),
+            "losses.a": run * 1.5}
+
+
+def test_tag_policies_gives_the_policy_and_the_uncertainties_point():
+    columns = _columns()
+    out = tag_policies(columns, _design(), reps=2)
+    assert list(out) == ["run", "policy", "point", "rep", "lever.dose", "lever.shield",
+                         "outcome.war", "losses.a"]
+    assert out["run"].tolist() == list(range(8))
+    assert out["policy"].tolist() == ["low-later"] * 4 + ["high-day0"] * 4
+    assert out["point"].tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert out["rep"].tolist() == [0, 1] * 4
+    assert out["lever.dose"].tolist() == [0.5] * 4 + [2.0] * 4
+    assert out["lever.shield"].tolist() == ["later"] * 4 + ["day0"] * 4
+    assert out["outcome.war"] is columns["outcome.war"]
+    assert out["losses.a"] is columns["losses.a"]
+
+
+def test_without_levers_the_columns_are_untouched():
+    columns = _columns()
+    plain = types.SimpleNamespace(size=4, policies=[], levers=[], reference=0)
+    assert tag_policies(columns, plain, reps=2) is columns
+    table = pa.table(columns)
+    assert tag_policy_table(table, plain, reps=2) is table
+
+
+def test_tag_policy_table_puts_the_policys_columns_first_as_strings_and_numbers():
+    table = pa.table(_columns())
+    out = tag_policy_table(table, _design(), reps=2)
+    assert out.column_names == ["run", "policy", "point", "rep", "lever.dose", "lever.shield",
+                                "outcome.war", "losses.a"]
+    assert out.schema.field("policy").type == pa.string()
+    assert out.schema.field("lever.shield").type == pa.string()
+    assert out.schema.field("lever.dose").type == pa.float64()
+    assert out.column("policy").to_pylist() == ["low-later"] * 4 + ["high-day0"] * 4
+    assert out.column("point").to_pylist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert out.column("lever.shield").to_pylist() == ["later"] * 4 + ["day0"] * 4
+    assert out.column("outcome.war").to_pylist() == _columns()["outcome.war"].tolist()
+    assert out.column("losses.a").to_pylist() == (np.arange(8) * 1.5).tolist()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return (0.0 if k == 0 else low), (1.0 if k == n else high)
+
+
+def _paired(base: np.ndarray, own: np.ndarray) -> tuple[float, float, float]:
+    d = own.astype(float) - base.astype(float)
+    mean = d.mean()
+    half = Z * math.sqrt(((d - mean) ** 2).sum() / (d.size - 1)) / math.sqrt(d.size)
+    return mean, mean - half, mean + half
+
+
+@pytest.mark.parametrize("reference", [0, 1])
+def test_policy_summary_against_hand_counts(reference):
+    design = _design(reference=reference)
+    flags = {"outcome.war": np.array([1, 0, 0, 0, 1, 1, 0, 1], bool),
+             "outcome.deal": np.array([0, 0, 0, 0, 0, 0, 0, 0], bool),
+             "losses.a": np.arange(8) * 1.5}  # not an outcome: left out
+    rows = policy_summary(design, reps=2, flags=flags)
+    blocks = {"low-later": slice(0, 4), "high-day0": slice(4, 8)}
+    names = [p.name for p in design.policies]
+    assert [(r["outcome"], r["policy"]) for r in rows] == [
+        ("war", names[0]), ("war", names[1]), ("deal", names[0]), ("deal", names[1])]
+    for r in rows:
+        x = flags[f"outcome.{r['outcome']}"]
+        own = x[blocks[r["policy"]]]
+        k = int(own.sum())
+        low, high = _wilson(k, 4)
+        assert r["runs"] == 4 and r["probability"] == k / 4
+        assert r["low"] == pytest.approx(low, abs=1e-12)
+        assert r["high"] == pytest.approx(high, abs=1e-12)
+        if r["policy"] == names[reference]:
+            assert "difference" not in r and len(r) == 6
+            continue
+        base = x[blocks[names[reference]]]
+        diff, d_low, d_high = _paired(base, own)
+        assert r["difference"] == pytest.approx(diff, abs=1e-12)
+        assert r["difference_low"] == pytest.approx(d_low, abs=1e-12)
+        assert r["difference_high"] == pytest.approx(d_high, abs=1e-12)
+    war = {r["policy"]: r for r in rows if r["outcome"] == "war"}
+    assert war["low-later"]["probability"] == 0.25 and war["high-day0"]["probability"] == 0.75
+    other = names[1 - reference]
+    assert war[other]["difference"] == (0.5 if reference == 0 else -0.5)
+
+
+def test_the_printed_table_of_policies():
+    design = _design(reference=0, size=3)
+    rows = [
+        {"outcome": "war", "policy": "low-later", "probability": 0.25, "low": 0.05,
+         "high": 0.6, "runs": 4},
+        {"outcome": "war", "policy": "high-day0", "probability": 0.75, "low": 0.4,
+         "high": 0.95, "runs": 4, "difference": 0.5, "difference_low": -0.123,
+         "difference_high": 1.0},
+        {"outcome": "deal", "policy": "low-later", "probability": 0.0, "low": 0.0,
+         "high": 0.49, "runs": 4},
+        {"outcome": "deal", "policy": "high-day0", "probability": 0.0, "low": 0.0,
+         "high": 0.49, "runs": 4, "difference": 0.0, "difference_low": 0.0,
+         "difference_high": 0.0},
+    ]
+    result = types.SimpleNamespace(design=design, policies=rows, reps=2)
+    assert format_policies(result).split("\n") == [
+        "outcome  policy          P      95% interval  vs reference  95% interval",
+        "war      low-later   25.0%  [  5.0%,  60.0%]     reference",
+        "         high-day0   75.0%  [ 40.0%,  95.0%]     +50.0 pts  [-12.3, +100.0]",
+        "the same in every policy: deal 0.0%",
+        "",
+        "2 policies x 3 points of the uncertainties x 2 replications; differences against "
+        "low-later, paired by point and replication (each policy meets the same states of "
+        "the world and the same random numbers)",
+    ]
+
+
+def test_the_printed_table_names_the_reference_policy_whichever_it_is():
+    design = _design(reference=1, size=1)
+    design.policies = [_policy("a-much-longer-policy-name", dose=0.5, shield="later"),
+                       _policy("b", dose=2.0, shield="day0")]
+    rows = [{"outcome": "x", "policy": "a-much-longer-policy-name", "probability": 0.5,
+             "low": 0.1, "high": 0.9, "runs": 2, "difference": -0.5,
+             "difference_low": -1.0, "difference_high": 0.0},
+            {"outcome": "x", "policy": "b", "probability": 1.0, "low": 0.3, "high": 1.0,
+             "runs": 2}]
+    text = format_policies(types.SimpleNamespace(design=design, policies=rows, reps=2))
+    lines = text.split("\n")
+    assert lines[0] == ("outcome  policy                          P      95% interval  "
+                        "vs reference  95% interval")
+    assert lines[1] == ("x        a-much-longer-policy-name   50.0%  [ 10.0%,  90.0%]  "
+                        "   -50.0 pts  [-100.0, +0.0]")
+    assert lines[2] == ("         b                          100.0%  [ 30.0%, 100.0%]  "
+                        "   reference")
+    assert lines[-1].endswith("differences against b, paired by point and replication (each "
+                              "policy meets the same states of the world and the same random "
+                              "numbers)")
+    assert lines[-1].startswith("2 policies x 1 points of the uncertainties x 2 replications")
