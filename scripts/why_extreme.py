@@ -22,8 +22,8 @@ Usage (from the repository root)::
 with ``Q`` the path of ``scenarios/library/qatar_2017.observations.yaml``.
 
 The utilities are read as the model computes them each morning, before a one-off act's
-disposition (``decisions.intent``) takes it off the menu; the spy is installed in this
-process only.
+private value (``decisions.intent``, ``apply_private_values``) takes it off the menu;
+the spy is installed in this process only.
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scenario = load_scenario(path, args.overrides)
     seen: dict = {}
-    intent = model_module.intent
+    intent = model_module.apply_private_values
 
     def spy(utility, *rest, **kw):
         seen["u"] = utility.copy()
         return intent(utility, *rest, **kw)
 
-    model_module.intent = spy
+    model_module.apply_private_values = spy
     model = CrisisModel(scenario, replications=args.runs, seed=args.seed)
     lay = model.layout
     names = [f"{lay.actors[a]}:{label}" for a, label in zip(lay.menu.actor, lay.menu.labels,

@@ -38,10 +38,11 @@ from sim.mechanisms.decisions import (
     ONE_OFF_VERBS,
     PARTS,
     Situation,
+    apply_private_values,
     commitment,
     disposition_counters,
     explain,
-    intent,
+    private_values,
     score_menu,
 )
 from sim.mechanisms.red_lines import RedLines
@@ -334,6 +335,10 @@ class CrisisModel(mesa.Model):
         self.one_off = np.flatnonzero(np.isin(lay.menu.verb, ONE_OFF_VERBS))
         self.disposition = self.random_numbers.uniform_at(
             0, Stream.DISPOSITION, disposition_counters(lay)[self.one_off])
+        # and what each run privately makes of each, beyond its public value (ODD M1)
+        self.private_values = private_values(
+            self.disposition, p.rationality[:, lay.menu.actor[self.one_off]],
+            p.private_value * p.bargaining_noise)
         self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
@@ -422,9 +427,7 @@ class CrisisModel(mesa.Model):
                 day, Stream.SANCTION_REVIEW, (n, n)))
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
-        intent(utility, self.one_off, self.disposition,
-               p.rationality[:, lay.menu.actor[self.one_off]], p.intent,
-               p.private_value * p.bargaining_noise)
+        apply_private_values(utility, self.one_off, self.private_values, p.intent)
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))
         # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1

@@ -856,18 +856,40 @@ def intent(utility: np.ndarray, one_off: np.ndarray, disposition: np.ndarray,
     """
     if one_off.size == 0 or (on is not None and not np.any(on)):
         return
-    u = utility[:, one_off]
+    apply_private_values(utility, one_off, private_values(disposition, rationality, private),
+                         on)
+
+
+def private_values(disposition: np.ndarray, rationality: np.ndarray,
+                   private: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's private value of each one-off act beyond its public value (``intent``).
+
+    Fixed for the run (the uniforms are drawn once, the parameters do not change), so a model
+    computes it once. Returns ``(shift, coin)``: ``s eps`` ``(R, M1)``, NaN where the spread
+    is infinite (rationality 0), and there whether the act is on the menu (``eps > 0``).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = 1.0 / rationality
         if private is not None:
             spread = np.sqrt(spread ** 2 + (np.asarray(private)[:, None] / 1.702) ** 2)
         eps = np.log1p(-disposition) - np.log(disposition)  # logit(1 - u): standard logistic
-        value = u + spread * eps  # -inf (an entry off the menu) stays -inf
+        shift = spread * eps
     # rationality 0 (a coin toss among the entries): the spread is infinite, the act's value
     # unchanged, and it is on the menu in half of the runs
-    finite = np.isfinite(spread)
-    value = np.where(finite, value, u)
-    kept = np.where(finite, value > 0.0, eps > 0.0)
+    return np.where(np.isfinite(spread), shift, np.nan), eps > 0.0
+
+
+def apply_private_values(utility: np.ndarray, one_off: np.ndarray,
+                         values: tuple[np.ndarray, np.ndarray],
+                         on: np.ndarray | None = None) -> None:
+    """``intent`` with the run's ``private_values`` computed already; in place."""
+    if one_off.size == 0 or (on is not None and not np.any(on)):
+        return
+    shift, coin = values
+    u = utility[:, one_off]
+    finite = ~np.isnan(shift)
+    value = np.where(finite, u + shift, u)  # -inf (an entry off the menu) stays -inf
+    kept = np.where(finite, value > 0.0, coin)
     if on is not None:
         off = (on <= 0)[:, None]
         kept |= off
