@@ -173,6 +173,41 @@ def test_the_salvo_is_exactly_reproducible(fictional, salvo):
     assert np.array_equal(again["attacks"], salvo["attacks"])
 
 
+def _reprisal(fictional, struck: bool) -> dict:
+    """Arcadia may strike Borduria once; on day 10 Borduria kills five of its soldiers (a
+    dated ``casualties`` event) or not. The ladder frozen at threats, Borduria holds."""
+    data = _salvo(fictional)
+    data["actors"]["arcadia"].update(
+        interests={"standing": 0.5, "losses": 0.3, "territory": 0.2}, war_cost=0.1,
+        rationality=30.0)
+    data["decisions"] = {**data.get("decisions", {}), "private_value": 0.1}
+    if struck:
+        data["timeline"] = [{"date": "2031-05-11", "name": "a raid", "kind": "casualties",
+                             "between": ["arcadia", "borduria"], "amount": 5}]
+    return data
+
+
+def test_a_one_off_salvo_answers_a_strike_and_spends_the_answer(fictional):
+    """Limited retaliation (Schelling 1966): struck, Arcadia answers with one salvo, the morning
+    the strike is known, in most runs; unstruck, it rarely fires at all (paired by run)."""
+    calm, raid = _daily(_reprisal(fictional, False)), _daily(_reprisal(fictional, True))
+    fired = {k: ~np.isnan(v["indicators"]["day.once.arcadia.attack.borduria"])
+             for k, v in (("calm", calm), ("raid", raid))}
+    day = raid["indicators"]["day.once.arcadia.attack.borduria"]
+    assert fired["calm"].mean() < 0.2, fired["calm"].mean()
+    assert fired["raid"].mean() > 0.8, fired["raid"].mean()
+    answered = fired["raid"] & ~fired["calm"]  # runs that fired only when struck
+    assert answered.mean() > 0.6
+    assert (day[answered] == 10).mean() > 0.9, np.unique(day[answered], return_counts=True)
+    assert raid["attacks"][-1, :, 0, 1].max() == 1  # one salvo, never a campaign
+    # the answer is spent by the salvo (M5, "Answers": reset the day Arcadia strikes)
+    assert (raid["model"].state.provoked[answered, 0, 1] == 0).all()
+    # Borduria's losses from Arcadia fall on the day of the salvo only
+    lost = np.diff(raid["losses"][:, :, 1, 0], axis=0)  # (days, R)
+    rows = np.flatnonzero(fired["raid"])
+    assert lost[day[rows].astype(int), rows].sum() == lost.sum() > 0
+
+
 def test_a_one_off_salvo_fights_fewer_days_than_the_same_attack_held(fictional):
     """Paired by replication (common random numbers): the days at an armed rung or with an
     attack, over the run, with the same attack one-off or held. Borduria may answer."""
