@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from sim.errors import ScenarioError
+from sim.execution.batches import collect_rows
 from sim.model import CrisisModel
 from sim.outcomes import indicators
 from sim.scenario.loader import load_data
@@ -270,3 +271,47 @@ def test_a_withdrawal_ends_the_attacks_on_the_target_for_the_rest_of_the_run(wit
     stayed = ~left
     assert (attacks[-1, stayed, 0, 1] + attacks[-1, stayed, 1, 0]).mean() > 10
     assert losses[-1, stayed, 0, 1].mean() > 0
+
+
+# --------------------------------------------------------------------------- determinism
+
+def test_one_off_acts_are_deterministic_and_replay_alone(fictional):
+    """With every kind of one-off act in the menus (and the deal, gate and grant of the
+    scenario as written, but Corvalia's sanction made one-day), a run is the same twice, and
+    any replication run alone is the same as in its batch: what a run has taken is its own
+    state."""
+    data = copy.deepcopy(fictional.data)
+    data["actors"]["arcadia"]["actions"] += [
+        {"verb": "attack", "target": "borduria", "once": True},
+        {"verb": "threaten", "target": "borduria", "once": True},
+        {"verb": "withdraw", "target": "borduria"}]
+    data["actors"]["borduria"]["actions"] += [
+        {"verb": "attack", "target": "arcadia", "once": True},
+        {"verb": "deescalate", "target": "arcadia", "once": True}]
+    corvalia = data["actors"]["corvalia"]  # its held sanction becomes a one-day one
+    corvalia["actions"] = [a for a in corvalia["actions"] if a["verb"] != "sanction"] + [
+        {"verb": "sanction", "target": "borduria", "once": True},
+        {"verb": "air_support", "client": "arcadia", "target": "borduria", "once": True}]
+    loaded = load_data(data)
+    seed, runs = 13, 24
+
+    def rows(replications) -> dict:
+        return collect_rows(CrisisModel(loaded, replications=replications, seed=seed,
+                                        record_paths=False).run(), loaded)
+
+    a, b = rows(runs), rows(runs)
+    assert any(np.isfinite(a[f"day.{e}"]).any() for e in (
+        "once.arcadia.attack.borduria", "withdrew.arcadia.borduria",
+        "once.corvalia.sanction.borduria"))
+    for k in (0, 7, runs - 1):
+        alone = rows(np.array([k]))
+        for name in a:
+            kind = a[name].dtype.kind == "f"
+            assert np.array_equal(a[name], b[name], equal_nan=kind), name
+            assert np.array_equal(a[name][k:k + 1], alone[name], equal_nan=kind), (name, k)
+    # a one-day sanction is in force on the days it is imposed, and lifted the next morning
+    days = a["sanctions.corvalia.borduria.days"]
+    imposed = np.isfinite(a["day.once.corvalia.sanction.borduria"])
+    assert imposed.any() and np.array_equal(days > 0, imposed) and days.max() <= 1
+    assert (a["day.lifted.corvalia.borduria"][imposed]
+            == a["day.once.corvalia.sanction.borduria"][imposed] + 1).all()
