@@ -8,10 +8,14 @@ crisis (``scenarios/three_states.yaml``, edited in memory):
   refuses it elsewhere with one line naming the key (exit 2 on the command line);
 - a one-off attack happens on at most one day of a run, and with the ladder frozen at a rung
   without fighting its losses fall on that day only, exactly;
+- struck by a dated raid, an actor answers with one salvo the morning the raid is known
+  (limited retaliation: Schelling 1966), rarely unstruck, and the answer is spent;
 - with common random numbers, the same attack as a one-off salvo yields fewer days of fighting
   than as a held posture (a paired difference with its interval);
 - a withdrawal ends its author's attacks on the target for the rest of the run, and nobody
   loses soldiers in that dyad afterwards (out of contact).
+- runs with every kind of one-off act are deterministic and replay alone; a one-day sanction
+  is in force on one day and lifted the next morning.
 """
 
 from __future__ import annotations
