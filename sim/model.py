@@ -493,7 +493,10 @@ class CrisisModel(mesa.Model):
     def _take_one_offs(self, chosen: np.ndarray, day: int) -> np.ndarray:
         """Note today's one-off acts; a withdrawal takes effect at once. ``(R, M1)`` taken.
 
-        Each is off the menu for the rest of the run. A withdrawal (ODD M2) puts the actor's
+        Each is off the menu for the rest of the run: a limited reprisal (Schelling 1966,
+        *Arms and Influence*, ch. 4), a single costly signal (Sartori 2005), a vote or public
+        declaration that engages a government's standing (Fearon 1994) happen once, not as a
+        routine held day after day. A withdrawal (ODD M2) puts the actor's
         forces out of contact with its target from today's fighting on (``State.withdrawn``).
         """
         lay, s = self.layout, self.state

@@ -541,7 +541,7 @@ def compile_scenario(spec: Scenario) -> World:
             m_cost.append(act.cost)
             m_client.append(ai[act.client] if act.client else -1)
             m_to_rung.append(ri[act.to_rung] if act.to_rung else -1)
-            m_once.append(int(act.one_off))
+            m_once.append(int(act.once_per_run))
             # the action's own blame, else its actor's, else the scenario's
             m_blame.append(BLAME_CODE[act.blame or spec.actors[a].blame or spec.fighting.blame])
             labels.append(act.label())

@@ -83,8 +83,8 @@ def test_the_schema_accepts_one_off_acts(fictional, act):
     data["actors"]["arcadia"]["actions"].append(act)
     loaded = load_data(data)
     menu = loaded.spec.actors["arcadia"].actions
-    assert menu[-1].one_off
-    assert not any(a.one_off for a in menu[:-1])
+    assert menu[-1].once_per_run
+    assert not any(a.once_per_run for a in menu[:-1])
 
 
 def test_a_one_off_attack_may_sit_beside_the_held_one_but_not_twice(fictional):

@@ -56,9 +56,11 @@ VERBS: tuple[str, ...] = (
 )
 
 #: Verbs that may be chosen as a one-off act (``actions[].once``): a single day's act whose
-#: effects and cost fall on that day. The other verbs are one-off by nature already (a grant,
-#: an activation, a gate moved, a withdrawal: their effect lasts), or a proposal or request
-#: whose consequence is the deal or grant it may bring, or ``hold`` (nothing to do once).
+#: effects and cost fall on that day (a limited reprisal, Schelling 1966; a single signal,
+#: Sartori 2005; a vote or declaration that engages the government, Fearon 1994). The other
+#: verbs are one-off by nature already (a grant, an activation, a gate moved, a withdrawal:
+#: their effect lasts), or a proposal or request whose consequence is the deal or grant it may
+#: bring, or ``hold`` (nothing to do once).
 ONCE_VERBS: tuple[str, ...] = ("attack", "sanction", "threaten", "deescalate", "air_support")
 
 #: Whose dyad the target's grievance and ladder respond to when a patron's aircraft strike in
@@ -278,8 +280,8 @@ class Action(Strict):
         return verb if obj is None else f"{verb}:{obj}"
 
     @property
-    def one_off(self) -> bool:
-        """A one-off act: chosen at most once per run, its effect that day (``once``)."""
+    def once_per_run(self) -> bool:
+        """Taken at most once per run, its effect that day: ``once``, and every withdraw."""
         return self.once or self.verb == "withdraw"
 
 
@@ -1215,7 +1217,7 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         for i, act in enumerate(actor.actions):
             p = f"actors.{aid}.actions[{i}]"
             same = (act.verb, act.target, act.asset, act.gate, act.deal, act.client,
-                    act.one_off)
+                    act.once_per_run)
             if same in menu:  # a repeat multiplies the action's chance under the logit choice
                 out.append((p, f"'{act.label()}' is already action [{menu[same]}] of the menu; "
                             "list each action once"))
