@@ -65,11 +65,12 @@ class StateActor(mesa.Agent):
         """Choose a posture and a move in every replication by quantal response.
 
         An actor acts on two tracks a day, so negotiating never forces it to stop fighting
-        (or defending itself): a *posture* (hold, attack, de-escalate, fly air support) and a
-        *move* (propose a deal, request, grant or activate an asset, sanction, open or close a
-        gate). Each track is a nested logit choice (``decisions.quantal_choice``): whether to
-        act at all against doing nothing (utility 0, the reference; ``hold`` is the posture
-        track's own nothing when the menu lists it), then which act (McFadden 1978).
+        (or defending itself): a *posture* (hold, attack, de-escalate, fly air support,
+        withdraw one's forces) and a *move* (propose a deal, request, grant or activate an
+        asset, sanction, threaten, open or close a gate). Each track is a nested logit choice
+        (``decisions.quantal_choice``): whether to act at all against doing nothing (utility
+        0, the reference; ``hold`` is the posture track's own nothing when the menu lists
+        it), then which act (McFadden 1978).
 
         Args:
             utility: ``(R, M)`` utilities of all menu entries of all actors.
@@ -168,4 +169,4 @@ def choose(utility, entries, counts, nulls, rationality, nesting, u, chosen, cho
 
 #: The verbs of the posture track; every other verb is a move (``StateActor.decide``).
 POSTURE_VERBS = np.asarray([VERB["hold"], VERB["attack"], VERB["deescalate"],
-                            VERB["air_support"]])
+                            VERB["air_support"], VERB["withdraw"]])

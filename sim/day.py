@@ -184,6 +184,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
     air_support.add_power(p.air, w.cover, s.affinity, w.armed, s.air_target, s.air_client,
                           w.power)  # yesterday's sorties, as others' postures are
     fighting.culminate(s.fatigue, w.power)
+    _left_ground(s.withdrawn, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.ones, w.powered, w.win)  # every dyad
     refugees.theatre_intensity(s.intensity, w.theatre)
     refugees.relief(p.asset_relief, s.asset_on, s.asset_holder, st.node_host, w.relief)
@@ -208,6 +209,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
         air_support.status_quo_strikes(s.air_target, s.air_client, s.intensity, p.air, w.cover,
                                        s.exposure, p.loss_rate, st.deal_ceasefire[d],
                                        w.war_losses[d])
+        _out_of_contact(s.withdrawn, w.war_losses[d])
         fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
                                p.attack_boost, w.ones, w.control_work, w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
@@ -314,6 +316,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     fighting.intensity(s.rung, p.rung_intensity, st.armed_from, w.attack, p.attack_boost,
                        s.intensity)
     fighting.loss_rates(s.intensity, w.fire, s.exposure, p.loss_rate, w.rates)
+    _out_of_contact(s.withdrawn, w.rates)
     _losses(w.rates, p.event_size, p.event_dispersion, p.mass_share, p.mass_threshold,
             p.mass_tail, s.exposure, keys, day, exogenous[2], w.losses_today, s.losses_by)
     air_support.strike(s.air_target, s.air_client, s.intensity, p.air, w.cover, s.exposure,
@@ -327,6 +330,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     air_support.add_power(p.air, w.cover, s.affinity, w.armed, s.air_target, s.air_client,
                           w.power)
     fighting.culminate(s.fatigue, w.power)
+    _left_ground(s.withdrawn, w.power)
     fighting.win_share(w.power, p.contest_exponent, w.attack, w.powered, w.win)
     _control_noise(keys, day, w.attack, w.noise)
     _copy(s.control, w.before)
@@ -357,7 +361,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     escalation.step(s.rung, w.drive, keys, day, _ESCALATION, w.cap, st.n_rungs, p.rate_up,
                     p.rate_down)
     escalation.incidents(s.rung, st.contact, keys, day, _INCIDENTS, w.cap, st.incident_from,
-                         st.armed_from, p.incident_rate, s.incidents)
+                         st.armed_from, p.incident_rate, s.incidents, s.withdrawn)
     _wars(s.rung, st.war_from, s.rung_max, events, st.ev_war)
 
     # 6. refugees
@@ -421,6 +425,36 @@ def _armed(rung, armed_from, attack, out):
         for i in range(out.shape[1]):
             for j in range(out.shape[2]):
                 out[r, i, j] = rung[r, i, j] >= armed_from or attack[r, i, j] > 0
+
+
+@helper
+def _out_of_contact(withdrawn, rates):
+    """No losses either way in a dyad one of whose sides has withdrawn from the other.
+
+    ``rates[r, i, j]`` (expected losses of i caused by j) is set to 0 where i has withdrawn
+    its forces from j or j from i (verb ``withdraw``): out of contact, neither side's fire
+    reaches the other's forces there. Without withdrawals nothing changes.
+    """
+    for r in range(rates.shape[0]):
+        for i in range(rates.shape[1]):
+            for j in range(rates.shape[2]):
+                if withdrawn[r, i, j] or withdrawn[r, j, i]:
+                    rates[r, i, j] = 0.0
+
+
+@helper
+def _left_ground(withdrawn, power):
+    """An actor that has withdrawn from j no longer contests the ground j attacks.
+
+    ``power[r, i, j]`` (i's contest power against ground held by j) is set to 0 where i has
+    withdrawn from j: what i holds there is j's to take when j attacks (its win share is 1),
+    and i takes nothing from j.
+    """
+    for r in range(power.shape[0]):
+        for i in range(power.shape[1]):
+            for j in range(power.shape[2]):
+                if withdrawn[r, i, j]:
+                    power[r, i, j] = 0.0
 
 
 @helper

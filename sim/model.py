@@ -47,7 +47,13 @@ from sim.mechanisms.decisions import (
 )
 from sim.mechanisms.red_lines import RedLines
 from sim.narrative import describe_action, describe_event, describe_reasons, display_names
-from sim.outcomes import Holdings, event_names, in_effect_at_start, red_line_events
+from sim.outcomes import (
+    Holdings,
+    event_names,
+    in_effect_at_start,
+    one_off_events,
+    red_line_events,
+)
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
 from sim.world import EVENT_KIND, VERB, World, compile_scenario, structure_of
@@ -95,6 +101,7 @@ class State:
     sanction_prev: np.ndarray  # (R, A, A) sanctions i -> j in force (since yesterday: a state)
     air_target: np.ndarray  # (R, A) int: whom each patron's air support struck today, -1 none
     air_client: np.ndarray  # (R, A) int: whose offensive it backed (sim.mechanisms.air_support)
+    withdrawn: np.ndarray  # (R, A, A) bool: i has withdrawn its forces from j (verb withdraw)
     intensity: np.ndarray  # (R, A, A): today's fighting intensity
     arrivals: np.ndarray  # (R, A): smoothed daily new people on each actor's soil
     exposure: np.ndarray  # (R, A): forces exposed to fire (fighting.reinforce)
@@ -302,6 +309,7 @@ class CrisisModel(mesa.Model):
             attack_prev=attack_prev, sanction_prev=rep(lay.sanctions0[None].astype(float)),
             air_target=np.full((r, n), -1, dtype=np.int64),
             air_client=np.full((r, n), -1, dtype=np.int64),
+            withdrawn=np.zeros((r, n, n), dtype=bool),
             intensity=fighting.intensities(rung, p.rung_intensity, lay.armed_from, attack_prev,
                                            p.attack_boost),
             arrivals=np.zeros((r, n)), exposure=rep(p.exposure),
@@ -331,8 +339,16 @@ class CrisisModel(mesa.Model):
         # each side's private type in each deal: fixed for the run (bargaining's noise)
         self.private_resolve = compiled_day.bargaining_noise(self.structure,
                                                              self.random_numbers.keys)
-        # each run's reluctance toward each one-off act, drawn once (decisions.intent)
-        self.one_off = np.flatnonzero(np.isin(lay.menu.verb, ONE_OFF_VERBS))
+        # each run's reluctance toward each one-off act, drawn once (decisions.intent): the
+        # grants, activations and gate moves, and the acts a scenario makes one-off (``once``,
+        # withdraw)
+        self.one_off = np.flatnonzero(np.isin(lay.menu.verb, ONE_OFF_VERBS)
+                                      | (lay.menu.once > 0))
+        # acts chosen at most once per run (``Action.once``, withdraw): whether each run has
+        # taken each, and the first day it did (``day.once...``/``day.withdrew...`` indicators)
+        self.once = np.flatnonzero(lay.menu.once > 0)
+        self.once_used = np.zeros((r, self.once.size), dtype=bool)
+        self.once_day = np.full((r, self.once.size), np.nan)
         self.disposition = self.random_numbers.uniform_at(
             0, Stream.DISPOSITION, disposition_counters(lay)[self.one_off])
         # and what each run privately makes of each, beyond its public value (ODD M1)
@@ -424,10 +440,13 @@ class CrisisModel(mesa.Model):
             agreement=s.agreement, cooling=self._cooling(day), barred=w.barred,
             weariness=s.weariness, exposure=s.exposure,
             sanction_prev=s.sanction_prev, sanction_review=self.random_numbers.uniform(
-                day, Stream.SANCTION_REVIEW, (n, n)))
+                day, Stream.SANCTION_REVIEW, (n, n)),
+            withdrawn=s.withdrawn)
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         apply_private_values(utility, self.one_off, self.private_values, p.intent)
+        if self.once.size:  # a one-off act taken already is off the menu for the run
+            utility[:, self.once] = np.where(self.once_used, -np.inf, utility[:, self.once])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)
             self._why = (utility, explain(situation, lay, p))
         # a posture and a move per actor (sim.actors), from uniforms 0..A-1 and A..2A-1
@@ -445,6 +464,8 @@ class CrisisModel(mesa.Model):
                     made = np.flatnonzero(picks[:, track] >= 0)
                     chosen[made, picks[made, track]] = True
             actor.last_choice = choice[:, actor.index]
+        if self.once.size:
+            taken = self._take_one_offs(chosen, day)
 
         # 2.-8. everything else, in one compiled pass (sim.day)
         today.shocks[SHOCK_MEDIATION] = self._mediation(day)
@@ -452,6 +473,8 @@ class CrisisModel(mesa.Model):
         compiled_day.resolve(self.structure, p.packed, state, self.can_hold, chosen,
                              self.random_numbers.keys, day, today.shocks, w, events)
         today.shocks[:] = 0.0
+        if self.once.size:
+            self._end_one_offs(taken)
         self.trackers.mark(events, day)
         if self.red_lines is not None:
             self.red_line_days.mark(self.red_lines.step(self, w.attack, day), day)
@@ -466,6 +489,53 @@ class CrisisModel(mesa.Model):
             self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
+
+    def _take_one_offs(self, chosen: np.ndarray, day: int) -> np.ndarray:
+        """Note today's one-off acts; a withdrawal takes effect at once. ``(R, M1)`` taken.
+
+        Each is off the menu for the rest of the run: a limited reprisal (Schelling 1966,
+        *Arms and Influence*, ch. 4), a single costly signal (Sartori 2005), a vote or public
+        declaration that engages a government's standing (Fearon 1994) happen once, not as a
+        routine held day after day. A withdrawal (ODD M2) puts the actor's
+        forces out of contact with its target from today's fighting on (``State.withdrawn``).
+        """
+        lay, s = self.layout, self.state
+        taken = chosen[:, self.once]
+        self.once_used |= taken
+        self.once_day[taken & np.isnan(self.once_day)] = day
+        for x, e in enumerate(self.once):
+            if lay.menu.verb[e] == VERB["withdraw"]:
+                s.withdrawn[taken[:, x], lay.menu.actor[e], lay.menu.target[e]] = True
+        return taken
+
+    def _end_one_offs(self, taken: np.ndarray) -> None:
+        """A one-off act's day is over: nobody expects it to continue (ODD M2, "One-off acts").
+
+        Tomorrow's observed postures are yesterday's (M1's prediction): a one-day strike or
+        sorties are not carried into them, and a one-day sanction is lifted the next morning
+        (in force today: its drive, cost and affinity effects were charged).
+        """
+        lay, s = self.layout, self.state
+        for x, e in enumerate(self.once):
+            rows = np.flatnonzero(taken[:, x])
+            if rows.size == 0:
+                continue
+            verb, a, t = lay.menu.verb[e], lay.menu.actor[e], lay.menu.target[e]
+            if verb == VERB["attack"]:
+                s.attack_prev[rows, a, t] = 0.0
+            elif verb == VERB["sanction"]:
+                s.sanction_prev[rows, a, t] = 0.0
+            elif verb == VERB["air_support"]:
+                s.air_target[rows, a] = -1
+                s.air_client[rows, a] = -1
+
+    def one_off_days(self) -> dict[str, np.ndarray]:
+        """First day each one-off act was taken, by indicator event name (NaN: never)."""
+        out: dict[str, np.ndarray] = {}
+        for x, name in enumerate(one_off_events(self.layout, per_entry=True)):
+            first = self.once_day[:, x]
+            out[name] = first.copy() if name not in out else np.fmin(out[name], first)
+        return out
 
     def _cooling(self, day: int) -> np.ndarray:
         """``(R, D)`` bool: deals in their cooling-off period after a breakdown."""
@@ -495,6 +565,7 @@ class CrisisModel(mesa.Model):
                     continue
                 label = lay.menu.labels[int(entry)]
                 if (lay.menu.verb[entry] == VERB["sanction"]  # it toggles: here, a lifting
+                        and not lay.menu.once[entry]  # (a one-day sanction only imposes)
                         and self.state.sanction_prev[0, actor.index, lay.menu.target[entry]] == 0):
                     label = "lift_" + label
                 why = self._reasons(actor, track, int(entry), utility[0], parts[0])

@@ -22,6 +22,7 @@ _VERB_PHRASES = {
     "close_gate": "closes {gate}",
     "activate": "activates {asset}",
     "air_support": "flies air support for {asset} against {target}",
+    "withdraw": "withdraws its forces from {target}",
 }
 
 _EVENT_PHRASES = {
@@ -51,6 +52,8 @@ def display_names(spec: Scenario) -> dict[str, str]:
 def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
     """``attack:<b>`` chosen by ``<a>`` -> ``<name of a> attacks <name of b>``."""
     verb, _, obj = label.partition(":")
+    once = verb.endswith("_once")  # a one-off act (``Action.once``)
+    verb = verb.removesuffix("_once")
     asset, _, target = (obj.partition(">") if verb in ("grant_support", "air_support")
                         else (obj, "", obj))
     phrase = _VERB_PHRASES.get(verb)
@@ -58,7 +61,7 @@ def describe_action(actor: str, label: str, names: dict[str, str]) -> str:
         return f"{names.get(actor, actor)} chose {label}"
     return f"{names.get(actor, actor)} " + phrase.format(
         target=names.get(target, target), deal=names.get(obj, obj),
-        asset=names.get(asset, asset), gate=names.get(obj, obj))
+        asset=names.get(asset, asset), gate=names.get(obj, obj)) + (" (once)" if once else "")
 
 
 def describe_reasons(utility: float, parts: dict[str, float], runner_up: str | None,

@@ -46,7 +46,9 @@ attack or air support against the offender after the line was crossed), ``grante
 ``activated.<asset>``, ``requested.<asset>``, ``opened.<gate>``, ``closed.<gate>``,
 ``realigned.<actor>``, ``war.<a>~<b>`` (the dyad reached the ladder's ``war_from`` rung); and
 from the states, ``sanctioned.<actor>.<target>`` (first
-day imposed) and ``lifted.<actor>.<target>`` (first day without, after a day with). An asset
+day imposed) and ``lifted.<actor>.<target>`` (first day without, after a day with); and from
+the one-off acts in the menus (``once``, ``withdraw``), ``once.<actor>.<verb>.<target>`` and
+``withdrew.<actor>.<target>`` (the day it was taken). An asset
 in effect on day 0 counts as granted on day 0 (as activated if its holder is its owner), a
 gate open on day 0 as opened on day 0: a counterfactual that puts them in place shows them.
 
@@ -65,7 +67,7 @@ from difflib import get_close_matches
 import numpy as np
 
 from sim.jit import kernel
-from sim.scenario.schema import Condition, Scenario
+from sim.scenario.schema import VERBS, Condition, Scenario
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
         "==": operator.eq, "!=": operator.ne}
@@ -101,7 +103,23 @@ def indicator_names(layout) -> list[str]:
     names += [f"day.{e}" for e in event_names(layout)]
     names += [f"day.{e}" for e in _sanction_events(layout)]
     names += [f"day.{e}" for e in red_line_events(layout)]
+    names += [f"day.{e}" for e in one_off_events(layout)]
     return names
+
+
+def one_off_events(layout, per_entry: bool = False) -> list[str]:
+    """The events of the one-off acts in the menus (``day.<event>``: the day it was taken).
+
+    ``withdrew.<a>.<t>`` for a withdrawal, ``once.<a>.<verb>.<target>`` for a ``once`` entry.
+    ``per_entry``: one name per one-off entry, in menu order (repeats where two entries share
+    one, e.g. one-off air support of two clients against one target); else each once.
+    """
+    menu, actors = layout.menu, layout.actors
+    names = []
+    for e in np.flatnonzero(menu.once > 0):
+        a, t, verb = actors[menu.actor[e]], actors[menu.target[e]], VERBS[menu.verb[e]]
+        names.append(f"withdrew.{a}.{t}" if verb == "withdraw" else f"once.{a}.{verb}.{t}")
+    return names if per_entry else list(dict.fromkeys(names))
 
 
 def red_line_events(layout) -> list[str]:
@@ -274,9 +292,11 @@ def in_effect_at_start(layout, state) -> dict[str, np.ndarray]:
 
 
 def _attack_pairs(layout) -> list[tuple[str, str]]:
-    menu = layout.menu
-    entries = menu.entries("attack")
-    return [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
+    """(actor, target) of every attack in the menus, once each.
+
+    A one-off attack beside a held one on the same target counts in the same days.
+    """
+    return _menu_pairs(layout, "attack")
 
 
 def _air_pairs(layout) -> list[tuple[str, str]]:
@@ -360,6 +380,8 @@ def indicators(model) -> dict[str, np.ndarray]:
         out[f"day.{e}"] = held[f"day.{e}"]
     for e, first in model.red_line_days.first_day.items():
         out[f"day.{e}"] = first.copy()
+    for e, first in model.one_off_days().items():
+        out[f"day.{e}"] = first
     return out
 
 

@@ -39,6 +39,7 @@ class Menu:
     deal: np.ndarray  # deal index or -1
     client: np.ndarray  # air_support: the ally backed (actor index), else -1
     to_rung: np.ndarray  # attack: rung an offensive puts the dyad on (-1: the ladder's pace)
+    once: np.ndarray  # 1: a one-off act (``Action.once``, and every withdraw), else 0
     labels: tuple[str, ...]
     offsets: np.ndarray  # entries of actor a are offsets[a]:offsets[a+1]
 
@@ -527,7 +528,7 @@ def compile_scenario(spec: Scenario) -> World:
 
     # --- menus
     m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_cost, labels = ([] for _ in range(8))
-    m_client, m_blame, m_to_rung = [], [], []
+    m_client, m_blame, m_to_rung, m_once = [], [], [], []
     offsets = [0]
     for a in actors:
         for act in spec.actors[a].actions:
@@ -540,6 +541,7 @@ def compile_scenario(spec: Scenario) -> World:
             m_cost.append(act.cost)
             m_client.append(ai[act.client] if act.client else -1)
             m_to_rung.append(ri[act.to_rung] if act.to_rung else -1)
+            m_once.append(int(act.once_per_run))
             # the action's own blame, else its actor's, else the scenario's
             m_blame.append(BLAME_CODE[act.blame or spec.actors[a].blame or spec.fighting.blame])
             labels.append(act.label())
@@ -551,7 +553,8 @@ def compile_scenario(spec: Scenario) -> World:
             other = next(x for x in parties if x != actors[m_actor[e]])
             m_target[e] = ai[other]
     menu = Menu(*(np.asarray(x, dtype=np.int64) for x in
-                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client, m_to_rung)),
+                  (m_actor, m_verb, m_target, m_asset, m_gate, m_deal, m_client, m_to_rung,
+                   m_once)),
                 labels=tuple(labels), offsets=np.asarray(offsets, dtype=np.int64))
 
     # --- actors

@@ -71,6 +71,7 @@ class Situation:
     sanction_prev: np.ndarray  # (R, A, A) sanctions i -> j in force (a state)
     sanction_review: np.ndarray  # (R, A, A) uniforms: i reviews its sanction on j if below
     # decisions.sanction_review
+    withdrawn: np.ndarray  # (R, A, A) bool: i has withdrawn its forces from j (verb withdraw)
 
 
 #: ``Situation`` as one argument of a compiled kernel (``sim.jit.tuple_type``).
@@ -109,7 +110,7 @@ def _structure(layout) -> tuple:
               menu.client, layout.deal_sides, layout.deal_signs, layout.asset_owner,
               layout.gate_owner, gate_hosts_of(layout), layout.deal_gates,
               layout.deal_withhold, layout.deal_no_sanction, layout.deal_grants, can_propose,
-              layout.deal_ceasefire, menu.to_rung)
+              layout.deal_ceasefire, menu.to_rung, menu.once)
     arrays = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in arrays)
     _STRUCTURES[id(layout)] = (weakref.ref(layout), arrays)
     return arrays
@@ -121,7 +122,7 @@ _HUMANITARIAN = OBJ["humanitarian"]
 _ATTACK, _DEESCALATE, _SANCTION = VERB["attack"], VERB["deescalate"], VERB["sanction"]
 _NEGOTIATE, _REQUEST, _GRANT = VERB["negotiate"], VERB["request_support"], VERB["grant_support"]
 _ACTIVATE, _OPEN_GATE, _CLOSE_GATE = VERB["activate"], VERB["open_gate"], VERB["close_gate"]
-_AIR_SUPPORT, _THREATEN = VERB["air_support"], VERB["threaten"]
+_AIR_SUPPORT, _THREATEN, _WITHDRAW = VERB["air_support"], VERB["threaten"], VERB["withdraw"]
 _BLAME_CLIENT = BLAME_CODE["client"]
 
 
@@ -141,7 +142,7 @@ def _moved_rung(rung: int, delta: int, n_rungs: int) -> int:
 def _score_menu(s, p, structure, armed_from, lookahead, direct):
     (actor, verb, target, asset, gate, deal, client, sides, signs, asset_owner, gate_owner,
      gate_hosts, deal_gates, deal_withhold, no_sanction, deal_grants, can_propose,
-     deal_ceasefire, to_rung) = structure
+     deal_ceasefire, to_rung, once) = structure
     r_count, n = s.rung.shape[0], s.rung.shape[1]
     k_count, o_count = s.asset_on.shape[1], s.control.shape[1]
     utility = np.zeros((r_count, verb.size))
@@ -200,6 +201,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                                        p.asset_recipient_cost)
     threat_drive, aff_threat, review_threshold = p.threat_drive, p.aff_threat, p.sanction_review
     sanction_prev, sanction_review = s.sanction_prev, s.sanction_review
+    withdrawn = s.withdrawn
     for r in range(r_count):
         q = pick(horizon.shape[0], r)
         # what the actors see: air losses of i from j, assets barred and objected to
@@ -219,7 +221,10 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
         for e in range(verb.size):
             a, v = actor[e], verb[e]
             value = 0.0
-            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT, _THREATEN):
+            # a one-off act (``Action.once``) is scored over its one day: its daily effects
+            # once, not over the look-ahead; a posture over the look-ahead
+            h = 1.0 if once[e] else horizon[q]
+            if v in (_ATTACK, _DEESCALATE, _SANCTION, _AIR_SUPPORT, _THREATEN, _WITHDRAW):
                 t = target[e]
                 # drive from the other side's posture alone (others keep yesterday's posture)
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
@@ -233,7 +238,9 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 i_att = (max(base, intensity_of[q, jump if launched else armed_from])
                          * (1.0 + boost[q] * (1.0 + other)))
                 d_int = i_att - i_hold
-                own_losses = loss_rate[q] * d_int * fire[r, a, t] * exposure[r, a]
+                # out of contact (a side has withdrawn from the other): nobody's fire reaches
+                apart = withdrawn[r, a, t] or withdrawn[r, t, a]
+                own_losses = 0.0 if apart else loss_rate[q] * d_int * fire[r, a, t] * exposure[r, a]
                 gain = 0.0
                 for o in range(o_count):
                     gain += (value_of[q, o, a] * speed[q, o] * control[r, o, t]
@@ -241,30 +248,36 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 territory = gain * i_att / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t]
                 territory += coalition[r, a, t]
                 d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q]) - _tanh_pos(d0))
-                escalation = (min(d_up * horizon[q], 1.0)
+                escalation = (min(d_up * h, 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
                 if launched:  # the offensive's own jump, for certain
                     escalation = abs(severity[q, jump] - severity[q, rung[r, a, t]])
                 displaced = displacement[q] * d_int * conflict_people[r]
                 value = (
-                    w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
-                    - w[q, a, _LOSSES] * own_losses * horizon[q] / loss_unit[q]
+                    w[q, a, _TERRITORY] * territory * h / territory_unit[q]
+                    - w[q, a, _LOSSES] * own_losses * h / loss_unit[q]
                     - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                     + w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
                     * grievance[r, a, t] / loss_unit[q]
                     + w[q, a, _STANDING] * answer_value(reciprocity[q], pressure_[r, a],
                                                         provoked[r, a, t])
                     + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
-                    - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
-                    - w[q, a, _HUMANITARIAN] * displaced * horizon[q] / people_unit[q]
-                    - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+                    - w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * h
+                    - w[q, a, _HUMANITARIAN] * displaced * h / people_unit[q]
+                    - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * h
                 )
-                if not barred[r, a, t]:
-                    direct[r, e] = value - action_cost[q, e]
-                if lookahead:  # force used to obtain a deal: compellence
+                if not (barred[r, a, t] or withdrawn[r, a, t]):
+                    # a one-off's value is its day's: commitment scales a course of fighting
+                    # from the look-ahead to the bargaining horizon, not a single strike
+                    direct[r, e] = (value - action_cost[q, e]) * (
+                        horizon[q] / bargaining_horizon[pick(bargaining_horizon.shape[0], r)]
+                        if once[e] else 1.0)
+                # force used to obtain a deal: compellence (a course of force the status quo
+                # path continues; a one-off strike does not continue, so it has none)
+                if lookahead and not once[e]:
                     hurt = (w[q, t, _LOSSES] * loss_rate[q] * d_int * fire[r, t, a]
-                            * exposure[r, t] / loss_unit[q]
+                            * exposure[r, t] * (0.0 if apart else 1.0) / loss_unit[q]
                             + w[q, t, _TERRITORY] * ground_at_stake(t, a, r, q, value_of,
                                                                     speed, control, can_hold)
                             * i_att
@@ -275,7 +288,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                              signs, deal_ceasefire, agreement, cooling,
                                              attack_prev, bargaining_horizon, can_propose,
                                              shift_hold, shift)
-                if barred[r, a, t]:
+                if barred[r, a, t] or withdrawn[r, a, t]:
                     value = -np.inf
             elif v == _AIR_SUPPORT:
                 # patron a backs client c against t: scored as attack is (see the docstring
@@ -288,7 +301,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 if pushed > 0:
                     heat = max(heat, intensity_of[q, armed_from])
                 heat *= 1.0 + boost[q] * pushed
-                if heat > 0.0 and not (barred[r, a, t] or barred[r, c, t]):
+                if heat > 0.0 and not (barred[r, a, t] or barred[r, c, t] or withdrawn[r, a, t]
+                                       or withdrawn[r, c, t] or withdrawn[r, t, c]):
                     blamed = 0.0 if air_blame[q, e] == _BLAME_CLIENT else 1.0
                     strikes = (loss_rate[q] * heat * air[q, a] * (1.0 - cover[r, t])
                                * exposure[r, t])
@@ -316,36 +330,39 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     struck = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
                     d_up = rate_up[q] * (_tanh_pos(d0 + hostility[q] + provocation[q] * struck)
                                          - _tanh_pos(d0))
-                    escalation = blamed * (min(d_up * horizon[q], 1.0)
+                    escalation = blamed * (min(d_up * h, 1.0)
                                            * abs(severity[q, _moved_rung(rung[r, a, t], 1,
                                                                          n_rungs)]
                                                  - severity[q, rung[r, a, t]]))
                     value = (
-                        w[q, a, _TERRITORY] * territory * horizon[q] / territory_unit[q]
+                        w[q, a, _TERRITORY] * territory * h / territory_unit[q]
                         - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                         + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
                         * grievance[r, a, t] / loss_unit[q]
                         # a red line is honoured by the strike, whoever is blamed for it
                         + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
-                        - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * horizon[q]
-                        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]
+                        - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * h
+                        - (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * h
                     )
             elif v == _DEESCALATE:
                 d_down = rate_down[q] * (_tanh_pos(-(d0 - conciliation[q])) - _tanh_pos(-d0))
-                escalation = (min(d_down * horizon[q], 1.0)
+                escalation = (min(d_down * h, 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], -1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
                 value = (
                     w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
-                    + w[q, a, _TIES] * partner[q, a, t] * aff_deescalation[q] * horizon[q]
+                    + w[q, a, _TIES] * partner[q, a, t] * aff_deescalation[q] * h
                     - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
                 )
             elif v == _SANCTION:
                 if terms.sanctions_lifted(agreement, r, no_sanction, a, target[e]):
                     utility[r, e] = -np.inf  # a deal in force lifted them
                     continue
+                if once[e] and sanction_prev[r, a, t] > 0:
+                    utility[r, e] = -np.inf  # a one-day sanction adds nothing to one in force
+                    continue
                 d_up = rate_up[q] * (_tanh_pos(d0 + sanction_drive[q]) - _tanh_pos(d0))
-                escalation = (min(d_up * horizon[q], 1.0)
+                escalation = (min(d_up * h, 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
                 value = (
@@ -353,7 +370,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     + w[q, a, _STANDING] * 0.5 * retaliation[q] * pressure_[r, a]
                     * grievance[r, a, t] / loss_unit[q]
                     - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
-                    * horizon[q]
+                    * h
                 )
                 if sanction_prev[r, a, t] > 0:
                     # a sanction in force stays until lifted: the entry lifts it, worth what
@@ -363,7 +380,9 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     if sanction_review[r, a, t] >= review_threshold[q]:
                         utility[r, e] = -np.inf  # not under review today: it stays
                         continue
-                if lookahead:  # sanctions imposed to be lifted by a deal: leverage
+                # sanctions imposed to be lifted by a deal: leverage (a one-day sanction is
+                # lifted the next morning anyway: none)
+                if lookahead and not once[e]:
                     value += _sanction_leverage(
                         a, t, r, q, gains, stake, perceived, shrink, optimism, noise_scale,
                         private, sides, signs, no_sanction, agreement, cooling, sanction_prev,
@@ -374,7 +393,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 # not yet answered (it does not spend them), at the ladder's risk and the
                 # ties it costs (escalation.campaign_step builds sustained threats up)
                 d_up = rate_up[q] * (_tanh_pos(d0 + threat_drive[q]) - _tanh_pos(d0))
-                escalation = (min(d_up * horizon[q], 1.0)
+                escalation = (min(d_up * h, 1.0)
                               * abs(severity[q, _moved_rung(rung[r, a, t], 1, n_rungs)]
                                   - severity[q, rung[r, a, t]]))
                 value = (
@@ -382,8 +401,30 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     + w[q, a, _STANDING] * 0.5 * (
                         retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q]
                         + answer_value(reciprocity[q], pressure_[r, a], provoked[r, a, t]))
-                    - w[q, a, _TIES] * partner[q, a, t] * aff_threat[q] * horizon[q]
+                    - w[q, a, _TIES] * partner[q, a, t] * aff_threat[q] * h
                 )
+            elif v == _WITHDRAW:
+                # a's forces out of contact with t for the rest of the run: the losses t's
+                # fire inflicts on them today spared, over the look-ahead; the ground a holds
+                # that t, attacking, now takes uncontested (a's win share against it falls
+                # to 0); the standing a unilateral concession costs (de-escalation's rule)
+                pushed = attack_prev[r, a, t] + attack_prev[r, t, a]
+                heat = intensity_of[q, rung[r, a, t]]
+                if pushed > 0:
+                    heat = max(heat, intensity_of[q, armed_from])
+                heat *= 1.0 + boost[q] * pushed
+                spared = (0.0 if withdrawn[r, t, a]
+                          else loss_rate[q] * heat * fire[r, a, t] * exposure[r, a])
+                left = (ground_at_stake(a, t, r, q, value_of, speed, control, can_hold)
+                        * heat / (1.0 + 2.0 * boost[q]) * 2.0 * (1.0 - win[r, t, a])
+                        * attack_prev[r, t, a])
+                value = (
+                    w[q, a, _LOSSES] * spared * horizon[q] / loss_unit[q]
+                    - w[q, a, _TERRITORY] * left * horizon[q] / territory_unit[q]
+                    - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
+                )
+                if withdrawn[r, a, t]:
+                    value = -np.inf  # done already: irreversible
             elif v == _NEGOTIATE:
                 d = deal[e]
                 side = _side_of(sides, d, a)
@@ -774,7 +815,7 @@ def commitment(perceived: np.ndarray, direct: np.ndarray, attack_prev: np.ndarra
     """
     if not len(layout.deals):
         return
-    (actor, verb, target, _, _, _, _, sides, signs, *_, ceasefire, _) = _structure(layout)
+    (actor, verb, target, _, _, _, _, sides, signs, *_, ceasefire, _, _) = _structure(layout)
     _commitment(perceived, direct, attack_prev, actor, verb, target, sides, signs, ceasefire,
                 p.commitment, p.bargaining_horizon, p.horizon)
 

@@ -174,10 +174,12 @@ def step(rung, drive_, keys, day, stream, cap, n_rungs, rate_up, rate_down):
 
 
 @helper
-def incidents(rung, contact, keys, day, stream, cap, incident_from, armed_from, rate, count):
+def incidents(rung, contact, keys, day, stream, cap, incident_from, armed_from, rate, count,
+              withdrawn):
     """Incidents nobody chose between forces in contact, in place.
 
-    A dyad whose forces are in contact (``contact``) and whose rung is in
+    A dyad whose forces are in contact (``contact``, unless a side has withdrawn its forces
+    from the other: ``withdrawn``) and whose rung is in
     ``[incident_from, armed_from)`` has an incident with chance ``rate`` a day (uniform
     ``i * A + j`` of the incidents stream): its rung becomes ``armed_from`` unless a
     ceasefire caps it lower, and ``count`` adds one. Dyads at peace below ``incident_from``,
@@ -194,6 +196,7 @@ def incidents(rung, contact, keys, day, stream, cap, incident_from, armed_from, 
         armed_from: First armed rung.
         rate: ``(P,)`` daily chance of an incident.
         count: ``(R, A, A)`` int incidents so far, updated in place.
+        withdrawn: ``(R, A, A)`` bool: i has withdrawn its forces from j (verb withdraw).
     """
     n = rung.shape[1]
     for r in range(rung.shape[0]):
@@ -205,7 +208,8 @@ def incidents(rung, contact, keys, day, stream, cap, incident_from, armed_from, 
             for j in range(i + 1, n):
                 level = rung[r, i, j]
                 if (not contact[i, j] or level < incident_from or level >= armed_from
-                        or cap[r, i, j] < armed_from):
+                        or cap[r, i, j] < armed_from or withdrawn[r, i, j]
+                        or withdrawn[r, j, i]):
                     continue
                 if uniform_at(key, i * n + j) < rate[q]:
                     rung[r, i, j] = armed_from

@@ -52,7 +52,16 @@ VERBS: tuple[str, ...] = (
     "activate",
     "air_support",
     "threaten",
+    "withdraw",
 )
+
+#: Verbs that may be chosen as a one-off act (``actions[].once``): a single day's act whose
+#: effects and cost fall on that day (a limited reprisal, Schelling 1966; a single signal,
+#: Sartori 2005; a vote or declaration that engages the government, Fearon 1994). The other
+#: verbs are one-off by nature already (a grant, an activation, a gate moved, a withdrawal:
+#: their effect lasts), or a proposal or request whose consequence is the deal or grant it may
+#: bring, or ``hold`` (nothing to do once).
+ONCE_VERBS: tuple[str, ...] = ("attack", "sanction", "threaten", "deescalate", "air_support")
 
 #: Whose dyad the target's grievance and ladder respond to when a patron's aircraft strike in
 #: support of a client's offensive (``actions[].verb: air_support``): the client's, the
@@ -188,9 +197,11 @@ class Action(Strict):
         "activate",
         "air_support",
         "threaten",
+        "withdraw",
     ]
     target: Identifier | None = Field(None, description="Actor acted upon (attack, grant, ...); "
-                                      "for air_support, the actor whose forces are struck.")
+                                      "for air_support, the actor whose forces are struck; for "
+                                      "withdraw, the actor the forces are pulled back from.")
     client: Identifier | None = Field(
         None, description="air_support: the ally whose offensive against the target the "
         "actor's air power backs.")
@@ -209,6 +220,16 @@ class Action(Strict):
         "intensity and escalation. Default: an attack fights at the first armed rung's "
         "intensity and the ladder moves with its drive."
     )
+    once: bool = Field(
+        False, description="A one-off act instead of a posture held day after day (verbs "
+        "attack, sanction, threaten, deescalate, air_support): chosen on a day, it happens that "
+        "day only, with that day's effects and cost (an attack: one day's strike or salvo at "
+        "its rung's intensity, with that day's losses, grievance and ladder step; a sanction: "
+        "in force that day, lifted the next morning), and it is scored over that one day; it "
+        "can be chosen at most once per run (after it, the entry is off the menu), and others "
+        "do not expect it to continue. It may sit beside the same verb held as a posture "
+        "(a retaliatory salvo beside a sustained campaign). A `withdraw` is always one-off."
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> Action:
@@ -224,6 +245,7 @@ class Action(Strict):
             "activate": ("asset",),
             "air_support": ("client", "target"),
             "threaten": ("target",),
+            "withdraw": ("target",),
             "hold": (),
         }[self.verb]
         missing = [k for k in needs if getattr(self, k) is None]
@@ -234,6 +256,14 @@ class Action(Strict):
                              f"'{self.verb}'")
         if self.to_rung is not None and self.verb != "attack":
             raise ValueError(f"'to_rung' goes with verb 'attack' only, not '{self.verb}'")
+        if self.once and self.verb not in (*ONCE_VERBS, "withdraw"):
+            why = ("its effect lasts once done, and it is decided with intent already"
+                   if self.verb in ("grant_support", "activate", "open_gate", "close_gate")
+                   else "a proposal or request is a day's act already; what lasts is the deal "
+                   "or grant it may bring" if self.verb in ("negotiate", "request_support")
+                   else "holding is doing nothing")
+            raise ValueError(f"'once' goes with verbs {', '.join(ONCE_VERBS)} (and withdraw, "
+                             f"one-off by nature), not '{self.verb}': {why}; remove 'once'")
         if self.verb == "air_support" and self.client == self.target:
             raise ValueError(f"air_support backs a client against someone else: client and "
                              f"target are both '{self.client}'")
@@ -246,7 +276,13 @@ class Action(Strict):
             obj = f"{self.asset}>{self.target}"
         if self.verb == "air_support":
             obj = f"{self.client}>{self.target}"
-        return self.verb if obj is None else f"{self.verb}:{obj}"
+        verb = f"{self.verb}_once" if self.once and self.verb != "withdraw" else self.verb
+        return verb if obj is None else f"{verb}:{obj}"
+
+    @property
+    def once_per_run(self) -> bool:
+        """Taken at most once per run, its effect that day: ``once``, and every withdraw."""
+        return self.once or self.verb == "withdraw"
 
 
 class Actor(Strict):
@@ -1180,7 +1216,8 @@ def reference_errors(s: Scenario) -> list[tuple[str, str]]:
         menu: dict[tuple, int] = {}
         for i, act in enumerate(actor.actions):
             p = f"actors.{aid}.actions[{i}]"
-            same = (act.verb, act.target, act.asset, act.gate, act.deal, act.client)
+            same = (act.verb, act.target, act.asset, act.gate, act.deal, act.client,
+                    act.once_per_run)
             if same in menu:  # a repeat multiplies the action's chance under the logit choice
                 out.append((p, f"'{act.label()}' is already action [{menu[same]}] of the menu; "
                             "list each action once"))
