@@ -116,12 +116,20 @@ VARIANTS: tuple[Variant, ...] = (
             per_scenario="no_red_lines"),
 )
 #: Not ablations: the private value's default (1, a judgement tied to bargaining.noise, not
-#: fitted) halved and doubled, to show how much the library's skill rests on that judgement.
+#: fitted) halved and doubled, to show how much the library's skill rests on that judgement;
+#: and the exchange rate of ground (``decisions.territory_unit``) raised 2.5 and 5 times.
 SENSITIVITY = (
     Variant("private_half", "sensitivity: one-off acts' private value halved",
             "decisions.private_value=0.5", ("decisions.private_value=0.5",)),
     Variant("private_double", "sensitivity: one-off acts' private value doubled",
             "decisions.private_value=2", ("decisions.private_value=2",)),
+    # the exchange rate of ground against everything else (0.02 in every crisis, copied from
+    # the baseline): a deal that hands over a whole objective weighs 1 / 0.02 = 50 units
+    # against a rung-severity step of 1 and daily war costs of a few hundredths
+    Variant("territory_x2_5", "sensitivity: decisions.territory_unit 0.05 (x2.5)",
+            "decisions.territory_unit=0.05", ("decisions.territory_unit=0.05",)),
+    Variant("territory_x5", "sensitivity: decisions.territory_unit 0.1 (x5)",
+            "decisions.territory_unit=0.1", ("decisions.territory_unit=0.1",)),
 )
 #: Every switch above at once: model v3 and #23 as far as they can be switched off.
 ALL_OFF = Variant(
