@@ -75,9 +75,8 @@ from sim.execution.storage import (
     write_parquet,
 )
 from sim.execution.trajectories import TrajectoryHistogram, ensemble_edges
-from sim.model import series_names
 from sim.scenario.loader import LoadedScenario
-from sim.world import compile_scenario
+from sim.world import compile_scenario, series_names
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 5.0

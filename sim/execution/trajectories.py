@@ -57,7 +57,7 @@ def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.
 
 def ensemble_edges(spec, layout) -> list[np.ndarray]:
     """The bin edges of a scenario's daily series (rung count, total people from the spec)."""
-    from sim.model import series_names
+    from sim.world import series_names
 
     people = float(sum(node.population for node in spec.refugees.nodes.values()))
     return series_edges(series_names(layout), len(layout.rungs), people)
