@@ -50,7 +50,7 @@ from sim.narrative import describe_action, describe_event, describe_reasons, dis
 from sim.outcomes import Holdings, event_names, in_effect_at_start, red_line_events
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
-from sim.world import (  # noqa: F401  (series_names: sim.model's, as it always was)
+from sim.world import (
     EVENT_KIND,
     VERB,
     World,

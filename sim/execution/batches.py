@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.errors import UsageError
-from sim.execution.trajectories import BatchCounts, Binning, ensemble_edges
+from sim.execution.binning import BatchCounts, Binning
+from sim.execution.trajectories import ensemble_edges
 from sim.execution.variation import varied_columns, varied_params
 from sim.scenario.loader import LoadedScenario, load_data
 from sim.world import Params, World, compile_scenario, series_names

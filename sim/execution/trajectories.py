@@ -16,15 +16,14 @@ shares and affinities, about 0.6% of the value for counts of people (a few milli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim.analysis import QUANTILES as LEVELS
-from sim.jit import kernel
+from sim.execution.binning import _SCALE, BatchCounts, Binning
 
-_SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
+__all__ = ["BatchCounts", "Binning", "TrajectoryHistogram", "ensemble_edges", "series_edges"]
 #: kinds of daily series whose values are levels (a rung; a deal in force or a gate open: 0/1),
 #: whose histograms count each level exactly and are saved as shares (``level_shares``)
 LEVEL_KINDS = ("rung", "deal", "gate")
@@ -61,64 +60,6 @@ def ensemble_edges(spec, layout) -> list[np.ndarray]:
 
     people = float(sum(node.population for node in spec.refugees.nodes.values()))
     return series_edges(series_names(layout), len(layout.rungs), people)
-
-
-class Binning:
-    """Which bin each daily value falls in, and a batch's counts per bin.
-
-    Counting is done where a batch runs, so only the bins a batch filled (a few hundred
-    thousand small integers, not millions of floats) travel back to the process that keeps
-    the histogram, which adds them. Evenly spaced edges (rungs, shares, affinities) are
-    indexed by arithmetic, others (people, losses) by binary search.
-
-    Args:
-        edges: Bin edges of each series (``series_edges``).
-        days: Days of each series (``days + 1`` of a run, with day 0).
-    """
-
-    def __init__(self, edges: list[np.ndarray], days: int) -> None:
-        widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
-        self.widths = widths
-        self.days = days
-        steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
-        self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
-                               for e, h in zip(edges, steps, strict=True)], dtype=bool)
-        self._steps = steps
-        self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
-        self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
-        #: where each series' ``(days, bins)`` counts start in the flat histogram
-        self.offsets = np.concatenate([[0], np.cumsum(widths * days)]).astype(np.int64)
-
-    @property
-    def size(self) -> int:
-        """Number of counters in the flat histogram (every bin of every day and series)."""
-        return int(self.offsets[-1])
-
-    def count(self, trajectory: np.ndarray) -> BatchCounts:
-        """A batch's ``(days, runs, S)`` daily values as counts per bin, and sums."""
-        flat = np.zeros(self.size, dtype=np.uint32)
-        sums = _count_values(np.asarray(trajectory, dtype=np.float32), self._edges_flat,
-                             self._edge_offsets, self._even, self._steps, self.offsets,
-                             self.widths, flat)
-        filled = np.flatnonzero(flat)
-        return BatchCounts(filled, flat[filled], sums, int(trajectory.shape[1]))
-
-
-@dataclass
-class BatchCounts:
-    """One batch's part of the trajectory histogram: what a worker sends back.
-
-    Attributes:
-        bins: Indices of the filled counters in the flat histogram (``Binning.offsets``).
-        counts: How many values fell in each.
-        sums: ``(days, S)`` fixed-point sums of the values (for the means).
-        runs: Replications in the batch.
-    """
-
-    bins: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    runs: int
 
 
 class TrajectoryHistogram:
@@ -214,38 +155,3 @@ class TrajectoryHistogram:
         self.n = int(data["n"])
         for s, counts in enumerate(self.counts):
             counts[...] = data[f"counts{s}"]
-
-
-@kernel
-def _count_values(values, edges, edge_offsets, even, steps, offsets, widths, counts):
-    """Add one to ``counts`` for each value's bin; return fixed-point sums per day and series.
-
-    A value's bin b satisfies ``edges[b] <= x < edges[b + 1]``, clipped to the outer bins;
-    with evenly spaced edges it is found by arithmetic, which is exact for the integer rungs
-    and may differ from a search only for a value within rounding of an edge, the same way in
-    every batch. (``counts`` is an output argument, the flat histogram of ``Binning``.)
-    """
-    days, runs, n_series = values.shape
-    sums = np.zeros((days, n_series), dtype=np.int64)
-    for d in range(days):
-        for s in range(n_series):  # one day's counters of one series at a time: in cache
-            for r in range(runs):
-                x = np.float64(values[d, r, s])
-                sums[d, s] += np.int64(np.rint(x * _SCALE))
-                lo, hi = edge_offsets[s], edge_offsets[s + 1]
-                if even[s]:
-                    b = np.int64(np.floor((x - edges[lo]) / steps[s]))
-                elif x != x:  # NaN: the last bin, as numpy's searchsorted would have it
-                    b = hi - lo - 1
-                else:  # the first edge above x, by bisection (no array slice in the loop)
-                    below, above = lo, hi
-                    while below < above:
-                        middle = (below + above) // 2
-                        if edges[middle] <= x:
-                            below = middle + 1
-                        else:
-                            above = middle
-                    b = below - lo - 1
-                b = min(max(b, 0), hi - lo - 2)
-                counts[offsets[s] + d * widths[s] + b] += 1
-    return sums
