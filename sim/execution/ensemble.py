@@ -153,7 +153,7 @@ class _Checkpoint:
             return
         if not force and time.monotonic() - self.saved_at < CHECKPOINT_SECONDS:
             return
-        self.histogram.save(self.out_dir / "parts" / "trajectory.npz")
+        self.histogram.save(self.out_dir / "parts" / "trajectory.npz", sparse=True)
         write_json(self.out_dir / "parts" / "checkpoint.json",
                    {"included": sorted(self.included), "runs": self.histogram.n})
         self.saved_at = time.monotonic()
