@@ -56,7 +56,14 @@ from sim.outcomes import (
 )
 from sim.rng import CounterRNG, Stream
 from sim.scenario.loader import LoadedScenario, load_data, load_scenario
-from sim.world import EVENT_KIND, VERB, World, compile_scenario, structure_of
+from sim.world import (
+    EVENT_KIND,
+    VERB,
+    World,
+    compile_scenario,
+    series_names,
+    structure_of,
+)
 
 NEVER = 1_000_000  # a day long before any run starts (no breakdown yet)
 
@@ -641,21 +648,6 @@ class CrisisModel(mesa.Model):
     def series_names(self) -> list[str]:
         """Names of the daily series, in the order of ``trajectory``'s last axis."""
         return list(self._series_names)
-
-
-def series_names(layout) -> list[str]:
-    """Daily series recorded per replication (trajectories, fan charts)."""
-    names = [f"rung.{layout.dyad_name(i, j)}" for i, j in layout.dyads()]
-    names += [f"affinity.{layout.dyad_name(i, j)}" for i, j in layout.dyads()]
-    names += [f"losses.{a}" for a in layout.actors]
-    names += [f"pressure.{a}" for a in layout.actors]
-    names += [f"alignment.{a}" for a in layout.actors]
-    names += [f"people.{node}" for node in layout.nodes]
-    names += [f"control.{o}.{a}" for o in layout.objectives for a in layout.actors]
-    # categorical series (0 or 1), so the figures can show each level's share per day
-    names += [f"deal.{d}" for d in layout.deals]
-    names += [f"gate.{g}" for g in layout.gates]
-    return names
 
 
 def series_values(model: CrisisModel, out: np.ndarray | None = None) -> np.ndarray:

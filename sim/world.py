@@ -140,6 +140,26 @@ class Layout:
         return f"{self.actors[i]}~{self.actors[j]}"
 
 
+def series_names(layout: Layout) -> list[str]:
+    """Daily series recorded per replication (trajectories, fan charts).
+
+    Here, beside the layout they are made of, rather than with the model that records them:
+    the process that plans a run and keeps its histogram needs the names, not the model (whose
+    import brings in Mesa, pandas and the compiled day: a second of a run's start-up).
+    """
+    names = [f"rung.{layout.dyad_name(i, j)}" for i, j in layout.dyads()]
+    names += [f"affinity.{layout.dyad_name(i, j)}" for i, j in layout.dyads()]
+    names += [f"losses.{a}" for a in layout.actors]
+    names += [f"pressure.{a}" for a in layout.actors]
+    names += [f"alignment.{a}" for a in layout.actors]
+    names += [f"people.{node}" for node in layout.nodes]
+    names += [f"control.{o}.{a}" for o in layout.objectives for a in layout.actors]
+    # categorical series (0 or 1), so the figures can show each level's share per day
+    names += [f"deal.{d}" for d in layout.deals]
+    names += [f"gate.{g}" for g in layout.gates]
+    return names
+
+
 @dataclass(frozen=True)
 class Structure:
     """A layout's index maps as arrays and integers only: what compiled code reads.

@@ -136,3 +136,40 @@ def test_quantiles_of_runs_piled_at_a_bins_edge_are_within_half_the_bin():
     high = histogram.quantiles((0.95,))[0, 0, 0]
     assert np.quantile(values[0, :, 0], 0.95, method="inverted_cdf") == 100.0
     assert abs(high - 100.0) <= 50.0, high  # interpolation said 195
+
+
+def test_a_sparse_checkpoint_restores_every_counter_and_an_earlier_dense_one_still_loads(
+        tmp_path):
+    """sim run checkpoints only the filled counters; a folder checkpointed whole resumes."""
+    import pytest
+
+    from sim.execution.trajectories import series_edges
+
+    names = ["rung.a~b", "losses.a", "people.x"]
+    edges = series_edges(names, 4, 5e6)
+
+    def fresh() -> TrajectoryHistogram:
+        return TrajectoryHistogram(names, 3, edges)
+
+    rng = np.random.default_rng(3)
+    values = np.stack([rng.integers(0, 4, (3, 40)), rng.integers(0, 5000, (3, 40)),
+                       rng.uniform(0, 5e6, (3, 40))], axis=-1).astype(np.float32)
+    whole = fresh()
+    whole.add(values)
+    for sparse in (True, False):  # False: the file an earlier version left in parts/
+        whole.save(tmp_path / "trajectory.npz", sparse=sparse)
+        back = fresh()
+        back.counts[1][0, -1] = 7  # (a bin no value reached) the file's counts, no other
+        back.load(tmp_path / "trajectory.npz")
+        assert back.n == 40 and np.array_equal(back.sums, whole.sums)
+        assert all(np.array_equal(a, b) for a, b in zip(back.counts, whole.counts, strict=True))
+    whole.save(tmp_path / "sparse.npz", sparse=True)
+    assert (tmp_path / "sparse.npz").stat().st_size < (tmp_path / "trajectory.npz").stat().st_size
+    other = TrajectoryHistogram(names[:2], 3, edges[:2])
+    with pytest.raises(ValueError, match="other daily series"):
+        other.load(tmp_path / "sparse.npz")
+    data = dict(np.load(tmp_path / "sparse.npz"))
+    data["bins"] = data["bins"] + np.int32(whole.binning.size)  # past the histogram's end
+    np.savez(tmp_path / "damaged.npz", **data)
+    with pytest.raises(ValueError, match="damaged"):
+        fresh().load(tmp_path / "damaged.npz")

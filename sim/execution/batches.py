@@ -13,16 +13,19 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.errors import UsageError
-from sim.execution.trajectories import BatchCounts, Binning, ensemble_edges
+from sim.execution.binning import BatchCounts, Binning
+from sim.execution.trajectories import ensemble_edges
 from sim.execution.variation import varied_columns, varied_params
-from sim.model import CrisisModel, series_names
-from sim.outcomes import evaluate_outcomes, indicators
 from sim.scenario.loader import LoadedScenario, load_data
-from sim.world import Params, World, compile_scenario
+from sim.world import Params, World, compile_scenario, series_names
+
+if TYPE_CHECKING:
+    from sim.model import CrisisModel
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ def prepare(task: BatchTask) -> tuple[LoadedScenario, World]:
 
 def collect_rows(model: CrisisModel, loaded: LoadedScenario) -> dict[str, np.ndarray]:
     """The ``runs`` table columns of a finished model: run, outcome flags, indicators."""
+    from sim.outcomes import evaluate_outcomes, indicators
+
     values = indicators(model)
     flags = evaluate_outcomes(loaded.spec, values)
     columns: dict[str, np.ndarray] = {"run": model.replications.copy()}
@@ -143,7 +148,14 @@ def point_params(task: BatchTask, base: World, point: int) -> Params:
 
 
 def run_batch(task: BatchTask) -> BatchResult:
-    """Run one batch in lockstep and return its rows (and daily series for ensembles)."""
+    """Run one batch in lockstep and return its rows (and daily series for ensembles).
+
+    The model is imported here, not with this module: the process that plans a run and
+    submits its batches to workers imports this module (to name ``run_batch``) but steps no
+    model, and Mesa's import (pandas, scipy, networkx) costs it a second.
+    """
+    from sim.model import CrisisModel
+
     loaded, world = prepare(task)
     rows = np.arange(task.start, task.stop)
     if task.reps:

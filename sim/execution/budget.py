@@ -33,7 +33,7 @@ def select_daily(names: list[str], wanted) -> list[str]:
     """The daily series ``wanted`` names, in the order of ``names`` (the model's).
 
     Args:
-        names: Every daily series of the scenario (``sim.model.series_names``).
+        names: Every daily series of the scenario (``sim.world.series_names``).
         wanted: Names or shell-style patterns (``rung.*``, ``losses.<actor>``), or one text
             of them separated by commas (``--daily rung.*,losses.a``).
 
@@ -131,7 +131,7 @@ def estimate_memory(spec, layout, batch_size: int, workers: int = 1,
             output folder keeps them all).
     """
     from sim.execution.trajectories import ensemble_edges
-    from sim.model import series_names
+    from sim.world import series_names
 
     days = layout.days + 1
     series = len(series_names(layout))

@@ -75,9 +75,8 @@ from sim.execution.storage import (
     write_parquet,
 )
 from sim.execution.trajectories import TrajectoryHistogram, ensemble_edges
-from sim.model import series_names
 from sim.scenario.loader import LoadedScenario
-from sim.world import compile_scenario
+from sim.world import compile_scenario, series_names
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 5.0
@@ -154,7 +153,7 @@ class _Checkpoint:
             return
         if not force and time.monotonic() - self.saved_at < CHECKPOINT_SECONDS:
             return
-        self.histogram.save(self.out_dir / "parts" / "trajectory.npz")
+        self.histogram.save(self.out_dir / "parts" / "trajectory.npz", sparse=True)
         write_json(self.out_dir / "parts" / "checkpoint.json",
                    {"included": sorted(self.included), "runs": self.histogram.n})
         self.saved_at = time.monotonic()

@@ -16,15 +16,14 @@ shares and affinities, about 0.6% of the value for counts of people (a few milli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim.analysis import QUANTILES as LEVELS
-from sim.jit import kernel
+from sim.execution.binning import _SCALE, BatchCounts, Binning
 
-_SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
+__all__ = ["BatchCounts", "Binning", "TrajectoryHistogram", "ensemble_edges", "series_edges"]
 #: kinds of daily series whose values are levels (a rung; a deal in force or a gate open: 0/1),
 #: whose histograms count each level exactly and are saved as shares (``level_shares``)
 LEVEL_KINDS = ("rung", "deal", "gate")
@@ -57,68 +56,10 @@ def series_edges(series: list[str], n_rungs: int, max_people: float) -> list[np.
 
 def ensemble_edges(spec, layout) -> list[np.ndarray]:
     """The bin edges of a scenario's daily series (rung count, total people from the spec)."""
-    from sim.model import series_names
+    from sim.world import series_names
 
     people = float(sum(node.population for node in spec.refugees.nodes.values()))
     return series_edges(series_names(layout), len(layout.rungs), people)
-
-
-class Binning:
-    """Which bin each daily value falls in, and a batch's counts per bin.
-
-    Counting is done where a batch runs, so only the bins a batch filled (a few hundred
-    thousand small integers, not millions of floats) travel back to the process that keeps
-    the histogram, which adds them. Evenly spaced edges (rungs, shares, affinities) are
-    indexed by arithmetic, others (people, losses) by binary search.
-
-    Args:
-        edges: Bin edges of each series (``series_edges``).
-        days: Days of each series (``days + 1`` of a run, with day 0).
-    """
-
-    def __init__(self, edges: list[np.ndarray], days: int) -> None:
-        widths = np.array([e.size - 1 for e in edges], dtype=np.int64)
-        self.widths = widths
-        self.days = days
-        steps = np.array([(e[-1] - e[0]) / (e.size - 1) for e in edges])
-        self._even = np.array([np.allclose(np.diff(e), h, rtol=1e-9, atol=0.0)
-                               for e, h in zip(edges, steps, strict=True)], dtype=bool)
-        self._steps = steps
-        self._edges_flat = np.concatenate(edges) if edges else np.zeros(0)
-        self._edge_offsets = np.concatenate([[0], np.cumsum(widths + 1)]).astype(np.int64)
-        #: where each series' ``(days, bins)`` counts start in the flat histogram
-        self.offsets = np.concatenate([[0], np.cumsum(widths * days)]).astype(np.int64)
-
-    @property
-    def size(self) -> int:
-        """Number of counters in the flat histogram (every bin of every day and series)."""
-        return int(self.offsets[-1])
-
-    def count(self, trajectory: np.ndarray) -> BatchCounts:
-        """A batch's ``(days, runs, S)`` daily values as counts per bin, and sums."""
-        flat = np.zeros(self.size, dtype=np.uint32)
-        sums = _count_values(np.asarray(trajectory, dtype=np.float32), self._edges_flat,
-                             self._edge_offsets, self._even, self._steps, self.offsets,
-                             self.widths, flat)
-        filled = np.flatnonzero(flat)
-        return BatchCounts(filled, flat[filled], sums, int(trajectory.shape[1]))
-
-
-@dataclass
-class BatchCounts:
-    """One batch's part of the trajectory histogram: what a worker sends back.
-
-    Attributes:
-        bins: Indices of the filled counters in the flat histogram (``Binning.offsets``).
-        counts: How many values fell in each.
-        sums: ``(days, S)`` fixed-point sums of the values (for the means).
-        runs: Replications in the batch.
-    """
-
-    bins: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    runs: int
 
 
 class TrajectoryHistogram:
@@ -184,68 +125,64 @@ class TrajectoryHistogram:
         """``(days, S)`` means across runs."""
         return self.sums / _SCALE / max(self.n, 1)
 
-    def save(self, path: Path) -> None:
-        """Checkpoint the state (written to a temporary name, then renamed)."""
+    def save(self, path: Path, sparse: bool = False) -> None:
+        """Checkpoint the state (written to a temporary name, then renamed).
+
+        Args:
+            path: The ``.npz`` file.
+            sparse: Keep only the filled counters (their indices and counts) and each series'
+                shape, not every counter: what ``sim run`` writes every few seconds (the
+                baseline's histogram has 4.3 million counters, 35 MB; after 20,000 runs
+                about a million are filled, and they are kept in 32 bits). ``load`` reads
+                either kind, so a folder checkpointed by an earlier version resumes.
+        """
         import os
 
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+        if sparse:
+            bins = np.flatnonzero(self._flat)
+            filled = self._flat[bins]
+            arrays = {
+                "shapes": np.array([c.shape for c in self.counts], dtype=np.int64).reshape(-1, 2),
+                "bins": bins.astype(np.int32 if self._flat.size < 2**31 else np.int64),
+                "filled": filled.astype(np.uint32 if filled.max(initial=0) < 2**32
+                                        else np.int64)}
+        else:
+            arrays = {f"counts{s}": c for s, c in enumerate(self.counts)}
         try:
-            np.savez(tmp, sums=self.sums, n=self.n,
-                     **{f"counts{s}": c for s, c in enumerate(self.counts)})
+            np.savez(tmp, sums=self.sums, n=self.n, **arrays)
         except BaseException:  # a full disk: give the partial file's space back
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:
-        """Restore a checkpoint written by ``save``.
+        """Restore a checkpoint written by ``save`` (sparse or not).
 
         Raises:
             ValueError: The checkpoint holds other series or days (one written by a version
-                with other daily series): the caller starts the summary afresh.
+                with other daily series), or filled counters outside the histogram: the
+                caller starts the summary afresh.
         """
         data = np.load(path)
-        saved = [data[f"counts{s}"].shape if f"counts{s}" in data else None
-                 for s in range(len(self.counts))]
-        if (data["sums"].shape != self.sums.shape or f"counts{len(self.counts)}" in data
-                or saved != [c.shape for c in self.counts]):
+        if "bins" in data:
+            saved = [tuple(int(x) for x in shape) for shape in data["shapes"]]
+        else:
+            saved = [data[f"counts{s}"].shape if f"counts{s}" in data else None
+                     for s in range(len(self.counts))]
+            if f"counts{len(self.counts)}" in data:
+                saved.append(None)
+        if data["sums"].shape != self.sums.shape or saved != [c.shape for c in self.counts]:
             raise ValueError(f"{path} summarises other daily series")
+        if "bins" in data:
+            bins, filled = data["bins"].astype(np.int64), data["filled"]
+            if bins.shape != filled.shape or (bins.size and (
+                    bins.min() < 0 or bins.max() >= self._flat.size)):
+                raise ValueError(f"{path} is damaged: its counters are not this histogram's")
+            self._flat[...] = 0
+            self._flat[bins] = filled
+        else:
+            for s, counts in enumerate(self.counts):
+                counts[...] = data[f"counts{s}"]
         self.sums[...] = data["sums"]
         self.n = int(data["n"])
-        for s, counts in enumerate(self.counts):
-            counts[...] = data[f"counts{s}"]
-
-
-@kernel
-def _count_values(values, edges, edge_offsets, even, steps, offsets, widths, counts):
-    """Add one to ``counts`` for each value's bin; return fixed-point sums per day and series.
-
-    A value's bin b satisfies ``edges[b] <= x < edges[b + 1]``, clipped to the outer bins;
-    with evenly spaced edges it is found by arithmetic, which is exact for the integer rungs
-    and may differ from a search only for a value within rounding of an edge, the same way in
-    every batch. (``counts`` is an output argument, the flat histogram of ``Binning``.)
-    """
-    days, runs, n_series = values.shape
-    sums = np.zeros((days, n_series), dtype=np.int64)
-    for d in range(days):
-        for s in range(n_series):  # one day's counters of one series at a time: in cache
-            for r in range(runs):
-                x = np.float64(values[d, r, s])
-                sums[d, s] += np.int64(np.rint(x * _SCALE))
-                lo, hi = edge_offsets[s], edge_offsets[s + 1]
-                if even[s]:
-                    b = np.int64(np.floor((x - edges[lo]) / steps[s]))
-                elif x != x:  # NaN: the last bin, as numpy's searchsorted would have it
-                    b = hi - lo - 1
-                else:  # the first edge above x, by bisection (no array slice in the loop)
-                    below, above = lo, hi
-                    while below < above:
-                        middle = (below + above) // 2
-                        if edges[middle] <= x:
-                            below = middle + 1
-                        else:
-                            above = middle
-                    b = below - lo - 1
-                b = min(max(b, 0), hi - lo - 2)
-                counts[offsets[s] + d * widths[s] + b] += 1
-    return sums
