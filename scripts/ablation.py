@@ -98,6 +98,8 @@ VARIANTS: tuple[Variant, ...] = (
             ("decisions.entrapment=0",)),
     Variant("intent", "intent for one-off acts (M1)",
             "decisions.intent=false (a daily lottery)", ("decisions.intent=false",)),
+    Variant("opening_fire", "opening fire decided with intent (M1)",
+            "decisions.opening_fire=false (a daily lottery)", ("decisions.opening_fire=false",)),
     Variant("private_value", "one-off acts' private value (M1)",
             "decisions.private_value=0 (the logit's own spread only)",
             ("decisions.private_value=0",)),

@@ -481,7 +481,7 @@ def _format_sweep(result) -> str:
         else:
             lines.append("Morris screening (mu* +- its 95% interval; sigma):")
             keys = ("mu_star", "sigma")
-        for target, res in s["results"].items():
+        for target, res in sorted(s["results"].items()):  # as sensitivity.json and the report
             if not target.startswith("outcome."):
                 continue
             lines.append(f"  {target.removeprefix('outcome.')}")

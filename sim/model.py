@@ -362,6 +362,13 @@ class CrisisModel(mesa.Model):
         self.private_values = private_values(
             self.disposition, p.rationality[:, lay.menu.actor[self.one_off]],
             p.private_value * p.bargaining_noise)
+        # opening fire, a one-off decision too: each attack entry's private value, drawn once
+        # (attacks a scenario made one-off, ``once``, have their private value above already)
+        self.openers = np.flatnonzero((lay.menu.verb == VERB["attack"]) & (lay.menu.once == 0))
+        self.opening_values = private_values(
+            self.random_numbers.uniform_at(0, Stream.DISPOSITION,
+                                           disposition_counters(lay)[self.openers]),
+            p.rationality[:, lay.menu.actor[self.openers]], p.private_value * p.bargaining_noise)
         self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
@@ -452,6 +459,11 @@ class CrisisModel(mesa.Model):
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         apply_private_values(utility, self.one_off, self.private_values, p.intent)
+        menu = lay.menu
+        apply_private_values(utility, self.openers, self.opening_values,
+                             p.intent * p.opening_fire,
+                             fighting=s.attack_prev[:, menu.actor[self.openers],
+                                                    menu.target[self.openers]] > 0)
         if self.once.size:  # a one-off act taken already is off the menu for the run
             utility[:, self.once] = np.where(self.once_used, -np.inf, utility[:, self.once])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)

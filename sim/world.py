@@ -449,6 +449,7 @@ class Params:
     commitment: np.ndarray  # (P,) weight of a signatory's best new attack in its view of a deal
     intent: np.ndarray  # (P,) 1: one-off acts decided with intent; 0: a daily lottery
     private_value: np.ndarray  # (P,) spread of a one-off act's private value / bargaining noise
+    opening_fire: np.ndarray  # (P,) 1: opening fire decided with intent; 0: a daily lottery
     nesting: np.ndarray  # (P,) dissimilarity of the acts in a track's nested logit
     concession: np.ndarray
     request_weight: np.ndarray
@@ -858,6 +859,7 @@ def compile_scenario(spec: Scenario) -> World:
         reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),
         compellence=_arr(dec.compellence), commitment=_arr(dec.commitment),
         intent=_arr(float(dec.intent)), private_value=_arr(dec.private_value),
+        opening_fire=_arr(float(dec.opening_fire)),
         nesting=_arr(dec.nesting),
         concession=_arr(dec.concession), request_weight=_arr(dec.request_weight),
         sanction_review=_arr(dec.sanction_review),

@@ -155,8 +155,11 @@ def test_the_patron_weighs_escalation_only_where_it_is_blamed(fictional, blame):
     once it attacks, and an escalation risk in the patron's own dyad only if it is blamed."""
     from sim.mechanisms.decisions import PARTS
 
-    model = CrisisModel(load_data(_patron(fictional, blame=blame)), replications=1, seed=3,
-                        log_events=True)
+    data = _patron(fictional, blame=blame)
+    # the one run must reach the client's offensive the sorties back: its first attack
+    # decided day by day (opening fire with intent would leave it to this run's private value)
+    data.setdefault("decisions", {})["opening_fire"] = False
+    model = CrisisModel(load_data(data), replications=1, seed=3, log_events=True)
     lay = model.layout
     entry = int(lay.menu.entries("air_support")[0])
     a, b = lay.actors.index("arcadia"), lay.actors.index("borduria")

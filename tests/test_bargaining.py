@@ -66,10 +66,6 @@ def test_no_pile_up_of_agreements_at_the_start(base):
     assert q75 - q25 >= 7, f"first agreement days piled up: quartiles {q25}, {q75}"
 
 
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: wars still end, but their "
-                   "lengths bunch again since one-off acts carry a private value (quartiles 2 "
-                   "and 11 days, spread 9 < 10; it was 8.75 before the last session's change, "
-                   "10 or more after it): the pattern sits at its threshold")
 def test_wars_end_within_the_horizon_and_last_spread_durations(base):
     warred = base["war_days"] > 0
     assert warred.sum() >= 30, f"only {warred.sum()} runs reach war"

@@ -196,6 +196,60 @@ def test_an_act_of_negative_public_value_is_taken_more_often_the_wider_its_priva
     assert shares[1.5].mean() < 0.6, shares[1.5].mean()
 
 
+#: Borduria's attack cost in the harmless standoff at which a daily lottery fires in 90% of
+#: runs (seed 6) and intent in 35%: an attack slightly disliked, not one nobody would choose.
+OPENING_COST = 0.5
+
+
+def _fire_ever(fictional, opening: bool, cost: float) -> np.ndarray:
+    """Per run (seed 6, 1000 runs), whether Borduria ever attacks Arcadia in the harmless
+    standoff, Arcadia only holding, Borduria's attack costing ``cost``; ``opening``:
+    decisions.opening_fire."""
+    data = harmless_standoff(fictional)
+    data["actors"]["arcadia"]["actions"] = [{"verb": "hold"}]
+    for act in data["actors"]["borduria"]["actions"]:
+        if act["verb"] == "attack":
+            act["cost"] = cost
+    data.setdefault("decisions", {})["opening_fire"] = opening
+    model = CrisisModel(load_data(data), replications=1000, seed=6, record_paths=False)
+    a, b = model.layout.actors.index("arcadia"), model.layout.actors.index("borduria")
+    fired = np.zeros(1000, dtype=bool)
+    while model.running:
+        model.step()
+        fired |= model.workspace.attack[:, b, a] > 0
+    return fired
+
+
+def test_opening_fire_is_not_made_certain_by_a_daily_lottery(fictional):
+    """Opening fire with intent (decisions.opening_fire): an attack its author slightly
+    dislikes starts a fight in well under half of the runs, where a fresh logit draw every
+    day starts one in nearly every run over the horizon by accumulation alone."""
+    with_intent = _fire_ever(fictional, True, OPENING_COST).mean()
+    lottery = _fire_ever(fictional, False, OPENING_COST).mean()
+    assert lottery > 0.8, lottery
+    assert 0.02 < with_intent < 0.5, with_intent
+
+
+def test_only_opening_fire_is_decided_with_intent():
+    """Exact rule: an attack entry not yet under way is on the menu when U + shift > 0 and
+    then scored by it; one already under way (the actor attacked its target yesterday) keeps
+    its public value whatever the run's private value, so how long to fight is decided day by
+    day."""
+    from sim.mechanisms.decisions import apply_private_values
+
+    utility = np.array([[0.3, 0.3, -0.2, -0.2]])
+    shift = np.array([[-0.5, 0.4, -0.5, 0.4]])
+    values = (shift, shift > 0)
+    entries = np.arange(4)
+    fighting = np.array([[True, False, True, False]])
+    apply_private_values(utility, entries, values, np.array([1.0]), fighting=fighting)
+    np.testing.assert_array_equal(utility, [[0.3, 0.7, -0.2, 0.2]])
+    utility = np.array([[0.3, 0.3, -0.2, -0.2]])
+    apply_private_values(utility, entries, values, np.array([1.0]),
+                         fighting=np.zeros((1, 4), dtype=bool))
+    np.testing.assert_array_equal(utility, [[-np.inf, 0.7, -np.inf, 0.2]])
+
+
 def test_the_private_value_puts_an_act_on_the_menu_as_its_logistic_chance_says():
     """Exact rule (ODD M1, intent): an act of public value U is on the menu when U + s eps > 0,
     eps = logit(1 - u) standard logistic, s = sqrt(1 / beta^2 + (sigma / 1.702)^2), so in a

@@ -38,6 +38,9 @@ def _scenario(tmp_path):
     for actor in data["actors"].values():
         actor["actions"] = [a for a in actor["actions"] if a.get("verb") != "negotiate"]
     data["outcomes"] = {k: v for k, v in data["outcomes"].items() if "agreement" not in str(v)}
+    # and fire opened day by day: with opening fire decided once per run (model v3), a run
+    # whose leaders never open fire has no losses, and its totals say nothing about the rate
+    data.setdefault("decisions", {})["opening_fire"] = False
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -922,8 +922,14 @@ def private_values(disposition: np.ndarray, rationality: np.ndarray,
 
 def apply_private_values(utility: np.ndarray, one_off: np.ndarray,
                          values: tuple[np.ndarray, np.ndarray],
-                         on: np.ndarray | None = None) -> None:
-    """``intent`` with the run's ``private_values`` computed already; in place."""
+                         on: np.ndarray | None = None,
+                         fighting: np.ndarray | None = None) -> None:
+    """``intent`` with the run's ``private_values`` computed already; in place.
+
+    ``fighting`` ``(R, M1)``, if given, marks the entries whose act is already under way
+    (an attack on an actor attacked the day before): they keep their public value, chosen
+    day by day; only opening fire is the one-off decision.
+    """
     if one_off.size == 0 or (on is not None and not np.any(on)):
         return
     shift, coin = values
@@ -935,6 +941,9 @@ def apply_private_values(utility: np.ndarray, one_off: np.ndarray,
         off = (on <= 0)[:, None]
         kept |= off
         value = np.where(off, u, value)
+    if fighting is not None:
+        kept |= fighting
+        value = np.where(fighting, u, value)
     utility[:, one_off] = np.where(kept, value, -np.inf)
 
 

@@ -880,6 +880,13 @@ class Decisions(Strict):
         "leader cares, judged once; Fearon 1995). 0: the act's public value alone, with "
         "the logit's own spread 1 / rationality."
     )
+    opening_fire: bool = Field(
+        True, description="Opening fire (an attack on an actor not attacked the day before) "
+        "is a one-off decision with intent as well: each run draws once, per attack entry, "
+        "its private value (as for one-off acts), and the attack is on the menu to start "
+        "fighting only while that value is positive; attacks that continue a fight are "
+        "chosen day by day. False: opening fire is a fresh logit draw every day."
+    )
     entrapment: NonNegative = Field(
         0.5, description="Escalation risk a patron takes on by granting an asset to a client "
         "in a crisis: this share of the severity of the client's most severe dyad with "
