@@ -101,3 +101,99 @@ def test_the_chosen_box_and_its_significant_box_by_hand_counts():
     assert len({round(chosen["coverage"], 6), round(chosen["density"], 6),
                 round(chosen["mass"], 6)}) == 3
 
+
+
+# --------------------------------------------------------------------------- exact edges
+
+
+class _Box:
+    """A stand-in for the Workbench's box: a trajectory, limits and quasi-p values written
+    by hand, so values can sit exactly on the edges the command compares with."""
+
+    def __init__(self, trajectory, limits, full, p_values):
+        self.peeling_trajectory = pd.DataFrame(
+            trajectory, columns=["coverage", "density", "mass", "res_dim", "n"])
+        self.box_lims = [full] + [limits] * (len(trajectory) - 1)
+        self.p_values = [{}] + [p_values] * (len(trajectory) - 1)
+
+
+def _scripted_prim(monkeypatch, box):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim
+
+    class Prim:
+        def __init__(self, x, y, mass_min):
+            assert mass_min == 0.05 and y.dtype.kind == "i"
+
+        def find_box(self):
+            return box
+
+    monkeypatch.setattr(prim, "Prim", Prim)
+
+
+#: ten runs: a numeric parameter with runs exactly on the box's limits (0.2 and 0.8), one
+#: restricted without significance (b), two levers' options (c, e: categories, as
+#: discover_folder makes them) and one left free (d)
+EDGES_X = pd.DataFrame({
+    "a": [0.0, 0.2, 0.2, 0.5, 0.8, 0.8, 1.0, 0.5, 0.3, 0.2],
+    "b": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.6, 0.5, 0.4],
+    "c": pd.Categorical(["x", "y", "z", "x", "y", "z", "x", "y", "x", "z"]),
+    "d": np.linspace(0, 1, 10),
+    "e": pd.Categorical(["p", "p", "q", "p", "p", "q", "p", "p", "q", "p"])})
+EDGES_Y = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 0], bool)
+EDGES_FULL = pd.DataFrame({"a": [0.0, 1.0], "b": [0.1, 0.7], "c": [{"x", "y", "z"}] * 2,
+                           "d": [0.0, 1.0], "e": [{"p", "q"}] * 2})
+EDGES_LIMITS = pd.DataFrame({"a": [0.2, 0.8], "b": [0.2, 0.6], "c": [{"x", "y"}] * 2,
+                             "d": [0.0, 1.0], "e": [{"p"}] * 2})
+#: quasi-p values exactly at the edges: 0.05 (significant: <= 0.05) and 0 (a value, not
+#: "not moved", which is -1)
+EDGES_P = {"a": [0.05, 0.0], "b": [-1.0, 0.2], "c": [0.05, -1.0], "e": [0.0, -1.0]}
+
+
+def test_prims_box_at_its_exact_edges(monkeypatch):
+    """A box covering exactly --min-coverage is eligible; a quasi-p of exactly 0.05 is
+    significant and one of 0 is a value; runs exactly on a significant limit are inside."""
+    trajectory = [[1.0, 0.5, 1.0, 0, 10], [0.6, 0.75, 0.4, 4, 4], [0.4, 1.0, 0.2, 4, 2]]
+    _scripted_prim(monkeypatch, _Box(trajectory, EDGES_LIMITS, EDGES_FULL, EDGES_P))
+    got = prim_analysis(EDGES_X, EDGES_Y, min_coverage=0.6)
+    assert got["chosen"] == 1  # coverage 0.6 >= 0.6; box 2 (density 1) covers too little
+    assert got["trajectory"][1] == {"box": 1, "coverage": 0.6, "density": 0.75, "mass": 0.4,
+                                    "restricted": 4, "runs": 4}
+    assert got["unrestricted"] == ["d"] and got["min_coverage"] == 0.6
+    assert got["box"] == [
+        {"parameter": "a", "low": 0.2, "high": 0.8, "range_low": 0.0, "range_high": 1.0,
+         "qp_low": 0.05, "qp_high": 0.0, "low_significant": True, "high_significant": True,
+         "significant": True},
+        {"parameter": "b", "low": 0.2, "high": 0.6, "range_low": 0.1, "range_high": 0.7,
+         "qp_low": None, "qp_high": 0.2, "low_significant": False,
+         "high_significant": False, "significant": False},
+        {"parameter": "c", "categorical": True, "values": ["x", "y"],
+         "range_values": ["x", "y", "z"], "low": None, "high": None, "range_low": None,
+         "range_high": None, "qp_low": 0.05, "qp_high": None, "low_significant": True,
+         "high_significant": False, "significant": True},
+        {"parameter": "e", "categorical": True, "values": ["p"], "range_values": ["p", "q"],
+         "low": None, "high": None, "range_low": None, "range_high": None, "qp_low": 0.0,
+         "qp_high": None, "low_significant": True, "high_significant": False,
+         "significant": True}]
+    # inside a in [0.2, 0.8] (runs 1, 2, 3, 4, 5, 7, 8, 9: 1 and 4 on the limits), c in
+    # {x, y} (1, 3, 4, 7, 8) and e = p (1, 3, 4, 7): 4 runs, 3 of the 5 cases (0, 1, 4, 6, 7)
+    assert got["significant_box"] == {"coverage": 0.6, "density": 0.75, "runs": 4}
+
+
+def test_prims_densest_box_on_a_tie_is_the_one_covering_more(monkeypatch):
+    trajectory = [[1.0, 0.5, 1.0, 0, 10], [0.8, 0.75, 0.4, 1, 4], [0.9, 0.75, 0.5, 1, 5],
+                  [0.85, 0.75, 0.45, 1, 4]]
+    _scripted_prim(monkeypatch, _Box(trajectory, EDGES_LIMITS, EDGES_FULL, EDGES_P))
+    assert prim_analysis(EDGES_X, EDGES_Y, min_coverage=0.5)["chosen"] == 2
+
+
+def test_prims_box_of_a_single_case(monkeypatch):
+    """One case of interest: the significant box's coverage is of that one case (1.0 when it
+    is inside, here run 1 on a's lower limit)."""
+    y = np.zeros(10, bool)
+    y[1] = True
+    trajectory = [[1.0, 0.1, 1.0, 0, 10], [1.0, 0.25, 0.4, 4, 4]]
+    _scripted_prim(monkeypatch, _Box(trajectory, EDGES_LIMITS, EDGES_FULL, EDGES_P))
+    got = prim_analysis(EDGES_X, y, min_coverage=0.5)
+    assert got["significant_box"] == {"coverage": 1.0, "density": 0.25, "runs": 4}
