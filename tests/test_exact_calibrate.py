@@ -1037,3 +1037,33 @@ def test_the_figure_gets_the_results_weighted_samples(tmp_path, stand, monkeypat
     assert path == tmp_path / "c" / "calibration.png"
     assert list(paths) == posterior["parameters"]
     assert x.tolist() == posterior["samples"] and w.tolist() == posterior["weights"]
+
+
+def test_the_lockstep_simulator_rounds_an_integer_values_draws(tmp_path, monkeypatch):
+    """bargaining.talks is a whole number of days: the simulator hands the model its draws
+    rounded (2.6 -> 3, 5.4 -> 5), as ``sim run --posterior`` does, and the loss rate as
+    drawn. (The values are caught where they become the runs' parameters.)"""
+    data = yaml.safe_load(FICTIONAL.read_text())
+    data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
+    data.setdefault("bargaining", {})["talks"] = {"value": 3, "range": [1, 8]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    path = tmp_path / "o.yaml"
+    path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
+                    "  - {indicator: losses.arcadia, value: 12, source: x}\n")
+    target = build_target(load_observations(path))
+    paths = ("bargaining.talks", "fighting.loss_rate")
+    simulator = module.BatchedSimulator(target, paths, ((1.0, 8.0), (0.1, 0.5)), 4, 100)
+    assert simulator.integer.tolist() == [True, False]
+    seen = []
+
+    class CaughtError(Exception):
+        pass
+
+    def params_for(data, frozen, paths_, probes, values):
+        seen.append(values.tolist())
+        raise CaughtError
+
+    monkeypatch.setattr(module, "params_for", params_for)
+    with pytest.raises(CaughtError):
+        simulator.run(np.array([[2.6, 0.33], [5.4, 0.47]]))
+    assert seen == [[[3.0, 0.33], [5.0, 0.47]]]
