@@ -132,6 +132,23 @@ def note_run(work: Path, retested: bool = False) -> None:
     record.write_text(json.dumps(runs, indent=1))
 
 
+def ran_at(module: str) -> str:
+    """The table's "run" cell: the date and commit its last run (and retest) started at.
+
+    From the scratch copy's run.json; today and HEAD for a run made before it was kept.
+    """
+    record = WORK / slug(module) / "run.json"
+    runs = json.loads(record.read_text()) if record.is_file() else []
+    first = next((r for r in reversed(runs) if not r["retest"]), None)
+    if first is None:
+        return f"{dt.date.today()} at {short_commit()}"
+    text = f"{first['started'][:10]} at {first['commit']}"
+    retests = runs[runs.index(first) + 1:]
+    if retests:
+        text += f"; retested at {retests[-1]['commit']}"
+    return text
+
+
 def configure(work: Path, module: str, tests: list[str]) -> None:
     """Write the scratch copy's pyproject: the project's, plus what mutmut is to do."""
     config = (
@@ -391,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         if c is None:
             failed.append(module)
             continue
-        when = f"{dt.date.today()} at {short_commit()}" + ("" if finished else ", stopped early")
+        when = f"{ran_at(module)}" + ("" if finished else ", stopped early")
         rows[module] = row(module, c, when)
         sections[module] = survivors_section(module, c)
         s = score(c)

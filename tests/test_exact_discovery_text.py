@@ -648,3 +648,145 @@ def test_prims_box_entries_are_the_workbenchs_limits_and_quasi_p_values():
     assert got["significant_box"] == {"coverage": y[keep].sum() / y.sum(),
                                       "density": y[keep].mean(), "runs": int(keep.sum())}
     assert any(b["low_significant"] for b in got["box"]) and got["unrestricted"]
+
+
+# --------------------------------------------------------------------------- levers
+
+
+def _cat(name, values, options, qp, significant):
+    """A categorical lever's entry of PRIM's box (prim_analysis writes them so)."""
+    return {"parameter": name, "categorical": True, "values": values, "range_values": options,
+            "low": None, "high": None, "range_low": None, "range_high": None, "qp_low": qp,
+            "qp_high": None, "low_significant": significant, "high_significant": False,
+            "significant": significant}
+
+
+def _lever_result():
+    result = _result(boxes=[
+        _box("alpha", 0.61234, 1.0, 1.2e-9, None, True, False),
+        _cat("lever.shield", ["day0"], ["day0", "later"], 0.003, True),
+        _cat("lever.offer", ["a", "<b>"], ["a", "<b>", "c"], 0.2, False),
+        _cat("lever.x", ["p"], ["p", "q"], None, False)])
+    result["cart"]["leaves"][0]["limits"] = {
+        "lever.shield=day0": {"low": 0.5, "high": None},
+        "lever.offer=a": {"low": None, "high": 0.5},
+        "lever.k=a=b": {"low": 0.5, "high": None},
+        "x=y": {"low": 0.1, "high": 0.9}}
+    return result
+
+
+def test_a_levers_options_in_the_rules_and_quasi_p():
+    """A lever's entry keeps a subset of its options; its rule names them, and only when its
+    quasi-p is significant; a CART leaf on a lever's 0/1 column reads == or != the option."""
+    result = _lever_result()
+    assert box_rule(result["prim"]) == "alpha >= 0.6123 and lever.shield in {day0}"
+    assert box_rule({"box": [_cat("lever.x", ["p"], ["p", "q"], 0.3, False)]}) == (
+        "no significant limit")
+    qp = discovery._qp_text
+    assert [qp(b) for b in result["prim"]["box"][1:]] == [
+        "0.003", "0.2 (not significant)", "none"]
+    assert leaf_rule(result["cart"]["leaves"][0]["limits"]) == (
+        "lever.shield == day0 and lever.offer != a and lever.k == a=b and x=y in (0.1, 0.9]")
+
+
+def test_the_terminal_summary_of_a_box_with_levers():
+    lines = format_discovery(_lever_result()).split("\n")
+    assert lines[4:9] == [
+        "  alpha         0.6123 .. 1   (swept 0 .. 1; quasi-p low 1.2e-09)",
+        "  lever.shield  in {day0}   (options day0, later; quasi-p 0.003)",
+        "  lever.offer   in {a, <b>}   (options a, <b>, c; quasi-p 0.2 (not significant))",
+        "  lever.x       in {p}   (options p, q; quasi-p none)",
+        "  unrestricted: c"]
+    assert lines[9].startswith("  on its significant limits only: alpha >= 0.6123 and "
+                               "lever.shield in {day0}: coverage")
+    assert lines[-1].startswith("CART (depth 3): densest leaf lever.shield == day0 and ")
+
+
+def test_the_reports_html_of_a_box_with_levers():
+    page = discovery_html(_lever_result())
+    assert ("<tr><td><code>lever.shield</code></td><td class=num>day0</td><td class=num>"
+            "day0, later</td><td class=num>0.003</td></tr>"
+            "<tr><td><code>lever.offer</code></td><td class=num>a, &lt;b&gt;</td><td "
+            "class=num>a, &lt;b&gt;, c</td><td class=num>0.2 (not significant)</td></tr>"
+            "<tr><td><code>lever.x</code></td><td class=num>p</td><td class=num>p, q</td>"
+            "<td class=num>none</td></tr></table>") in page
+    assert "<b>alpha &gt;= 0.6123 and lever.shield in {day0}</b>" in page
+    assert "<li>lever.shield == day0 and lever.offer != a and lever.k == a=b and " in page
+
+
+def _lever_folder(tmp_path, params=("a", "b"), n=240):
+    """A sweep folder with levers, written by hand: a categorical (shield) and a numeric
+    (dose) lever; war mostly where a > 0.6 and the shield is deployed later."""
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(size=n), rng.uniform(size=n)
+    shield = np.where(np.arange(n) % 2 == 0, "later", "day0").astype(object)
+    dose = np.where(np.arange(n) % 3 == 0, 2.0, 0.5)
+    war = rng.uniform(size=n) < np.where((a > 0.6) & (shield == "later"), 0.9, 0.05)
+    folder = tmp_path / "levers"
+    folder.mkdir()
+    (folder / "design.json").write_text(json.dumps({
+        "problem": {"names": list(params)},
+        "levers": [{"name": "shield", "kind": "categorical"},
+                   {"name": "dose", "kind": "numeric"}]}))
+    columns = {"run": np.arange(n), "param.a": a, "param.b": b,
+               "lever.shield": pa.array(shield.tolist(), pa.string()), "lever.dose": dose,
+               "outcome.war": war}
+    pq.write_table(pa.table(columns), folder / "sweep.parquet")
+    x = pd.DataFrame({p: {"a": a, "b": b}[p] for p in params})
+    x["lever.shield"] = pd.Categorical(shield.astype(str))
+    x["lever.dose"] = dose
+    return folder, x, war
+
+
+def test_the_command_takes_levers_as_inputs(tmp_path):
+    """A categorical lever is a column of categories, a numeric one of numbers: PRIM and
+    CART get them beside the uncertainties."""
+    folder, x, y = _lever_folder(tmp_path)
+    result = discover_folder(folder, outcome="war", min_coverage=0.4)
+    assert result["parameters"] == ["a", "b", "lever.shield", "lever.dose"]
+    assert result["prim"] == discovery.prim_analysis(x, y, 0.4)
+    assert result["cart"] == cart_analysis(x, y)
+    shield = [b for b in result["prim"]["box"] if b["parameter"] == "lever.shield"]
+    assert shield and shield[0]["categorical"] and shield[0]["values"] == ["later"]
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == [
+        "discovery_box.png", "discovery_tradeoff.png"]
+
+
+def test_a_sweep_of_a_categorical_lever_alone_draws_no_box(tmp_path):
+    """No pair of numbers to draw: the trade-off figure only."""
+    folder, _, _ = _lever_folder(tmp_path, params=())
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = design["levers"][:1]
+    (folder / "design.json").write_text(json.dumps(design))
+    result = discover_folder(folder, outcome="war")
+    assert result["parameters"] == ["lever.shield"]
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == [
+        "discovery_tradeoff.png"]
+
+
+@pytest.mark.parametrize(("levers", "message"), [
+    ({"shield": "categorical"}, "{folder}: the sweep's design.json lists no levers it can read"),
+    ([{"name": "shield"}], "{folder}: a lever of design.json has no name or kind"),
+    (["shield"], "{folder}: a lever of design.json has no name or kind"),
+    ([{"name": "sheild", "kind": "categorical"}],
+     "{folder}/sweep.parquet has no column lever.sheild"),
+])
+def test_levers_the_sweep_cannot_have_are_refused(tmp_path, levers, message):
+    folder, _, _ = _lever_folder(tmp_path)
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = levers
+    (folder / "design.json").write_text(json.dumps(design))
+    with pytest.raises(UsageError) as excinfo:
+        discover_folder(folder, outcome="war", write=False)
+    assert str(excinfo.value) == message.format(folder=folder)
+
+
+def test_a_sweep_without_levers_or_uncertainties_is_refused(tmp_path):
+    folder, _, _ = _lever_folder(tmp_path, params=())
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = None  # (a sweep without levers writes none)
+    (folder / "design.json").write_text(json.dumps(design))
+    with pytest.raises(UsageError) as excinfo:
+        discover_folder(folder, outcome="war", write=False)
+    assert str(excinfo.value) == (f"{folder}: the sweep varied nothing (no uncertainties, no "
+                                  "levers)")

@@ -292,7 +292,8 @@ def test_each_policys_sensitivity_and_the_references_first(monkeypatch):
 
     seen = []
 
-    def analyse(design, points):
+    def analyse(given, points):
+        assert given is design
         seen.append(points["outcome.war"].tolist())
         return {"results": {"first": points["outcome.war"][0]}, "problem": "p"}
 
@@ -413,16 +414,23 @@ def test_a_sweep_with_levers_in_memory(fictional, monkeypatch):
     that never straddle two policies; the rows are tagged with the policy, the point of the
     uncertainties and the levers' values; a column of some policies only is NaN in the
     others'; the summaries are per policy."""
+    import tqdm.auto
+
     from sim.execution.variation import policy_scenarios
 
-    from .test_exact_sweep import _Execute
+    from .test_exact_sweep import _BARS, _Bar, _Execute
 
     fake = _Execute(rows=_lever_rows)
     monkeypatch.setattr(module, "execute", fake)
+    monkeypatch.setattr(tqdm.auto, "tqdm", _Bar)
+    _BARS.clear()
     design = _lever_design()
     assert [p.name for p in design.policies] == NAMES and design.reference == 2
     result = module.run_sweep(fictional, design, reps=2, batch_size=3, workers=1,
                               progress=False)
+    # every policy's scenario at every point is checked first: 4 x 2
+    (bar,) = _BARS
+    assert (bar.kwargs["total"], bar.updates) == (8, 8)
     (call,) = fake.calls
     # a block of 4 runs per policy; the first policy's starts with two batches of one run
     assert [(t.start, t.stop) for t in call["tasks"]] == [

@@ -136,6 +136,7 @@ def test_a_sweep_in_memory_plans_its_batches_and_summarises_the_rows(fictional, 
         np.testing.assert_array_equal(result.points[name], summary[name])
     assert (result.reps, result.design, result.out_dir, result.sensitivity) == (
         3, design, None, None)
+    assert result.policies is None  # a sweep without levers has no per-policy table
     m = dict(result.manifest)
     assert m.pop("wall_seconds") >= 0 and m.pop("runs_per_second") > 0
     assert m.pop("created").endswith("+00:00")
