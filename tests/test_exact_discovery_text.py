@@ -790,3 +790,33 @@ def test_a_sweep_without_levers_or_uncertainties_is_refused(tmp_path):
         discover_folder(folder, outcome="war", write=False)
     assert str(excinfo.value) == (f"{folder}: the sweep varied nothing (no uncertainties, no "
                                   "levers)")
+
+
+def test_the_box_figures_colour_bar_spans_every_panel():
+    """Six pairs on two rows: the colour bar beside the grid runs from the lowest panel's
+    bottom to the highest's top (not beside the last panel only)."""
+    many = pd.DataFrame({n: np.linspace(0, 1, 6) for n in "abcd"})
+    fig = box_figure(_box_result(["a", "b", "c", "d"], unrestricted=[]), many,
+                     np.array([1, 0, 1, 0, 1, 0], bool))
+    fig.draw_without_rendering()  # the constrained layout places the axes when drawn
+    panels = [ax.get_position() for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    (bar,) = [ax.get_position() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len({round(p.y0, 6) for p in panels}) == 2  # two rows
+    assert bar.y0 == pytest.approx(min(p.y0 for p in panels), abs=1e-9)
+    assert bar.y1 == pytest.approx(max(p.y1 for p in panels), abs=1e-9)
+
+
+def test_the_box_figure_draws_the_numbers_and_leaves_the_levers_options_out():
+    """A lever's options are no axis: the pairs are of the numeric inputs, and a box entry
+    of a lever (no low or high) limits no rectangle."""
+    x = pd.DataFrame({"a": np.linspace(0, 1, 6), "b": np.linspace(2, 3, 6),
+                      "lever.shield": pd.Categorical(["day0", "later"] * 3)})
+    result = _result(boxes=[_box("a", 0.2, 0.8, 0.01, 0.01, True, True),
+                            _cat("lever.shield", ["day0"], ["day0", "later"], 0.01, True)],
+                     unrestricted=["b"], boxes_on_trajectory=9)
+    fig = box_figure(result, x, np.array([1, 0, 1, 0, 1, 0], bool))
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in panels] == [("a", "b")]
+    (rect,) = panels[0].patches
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == pytest.approx(
+        (0.2, 2.0, 0.6, 1.0))
