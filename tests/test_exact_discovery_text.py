@@ -152,6 +152,20 @@ def test_the_target_is_an_outcome_flag_or_a_condition():
             target(RUNS, outcome=None, where=where, rungs=RUNGS)
 
 
+def test_a_sweep_with_levers_has_no_indicator_in_its_tags():
+    """A sweep with levers tags its runs with the replication, the policy's name and each
+    lever's value: none is an indicator to condition on, and their text does not stop a
+    condition on one."""
+    runs = {**RUNS, "rep": np.arange(4), "policy": np.array(["a", "a", "b", "b"], object),
+            "lever.shield": np.array(["later", "later", "day0", "day0"], object),
+            "lever.dose": np.array([0.5, 0.5, 2.0, 2.0])}
+    label, y = target(runs, outcome=None, where="losses.a>=50", rungs=RUNGS)
+    assert (label, y.tolist()) == ("losses.a>=50", [False, True, False, True])
+    for where in ("rep>=1", "policy>=0", "lever.dose>=1", "lever.shield>=0"):
+        with pytest.raises(UsageError, match="the sweep has no indicator"):
+            target(runs, outcome=None, where=where, rungs=RUNGS)
+
+
 def test_a_wrong_target_is_refused_in_one_line():
     for outcome, where in ((None, None), ("war", "losses.a>=1")):
         with pytest.raises(UsageError) as excinfo:
