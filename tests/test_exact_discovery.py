@@ -133,22 +133,37 @@ def _scripted_prim(monkeypatch, box):
 
 
 #: ten runs: a numeric parameter with runs exactly on the box's limits (0.2 and 0.8), one
-#: restricted without significance (b), two levers' options (c, e: categories, as
-#: discover_folder makes them) and one left free (d)
+#: restricted without significance (b), one whose upper limit is significant but holds every
+#: run (f), levers' options (c, e, g, h: categories, as discover_folder makes them; c first,
+#: so a's limits narrow what c kept) and one left free (d)
 EDGES_X = pd.DataFrame({
+    "c": pd.Categorical(["x", "y", "z", "x", "y", "z", "x", "y", "x", "z"]),
     "a": [0.0, 0.2, 0.2, 0.5, 0.8, 0.8, 1.0, 0.5, 0.3, 0.2],
     "b": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.6, 0.5, 0.4],
-    "c": pd.Categorical(["x", "y", "z", "x", "y", "z", "x", "y", "x", "z"]),
     "d": np.linspace(0, 1, 10),
-    "e": pd.Categorical(["p", "p", "q", "p", "p", "q", "p", "p", "q", "p"])})
+    "e": pd.Categorical(["p", "p", "q", "p", "p", "q", "p", "p", "q", "p"]),
+    "f": np.linspace(0, 1, 10),
+    "g": pd.Categorical(["u", "v"] * 5),
+    "h": pd.Categorical(["m", "n"] * 5)})
 EDGES_Y = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 0], bool)
-EDGES_FULL = pd.DataFrame({"a": [0.0, 1.0], "b": [0.1, 0.7], "c": [{"x", "y", "z"}] * 2,
-                           "d": [0.0, 1.0], "e": [{"p", "q"}] * 2})
-EDGES_LIMITS = pd.DataFrame({"a": [0.2, 0.8], "b": [0.2, 0.6], "c": [{"x", "y"}] * 2,
-                             "d": [0.0, 1.0], "e": [{"p"}] * 2})
+#: the Workbench keeps a lever's options as the same set in both rows of a box's limits
+EDGES_FULL = pd.DataFrame({"c": [{"x", "y", "z"}] * 2, "a": [0.0, 1.0], "b": [0.1, 0.7],
+                           "d": [0.0, 1.0], "e": [{"p", "q"}] * 2, "f": [0.0, 1.0],
+                           "g": [{"u", "v"}] * 2, "h": [{"m", "n"}] * 2})
+EDGES_LIMITS = pd.DataFrame({"c": [{"x", "y"}] * 2, "a": [0.2, 0.8], "b": [0.2, 0.6],
+                             "d": [0.0, 1.0], "e": [{"p"}] * 2, "f": [0.0, 1.0],
+                             "g": [{"u", "v"}] * 2, "h": [{"m"}] * 2})
 #: quasi-p values exactly at the edges: 0.05 (significant: <= 0.05) and 0 (a value, not
-#: "not moved", which is -1)
-EDGES_P = {"a": [0.05, 0.0], "b": [-1.0, 0.2], "c": [0.05, -1.0], "e": [0.0, -1.0]}
+#: "not moved", which is -1); h's 0.3 is not significant, g was not moved
+EDGES_P = {"c": [0.05, -1.0], "a": [0.05, 0.0], "b": [-1.0, 0.2], "e": [0.0, -1.0],
+           "f": [-1.0, 0.05], "g": [-1.0, -1.0], "h": [0.3, -1.0]}
+
+
+def _options(name, values, options, qp, significant):
+    return {"parameter": name, "categorical": True, "values": values,
+            "range_values": options, "low": None, "high": None, "range_low": None,
+            "range_high": None, "qp_low": qp, "qp_high": None, "low_significant": significant,
+            "high_significant": False, "significant": significant}
 
 
 def test_prims_box_at_its_exact_edges(monkeypatch):
@@ -162,22 +177,22 @@ def test_prims_box_at_its_exact_edges(monkeypatch):
                                     "restricted": 4, "runs": 4}
     assert got["unrestricted"] == ["d"] and got["min_coverage"] == 0.6
     assert got["box"] == [
+        _options("c", ["x", "y"], ["x", "y", "z"], 0.05, True),
         {"parameter": "a", "low": 0.2, "high": 0.8, "range_low": 0.0, "range_high": 1.0,
          "qp_low": 0.05, "qp_high": 0.0, "low_significant": True, "high_significant": True,
          "significant": True},
         {"parameter": "b", "low": 0.2, "high": 0.6, "range_low": 0.1, "range_high": 0.7,
          "qp_low": None, "qp_high": 0.2, "low_significant": False,
          "high_significant": False, "significant": False},
-        {"parameter": "c", "categorical": True, "values": ["x", "y"],
-         "range_values": ["x", "y", "z"], "low": None, "high": None, "range_low": None,
-         "range_high": None, "qp_low": 0.05, "qp_high": None, "low_significant": True,
-         "high_significant": False, "significant": True},
-        {"parameter": "e", "categorical": True, "values": ["p"], "range_values": ["p", "q"],
-         "low": None, "high": None, "range_low": None, "range_high": None, "qp_low": 0.0,
-         "qp_high": None, "low_significant": True, "high_significant": False,
-         "significant": True}]
-    # inside a in [0.2, 0.8] (runs 1, 2, 3, 4, 5, 7, 8, 9: 1 and 4 on the limits), c in
-    # {x, y} (1, 3, 4, 7, 8) and e = p (1, 3, 4, 7): 4 runs, 3 of the 5 cases (0, 1, 4, 6, 7)
+        _options("e", ["p"], ["p", "q"], 0.0, True),
+        {"parameter": "f", "low": 0.0, "high": 1.0, "range_low": 0.0, "range_high": 1.0,
+         "qp_low": None, "qp_high": 0.05, "low_significant": False, "high_significant": True,
+         "significant": True},
+        _options("g", ["u", "v"], ["u", "v"], None, False),
+        _options("h", ["m"], ["m", "n"], 0.3, False)]
+    # inside c in {x, y} (runs 0, 1, 3, 4, 6, 7, 8), a in [0.2, 0.8] (1, 3, 4, 7, 8: 1 and 4
+    # on the limits), e = p (1, 3, 4, 7) and f <= 1 (all): 4 runs, 3 of the 5 cases
+    # (0, 1, 4, 6, 7)
     assert got["significant_box"] == {"coverage": 0.6, "density": 0.75, "runs": 4}
 
 

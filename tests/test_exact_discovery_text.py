@@ -689,6 +689,26 @@ def _lever_result():
     return result
 
 
+def test_cart_splits_a_levers_options_as_named_zero_one_columns():
+    """The tree splits numbers: a lever's options become one 0/1 column each, named
+    ``lever=option``; the outcome is exactly shield = later, so one split at 0.5 on one of
+    them separates it."""
+    x = pd.DataFrame({"a": np.linspace(0, 1, 40),
+                      "lever.shield": pd.Categorical(["later", "day0"] * 20)})
+    y = np.array(["later", "day0"] * 20) == "later"
+    got = cart_analysis(x, y)
+    (name,) = {n for leaf in got["leaves"] for n in leaf["limits"]}
+    assert name in ("lever.shield=later", "lever.shield=day0")
+    assert f"|--- {name} <= 0.50" in got["rules"]
+    assert [(leaf["density"], leaf["coverage"], leaf["runs"]) for leaf in got["leaves"]] == [
+        (1.0, 1.0, 20), (0.0, 0.0, 20)]
+    side = {"low": 0.5, "high": None} if name.endswith("later") else {"low": None,
+                                                                       "high": 0.5}
+    assert got["leaves"][0]["limits"] == {name: side}
+    assert leaf_rule(got["leaves"][0]["limits"]) in ("lever.shield == later",
+                                                     "lever.shield != day0")
+
+
 def test_a_levers_options_in_the_rules_and_quasi_p():
     """A lever's entry keeps a subset of its options; its rule names them, and only when its
     quasi-p is significant; a CART leaf on a lever's 0/1 column reads == or != the option."""
