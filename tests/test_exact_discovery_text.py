@@ -527,6 +527,7 @@ def test_the_tradeoff_figure_draws_the_trajectory_and_rings_the_chosen_box():
     assert dots.get_zorder() == 2
     assert bar.get_ylabel() == "restricted parameters"
     assert bar.get_yticks().tolist() == [0, 1, 2]
+    assert bar.get_ylim() == (0, 2)  # the bar's scale is the dots' (0 to 2 restricted)
     c = result["prim"]["trajectory"][7]
     np.testing.assert_allclose(ring.get_offsets(), [[100 * c["coverage"], 100 * c["density"]]],
                                rtol=1e-12)
@@ -582,6 +583,7 @@ def test_the_box_figure_draws_each_pair_with_the_boxs_limits():
                                                                x["c"].max() - x["c"].min()))
     bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert bars[0].get_ylabel() == "P(war & <peace>) at the point (%)"
+    assert bars[0].get_ylim() == (0, 100)  # the bar's scale is the dots' (0 to 100%)
     assert fig._suptitle.get_text() == ("PRIM box for war & <peace>: coverage 82%, density 38%")
     assert fig._suptitle.get_fontweight() == "bold"
 
