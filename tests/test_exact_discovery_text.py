@@ -856,3 +856,15 @@ def test_the_box_figure_draws_the_numbers_and_leaves_the_levers_options_out():
     (rect,) = panels[0].patches
     assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == pytest.approx(
         (0.2, 2.0, 0.6, 1.0))
+
+
+def test_the_summary_lists_every_option_unrestricted_input_and_every_second_box():
+    """Two options of a significant lever and two unrestricted inputs are comma-separated;
+    16 boxes on the trajectory show every second one (16 // 8) and the last."""
+    result = _result(boxes=[_cat("lever.offer", ["a", "b"], ["a", "b", "c"], 0.01, True)],
+                     unrestricted=("c", "d"), boxes_on_trajectory=16)
+    assert box_rule(result["prim"]) == "lever.offer in {a, b}"
+    lines = format_discovery(result).split("\n")
+    assert lines[5] == "  unrestricted: c, d"
+    assert lines[9] == ("  0: 100%/20%  2: 95%/25%  4: 90%/30%  6: 85%/35%  8: 80%/40%  "
+                        "10: 75%/45%  12: 70%/50%  14: 65%/55%  15: 62%/57%")  # 0.575 prints 57%
