@@ -1067,3 +1067,16 @@ def test_the_lockstep_simulator_rounds_an_integer_values_draws(tmp_path, monkeyp
     with pytest.raises(CaughtError):
         simulator.run(np.array([[2.6, 0.33], [5.4, 0.47]]))
     assert seen == [[[3.0, 0.33], [5.0, 0.47]]]
+
+
+def test_a_pile_against_a_bound_is_a_share_of_the_weights_whatever_their_sum():
+    """Weights need not sum to 1: 3 of 4 samples at the upper edge of [0, 1] (>= 0.95), with
+    weights 2, 2, 2, 6, hold (2 + 2 + 6) / 12 of the weight."""
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import piled_against_bounds
+
+    samples = np.array([[0.97], [0.99], [0.5], [0.96]])
+    found = piled_against_bounds(["a"], [Prior(dist="uniform", low=0.0, high=1.0)], samples,
+                                 np.array([2.0, 2.0, 2.0, 6.0]))
+    assert [(f["parameter"], f["bound"], f["value"]) for f in found] == [("a", "upper", 1.0)]
+    assert found[0]["share"] == pytest.approx(10 / 12, rel=1e-12)
