@@ -1080,3 +1080,40 @@ def test_a_pile_against_a_bound_is_a_share_of_the_weights_whatever_their_sum():
                                  np.array([2.0, 2.0, 2.0, 6.0]))
     assert [(f["parameter"], f["bound"], f["value"]) for f in found] == [("a", "upper", 1.0)]
     assert found[0]["share"] == pytest.approx(10 / 12, rel=1e-12)
+
+
+def test_piles_against_each_kind_of_declared_bound_as_reported():
+    """Uniform, triangular and beta priors declare both bounds, a normal's low/high cut one;
+    a prior of one point is skipped (the next path is still read). Samples exactly on the
+    edge (the prior's 5% quantile) count; 15% of the weight there is a pile."""
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import piled_against_bounds
+
+    ones = np.ones(20)
+    low20 = np.r_[np.zeros(3), np.full(17, 0.5)]  # 3 of 20 (15%) at 0, the others inside
+    point = Prior(dist="uniform", low=0.5, high=0.5)
+    for prior in (Prior(dist="uniform", low=0.0, high=1.0),
+                  Prior(dist="triangular", low=0.0, mode=0.5, high=1.0),
+                  Prior(dist="beta", a=2.0, b=2.0)):
+        found = piled_against_bounds(["p", "a"], [point, prior],
+                                     np.column_stack([np.full(20, 0.5), low20]), ones)
+        assert found == [{"parameter": "a", "bound": "lower", "value": 0.0,
+                          "share": pytest.approx(0.15, rel=1e-12),
+                          "message": "the posterior of a is piled against its prior's lower "
+                          "bound 0 (15% of its weight in the prior's lowest 5%): the prior "
+                          "may be too narrow"}], prior.dist
+    edge = np.r_[np.full(3, 0.05), np.full(17, 0.5)]  # exactly on the uniform's 5% edge
+    uniform = Prior(dist="uniform", low=0.0, high=1.0)
+    assert [f["share"] for f in piled_against_bounds(["a"], [uniform], edge[:, None], ones)
+            ] == [pytest.approx(0.15, rel=1e-12)]
+    high = 1.0 - low20  # 3 of 20 at 1: the upper bound
+    (found,) = piled_against_bounds(["a"], [uniform], high[:, None], ones)
+    assert (found["bound"], found["value"]) == ("upper", 1.0)
+    assert found["message"].endswith("(15% of its weight in the prior's highest 5%): the "
+                                     "prior may be too narrow")
+    cut = Prior(dist="normal", mean=0.0, sd=1.0, high=1.0)  # only its high is declared
+    at_both = np.r_[np.full(4, -3.0), np.full(4, 1.0), np.zeros(12)][:, None]
+    assert [f["bound"] for f in piled_against_bounds(["a"], [cut], at_both, ones)] == [
+        "upper"]
+    assert piled_against_bounds(["a"], [Prior(dist="normal", mean=0.0, sd=1.0)], at_both,
+                                ones) == []
