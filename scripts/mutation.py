@@ -280,7 +280,8 @@ def changes(module: str, names: list[str]) -> dict[str, str]:
     import difflib
 
     source = (WORK / slug(module) / "mutants" / module).read_text(encoding="utf-8")
-    functions = {node.name: ast.get_source_segment(source, node)
+    lines = source.splitlines()  # (ast.get_source_segment splits the file at every call)
+    functions = {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
                  for node in ast.walk(ast.parse(source))
                  if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
     out = {}
