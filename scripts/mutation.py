@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         if c is None:
             failed.append(module)
             continue
+        finished = finished and not c["not_run"]  # (a stopped run's record, re-read)
         when = f"{ran_at(module)}" + ("" if finished else ", stopped early")
         rows[module] = row(module, c, when)
         sections[module] = survivors_section(module, c)
