@@ -9,7 +9,9 @@ and only its tests as the test command, niced. Then it writes the mutation score
 into ``tests/README.md`` (between the markers ``<!-- mutation-table:start -->`` and
 ``<!-- mutation-table:end -->``; the rows of modules not run this time are kept) and lists the
 surviving mutants not explained in ``tests/mutation_equivalent.toml`` (an equivalent mutant,
-one that cannot change any result, is explained there in one line).
+one that cannot change any result, is explained there in one line). Every survivor of a module
+run, explained or not, is listed in ``tests/mutation_survivors.md`` with its change and why it
+survives (the sections of modules not run this time are kept).
 
 Usage (also ``make mutation``; too slow for CI: run it before a release)::
 
@@ -38,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "tests" / "README.md"
 EQUIVALENT = ROOT / "tests" / "mutation_equivalent.toml"
+SURVIVORS = ROOT / "tests" / "mutation_survivors.md"
 WORK = ROOT / "outputs" / "mutation"
 START, END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
 
@@ -110,7 +113,40 @@ def prepare(module: str, tests: list[str]) -> Path:
         elif source.is_file():
             shutil.copy2(source, work / name)
     configure(work, module, tests)
+    note_run(work)
     return work
+
+
+def short_commit() -> str:
+    """The work tree's commit (short)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def note_run(work: Path, retested: bool = False) -> None:
+    """Record in the scratch copy the commit and time a run (or retest) started at."""
+    record = work / "run.json"
+    runs = json.loads(record.read_text()) if record.is_file() else []
+    runs.append({"commit": short_commit(), "started": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
+                 "retest": retested})
+    record.write_text(json.dumps(runs, indent=1))
+
+
+def ran_at(module: str) -> str:
+    """The table's "run" cell: the date and commit its last run (and retest) started at.
+
+    From the scratch copy's run.json; today and HEAD for a run made before it was kept.
+    """
+    record = WORK / slug(module) / "run.json"
+    runs = json.loads(record.read_text()) if record.is_file() else []
+    first = next((r for r in reversed(runs) if not r["retest"]), None)
+    if first is None:
+        return f"{dt.date.today()} at {short_commit()}"
+    text = f"{first['started'][:10]} at {first['commit']}"
+    retests = runs[runs.index(first) + 1:]
+    if retests:
+        text += f"; retested at {retests[-1]['commit']}"
+    return text
 
 
 def configure(work: Path, module: str, tests: list[str]) -> None:
@@ -184,6 +220,7 @@ def retest(module: str, max_children: int, stop_at: dt.datetime | None) -> bool:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(ROOT / "tests", target, ignore=ignore)
     configure(work, module, MODULES[module])  # new test files named since the run
+    note_run(work, retested=True)
     return _mutmut(module, work, ["run", "--max-children", str(max_children), *names],
                    stop_at, f"{len(names)} survivors of {module}")
 
@@ -237,6 +274,86 @@ def row(module: str, c: dict, when: str) -> str:
             f"{'–' if s is None else f'{s:.0%}'} | {when} |")
 
 
+def changes(module: str, names: list[str]) -> dict[str, str]:
+    """Mutant name -> its change, ``old -> new`` (the lines mutmut changed, stripped)."""
+    import ast
+    import difflib
+
+    source = (WORK / slug(module) / "mutants" / module).read_text(encoding="utf-8")
+    lines = source.splitlines()  # (ast.get_source_segment splits the file at every call)
+    functions = {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
+                 for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    out = {}
+    for name in names:
+        short = name.removeprefix(slug(module) + ".")
+        base = short.rpartition("__mutmut_")[0]
+        old, new = functions.get(f"{base}__mutmut_orig"), functions.get(short)
+        if old is None or new is None:
+            out[name] = "(not found in the mutated source)"
+            continue
+        old = old.replace(f"{base}__mutmut_orig", base).splitlines()
+        new = new.replace(short, base).splitlines()
+        diff = [line for line in difflib.unified_diff(old, new, lineterm="", n=0)
+                if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+        removed = " ".join(line[1:].strip() for line in diff if line[0] == "-")
+        added = " ".join(line[1:].strip() for line in diff if line[0] == "+")
+        out[name] = f"{removed} -> {added}"
+    return out
+
+
+def _cell(text: str) -> str:
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def survivors_section(module: str, c: dict) -> str:
+    """One module's part of tests/mutation_survivors.md: every survivor, one line each."""
+    meta = WORK / slug(module) / "mutants" / (module + ".meta")
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    explained = load_equivalent()
+    names = [n for n, code in codes.items()
+             if code not in KILLED and code not in TIMEOUT and code is not None]
+    names.sort(key=lambda n: (n.rpartition("__mutmut_")[0], int(n.rpartition("_")[2])))
+    record = WORK / slug(module) / "run.json"
+    runs = json.loads(record.read_text()) if record.is_file() else []
+    ran = "; ".join(f"{'retest' if r['retest'] else 'run'} at {r['commit']} ({r['started']} "
+                    "UTC)" for r in runs) or "run before runs were recorded"
+    s = score(c)
+    lines = [f"<!-- survivors:{module} -->", f"### `{module}`", "",
+             f"{ran}: {c['mutants']} mutants, {c['killed'] + c['timeout']} killed, "
+             f"{c['equivalent']} equivalent (explained), "
+             f"{len(c['survived']) + len(c['no_tests'])} not explained, "
+             f"{c['unchecked']} not run; score {'–' if s is None else f'{s:.0%}'}.", ""]
+    if names:
+        change = changes(module, names)
+        lines += ["| mutant | function | change | why it survives |", "|---|---|---|---|"]
+        for name in names:
+            short = name.removeprefix(slug(module) + ".")
+            function = short.rpartition("__mutmut_")[0].removeprefix("x_")
+            why = explained.get(name, "**not explained**").replace("|", "\\|")
+            lines.append(f"| {short.rpartition('__mutmut_')[2]} | `{function}` | "
+                         f"{_cell(change[name])} | {why} |")
+    else:
+        lines.append("No survivors.")
+    lines.append(f"<!-- survivors:end:{module} -->")
+    return "\n".join(lines)
+
+
+def write_survivors(sections: dict[str, str]) -> None:
+    """Replace the sections of tests/mutation_survivors.md of the modules run, keep the rest."""
+    text = SURVIVORS.read_text(encoding="utf-8") if SURVIVORS.is_file() else (
+        "# Surviving mutants\n\nWritten by `scripts/mutation.py` (see tests/README.md): every "
+        "mutant of a module's last run that no test killed, its change, and why it survives "
+        "(the one-line explanation of `tests/mutation_equivalent.toml`). A survivor marked "
+        "**not explained** still needs a test or an explanation.\n")
+    old = {m.group(1): m.group(0) for m in re.finditer(
+        r"<!-- survivors:(\S+) -->.*?<!-- survivors:end:\1 -->", text, flags=re.S)}
+    intro = text.split("<!-- survivors:", 1)[0].rstrip("\n")
+    old.update(sections)
+    body = "\n\n".join(old[m] for m in MODULES if m in old)
+    SURVIVORS.write_text(f"{intro}\n\n{body}\n", encoding="utf-8")
+
+
 def write_table(rows: dict[str, str]) -> None:
     """Replace the mutation table of tests/README.md, keeping the rows of modules not run."""
     text = README.read_text(encoding="utf-8")
@@ -278,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if stop_at < now:
             stop_at += dt.timedelta(days=1)
-    rows, failed = {}, []
+    rows, sections, failed = {}, {}, []
     for module in modules:
         finished = True
         if not args.report_only:
@@ -292,10 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         if c is None:
             failed.append(module)
             continue
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
-        when = f"{dt.date.today()} at {commit}" + ("" if finished else ", stopped early")
+        finished = finished and not c["not_run"]  # (a stopped run's record, re-read)
+        when = f"{ran_at(module)}" + ("" if finished else ", stopped early")
         rows[module] = row(module, c, when)
+        sections[module] = survivors_section(module, c)
         s = score(c)
         print(f"{module}: {c['mutants']} mutants, {c['killed']} killed, {c['timeout']} timed "
               f"out, {c['equivalent']} equivalent, {len(c['survived'])} survived, "
@@ -305,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  survived: {name}  (mutmut show {name}, in {WORK / slug(module)})")
     if rows:
         write_table(rows)
+        write_survivors(sections)
     for module in failed:
         print(f"{module}: no mutmut record (see {WORK / slug(module) / 'mutmut.log'})")
     return 1 if failed else 0

@@ -1037,3 +1037,83 @@ def test_the_figure_gets_the_results_weighted_samples(tmp_path, stand, monkeypat
     assert path == tmp_path / "c" / "calibration.png"
     assert list(paths) == posterior["parameters"]
     assert x.tolist() == posterior["samples"] and w.tolist() == posterior["weights"]
+
+
+def test_the_lockstep_simulator_rounds_an_integer_values_draws(tmp_path, monkeypatch):
+    """bargaining.talks is a whole number of days: the simulator hands the model its draws
+    rounded (2.6 -> 3, 5.4 -> 5), as ``sim run --posterior`` does, and the loss rate as
+    drawn. (The values are caught where they become the runs' parameters.)"""
+    data = yaml.safe_load(FICTIONAL.read_text())
+    data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
+    data.setdefault("bargaining", {})["talks"] = {"value": 3, "range": [1, 8]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    path = tmp_path / "o.yaml"
+    path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
+                    "  - {indicator: losses.arcadia, value: 12, source: x}\n")
+    target = build_target(load_observations(path))
+    paths = ("bargaining.talks", "fighting.loss_rate")
+    simulator = module.BatchedSimulator(target, paths, ((1.0, 8.0), (0.1, 0.5)), 4, 100)
+    assert simulator.integer.tolist() == [True, False]
+    seen = []
+
+    class CaughtError(Exception):
+        pass
+
+    def params_for(data, frozen, paths_, probes, values):
+        seen.append(values.tolist())
+        raise CaughtError
+
+    monkeypatch.setattr(module, "params_for", params_for)
+    with pytest.raises(CaughtError):
+        simulator.run(np.array([[2.6, 0.33], [5.4, 0.47]]))
+    assert seen == [[[3.0, 0.33], [5.0, 0.47]]]
+
+
+def test_a_pile_against_a_bound_is_a_share_of_the_weights_whatever_their_sum():
+    """Weights need not sum to 1: 3 of 4 samples at the upper edge of [0, 1] (>= 0.95), with
+    weights 2, 2, 2, 6, hold (2 + 2 + 6) / 12 of the weight."""
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import piled_against_bounds
+
+    samples = np.array([[0.97], [0.99], [0.5], [0.96]])
+    found = piled_against_bounds(["a"], [Prior(dist="uniform", low=0.0, high=1.0)], samples,
+                                 np.array([2.0, 2.0, 2.0, 6.0]))
+    assert [(f["parameter"], f["bound"], f["value"]) for f in found] == [("a", "upper", 1.0)]
+    assert found[0]["share"] == pytest.approx(10 / 12, rel=1e-12)
+
+
+def test_piles_against_each_kind_of_declared_bound_as_reported():
+    """Uniform, triangular and beta priors declare both bounds, a normal's low/high cut one;
+    a prior of one point is skipped (the next path is still read). Samples exactly on the
+    edge (the prior's 5% quantile) count; 15% of the weight there is a pile."""
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import piled_against_bounds
+
+    ones = np.ones(20)
+    low20 = np.r_[np.zeros(3), np.full(17, 0.5)]  # 3 of 20 (15%) at 0, the others inside
+    point = Prior(dist="uniform", low=0.5, high=0.5)
+    for prior in (Prior(dist="uniform", low=0.0, high=1.0),
+                  Prior(dist="triangular", low=0.0, mode=0.5, high=1.0),
+                  Prior(dist="beta", a=2.0, b=2.0)):
+        found = piled_against_bounds(["p", "a"], [point, prior],
+                                     np.column_stack([np.full(20, 0.5), low20]), ones)
+        assert found == [{"parameter": "a", "bound": "lower", "value": 0.0,
+                          "share": pytest.approx(0.15, rel=1e-12),
+                          "message": "the posterior of a is piled against its prior's lower "
+                          "bound 0 (15% of its weight in the prior's lowest 5%): the prior "
+                          "may be too narrow"}], prior.dist
+    edge = np.r_[np.full(3, 0.05), np.full(17, 0.5)]  # exactly on the uniform's 5% edge
+    uniform = Prior(dist="uniform", low=0.0, high=1.0)
+    assert [f["share"] for f in piled_against_bounds(["a"], [uniform], edge[:, None], ones)
+            ] == [pytest.approx(0.15, rel=1e-12)]
+    high = 1.0 - low20  # 3 of 20 at 1: the upper bound
+    (found,) = piled_against_bounds(["a"], [uniform], high[:, None], ones)
+    assert (found["bound"], found["value"]) == ("upper", 1.0)
+    assert found["message"].endswith("(15% of its weight in the prior's highest 5%): the "
+                                     "prior may be too narrow")
+    cut = Prior(dist="normal", mean=0.0, sd=1.0, high=1.0)  # only its high is declared
+    at_both = np.r_[np.full(4, -3.0), np.full(4, 1.0), np.zeros(12)][:, None]
+    assert [f["bound"] for f in piled_against_bounds(["a"], [cut], at_both, ones)] == [
+        "upper"]
+    assert piled_against_bounds(["a"], [Prior(dist="normal", mean=0.0, sd=1.0)], at_both,
+                                ones) == []

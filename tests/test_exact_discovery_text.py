@@ -152,6 +152,20 @@ def test_the_target_is_an_outcome_flag_or_a_condition():
             target(RUNS, outcome=None, where=where, rungs=RUNGS)
 
 
+def test_a_sweep_with_levers_has_no_indicator_in_its_tags():
+    """A sweep with levers tags its runs with the replication, the policy's name and each
+    lever's value: none is an indicator to condition on, and their text does not stop a
+    condition on one."""
+    runs = {**RUNS, "rep": np.arange(4), "policy": np.array(["a", "a", "b", "b"], object),
+            "lever.shield": np.array(["later", "later", "day0", "day0"], object),
+            "lever.dose": np.array([0.5, 0.5, 2.0, 2.0])}
+    label, y = target(runs, outcome=None, where="losses.a>=50", rungs=RUNGS)
+    assert (label, y.tolist()) == ("losses.a>=50", [False, True, False, True])
+    for where in ("rep>=1", "policy>=0", "lever.dose>=1", "lever.shield>=0"):
+        with pytest.raises(UsageError, match="the sweep has no indicator"):
+            target(runs, outcome=None, where=where, rungs=RUNGS)
+
+
 def test_a_wrong_target_is_refused_in_one_line():
     for outcome, where in ((None, None), ("war", "losses.a>=1")):
         with pytest.raises(UsageError) as excinfo:
@@ -513,6 +527,7 @@ def test_the_tradeoff_figure_draws_the_trajectory_and_rings_the_chosen_box():
     assert dots.get_zorder() == 2
     assert bar.get_ylabel() == "restricted parameters"
     assert bar.get_yticks().tolist() == [0, 1, 2]
+    assert bar.get_ylim() == (0, 2)  # the bar's scale is the dots' (0 to 2 restricted)
     c = result["prim"]["trajectory"][7]
     np.testing.assert_allclose(ring.get_offsets(), [[100 * c["coverage"], 100 * c["density"]]],
                                rtol=1e-12)
@@ -568,6 +583,7 @@ def test_the_box_figure_draws_each_pair_with_the_boxs_limits():
                                                                x["c"].max() - x["c"].min()))
     bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert bars[0].get_ylabel() == "P(war & <peace>) at the point (%)"
+    assert bars[0].get_ylim() == (0, 100)  # the bar's scale is the dots' (0 to 100%)
     assert fig._suptitle.get_text() == ("PRIM box for war & <peace>: coverage 82%, density 38%")
     assert fig._suptitle.get_fontweight() == "bold"
 
@@ -648,3 +664,207 @@ def test_prims_box_entries_are_the_workbenchs_limits_and_quasi_p_values():
     assert got["significant_box"] == {"coverage": y[keep].sum() / y.sum(),
                                       "density": y[keep].mean(), "runs": int(keep.sum())}
     assert any(b["low_significant"] for b in got["box"]) and got["unrestricted"]
+
+
+# --------------------------------------------------------------------------- levers
+
+
+def _cat(name, values, options, qp, significant):
+    """A categorical lever's entry of PRIM's box (prim_analysis writes them so)."""
+    return {"parameter": name, "categorical": True, "values": values, "range_values": options,
+            "low": None, "high": None, "range_low": None, "range_high": None, "qp_low": qp,
+            "qp_high": None, "low_significant": significant, "high_significant": False,
+            "significant": significant}
+
+
+def _lever_result():
+    result = _result(boxes=[
+        _box("alpha", 0.61234, 1.0, 1.2e-9, None, True, False),
+        _cat("lever.shield", ["day0"], ["day0", "later"], 0.003, True),
+        _cat("lever.offer", ["a", "<b>"], ["a", "<b>", "c"], 0.2, False),
+        _cat("lever.x", ["p"], ["p", "q"], None, False)])
+    result["cart"]["leaves"][0]["limits"] = {
+        "lever.shield=day0": {"low": 0.5, "high": None},
+        "lever.offer=a": {"low": None, "high": 0.5},
+        "lever.k=a=b": {"low": 0.5, "high": None},
+        "x=y": {"low": 0.1, "high": 0.9}}
+    return result
+
+
+def test_cart_splits_a_levers_options_as_named_zero_one_columns():
+    """The tree splits numbers: a lever's options become one 0/1 column each, named
+    ``lever=option``; the outcome is exactly shield = later, so one split at 0.5 on one of
+    them separates it."""
+    x = pd.DataFrame({"a": np.linspace(0, 1, 40),
+                      "lever.shield": pd.Categorical(["later", "day0"] * 20)})
+    y = np.array(["later", "day0"] * 20) == "later"
+    got = cart_analysis(x, y)
+    (name,) = {n for leaf in got["leaves"] for n in leaf["limits"]}
+    assert name in ("lever.shield=later", "lever.shield=day0")
+    assert f"|--- {name} <= 0.50" in got["rules"]
+    assert [(leaf["density"], leaf["coverage"], leaf["runs"]) for leaf in got["leaves"]] == [
+        (1.0, 1.0, 20), (0.0, 0.0, 20)]
+    side = {"low": 0.5, "high": None} if name.endswith("later") else {"low": None,
+                                                                       "high": 0.5}
+    assert got["leaves"][0]["limits"] == {name: side}
+    assert leaf_rule(got["leaves"][0]["limits"]) in ("lever.shield == later",
+                                                     "lever.shield != day0")
+
+
+def test_a_levers_options_in_the_rules_and_quasi_p():
+    """A lever's entry keeps a subset of its options; its rule names them, and only when its
+    quasi-p is significant; a CART leaf on a lever's 0/1 column reads == or != the option."""
+    result = _lever_result()
+    assert box_rule(result["prim"]) == "alpha >= 0.6123 and lever.shield in {day0}"
+    assert box_rule({"box": [_cat("lever.x", ["p"], ["p", "q"], 0.3, False)]}) == (
+        "no significant limit")
+    qp = discovery._qp_text
+    assert [qp(b) for b in result["prim"]["box"][1:]] == [
+        "0.003", "0.2 (not significant)", "none"]
+    assert leaf_rule(result["cart"]["leaves"][0]["limits"]) == (
+        "lever.shield == day0 and lever.offer != a and lever.k == a=b and x=y in (0.1, 0.9]")
+
+
+def test_the_terminal_summary_of_a_box_with_levers():
+    lines = format_discovery(_lever_result()).split("\n")
+    assert lines[4:9] == [
+        "  alpha         0.6123 .. 1   (swept 0 .. 1; quasi-p low 1.2e-09)",
+        "  lever.shield  in {day0}   (options day0, later; quasi-p 0.003)",
+        "  lever.offer   in {a, <b>}   (options a, <b>, c; quasi-p 0.2 (not significant))",
+        "  lever.x       in {p}   (options p, q; quasi-p none)",
+        "  unrestricted: c"]
+    assert lines[9].startswith("  on its significant limits only: alpha >= 0.6123 and "
+                               "lever.shield in {day0}: coverage")
+    assert lines[-1].startswith("CART (depth 3): densest leaf lever.shield == day0 and ")
+
+
+def test_the_reports_html_of_a_box_with_levers():
+    page = discovery_html(_lever_result())
+    assert ("<tr><td><code>lever.shield</code></td><td class=num>day0</td><td class=num>"
+            "day0, later</td><td class=num>0.003</td></tr>"
+            "<tr><td><code>lever.offer</code></td><td class=num>a, &lt;b&gt;</td><td "
+            "class=num>a, &lt;b&gt;, c</td><td class=num>0.2 (not significant)</td></tr>"
+            "<tr><td><code>lever.x</code></td><td class=num>p</td><td class=num>p, q</td>"
+            "<td class=num>none</td></tr></table>") in page
+    assert "<b>alpha &gt;= 0.6123 and lever.shield in {day0}</b>" in page
+    assert "<li>lever.shield == day0 and lever.offer != a and lever.k == a=b and " in page
+
+
+def _lever_folder(tmp_path, params=("a", "b"), n=240):
+    """A sweep folder with levers, written by hand: a categorical (shield) and a numeric
+    (dose) lever; war mostly where a > 0.6 and the shield is deployed later."""
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(size=n), rng.uniform(size=n)
+    shield = np.where(np.arange(n) % 2 == 0, "later", "day0").astype(object)
+    dose = np.where(np.arange(n) % 3 == 0, 2.0, 0.5)
+    war = rng.uniform(size=n) < np.where((a > 0.6) & (shield == "later"), 0.9, 0.05)
+    folder = tmp_path / "levers"
+    folder.mkdir()
+    (folder / "design.json").write_text(json.dumps({
+        "problem": {"names": list(params)},
+        "levers": [{"name": "shield", "kind": "categorical"},
+                   {"name": "dose", "kind": "numeric"}]}))
+    columns = {"run": np.arange(n), "param.a": a, "param.b": b,
+               "lever.shield": pa.array(shield.tolist(), pa.string()), "lever.dose": dose,
+               "outcome.war": war}
+    pq.write_table(pa.table(columns), folder / "sweep.parquet")
+    x = pd.DataFrame({p: {"a": a, "b": b}[p] for p in params})
+    x["lever.shield"] = pd.Categorical(shield.astype(str))
+    x["lever.dose"] = dose
+    return folder, x, war
+
+
+def test_the_command_takes_levers_as_inputs(tmp_path):
+    """A categorical lever is a column of categories, a numeric one of numbers: PRIM and
+    CART get them beside the uncertainties."""
+    folder, x, y = _lever_folder(tmp_path)
+    result = discover_folder(folder, outcome="war", min_coverage=0.4)
+    assert result["parameters"] == ["a", "b", "lever.shield", "lever.dose"]
+    assert result["prim"] == discovery.prim_analysis(x, y, 0.4)
+    assert result["cart"] == cart_analysis(x, y)
+    shield = [b for b in result["prim"]["box"] if b["parameter"] == "lever.shield"]
+    assert shield and shield[0]["categorical"] and shield[0]["values"] == ["later"]
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == [
+        "discovery_box.png", "discovery_tradeoff.png"]
+
+
+def test_a_sweep_of_a_categorical_lever_alone_draws_no_box(tmp_path):
+    """No pair of numbers to draw: the trade-off figure only."""
+    folder, _, _ = _lever_folder(tmp_path, params=())
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = design["levers"][:1]
+    (folder / "design.json").write_text(json.dumps(design))
+    result = discover_folder(folder, outcome="war")
+    assert result["parameters"] == ["lever.shield"]
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == [
+        "discovery_tradeoff.png"]
+
+
+@pytest.mark.parametrize(("levers", "message"), [
+    ({"shield": "categorical"}, "{folder}: the sweep's design.json lists no levers it can read"),
+    ([{"name": "shield"}], "{folder}: a lever of design.json has no name or kind"),
+    (["shield"], "{folder}: a lever of design.json has no name or kind"),
+    ([{"name": "sheild", "kind": "categorical"}],
+     "{folder}/sweep.parquet has no column lever.sheild"),
+])
+def test_levers_the_sweep_cannot_have_are_refused(tmp_path, levers, message):
+    folder, _, _ = _lever_folder(tmp_path)
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = levers
+    (folder / "design.json").write_text(json.dumps(design))
+    with pytest.raises(UsageError) as excinfo:
+        discover_folder(folder, outcome="war", write=False)
+    assert str(excinfo.value) == message.format(folder=folder)
+
+
+def test_a_sweep_without_levers_or_uncertainties_is_refused(tmp_path):
+    folder, _, _ = _lever_folder(tmp_path, params=())
+    design = json.loads((folder / "design.json").read_text())
+    design["levers"] = None  # (a sweep without levers writes none)
+    (folder / "design.json").write_text(json.dumps(design))
+    with pytest.raises(UsageError) as excinfo:
+        discover_folder(folder, outcome="war", write=False)
+    assert str(excinfo.value) == (f"{folder}: the sweep varied nothing (no uncertainties, no "
+                                  "levers)")
+
+
+def test_the_box_figures_colour_bar_spans_every_panel():
+    """Six pairs on two rows: the colour bar beside the grid runs from the lowest panel's
+    bottom to the highest's top (not beside the last panel only)."""
+    many = pd.DataFrame({n: np.linspace(0, 1, 6) for n in "abcd"})
+    fig = box_figure(_box_result(["a", "b", "c", "d"], unrestricted=[]), many,
+                     np.array([1, 0, 1, 0, 1, 0], bool))
+    fig.draw_without_rendering()  # the constrained layout places the axes when drawn
+    panels = [ax.get_position() for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    (bar,) = [ax.get_position() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len({round(p.y0, 6) for p in panels}) == 2  # two rows
+    assert bar.y0 == pytest.approx(min(p.y0 for p in panels), abs=1e-9)
+    assert bar.y1 == pytest.approx(max(p.y1 for p in panels), abs=1e-9)
+
+
+def test_the_box_figure_draws_the_numbers_and_leaves_the_levers_options_out():
+    """A lever's options are no axis: the pairs are of the numeric inputs, and a box entry
+    of a lever (no low or high) limits no rectangle."""
+    x = pd.DataFrame({"a": np.linspace(0, 1, 6), "b": np.linspace(2, 3, 6),
+                      "lever.shield": pd.Categorical(["day0", "later"] * 3)})
+    result = _result(boxes=[_box("a", 0.2, 0.8, 0.01, 0.01, True, True),
+                            _cat("lever.shield", ["day0"], ["day0", "later"], 0.01, True)],
+                     unrestricted=["b"], boxes_on_trajectory=9)
+    fig = box_figure(result, x, np.array([1, 0, 1, 0, 1, 0], bool))
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in panels] == [("a", "b")]
+    (rect,) = panels[0].patches
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == pytest.approx(
+        (0.2, 2.0, 0.6, 1.0))
+
+
+def test_the_summary_lists_every_option_unrestricted_input_and_every_second_box():
+    """Two options of a significant lever and two unrestricted inputs are comma-separated;
+    16 boxes on the trajectory show every second one (16 // 8) and the last."""
+    result = _result(boxes=[_cat("lever.offer", ["a", "b"], ["a", "b", "c"], 0.01, True)],
+                     unrestricted=("c", "d"), boxes_on_trajectory=16)
+    assert box_rule(result["prim"]) == "lever.offer in {a, b}"
+    lines = format_discovery(result).split("\n")
+    assert lines[5] == "  unrestricted: c, d"
+    assert lines[9] == ("  0: 100%/20%  2: 95%/25%  4: 90%/30%  6: 85%/35%  8: 80%/40%  "
+                        "10: 75%/45%  12: 70%/50%  14: 65%/55%  15: 62%/57%")  # 0.575 prints 57%

@@ -252,3 +252,270 @@ def test_the_printed_table_names_the_reference_policy_whichever_it_is():
                               "policy meets the same states of the world and the same random "
                               "numbers)")
     assert lines[-1].startswith("2 policies x 1 points of the uncertainties x 2 replications")
+
+
+# --------------------------------------------------------------------------- printed table
+
+
+def _row(outcome, policy, probability, **more):
+    return {"outcome": outcome, "policy": policy, "probability": probability, "low": 0.0,
+            "high": 1.0, "runs": 4, **more}
+
+
+def test_the_printed_table_keeps_going_after_an_outcome_the_same_in_every_policy():
+    """Outcomes the same in every policy (here the first two) are listed together at the
+    end, comma-separated, and the others still get their rows; short policy names keep the
+    column six wide (the header's ``policy``)."""
+    design = _design(reference=0, size=1)
+    design.policies = [_policy("a", dose=0.5, shield="later"),
+                       _policy("b", dose=2.0, shield="day0")]
+    diff = {"difference": 0.0, "difference_low": 0.0, "difference_high": 0.0}
+    rows = [_row("deal", "a", 0.5), _row("deal", "b", 0.5, **diff),
+            _row("truce", "a", 0.0), _row("truce", "b", 0.0, **diff),
+            _row("war", "a", 0.25), _row("war", "b", 0.5, **diff)]
+    lines = format_policies(types.SimpleNamespace(design=design, policies=rows, reps=4)
+                            ).split("\n")
+    assert lines[:4] == [
+        "outcome  policy       P      95% interval  vs reference  95% interval",
+        "war      a        25.0%  [  0.0%, 100.0%]     reference",
+        "         b        50.0%  [  0.0%, 100.0%]      +0.0 pts  [+0.0, +0.0]",
+        "the same in every policy: deal 50.0%, truce 0.0%"]
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def test_each_policys_sensitivity_and_the_references_first(monkeypatch):
+    """Per policy the indices of its own points (rows ``p * points ..``); ``results`` and the
+    rest of the analysis are the reference policy's, which is named."""
+    import sys
+
+    seen = []
+
+    def analyse(given, points):
+        assert given is design
+        seen.append(points["outcome.war"].tolist())
+        return {"results": {"first": points["outcome.war"][0]}, "problem": "p"}
+
+    monkeypatch.setitem(sys.modules, "sim.sensitivity", types.SimpleNamespace(analyse=analyse))
+    design = types.SimpleNamespace(size=2, reference=1, policies=[
+        _policy("one"), _policy("two"), _policy("three")])
+    points = {"outcome.war": np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+              "runs": np.array([2, 2, 2, 2, 2, 2])}
+    out = module._sensitivity(design, points)
+    assert seen == [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.3, 0.4]]
+    assert out == {"results": {"first": 0.3}, "problem": "p", "policy": "two",
+                   "by_policy": {"one": {"first": 0.1}, "two": {"first": 0.3},
+                                 "three": {"first": 0.5}}}
+
+
+def test_without_levers_the_sensitivity_is_the_analysis_itself(monkeypatch):
+    import sys
+
+    answer = {"results": {}}
+    monkeypatch.setitem(sys.modules, "sim.sensitivity",
+                        types.SimpleNamespace(analyse=lambda d, p: answer))
+    plain = types.SimpleNamespace(size=2, reference=0, policies=())
+    assert module._sensitivity(plain, {"x": np.zeros(2)}) is answer
+
+
+# --------------------------------------------------------------------------- run_sweep
+
+
+SHIELD = {"shield": {"options": {"later": {}, "day0": {
+    "set": {"assets.shield.deployed_at_start": "arcadia"}}}},
+          "actors.arcadia.rationality": [4, 8]}
+NAMES = [f"shield={s} actors.arcadia.rationality={r}" for s in ("later", "day0") for r in (4, 8)]
+VALUES = [{"shield": s, "actors.arcadia.rationality": r}
+          for s in ("later", "day0") for r in (4.0, 8.0)]
+
+
+def _lever_design():
+    """2 points of the loss rate x 4 policies (shield x rationality), the reference the
+    third (day0, 4)."""
+    from sim.design import make_design, parse_levers, parse_parameter, with_levers
+
+    design = make_design("lhs", [parse_parameter("fighting.loss_rate=0.1:0.5")], 2, 7)
+    return with_levers(design, parse_levers(SHIELD), 5,
+                       reference={"shield": "day0", "actors.arcadia.rationality": 4})
+
+
+def _lever_rows(task):
+    """``test_exact_sweep._rows``, plus a quantity only the day0 policies' runs have (the
+    engine numbers points across policies: ``policy * 2 + point``)."""
+    from .test_exact_sweep import _rows
+
+    rows = _rows(task)
+    if task.points[0][0] >= 4:
+        rows["losses.extra"] = rows["run"] * 2.0
+    return rows
+
+
+def _expected_runs(design):
+    """The 16 runs' table, tagged by hand: 4 policies x 2 points x 2 replications."""
+    run = np.arange(16)
+    policy = run // 4
+    return {"run": run, "policy": [NAMES[p] for p in policy], "point": (run // 2) % 2,
+            "rep": run % 2, "lever.shield": [VALUES[p]["shield"] for p in policy],
+            "lever.actors.arcadia.rationality": [VALUES[p]["actors.arcadia.rationality"]
+                                                 for p in policy],
+            "outcome.war": (run * 7) % 3 == 0,
+            "day.war": np.where(run % 2 == 0, run * 1.5, np.nan),
+            "losses.a": run * 0.25,
+            "losses.extra": np.where(run >= 8, run * 2.0, np.nan)}
+
+
+def _check_points(points, design):
+    """The per-policy-and-point table, every value by hand: war in runs 0, 3, 6, 9, 12, 15;
+    day.war on the even runs; losses.extra only in policies 2 and 3."""
+    from sim.analysis import wilson_interval
+
+    assert list(points) == [
+        "policy", "lever.shield", "lever.actors.arcadia.rationality", "point", "runs",
+        "param.fighting.loss_rate", "outcome.war", "outcome.war.low", "outcome.war.high",
+        "mean.day.war", "mean.losses.a", "mean.losses.extra"]
+    assert list(points["policy"]) == [n for n in NAMES for _ in range(2)]
+    assert list(points["lever.shield"]) == ["later"] * 4 + ["day0"] * 4
+    assert list(points["lever.actors.arcadia.rationality"]) == [4.0, 4.0, 8.0, 8.0] * 2
+    assert list(points["point"]) == [0, 1] * 4 and list(points["runs"]) == [2] * 8
+    assert list(points["param.fighting.loss_rate"]) == list(design.points[:, 0]) * 4
+    war = [1, 1, 0, 1, 1, 0, 1, 1]  # of the pairs of runs (0, 1), (2, 3), ...
+    assert list(points["outcome.war"]) == [k / 2 for k in war]
+    assert list(points["outcome.war.low"]) == [wilson_interval(k, 2)[0] for k in war]
+    assert list(points["outcome.war.high"]) == [wilson_interval(k, 2)[1] for k in war]
+    assert list(points["mean.day.war"]) == [0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0]
+    assert list(points["mean.losses.a"]) == [(4 * g + 1) * 0.125 for g in range(8)]
+    np.testing.assert_array_equal(points["mean.losses.extra"],
+                                  [np.nan] * 4 + [17.0, 21.0, 25.0, 29.0])
+
+
+def _check_policies(rows):
+    """war per policy: runs 0-3 {0, 3}, 4-7 {6}, 8-11 {9}, 12-15 {12, 15}; differences
+    against the third policy's (0, 1, 0, 0), run by run."""
+    wars = [[1, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 1]]
+    base = np.array(wars[2], float)
+    assert [r["policy"] for r in rows] == NAMES
+    for r, war in zip(rows, wars, strict=True):
+        k = sum(war)
+        low, high = _wilson(k, 4)
+        assert (r["outcome"], r["probability"], r["runs"]) == ("war", k / 4, 4)
+        assert (r["low"], r["high"]) == pytest.approx((low, high), abs=1e-12)
+        if r["policy"] == NAMES[2]:
+            assert "difference" not in r
+            continue
+        diff, d_low, d_high = _paired(base, np.array(war, float))
+        assert (r["difference"], r["difference_low"], r["difference_high"]) == pytest.approx(
+            (diff, d_low, d_high), abs=1e-12)
+    assert [r.get("difference") for r in rows] == [0.25, 0.0, None, 0.25]
+
+
+def test_a_sweep_with_levers_in_memory(fictional, monkeypatch):
+    """Each policy runs its own scenario over the same points and replications, in batches
+    that never straddle two policies; the rows are tagged with the policy, the point of the
+    uncertainties and the levers' values; a column of some policies only is NaN in the
+    others'; the summaries are per policy."""
+    import tqdm.auto
+
+    from sim.execution.variation import policy_scenarios
+
+    from .test_exact_sweep import _BARS, _Bar, _Execute
+
+    fake = _Execute(rows=_lever_rows)
+    monkeypatch.setattr(module, "execute", fake)
+    monkeypatch.setattr(tqdm.auto, "tqdm", _Bar)
+    _BARS.clear()
+    design = _lever_design()
+    assert [p.name for p in design.policies] == NAMES and design.reference == 2
+    result = module.run_sweep(fictional, design, reps=2, batch_size=3, workers=1,
+                              progress=False)
+    # every policy's scenario at every point is checked first: 4 x 2
+    (bar,) = _BARS
+    assert (bar.kwargs["total"], bar.updates) == (8, 8)
+    (call,) = fake.calls
+    # a block of 4 runs per policy; the first policy's starts with two batches of one run
+    assert [(t.start, t.stop) for t in call["tasks"]] == [
+        (0, 1), (1, 2), (2, 4), (4, 7), (7, 8), (8, 11), (11, 12), (12, 15), (15, 16)]
+    assert [[k for k, _ in t.points] for t in call["tasks"]] == [
+        [0], [0], [1], [2, 3], [3], [4, 5], [5], [6, 7], [7]]
+    value = [tuple(design.overrides(k).items()) for k in range(2)]
+    assert call["tasks"][3].points == ((2, value[0]), (3, value[1]))
+    variants = policy_scenarios(fictional, design)
+    policy_of_task = [0, 0, 0, 1, 1, 2, 2, 3, 3]
+    for t, p in zip(call["tasks"], policy_of_task, strict=True):
+        assert (t.scenario, t.digest) == (variants[p].data, variants[p].digest())
+    assert (call["total"], call["done"]) == (16, 0)
+    expected = _expected_runs(design)
+    assert list(result.columns) == list(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(result.columns[name], values)
+    # strings are objects, as when the runs are read back from sweep.parquet
+    assert result.columns["policy"].dtype == object
+    _check_points(result.points, design)
+    _check_policies(result.policies)
+    m = result.manifest
+    assert (m["runs"], m["points"], m["reps"]) == (16, 2, 2) and type(m["runs"]) is int
+    assert m["levers"] == ["shield", "actors.arcadia.rationality"]
+    assert m["policies"] == NAMES
+    assert m["policy_sha256"] == [v.digest() for v in variants]
+    assert len(set(m["policy_sha256"])) == 4
+
+
+def test_a_sweep_with_levers_into_a_folder(fictional, monkeypatch, tmp_path):
+    """The same sweep on disk: its identity names the policies and their scenarios; the
+    runs, points, design and policies files hold what the in-memory sweep returns."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from sim.execution.variation import policy_scenarios
+
+    from .test_exact_sweep import _Execute
+
+    monkeypatch.setattr(module, "execute", _Execute(rows=_lever_rows))
+    design = _lever_design()
+    out = tmp_path / "levers"
+    result = module.run_sweep(fictional, design, reps=2, batch_size=3, workers=1,
+                              out_dir=out, progress=False)
+    variants = policy_scenarios(fictional, design)
+    identity = json.loads((out / ".identity.json").read_text())
+    assert identity["scenarios"] == [v.digest() for v in variants]
+    assert identity["policies"] == NAMES
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted([
+        "design.json", "design.parquet", "manifest.json", "points.parquet", "policies.json",
+        "policies.parquet", "provenance.json", "scenario.resolved.yaml", "sweep.parquet"])
+    expected = _expected_runs(design)
+    table = pq.read_table(out / "sweep.parquet")
+    assert table.column_names == list(expected)
+    assert table.schema.field("policy").type == pa.string()
+    assert table.schema.field("lever.shield").type == pa.string()
+    for name, values in expected.items():
+        got = table.column(name).to_pandas().to_numpy()
+        np.testing.assert_array_equal(got.astype(float) if name.startswith(
+            ("day.", "losses.")) else got, values)
+    _check_points(result.points, design)
+    _check_points({k: np.array(v, dtype=object if k in ("policy", "lever.shield") else float)
+                   for k, v in pq.read_table(out / "points.parquet").to_pydict().items()},
+                  design)
+    _check_policies(result.policies)
+    reference = NAMES[2]
+    listed = [{"policy": n, "levers": v} for n, v in zip(NAMES, VALUES, strict=True)]
+    assert json.loads((out / "policies.json").read_text()) == {
+        "reference": reference, "reps": 2, "points": 2, "policies": listed,
+        "rows": json.loads(json.dumps(result.policies))}
+    assert pq.read_table(out / "policies.parquet").to_pydict() == {
+        k: [r.get(k) for r in result.policies] for k in (
+            "outcome", "policy", "probability", "low", "high", "runs", "difference",
+            "difference_low", "difference_high")}
+    written = json.loads((out / "design.json").read_text())
+    assert written["levers"] == [
+        {"name": "shield", "kind": "categorical", "options": {
+            "later": {"counterfactual": None, "set": {}},
+            "day0": {"counterfactual": None,
+                     "set": {"assets.shield.deployed_at_start": "arcadia"}}}},
+        {"name": "actors.arcadia.rationality", "kind": "numeric", "low": None, "high": None,
+         "levels": [4.0, 8.0], "integer": False}]
+    assert written["policies"] == listed and written["reference"] == reference
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["policies"] == NAMES and manifest["runs"] == 16
+    assert manifest["levers"] == ["shield", "actors.arcadia.rationality"]
+    assert manifest["policy_sha256"] == [v.digest() for v in variants]

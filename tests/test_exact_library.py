@@ -518,9 +518,14 @@ def test_validate_logs_each_crisis_and_has_the_documented_defaults(tmp_path, sta
 
     caplog.set_level(logging.INFO, logger="sim.validation.library")
     folder = _library(tmp_path)
-    validate_library(folder, runs=10, seed=4, out_dir=tmp_path / "out", progress=False)
+    # the defaults as a call without them gets them (the stand-in makes 1000 runs free);
+    # inspect.signature alone would not see a changed default behind a wrapper
+    validate_library(folder, seed=4, out_dir=tmp_path / "out")
+    assert [(c["runs"], c["progress"], c["workers"]) for c in stand["runs"]] == [
+        (1000, True, None)] * 2
     assert [r.getMessage() for r in caplog.records if r.name == "sim.validation.library"] == [
-        "validate: alpha (10 runs, seed 4)", "validate: beta (10 runs, seed 4, drawing its priors)"]
+        "validate: alpha (1000 runs, seed 4)",
+        "validate: beta (1000 runs, seed 4, drawing its priors)"]
     defaults = {k: p.default for k, p in inspect.signature(validate_library).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     assert defaults == {"runs": 1000, "seed": None, "workers": None, "progress": True,

@@ -77,10 +77,11 @@ def _rows(task):
 
 class _Execute:
     """Stands in for ensemble.execute: records its arguments, makes each batch's rows with
-    ``_rows`` and stores them as the real one does (a part on disk, or handed back)."""
+    ``rows`` (``_rows`` by default) and stores them as the real one does (a part on disk, or
+    handed back)."""
 
-    def __init__(self, stop_after=None):
-        self.calls, self.stop_after = [], stop_after
+    def __init__(self, stop_after=None, rows=None):
+        self.calls, self.stop_after, self.rows = [], stop_after, rows or _rows
 
     def __call__(self, tasks, *, executor, scheduler, workers, progress, total, done, out_dir,
                  on_result):
@@ -90,7 +91,7 @@ class _Execute:
         for i, task in enumerate(tasks):
             if self.stop_after is not None and i == self.stop_after:
                 raise KeyboardInterrupt
-            rows = _rows(task)
+            rows = self.rows(task)
             if out_dir is not None:
                 write_parquet(part_path(out_dir, task.start, task.stop), columns_to_table(rows))
             else:
@@ -135,6 +136,7 @@ def test_a_sweep_in_memory_plans_its_batches_and_summarises_the_rows(fictional, 
         np.testing.assert_array_equal(result.points[name], summary[name])
     assert (result.reps, result.design, result.out_dir, result.sensitivity) == (
         3, design, None, None)
+    assert result.policies is None  # a sweep without levers has no per-policy table
     m = dict(result.manifest)
     assert m.pop("wall_seconds") >= 0 and m.pop("runs_per_second") > 0
     assert m.pop("created").endswith("+00:00")
@@ -177,8 +179,9 @@ def test_a_failed_write_leaves_no_result_file_behind(fictional, execute, tmp_pat
 
 def test_a_sweeps_defaults_are_the_scenarios(fictional, execute):
     design = _design(fictional, points=2)
-    result = run_sweep(fictional, design, reps=1, seed=5, executor=types.SimpleNamespace(
-        _max_workers=3, submit=None), scheduler="x", progress=True)
+    executor = types.SimpleNamespace(_max_workers=3, submit=None)
+    result = run_sweep(fictional, design, reps=1, seed=5, executor=executor, scheduler="x",
+                       progress=True)
     (call,) = execute.calls
     size = fictional.spec.run.batch_size
     assert [(t.start, t.stop) for t in call["tasks"]] == [(0, min(2, size))] + (
@@ -186,6 +189,7 @@ def test_a_sweeps_defaults_are_the_scenarios(fictional, execute):
     assert call["tasks"][0].seed == 5 and call["scheduler"] == "x" and call["progress"] is True
     assert (result.manifest["seed"], result.manifest["batch_size"]) == (5, size)
     assert result.manifest["workers"] == 3
+    assert call["executor"] is executor
 
 
 def test_a_sweep_into_a_folder_writes_every_file(fictional, execute, tmp_path):
@@ -348,3 +352,132 @@ def test_a_sobol_design_gets_its_analysis_too(fictional, execute, monkeypatch):
     design = make_design("sobol", [parse_parameter(PARAM)], 4, 7)
     result = run_sweep(fictional, design, reps=1, batch_size=64, workers=1, progress=False)
     assert result.sensitivity == {"s": 1} and seen == [design]
+
+
+_BARS: list = []
+
+
+class _Bar:
+    """Stands in for tqdm's bar: records how it was made (in ``_BARS``) and its updates."""
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.updates = kwargs, 0
+        _BARS.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self):
+        self.updates += 1
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_points_are_checked_under_a_bar_of_their_own(fictional, execute, monkeypatch,
+                                                         progress):
+    """Checking the points (about 20 ms each) shows a bar of points before the runs' bar:
+    shown on stderr unless told not to (``disable=None``: tqdm hides it when stderr is not
+    a terminal), and gone when it is done."""
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", _Bar)
+    _BARS.clear()
+    run_sweep(fictional, _design(fictional), reps=2, batch_size=8, workers=1,
+              progress=progress)
+    (bar,) = _BARS
+    assert bar.kwargs == {"total": 3, "unit": "point", "desc": "checking points",
+                          "leave": False, "disable": None if progress else True,
+                          "file": sys.stderr}
+    assert bar.updates == 3
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_in_a_notebook_the_points_bar_is_a_widget(fictional, execute, monkeypatch, progress):
+    """tqdm.auto's notebook bar is a widget: no file, and hidden only when told to."""
+    import tqdm.auto
+
+    class Widget(_Bar):
+        pass
+
+    Widget.__module__ = "tqdm.notebook"
+    monkeypatch.setattr(tqdm.auto, "tqdm", Widget)
+    _BARS.clear()
+    run_sweep(fictional, _design(fictional, points=2), reps=1, batch_size=8, workers=1,
+              progress=progress)
+    (bar,) = _BARS
+    assert bar.kwargs == {"total": 2, "unit": "point", "desc": "checking points",
+                          "leave": False, "disable": not progress}
+    assert bar.updates == 2
+
+
+def test_a_batch_that_cannot_be_saved_is_one_line_and_keeps_the_others(fictional, tmp_path,
+                                                                       monkeypatch):
+    """A full disk while the batches' parts are saved: one line saying the saved batches are
+    kept and how to resume, not a traceback."""
+    class FullDisk(_Execute):
+        def __call__(self, tasks, **kwargs):
+            super().__call__(tasks[:1], **kwargs)
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module, "execute", FullDisk())
+    out = tmp_path / "s"
+    with pytest.raises(UsageError) as excinfo:
+        run_sweep(fictional, _design(fictional), reps=2, batch_size=2, workers=1, out_dir=out,
+                  progress=False)
+    assert str(excinfo.value) == (
+        f"cannot save finished batches in {out / 'parts'} (No space left on device); the "
+        "batches saved so far are kept: free space (or make the folder writable) and run the "
+        "same command again to resume")
+    assert [p.name for p in (out / "parts").glob("runs-*")] == [part_path(out, 0, 1).name]
+
+
+def test_a_sweep_whose_batches_were_all_saved_simulates_nothing_and_has_no_rate(
+        fictional, tmp_path, monkeypatch):
+    """Interrupted after its last batch was saved, a sweep resumed runs no batch: the
+    manifest counts every run and batch as resumed, and no rate (none was simulated)."""
+    class StopAtTheEnd(_Execute):
+        def __call__(self, tasks, **kwargs):
+            super().__call__(tasks, **kwargs)
+            raise KeyboardInterrupt
+
+    out = tmp_path / "s"
+    design = _design(fictional)
+    monkeypatch.setattr(module, "execute", StopAtTheEnd())
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(fictional, design, reps=2, batch_size=2, workers=1, out_dir=out,
+                  progress=False)
+    outdir.release_folder(out)
+    again = _Execute()
+    monkeypatch.setattr(module, "execute", again)
+    result = run_sweep(fictional, design, reps=2, batch_size=2, workers=1, out_dir=out,
+                       progress=False)
+    (call,) = again.calls
+    assert call["tasks"] == [] and (call["total"], call["done"]) == (6, 6)
+    # 6 runs in batches (0, 1), (1, 2), (2, 4), (4, 6)
+    assert (result.manifest["resumed_batches"], result.manifest["resumed_runs"]) == (4, 6)
+    assert result.manifest["runs_per_second"] is None
+    assert result.manifest["wall_seconds"] >= 0
+    column = pq.read_table(out / "sweep.parquet").column("losses.a").to_numpy()
+    np.testing.assert_array_equal(column, np.arange(6) * 0.25)
+
+
+def test_a_sweep_timed_at_zero_seconds_has_no_rate(fictional, execute, monkeypatch):
+    """A clock that does not move (a coarse timer): the wall time is 0 and no rate is
+    divided by it."""
+    monkeypatch.setattr(module.time, "perf_counter", lambda: 5.0)
+    result = run_sweep(fictional, _design(fictional), reps=3, batch_size=4, workers=1,
+                       progress=False)
+    monkeypatch.undo()
+    assert (result.manifest["wall_seconds"], result.manifest["runs_per_second"]) == (0.0, None)
+
+
+def test_the_rate_is_rounded_to_a_tenth(fictional, execute, monkeypatch):
+    """9 runs in 0.7 s: 12.857... runs a second, written 12.9."""
+    clock = iter(range(1, 100))
+    monkeypatch.setattr(module.time, "perf_counter", lambda: 0.7 * next(clock))
+    result = run_sweep(fictional, _design(fictional), reps=3, batch_size=4, workers=1,
+                       progress=False)
+    monkeypatch.undo()
+    assert (result.manifest["wall_seconds"], result.manifest["runs_per_second"]) == (0.7, 12.9)
