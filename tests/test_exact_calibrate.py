@@ -194,6 +194,16 @@ def test_the_largest_budget_a_generation_file_can_hold():
 # --------------------------------------------------------------------------- saved generations
 
 
+def test_the_header_allowance_is_exactly_4096_bytes():
+    """With 637 values a row is (637 + 2) x 26 + 8 = 16,622 characters, which divides
+    200 MB - 4096 exactly: 12,032 rows fit, 12,033 do not (an allowance one byte larger
+    would fit only 12,031)."""
+    assert (200_000_000 - 4096) % 16_622 == 0 and (200_000_000 - 4096) // 16_622 == 12_032
+    check_sizes(Settings(10, 12_032, 3, 0.0, 0.01, 1), 637)
+    with pytest.raises(UsageError, match=r"at most 12032\)"):
+        check_sizes(Settings(10, 12_033, 3, 0.0, 0.01, 1), 637)
+
+
 def _gen(t=0, eps=math.inf, samples=((0.1, 1.0), (0.2, 1.5)), weights=(0.5, 0.5),
          distances=(0.3, 0.4), simulations=2, total=2, complete=True, kernel=None) -> Generation:
     return Generation(t, eps, np.array(samples, float), np.array(weights, float),
@@ -1117,3 +1127,27 @@ def test_piles_against_each_kind_of_declared_bound_as_reported():
         "upper"]
     assert piled_against_bounds(["a"], [Prior(dist="normal", mean=0.0, sd=1.0)], at_both,
                                 ones) == []
+
+
+def test_a_call_without_a_budget_gets_the_documented_defaults(tmp_path, monkeypatch):
+    """``calibrate``'s defaults as a call without them gets them: 100,000 simulations,
+    populations of 1,000, at most 10 generations, stopping below 0.5% acceptance (read where
+    the settings are checked, before anything runs; inspect.signature alone would not see a
+    default changed behind a wrapper)."""
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def caught(settings, j):
+        seen.append((settings, j))
+        raise Stop
+
+    monkeypatch.setattr(module, "check_sizes", caught)
+    with pytest.raises(Stop):
+        calibrate(_uncertain(tmp_path), out_dir=tmp_path / "c", seed=3)
+    (settings, j), = seen
+    assert (settings.population, settings.simulations, settings.generations,
+            settings.min_epsilon, settings.min_acceptance, j) == (1000, 100_000, 10, 0.0,
+                                                                 0.005, 2)
+    assert not (tmp_path / "c").exists()  # refused sizes leave no folder behind
