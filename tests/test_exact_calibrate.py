@@ -964,9 +964,9 @@ def test_the_lockstep_simulator_gives_each_simulation_its_own_replication(tmp_pa
     assert not np.array_equal(reseeded.run(values), d_one)
 
 
-def test_an_integer_value_is_probed_rounded(tmp_path, stand):
-    """bargaining.talks is a whole number of days: its draws are simulated rounded, so its
-    probes (the prior's 0.1% and 99.9% quantiles, 1.007 and 7.993) are rounded too."""
+def _talks_observations(tmp_path):
+    """The fictional scenario with an uncertain loss rate and an uncertain whole number of
+    days (bargaining.talks, 1 to 8), and one observed loss total: the observations' path."""
     data = yaml.safe_load(FICTIONAL.read_text())
     data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
     data.setdefault("bargaining", {})["talks"] = {"value": 3, "range": [1, 8]}
@@ -974,7 +974,13 @@ def test_an_integer_value_is_probed_rounded(tmp_path, stand):
     path = tmp_path / "o.yaml"
     path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
                     "  - {indicator: losses.arcadia, value: 12, source: x}\n")
-    calibrate(load_observations(path), out_dir=tmp_path / "c", **SMALL)
+    return path
+
+
+def test_an_integer_value_is_probed_rounded(tmp_path, stand):
+    """bargaining.talks is a whole number of days: its draws are simulated rounded, so its
+    probes (the prior's 0.1% and 99.9% quantiles, 1.007 and 7.993) are rounded too."""
+    calibrate(load_observations(_talks_observations(tmp_path)), out_dir=tmp_path / "c", **SMALL)
     probes = stand.made[-1].probes
     assert probes[0] == (1.0, 8.0)
     assert probes[1] == pytest.approx((0.02 + 0.58 * PROBES[0], 0.02 + 0.58 * PROBES[1]))
@@ -1057,14 +1063,7 @@ def test_the_lockstep_simulator_rounds_an_integer_values_draws(tmp_path, monkeyp
     """bargaining.talks is a whole number of days: the simulator hands the model its draws
     rounded (2.6 -> 3, 5.4 -> 5), as ``sim run --posterior`` does, and the loss rate as
     drawn. (The values are caught where they become the runs' parameters.)"""
-    data = yaml.safe_load(FICTIONAL.read_text())
-    data["fighting"] = {"loss_rate": {"value": 0.2, "range": [0.02, 0.6]}}
-    data.setdefault("bargaining", {})["talks"] = {"value": 3, "range": [1, 8]}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    path = tmp_path / "o.yaml"
-    path.write_text("scenario: s.yaml\ndescription: t\nquantities:\n"
-                    "  - {indicator: losses.arcadia, value: 12, source: x}\n")
-    target = build_target(load_observations(path))
+    target = build_target(load_observations(_talks_observations(tmp_path)))
     paths = ("bargaining.talks", "fighting.loss_rate")
     simulator = module.BatchedSimulator(target, paths, ((1.0, 8.0), (0.1, 0.5)), 4, 100)
     assert simulator.integer.tolist() == [True, False]
@@ -1140,15 +1139,15 @@ def test_a_call_without_a_budget_gets_the_documented_defaults(tmp_path, monkeypa
     default changed behind a wrapper)."""
     seen = []
 
-    class Stop(Exception):
+    class SizesCheckedError(Exception):
         pass
 
     def caught(settings, j):
         seen.append((settings, j))
-        raise Stop
+        raise SizesCheckedError
 
     monkeypatch.setattr(module, "check_sizes", caught)
-    with pytest.raises(Stop):
+    with pytest.raises(SizesCheckedError):
         calibrate(_uncertain(tmp_path), out_dir=tmp_path / "c", seed=3)
     (settings, j), = seen
     assert (settings.population, settings.simulations, settings.generations,
