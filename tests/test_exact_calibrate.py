@@ -732,13 +732,16 @@ def stand(monkeypatch):
     return _Stand
 
 
+TICK = 0.129  # seconds a reading of the stand-in clock
+
+
 def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypatch):
     obs = _uncertain(tmp_path)
     gens, reason, paths, _ = _independent(obs, **SMALL)
     calls = []
     out = tmp_path / "c"
     clock = iter(range(1000))
-    monkeypatch.setattr(time, "perf_counter", lambda: 0.123 * next(clock))
+    monkeypatch.setattr(time, "perf_counter", lambda: TICK * next(clock))
     d = calibrate(obs, out_dir=out, progress=lambda *a: calls.append(a), **SMALL)
     monkeypatch.undo()
     final = gens[-1] if gens[-1].complete else gens[-2]
@@ -759,26 +762,27 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
     assert saved == [f"{g.t:03d}.json" for g in gens]
     for g in gens:
         record = json.loads((out / "generations" / f"{g.t:03d}.json").read_text())
-        mine = {**g.record(), "seconds": 0.123}
+        mine = {**g.record(), "seconds": TICK}
         assert record == json.loads(json.dumps(mine))
     posterior = json.loads((out / "posterior.json").read_text())
     assert posterior == {"kind": "crisis-sim posterior", "scenario": str(obs.scenario.path),
                          "scenario_sha256": obs.scenario.digest(), "parameters": list(paths),
                          "samples": final.samples.tolist(), "weights": final.weights.tolist()}
     assert d == json.loads((out / "calibration.json").read_text())
-    summaries = [{**g.summary(), "seconds": 0.12} for g in gens]
+    summaries = [{**g.summary(), "seconds": round(TICK, 2)} for g in gens]
     created = dt.datetime.fromisoformat(d.pop("created"))
     assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 600
     assert d.pop("generations") == summaries
     times = {k: d.pop(k) for k in ("simulation_seconds", "wall_seconds",
                                    "wall_seconds_this_run", "runs_per_second")}
-    # the stand-in 'takes' 0.25 s a batch; the clock ticks 0.123 s a reading: a generation
-    # reads it twice (0.123 s), the command once before and once after them all
+    # the stand-in 'takes' 0.25 s a batch; the clock ticks TICK s a reading (0.129: the
+    # rate 120 / (TICK n) then has a second decimal, so its rounding to one is seen): a
+    # generation reads it twice (TICK s), the command once before and once after them all
     n = len(gens)
     assert times == {"simulation_seconds": round(0.25 * len(calls), 1),
-                     "wall_seconds": round(0.123 * n, 1),
-                     "wall_seconds_this_run": round(0.123 * (2 * n + 1), 1),
-                     "runs_per_second": round(120 / (0.123 * n), 1)}
+                     "wall_seconds": round(TICK * n, 1),
+                     "wall_seconds_this_run": round(TICK * (2 * n + 1), 1),
+                     "runs_per_second": round(120 / (TICK * n), 1)}
     assert times["runs_per_second"] != round(times["runs_per_second"])
     xs, w = final.samples, final.weights
     assert d == {
@@ -1150,3 +1154,33 @@ def test_a_call_without_a_budget_gets_the_documented_defaults(tmp_path, monkeypa
             settings.min_epsilon, settings.min_acceptance, j) == (1000, 100_000, 10, 0.0,
                                                                  0.005, 2)
     assert not (tmp_path / "c").exists()  # refused sizes leave no folder behind
+
+
+def test_the_upper_edge_and_the_pile_threshold_are_inclusive():
+    """A sample exactly on the upper edge (the prior's 95% quantile) is in the edge, and a
+    share of exactly 15% there is a pile: with 0.15 of the weight at the edge and 0.85 in the
+    middle the bound is reported; 0.14 is not."""
+    from sim.execution.variation import prior_ppf
+    from sim.scenario.schema import Prior
+    from sim.validation.calibrate import piled_against_bounds
+
+    prior = Prior(dist="uniform", low=0.0, high=1.0)
+    edge = float(prior_ppf(prior, np.array([0.95]))[0])
+    samples = np.array([[edge], [0.5]])
+    found = piled_against_bounds(["a"], [prior], samples, np.array([0.15, 0.85]))
+    assert [(f["bound"], f["share"]) for f in found] == [("upper", 0.15)]
+    assert piled_against_bounds(["a"], [prior], samples, np.array([0.14, 0.86])) == []
+
+
+def test_calibration_json_records_the_cutoff(tmp_path, stand):
+    """Calibrated on what was known by a cutoff, ``calibration.json`` says which day (as
+    the observations give it); without one it says None (the other test)."""
+    import json
+
+    obs = _uncertain(tmp_path)
+    obs.path.write_text("scenario: s.yaml\ndescription: t\ncutoff: 2031-05-20\nquantities:\n"
+                        "  - {indicator: losses.arcadia, value: 12, "
+                        "window: [2031-05-01, 2031-05-20], source: x}\n")
+    calibrate(load_observations(obs.path), out_dir=tmp_path / "c", **SMALL)
+    saved = json.loads((tmp_path / "c" / "calibration.json").read_text())
+    assert saved["cutoff"] == "2031-05-20"
