@@ -356,19 +356,23 @@ class CrisisModel(mesa.Model):
         self.once = np.flatnonzero(lay.menu.once > 0)
         self.once_used = np.zeros((r, self.once.size), dtype=bool)
         self.once_day = np.full((r, self.once.size), np.nan)
+        counters = disposition_counters(lay)
         self.disposition = self.random_numbers.uniform_at(
-            0, Stream.DISPOSITION, disposition_counters(lay)[self.one_off])
+            0, Stream.DISPOSITION, counters[self.one_off])
         # and what each run privately makes of each, beyond its public value (ODD M1)
         self.private_values = private_values(
             self.disposition, p.rationality[:, lay.menu.actor[self.one_off]],
             p.private_value * p.bargaining_noise)
         # opening fire, a one-off decision too: each attack entry's private value, drawn once
-        # (attacks a scenario made one-off, ``once``, have their private value above already)
-        self.openers = np.flatnonzero((lay.menu.verb == VERB["attack"]) & (lay.menu.once == 0))
+        # (attacks a scenario made one-off, ``once``, have their private value above already;
+        # none where no run decides it with intent, so the day spends nothing on them)
+        self.opening_on = p.intent * p.opening_fire
+        self.openers = np.flatnonzero((lay.menu.verb == VERB["attack"]) & (lay.menu.once == 0)
+                                      & bool(np.any(self.opening_on)))
+        self.opener_pairs = (lay.menu.actor[self.openers], lay.menu.target[self.openers])
         self.opening_values = private_values(
-            self.random_numbers.uniform_at(0, Stream.DISPOSITION,
-                                           disposition_counters(lay)[self.openers]),
-            p.rationality[:, lay.menu.actor[self.openers]], p.private_value * p.bargaining_noise)
+            self.random_numbers.uniform_at(0, Stream.DISPOSITION, counters[self.openers]),
+            p.rationality[:, self.opener_pairs[0]], p.private_value * p.bargaining_noise)
         self._direct = np.empty((r, lay.menu.verb.size))  # attacks' direct values today
         self.workspace = compiled_day.workspace(
             r, n, len(lay.objectives), k, len(lay.deals), len(lay.nodes), lay.edge_src.size,
@@ -459,11 +463,9 @@ class CrisisModel(mesa.Model):
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
         apply_private_values(utility, self.one_off, self.private_values, p.intent)
-        menu = lay.menu
-        apply_private_values(utility, self.openers, self.opening_values,
-                             p.intent * p.opening_fire,
-                             fighting=s.attack_prev[:, menu.actor[self.openers],
-                                                    menu.target[self.openers]] > 0)
+        if self.openers.size:  # a fight under way goes on day by day
+            apply_private_values(utility, self.openers, self.opening_values, self.opening_on,
+                                 fighting=s.attack_prev[:, *self.opener_pairs] > 0)
         if self.once.size:  # a one-off act taken already is off the menu for the run
             utility[:, self.once] = np.where(self.once_used, -np.inf, utility[:, self.once])
         if self.log_events:  # why each act was chosen, for the log (R = 1 replays, the app)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.jit import kernel
+from sim.jit import inlined, kernel
 
 _SCALE = 2.0**16  # fixed-point resolution of the mean's running sum
 #: each thread's zeroed counters, kept from batch to batch (a Dask worker runs several threads)
@@ -141,6 +141,19 @@ def _guides(edges: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return runs, ratios
 
 
+@inlined
+def _add_run(counts, filled, k, i, same):
+    """Add a run of ``same`` values to counter ``i``; the new count ``k`` of filled ones.
+
+    A counter is noted among the filled ones the first time it is filled.
+    """
+    if counts[i] == 0:
+        filled[k] = i
+        k += 1
+    counts[i] += same
+    return k
+
+
 @kernel
 def _count_values(values, edges, edge_offsets, even, steps, offsets, widths, runs, ratios,
                   counts, filled):
@@ -211,16 +224,8 @@ def _count_values(values, edges, edge_offsets, even, steps, offsets, widths, run
                     same += 1
                     continue
                 if same:
-                    i = base + last_b
-                    if counts[i] == 0:
-                        filled[k] = i
-                        k += 1
-                    counts[i] += same
+                    k = _add_run(counts, filled, k, base + last_b, same)
                 last_b, same = b, np.int64(1)
             if same:
-                i = base + last_b
-                if counts[i] == 0:
-                    filled[k] = i
-                    k += 1
-                counts[i] += same
+                k = _add_run(counts, filled, k, base + last_b, same)
     return sums, k
