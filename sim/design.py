@@ -539,12 +539,13 @@ def _models():
     seed_type = Annotated[(int, *RunSettings.model_fields["seed"].metadata)]
     count = Annotated[(int, *RunSettings.model_fields["runs"].metadata)]
 
-    class Range(Strict):
+    class Numeric(Strict):  # a parameter's or a numeric lever's values
         low: finite | None = None
         high: finite | None = None
         levels: list[finite] | None = None
         integer: bool = False
 
+    class Range(Numeric):
         @model_validator(mode="after")
         def _a_sweep(self):
             if self.levels is not None:
@@ -564,12 +565,8 @@ def _models():
         counterfactual: str | None = Field(None, min_length=1)
         set: dict[str, Any] | None = None
 
-    class LeverSpec(Strict):
+    class LeverSpec(Numeric):
         options: dict[Identifier, OptionSpec | None] | None = None
-        low: finite | None = None
-        high: finite | None = None
-        levels: list[finite] | None = None
-        integer: bool = False
 
         @model_validator(mode="after")
         def _a_lever(self):
