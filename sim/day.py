@@ -109,11 +109,12 @@ class Workspace:
     hosted: np.ndarray  # (R, A) int people on each actor's soil
     node_shift: np.ndarray  # (R, N)
     align: np.ndarray  # (R, A)
-    requests: np.ndarray  # (A,)
+    requests: np.ndarray  # (A,) scratch
     square: np.ndarray  # (A, A)
     control_work: np.ndarray  # (3, A)
     terms_work: np.ndarray  # (3, O, A)
-    flow_work: np.ndarray  # (6, N)
+    flow_work: np.ndarray  # (7, N)
+    route_factor: np.ndarray  # (E,) each route's gate factor (``refugees.gate_reach``)
     moves: np.ndarray  # (3E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
     air_blame: np.ndarray  # (R, A) int: blame code of each patron's air support today
@@ -158,7 +159,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
-        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(6, nodes),
+        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(7, nodes),
+        route_factor=f(edges),
         moves=i(3 * edges + nodes), ones=np.ones((1, n, n)), air_blame=i(r, n),
         struck=i(r, n, n), blamed=i(r, n, n), hostile=f(r, n, n))
 
@@ -193,11 +195,15 @@ def observe(st, p, s, can_hold, day, released, private, w):
                              st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
                              p.edge_rate, p.gate_release, _flows(p), w.feared, p.population0,
                              w.potential)
-    _gate_reach(st, p, s, w, p.horizon, w.reach[0])  # gates, over the network
-    _gate_reach(st, p, s, w, p.bargaining_horizon, w.reach[1])
+    refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
+                        st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
+                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
+                        st.node_host, w.potential, p.horizon, p.bargaining_horizon,
+                        w.flow_work, w.route_factor, w.reach)  # gates, over the network
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
     _open_windows(p.asset_available_day, day, released, w.available)
-    terms.consents(st, p, s, w.cover, p.horizon, w.consent)  # who would accept each asset
+    # who would accept each asset (``w.requests``: scratch here, as in ``resolve``)
+    terms.consents(st, p, s, w.cover, p.horizon, w.requests, w.consent)
     # the status quo path: yesterday's postures across each deal's ceasefire continued
     # (fighting where there is fighting, peace where there is peace), not all-out war
     for d in range(st.deal_sides.shape[0]):
@@ -400,15 +406,6 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     _realignments(w.align, s.alignment0, p.realignment_threshold, events, st.ev_realigned)
     _remember_attacks(w.attack, w.sanction, s.attack_prev, s.sanction_prev, s.attack_days,
                       w.threat, s.threat_days)
-
-
-@helper
-def _gate_reach(st, p, s, w, horizon, out):
-    """``refugees.gate_reach`` at the morning's state over ``horizon`` ``(P,)``, into ``out``."""
-    refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
-                        st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
-                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
-                        st.node_host, w.potential, horizon, w.flow_work, out)
 
 
 @helper
