@@ -257,16 +257,30 @@ def contest_power(ground, air, cover, affinity, armed, out):
         affinity: ``(R, A, A)``.
         armed: ``(R, A, A)`` bool: k is fighting j.
         out: ``(R, A, A)`` result.
+
+    Only the k fighting j with air power (listed once per replication and j) are summed: the
+    others' terms are zeros, whose sum with the rest is the rest (the terms are not negative,
+    so the sum is never a negative zero either).
     """
     n = out.shape[1]
+    fighters = np.empty((n, n), dtype=np.int64)
+    count = np.empty(n, dtype=np.int64)
     for r in range(out.shape[0]):
         q = pick(ground.shape[0], r)
+        for j in range(n):
+            c = 0
+            for k in range(n):
+                if armed[r, k, j] and air[q, k] != 0.0:
+                    fighters[j, c] = k
+                    c += 1
+            count[j] = c
         for i in range(n):
             for j in range(n):
                 coalition = 0.0
-                for k in range(n):
+                for x in range(count[j]):
+                    k = fighters[j, x]
                     friend = max(affinity[r, k, i], 0.0) if k != i else 0.0
-                    coalition += friend * (air[q, k] if armed[r, k, j] else 0.0)
+                    coalition += friend * air[q, k]
                 out[r, i, j] = ground[q, i] + (air[q, i] + coalition) * (1.0 - cover[r, j])
 
 
@@ -339,29 +353,36 @@ def shift_control(control, intensity_, attack, win, speed, can_hold, boost, nois
         noise: ``(R or 1, A, A)`` factors of mean 1.
         work: ``(3, A)`` scratch.
         out: ``(R, O, A)`` result (may not be ``control``).
+
+    The attacking pairs are listed once per replication (in the order of the dyads), with the
+    part of their rate every objective shares, ``I_ij / norm x attack x 2 p_ij`` (the product
+    is formed in the same order as the whole rate's, so the numbers are the same).
     """
     o_count, n = control.shape[1], control.shape[2]
+    push = np.empty((n, n))
+    pairs = np.empty(n * n, dtype=np.int64)
     for r in range(out.shape[0]):
         q, ra, rn = pick(speed.shape[0], r), pick(attack.shape[0], r), pick(noise.shape[0], r)
         norm = 1.0 + 2.0 * boost[q]
+        m = 0
+        for i in range(n):
+            for j in range(n):
+                if attack[ra, i, j] != 0.0:
+                    push[i, j] = intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0 * win[r, i, j]
+                    pairs[m] = i * n + j
+                    m += 1
         for o in range(o_count):
             for a in range(n):
                 work[0, a], work[1, a], work[2, a] = 0.0, 0.0, 0.0  # taken, gained, lost
-            for i in range(n):
-                for j in range(n):
-                    if attack[ra, i, j] != 0.0:
-                        work[0, j] += (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
-                                       * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
-                                       * noise[rn, i, j])
-            for i in range(n):
-                for j in range(n):
-                    if attack[ra, i, j] != 0.0:
-                        rate = (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
-                                * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
-                                * noise[rn, i, j])
-                        if work[0, j] > 1.0:
-                            rate = rate / work[0, j]
-                        work[1, i] += rate * control[r, o, j]
-                        work[2, j] += rate * control[r, o, j]
+            for x in range(m):
+                i, j = pairs[x] // n, pairs[x] % n
+                work[0, j] += push[i, j] * speed[q, o] * can_hold[q, o, i] * noise[rn, i, j]
+            for x in range(m):
+                i, j = pairs[x] // n, pairs[x] % n
+                rate = push[i, j] * speed[q, o] * can_hold[q, o, i] * noise[rn, i, j]
+                if work[0, j] > 1.0:
+                    rate = rate / work[0, j]
+                work[1, i] += rate * control[r, o, j]
+                work[2, j] += rate * control[r, o, j]
             for i in range(n):
                 out[r, o, i] = min(max(control[r, o, i] + work[1, i] - work[2, i], 0.0), 1.0)
