@@ -623,13 +623,20 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
     requested.
     """
     n = delta.shape[1]
+    mine = np.empty(menu_verb.size, dtype=np.int64)  # the menu entries of asset k, in order
+    m = 0
+    for e in range(menu_verb.size):
+        if menu_asset[e] == k:
+            mine[m] = e
+            m += 1
     for r in range(chosen.shape[0]):
         q = pick(requires.shape[0], r)
         recipient, activated = -1, False
         withheld = terms.withheld(agreement, r, deal_withhold, k)
         bound = terms.bound(agreement, r, deal_grants, k)
-        for e in range(menu_verb.size):
-            if menu_asset[e] != k or not chosen[r, e]:
+        for x in range(m):
+            e = mine[x]
+            if not chosen[r, e]:
                 continue
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
@@ -661,8 +668,9 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
                 delta[r, b, actor] += effects[q, k, b]
         for a in range(n):
             requests[a] = 0.0
-        for e in range(menu_verb.size):
-            if menu_verb[e] == _REQUEST and menu_asset[e] == k and chosen[r, e]:
+        for x in range(m):
+            e = mine[x]
+            if menu_verb[e] == _REQUEST and chosen[r, e]:
                 requests[menu_actor[e]] = 1.0
         asked = False
         for a in range(n):

@@ -289,12 +289,14 @@ def culminate(fatigue, power):
     """Divide each attacker's contest power by ``1 + fatigue`` in place (``(R, A, A)``).
 
     An offensive culminates (Clausewitz, On War, book 7 ch. 5): days of continuous attack
-    wear the attacker down, so its push weakens until it rests (``fatigue_step``).
+    wear the attacker down, so its push weakens until it rests (``fatigue_step``). A dyad
+    without fatigue is left as it is (a division by 1 would not change it).
     """
     for r in range(power.shape[0]):
         for i in range(power.shape[1]):
             for j in range(power.shape[2]):
-                power[r, i, j] /= 1.0 + fatigue[r, i, j]
+                if fatigue[r, i, j] != 0.0:
+                    power[r, i, j] /= 1.0 + fatigue[r, i, j]
 
 
 @helper
