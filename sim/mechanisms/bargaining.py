@@ -201,10 +201,9 @@ def answer_value(reciprocity: float, pressure: float, provoked: float) -> float:
     (Sartori 2005; Weisiger & Yarhi-Milo 2015); domestic pressure doubles the call at most.
     ``provoked`` counts the attacks suffered since the last answer, fading, so the value
     saturates (one answer discharges many strikes) and a side that is already striking back
-    has nothing left to answer: sustained fighting is not fuelled by it. (Nothing provoked,
-    the last factor is ``1 - exp(-0)``, exactly 0, computed without the ``exp``.)
+    has nothing left to answer: sustained fighting is not fuelled by it.
     """
-    return reciprocity * (1.0 + pressure) * (0.0 if provoked == 0.0 else 1.0 - np.exp(-provoked))
+    return reciprocity * (1.0 + pressure) * (1.0 - np.exp(-provoked))
 
 
 _TERRITORY, _LOSSES = OBJ["territory"], OBJ["losses"]

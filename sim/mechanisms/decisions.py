@@ -230,6 +230,11 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
                       - trade_damping[q] * trade[q, a, t])
             if v == _ATTACK:
+                if barred[r, a, t] or withdrawn[r, a, t]:
+                    # barred by a ceasefire in force, or out of contact: off the menu (-inf,
+                    # as scored in full below would give), with no value before its look-ahead
+                    utility[r, e] = -np.inf
+                    continue
                 other = attack_prev[r, t, a]
                 base = intensity_of[q, rung[r, a, t]]
                 i_hold = base * (1.0 + boost[q] * other)
