@@ -432,16 +432,22 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     value = -np.inf  # done already: irreversible
             elif v == _NEGOTIATE:
                 d = deal[e]
+                if agreement[r, d] or cooling[r, d]:
+                    utility[r, e] = -np.inf  # in force, or cooling off: off the menu
+                    continue
                 side = _side_of(sides, d, a)
                 # every other party accepts if its perceived surplus is positive: its surplus
                 # and public optimism are seen, its private type is not (bargaining's rule)
                 chance = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides,
                                      signs, r, q, d, side, no_shift)
                 value = chance * perceived[r, d, side]
-                if agreement[r, d] or cooling[r, d]:
-                    value = -np.inf
             elif v in (_REQUEST, _ACTIVATE, _GRANT):
                 k = asset[e]
+                if asset_on[r, k] or (v != _REQUEST and not available[r, k]):
+                    # in effect already (to grant or switch on: not available yet): off the
+                    # menu, as ``unavailable`` below would find
+                    utility[r, e] = -np.inf
+                    continue
                 # the value of air cover to its holder, and the asset's effects on ties
                 avoided = 0.0
                 effect = 0.0
