@@ -155,7 +155,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
             wanted[actor[e], target[e]] = True
     _coalition_gains(armed_from, wanted, p.contest_exponent, p.attack_boost, p.air, s.cover,
                      s.rung, s.affinity, s.attack_prev, s.power, s.powered, p.rung_intensity,
-                     p.value, s.control, p.speed, coalition)
+                     p.value, s.control, p.speed, s.barred, s.withdrawn, coalition)
     air_part = np.empty((n, n))
     blocked = np.zeros((k_count, n), dtype=np.bool_)
     objection = np.zeros((k_count, n))
@@ -712,10 +712,13 @@ def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
 
 @helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
-                     power, powered, rung_intensity, value, control, speed, out):
+                     power, powered, rung_intensity, value, control, speed, barred, withdrawn,
+                     out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
 
-    Written for the ``wanted`` pairs (a can attack t) only.
+    Written for the ``wanted`` pairs (a can attack t) only, where the attack is neither
+    barred by a ceasefire in force nor out of contact (``withdrawn``): ``_score_menu`` does
+    not score those.
 
     A patron's air power counts in a friend's contest against t while the patron itself
     fights t (``fighting.contest_power``). Attacking keeps it in the fight; the gain is what
@@ -729,7 +732,7 @@ def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affi
         heat_scale = 1.0 + 2.0 * boost[q]
         for a in range(n):
             for t in range(n):
-                if not wanted[a, t]:
+                if not wanted[a, t] or barred[r, a, t] or withdrawn[r, a, t]:
                     continue
                 help_unit = air[q, a] * (1.0 - cover[r, t])
                 in_fight = rung[r, a, t] >= armed_from
