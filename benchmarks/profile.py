@@ -33,7 +33,7 @@ PASSES = [
     ("observe (sim/day.py)", day, "observe"),
     ("score menus (decisions.score_menu)", sim.model, "score_menu"),
     ("commitment (decisions.commitment)", sim.model, "commitment"),
-    ("intent (decisions.apply_private_values)", sim.model, "apply_private_values"),
+    ("intent (apply_private_values)", sim.model, "apply_private_values"),
     ("choose (sim.actors.choose)", sim.model, "choose"),
     ("resolve (sim/day.py)", day, "resolve"),
     ("record the day (series_values)", sim.model, "series_values"),
