@@ -522,8 +522,11 @@ def _barred(agreement, ceasefire, out):
         for i in range(out.shape[1]):
             for j in range(out.shape[2]):
                 out[r, i, j] = False
-                for d in range(ceasefire.shape[0]):
-                    out[r, i, j] |= agreement[r, d] and ceasefire[d, i, j]
+        for d in range(ceasefire.shape[0]):
+            if agreement[r, d]:
+                for i in range(out.shape[1]):
+                    for j in range(out.shape[2]):
+                        out[r, i, j] |= ceasefire[d, i, j]
 
 
 @helper
@@ -778,7 +781,8 @@ def _losses(rates, event_size, dispersion, mass_share, threshold, tail, exposure
     ``(i A + j) LOSS_BLOCK`` of the losses stream and, where troops are declared
     (``mass_share`` > 0), mass-casualty strikes from counters ``(i A + j) STRIKE_BLOCK`` of
     the strikes stream, at most i's troops in contact each (``exposure`` x 1,000). They are
-    written to ``out`` and added to ``total``.
+    written to ``out`` and added to ``total``. A dyad whose rate is 0 draws nothing (as
+    ``split_losses`` would not), and is not passed to it.
     """
     n = rates.shape[1]
     for r in range(rates.shape[0]):
@@ -788,6 +792,10 @@ def _losses(rates, event_size, dispersion, mass_share, threshold, tail, exposure
         strike_key = stream_key(keys[r], day, _STRIKES)
         for i in range(n):
             for j in range(n):
+                if rates[r, i, j] == 0.0:  # split_losses draws nothing (0): the dated ones
+                    out[r, i, j] = np.int64(casualties[i, j])
+                    total[r, i, j] += out[r, i, j]
+                    continue
                 out[r, i, j] = fighting.split_losses(
                     key, (i * n + j) * fighting.LOSS_BLOCK, strike_key,
                     (i * n + j) * fighting.STRIKE_BLOCK, rates[r, i, j], event_size[q],

@@ -173,22 +173,31 @@ def third_party(intensity_, present, rate, keys, day, stream, losses_today, tota
     n = present.shape[0]
     if n == 0:
         return
+    listed = np.empty(n * n * n, dtype=np.int64)  # (k A + i) A + j where someone is present
+    m = 0
+    for k in range(n):
+        for i in range(n):
+            for j in range(i + 1, n):
+                if present[k, i, j] != 0.0:  # else the mean is 0: nothing drawn
+                    listed[m] = (k * n + i) * n + j
+                    m += 1
+    if m == 0:
+        return
     for r in range(intensity_.shape[0]):
         q = pick(rate.shape[0], r)
         key = np.uint64(0)
         keyed = False
-        for k in range(n):
-            for i in range(n):
-                for j in range(i + 1, n):
-                    mean = rate[q] * intensity_[r, i, j] * present[k, i, j] / 1000.0
-                    if mean <= 0.0:
-                        continue
-                    if not keyed:
-                        key = stream_key(keys[r], day, stream)
-                        keyed = True
-                    lost = poisson_at(key, (k * n + i) * n + j, mean)
-                    losses_today[r, k, k] += lost
-                    total[r, k] += lost
+        for x in range(m):
+            k, i, j = listed[x] // (n * n), listed[x] // n % n, listed[x] % n
+            mean = rate[q] * intensity_[r, i, j] * present[k, i, j] / 1000.0
+            if mean <= 0.0:
+                continue
+            if not keyed:
+                key = stream_key(keys[r], day, stream)
+                keyed = True
+            lost = poisson_at(key, listed[x], mean)
+            losses_today[r, k, k] += lost
+            total[r, k] += lost
 
 
 def mean_strike(threshold, tail):
