@@ -217,7 +217,8 @@ def observe(st, p, s, can_hold, day, released, private, w):
                                        w.war_losses[d])
         _out_of_contact(s.withdrawn, w.war_losses[d])
         fighting.shift_control(s.control, w.heat, w.status_quo, w.win, p.speed, can_hold,
-                               p.attack_boost, w.ones, w.control_work, w.war_drift[d])
+                               p.attack_boost, p.front, w.ones, w.control_work,
+                               w.war_drift[d])
         _subtract(w.war_drift[d], s.control)
     if st.deal_sides.shape[0] > 0:
         terms.deal_values(st, p, s, w.cover, w.reach[1], w.available, p.bargaining_horizon,
@@ -341,7 +342,7 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
     _control_noise(keys, day, w.attack, w.noise)
     _copy(s.control, w.before)
     fighting.shift_control(w.before, s.intensity, w.attack, w.win, p.speed, can_hold,
-                           p.attack_boost, w.noise, w.control_work, s.control)
+                           p.attack_boost, p.front, w.noise, w.control_work, s.control)
     _ground_lost(w.before, s.control, p.value, w.lost_ground, w.shifted)
     fighting.fatigue_step(w.attack, p.culmination, p.recovery, s.fatigue)
     bargaining.weariness_step(w.armed, s.losses_by, p.loss_unit, p.weariness_days, s.war_days,

@@ -422,8 +422,10 @@ def control_reach(spec: Scenario, uncertain: dict | None = None) -> dict[str, fl
     At the fastest pace the mechanism allows (``shift_control``, docs/ODD.md): every day,
     every actor with an attack on its menu attacks at the ladder's most intense rung plus
     both sides' attack boost, wins every contest, with the daily noise at its mean; so a
-    holder loses at most ``k x 2 x speed x (I + 2b) / (1 + 2b)`` of what it holds a day, and
-    at most ``1 - (1 - that)^days`` over the run. Values drawn per run (``uncertain``, by key
+    holder loses at most ``k x 2 x speed x (I + 2b) / (1 + 2b)`` of the objective a day (a
+    front's advance, ``fighting.advance: front``), at most ``days`` times that over the run,
+    or, under ``holdings``, that share of what it holds a day and ``1 - (1 - that)^days``
+    over the run. Values drawn per run (``uncertain``, by key
     path) are taken at their prior's upper bound. An objective whose control is fixed by the
     structure is 0 (``_Facts.control_fixed`` says why).
     """
@@ -444,7 +446,12 @@ def control_reach(spec: Scenario, uncertain: dict | None = None) -> dict[str, fl
         speed = _largest(spec, uncertain, ("theatre", "objectives", o, "speed"), obj.speed)
         scale = (top + 2 * boost) / (1 + 2 * boost) if math.isfinite(boost) else 1.0
         daily = min(1.0, attackers * 2.0 * speed * scale)
-        out[o] = 1.0 - (1.0 - daily) ** spec.run.days if math.isfinite(daily) else 1.0
+        if not math.isfinite(daily):
+            out[o] = 1.0
+        elif spec.fighting.advance == "front":
+            out[o] = min(1.0, daily * spec.run.days)
+        else:
+            out[o] = 1.0 - (1.0 - daily) ** spec.run.days
     return out
 
 

@@ -388,6 +388,7 @@ class Params:
     mass_tail: np.ndarray  # power-law exponent of those tolls
     attack_boost: np.ndarray
     contest_exponent: np.ndarray
+    front: np.ndarray  # (P,) 1: ground taken at a front's pace; 0: a share of the holder's
     culmination: np.ndarray
     recovery: np.ndarray
     civilian_death_rate: np.ndarray
@@ -818,7 +819,7 @@ def compile_scenario(spec: Scenario) -> World:
         mass_share=_arr(f.mass_share if forces else 0.0),
         third_party_rate=_arr(f.third_party_rate),
         mass_threshold=_arr(f.mass_threshold), mass_tail=_arr(f.mass_tail),
-        contest_exponent=_arr(f.contest_exponent),
+        contest_exponent=_arr(f.contest_exponent), front=_arr(float(f.advance == "front")),
         culmination=_arr(f.culmination), recovery=_arr(f.recovery),
         civilian_death_rate=_arr(f.civilian_death_rate),
         population0=_arr([ref.nodes[x].population for x in nodes], np.int64),

@@ -100,3 +100,18 @@ def paired_effect(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     from sim.analysis import paired_difference
 
     return paired_difference(np.asarray(a, float), np.asarray(b, float))
+
+
+#: The fictional valley's pace in patterns that need a war the ground does not decide within
+#: the run (a patron drawn into a client's war, a mediator's leverage, talks before a costly
+#: war's deal, the commitment problem). Under a front's advance (docs/ODD.md M4) the valley's
+#: own pace, 0.03, drives the weaker side out within weeks at war, and a war that has ended
+#: by conquest tests none of these; model v2 took ground as a share of the holder's, so the
+#: war never ended by conquest. At 0.005 the weaker side keeps ground over the 60 days.
+LASTING_SPEED = 0.005
+
+
+def lasting_war(data: dict) -> dict:
+    """``data`` (the fictional scenario's, a copy) with the valley at ``LASTING_SPEED``."""
+    data["theatre"]["objectives"]["valley"]["speed"] = LASTING_SPEED
+    return data

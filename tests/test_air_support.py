@@ -18,7 +18,7 @@ from sim.errors import ScenarioError
 from sim.model import CrisisModel
 from sim.scenario.loader import load_data
 
-from .conftest import ensemble, paired_effect
+from .conftest import ensemble, lasting_war, paired_effect
 
 RUNS = 300
 SEED = 21
@@ -27,7 +27,7 @@ SUPPORT = {"verb": "air_support", "client": "arcadia", "target": "borduria"}
 
 def _patron(fictional, blame: str | None = None, support: bool = True) -> dict:
     """Corvalia with an air campaign to choose: it values the valley and fights cheaply."""
-    data = copy.deepcopy(fictional.data)
+    data = lasting_war(copy.deepcopy(fictional.data))
     corvalia = data["actors"]["corvalia"]
     corvalia["interests"] = {"territory": 0.7, "ties": 0.2, "escalation": 0.1}
     corvalia["war_cost"] = 0.0

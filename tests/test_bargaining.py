@@ -15,7 +15,7 @@ import pytest
 from sim.model import CrisisModel
 from sim.scenario.loader import load_data
 
-from .conftest import BASELINE, paired_effect
+from .conftest import BASELINE, lasting_war, paired_effect
 
 RUNS = 600
 SEED = 11
@@ -148,8 +148,9 @@ def test_a_mediator_with_leverage_raises_agreement_in_a_second_scenario(fictiona
     """The same pattern on the fictional three-state crisis: Corvalia mediates the valley
     split and pays each side 0.2; agreement by the run's midpoint (day 30 of 60) rises
     (measured +0.122 [0.095, 0.148])."""
-    a = unfold(fictional)
-    b = unfold(load_data(_with_mediator(fictional.data, "corvalia", ("valley_split",), 0.2)))
+    lasting = lasting_war(copy.deepcopy(fictional.data))
+    a = unfold(load_data(lasting))
+    b = unfold(load_data(_with_mediator(lasting, "corvalia", ("valley_split",), 0.2)))
     mean, low, high = paired_effect(_agreed_by(a["first"], 30), _agreed_by(b["first"], 30))
     assert low > 0, f"agreement by day 30: effect {mean:.3f} [{low:.3f}, {high:.3f}]"
 

@@ -96,9 +96,12 @@ def test_compare_runs_a_change_the_model_never_reads_on_the_very_same_draws(fict
 
 
 # Measured (200 runs of the baseline, Turkey-Russia trade 0.3 instead of its value): paired
-# intervals 4.1x narrower than independent ones at seed 5 (median over outcomes; 9.3, 7.1, 6.2
-# at seeds 6, 7, 8); with a seed per scenario the ratio is 1.0 (0.98-1.0).
-MIN_NARROWING = 2.0
+# intervals 1.9x narrower than independent ones at seed 5 (median over outcomes; 2.1, 3.0, 2.4
+# at seeds 6, 7, 8); with a seed per scenario the ratio is 1.0 (0.98-1.0). (With ground taken as
+# a share of the holder's, model v2, it was 4.1, 9.3, 7.1 and 6.2: under a front's advance,
+# docs/ODD.md M4, a run whose course the nudge changes ends with a different holder sooner, so
+# paired runs part more often; the threshold stays well above the 1.0 of independent seeds.)
+MIN_NARROWING = 1.5
 
 
 def test_paired_intervals_are_clearly_narrower_than_independent_ones(baseline):

@@ -153,6 +153,18 @@ def test_a_cutoff_before_the_start_or_with_nothing_known_is_refused(tmp_path):
     assert str(excinfo.value) == f"{path}: no observation to calibrate on"
 
 
+def test_a_quantity_not_known_by_the_cutoff_does_not_end_the_list(tmp_path):
+    """Quantities whose window ends after the cutoff (or that have none) are skipped one by
+    one: those after them in the file, known by the cutoff, are still fitted."""
+    obs = load_observations(_observations_file(tmp_path))
+    order = [obs.spec.quantities[i] for i in (2, 0, 3, 1)]  # corvalia (ends 1 June) and the
+    obs.spec = obs.spec.model_copy(update={"quantities": order})  # windowless one first
+    assert [q.indicator for q in obs.spec.quantities] == [
+        "losses.corvalia", "losses.arcadia", "control.valley.borduria.final", "losses.borduria"]
+    assert build_target(obs).quantities == [("losses.arcadia", 10.0, 30.0, 20.0),
+                                            ("losses.borduria", -0.4, -0.4, 1.0)]
+
+
 def test_dated_events_after_the_cutoff_are_left_out_of_the_truncated_run():
     obs = load_observations(SCENARIOS / "calibration" / "idlib_2020_early.observations.yaml")
     cutoff = obs.spec.cutoff
@@ -810,6 +822,35 @@ def test_the_command_writes_its_files_and_diagnostics(tmp_path, stand, monkeypat
     assert calls[-1][0] == 120
 
 
+def test_a_last_generation_cut_short_by_the_budget_leaves_the_one_before_as_the_result(
+        tmp_path, stand):
+    """Population 10, budget 60, seed 4: generation 1 ends at 47 simulations; generation 2
+    has only the 13 left and accepts 8 within generation 1's tolerance (which it may not
+    exceed), so it is incomplete. The posterior, its summary and the reported tolerance are
+    generation 1's (not the incomplete 2's, nor the prior draws of 0); the simulations
+    counted are all 60, and every generation is listed."""
+    obs = _uncertain(tmp_path)
+    kw = {**SMALL, "simulations": 60, "population": 10, "generations": 10, "seed": 4}
+    gens, reason, paths, _ = _independent(obs, **kw)
+    assert [(g.t, g.total, len(g.weights), g.complete) for g in gens] == [
+        (0, 10, 10, True), (1, 47, 11, True), (2, 60, 8, False)]
+    assert reason == "budget" and gens[2].epsilon == gens[1].epsilon
+    d = calibrate(obs, out_dir=tmp_path / "c", **kw)
+    one = gens[1]
+    posterior = json.loads((tmp_path / "c" / "posterior.json").read_text())
+    assert posterior["samples"] == one.samples.tolist()
+    assert posterior["weights"] == one.weights.tolist()
+    assert len(posterior["samples"]) == 11  # generation 2 has 8 samples, generation 0 has 10
+    assert (d["result_generation"], d["final_epsilon"], d["stopped"], d["simulations"]) == (
+        1, one.epsilon, "budget", 60)
+    assert d["effective_sample_size"] == one.ess
+    assert d["posterior"] == {p: module._summary(one.samples[:, j], one.weights)
+                              for j, p in enumerate(paths)}
+    assert [g["complete"] for g in d["generations"]] == [True, True, False]
+    saved = json.loads((tmp_path / "c" / "generations" / "002.json").read_text())
+    assert saved["complete"] is False and saved["samples"] == gens[2].samples.tolist()
+
+
 def test_an_interrupted_command_resumes_to_the_same_posterior(tmp_path, stand, monkeypatch,
                                                               caplog):
     obs = _uncertain(tmp_path)
@@ -1080,6 +1121,32 @@ def test_the_lockstep_simulator_rounds_an_integer_values_draws(tmp_path, monkeyp
     with pytest.raises(CaughtError):
         simulator.run(np.array([[2.6, 0.33], [5.4, 0.47]]))
     assert seen == [[[3.0, 0.33], [5.0, 0.47]]]
+
+
+def test_the_lockstep_simulator_compiles_each_run_of_a_value_that_is_not_affine(tmp_path):
+    """bargaining.talks is a whole number of days (an integer parameter): no affine map, so
+    each run's scenario is compiled from the scenario's data with its values. The distances
+    are those of the model run with the values set directly, simulation i as replication i."""
+    from sim.execution import variation
+    from sim.model import CrisisModel
+    from sim.outcomes import indicators
+
+    target = build_target(load_observations(_talks_observations(tmp_path)))
+    paths = ("bargaining.talks", "fighting.loss_rate")
+    probes = ((1.0, 8.0), (0.1, 0.5))
+    simulator = module.BatchedSimulator(target, paths, probes, 4, 100)
+    assert variation._affine_map(simulator.frozen, paths, probes) is None
+    values = np.array([[2.0, 0.33], [7.0, 0.47], [5.0, 0.05]])
+    got = simulator.run(values)
+    expected = []
+    for i, (talks, rate) in enumerate(values):
+        sets = [f"bargaining.talks={int(talks)}", f"fighting.loss_rate={float(rate)!r}"]
+        model = CrisisModel(target.scenario.data, replications=np.array([i]), seed=4,
+                            overrides=sets, record_paths=False)
+        model.run()
+        expected.append(target.distances(indicators(model))[0])
+    np.testing.assert_array_equal(got, expected)
+    assert np.isfinite(got).all() and len(set(got.tolist())) == 3
 
 
 def test_a_pile_against_a_bound_is_a_share_of_the_weights_whatever_their_sum():

@@ -16,7 +16,7 @@ from sim.model import CrisisModel
 from sim.scenario.loader import load_data
 from sim.world import VERB
 
-from .conftest import ensemble, paired_effect
+from .conftest import ensemble, lasting_war, paired_effect
 
 
 def _quiet(data: dict) -> dict:
@@ -196,9 +196,12 @@ def test_an_act_of_negative_public_value_is_taken_more_often_the_wider_its_priva
     assert shares[1.5].mean() < 0.6, shares[1.5].mean()
 
 
-#: Borduria's attack cost in the harmless standoff at which a daily lottery fires in 90% of
-#: runs (seed 6) and intent in 35%: an attack slightly disliked, not one nobody would choose.
-OPENING_COST = 0.5
+#: Borduria's attack cost in the harmless standoff at which a daily lottery fires in 97% of
+#: runs (seed 6) and intent in 37%: an attack slightly disliked, not one nobody would choose.
+#: (0.5 gave 90% and 35% when ground was taken as a share of the holder's, model v2; a front's
+#: advance, M4, makes the valley's ground worth more to the attacker, so the cost that makes
+#: the attack slightly disliked is higher.)
+OPENING_COST = 0.8
 
 
 def _fire_ever(fictional, opening: bool, cost: float) -> np.ndarray:
@@ -370,7 +373,7 @@ def test_a_side_about_to_gain_by_fighting_signs_less_often(fictional, monkeypatc
     in the first weeks than when the deal is weighed against yesterday's postures only."""
     import sim.model
 
-    data = copy.deepcopy(fictional.data)
+    data = lasting_war(copy.deepcopy(fictional.data))
     data["timeline"] = []
     data["ladder"]["incident_rate"] = 0.0
     loaded = load_data(data)
@@ -385,12 +388,18 @@ def test_a_side_about_to_gain_by_fighting_signs_less_often(fictional, monkeypatc
 
 def test_a_patrons_grant_falls_with_its_entrapment_risk(fictional):
     """Dose-response: the more a patron weighs being drawn into its client's war, the fewer
-    runs in which it grants the client its shield."""
+    runs in which it grants the client its shield. The client's war has no deal to end it
+    (with the valley's deal the war ends within days in most runs, under a front's advance,
+    and the patron then grants in peace: entrapment delays the grant, it does not prevent it)."""
     shares = []
     for entrapment in (0.0, 1.0, 4.0):
         data = copy.deepcopy(fictional.data)
         data["timeline"] = []
         data["relations"]["arcadia~borduria"]["rung"] = "war"
+        data["deals"] = {}
+        for actor in data["actors"].values():
+            actor["actions"] = [act for act in actor["actions"] if act["verb"] != "negotiate"]
+        data["outcomes"].pop("split")  # names the deal
         data.setdefault("decisions", {})["entrapment"] = entrapment
         shares.append(ensemble(load_data(data), 600, seed=5)["asset.shield.days"].__gt__(0).mean())
     assert shares[0] > shares[1] > shares[2], shares
@@ -422,7 +431,7 @@ def test_a_worthless_entry_does_not_crowd_out_a_valuable_one():
 def test_no_deal_is_signed_before_its_talks_have_run(fictional):
     """Talks take time: no agreement before day ``bargaining.talks``; with no talks at all a
     deal within reach is signed on day 0 in some runs."""
-    data = copy.deepcopy(fictional.data)
+    data = lasting_war(copy.deepcopy(fictional.data))
     data["timeline"] = []
     data["relations"]["arcadia~borduria"]["rung"] = "war"  # a costly war: the deal is in reach
     for name in ("arcadia", "borduria"):

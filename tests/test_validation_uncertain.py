@@ -13,6 +13,7 @@ from sim.errors import ScenarioError, UsageError
 from sim.execution import variation as uncertain
 from sim.execution.ensemble import run_ensemble
 from sim.scenario.loader import load_scenario
+from sim.world import compile_scenario
 from tests.conftest import FICTIONAL
 
 POINT = "rationality: {value: 8.0, assumption: \"invented\"}"
@@ -118,6 +119,23 @@ def test_uncertain_runs_are_batch_independent_and_exact(tmp_path):
             assert np.allclose(row[name][4], a[name][4], equal_nan=True), name
     # and the values differ across runs: the draws reached the model
     assert np.unique(a["param.actors.arcadia.rationality"]).size == 30
+
+
+def test_an_integer_value_whose_probes_have_no_whole_midpoint_is_compiled_per_run():
+    """bargaining.talks drawn over [1, 8] is probed at 1 and 8 (rounded, as its draws are):
+    their midpoint 4.5 is no number of days, so the value is not probed for an affine map
+    (that raised AttributeError: `sim run` of such a scenario ended in a traceback) but
+    compiled per run, each run's parameters those of the scenario with its value set."""
+    loaded = load_scenario(FICTIONAL)
+    frozen = json.dumps(loaded.data, default=str)
+    paths, probes = ("bargaining.talks",), ((1.0, 8.0),)
+    assert uncertain._affine_map(frozen, paths, probes) is None
+    params = uncertain.params_for(loaded.data, frozen, paths, probes,
+                                  np.array([[1.0], [4.0], [8.0]]))
+    assert params.talks.tolist() == [1, 4, 8]
+    fixed = compile_scenario(load_scenario(FICTIONAL, ["bargaining.talks=4"]).spec).params
+    for name in ("talks", "loss_rate"):
+        assert np.array_equal(getattr(params, name)[1], getattr(fixed, name)[0]), name
 
 
 def test_only_parameters_may_be_uncertain(tmp_path):

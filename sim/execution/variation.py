@@ -444,7 +444,10 @@ def _affine_map(frozen: str, paths: tuple, probes: tuple) -> _AffineMap | None:
         at_low = _compile_with(data, ((path, low),)).params
         at_high = _compile_with(data, ((path, high),)).params
         mid = 0.5 * (low + high)
-        at_mid = _compile_with(data, ((path, mid),)).params
+        compiled_mid = _compile_with(data, ((path, mid),))
+        if compiled_mid is None:  # an integer value's midpoint (1 and 8: 4.5) is no value of
+            return None  # it: compiled per run, as its rounded draws are
+        at_mid = compiled_mid.params
         slope: dict[str, np.ndarray] = {}
         for name in fields:
             a, b, m = getattr(at_low, name), getattr(at_high, name), getattr(at_mid, name)

@@ -24,6 +24,7 @@ import numpy as np
 from sim.jit import helper, inlined, kernel, packed, pick, tuple_type
 from sim.mechanisms import terms
 from sim.mechanisms.bargaining import answer_value
+from sim.mechanisms.fighting import within_reach
 from sim.world import BLAME_CODE, OBJ, VERB, gate_hosts_of
 
 
@@ -155,7 +156,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
             wanted[actor[e], target[e]] = True
     _coalition_gains(armed_from, wanted, p.contest_exponent, p.attack_boost, p.air, s.cover,
                      s.rung, s.affinity, s.attack_prev, s.power, s.powered, p.rung_intensity,
-                     p.value, s.control, p.speed, s.barred, s.withdrawn, coalition)
+                     p.value, s.control, p.speed, p.horizon, p.front, s.barred, s.withdrawn,
+                     coalition)
     air_part = np.empty((n, n))
     blocked = np.zeros((k_count, n), dtype=np.bool_)
     objection = np.zeros((k_count, n))
@@ -185,7 +187,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                                               p.asset_relief)
     requires, penalty = p.asset_requires_inactive, p.asset_held_penalty
     base_drift, trade_damping, conciliation = p.base_drift, p.trade_damping, p.conciliation
-    value_of, speed = p.value, p.speed
+    value_of, speed, front = p.value, p.speed, p.front
     displacement, territory_unit = p.displacement_fighting, p.territory_unit
     aff_attack, aff_deescalation, aff_sanction = p.aff_attack, p.aff_deescalation, p.aff_sanction
     aff_support, holder_affinity = p.aff_support, p.asset_holder_affinity
@@ -204,6 +206,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     withdrawn = s.withdrawn
     for r in range(r_count):
         q = pick(horizon.shape[0], r)
+        by_front = front[pick(front.shape[0], r)]
         # what the actors see: air losses of i from j, assets barred and objected to
         for i in range(n):
             for j in range(n):
@@ -248,7 +251,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 own_losses = 0.0 if apart else loss_rate[q] * d_int * fire[r, a, t] * exposure[r, a]
                 gain = 0.0
                 for o in range(o_count):
-                    gain += (value_of[q, o, a] * speed[q, o] * control[r, o, t]
+                    gain += (value_of[q, o, a] * speed[q, o]
+                             * within_reach(control[r, o, t], speed[q, o], h, by_front)
                              * can_hold[q, o, a])
                 territory = gain * i_att / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t]
                 territory += coalition[r, a, t]
@@ -284,7 +288,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     hurt = (w[q, t, _LOSSES] * loss_rate[q] * d_int * fire[r, t, a]
                             * exposure[r, t] * (0.0 if apart else 1.0) / loss_unit[q]
                             + w[q, t, _TERRITORY] * ground_at_stake(t, a, r, q, value_of,
-                                                                    speed, control, can_hold)
+                                                                    speed, control, can_hold,
+                                                                    horizon[q], by_front)
                             * i_att
                             / (1.0 + 2.0 * boost[q]) * 2.0 * win[r, a, t] / territory_unit[q])
                     value += compellence[q] * _force_leverage(
@@ -328,8 +333,9 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     push = intensity_of[q, max(rung[r, c, t], armed_from)] / (1.0 + 2.0 * boost[q])
                     held = 0.0  # a's value of the ground c can take from t
                     for o in range(o_count):
-                        held += (value_of[q, o, a] * control[r, o, t] * speed[q, o]
-                                  * can_hold[q, o, c])
+                        held += (value_of[q, o, a] * speed[q, o]
+                                 * within_reach(control[r, o, t], speed[q, o], h, by_front)
+                                 * can_hold[q, o, c])
                     territory = held * friend * attack_prev[r, c, t] * push * 2.0 * decided
                     # own escalation with t: a hostile act and a day with casualties, if blamed
                     struck = 1.0 - np.exp(-strikes / event_size[q])  # a strike event today
@@ -420,7 +426,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 heat *= 1.0 + boost[q] * pushed
                 spared = (0.0 if withdrawn[r, t, a]
                           else loss_rate[q] * heat * fire[r, a, t] * exposure[r, a])
-                left = (ground_at_stake(a, t, r, q, value_of, speed, control, can_hold)
+                left = (ground_at_stake(a, t, r, q, value_of, speed, control, can_hold,
+                                        horizon[q], by_front)
                         * heat / (1.0 + 2.0 * boost[q]) * 2.0 * (1.0 - win[r, t, a])
                         * attack_prev[r, t, a])
                 value = (
@@ -662,15 +669,18 @@ def _sanction_leverage(a, t, r, q, gains, stake, perceived, shrink, optimism, no
 
 
 @inlined
-def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold):
+def ground_at_stake(t, a, r, q, value_of, speed, control, can_hold, days, front):
     """Valued ground t can lose to a in a day at full push, as t values it.
 
-    ``sum_o v_ot speed_o c_ot [a can hold o]``: the attack's own territory term seen from
-    the side that loses the ground.
+    ``sum_o v_ot speed_o min(1, c_ot / (speed_o days)) [a can hold o]``: the attack's own
+    territory term seen from the side that loses the ground (a front's pace, until what t
+    holds runs out over the ``days`` looked ahead: ``fighting.within_reach``).
     """
     lost = 0.0
     for o in range(control.shape[1]):
-        lost += value_of[q, o, t] * speed[q, o] * control[r, o, t] * can_hold[q, o, a]
+        lost += (value_of[q, o, t] * speed[q, o]
+                 * within_reach(control[r, o, t], speed[q, o], days, front)
+                 * can_hold[q, o, a])
     return lost
 
 
@@ -712,8 +722,8 @@ def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
 
 @helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
-                     power, powered, rung_intensity, value, control, speed, barred, withdrawn,
-                     out):
+                     power, powered, rung_intensity, value, control, speed, horizon, front,
+                     barred, withdrawn, out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
 
     Written for the ``wanted`` pairs (a can attack t) only, where the attack is neither
@@ -754,11 +764,16 @@ def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affi
                                   if without_m + theirs > 0 else 0.5))
                     heat = rung_intensity[q, max(rung[r, b, t], armed_from)] / heat_scale
                     total += friend * pushing * heat * 2.0 * decided
-                # value to a of ground its friends take from t: value[o,a] control[o,t] speed[o]
+                # value to a of ground its friends take from t at a front's pace, within
+                # what t holds over the look-ahead (fighting.within_reach)
                 stake = 0.0
                 if total != 0.0:
+                    days = horizon[pick(horizon.shape[0], r)]
+                    by_front = front[pick(front.shape[0], r)]
                     for o in range(control.shape[1]):
-                        stake += value[q, o, a] * control[r, o, t] * speed[q, o]
+                        stake += (value[q, o, a] * speed[q, o]
+                                  * within_reach(control[r, o, t], speed[q, o], days,
+                                                by_front))
                 out[r, a, t] = stake * total
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import helper, kernel, pick
+from sim.jit import helper, inlined, kernel, pick
 from sim.rng import GAMMA_BLOCK, gamma_at, poisson_at, stream_key, uniform_at
 
 #: highest exposure a reinforcement can reach (``sim.scenario.schema.Force``'s bound)
@@ -344,14 +344,37 @@ def win_share(power, exponent, contests, powered, out):
                 out[r, i, j] = powered[r, i, j] / total if i != j and total > 0 else 0.5
 
 
+@inlined
+def within_reach(held: float, speed: float, days: float, front: float) -> float:
+    """The factor of ``speed`` a look-ahead's daily gain of a holder's ground carries.
+
+    With ``front`` (``fighting.advance: front``) a front advances at its pace whatever the
+    holder has left (``shift_control``), so over ``days`` it takes ``speed * days`` at most,
+    and never more than the holder's share ``held``: ``min(1, held / (speed days))``, its pace
+    until the holder's ground runs out, averaged over the days. Without (``holdings``, model
+    v2) a day takes a share of what is held: ``held``.
+    """
+    if front == 0.0:
+        return held
+    reach = speed * days
+    if reach <= 0.0:
+        return 1.0 if held > 0.0 else 0.0
+    return min(1.0, held / reach)
+
+
 @helper
-def shift_control(control, intensity_, attack, win, speed, can_hold, boost, noise, work, out):
+def shift_control(control, intensity_, attack, win, speed, can_hold, boost, front, noise, work,
+                  out):
     """New control ``(R, O, A)`` after a day's transfers between attackers and holders.
 
-    Attacker i takes from holder j the daily share ``speed_o * normalised intensity_ij * 2
-    p_ij`` of objective o (so equal forces trade at ``speed``), times a noise factor of mean
-    1, where i can hold o. Only an attack moves ground. A holder's column is scaled so it
-    never loses more than it holds, and shares stay summing to 1.
+    Attacker i takes from holder j, where i can hold o, ``speed_o * normalised intensity_ij
+    * 2 p_ij`` (so equal forces trade at ``speed``) times a noise factor of mean 1: of
+    objective o, a front's advance whatever j has left (``front``, ``fighting.advance:
+    front``: advance rates depend on the forces engaged, not on the ground still held,
+    Helmbold 1990, Dupuy 1979, so a conquest ends in finite time), or of j's share of o
+    (``holdings``, model v2: the last of it is never taken). Only an attack moves ground. A
+    holder never loses more than it holds (its attackers' takings are scaled down together),
+    and shares stay summing to 1.
 
     Args:
         control: ``(R, O, A)``.
@@ -361,6 +384,7 @@ def shift_control(control, intensity_, attack, win, speed, can_hold, boost, nois
         speed: ``(P, O)``.
         can_hold: ``(P, O, A)``.
         boost: ``(P,)`` attack boost (normalises intensity).
+        front: ``(P,)`` 1: a front's advance; 0: a share of the holder's ground.
         noise: ``(R or 1, A, A)`` factors of mean 1.
         work: ``(3, A)`` scratch.
         out: ``(R, O, A)`` result (may not be ``control``).
@@ -375,6 +399,7 @@ def shift_control(control, intensity_, attack, win, speed, can_hold, boost, nois
     for r in range(out.shape[0]):
         q, ra, rn = pick(speed.shape[0], r), pick(attack.shape[0], r), pick(noise.shape[0], r)
         norm = 1.0 + 2.0 * boost[q]
+        by_front = front[pick(front.shape[0], r)] != 0.0
         m = 0
         for i in range(n):
             for j in range(n):
@@ -391,9 +416,15 @@ def shift_control(control, intensity_, attack, win, speed, can_hold, boost, nois
             for x in range(m):
                 i, j = pairs[x] // n, pairs[x] % n
                 rate = push[i, j] * speed[q, o] * can_hold[q, o, i] * noise[rn, i, j]
-                if work[0, j] > 1.0:
-                    rate = rate / work[0, j]
-                work[1, i] += rate * control[r, o, j]
-                work[2, j] += rate * control[r, o, j]
+                if by_front:
+                    if work[0, j] > control[r, o, j]:
+                        rate = rate * control[r, o, j] / work[0, j]
+                    taken = rate
+                else:
+                    if work[0, j] > 1.0:
+                        rate = rate / work[0, j]
+                    taken = rate * control[r, o, j]
+                work[1, i] += taken
+                work[2, j] += taken
             for i in range(n):
                 out[r, o, i] = min(max(control[r, o, i] + work[1, i] - work[2, i], 0.0), 1.0)

@@ -572,6 +572,15 @@ class Fighting(Strict):
         1.0, description="Extra intensity in a dyad when a side attacks (per attacking side)."
     )
     contest_exponent: Positive = Field(1.5, description="Tullock contest exponent m.")
+    advance: Literal["front", "holdings"] = Field(
+        "front", description="How an attack takes ground: 'front', a front advancing at its "
+        "pace (the objective's speed, times the fighting's intensity and the contest's share) "
+        "whatever the holder has left, until its ground runs out, so a conquest ends in "
+        "finite time (advance rates depend on the forces, not on the ground still held: "
+        "Helmbold 1990; Dupuy 1979); 'holdings', model v2's rule, a share of the holder's "
+        "remaining ground each day, so the last of it is never taken (a switch for studies "
+        "such as scripts/ablation.py).",
+    )
     culmination: NonNegative = Field(
         0.03, description="Offensive fatigue added per day of continuous attack: contest power "
         "is divided by 1 + fatigue (Clausewitz's culminating point of the attack).",
