@@ -1,18 +1,25 @@
 """Where the daily step spends its time: each compiled pass of a day, timed over whole runs.
 
 Run: ``.venv/bin/python benchmarks/profile.py [--batch 2000] [--batches 2] [--cpu]``
-(``--pyinstrument``: the Python call tree instead).
+(``--pyinstrument``: the Python call tree instead; ``--helpers``: each rule inside the two
+passes).
 
 The day is three compiled passes and a few small calls (``sim/model.py``: ``CrisisModel.step``);
 a sampling profiler sees only their names, so this script times each of them around the real
 model's calls and prints microseconds per replication-day. ``--pyinstrument`` prints the
-Python call tree instead (what is left of Python in a day), with pyinstrument.
+Python call tree instead (what is left of Python in a day), with pyinstrument. ``--helpers``
+times each rule (compiled helper) that ``observe`` and ``resolve`` call: it runs the two
+passes' Python source, which calls the same compiled helpers one by one from Python with a
+timer around each (so the numbers add Python's cost of a call, some microseconds, spread over
+the batch; their sum is more than the compiled passes take).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
+import types
 from collections import Counter
 from pathlib import Path
 
@@ -33,7 +40,7 @@ PASSES = [
     ("observe (sim/day.py)", day, "observe"),
     ("score menus (decisions.score_menu)", sim.model, "score_menu"),
     ("commitment (decisions.commitment)", sim.model, "commitment"),
-    ("intent (decisions.intent)", sim.model, "intent"),
+    ("intent (apply_private_values)", sim.model, "apply_private_values"),
     ("choose (sim.actors.choose)", sim.model, "choose"),
     ("resolve (sim/day.py)", day, "resolve"),
     ("record the day (series_values)", sim.model, "series_values"),
@@ -71,6 +78,53 @@ def timed_passes(loaded, world, batch: int, batches: int,
     return spent, total
 
 
+def timed_helpers(loaded, world, batch: int, clock=time.process_time) -> tuple[Counter, int]:
+    """Time of each compiled helper ``observe`` and ``resolve`` call, over one run of ``batch``.
+
+    The passes' Python bodies run with a copy of ``sim.day``'s globals in which every compiled
+    helper (of ``sim.day`` and of the mechanisms' modules) is wrapped in a timer. Returns the
+    seconds per helper and the number of days.
+    """
+    from numba.core.registry import CPUDispatcher
+
+    spent: Counter = Counter()
+
+    def timer(label, function):
+        def call(*args):
+            started = clock()
+            try:
+                return function(*args)
+            finally:
+                spent[label] += clock() - started
+        return call
+
+    names = ("fighting", "refugees", "terms", "bargaining", "air_support", "escalation",
+             "alliances", "pressure")
+    scope = dict(day.observe.__wrapped__.__globals__)
+    for name in names:
+        module = importlib.import_module(f"sim.mechanisms.{name}")
+        scope[name] = types.SimpleNamespace(**{
+            key: timer(f"{name}.{key}", value) if isinstance(value, CPUDispatcher) else value
+            for key, value in vars(module).items()})
+    for key, value in vars(day).items():
+        if isinstance(value, CPUDispatcher) and key not in ("pick", "_flows"):
+            scope[key] = timer(f"day.{key}", value)
+    passes = {name: types.FunctionType(getattr(day, name).__wrapped__.__code__, scope)
+              for name in ("observe", "resolve")}
+    originals = {name: getattr(day, name) for name in passes}
+    try:
+        for name, function in passes.items():
+            setattr(day, name, function)
+        # the first run loads each helper's entry point for calls from Python
+        CrisisModel(loaded, world=world, replications=np.arange(batch), seed=1).run()
+        spent.clear()
+        CrisisModel(loaded, world=world, replications=np.arange(batch, 2 * batch), seed=1).run()
+    finally:
+        for name, function in originals.items():
+            setattr(day, name, function)
+    return spent, loaded.spec.run.days
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "idlib_2020.yaml")
@@ -81,6 +135,9 @@ def main() -> None:
                         "wall time: on a machine shared with other work")
     parser.add_argument("--pyinstrument", action="store_true",
                         help="print pyinstrument's call tree instead")
+    parser.add_argument("--helpers", action="store_true",
+                        help="time each compiled rule of observe and resolve instead (one run "
+                        "of --batch replications, CPU time)")
     args = parser.parse_args()
     loaded = load_scenario(args.scenario)
     world = compile_scenario(loaded.spec)
@@ -98,6 +155,13 @@ def main() -> None:
             CrisisModel(loaded, world=world, replications=reps, seed=1).run()
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False))
+        return
+    if args.helpers:
+        spent, days = timed_helpers(loaded, world, args.batch)
+        per = 1e6 / (args.batch * days)
+        print(f"{'rule (compiled helper)':36s} {'us per replication-day':>22s}")
+        for label, seconds in spent.most_common():
+            print(f"{label:36s} {seconds * per:22.3f}")
         return
     spent, total = timed_passes(loaded, world, args.batch, args.batches,
                                 time.process_time if args.cpu else time.perf_counter)

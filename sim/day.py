@@ -109,11 +109,12 @@ class Workspace:
     hosted: np.ndarray  # (R, A) int people on each actor's soil
     node_shift: np.ndarray  # (R, N)
     align: np.ndarray  # (R, A)
-    requests: np.ndarray  # (A,)
+    requests: np.ndarray  # (A,) scratch
     square: np.ndarray  # (A, A)
     control_work: np.ndarray  # (3, A)
     terms_work: np.ndarray  # (3, O, A)
-    flow_work: np.ndarray  # (6, N)
+    flow_work: np.ndarray  # (7, N)
+    route_factor: np.ndarray  # (E,) each route's gate factor (``refugees.gate_reach``)
     moves: np.ndarray  # (3E + N,) int
     ones: np.ndarray  # (1, A, A): every contest computed; a deal's war without noise
     air_blame: np.ndarray  # (R, A) int: blame code of each patron's air support today
@@ -158,7 +159,8 @@ def workspace(r: int, n: int, objectives: int, assets: int, deals: int, nodes: i
         rates=f(r, n, n), noise=f(r, n, n), drive=f(r, n, n), before=f(r, objectives, n),
         lost_ground=f(r, n), shifted=f(r, objectives), hosted=i(r, n),
         node_shift=f(r, nodes), align=f(r, n), requests=f(n), square=f(n, n),
-        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(6, nodes),
+        control_work=f(3, n), terms_work=f(3, objectives, n), flow_work=f(7, nodes),
+        route_factor=f(edges),
         moves=i(3 * edges + nodes), ones=np.ones((1, n, n)), air_blame=i(r, n),
         struck=i(r, n, n), blamed=i(r, n, n), hostile=f(r, n, n))
 
@@ -193,11 +195,15 @@ def observe(st, p, s, can_hold, day, released, private, w):
                              st.edge_src, st.edge_dst, st.edge_gate, p.capacity, p.node_onward,
                              p.edge_rate, p.gate_release, _flows(p), w.feared, p.population0,
                              w.potential)
-    _gate_reach(st, p, s, w, p.horizon, w.reach[0])  # gates, over the network
-    _gate_reach(st, p, s, w, p.bargaining_horizon, w.reach[1])
+    refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
+                        st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
+                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
+                        st.node_host, w.potential, p.horizon, p.bargaining_horizon,
+                        w.flow_work, w.route_factor, w.reach)  # gates, over the network
     _in_conflict(s.people, st.node_conflict, w.conflict_people)
     _open_windows(p.asset_available_day, day, released, w.available)
-    terms.consents(st, p, s, w.cover, p.horizon, w.consent)  # who would accept each asset
+    # who would accept each asset (``w.requests``: scratch here, as in ``resolve``)
+    terms.consents(st, p, s, w.cover, p.horizon, w.requests, w.consent)
     # the status quo path: yesterday's postures across each deal's ceasefire continued
     # (fighting where there is fighting, peace where there is peace), not all-out war
     for d in range(st.deal_sides.shape[0]):
@@ -404,15 +410,6 @@ def resolve(st, p, s, can_hold, chosen, keys, day, exogenous, w, events):
 
 
 @helper
-def _gate_reach(st, p, s, w, horizon, out):
-    """``refugees.gate_reach`` at the morning's state over ``horizon`` ``(P,)``, into ``out``."""
-    refugees.gate_reach(s.people, w.theatre, w.relief, st.node_conflict, st.edge_src,
-                        st.edge_dst, st.edge_gate, p.capacity, p.node_onward, p.edge_rate,
-                        _flows(p), w.feared, p.population0, s.gate_open, p.gate_leakage,
-                        st.node_host, w.potential, horizon, w.flow_work, out)
-
-
-@helper
 def _flows(p):
     """The refugee movement rates ``refugees._mover_rate`` takes, each ``(P,)``."""
     return (p.displacement_base, p.displacement_fighting, p.displacement_ground,
@@ -526,8 +523,11 @@ def _barred(agreement, ceasefire, out):
         for i in range(out.shape[1]):
             for j in range(out.shape[2]):
                 out[r, i, j] = False
-                for d in range(ceasefire.shape[0]):
-                    out[r, i, j] |= agreement[r, d] and ceasefire[d, i, j]
+        for d in range(ceasefire.shape[0]):
+            if agreement[r, d]:
+                for i in range(out.shape[1]):
+                    for j in range(out.shape[2]):
+                        out[r, i, j] |= ceasefire[d, i, j]
 
 
 @helper
@@ -627,13 +627,20 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
     requested.
     """
     n = delta.shape[1]
+    mine = np.empty(menu_verb.size, dtype=np.int64)  # the menu entries of asset k, in order
+    m = 0
+    for e in range(menu_verb.size):
+        if menu_asset[e] == k:
+            mine[m] = e
+            m += 1
     for r in range(chosen.shape[0]):
         q = pick(requires.shape[0], r)
         recipient, activated = -1, False
         withheld = terms.withheld(agreement, r, deal_withhold, k)
         bound = terms.bound(agreement, r, deal_grants, k)
-        for e in range(menu_verb.size):
-            if menu_asset[e] != k or not chosen[r, e]:
+        for x in range(m):
+            e = mine[x]
+            if not chosen[r, e]:
                 continue
             if menu_verb[e] == _GRANT:
                 t = menu_target[e]
@@ -665,8 +672,9 @@ def _asset(k, menu_actor, menu_verb, menu_target, menu_asset, chosen, decider, a
                 delta[r, b, actor] += effects[q, k, b]
         for a in range(n):
             requests[a] = 0.0
-        for e in range(menu_verb.size):
-            if menu_verb[e] == _REQUEST and menu_asset[e] == k and chosen[r, e]:
+        for x in range(m):
+            e = mine[x]
+            if menu_verb[e] == _REQUEST and chosen[r, e]:
                 requests[menu_actor[e]] = 1.0
         asked = False
         for a in range(n):
@@ -774,7 +782,8 @@ def _losses(rates, event_size, dispersion, mass_share, threshold, tail, exposure
     ``(i A + j) LOSS_BLOCK`` of the losses stream and, where troops are declared
     (``mass_share`` > 0), mass-casualty strikes from counters ``(i A + j) STRIKE_BLOCK`` of
     the strikes stream, at most i's troops in contact each (``exposure`` x 1,000). They are
-    written to ``out`` and added to ``total``.
+    written to ``out`` and added to ``total``. A dyad whose rate is 0 draws nothing (as
+    ``split_losses`` would not), and is not passed to it.
     """
     n = rates.shape[1]
     for r in range(rates.shape[0]):
@@ -784,6 +793,10 @@ def _losses(rates, event_size, dispersion, mass_share, threshold, tail, exposure
         strike_key = stream_key(keys[r], day, _STRIKES)
         for i in range(n):
             for j in range(n):
+                if rates[r, i, j] == 0.0:  # split_losses draws nothing (0): the dated ones
+                    out[r, i, j] = np.int64(casualties[i, j])
+                    total[r, i, j] += out[r, i, j]
+                    continue
                 out[r, i, j] = fighting.split_losses(
                     key, (i * n + j) * fighting.LOSS_BLOCK, strike_key,
                     (i * n + j) * fighting.STRIKE_BLOCK, rates[r, i, j], event_size[q],

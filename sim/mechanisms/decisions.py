@@ -156,7 +156,8 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
             wanted[actor[e], target[e]] = True
     _coalition_gains(armed_from, wanted, p.contest_exponent, p.attack_boost, p.air, s.cover,
                      s.rung, s.affinity, s.attack_prev, s.power, s.powered, p.rung_intensity,
-                     p.value, s.control, p.speed, p.horizon, p.front, coalition)
+                     p.value, s.control, p.speed, p.horizon, p.front, s.barred, s.withdrawn,
+                     coalition)
     air_part = np.empty((n, n))
     blocked = np.zeros((k_count, n), dtype=np.bool_)
     objection = np.zeros((k_count, n))
@@ -232,6 +233,11 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 d0 = (base_drift[q] + hostility[q] * attack_prev[r, t, a]
                       - trade_damping[q] * trade[q, a, t])
             if v == _ATTACK:
+                if barred[r, a, t] or withdrawn[r, a, t]:
+                    # barred by a ceasefire in force, or out of contact: off the menu (-inf,
+                    # as scored in full below would give), with no value before its look-ahead
+                    utility[r, e] = -np.inf
+                    continue
                 other = attack_prev[r, t, a]
                 base = intensity_of[q, rung[r, a, t]]
                 i_hold = base * (1.0 + boost[q] * other)
@@ -433,16 +439,22 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     value = -np.inf  # done already: irreversible
             elif v == _NEGOTIATE:
                 d = deal[e]
+                if agreement[r, d] or cooling[r, d]:
+                    utility[r, e] = -np.inf  # in force, or cooling off: off the menu
+                    continue
                 side = _side_of(sides, d, a)
                 # every other party accepts if its perceived surplus is positive: its surplus
                 # and public optimism are seen, its private type is not (bargaining's rule)
                 chance = _acceptance(gains, stake, shrink, optimism, noise_scale, private, sides,
                                      signs, r, q, d, side, no_shift)
                 value = chance * perceived[r, d, side]
-                if agreement[r, d] or cooling[r, d]:
-                    value = -np.inf
             elif v in (_REQUEST, _ACTIVATE, _GRANT):
                 k = asset[e]
+                if asset_on[r, k] or (v != _REQUEST and not available[r, k]):
+                    # in effect already (to grant or switch on: not available yet): off the
+                    # menu, as ``unavailable`` below would find
+                    utility[r, e] = -np.inf
+                    continue
                 # the value of air cover to its holder, and the asset's effects on ties
                 avoided = 0.0
                 effect = 0.0
@@ -710,10 +722,13 @@ def _force_leverage(a, t, r, q, hurt, gains, stake, perceived, shrink, optimism,
 
 @helper
 def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affinity, attack_prev,
-                     power, powered, rung_intensity, value, control, speed, horizon, front, out):
+                     power, powered, rung_intensity, value, control, speed, horizon, front,
+                     barred, withdrawn, out):
     """Daily territory value to a of backing its friends' offensives against t, ``(R, A, A)``.
 
-    Written for the ``wanted`` pairs (a can attack t) only.
+    Written for the ``wanted`` pairs (a can attack t) only, where the attack is neither
+    barred by a ceasefire in force nor out of contact (``withdrawn``): ``_score_menu`` does
+    not score those.
 
     A patron's air power counts in a friend's contest against t while the patron itself
     fights t (``fighting.contest_power``). Attacking keeps it in the fight; the gain is what
@@ -727,7 +742,7 @@ def _coalition_gains(armed_from, wanted, exponent, boost, air, cover, rung, affi
         heat_scale = 1.0 + 2.0 * boost[q]
         for a in range(n):
             for t in range(n):
-                if not wanted[a, t]:
+                if not wanted[a, t] or barred[r, a, t] or withdrawn[r, a, t]:
                     continue
                 help_unit = air[q, a] * (1.0 - cover[r, t])
                 in_fight = rung[r, a, t] >= armed_from
@@ -947,18 +962,41 @@ def apply_private_values(utility: np.ndarray, one_off: np.ndarray,
     if one_off.size == 0 or (on is not None and not np.any(on)):
         return
     shift, coin = values
-    u = utility[:, one_off]
-    finite = ~np.isnan(shift)
-    value = np.where(finite, u + shift, u)  # -inf (an entry off the menu) stays -inf
-    kept = np.where(finite, value > 0.0, coin)
-    if on is not None:
-        off = (on <= 0)[:, None]
-        kept |= off
-        value = np.where(off, u, value)
-    if fighting is not None:
-        kept |= fighting
-        value = np.where(fighting, u, value)
-    utility[:, one_off] = np.where(kept, value, -np.inf)
+    # one compiled pass (elementwise: the same numbers as numpy's, without its temporaries)
+    target = utility if utility.flags.c_contiguous and utility.flags.writeable else \
+        np.ascontiguousarray(utility)
+    _apply_private(target, np.asarray(one_off, dtype=np.int64), np.asarray(shift, dtype=float),
+                   np.asarray(coin, dtype=bool),
+                   _ALWAYS_ON if on is None else np.asarray(on, dtype=float),
+                   _NOT_FIGHTING if fighting is None else np.asarray(fighting, dtype=bool))
+    if target is not utility:
+        utility[...] = target
+
+
+_ALWAYS_ON = np.ones(1)
+_NOT_FIGHTING = np.zeros((1, 1), dtype=bool)
+
+
+@kernel
+def _apply_private(utility, one_off, shift, coin, on, fighting):
+    """``apply_private_values``'s rule, in place.
+
+    ``shift``, ``coin`` and ``fighting`` are ``(R or 1, M1)`` (``fighting`` ``(1, 1)`` False:
+    none under way), ``on`` ``(P,)``.
+    """
+    none_fighting = fighting.shape[1] != one_off.size
+    for r in range(utility.shape[0]):
+        off = on[pick(on.shape[0], r)] <= 0
+        rs, rc, rf = pick(shift.shape[0], r), pick(coin.shape[0], r), pick(fighting.shape[0], r)
+        for x in range(one_off.size):
+            e = one_off[x]
+            u = utility[r, e]
+            finite = not np.isnan(shift[rs, x])
+            value = u + shift[rs, x] if finite else u  # -inf (off the menu) stays -inf
+            kept = value > 0.0 if finite else coin[rc, x]
+            if off or (not none_fighting and fighting[rf, x]):
+                kept, value = True, u
+            utility[r, e] = value if kept else -np.inf
 
 
 def quantal_choice(utility: np.ndarray, rationality: np.ndarray, u: np.ndarray,

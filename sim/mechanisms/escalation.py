@@ -62,7 +62,7 @@ def campaign_step(campaign, sanction, threat, sanction_drive, threat_drive, pers
 def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, rung, rest,
           base_drift, hostility, sanction_drive, provocation, conciliation, weariness,
           trade_damping, mediation_weight, threat, threat_drive, campaign, armed_from, out):
-    """Escalation drive per dyad, ``(R, A, A)``, symmetric.
+    """Escalation drive per dyad, ``(R, A, A)``: written for i < j, all that ``step`` reads.
 
     The base drift points toward the dyad's resting rung: it is ``base_drift`` above it and
     ``|base_drift|`` below it. At the resting rung the base drift only resists a rise (it is
@@ -102,13 +102,13 @@ def drive(attack, sanction, deescalate, losses_today, losses, trade, mediation, 
             (``campaign_step``, today's included): it replaces the day's sanctions and
             threats below the rung just under ``armed_from``.
         armed_from: First armed rung.
-        out: ``(R, A, A)`` result.
+        out: ``(R, A, A)`` result, for i < j (the rule is symmetric; the rest is not written).
     """
     n = out.shape[1]
     for r in range(out.shape[0]):
         q = pick(base_drift.shape[0], r)
         for i in range(n):
-            for j in range(n):
+            for j in range(i + 1, n):
                 casualties = 1.0 if losses_today[r, i, j] + losses_today[r, j, i] > 0 else 0.0
                 worn = np.float64(losses[r, i, j] + losses[r, j, i])
                 level, home = rung[r, i, j], rest[q, i, j]

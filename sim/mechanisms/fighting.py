@@ -173,22 +173,31 @@ def third_party(intensity_, present, rate, keys, day, stream, losses_today, tota
     n = present.shape[0]
     if n == 0:
         return
+    listed = np.empty(n * n * n, dtype=np.int64)  # (k A + i) A + j where someone is present
+    m = 0
+    for k in range(n):
+        for i in range(n):
+            for j in range(i + 1, n):
+                if present[k, i, j] != 0.0:  # else the mean is 0: nothing drawn
+                    listed[m] = (k * n + i) * n + j
+                    m += 1
+    if m == 0:
+        return
     for r in range(intensity_.shape[0]):
         q = pick(rate.shape[0], r)
         key = np.uint64(0)
         keyed = False
-        for k in range(n):
-            for i in range(n):
-                for j in range(i + 1, n):
-                    mean = rate[q] * intensity_[r, i, j] * present[k, i, j] / 1000.0
-                    if mean <= 0.0:
-                        continue
-                    if not keyed:
-                        key = stream_key(keys[r], day, stream)
-                        keyed = True
-                    lost = poisson_at(key, (k * n + i) * n + j, mean)
-                    losses_today[r, k, k] += lost
-                    total[r, k] += lost
+        for x in range(m):
+            k, i, j = listed[x] // (n * n), listed[x] // n % n, listed[x] % n
+            mean = rate[q] * intensity_[r, i, j] * present[k, i, j] / 1000.0
+            if mean <= 0.0:
+                continue
+            if not keyed:
+                key = stream_key(keys[r], day, stream)
+                keyed = True
+            lost = poisson_at(key, listed[x], mean)
+            losses_today[r, k, k] += lost
+            total[r, k] += lost
 
 
 def mean_strike(threshold, tail):
@@ -257,16 +266,30 @@ def contest_power(ground, air, cover, affinity, armed, out):
         affinity: ``(R, A, A)``.
         armed: ``(R, A, A)`` bool: k is fighting j.
         out: ``(R, A, A)`` result.
+
+    Only the k fighting j with air power (listed once per replication and j) are summed: the
+    others' terms are zeros, whose sum with the rest is the rest (the terms are not negative,
+    so the sum is never a negative zero either).
     """
     n = out.shape[1]
+    fighters = np.empty((n, n), dtype=np.int64)
+    count = np.empty(n, dtype=np.int64)
     for r in range(out.shape[0]):
         q = pick(ground.shape[0], r)
+        for j in range(n):
+            c = 0
+            for k in range(n):
+                if armed[r, k, j] and air[q, k] != 0.0:
+                    fighters[j, c] = k
+                    c += 1
+            count[j] = c
         for i in range(n):
             for j in range(n):
                 coalition = 0.0
-                for k in range(n):
+                for x in range(count[j]):
+                    k = fighters[j, x]
                     friend = max(affinity[r, k, i], 0.0) if k != i else 0.0
-                    coalition += friend * (air[q, k] if armed[r, k, j] else 0.0)
+                    coalition += friend * air[q, k]
                 out[r, i, j] = ground[q, i] + (air[q, i] + coalition) * (1.0 - cover[r, j])
 
 
@@ -275,12 +298,14 @@ def culminate(fatigue, power):
     """Divide each attacker's contest power by ``1 + fatigue`` in place (``(R, A, A)``).
 
     An offensive culminates (Clausewitz, On War, book 7 ch. 5): days of continuous attack
-    wear the attacker down, so its push weakens until it rests (``fatigue_step``).
+    wear the attacker down, so its push weakens until it rests (``fatigue_step``). A dyad
+    without fatigue is left as it is (a division by 1 would not change it).
     """
     for r in range(power.shape[0]):
         for i in range(power.shape[1]):
             for j in range(power.shape[2]):
-                power[r, i, j] /= 1.0 + fatigue[r, i, j]
+                if fatigue[r, i, j] != 0.0:
+                    power[r, i, j] /= 1.0 + fatigue[r, i, j]
 
 
 @helper
@@ -363,36 +388,43 @@ def shift_control(control, intensity_, attack, win, speed, can_hold, boost, fron
         noise: ``(R or 1, A, A)`` factors of mean 1.
         work: ``(3, A)`` scratch.
         out: ``(R, O, A)`` result (may not be ``control``).
+
+    The attacking pairs are listed once per replication (in the order of the dyads), with the
+    part of their rate every objective shares, ``I_ij / norm x attack x 2 p_ij`` (the product
+    is formed in the same order as the whole rate's, so the numbers are the same).
     """
     o_count, n = control.shape[1], control.shape[2]
+    push = np.empty((n, n))
+    pairs = np.empty(n * n, dtype=np.int64)
     for r in range(out.shape[0]):
         q, ra, rn = pick(speed.shape[0], r), pick(attack.shape[0], r), pick(noise.shape[0], r)
         norm = 1.0 + 2.0 * boost[q]
         by_front = front[pick(front.shape[0], r)] != 0.0
+        m = 0
+        for i in range(n):
+            for j in range(n):
+                if attack[ra, i, j] != 0.0:
+                    push[i, j] = intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0 * win[r, i, j]
+                    pairs[m] = i * n + j
+                    m += 1
         for o in range(o_count):
             for a in range(n):
                 work[0, a], work[1, a], work[2, a] = 0.0, 0.0, 0.0  # taken, gained, lost
-            for i in range(n):
-                for j in range(n):
-                    if attack[ra, i, j] != 0.0:
-                        work[0, j] += (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
-                                       * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
-                                       * noise[rn, i, j])
-            for i in range(n):
-                for j in range(n):
-                    if attack[ra, i, j] != 0.0:
-                        rate = (intensity_[r, i, j] / norm * attack[ra, i, j] * 2.0
-                                * win[r, i, j] * speed[q, o] * can_hold[q, o, i]
-                                * noise[rn, i, j])
-                        if by_front:
-                            if work[0, j] > control[r, o, j]:
-                                rate = rate * control[r, o, j] / work[0, j]
-                            taken = rate
-                        else:
-                            if work[0, j] > 1.0:
-                                rate = rate / work[0, j]
-                            taken = rate * control[r, o, j]
-                        work[1, i] += taken
-                        work[2, j] += taken
+            for x in range(m):
+                i, j = pairs[x] // n, pairs[x] % n
+                work[0, j] += push[i, j] * speed[q, o] * can_hold[q, o, i] * noise[rn, i, j]
+            for x in range(m):
+                i, j = pairs[x] // n, pairs[x] % n
+                rate = push[i, j] * speed[q, o] * can_hold[q, o, i] * noise[rn, i, j]
+                if by_front:
+                    if work[0, j] > control[r, o, j]:
+                        rate = rate * control[r, o, j] / work[0, j]
+                    taken = rate
+                else:
+                    if work[0, j] > 1.0:
+                        rate = rate / work[0, j]
+                    taken = rate * control[r, o, j]
+                work[1, i] += taken
+                work[2, j] += taken
             for i in range(n):
                 out[r, o, i] = min(max(control[r, o, i] + work[1, i] - work[2, i], 0.0), 1.0)

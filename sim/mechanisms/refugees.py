@@ -377,7 +377,7 @@ def step(people, displaced, dead, left, conflict, edge_src, edge_dst, edge_gate,
 @helper
 def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gate, capacity,
                onward, edge_rate, flows, feared, population0, gate_open, leakage, node_host,
-               potential, horizon, work, out):
+               potential, horizon, bargaining_horizon, work, factor, out):
     """People a day each gate, open rather than closed, adds to each actor's ground, ``(R, G, A)``.
 
     What gate keepers weigh (``sim.mechanisms.terms.gate_value``), over the network rather than
@@ -389,8 +389,12 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
     ``1 - (1 - L)^(horizon / 2)`` moves on (its mean time left), split over the routes as the
     rule splits movers, and the rest stops there. A transit node (``dwell``) passes most on; a
     camp or a town below capacity (the settle rate) keeps them. Returns, push-backs and the
-    crowd's surge beyond the gate are left out of the pass. ``out[r, g, x]`` sums the flow
-    that stops on x's nodes, less what leaves them through the gate.
+    crowd's surge beyond the gate are left out of the pass. ``out[h, r, g, x]`` sums the flow
+    that stops on x's nodes, less what leaves them through the gate, over the decision
+    horizon (h = 0) and the bargaining one (h = 1).
+
+    Both horizons in one pass: the mover rates, draws and daily leaving shares they share are
+    computed once per replication (the same numbers as two passes, one per horizon).
 
     Args:
         people: ``(R, N)``.
@@ -410,13 +414,15 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
         leakage: ``(P, G)``.
         node_host: ``(N,)`` actor hosting each node or -1.
         potential: ``(R, E)`` ``route_potential``.
-        horizon: ``(P,)`` days.
-        work: ``(6, N)`` scratch.
-        out: ``(R, G, A)`` result.
+        horizon: ``(P,)`` days: the decision horizon.
+        bargaining_horizon: ``(P,)`` days: the bargaining horizon.
+        work: ``(7, N)`` scratch.
+        factor: ``(E,)`` scratch: each route's gate factor today.
+        out: ``(2, R, G, A)`` result.
     """
     n_nodes, e_count = people.shape[1], edge_src.size
     base, per_fighting, per_ground, settle_rate, move_rate, per_fear = flows
-    for r in range(out.shape[0]):
+    for r in range(out.shape[1]):
         q = pick(capacity.shape[0], r)
         # each node's daily mover rate (row 1) and draw (row 2); then its route shares
         for node in range(n_nodes):
@@ -428,44 +434,46 @@ def gate_reach(people, fighting, relief_, conflict, edge_src, edge_dst, edge_gat
                            per_fear[q]))
             work[2, node] = _attractiveness(people[r, node], capacity[q, node], conflict[node],
                                             fighting[r])
-            work[0, node] = 0.0  # the daily leaving share L
+            work[5, node] = 0.0  # the daily leaving share L
         for e in range(e_count):
-            factor = 1.0
+            factor[e] = 1.0
             if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
-                factor = leakage[q, edge_gate[e]]
-            work[0, edge_src[e]] += work[1, edge_src[e]] * edge_rate[q, e] * work[2, edge_dst[e]] \
-                * factor
-        for node in range(n_nodes):
-            leave = min(work[0, node], 1.0)
-            moved = 1.0 - (1.0 - leave) ** (0.5 * horizon[q])
-            # row 1 becomes the scale of a route's share (moved / L x mover rate), row 0 the stay
-            work[1, node] = moved / work[0, node] * work[1, node] if work[0, node] > 0 else 0.0
-            work[0, node] = 1.0 - moved
-        for g in range(out.shape[1]):
-            for x in range(out.shape[2]):
-                out[r, g, x] = 0.0
+                factor[e] = leakage[q, edge_gate[e]]
+            work[5, edge_src[e]] += work[1, edge_src[e]] * edge_rate[q, e] \
+                * work[2, edge_dst[e]] * factor[e]
+        for h in range(2):
+            days = horizon[q] if h == 0 else bargaining_horizon[q]
             for node in range(n_nodes):
-                work[3, node] = 0.0  # on the move
-            for e in range(e_count):
-                if edge_gate[e] == g:
-                    extra = potential[r, e] * (1.0 - leakage[q, g])
-                    work[3, edge_dst[e]] += extra
-                    if node_host[edge_src[e]] >= 0:
-                        out[r, g, node_host[edge_src[e]]] -= extra  # they would have stayed
-            for _ in range(n_nodes + 1):  # every path without a cycle, and some laps of one
+                leave = min(work[5, node], 1.0)
+                moved = 1.0 - (1.0 - leave) ** (0.5 * days)
+                # row 0 is the scale of a route's share (moved / L x mover rate), row 4 the stay
+                work[0, node] = moved / work[5, node] * work[1, node] if work[5, node] > 0 \
+                    else 0.0
+                work[4, node] = 1.0 - moved
+            for g in range(out.shape[2]):
+                for x in range(out.shape[3]):
+                    out[h, r, g, x] = 0.0
                 for node in range(n_nodes):
-                    work[4, node] = 0.0
-                    if node_host[node] >= 0:
-                        out[r, g, node_host[node]] += work[3, node] * work[0, node]
+                    work[3, node] = 0.0  # on the move
                 for e in range(e_count):
-                    factor = 1.0
-                    if edge_gate[e] >= 0 and not gate_open[r, edge_gate[e]]:
-                        factor = leakage[q, edge_gate[e]]
-                    a = edge_src[e]
-                    work[4, edge_dst[e]] += (work[3, a] * work[1, a] * edge_rate[q, e]
-                                             * work[2, edge_dst[e]] * factor)
-                for node in range(n_nodes):
-                    work[3, node] = work[4, node]
-            for node in range(n_nodes):  # what is still on the move stops where it is
-                if node_host[node] >= 0:
-                    out[r, g, node_host[node]] += work[3, node]
+                    if edge_gate[e] == g:
+                        extra = potential[r, e] * (1.0 - leakage[q, g])
+                        work[3, edge_dst[e]] += extra
+                        if node_host[edge_src[e]] >= 0:
+                            out[h, r, g, node_host[edge_src[e]]] -= extra  # they would have stayed
+                # every path without a cycle, and some laps of one: rows 3 and 6 take turns
+                # holding the flow on the move and its next hop
+                now, after = 3, 6
+                for _ in range(n_nodes + 1):
+                    for node in range(n_nodes):
+                        work[after, node] = 0.0
+                        if node_host[node] >= 0:
+                            out[h, r, g, node_host[node]] += work[now, node] * work[4, node]
+                    for e in range(e_count):
+                        a = edge_src[e]
+                        work[after, edge_dst[e]] += (work[now, a] * work[0, a] * edge_rate[q, e]
+                                                     * work[2, edge_dst[e]] * factor[e])
+                    now, after = after, now
+                for node in range(n_nodes):  # what is still on the move stops where it is
+                    if node_host[node] >= 0:
+                        out[h, r, g, node_host[node]] += work[now, node]

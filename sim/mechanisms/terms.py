@@ -116,6 +116,28 @@ def receivable(r, q, k, t, asset_on, asset_holder, available, requires):
 
 
 @inlined
+def uncovered_air_losses(t, r, q, loss_rate, rung_intensity, air, rung, cover, exposure):
+    """``t``'s expected air losses a day at today's rungs, what cover it lacks lets through.
+
+    ``sum_j loss_rate x intensity x air_j x (1 - cover_t) x exposure_t``: an asset's cover
+    spares ``air_defence`` times it (``cover_value_of``). It does not depend on the asset, so
+    a loop over assets computes it once per actor.
+    """
+    avoided = 0.0
+    for j in range(rung.shape[1]):
+        avoided += (loss_rate[q] * rung_intensity[q, rung[r, t, j]] * air[q, j]
+                    * (1.0 - cover[r, t]) * exposure[r, t])
+    return avoided
+
+
+@inlined
+def cover_value_from(uncovered, t, k, q, interests, air_defence, loss_unit, horizon):
+    """``cover_value_of`` given ``uncovered_air_losses`` of ``t``."""
+    return (interests[q, t, _LOSSES] * uncovered * air_defence[q, k] * horizon
+            / loss_unit[q])
+
+
+@inlined
 def cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_defence,
                    loss_unit, rung, cover, exposure, horizon):
     """Value to ``t``, over ``horizon`` days, of asset ``k``'s air-defence cover.
@@ -127,12 +149,9 @@ def cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_de
     counted references to every one of them, 40 times the cost of the arithmetic; see
     ``sim.jit``.)
     """
-    avoided = 0.0
-    for j in range(rung.shape[1]):
-        avoided += (loss_rate[q] * rung_intensity[q, rung[r, t, j]] * air[q, j]
-                    * (1.0 - cover[r, t]) * exposure[r, t])
-    return (interests[q, t, _LOSSES] * avoided * air_defence[q, k] * horizon
-            / loss_unit[q])
+    return cover_value_from(uncovered_air_losses(t, r, q, loss_rate, rung_intensity, air,
+                                                 rung, cover, exposure),
+                            t, k, q, interests, air_defence, loss_unit, horizon)
 
 
 @helper
@@ -162,9 +181,18 @@ def holding_value_of(t, k, r, q, owner, horizon, rung, cover, exposure, loss_rat
     ``PackedParams``: ``asset_air_defence``, ``asset_holder_affinity``, ``aff_support``,
     ``asset_affinity``, ``asset_recipient_cost`` and the others by their names.
     """
+    return holding_value_from(
+        uncovered_air_losses(t, r, q, loss_rate, rung_intensity, air, rung, cover, exposure),
+        t, k, q, owner, horizon, interests, air_defence, loss_unit, partner, holder_affinity,
+        support, effects, recipient_cost)
+
+
+@inlined
+def holding_value_from(uncovered, t, k, q, owner, horizon, interests, air_defence, loss_unit,
+                       partner, holder_affinity, support, effects, recipient_cost):
+    """``holding_value_of`` given ``uncovered_air_losses`` of ``t``."""
     ties = partner[q, t, owner] * (holder_affinity[q, k] + support[q] + effects[q, k, t])
-    return (cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_defence,
-                           loss_unit, rung, cover, exposure, horizon)
+    return (cover_value_from(uncovered, t, k, q, interests, air_defence, loss_unit, horizon)
             + interests[q, t, _TIES] * ties - recipient_cost[q, k])
 
 
@@ -220,10 +248,11 @@ def signed_for(agreement, r, deal_grants, deal_sides, deal_signs, k, t):
 
 
 @helper
-def consents(st, p, s, cover, horizon, out):
+def consents(st, p, s, cover, horizon, uncovered, out):
     """``(R, K, A)`` bool: each actor would accept each asset today (``accepts``), into ``out``.
 
     The morning's view, which the grants resolved later that day use (``sim.day._asset``).
+    ``uncovered`` ``(A,)`` is scratch.
     """
     owners, rung, exposure, requested = st.asset_owner, s.rung, s.exposure, s.requested
     loss_rate, rung_intensity, air, interests = p.loss_rate, p.rung_intensity, p.air, p.interests
@@ -232,13 +261,18 @@ def consents(st, p, s, cover, horizon, out):
     recipient_cost = p.asset_recipient_cost
     for r in range(out.shape[0]):
         q = pick(horizon.shape[0], r)
+        for t in range(out.shape[2]):  # the same for every asset: computed once per actor
+            uncovered[t] = uncovered_air_losses(t, r, q, loss_rate, rung_intensity, air, rung,
+                                                cover, exposure)
         for k in range(out.shape[1]):
             owner = owners[k]
             for t in range(out.shape[2]):
-                out[r, k, t] = t == owner or accepts_of(
-                    t, k, r, q, owner, horizon[q], requested, rung, cover, exposure, loss_rate,
-                    rung_intensity, air, interests, air_defence, loss_unit, partner,
-                    holder_affinity, support, effects, recipient_cost)
+                # ``accepts_of``, with t's uncovered losses computed above
+                out[r, k, t] = (t == owner or requested[r, k, t] >= REQUEST_OPEN
+                                or holding_value_from(uncovered[t], t, k, q, owner, horizon[q],
+                                                      interests, air_defence, loss_unit,
+                                                      partner, holder_affinity, support,
+                                                      effects, recipient_cost) >= 0.0)
 
 
 @helper
