@@ -17,8 +17,9 @@ Conventions:
   loop reads ``x[pick(x.shape[0], r), ...]``, row r or the shared row 0;
 * a mechanism's rule is a helper looping over the replications, writing its result into its
   ``out`` argument (or, where its docstring says so, updating an argument in place), called
-  once a day: no allocation inside it, no array views (``x[r]``) inside the loop, and inside
-  the loop only calls of helpers taking numbers, not arrays. numba reference-counts every
+  once a day: no allocation inside its loop over replications (a small scratch array made
+  once before the loop is fine), no array views (``x[r]``) inside the loop, and inside the
+  loop only calls of helpers taking numbers, not arrays. numba reference-counts every
   view it makes and every array passed to a function, with atomic operations that cost more
   than the arithmetic of a 5-actor replication: a refugee step that looked up each move's
   origin with a helper taking the route arrays took 730 ns per replication, 91 ns without.
