@@ -452,7 +452,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 k = asset[e]
                 if asset_on[r, k] or (v != _REQUEST and not available[r, k]):
                     # in effect already (to grant or switch on: not available yet): off the
-                    # menu, as ``unavailable`` below would find
+                    # menu, before anything is scored
                     utility[r, e] = -np.inf
                     continue
                 # the value of air cover to its holder, and the asset's effects on ties
@@ -463,7 +463,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     effect += partner[q, a, j] * affinity_of[q, k, j]
                 cover_value = w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
                 ties_effect = w[q, a, _TIES] * effect
-                unavailable = asset_on[r, k] or not available[r, k]
+                unavailable = False
                 if v == _REQUEST:
                     supplier = asset_owner[k]
                     chance = 1.0 / (1.0 + np.exp(-4.0 * affinity[r, a, supplier]))
@@ -472,8 +472,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                     value = chance * (cover_value + w[q, a, _TIES] * partner[q, a, supplier]
                                       * holder_affinity[q, k] - recipient_cost[q, k])
                     # nothing to ask for while a deal in force withholds it or decides its holder
-                    unavailable = (asset_on[r, k]
-                                   or terms.withheld(agreement, r, deal_withhold, k)
+                    unavailable = (terms.withheld(agreement, r, deal_withhold, k)
                                    or terms.bound(agreement, r, deal_grants, k) >= 0)
                 elif v == _ACTIVATE:
                     value = cover_value + ties_effect
@@ -500,7 +499,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         - objection[k, t]
                     )
                     # consent: a grant the recipient would refuse is not on offer
-                    unavailable = (unavailable or blocked[k, t]
+                    unavailable = (blocked[k, t]
                                    or terms.withheld(agreement, r, deal_withhold, k)
                                    or terms.bound(agreement, r, deal_grants, k) >= 0
                                    or not terms.accepts_of(
@@ -968,23 +967,22 @@ def apply_private_values(utility: np.ndarray, one_off: np.ndarray,
     _apply_private(target, np.asarray(one_off, dtype=np.int64), np.asarray(shift, dtype=float),
                    np.asarray(coin, dtype=bool),
                    _ALWAYS_ON if on is None else np.asarray(on, dtype=float),
-                   _NOT_FIGHTING if fighting is None else np.asarray(fighting, dtype=bool))
+                   np.zeros((1, one_off.size), dtype=bool) if fighting is None
+                   else np.asarray(fighting, dtype=bool))
     if target is not utility:
         utility[...] = target
 
 
 _ALWAYS_ON = np.ones(1)
-_NOT_FIGHTING = np.zeros((1, 1), dtype=bool)
 
 
 @kernel
 def _apply_private(utility, one_off, shift, coin, on, fighting):
     """``apply_private_values``'s rule, in place.
 
-    ``shift``, ``coin`` and ``fighting`` are ``(R or 1, M1)`` (``fighting`` ``(1, 1)`` False:
-    none under way), ``on`` ``(P,)``.
+    ``shift``, ``coin`` and ``fighting`` are ``(R or 1, M1)`` (``fighting`` all False: none
+    under way), ``on`` ``(P,)``.
     """
-    none_fighting = fighting.shape[1] != one_off.size
     for r in range(utility.shape[0]):
         off = on[pick(on.shape[0], r)] <= 0
         rs, rc, rf = pick(shift.shape[0], r), pick(coin.shape[0], r), pick(fighting.shape[0], r)
@@ -994,7 +992,7 @@ def _apply_private(utility, one_off, shift, coin, on, fighting):
             finite = not np.isnan(shift[rs, x])
             value = u + shift[rs, x] if finite else u  # -inf (off the menu) stays -inf
             kept = value > 0.0 if finite else coin[rc, x]
-            if off or (not none_fighting and fighting[rf, x]):
+            if off or fighting[rf, x]:
                 kept, value = True, u
             utility[r, e] = value if kept else -np.inf
 
