@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from sim.scenario.loader import format_path, load_scenario
+from sim.scenario.loader import format_path, load_scenario, parse_path
 
 from .conftest import SCENARIOS
 
@@ -35,6 +37,60 @@ def test_every_library_crisis_carries_the_schemes_priors(path):
         note = loaded.notes.get(key)  # a quoted source keeps its place; the reason is a comment
         assert note is not None and (note.kind == "source" or "priors" in note.text), \
             format_path(key)
+
+
+#: The second pass (scenarios/library/README.md#priors): what every crisis writes and carries.
+SECOND_PASS = {f"decisions.{k}" for k in ("loss_unit", "territory_unit", "people_unit",
+                                          "retaliation", "concession", "request_weight")} | {
+    f"alliances.{k}" for k in ("attack", "sanction", "support", "deescalation", "baseline_pull",
+                               "trade_pull", "balance", "gate_cost", "noise")} | {
+    f"refugees.flows.{k}" for k in ("displacement_base", "displacement_fighting",
+                                    "displacement_ground", "move_rate", "settle_rate")}
+
+
+def _written(data, *keys):
+    for key in keys:
+        data = data.get(key, {}) if isinstance(data, dict) else {}
+    return data
+
+
+@pytest.mark.parametrize("path", [SCENARIOS / "idlib_2020.yaml", *LIBRARY], ids=lambda p: p.stem)
+def test_the_second_pass_gives_every_judged_rate_its_prior(path):
+    """Risk attitudes, pressure traits, breakdown rates, refugee rates, alliance and decision
+    constants: each written non-zero value carries the rule's prior, centred on it (a
+    lognormal of sigma 0.5 cut at /3 and x3 and at the schema's bound; risk +-0.1)."""
+    from sim.execution.variation import schema_bounds
+
+    loaded = load_scenario(path)
+    priors = {format_path(k): v for k, v in loaded.uncertain.items()}
+    assert set(priors) >= SECOND_PASS
+    wanted = set()
+    for actor, spec in loaded.data["actors"].items():
+        if spec.get("risk_attitude", 0):
+            wanted.add(f"actors.{actor}.risk_attitude")
+        wanted |= {f"actors.{actor}.pressure.{k}" for k, v in _written(spec, "pressure").items()
+                   if v}
+    for deal, spec in loaded.data.get("deals", {}).items():
+        wanted |= {f"deals.{deal}.{k}" for k in ("breakdown_base", "breakdown_hostility",
+                                                 "breakdown_violation") if spec.get(k, 0)}
+    for i, edge in enumerate(_written(loaded.data, "refugees").get("edges", [])):
+        wanted |= {f"refugees.edges[{i}].{k}" for k in ("rate", "return_rate", "push_back")
+                   if edge.get(k, 0)}
+    assert wanted <= set(priors)
+    for name in wanted | SECOND_PASS:
+        prior, point = priors[name], loaded.spec.model_dump(by_alias=True)
+        for part in parse_path(name):
+            point = point[part]
+        low, high = schema_bounds(re.sub(r"\[\d+\]", "", name))  # an edge's: any edge's
+        if name.endswith("risk_attitude"):
+            assert prior.dist == "uniform", name
+            assert (prior.low, prior.high) == pytest.approx(
+                (max(low, point - 0.1), min(high, point + 0.1))), name
+        else:
+            assert prior.dist == "lognormal" and prior.sigma == 0.5, name
+            assert prior.median == pytest.approx(point), name
+            assert prior.low == pytest.approx(point / 3, rel=1e-3), name
+            assert prior.high == pytest.approx(min(3 * point, high), rel=1e-3), name
 
 
 @pytest.mark.parametrize("name", sorted(POINT_FILES))
