@@ -135,6 +135,8 @@ SENSITIVITY = (
             "decisions.territory_unit=0.05", ("decisions.territory_unit=0.05",)),
     Variant("territory_x5", "sensitivity: decisions.territory_unit 0.1 (x5)",
             "decisions.territory_unit=0.1", ("decisions.territory_unit=0.1",)),
+    Variant("loss_unit_x10", "sensitivity: decisions.loss_unit 100 (x10)",
+            "decisions.loss_unit=100", ("decisions.loss_unit=100",)),
 )
 #: Every switch above at once: model v3 and #23 as far as they can be switched off.
 ALL_OFF = Variant(

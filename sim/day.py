@@ -228,7 +228,7 @@ def observe(st, p, s, can_hold, day, released, private, w):
             s.weariness, st.deal_ceasefire, st.deal_transfers, st.deal_sides,
             p.bargaining_horizon, p.interests, p.risk_attitude, p.rung_severity, p.value,
             p.deal_control, p.deal_cap, p.war_cost, p.war_weariness, p.territory_unit,
-            p.loss_unit, p.concession, w.acts, w.spared, w.conflict_people,
+            p.loss_unit_of, p.concession, w.acts, w.spared, w.conflict_people,
             p.displacement_fighting, p.people_unit, s.provoked, p.reciprocity, s.pledged,
             p.upkeep, w.terms_work, w.gains, w.stake)
         bargaining.perceive(w.gains, w.stake, private, s.information, p.optimism, st.deal_sides,

@@ -440,7 +440,8 @@ class Params:
     realignment_threshold: np.ndarray
     # decisions
     horizon: np.ndarray
-    loss_unit: np.ndarray
+    loss_unit: np.ndarray  # soldiers a unit of war weariness (a public counts deaths: M6)
+    loss_unit_of: np.ndarray  # (P, A) losses a unit of utility to each actor (``loss_units``)
     territory_unit: np.ndarray
     people_unit: np.ndarray
     retaliation: np.ndarray
@@ -525,6 +526,25 @@ def _loss_scale(spec: Scenario, actors: list[str], per_actor) -> tuple:
     f_mean = sum(armed) / len(armed) if armed and sum(armed) > 0 else 1.0
     exposure = np.asarray([[c.exposure * (c.troops or 0.0) / 1000.0 for c in caps]])
     return spec.fighting.lethality / f_mean, exposure, True
+
+
+def loss_units(spec: Scenario, actors: list[str]) -> np.ndarray:
+    """``(1, A)`` the losses that weigh one unit of utility to each actor (docs/ODD.md M1).
+
+    Without troops, ``decisions.loss_unit`` soldiers for every actor, as before. With troops
+    declared (M4), losses are weighed against the force a side committed: ``loss_unit`` per
+    1,000 of its troops in contact, and never more heavily than per soldier for a force
+    under 1,000 (``loss_unit * max(troops, 1000) / 1000``). A commander and a government judge
+    a war's attrition as a share of the force engaged (casualty rates: Dupuy 1990; Gartner &
+    Segura 1998), so a side that sent 30,000 troops does not value a loss as one that sent
+    3,000 does; war weariness, the public's, still counts deaths (``Params.loss_unit``:
+    Mueller 1973).
+    """
+    unit = spec.decisions.loss_unit
+    caps = [spec.actors[a].capabilities for a in actors]
+    if all(c.troops is None for c in caps):
+        return np.full((1, len(actors)), unit)
+    return np.asarray([[unit * max(c.troops or 0.0, 1000.0) / 1000.0 for c in caps]])
 
 
 def compile_scenario(spec: Scenario) -> World:
@@ -855,6 +875,7 @@ def compile_scenario(spec: Scenario) -> World:
                         for g in gates]),
         aff_noise=_arr(al.noise), realignment_threshold=_arr(al.realignment_threshold),
         horizon=_arr(float(dec.horizon)), loss_unit=_arr(dec.loss_unit),
+        loss_unit_of=loss_units(spec, actors),
         territory_unit=_arr(dec.territory_unit),
         people_unit=_arr(dec.people_unit), retaliation=_arr(dec.retaliation),
         reciprocity=_arr(dec.reciprocity), entrapment=_arr(dec.entrapment),

@@ -103,7 +103,8 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
         war_cost: ``(P, A)`` daily cost of fighting.
         war_weariness: ``(P, A)`` daily utility of peace per unit of weariness.
         territory_unit: ``(P,)`` territory value per unit of utility.
-        loss_unit: ``(P,)`` losses per unit of utility.
+        loss_unit: ``(P, A)`` each actor's losses per unit of utility
+            (``sim.world.loss_units``).
         concession: ``(P,)`` standing lost per unit of pressure by conceding ground.
         acts: ``(R, D, S)`` each side's value of the deal's terms over actions
             (``sim.mechanisms.terms.deal_values``).
@@ -178,7 +179,7 @@ def surplus(control, war_drift, war_losses, rung, pressure, affinity, armed, wea
                 stake[r, d, side] = w[q, a, _TERRITORY] * contested / territory_unit[q] * in_fight
                 out[r, d, side] = (
                     w[q, a, _TERRITORY] * (with_deal - fighting_on) / territory_unit[q]
-                    + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
+                    + w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q, a]
                     + w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a])
                     * (sev_now - min(sev_now, cap))
                     + (war_cost[q, a] + war_weariness[q, a] * weariness[r, a]) * horizon[q]

@@ -178,7 +178,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
     war_weariness, optimism = p.war_weariness, p.optimism
     horizon, boost, intensity_of, severity = (p.horizon, p.attack_boost, p.rung_intensity,
                                               p.rung_severity)
-    w, risk_attitude, loss_unit, people_unit = (p.interests, p.risk_attitude, p.loss_unit,
+    w, risk_attitude, loss_unit, people_unit = (p.interests, p.risk_attitude, p.loss_unit_of,
                                                 p.people_unit)
     partner, trade, air, exposure, loss_rate = p.partner, p.trade, p.air, s.exposure, p.loss_rate
     hostility, rate_up, rate_down, retaliation = p.hostility, p.rate_up, p.rate_down, p.retaliation
@@ -265,10 +265,10 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 displaced = displacement[q] * d_int * conflict_people[r]
                 value = (
                     w[q, a, _TERRITORY] * territory * h / territory_unit[q]
-                    - w[q, a, _LOSSES] * own_losses * h / loss_unit[q]
+                    - w[q, a, _LOSSES] * own_losses * h / loss_unit[q, a]
                     - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                     + w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
-                    * grievance[r, a, t] / loss_unit[q]
+                    * grievance[r, a, t] / loss_unit[q, a]
                     + w[q, a, _STANDING] * answer_value(reciprocity[q], pressure_[r, a],
                                                         provoked[r, a, t])
                     + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
@@ -286,7 +286,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 # path continues; a one-off strike does not continue, so it has none)
                 if lookahead and not once[e]:
                     hurt = (w[q, t, _LOSSES] * loss_rate[q] * d_int * fire[r, t, a]
-                            * exposure[r, t] * (0.0 if apart else 1.0) / loss_unit[q]
+                            * exposure[r, t] * (0.0 if apart else 1.0) / loss_unit[q, t]
                             + w[q, t, _TERRITORY] * ground_at_stake(t, a, r, q, value_of,
                                                                     speed, control, can_hold,
                                                                     horizon[q], by_front)
@@ -349,7 +349,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         w[q, a, _TERRITORY] * territory * h / territory_unit[q]
                         - w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                         + blamed * w[q, a, _STANDING] * retaliation[q] * pressure_[r, a]
-                        * grievance[r, a, t] / loss_unit[q]
+                        * grievance[r, a, t] / loss_unit[q, a]
                         # a red line is honoured by the strike, whoever is blamed for it
                         + w[q, a, _STANDING] * pledged[r, a, t] * (1.0 + pressure_[r, a])
                         - blamed * w[q, a, _TIES] * partner[q, a, t] * aff_attack[q] * h
@@ -379,7 +379,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 value = (
                     -w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                     + w[q, a, _STANDING] * 0.5 * retaliation[q] * pressure_[r, a]
-                    * grievance[r, a, t] / loss_unit[q]
+                    * grievance[r, a, t] / loss_unit[q, a]
                     - w[q, a, _TIES] * (partner[q, a, t] + trade[q, a, t]) * aff_sanction[q]
                     * h
                 )
@@ -410,7 +410,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 value = (
                     -w[q, a, _ESCALATION] * (1.0 - risk_attitude[q, a]) * escalation
                     + w[q, a, _STANDING] * 0.5 * (
-                        retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q]
+                        retaliation[q] * pressure_[r, a] * grievance[r, a, t] / loss_unit[q, a]
                         + answer_value(reciprocity[q], pressure_[r, a], provoked[r, a, t]))
                     - w[q, a, _TIES] * partner[q, a, t] * aff_threat[q] * h
                 )
@@ -431,7 +431,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                         * heat / (1.0 + 2.0 * boost[q]) * 2.0 * (1.0 - win[r, t, a])
                         * attack_prev[r, t, a])
                 value = (
-                    w[q, a, _LOSSES] * spared * horizon[q] / loss_unit[q]
+                    w[q, a, _LOSSES] * spared * horizon[q] / loss_unit[q, a]
                     - w[q, a, _TERRITORY] * left * horizon[q] / territory_unit[q]
                     - w[q, a, _STANDING] * concession[q] * pressure_[r, a]
                 )
@@ -461,7 +461,7 @@ def _score_menu(s, p, structure, armed_from, lookahead, direct):
                 for j in range(n):
                     avoided += air_part[a, j] * air_defence_of[q, k]
                     effect += partner[q, a, j] * affinity_of[q, k, j]
-                cover_value = w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q]
+                cover_value = w[q, a, _LOSSES] * avoided * horizon[q] / loss_unit[q, a]
                 ties_effect = w[q, a, _TIES] * effect
                 unavailable = False
                 if v == _REQUEST:

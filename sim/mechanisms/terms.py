@@ -134,7 +134,7 @@ def uncovered_air_losses(t, r, q, loss_rate, rung_intensity, air, rung, cover, e
 def cover_value_from(uncovered, t, k, q, interests, air_defence, loss_unit, horizon):
     """``cover_value_of`` given ``uncovered_air_losses`` of ``t``."""
     return (interests[q, t, _LOSSES] * uncovered * air_defence[q, k] * horizon
-            / loss_unit[q])
+            / loss_unit[q, t])
 
 
 @inlined
@@ -158,7 +158,7 @@ def cover_value_of(t, k, r, q, loss_rate, rung_intensity, air, interests, air_de
 def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
     """``cover_value_of`` with the parameters read from ``p`` (outside loops)."""
     return cover_value_of(t, k, r, q, p.loss_rate, p.rung_intensity, p.air, p.interests,
-                          p.asset_air_defence, p.loss_unit, rung, cover, exposure, horizon)
+                          p.asset_air_defence, p.loss_unit_of, rung, cover, exposure, horizon)
 
 
 #: An open request: the recipient asked for the asset within the last three days (a request
@@ -201,7 +201,7 @@ def holding_value(t, k, r, q, p, rung, cover, exposure, owner, horizon):
     """``holding_value_of`` with the parameters read from ``p`` (outside loops)."""
     return holding_value_of(t, k, r, q, owner, horizon, rung, cover, exposure, p.loss_rate,
                             p.rung_intensity, p.air, p.interests, p.asset_air_defence,
-                            p.loss_unit, p.partner, p.asset_holder_affinity, p.aff_support,
+                            p.loss_unit_of, p.partner, p.asset_holder_affinity, p.aff_support,
                             p.asset_affinity, p.asset_recipient_cost)
 
 
@@ -232,7 +232,7 @@ def accepts(t, k, r, q, p, rung, cover, exposure, requested, owner, horizon):
     """``accepts_of`` with the parameters read from ``p`` (outside loops)."""
     return accepts_of(t, k, r, q, owner, horizon, requested, rung, cover, exposure,
                       p.loss_rate, p.rung_intensity, p.air, p.interests, p.asset_air_defence,
-                      p.loss_unit, p.partner, p.asset_holder_affinity, p.aff_support,
+                      p.loss_unit_of, p.partner, p.asset_holder_affinity, p.aff_support,
                       p.asset_affinity, p.asset_recipient_cost)
 
 
@@ -256,7 +256,7 @@ def consents(st, p, s, cover, horizon, uncovered, out):
     """
     owners, rung, exposure, requested = st.asset_owner, s.rung, s.exposure, s.requested
     loss_rate, rung_intensity, air, interests = p.loss_rate, p.rung_intensity, p.air, p.interests
-    air_defence, loss_unit, partner = p.asset_air_defence, p.loss_unit, p.partner
+    air_defence, loss_unit, partner = p.asset_air_defence, p.loss_unit_of, p.partner
     holder_affinity, support, effects = p.asset_holder_affinity, p.aff_support, p.asset_affinity
     recipient_cost = p.asset_recipient_cost
     for r in range(out.shape[0]):
@@ -298,7 +298,7 @@ def deal_values(st, p, s, cover, reach, available, horizon, out):
     people_unit, requires, decision_horizon = p.people_unit, p.asset_requires_inactive, p.horizon
     loss_rate, rung_intensity, air, air_defence = (p.loss_rate, p.rung_intensity, p.air,
                                                    p.asset_air_defence)
-    loss_unit, holder_affinity, support = p.loss_unit, p.asset_holder_affinity, p.aff_support
+    loss_unit, holder_affinity, support = p.loss_unit_of, p.asset_holder_affinity, p.aff_support
     effects, recipient_cost = p.asset_affinity, p.asset_recipient_cost
     trade, aff_sanction, retaliation = p.trade, p.aff_sanction, p.retaliation
     for r in range(out.shape[0]):
@@ -373,5 +373,5 @@ def lifting_value(x, i, t, r, q, interests, partner, trade, aff_sanction, retali
     value = interests[q, x, _TIES] * (partner[q, x, j] + trade[q, x, j]) * aff_sanction[q] * horizon
     if x == i:
         value -= (interests[q, x, _STANDING] * 0.5 * retaliation[q] * pressure[r, x]
-                  * grievance[r, x, t] / loss_unit[q])
+                  * grievance[r, x, t] / loss_unit[q, x])
     return value

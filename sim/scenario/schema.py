@@ -846,7 +846,11 @@ class Decisions(Strict):
     horizon: Annotated[int, Field(ge=1, le=90)] = Field(
         7, description="Days of look-ahead when predicting an action's effect."
     )
-    loss_unit: Positive = Field(10.0, description="Soldiers lost that count as one utility unit.")
+    loss_unit: Positive = Field(
+        10.0, description="Soldiers lost that count as one utility unit; when the scenario "
+        "declares troops, per 1,000 of the valuing actor's troops in contact (a force under "
+        "1,000 counts as 1,000): losses weighed as a share of the force committed (docs/ODD.md "
+        "M1). War weariness counts soldiers lost in these units whatever the troops.")
     territory_unit: Positive = Field(
         0.02, description="Valued territory (objective value x share) that counts as one unit."
     )
