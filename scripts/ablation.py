@@ -135,6 +135,8 @@ SENSITIVITY = (
             "decisions.territory_unit=0.05", ("decisions.territory_unit=0.05",)),
     Variant("territory_x5", "sensitivity: decisions.territory_unit 0.1 (x5)",
             "decisions.territory_unit=0.1", ("decisions.territory_unit=0.1",)),
+    # losses weighed ten times lighter (per 1,000 troops in contact where troops are declared;
+    # first run as a probe before that rule existed: notes_ablation.md, sixth session)
     Variant("loss_unit_x10", "sensitivity: decisions.loss_unit 100 (x10)",
             "decisions.loss_unit=100", ("decisions.loss_unit=100",)),
 )

@@ -77,8 +77,9 @@ def test_the_second_pass_gives_every_judged_rate_its_prior(path):
         wanted |= {f"refugees.edges[{i}].{k}" for k in ("rate", "return_rate", "push_back")
                    if edge.get(k, 0)}
     assert wanted <= set(priors)
+    dumped = loaded.spec.model_dump(by_alias=True)
     for name in wanted | SECOND_PASS:
-        prior, point = priors[name], loaded.spec.model_dump(by_alias=True)
+        prior, point = priors[name], dumped
         for part in parse_path(name):
             point = point[part]
         low, high = schema_bounds(re.sub(r"\[\d+\]", "", name))  # an edge's: any edge's
