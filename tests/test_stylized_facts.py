@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
 from sim.scenario.loader import load_data, load_scenario
@@ -57,33 +58,74 @@ def decreases(a, b, column: str) -> float:
     return mean
 
 
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: losses and pressure still rise, "
-                   "but Turkey's attack days on the causer no longer do (-0.44 [-0.89, +0.01] "
-                   "days, seed 11, 1,000 runs, on 1424add): the strike's answer is spent at once "
-                   "by the fighting already under way, and a ceasefire signed after talks bars "
-                   "the rest (pricing the barred retaliation into the deal, branch grief22, "
-                   "gave +0.32 [-0.13, +0.77]: scenarios/library/notes_ablation.md)")
-def test_fact1_losses_raise_pressure_and_escalation_against_the_causer(runs, baseline):
-    """A mass-casualty strike (33 soldiers, day 6) by the regime on Turkish forces."""
+@pytest.fixture(scope="module")
+def struck(baseline):
+    """The baseline with a mass-casualty strike (33 soldiers, day 6) by the regime on Turkish
+    forces (the Balyun strike of 27 February 2020, a week after the start date)."""
     data = copy.deepcopy(baseline.data)
     data["timeline"].append({"date": "2020-02-27", "name": "mass-casualty strike",
                              "kind": "casualties", "between": ["turkey", "syria"],
                              "amount": 33})
-    base, struck = runs(), runs(load_data(data))
-    increases(base, struck, "losses.turkey.by.syria")
-    increases(base, struck, "pressure.turkey.max")
-    increases(base, struck, "attacks.turkey.syria")
-    # The probability of war against the causer, where the strike can still change it: runs
-    # that signed a ceasefire before the strike and were not at war by then (the paths of the
-    # two ensembles are identical until the strike). A massacre across a ceasefire can break it
-    # (Fortna 2004) and the war follows. (Over all runs the effect is +0.004 [-0.008, 0.016]:
-    # half the runs are at war before day 6, and where no ceasefire holds the strike's losses
-    # also add to weariness and bring the deal sooner, as fact 6 says they should.)
-    war_day, agreed = base["day.war.turkey~syria"], base["day.agreement"]
-    held = (agreed <= 5) & ~(war_day <= 6)
-    assert held.sum() >= 100, held.sum()
-    later = {x: (ens["day.war.turkey~syria"] > 6)[held].astype(float)
-             for x, ens in (("base", base), ("struck", struck))}
+    return load_data(data)
+
+
+STRIKE_DAY = 6
+
+
+def _attack_days_after(loaded, first: int, last: int) -> np.ndarray:
+    """Days of ``first``..``last`` on which Turkey attacked Syria, per run (RUNS, SEED)."""
+    from sim.model import CrisisModel
+
+    model = CrisisModel(loaded, replications=RUNS, seed=SEED, record_paths=False)
+    actors = model.layout.actors
+    turkey, syria = actors.index("turkey"), actors.index("syria")
+    days = np.zeros(RUNS)
+    for day in range(last + 1):
+        model.step()
+        if day >= first:
+            days += model.state.attack_prev[:, turkey, syria] > 0
+    return days
+
+
+def test_fact1_losses_raise_pressure_and_the_answer_against_the_causer(runs, baseline, struck):
+    """A mass-casualty strike (33 soldiers, day 6) by the regime on Turkish forces raises
+    Turkey's losses and pressure, and its attacks on the causer in the week after the strike
+    (+0.37 [0.30, 0.45] attack days at 1,000 runs, seed 11, on d2fa7cd). What the fact also
+    asks, a higher probability of escalation against the causer beyond that answer, does not
+    hold today: the two strict xfails below."""
+    base, hit = runs(), runs(struck)
+    increases(base, hit, "losses.turkey.by.syria")
+    increases(base, hit, "pressure.turkey.max")
+    increases({"d": _attack_days_after(baseline, STRIKE_DAY + 1, STRIKE_DAY + 7)},
+              {"d": _attack_days_after(struck, STRIKE_DAY + 1, STRIKE_DAY + 7)}, "d")
+
+
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22): over the whole horizon Turkey's "
+                   "attack days on the causer do not rise (-0.44 [-0.89, +0.01] days, seed 11, "
+                   "1,000 runs, on 1424add): +0.38 in the week after the strike and +0.12 in the "
+                   "two weeks after that, then -0.36 on days 30-60 and -0.59 on days 60-120, as "
+                   "the strike's losses add to war weariness (fact 6); pricing the barred "
+                   "retaliation into the deal (branch grief22) gave +0.32 [-0.13, +0.77]: "
+                   "scenarios/library/notes_ablation.md")
+def test_fact1_attack_days_over_the_whole_horizon(runs, struck):
+    increases(runs(), runs(struck), "attacks.turkey.syria")
+
+
+@pytest.mark.xfail(strict=True, reason="model v3 (issue 22): among the runs not at war with the "
+                   "regime by the strike (309 of 1,000, seed 11, on d2fa7cd) the strike lowers "
+                   "the chance of war later, 0.754 -> 0.712 (-0.042 [-0.078, -0.006]): its losses "
+                   "add to weariness and bring the deal sooner. (The runs that had also signed a "
+                   "ceasefire before it, which this fact's test used to read, are 36 since talks "
+                   "take time, too few: no effect, 0.056 both.)")
+def test_fact1_losses_raise_the_probability_of_war_against_the_causer(runs, struck):
+    """A massacre can turn a standoff or a ceasefire into war (Fortna 2004): in the runs where
+    the two ensembles' paths are still identical and not at war on the strike's day, war
+    against the causer should become more likely."""
+    base, hit = runs(), runs(struck)
+    calm = ~(base["day.war.turkey~syria"] <= STRIKE_DAY)
+    assert calm.sum() >= 100, calm.sum()
+    later = {x: (ens["day.war.turkey~syria"] > STRIKE_DAY)[calm].astype(float)
+             for x, ens in (("base", base), ("struck", hit))}
     increases({"w": later["base"]}, {"w": later["struck"]}, "w")
 
 
