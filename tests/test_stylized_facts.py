@@ -114,12 +114,12 @@ def test_fact1_attack_days_over_the_whole_horizon(runs, struck):
 @pytest.mark.xfail(strict=True, reason="model v3 (issue 22): among the runs not at war with the "
                    "regime by the strike (309 of 1,000, seed 11, on d2fa7cd) the strike lowers "
                    "the chance of war later, 0.754 -> 0.712 (-0.042 [-0.078, -0.006]): its losses "
-                   "add to what the parties learn and bring the deal sooner. (The runs that had "
+                   "add to Turkey's war weariness and bring the deal sooner. (The runs that had "
                    "also signed a ceasefire before it, which this fact's test used to read, are 36 "
                    "since talks "
                    "take time, too few: no effect, 0.056 both.) The strike also brings the deal "
-                   "sooner in 17.8% of the calm runs, later in 9.1%: its losses reveal "
-                   "information (M6); lagging the ladder's weariness (branch rally22) gave "
+                   "sooner in 17.8% of the calm runs, later in 9.1% (14.0% and 11.4% with "
+                   "Turkey's war_weariness 0); lagging the ladder's weariness (branch rally22) gave "
                    "-0.036 [-0.071, -0.000]")
 def test_fact1_losses_raise_the_probability_of_war_against_the_causer(runs, struck):
     """A massacre can turn a standoff or a ceasefire into war (Fortna 2004): in the runs where
