@@ -119,8 +119,8 @@ def test_fact1_attack_days_over_the_whole_horizon(runs, struck):
                    "since talks "
                    "take time, too few: no effect, 0.056 both.) The strike also brings the deal "
                    "sooner in 17.8% of the calm runs, later in 9.1% (14.0% and 11.4% with "
-                   "Turkey's war_weariness 0); lagging the ladder's weariness (branch rally22) gave "
-                   "-0.036 [-0.071, -0.000]")
+                   "Turkey's war_weariness 0); lagging the ladder's weariness (branch rally22) "
+                   "gave -0.036 [-0.071, -0.000]")
 def test_fact1_losses_raise_the_probability_of_war_against_the_causer(runs, struck):
     """A massacre can turn a standoff or a ceasefire into war (Fortna 2004): in the runs where
     the two ensembles' paths are still identical and not at war on the strike's day, war
