@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 
 import pytest
@@ -381,6 +382,60 @@ def test_validate_runs_and_scores_every_crisis_and_writes_the_table(tmp_path, st
                                                      "skill.json", "skill.md"]
 
 
+def test_validate_runs_only_the_crises_asked_for_in_the_librarys_order(tmp_path, stand):
+    folder = _library(tmp_path)
+    out = tmp_path / "out"
+    result = validate_library(folder, runs=10, out_dir=out, progress=False, crises=["beta"])
+    assert [c["file"] for c in stand["runs"]] == ["beta.yaml"]
+    assert [c["crisis"] for c in result["crises"]] == ["beta"] and result["only"] == ["beta"]
+    assert result["overall"]["events"] == 1  # alpha's event is not in the overall row
+    assert "Only the crises asked for (beta): the overall row" in markdown_table(result)
+    assert sorted(p.name for p in out.iterdir()) == [".crisis-sim", ".lock", "beta",
+                                                     "skill.json", "skill.md"]
+    stand["runs"].clear()
+    both = validate_library(folder, runs=10, out_dir=tmp_path / "both", progress=False,
+                            crises=["beta", "alpha", "beta"])
+    assert [c["file"] for c in stand["runs"]] == ["alpha.yaml", "beta.yaml"]
+    assert both["only"] == ["alpha", "beta"]
+    # the whole library's result says nothing of a choice
+    assert "only" not in validate_library(folder, runs=10, out_dir=tmp_path / "all",
+                                          progress=False)
+
+
+@pytest.mark.parametrize(("names", "says"), [
+    (["alpah"], "no crisis named 'alpah' (did you mean 'alpha'?); its crises: alpha, beta"),
+    (["gamma_1999"], "no crisis named 'gamma_1999'; its crises: alpha, beta"),
+    ([], "--crises names no crisis"),
+])
+def test_a_crisis_the_library_does_not_hold_is_refused_before_anything_runs(
+        tmp_path, stand, names, says):
+    folder = _library(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match=re.escape(says)):
+        validate_library(folder, runs=10, out_dir=out, progress=False, crises=names)
+    assert stand["runs"] == [] and not out.exists()
+
+
+@pytest.mark.parametrize(("flag", "name"), [(["--readme", "README.md"], "--readme"),
+                                            (["--cv", "--write-recalibration"],
+                                             "--write-recalibration")])
+def test_validate_refuses_to_write_the_librarys_files_from_a_part_of_it(tmp_path, stand,
+                                                                        capsys, flag, name):
+    from sim.cli import main
+
+    folder = _library(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- skill-table:start -->\n<!-- skill-table:end -->\n")
+    args = [str(readme) if x == "README.md" else x for x in flag]
+    out = tmp_path / "out"
+    assert main(["validate", "--library", str(folder), "--crises", "alpha", "--out", str(out),
+                 "--no-progress", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{name} writes what the whole library gives" in err
+    assert len(err.splitlines()) == 1 and stand["runs"] == [] and not out.exists()
+    assert not (folder / "recalibration.json").exists()
+
+
 def test_validate_with_a_seed_and_at_point_values(tmp_path, stand):
     folder = _library(tmp_path)
     validate_library(folder, runs=10, seed=9, out_dir=tmp_path / "out", point=True,
@@ -529,7 +584,8 @@ def test_validate_logs_each_crisis_and_has_the_documented_defaults(tmp_path, sta
     defaults = {k: p.default for k, p in inspect.signature(validate_library).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     assert defaults == {"runs": 1000, "seed": None, "workers": None, "progress": True,
-                        "on_crisis": None, "cv": False, "point": False, "pooled": True}
+                        "on_crisis": None, "cv": False, "point": False, "pooled": True,
+                        "crises": None}
 
 
 def test_a_library_without_events_has_no_climatology():

@@ -63,6 +63,10 @@ def add_parsers(sub) -> None:
     val.add_argument("--write-recalibration", action="store_true",
                      help="with --cv: write the recalibration fitted on the library into "
                      "<library>/recalibration.json (sim run shows its calibrated probabilities)")
+    val.add_argument("--crises", metavar="NAMES",
+                     help="only these crises, comma-separated (a crisis's name is its "
+                     "observations file's without .observations.yaml, e.g. "
+                     "kosovo_1999,cuba_1962); table, overall row and baselines over them alone")
     val.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     cal = sub.add_parser("calibrate", help="fit the scenario's uncertain values (range:/prior:) "
@@ -133,6 +137,14 @@ def _validate(args: argparse.Namespace) -> int:
         validate_library,
     )
 
+    crises = None
+    if args.crises is not None:
+        crises = [name.strip() for name in args.crises.split(",") if name.strip()]
+        for flag, given in (("--readme", args.readme is not None),
+                            ("--write-recalibration", args.write_recalibration)):
+            if given:
+                raise UsageError(f"{flag} writes what the whole library gives, not a part of "
+                                 "it: drop --crises, or drop " + flag)
     if args.readme is not None:
         read_readme(args.readme)  # refused before any crisis runs, not after all of them
     def said(name: str, score: dict) -> None:
@@ -145,7 +157,7 @@ def _validate(args: argparse.Namespace) -> int:
     result = validate_library(args.library, runs=args.runs, seed=args.seed, out_dir=args.out,
                               workers=args.workers, progress=not args.no_progress,
                               on_crisis=said, cv=args.cv, point=args.point,
-                              pooled=not args.no_pooled)
+                              pooled=not args.no_pooled, crises=crises)
     table = markdown_table(result)
     print(table)
     print(f"\nskill table in {args.out / 'skill.md'} and {args.out / 'skill.json'}; each "

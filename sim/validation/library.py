@@ -6,7 +6,8 @@ and the scenario it names. Each is run (``--runs`` replications, the scenario's 
 results are gathered into one skill table, per crisis and overall, written as ``skill.json``
 and ``skill.md``. ``--readme FILE`` puts the Markdown table into FILE between the markers
 ``<!-- skill-table:start -->`` and ``<!-- skill-table:end -->`` (nothing else in the file is
-touched).
+touched). ``--crises a,b`` runs and tabulates only the named crises: their table, overall row
+and baselines are over them alone (the climatology of each from the other chosen ones).
 
 Baselines: the *uninformed* forecast gives every event p = 0.5. The *climatological* forecast
 gives every event of a crisis the share of events that happened in the *other* crises of the
@@ -34,7 +35,7 @@ START, END = "<!-- skill-table:start -->", "<!-- skill-table:end -->"
 def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                      out_dir: Path, workers: int | None = None, progress: bool = True,
                      on_crisis=None, cv: bool = False, point: bool = False,
-                     pooled: bool = True) -> dict:
+                     pooled: bool = True, crises: list[str] | None = None) -> dict:
     """Run and score every crisis; write ``skill.json`` and ``skill.md`` into ``out_dir``.
 
     Every observations file (and its scenario) is loaded and checked before anything runs,
@@ -46,6 +47,8 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     crisis at its point values instead. Unless ``point`` or not ``pooled``, a library with a
     pooled posterior (``pooled_posterior.json`` of ``sim calibrate --library``) scales each
     crisis's generic constants by it (the fit without that crisis when the file holds one).
+    ``crises``: only these crises (names as ``crisis_name``), in the library's order; the
+    result then says which (``only``).
     """
     from sim.execution.ensemble import run_ensemble
     from sim.execution.storage import atomic_write_bytes, write_json
@@ -56,6 +59,8 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     from sim.validation.scores import score_run
 
     files = library_files(folder)
+    if crises is not None:
+        files = chosen_crises(files, crises, folder)
     loaded, problems = [], []
     for path in files:
         try:
@@ -70,7 +75,7 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
     # claimed and locked as run's folders are (the lock is held until this process ends): a
     # folder of the user's (their skill.md) is refused, and a second validate into it at once
     claim_folder(out_dir, made_before_marker=_validation_folder)
-    crises = []
+    scored = []
     for path, obs in zip(files, loaded, strict=True):
         name = crisis_name(path)
         run_dir = out_dir / name
@@ -88,7 +93,7 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
         run_ensemble(scenario, runs=runs, seed=run_seed, workers=workers, out_dir=run_dir,
                      progress=progress, varied=varied)
         score = score_run(run_dir, path)
-        crises.append({"crisis": name, "scenario": scenario.spec.name,
+        scored.append({"crisis": name, "scenario": scenario.spec.name,
                        "scenario_file": scenario.path.name if scenario.path else "",
                        "kinds": outcome_kinds(scenario.spec),
                        "observations": str(path), "runs": runs, "seed": run_seed,
@@ -97,19 +102,41 @@ def validate_library(folder: Path, *, runs: int = 1000, seed: int | None = None,
                        "score": score})
         if on_crisis is not None:
             on_crisis(name, score)
-    result = skill_table(crises)
+    result = skill_table(scored)
     result["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["library"] = str(folder)
     # which crises scaled their generic constants by the pooled posterior (and which fit)
-    result["pooled"] = {c["crisis"]: c["pooled"] for c in crises if c["pooled"]}
+    result["pooled"] = {c["crisis"]: c["pooled"] for c in scored if c["pooled"]}
+    if crises is not None:
+        result["only"] = [c["crisis"] for c in scored]
     if cv:
         from sim.validation.crossval import cross_validate, reliability_figure
 
-        result["cross_validation"] = cross_validate(crises)
+        result["cross_validation"] = cross_validate(scored)
         reliability_figure(result["cross_validation"], out_dir / "reliability.png")
     write_json(out_dir / "skill.json", result)
     atomic_write_bytes(out_dir / "skill.md", (markdown_table(result) + "\n").encode())
     return result
+
+
+def chosen_crises(files: list[Path], names: list[str], folder: Path) -> list[Path]:
+    """The observations files of the crises named, in the library's order.
+
+    An unknown name is an error that lists the library's crises (and the closest, if one is).
+    """
+    from difflib import get_close_matches
+
+    known = [crisis_name(p) for p in files]
+    for name in names:
+        if name not in known:
+            close = get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UsageError(f"{folder}: no crisis named '{name[:100]}'{hint}; its crises: "
+                             + ", ".join(known))
+    if not names:
+        raise UsageError("--crises names no crisis: give one or more names separated by commas")
+    wanted = set(names)
+    return [p for p in files if crisis_name(p) in wanted]
 
 
 def _validation_folder(folder: Path) -> bool:
@@ -221,6 +248,9 @@ def markdown_table(result: dict) -> str:
                  "the other crises. In 50% / 90%: share of observed quantities and event days "
                  "inside the runs' central intervals (calibrated: about 50% and 90%). "
                  f"{'/'.join(str(r) for r in sorted(runs))} runs per crisis.")
+    if result.get("only"):
+        lines.append(f"Only the crises asked for ({', '.join(result['only'])}): the overall row "
+                     "and the climatology are over them alone, not the whole library.")
     pooled = result.get("pooled") or {}
     if pooled:
         held = sum(bool(p.get("fitted_without_this_crisis")) for p in pooled.values())
