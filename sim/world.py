@@ -507,6 +507,14 @@ def _arr(values, dtype=np.float64) -> np.ndarray:
     return np.asarray(values, dtype=dtype)[None, ...]
 
 
+def _declares_troops(caps) -> bool:
+    """Whether any actor declares ``capabilities.troops``.
+
+    Then losses follow the forces (M4) and are weighed against them (M1), for every actor.
+    """
+    return any(c.troops is not None for c in caps)
+
+
 def _loss_scale(spec: Scenario, actors: list[str], per_actor) -> tuple:
     """``(loss_rate, exposure (1, A), forces)``: the scale of losses, by troops if declared.
 
@@ -520,7 +528,7 @@ def _loss_scale(spec: Scenario, actors: list[str], per_actor) -> tuple:
     1,000 troops lose ``lethality`` a day at intensity 1.
     """
     caps = [spec.actors[a].capabilities for a in actors]
-    if all(c.troops is None for c in caps):
+    if not _declares_troops(caps):
         return spec.fighting.loss_rate, per_actor(lambda x: x.capabilities.exposure), False
     armed = [c.ground + c.air for c in caps if c.troops]
     f_mean = sum(armed) / len(armed) if armed and sum(armed) > 0 else 1.0
@@ -542,7 +550,7 @@ def loss_units(spec: Scenario, actors: list[str]) -> np.ndarray:
     """
     unit = spec.decisions.loss_unit
     caps = [spec.actors[a].capabilities for a in actors]
-    if all(c.troops is None for c in caps):
+    if not _declares_troops(caps):
         return np.full((1, len(actors)), unit)
     return np.asarray([[unit * max(c.troops or 0.0, 1000.0) / 1000.0 for c in caps]])
 
