@@ -120,14 +120,19 @@ def test_an_unread_parameter_gets_sobol_indices_near_zero(baseline):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: an agreement is now signed in "
-                   "~97% of baseline runs whatever Turkey's war cost, so its Morris mu* is "
-                   "0.0375 (< 0.1); the unread parameter still gets exactly 0")
 def test_morris_screening_ranks_the_influential_parameter_first(baseline):
+    """Morris screening gives the parameter the model reads a clear mu* and the unread one 0.
+
+    Screened on the war between Turkey and Syria, as the Sobol test above: since model v3 the
+    baseline signs an agreement in about 97% of runs whatever Turkey's war cost (mu* of
+    outcome.agreement 0.0375 on this design), a ceiling that says nothing about the screening;
+    that fact 6 does not rise over the horizon is its own strict xfail
+    (tests/test_stylized_facts.py). Measured on 097a167: mu* 0.375 and 0.
+    """
     design = make_design("morris", [P("actors.turkey.war_cost=0:0.1"),
                                     P("actors.us.capabilities.exposure=0:2")], 8, 1)
     result = run_sweep(baseline, design, reps=20, workers=1, progress=False)
-    mu = result.sensitivity["results"]["outcome.agreement"]["mu_star"]
+    mu = result.sensitivity["results"]["outcome.war_turkey_syria"]["mu_star"]
     assert mu[0] > 0.1 and mu[1] == 0.0
 
 
