@@ -168,9 +168,9 @@ def test_fact5_economic_ties_lower_the_chance_of_war(runs):
     decreases(no_trade, trade, "rung.arcadia~borduria.max")
 
 
-def _fact6(runs):
-    base = runs()
-    costly = runs(BASELINE, "actors.turkey.war_cost=0.06", "actors.russia.war_cost=0.03")
+def _fact6(runs, n: int = RUNS):
+    base = runs(BASELINE, n=n)
+    costly = runs(BASELINE, "actors.turkey.war_cost=0.06", "actors.russia.war_cost=0.03", n=n)
     return base, costly
 
 
@@ -187,12 +187,17 @@ def test_fact6_costlier_fighting_brings_agreement_sooner(runs):
     increases({"p": a < 30}, {"p": b < 30}, "p")
 
 
-@pytest.mark.xfail(strict=True, reason="model v3 (issue 22) open: over the whole horizon the "
-                   "baseline signs an agreement in 96.8% of runs and the costlier one in 97.7% "
-                   "(+0.009 [-0.005, 0.023], seed 11): a ceiling, not a reversal; within 30 "
-                   "days the rise is +0.019 [0.011, 0.027] and the day comes 5.6 days sooner")
+#: runs for fact 6 over the whole horizon: the baseline signs an agreement in about 96% of
+#: runs, so the effect is bounded by 4 points and 1,000 paired runs cannot resolve it
+FACT6_HORIZON_RUNS = 4000
+
+
 def test_fact6_costlier_fighting_raises_the_probability_of_agreement_over_the_horizon(runs):
-    base, costly = _fact6(runs)
+    """At the ceiling: 96.1% -> 97.4%, +0.014 [0.007, 0.021] at 4,000 runs, seed 11, on
+    bcee556 (at 1,000 runs +0.009 [-0.005, 0.023], too few for an effect this size). The run
+    count was set by a rule written before the one measurement: 4,000 runs, the test's seed,
+    kept if the interval excludes 0, else a strict xfail with those numbers."""
+    base, costly = _fact6(runs, FACT6_HORIZON_RUNS)
     increases(base, costly, "outcome.agreement")
 
 
