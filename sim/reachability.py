@@ -194,13 +194,17 @@ def _state_never(facts: _Facts, state: str) -> str | None:
 
 
 def _state_at_start(facts: _Facts, state: str) -> str | None:
-    """Why a state is in effect on day 0 of every run (an asset on at the start), or None.
+    """Why a state is in effect on day 0 of every run (an asset or a gate on at the start).
 
     A counterfactual that deploys an asset on day 0 makes "the asset is in effect at some
     time" certain: its +85 points against the baseline are the premise, not a finding (issue
-    #26: ``sim report`` marks such effects "by construction").
+    #26: ``sim report`` marks such effects "by construction"); so does one that opens a gate
+    for good (open at the start with nothing that can close it: a gate open on day 0 that its
+    owner may close that very morning is not recorded open in every run).
     """
     kind, _, name = state.partition(".")
+    if kind == "gate" and name in facts.spec.refugees.gates:
+        return facts.gate_why_never_closed(name)
     if kind != "asset" or name not in facts.spec.assets \
             or any(p.startswith(f"assets.{name}.") for p in facts.varied):
         return None

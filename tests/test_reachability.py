@@ -77,6 +77,37 @@ def test_structural_claims_are_right_and_conservative(tmp_path):
             assert rows[name]["count"] == rows[name]["runs"], name
 
 
+def test_a_gate_opened_for_good_makes_its_state_at_some_time_certain(tmp_path):
+    """A counterfactual that opens a gate from the start and fixes it open: "open at some
+    time" is its premise, certain by construction (as an asset deployed on day 0). Not when
+    its owner can close it (the day-0 record comes after that morning's choices: measured, 27
+    of 40 runs), nor when its state is drawn per run or a dated event closes it."""
+    def opened(data, policy="open"):
+        data["refugees"]["gates"]["north_pass"].update(open=True, policy=policy)
+        data["outcomes"]["pass_opened"] = {"description": "the pass is open at some time",
+                                           "when": {"state": "gate.north_pass", "at": "any"}}
+
+    loaded = _variant(tmp_path, opened)
+    v = outcome_verdicts(loaded.spec)
+    assert v["pass_opened"].verdict == CERTAIN and "nothing can close it" in v["pass_opened"].why
+    rows = {r["outcome"]: r for r in outcome_table(ensemble(loaded, runs=40))}
+    assert rows["pass_opened"]["count"] == rows["pass_opened"]["runs"]
+    varied = frozenset({"refugees.gates.north_pass.open"})
+    assert outcome_verdicts(loaded.spec, varied)["pass_opened"].verdict is None
+    # its owner may close it (close_gate on Borduria's menu): undecided
+    decided = _variant(tmp_path, lambda data: opened(data, "decide"))
+    assert outcome_verdicts(decided.spec)["pass_opened"].verdict is None
+
+    def closed_later(data):
+        opened(data)
+        data.setdefault("timeline", []).append({
+            "date": "2031-05-20", "name": "closed", "kind": "gate", "gate": "north_pass",
+            "open": False})
+
+    assert outcome_verdicts(_variant(tmp_path, closed_later).spec)["pass_opened"].verdict \
+        is None
+
+
 def test_one_route_left_open_is_enough_to_make_it_possible(tmp_path):
     def one_attack(data):
         _frozen(data)
