@@ -42,8 +42,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits with code 2 and a one-line hint, as the other errors do."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        # one line, no usage block above it: '--help' is named for the rest
+        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_ERROR)
 
 

@@ -44,6 +44,9 @@ def test_missing_file_and_bad_flags_exit_2(tmp_path):
     assert out.returncode == 2 and "file not found" in out.stderr
     out = sim("run", str(FICTIONAL), "--runs", "0")
     assert out.returncode == 2 and "at least 1" in out.stderr
+    # one line, as every other error: no usage block above it
+    assert out.stderr.strip().splitlines() == [
+        "sim run: error: argument --runs: must be at least 1, not 0 (see 'sim run --help')"]
     # --workers 1 where the worker count plays no part: a command that may use the local
     # pool starts its server (importing the model, about 4 s of CPU) before it reads its
     # input; the missing file above checks that such a command still fails at once
