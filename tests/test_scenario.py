@@ -35,6 +35,19 @@ def test_every_shipped_scenario_loads():
         assert load_scenario(path).spec.actors
 
 
+@pytest.mark.parametrize("value", [".nan", "nan", "inf", "-.inf", "1e999"])
+def test_a_value_that_is_not_a_finite_number_is_named_so(value):
+    """NaN or infinity where a number belongs is "not a finite number", not a bound missed
+    (the schema's bounds would say 'greater than or equal to 0 (got nan)' for a rate)."""
+    (problem,) = problems_of(FICTIONAL, [f"fighting.loss_rate={value}"])
+    assert problem.path == "fighting.loss_rate"
+    assert problem.message.startswith("not a finite number (got ") and "write a number" in \
+        problem.message
+    # a text field keeps its own message: 'nan' is no number there
+    (problem,) = problems_of(FICTIONAL, ["actors.arcadia.name=.nan"])
+    assert "valid string" in problem.message
+
+
 def test_round_trip_through_plain_data_keeps_the_digest(baseline):
     again = load_data(baseline.data)
     assert again.digest() == baseline.digest()

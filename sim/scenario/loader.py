@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -558,10 +559,28 @@ def validation_problems(exc: ValidationError, marks: dict, default_file: str,
                                        (f"; allowed: {', '.join(sorted(known))}" if known else ""))
         elif err["type"] == "missing":
             message = "required key is missing; add it"
+        elif "input" in err and err["type"].startswith(_NUMBER_CHECKS) \
+                and _not_finite(err["input"]):
+            # a bound or a type check would name the bound, as if nan were merely too small
+            message = f"not a finite number (got {err['input']!r}); write a number"
         elif "input" in err and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"
         problems.append(Problem(file, format_path(key), message, line, col))
     return problems
+
+
+#: pydantic's error types of a number's checks (its bounds, its type, its finiteness)
+_NUMBER_CHECKS = ("greater_than", "less_than", "finite_number", "float_", "int_", "multiple_of")
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether a value is NaN or infinite, or text that reads as one ('nan', '-inf', ...)."""
+    if isinstance(value, bool) or not isinstance(value, float | int | str):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return False
 
 
 def _known_keys(key: PathKey) -> list[str]:
