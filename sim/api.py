@@ -846,7 +846,8 @@ def plot(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Pa
     formats = tuple(f.strip().lower() for f in formats if f.strip())
     unknown = [f for f in formats if f not in ("png", "svg", "pdf")]
     if unknown:
-        raise UsageError(f"formats: unknown format {unknown[0]!r}; use png, svg or pdf")
+        raise UsageError(f"unknown image format {unknown[0]!r} for --format; use png, svg or "
+                         "pdf")  # worded for the command line; Python callers read formats=
     return plot_folder(folder, formats)
 
 

@@ -16,6 +16,7 @@ sample paths, and a note when their final values are bimodal (``bimodality``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -852,9 +853,16 @@ def plot_folder(folder: Path, formats: tuple[str, ...] = ("png", "svg")) -> list
     never written through.
     """
     folder = Path(folder)
+    made = not (folder / "figures").exists()
     out = figures_folder(folder)
-    with plt.rc_context({"text.parse_math": False}):
-        return _plot_folder(folder, out, formats)
+    try:
+        with plt.rc_context({"text.parse_math": False}):
+            return _plot_folder(folder, out, formats)
+    except BaseException:
+        if made:  # a folder that cannot be drawn keeps no empty figures/ of this call's
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty: a figure already written stays
+        raise
 
 
 def _plot_folder(folder: Path, out: Path, formats: tuple[str, ...]) -> list[Path]:

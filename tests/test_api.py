@@ -111,11 +111,27 @@ def test_sweep_and_compare_return_tables(tmp_path):
     assert "<b class=asm>by construction</b>" in page
 
 
+def test_a_folder_that_cannot_be_drawn_keeps_no_empty_figures_folder(tmp_path):
+    """sim plot of a folder whose summary is damaged fails (exit 2 from the CLI) and leaves
+    the folder as it was: no empty ``figures/`` made by the failed call; one that was there
+    already stays."""
+    (tmp_path / "summary.json").write_text("{not json")
+    (tmp_path / "scenario.resolved.yaml").write_text("name: x\n")
+    with pytest.raises(UsageError, match=r"summary\.json"):
+        api.plot(tmp_path, ["png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.resolved.yaml",
+                                                           "summary.json"]
+    (tmp_path / "figures").mkdir()
+    with pytest.raises(UsageError, match=r"summary\.json"):
+        api.plot(tmp_path, ["png"])
+    assert (tmp_path / "figures").is_dir()
+
+
 def test_open_results_refuses_a_folder_without_results(tmp_path):
     (tmp_path / "summary.txt").write_text("not results")
     with pytest.raises(UsageError, match="holds no results"):
         api.open_results(tmp_path)
-    with pytest.raises(UsageError, match="unknown format"):
+    with pytest.raises(UsageError, match="unknown image format"):
         (tmp_path / "summary.json").write_text(json.dumps({"outcomes": [], "runs": 0}))
         api.plot(tmp_path, ["png", "gif"])
 
@@ -152,7 +168,7 @@ def test_errors_from_python_name_keyword_arguments_not_flags(tmp_path):
     with pytest.raises(UsageError, match=r"parameters=") as caught:
         api.make_sweep_design(loaded, ["fighting.loss_rate"])
     assert "--param" not in str(caught.value)
-    with pytest.raises(UsageError, match=r"^formats: unknown format"):
+    with pytest.raises(UsageError, match=r"^unknown image format 'gif' for formats=; use"):
         (tmp_path / "summary.json").write_text(json.dumps({"outcomes": [], "runs": 0}))
         api.plot(tmp_path, ["gif"])
 

@@ -154,4 +154,4 @@ def test_compare_then_plot_in_the_format_asked(tmp_path):
     for name in (f.name for f in figures):
         assert name in plot.stdout
     bad = sim("plot", str(out_dir), "--format", "gif")
-    assert bad.returncode == 2 and "unknown format 'gif'" in bad.stderr
+    assert bad.returncode == 2 and "unknown image format 'gif' for --format" in bad.stderr
