@@ -47,6 +47,11 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """``1 parameter``, ``2 parameters``."""
+    return f"{n} {one if n == 1 else many}"
+
+
 MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
@@ -432,11 +437,13 @@ def _sweep(args: argparse.Namespace) -> int:
                   "the scenario's own values (no uncertainties)")
         print(f"{len(design.policies)} policies ({levers}) x {points} x {reps} replications = "
               f"{len(design.policies) * design.size * reps} runs"
-              + (f" over {len(design.parameters)} uncertainties" if design.parameters else ""),
+              + (f" over {_count(len(design.parameters), 'uncertainty', 'uncertainties')}"
+                 if design.parameters else ""),
               file=sys.stderr)
     else:
         print(f"{design.kind} design: {design.size} points x {reps} replications = "
-              f"{design.size * reps} runs over {len(design.parameters)} parameters",
+              f"{design.size * reps} runs over "
+              f"{_count(len(design.parameters), 'parameter', 'parameters')}",
               file=sys.stderr)
     result = api.sweep(loaded, design=design, reps=reps, seed=seed,
                        batch_size=args.batch_size, workers=args.workers,

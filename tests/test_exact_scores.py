@@ -261,9 +261,10 @@ borduria_gains       yes  25.0%   0.562      1.204
 
 quantity         observed     median       CRPS    PIT  in 50%  in 90%
 day of war             10         16      5.688   0.12      no      no
-day of split           61         61          0   0.50     yes     yes
+day of split        never      never          0   0.50     yes     yes
 losses.arcadia         40         40        7.5   0.50     yes     yes
 dead.total            200        150      43.75   0.62     yes     yes
+('never': not within the days simulated; scored as the day after the last)
 
 mean Brier 0.208 (uninformed 0.250, skill +0.17); mean log score 0.555 (uninformed 0.693, \
 skill +0.20)

@@ -346,11 +346,25 @@ def format_score(result: dict) -> str:
         width = max(len(n) for n, _ in rows)
         lines.append(f"{'quantity':<{width}}  {'observed':>9}  {'median':>9}  {'CRPS':>9}  "
                      f"{'PIT':>5}  in 50%  in 90%")
+        never_seen = False
+
+        def day(x: float, never: float | None) -> str:
+            nonlocal never_seen
+            if never is not None and x >= never:  # as sim report writes it
+                never_seen = True
+                return f"{'never':>9}"
+            return f"{x:9.4g}"
+
         for name, r in rows:
-            lines.append(f"{name:<{width}}  {r['observed']:9.4g}  {r['median']:9.4g}  "
+            never = r.get("never_day")
+            lines.append(f"{name:<{width}}  {day(r['observed'], never)}  "
+                         f"{day(r['median'], never)}  "
                          f"{r['crps']:9.4g}  {r['pit']:5.2f}  "
                          f"{'yes' if r['covered50'] else 'no':>6}  "
                          f"{'yes' if r['covered90'] else 'no':>6}")
+        if never_seen:
+            lines.append("('never': not within the days simulated; scored as the day after "
+                         "the last)")
         lines.append("")
     s = result["summary"]
     if "brier" in s:
