@@ -181,9 +181,10 @@ def score_columns(obs: Observations, columns: dict[str, np.ndarray]) -> dict:
         if day_col is None:
             if ev.date is not None:
                 hints = obs.day_candidates.get(i, [])
-                why = ("the outcome's condition records no first day; name the day column "
-                       f"it means with day_indicator: ({' or '.join(hints)}) to score the "
-                       "date" if hints else "no day column records when the outcome's "
+                why = ("its date, since the outcome's condition records no first day (the "
+                       "event is scored as happened or not); to score the date too, name the "
+                       f"day column it means with day_indicator: ({' or '.join(hints)})"
+                       if hints else "no day column records when the outcome's "
                        "condition first held (a threshold, a final value or a combination), "
                        "so the date cannot be scored; the event is scored as happened or not")
                 unscored.append({"outcome": ev.outcome, "why": why})
