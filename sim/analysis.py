@@ -101,11 +101,19 @@ def format_indicators(rows: list[dict], names: list[str] | None = None) -> str:
 
 
 def _num(x: float) -> str:
-    if abs(x) >= 10_000:
+    """A quantile as printed.
+
+    Thousands grouped from 1,000; whole numbers and anything from 100 without decimals;
+    shares below 1 to three decimals; the rest to four significant digits (a day's
+    interpolated quantile 6.95, not 6.950).
+    """
+    if abs(x) >= 1_000:
         return f"{x:,.0f}"
     if abs(x) >= 100 or float(x).is_integer():
         return f"{x:.0f}"
-    return f"{x:.3f}"
+    if abs(x) < 1:
+        return f"{x:.3f}"
+    return f"{x:.4g}"
 
 
 def degeneracy(outcomes: list[dict], indicators: list[dict]) -> dict[str, list[str]]:

@@ -104,13 +104,16 @@ def test_the_indicator_table_as_printed():
              "q25": 2.0, "q50": 3.0, "q75": 4.0, "q95": 5.0},
             {"indicator": "day.never", "runs": 4, "missing": 4},
             {"indicator": "x", "runs": 4, "missing": 0, "mean": 0.0, "q05": -0.125,
-             "q25": 0.0, "q50": 0.0, "q75": 0.0, "q95": -20000.0}]
+             "q25": 0.0, "q50": 0.0, "q75": 0.0, "q95": -20000.0},
+            {"indicator": "day.deal", "runs": 4, "missing": 0, "mean": 30.0, "q05": 6.95,
+             "q25": 20.0, "q50": 35.5, "q75": 50.0, "q95": 3406.0}]
     assert format_indicators(rows) == (
         "indicator           5%       median          95%   never\n"
         "losses.a         0.500          150       12,346        \n"
         "day.war              1            3            5   25.0%\n"
         "day.never                                         100.0%\n"
-        "x               -0.125            0      -20,000        ")
+        "x               -0.125            0      -20,000        \n"
+        "day.deal          6.95         35.5        3,406    0.0%")
     assert format_indicators(rows, names=["x"]) == (
         "indicator           5%       median          95%   never\n"
         "x               -0.125            0      -20,000        ")
@@ -150,8 +153,9 @@ def test_what_a_scenario_cannot_vary():
 def test_numbers_at_the_edges_of_their_formats():
     from sim.analysis import _num
 
-    assert _num(10_000.0) == "10,000" and _num(9_999.4) == "9999"
-    assert _num(100.5) == "100" and _num(99.5) == "99.500" and _num(-3.0) == "-3"
+    assert _num(1_000.0) == "1,000" and _num(999.4) == "999" and _num(9_999.4) == "9,999"
+    assert _num(100.5) == "100" and _num(99.5) == "99.5" and _num(-3.0) == "-3"
+    assert _num(99.96) == "99.96" and _num(1.0005) == "1" and _num(0.9995) == "1.000"
 
 
 def test_a_relative_difference_above_1e_12_is_a_varying_indicator():
