@@ -52,6 +52,10 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+#: uncertain values named in sim run's first line; more are counted, not listed (the
+#: baseline's 98 made a line of 3,000 characters)
+SHOWN_PRIORS = 6
+
 MAX_WORKERS = 1024  # more local processes than any machine has cores
 
 
@@ -347,9 +351,11 @@ def _run(args: argparse.Namespace) -> int:
         # the scenario's own priors (a pooled posterior's scaled paths are the next line's)
         own = sorted((format_path(k) for k in loaded.uncertain), key=varied.paths.index)
         count = len(own)
+        listed = ", ".join(own) if count <= SHOWN_PRIORS else (
+            f"{', '.join(own[:SHOWN_PRIORS])} and {count - SHOWN_PRIORS} more ('sim check "
+            f"{args.file} --assumptions' lists every value with its note)")
         print(f"priors (uncertain mode): each run draws its own values of {count} uncertain "
-              f"assumption{'s' if count != 1 else ''} ({why}): {', '.join(own)}",
-              flush=True)
+              f"assumption{'s' if count != 1 else ''} ({why}): {listed}", flush=True)
     if varied is not None and varied.pooled is not None:
         p = varied.pooled
         fitted = ("fitted on the other crises of the library" if not p.get("in_sample") else

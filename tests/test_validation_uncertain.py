@@ -14,7 +14,7 @@ from sim.execution import variation as uncertain
 from sim.execution.ensemble import run_ensemble
 from sim.scenario.loader import load_scenario
 from sim.world import compile_scenario
-from tests.conftest import FICTIONAL
+from tests.conftest import BASELINE, FICTIONAL
 
 POINT = "rationality: {value: 8.0, assumption: \"invented\"}"
 
@@ -244,6 +244,17 @@ def _columns(folder):
     from sim.execution.storage import read_runs
 
     return read_runs(folder / "runs.parquet")
+
+
+def test_many_priors_are_counted_not_all_listed_in_the_first_line(tmp_path, capsys):
+    """The baseline's 98 priors: six named, the rest counted, and where to see them all (the
+    whole list made a first line of 3,000 characters)."""
+    out = tmp_path / "out"
+    assert main(["run", str(BASELINE), "--runs", "2", "--workers", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "of 98 uncertain assumptions" in first and "and 92 more ('sim check " in first
+    assert first.count("actors.") == 6 and len(first) < 500
 
 
 def test_priors_are_drawn_by_default_and_point_runs_today(tmp_path, capsys):
