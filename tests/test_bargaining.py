@@ -1,4 +1,4 @@
-"""Patterns of bargaining and war termination (issue #11; MODEL.md section 6).
+"""Patterns of bargaining and war termination (issue #11; docs/ODD.md, M6).
 
 Each pattern is measured on ensembles of the baseline (and, where it says so, another
 scenario) with a fixed seed; comparisons are paired run by run (common random numbers) and

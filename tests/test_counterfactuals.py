@@ -1,4 +1,4 @@
-"""Each shipped counterfactual moves outcomes in the direction MODEL.md section 3 describes."""
+"""Each shipped counterfactual moves outcomes as its stylized fact says (docs/ODD.md, section 1)."""
 
 from __future__ import annotations
 

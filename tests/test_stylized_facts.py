@@ -1,4 +1,4 @@
-"""The seven stylized facts of MODEL.md section 3, as ensemble comparisons with common seeds.
+"""The seven stylized facts (docs/ODD.md, section 1), as ensemble comparisons with common seeds.
 
 Each test runs two ensembles of one scenario that differ in one lever, with the same seed (so
 run k of both shares its random numbers), and asserts the direction of the effect with a 95%

@@ -94,7 +94,7 @@ def test_a_point_reproduces_the_ensemble_with_its_values(fictional):
 
 @pytest.mark.slow
 def test_a_parameter_with_a_known_effect_shows_it(baseline):
-    """Costlier war for Turkey brings agreement sooner (MODEL.md fact 6), point by point.
+    """Costlier war for Turkey brings agreement sooner (stylized fact 6), point by point.
 
     (Since model v2 the baseline's compromise lies inside both sides' bargaining range and
     about 95% of runs sign it either way: the day is what the cost of war moves.)
