@@ -52,7 +52,7 @@ echo "installing $spec into $venv" >&2
 "$venv/bin/python" -m pip install --quiet "${constraints[@]}" -e "$spec" >&2
 find "$venv" -maxdepth 1 -name '.installed-*' ! -name ".installed-$digest-*" -delete
 touch "$stamp"
-# Compile the model now (about a minute, once per version of the sources), so that the first
+# Compile the model now (two to three minutes on two cores, once per version of the sources), so that the first
 # `sim run` measures the model's speed and not the compiler's (sim.api.compile_model).
-echo "compiling the model for this machine (about a minute)..." >&2
+echo "compiling the model for this machine (two to three minutes)..." >&2
 "$venv/bin/python" -c 'from sim.api import compile_model as c; s = c(); print("compiled in %.0f s" % s if s else "compiled code already cached")' >&2
