@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import CLI_WORDING, UsageError
+from sim.errors import CLI_WORDING, UsageError, not_found
 
 if TYPE_CHECKING:  # imported lazily below: `import sim.api` stays light
     import pandas as pd
@@ -278,7 +278,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None =
 
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"{path}: file not found")
+        raise UsageError(f"{path}: {not_found(path)}")
     return load_scenario(path, _override_texts(overrides))
 
 
@@ -1219,7 +1219,7 @@ def calibrate(scenario: LoadedScenario | str | Path, observations: str | Path, *
 
     loaded = _scenario(scenario)
     if not Path(observations).is_file():
-        raise UsageError(f"{observations}: file not found")
+        raise UsageError(f"{observations}: {not_found(observations)}")
     if not (isinstance(min_epsilon, int | float) and math.isfinite(min_epsilon)
             and min_epsilon >= 0):
         raise UsageError(f"min_epsilon={min_epsilon!r}: give a number >= 0")

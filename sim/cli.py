@@ -23,6 +23,7 @@ from sim.errors import (
     ScenarioError,
     SimError,
     UsageError,
+    not_found,
 )
 
 
@@ -219,11 +220,18 @@ def _main(argv: list[str] | None) -> int:
     if args.command in ("run", "sweep", "compare", "app", "validate", "calibrate"):
         from sim.jit import compiled_code_cached
 
+        # a missing input file is said at once, not after minutes of compiling
+        named = [*(getattr(args, "files", None) or []), getattr(args, "file", None),
+                 getattr(args, "observations", None)]
+        missing = next((f for f in named if f is not None and not Path(f).exists()), None)
+        if missing is not None:
+            print(f"error: {missing}: {not_found(missing)}", file=sys.stderr)
+            return EXIT_ERROR
         if not compiled_code_cached():
             from sim.api import compile_model
 
             print("compiling the model for this machine (only the first run of this version "
-                  "of crisis-sim; about a minute)...", file=sys.stderr, flush=True)
+                  "of crisis-sim; two to three minutes)...", file=sys.stderr, flush=True)
             seconds = compile_model() or 0.0
             print(f"compiled in {seconds:.0f} s (not counted in the runs per second)",
                   file=sys.stderr, flush=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from difflib import get_close_matches
+from itertools import islice
 from pathlib import Path
 
 #: True while the command line runs a command: errors then name its flags (``--points``), as
@@ -69,3 +71,23 @@ class RunInterruptedError(Exception):
     def __init__(self, done: int, total: int, out_dir: Path | None) -> None:
         self.done, self.total, self.out_dir = done, total, out_dir
         super().__init__(f"interrupted after {done} of {total} batches")
+
+
+#: files of a folder looked at for a "did you mean" (a folder of thousands is not listed whole)
+_SIBLINGS_READ = 1000
+
+
+def not_found(path: str | Path) -> str:
+    """``file not found``, and the closest file of the same kind beside it, if one is close.
+
+    ``scenarios/idlib2020.yaml`` -> ``file not found; did you mean
+    'scenarios/idlib_2020.yaml'?`` Only names are read, of at most ``_SIBLINGS_READ`` entries.
+    """
+    path = Path(path)
+    try:
+        names = [p.name for p in islice(path.parent.iterdir(), _SIBLINGS_READ)
+                 if p.suffix == path.suffix and p.name != path.name]
+    except OSError:
+        names = []
+    close = get_close_matches(path.name, names, n=1, cutoff=0.75)
+    return "file not found" + (f"; did you mean '{path.parent / close[0]}'?" if close else "")

@@ -39,6 +39,25 @@ def test_bad_scenario_gives_file_line_key_and_exit_2(tmp_path):
     assert "unknown rung 'threatz'" in out.stderr and "did you mean 'threats'" in out.stderr
 
 
+def test_a_missing_file_names_the_closest_one_beside_it(tmp_path):
+    """A typo in a file name gets the file that was meant, before anything is compiled or
+    started; a folder with nothing close, or no folder, gets the plain message."""
+    from sim.errors import not_found
+
+    meant = tmp_path / "idlib_2020.yaml"
+    meant.write_text("name: x\n")
+    (tmp_path / "idlib_2020.observations.txt").write_text("not a scenario")
+    typo = tmp_path / "idlib2020.yaml"
+    assert not_found(typo) == f"file not found; did you mean '{meant}'?"
+    assert not_found(tmp_path / "kosovo.yaml") == "file not found"
+    assert not_found(tmp_path / "no_folder" / "idlib_2020.yaml") == "file not found"
+    for command in ("run", "check"):
+        out = sim(command, str(typo))
+        assert out.returncode == 2, out.stderr
+        assert f"{typo}" in out.stderr and f"did you mean '{meant}'?" in out.stderr
+        assert len(out.stderr.strip().splitlines()) <= 2 and "Traceback" not in out.stderr
+
+
 def test_missing_file_and_bad_flags_exit_2(tmp_path):
     out = sim("run", str(tmp_path / "nope.yaml"))
     assert out.returncode == 2 and "file not found" in out.stderr

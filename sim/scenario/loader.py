@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, not_found
 from sim.safety import UnsafeFileError, read_limited
 from sim.scenario.schema import Prior, Scenario, reference_errors
 
@@ -314,7 +314,7 @@ def read_yaml(path: Path) -> tuple[Any, dict, dict]:
     try:
         raw = read_limited(path, MAX_FILE_BYTES)  # never trusts st_size: /dev/zero, FIFOs
     except FileNotFoundError:
-        raise ScenarioError([Problem(file, "", "file not found")]) from None
+        raise ScenarioError([Problem(file, "", not_found(path))]) from None
     except UnsafeFileError as exc:
         hint = ("; a scenario is a few hundred lines" if "larger" in str(exc) else
                 "; name a scenario file")

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from sim.arguments import int_between, run_setting
-from sim.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
+from sim.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError, not_found
 
 
 def _bounded(maximum: int, why: str = ""):
@@ -208,9 +208,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sim.validation.observations import load_observations
 
     if not args.file.is_file():
-        raise UsageError(f"{args.file}: file not found")
+        raise UsageError(f"{args.file}: {not_found(args.file)}")
     if not args.observations.is_file():
-        raise UsageError(f"{args.observations}: file not found")
+        raise UsageError(f"{args.observations}: {not_found(args.observations)}")
     loaded = load_scenario(args.file)
     obs = load_observations(args.observations, loaded)
     out = args.out or Path("outputs") / f"{loaded.slug}-calibration"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import UsageError
+from sim.errors import UsageError, not_found
 from sim.validation.observations import Observations
 
 UNINFORMED_P = 0.5
@@ -277,7 +277,7 @@ def score_run(folder: Path, observations: Path) -> dict:
         raise UsageError(f"{folder} holds no scenario.resolved.yaml; score a folder written "
                          "by 'sim run'")
     if not Path(observations).is_file():
-        raise UsageError(f"{observations}: file not found")
+        raise UsageError(f"{observations}: {not_found(observations)}")
     scenario = load_scenario(resolved)
     _check_same_scenario(folder, scenario, Path(observations))
     obs = load_observations(observations, scenario)
