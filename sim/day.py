@@ -5,8 +5,9 @@
 1. ``observe``: the situation every actor sees (cover, firepower, contest shares, each deal's
    war prospects and surplus, refugee routes), the same for all, so moves are simultaneous;
 2. ``sim.mechanisms.decisions.score_menu`` and each actor's ``decide`` (the Mesa agents);
-3. ``resolve``: the rest of the day, in the order of docs/ODD.md 1.3: gates, assets and
-   requests; deals; fighting; the ladder; refugees; pressure and grievances; affinities.
+3. ``resolve``: the rest of the day, in the order of docs/ODD.md 1.3: deals (and the jump of
+   an offensive launched today); gates, assets and requests; fighting; the ladder; refugees;
+   pressure and grievances; affinities.
 
 Each pass calls the mechanisms' rules (``sim/mechanisms/*``), each a loop over the
 replications, in order, with the day's intermediate results in a ``Workspace`` made once per
@@ -52,7 +53,7 @@ _REFUGEES, _ALLIANCES = int(Stream.REFUGEES), int(Stream.ALLIANCES)
 _BARGAINING, _AIR = int(Stream.BARGAINING), int(Stream.AIR)
 _INCIDENTS, _STRIKES = int(Stream.INCIDENTS), int(Stream.STRIKES)
 _THIRD_PARTY = int(Stream.THIRD_PARTY)
-MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: at most 10), for counters
+MAX_SIDES = 16  # bound on a deal's parties and mediators (schema: MAX_DEAL_SIDES, 6), for counters
 GRIEVANCE_MEMORY = 0.9  # share of yesterday's grievance kept (``pressure.grievance_step``)
 REQUEST_MEMORY = 0.8  # share of an open request kept each day
 

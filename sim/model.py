@@ -4,13 +4,13 @@ One step is one day. Order within a day (docs/ODD.md, "Process overview and sche
 
 0. dated timeline events for the day (Mesa's event list, at ``day + 0.5``);
 1. every actor observes the same state and chooses (simultaneous moves);
-2. gates and assets change hands or switch on; requests are lodged;
-3. deals form or break down;
+2. deals form or break down; an offensive launched today puts its dyad on its rung;
+3. gates and assets change hands or switch on; requests are lodged;
 4. fighting: losses and control;
 5. the ladder moves;
 6. refugees die, flee, move on and return;
-7. domestic pressure and grievances update;
-8. affinities move; realignments are noted.
+7. domestic pressure and grievances update (then, in Python, red lines are read);
+8. affinities move; realignments are noted (then the day's one-off acts end).
 
 Steps 1 and 2-8 are compiled passes over all replications (``sim/day.py``); between them the
 Mesa agents (``sim/actors.py``) choose. Every random number comes from the counter-based
@@ -494,11 +494,11 @@ class CrisisModel(mesa.Model):
         compiled_day.resolve(self.structure, p.packed, state, self.can_hold, chosen,
                              self.random_numbers.keys, day, today.shocks, w, events)
         today.shocks[:] = 0.0
+        self.trackers.mark(events, day)
+        if self.red_lines is not None:  # before one-off acts end: a sortie flown today counts
+            self.red_line_days.mark(self.red_lines.step(self, w.attack, day), day)
         if self.once.size:
             self._end_one_offs(taken)
-        self.trackers.mark(events, day)
-        if self.red_lines is not None:
-            self.red_line_days.mark(self.red_lines.step(self, w.attack, day), day)
         self.holdings.note(self, day)
 
         if self.log_events:

@@ -92,6 +92,31 @@ def test_crossing_and_answer_are_recorded_and_the_answer_spends_the_stake(fictio
     assert 0 < np.isfinite(answered_day).sum() < 300
 
 
+def test_a_one_off_sortie_against_the_offender_answers_the_line(fictional):
+    """A one-off air sortie (``once``) by the author against the offender answers its line,
+    as a sortie held day after day does (ODD M5: flying air support spends the stake). The
+    red lines are read before the day's one-off acts end; read after, a sortie flown today
+    was already cleared (measured before the fix: 0 of the runs whose sortie struck answered).
+    A sortie over a dyad with no fighting that day strikes nothing and answers nothing."""
+    data = harmless_standoff(fictional, 0.0)
+    data["red_lines"] = {"no_strike": {"author": "corvalia", "offender": "arcadia",
+                                       "attacks": "borduria", "stakes": 2.0}}
+    data["actors"]["corvalia"]["actions"].append(
+        {"verb": "air_support", "client": "borduria", "target": "arcadia", "once": True})
+    model = CrisisModel(load_data(data), replications=300, seed=3, record_paths=False)
+    force_arcadia(model, True, later=-1)  # crosses the line on day 0 in every run
+    for _ in range(30):
+        model.step()
+    got = indicators(model)
+    sortie = model.one_off_days()["once.corvalia.air_support.arcadia"]
+    answered = got["day.answered.no_strike"]
+    np.testing.assert_array_equal(got["day.crossed.no_strike"], 0.0)
+    # Corvalia has no attack: a sortie is its only answer, on the day it is flown
+    assert np.isfinite(answered).sum() >= 20, np.isfinite(answered).sum()
+    done = np.isfinite(answered)
+    np.testing.assert_array_equal(answered[done], sortie[done])
+
+
 @pytest.mark.parametrize("line, message", [
     ({"author": "borduria", "offender": "arcadia"}, "exactly one of"),
     ({"author": "borduria", "offender": "arcadia", "attacks": "borduria", "takes": "x"},
