@@ -76,7 +76,7 @@ def test_a_grant_the_recipient_does_not_want_is_not_made():
 def test_a_recipient_that_asks_accepts_what_it_asked_for():
     """An Ostra that asks at random (rationality 0), though holding the battery is worth less
     than nothing to it: the battery is granted in some runs, and in each of them Ostra had
-    asked within the three days before (an open request that morning)."""
+    asked on one of the four days before (an open request that morning)."""
     asking = _follow(_variant(0.5, asks=True))
     granted = asking["held"].any(axis=1)
     assert granted.any()

@@ -161,8 +161,9 @@ def cover_value(t, k, r, q, p, rung, cover, exposure, horizon):
                           p.asset_air_defence, p.loss_unit_of, rung, cover, exposure, horizon)
 
 
-#: An open request: the recipient asked for the asset within the last three days (a request
-#: fades by ``sim.day.REQUEST_MEMORY``, 0.8, a day: 0.8^3 ~ 0.51). What it asked for it accepts.
+#: An open request: the recipient asked for the asset on one of the four days before (a request
+#: is 1 the next morning and fades by ``sim.day.REQUEST_MEMORY``, 0.8, a day: 0.8^3 ~ 0.51 on
+#: the fourth morning, 0.41 on the fifth). What it asked for it accepts.
 REQUEST_OPEN = 0.5
 
 
