@@ -425,7 +425,7 @@ def run(scenario: LoadedScenario | str | Path, *, runs: int | None = None,
 
 @_keywords
 def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int | None = None,
-           out: str | Path | None = None, runs: int | None = None) -> Replay:
+           out: str | Path | None = None, runs: int | None = None, varied=None) -> Replay:
     """Re-run one replication alone, with its trajectory and event log (``sim run --replay``).
 
     Args:
@@ -436,6 +436,9 @@ def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int |
             checked against the ensemble's.
         runs: The ensemble's size when there is no saved one (``run_index`` must be below
             it; default the folder's, else the scenario's ``run.runs``).
+        varied: The ensemble's per-run values of uncertain assumptions, as ``run`` takes
+            them (``sim.execution.variation.uncertain_set`` or ``posterior_set`` over at
+            least ``run_index + 1`` runs); default None: the point values.
 
     Returns:
         ``.row`` (indicators and outcomes), ``.log`` (event lines), ``.matches_ensemble``.
@@ -444,7 +447,8 @@ def replay(scenario: LoadedScenario | str | Path, run_index: int, *, seed: int |
 
     loaded = _scenario(scenario)
     seed = loaded.spec.run.seed if seed is None else seed
-    return replay_run(loaded, seed, run_index, None if out is None else Path(out), runs)
+    return replay_run(loaded, seed, run_index, None if out is None else Path(out), runs,
+                      varied)
 
 
 # ----------------------------------------------------------------------------- sweeps

@@ -373,7 +373,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.daily is not None:
             raise UsageError("--daily keeps series of every run of an ensemble; a --replay "
                              "writes every series of its one run already (its trajectory)")
-        return _replay(loaded, args.seed, args.replay, out_dir, args.runs)
+        return _replay(loaded, args.seed, args.replay, out_dir, args.runs, varied)
     if varied is not None and varied.mode == "uncertain":  # said first, before any progress
         why = ("--uncertain" if args.uncertain else
                "the scenario declares priors; --point runs the point values")
@@ -431,10 +431,11 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None) -> int:
+def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None,
+            varied=None) -> int:
     from sim.api import replay
 
-    result = replay(loaded, run, seed=seed, out=out_dir, runs=runs)
+    result = replay(loaded, run, seed=seed, out=out_dir, runs=runs, varied=varied)
     seed = loaded.spec.run.seed if seed is None else seed
     print(f"replay of run {run} (seed {seed}): {len(result.log)} log lines")
     for name, value in result.row.items():
@@ -447,6 +448,9 @@ def _replay(loaded, seed: int | None, run: int, out_dir: Path, runs: int | None)
     elif result.matches_ensemble is False:
         print(f"warning: differs from row {run} of {out_dir}/runs.parquet", file=sys.stderr)
         return EXIT_ERROR
+    elif (out_dir / "runs.parquet").exists():
+        print(f"not compared with {out_dir}/runs.parquet: its runs took other values (point "
+              "values, drawn priors or a posterior); replay with the options of that run")
     return EXIT_OK
 
 

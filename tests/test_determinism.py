@@ -70,6 +70,25 @@ def test_replay_reproduces_the_ensemble_row_exactly(baseline, tmp_path):
             assert np.array_equal(saved, again.model.trajectory[:, 0])
 
 
+def test_a_run_drawn_from_priors_replays_exactly(baseline, tmp_path):
+    """Any run replays alone, also one that drew its own values of the scenario's priors (sim
+    run's default): its draws depend only on the seed and its index, so drawing the runs up
+    to it gives the values it had (the ensemble's size and batch do not matter). A replay of
+    the point values is not compared with that folder (another experiment)."""
+    from sim.execution.variation import uncertain_set
+
+    drawn = uncertain_set(baseline, 12, 30)
+    run_ensemble(baseline, runs=30, seed=12, batch_size=10, workers=1, progress=False,
+                 out_dir=tmp_path, varied=drawn)
+    table = pq.read_table(tmp_path / "runs.parquet").to_pandas()
+    for k in (3, 29):
+        again = replay(baseline, 12, k, tmp_path, varied=uncertain_set(baseline, 12, k + 1))
+        assert again.matches_ensemble is True, k
+        assert again.row["param.actors.turkey.war_cost"] == table["param.actors.turkey.war_cost"][k]
+    point = replay(baseline, 12, 3, tmp_path)
+    assert point.matches_ensemble is None
+
+
 def test_compare_runs_a_change_the_model_never_reads_on_the_very_same_draws(fictional):
     """Common random numbers: an override the model never reads leaves every run unchanged.
 

@@ -7,6 +7,7 @@ with R = 1 gives exactly the values it had inside any batch of the ensemble.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sim.errors import UsageError
 from sim.execution.batches import collect_rows
 from sim.execution.outdir import claim_replay_folder, read_json, release_folder
 from sim.execution.storage import paths_table, read_runs, write_json, write_parquet
+from sim.execution.variation import varied_columns, varied_params
 from sim.model import CrisisModel
 from sim.scenario.loader import LoadedScenario
 
@@ -34,8 +36,12 @@ class Replay:
 
 
 def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = None,
-           runs: int | None = None) -> Replay:
+           runs: int | None = None, varied=None) -> Replay:
     """Re-run replication ``run`` alone and (optionally) write its trajectory and log.
+
+    ``varied`` (a ``sim.execution.variation.VariedSet`` covering run ``run``): the run's own
+    values of the uncertain assumptions, as its ensemble drew them; they depend only on the
+    seed and the run's index, so a run drawn from priors replays exactly too.
 
     Writes into ``out_dir/replay-<run>/``: ``trajectory.parquet`` and ``trajectory.csv``
     (every series, every day), ``events.txt`` (choices and events in words) and ``row.json``.
@@ -50,13 +56,20 @@ def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = N
     if out_dir is not None:
         claim_replay_folder(out_dir, loaded.digest(), seed, run,
                             runs if runs is not None else loaded.spec.run.runs)
-    model = CrisisModel(loaded, replications=np.array([run]), seed=seed, log_events=True)
+    params, field = None, None
+    if varied is not None:
+        field = varied.task_field(run, run + 1)
+        params = varied_params(field, loaded.data, json.dumps(loaded.data, default=str))
+    model = CrisisModel(loaded, replications=np.array([run]), seed=seed, log_events=True,
+                        params=params)
     model.run()
     columns = collect_rows(model, loaded)
+    if field is not None:
+        columns.update(varied_columns(field))
     row = {name: _plain(values[0]) for name, values in columns.items()}
     matches = None
     if out_dir is not None:
-        matches = _compare_with_ensemble(out_dir, loaded, seed, run, columns)
+        matches = _compare_with_ensemble(out_dir, loaded, seed, run, columns, varied)
         folder = out_dir / f"replay-{run}"
         folder.mkdir(parents=True, exist_ok=True)
         table = paths_table(model.series_names, np.array([run]), model.trajectory,
@@ -75,13 +88,19 @@ def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = N
 
 
 def _compare_with_ensemble(out_dir: Path, loaded: LoadedScenario, seed: int, run: int,
-                           columns: dict[str, np.ndarray]) -> bool | None:
+                           columns: dict[str, np.ndarray], varied=None) -> bool | None:
     runs_file, manifest_file = out_dir / "runs.parquet", out_dir / "manifest.json"
     if not (runs_file.exists() and manifest_file.exists()):
         return None
     manifest = read_json(manifest_file)
     if not isinstance(manifest, dict) or manifest.get("scenario_sha256") != loaded.digest() \
             or manifest.get("seed") != seed:
+        return None
+    # an ensemble of other values (point against drawn, another posterior) is not this run's
+    mode = varied.mode if varied is not None else "point"
+    pooled = varied.pooled if varied is not None else None
+    if manifest.get("mode", "point") != mode or manifest.get("pooled_posterior") != pooled \
+            or (varied is not None and manifest.get("varied") != varied.describe):
         return None
     try:
         table = read_runs(runs_file)

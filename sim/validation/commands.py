@@ -272,18 +272,13 @@ def varied_for_run(args: argparse.Namespace, loaded, seed: int):
     if point and (args.uncertain or args.posterior is not None):
         raise UsageError("--point runs the point values; it cannot be combined with "
                          "--uncertain or --posterior")
-    if args.replay is not None and (args.uncertain or args.posterior is not None):
-        raise UsageError("--replay re-runs a point run; it cannot be combined with "
-                         "--uncertain or --posterior")
     # priors by default (issue 24): a scenario that declares priors is run drawing them
     priors = bool(loaded.uncertain) and not point and args.posterior is None
-    if args.replay is not None:
-        if priors:
-            raise UsageError("--replay re-runs a point run, and this scenario declares priors "
-                             "(sim run draws them by default): add --point, and replay a "
-                             "folder written with --point")
-        return None
     runs = args.runs or loaded.spec.run.runs
+    if args.replay is not None:
+        # a run's values depend only on the seed and its index: drawing the runs up to the
+        # replayed one gives it the values it had in its ensemble, whatever the ensemble's size
+        runs = args.replay + 1
     if args.uncertain or priors:
         base = uncertain_set(loaded, seed, runs)
         return _pooled(args, loaded, seed, runs, base) or base
