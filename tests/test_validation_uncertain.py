@@ -160,7 +160,10 @@ def test_sim_run_uncertain_writes_the_mode(tmp_path, capsys):
     assert manifest["varied"]["actors.arcadia.rationality"]["dist"] == "uniform"
     assert main(["report", str(out)]) == 0
     assert "Uncertain assumptions" in (out / "report.html").read_text()
-    assert main(["run", str(path), "--uncertain", "--replay", "3", "--out", str(out)]) == 2
+    capsys.readouterr()
+    # a run that drew its values replays exactly: its draws depend only on the seed and run
+    assert main(["run", str(path), "--uncertain", "--replay", "3", "--out", str(out)]) == 0
+    assert "matches row 3" in capsys.readouterr().out
     # the point run of the same scenario may not reuse that folder
     assert main(["run", str(path), "--point", "--runs", "20", "--workers", "1", "--out",
                  str(out), "--no-progress"]) == 2
@@ -282,10 +285,15 @@ def test_priors_are_drawn_by_default_and_point_runs_today(tmp_path, capsys):
         assert np.array_equal(point[name], today[name], equal_nan=True), name
     assert json.loads((tmp_path / "default" / "manifest.json").read_text())["mode"] == \
         "uncertain"
-    # --point excludes --uncertain; a replay of a scenario with priors needs --point
+    # --point excludes --uncertain; a replay takes its run's options: by default run 2's own
+    # draws (as the default ensemble drew them), with --point the point values
     assert main(["run", str(path), "--point", "--uncertain", *common]) == 2
-    assert main(["run", str(path), "--replay", "2", "--out", str(tmp_path / "r")]) == 2
-    assert "add --point" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["run", str(path), "--replay", "2", "--out", str(tmp_path / "default")]) == 0
+    assert "matches row 2" in capsys.readouterr().out
+    assert main(["run", str(path), "--point", "--replay", "2", "--out",
+                 str(tmp_path / "default")]) == 0
+    assert "not compared with" in capsys.readouterr().out
 
 
 def test_check_says_whether_intervals_hold_parameter_uncertainty(tmp_path, capsys):
