@@ -363,6 +363,9 @@ def _run(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     out_dir = args.out or api.default_out(loaded, "run")
+    from sim.execution.outdir import refuse_foreign
+
+    refuse_foreign(out_dir)  # before the first line about the run: a refusal comes first
     from sim.validation.commands import varied_for_run
 
     seed = loaded.spec.run.seed if args.seed is None else args.seed

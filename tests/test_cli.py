@@ -45,6 +45,21 @@ def test_bad_scenario_gives_file_line_key_and_exit_2(tmp_path):
     assert "unknown rung 'threatz'" in out.stderr and "did you mean 'threats'" in out.stderr
 
 
+def test_a_foreign_output_folder_is_refused_before_anything_is_said(tmp_path):
+    """The user's non-empty folder: refused in one line, nothing printed before it (the
+    baseline's first line about its priors used to come first), the user's file untouched."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    out = sim("run", str(BASELINE), "--runs", "10", "--out", str(folder))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"error: {folder} is a folder sim did not create and is not empty; its files are "
+        "left alone: choose a new or empty folder with --out"]
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
 def test_a_missing_file_names_the_closest_one_beside_it(tmp_path):
     """A typo in a file name gets the file that was meant, before anything is compiled or
     started; a folder with nothing close, or no folder, gets the plain message."""

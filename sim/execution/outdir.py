@@ -40,6 +40,32 @@ def is_ours(folder: Path) -> bool:
                for name in (MARKER, IDENTITY))
 
 
+def refuse_foreign(out_dir: Path, made_before_marker=None) -> None:
+    """Refuse an ``--out`` this tool may not write, reading only (``claim_folder``'s checks).
+
+    A command calls it before it prints or computes anything, so the refusal is its first
+    word; ``claim_folder`` checks again when it takes the folder.
+
+    Raises:
+        UsageError: A broken symlink, a file, an unreadable folder, or a non-empty folder the
+            tool did not make (nor ``made_before_marker`` recognises).
+    """
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise UsageError(f"--out {out_dir} is a broken symlink; choose another folder")
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise UsageError(f"--out {out_dir} is a file, not a folder; choose another --out")
+        try:
+            empty = next(out_dir.iterdir(), None) is None
+        except OSError as exc:
+            raise UsageError(f"cannot read output folder {out_dir}: {exc.strerror}") from None
+        if not empty and not is_ours(out_dir) and not (
+                made_before_marker is not None and made_before_marker(out_dir)):
+            raise UsageError(f"{out_dir} is a folder sim did not create and is not empty; "
+                             "its files are left alone: choose a new or empty folder with "
+                             "--out")
+
+
 def claim_folder(out_dir: Path, made_before_marker=None) -> None:
     """Create ``out_dir`` (or accept an empty folder or one of ours) and lock it for this run.
 
@@ -56,20 +82,7 @@ def claim_folder(out_dir: Path, made_before_marker=None) -> None:
         UsageError: The path is a file, a non-empty folder the tool did not make, not
             writable, or locked by another run.
     """
-    if out_dir.is_symlink() and not out_dir.exists():
-        raise UsageError(f"--out {out_dir} is a broken symlink; choose another folder")
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise UsageError(f"--out {out_dir} is a file, not a folder; choose another --out")
-        try:
-            empty = next(out_dir.iterdir(), None) is None
-        except OSError as exc:
-            raise UsageError(f"cannot read output folder {out_dir}: {exc.strerror}") from None
-        if not empty and not is_ours(out_dir) and not (
-                made_before_marker is not None and made_before_marker(out_dir)):
-            raise UsageError(f"{out_dir} is a folder sim did not create and is not empty; "
-                             "its files are left alone: choose a new or empty folder with "
-                             "--out")
+    refuse_foreign(out_dir, made_before_marker)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         marker = out_dir / MARKER
