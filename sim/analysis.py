@@ -153,3 +153,23 @@ def format_degeneracy(found: dict[str, list[str]], indicators: int) -> str:
         lines.append(f"{len(found['constant'])} of {indicators} indicators never vary "
                      "(listed by 'sim report')")
     return "\n".join(lines)
+
+
+def prior_text(prior: object) -> str:
+    """A drawn value's prior as words, not its dict in Python's form.
+
+    The dict is a ``Prior``'s ``model_dump(exclude_none=True)``, as the manifest records it;
+    ``sim report`` and ``sim check --assumptions`` show it so:
+    "uniform 0.07 to 0.13", "lognormal, median 60, sigma 0.5, within 20 to 180".
+    """
+    if not isinstance(prior, dict) or not isinstance(prior.get("dist"), str):
+        return str(prior)
+    low, high = prior.get("low"), prior.get("high")
+    if prior["dist"] == "uniform" and low is not None and high is not None:
+        return f"uniform {low:g} to {high:g}" if all(
+            isinstance(x, int | float) for x in (low, high)) else str(prior)
+    shape = [f"{k} {v:g}" for k, v in prior.items() if k not in ("dist", "low", "high")
+             and isinstance(v, int | float) and v is not None]
+    within = (f"within {low:g} to {high:g}" if isinstance(low, int | float)
+              and isinstance(high, int | float) else "")
+    return ", ".join([prior["dist"], *shape, *([within] if within else [])])

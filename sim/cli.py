@@ -311,37 +311,20 @@ def _check(args: argparse.Namespace) -> int:
     for line in horizon_warnings(spec, loaded.uncertain):  # before a run finds them at 0%
         print(f"  warning: {line}")
     if args.assumptions:
+        from sim.analysis import prior_text
         from sim.scenario.loader import format_path
 
-        priors = {format_path(k): prior for k, prior in loaded.uncertain.items()}
+        priors = {format_path(k): prior_text(prior.model_dump(exclude_none=True))
+                  for k, prior in loaded.uncertain.items()}
         print()
         for path, value, note in rows:
             label = "NO NOTE" if note is None else note.kind
             text = "" if note is None else note.text
             if note is not None and note.assumption:
                 text += f"  [assumption] {note.assumption}"
-            drawn = f"  [prior] {_prior_text(priors[path])}" if path in priors else ""
+            drawn = f"  [prior] {priors[path]}" if path in priors else ""
             print(f"{path} = {value}{drawn}  [{label}] {text}")
     return EXIT_OK
-
-
-#: each distribution's own parameters, in the order the schema's description names them
-_PRIOR_FIELDS = {"uniform": ("low", "high"), "triangular": ("low", "mode", "high"),
-                 "normal": ("mean", "sd"), "lognormal": ("median", "sigma"), "beta": ("a", "b")}
-
-
-def _prior_text(prior) -> str:
-    """A prior as sim run draws it.
-
-    ``uniform(low 0.07, high 0.13)``, ``lognormal(median 60, sigma 0.5) within [20, 180]``.
-    """
-    own = _PRIOR_FIELDS[prior.dist]
-    text = f"{prior.dist}({', '.join(f'{k} {getattr(prior, k):g}' for k in own)})"
-    if "low" not in own and (prior.low is not None or prior.high is not None):
-        low = "-inf" if prior.low is None else f"{prior.low:g}"
-        high = "inf" if prior.high is None else f"{prior.high:g}"
-        text += f" {'on' if prior.dist == 'beta' else 'within'} [{low}, {high}]"
-    return text
 
 
 def _memory_estimate(spec):

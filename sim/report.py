@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sim.analysis import prior_text
 from sim.errors import UsageError
 from sim.execution.outdir import read_json, read_results_yaml
 from sim.execution.storage import atomic_write_bytes
@@ -225,24 +226,6 @@ def sensitivity_section(sensitivity: dict, base_samples: int | None = None) -> d
             "sigma (its spread: interactions or non-linearity)."}
 
 
-def _prior_text(prior: object) -> str:
-    """A drawn value's prior as words, not the manifest's dict in its Python form.
-
-    "uniform 0.07 to 0.13", "lognormal, median 60, sigma 0.5, within 20 to 180".
-    """
-    if not isinstance(prior, dict) or not isinstance(prior.get("dist"), str):
-        return str(prior)
-    low, high = prior.get("low"), prior.get("high")
-    if prior["dist"] == "uniform" and low is not None and high is not None:
-        return f"uniform {low:g} to {high:g}" if all(
-            isinstance(x, int | float) for x in (low, high)) else str(prior)
-    shape = [f"{k} {v:g}" for k, v in prior.items() if k not in ("dist", "low", "high")
-             and isinstance(v, int | float) and v is not None]
-    within = (f"within {low:g} to {high:g}" if isinstance(low, int | float)
-              and isinstance(high, int | float) else "")
-    return ", ".join([prior["dist"], *shape, *([within] if within else [])])
-
-
 def _mode(manifest: dict, folder: Path) -> dict | None:
     """Which values each run drew (``--uncertain``/``--posterior``), or None for a point run."""
     if not isinstance(manifest, dict):
@@ -250,7 +233,7 @@ def _mode(manifest: dict, folder: Path) -> dict | None:
     varied = manifest.get("varied")
     varied = varied if isinstance(varied, dict) else {}
     if manifest.get("mode") == "uncertain":
-        return {"kind": "uncertain", "items": [(str(p), _prior_text(d))
+        return {"kind": "uncertain", "items": [(str(p), prior_text(d))
                                                for p, d in varied.items()]}
     if manifest.get("mode") != "posterior":
         return None

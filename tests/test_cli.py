@@ -28,10 +28,10 @@ def test_check_lists_assumptions_and_sources():
     assert "[source] " in out.stdout and "[assumption] " in out.stdout
     assert "actors.turkey.rationality = 60.0" in out.stdout
     # a value drawn per run shows the prior sim run draws it from, as written in the file
-    assert ("actors.turkey.rationality = 60.0  [prior] lognormal(median 60, sigma 0.5) "
-            "within [20, 180]  [assumption]") in out.stdout
-    assert "actors.turkey.interests.escalation = 0.15  [prior] uniform(low 0.105, high " \
-        "0.195)" in out.stdout
+    assert ("actors.turkey.rationality = 60.0  [prior] lognormal, median 60, sigma 0.5, "
+            "within 20 to 180  [assumption]") in out.stdout
+    assert "actors.turkey.interests.escalation = 0.15  [prior] uniform 0.105 to 0.195  " \
+        "[assumption]" in out.stdout
     assert out.stdout.count("[prior] ") == 98  # the first line of sim run counts 98
 
 
