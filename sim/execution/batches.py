@@ -20,7 +20,7 @@ import numpy as np
 from sim.errors import UsageError
 from sim.execution.binning import BatchCounts, Binning
 from sim.execution.trajectories import ensemble_edges
-from sim.execution.variation import varied_columns, varied_params
+from sim.execution.variation import frozen_data, varied_columns, varied_params
 from sim.scenario.loader import LoadedScenario, load_data
 from sim.world import Params, World, compile_scenario, series_names
 
@@ -110,10 +110,7 @@ def _compiled(digest: str, frozen: str, overrides: tuple = ()) -> tuple[LoadedSc
 
 
 def _frozen(task: BatchTask) -> str:
-    import json
-
-    # key order matters (actors are indexed in the order listed), so it is kept as given
-    return json.dumps(task.scenario, default=str)
+    return frozen_data(task.scenario)
 
 
 def prepare(task: BatchTask) -> tuple[LoadedScenario, World]:

@@ -7,7 +7,6 @@ with R = 1 gives exactly the values it had inside any batch of the ensemble.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from sim.errors import UsageError
 from sim.execution.batches import collect_rows
 from sim.execution.outdir import claim_replay_folder, read_json, release_folder
 from sim.execution.storage import paths_table, read_runs, write_json, write_parquet
-from sim.execution.variation import varied_columns, varied_params
+from sim.execution.variation import frozen_data, varied_columns, varied_params
 from sim.model import CrisisModel
 from sim.scenario.loader import LoadedScenario
 
@@ -59,7 +58,7 @@ def replay(loaded: LoadedScenario, seed: int, run: int, out_dir: Path | None = N
     params, field = None, None
     if varied is not None:
         field = varied.task_field(run, run + 1)
-        params = varied_params(field, loaded.data, json.dumps(loaded.data, default=str))
+        params = varied_params(field, loaded.data, frozen_data(loaded.data))
     model = CrisisModel(loaded, replications=np.array([run]), seed=seed, log_events=True,
                         params=params)
     model.run()

@@ -490,6 +490,15 @@ def _apply(mapping: _AffineMap, values: np.ndarray) -> Params:
     return Params(**out)
 
 
+def frozen_data(data: dict) -> str:
+    """Scenario data as the JSON text that keys the compiled scenarios and the probed maps.
+
+    Key order is kept as given (actors are indexed in the order listed): the one definition
+    every caller of ``params_for`` / ``varied_params`` and the batches' caches share.
+    """
+    return json.dumps(data, default=str)
+
+
 def params_for(data: dict, frozen: str, paths: tuple[str, ...], probes: tuple,
                values: np.ndarray) -> Params:
     """Per-run parameters ``(R, ...)`` of a scenario whose ``paths`` take ``values`` ``(R, J)``.

@@ -51,6 +51,7 @@ from sim.execution.variation import (
     PROBE_QUANTILES,
     VariedSet,
     check_varied,
+    frozen_data,
     integer_paths,
     params_for,
     prior_ppf,
@@ -157,7 +158,7 @@ class BatchedSimulator:
         self.target, self.paths, self.seed, self.batch = target, paths, seed, batch
         self.loaded = target.scenario
         self.world = compile_scenario(self.loaded.spec)
-        self.frozen = json.dumps(self.loaded.data, default=str)
+        self.frozen = frozen_data(self.loaded.data)
         self.probes = probes
         # integer values are simulated rounded, as sim run --posterior rounds them
         self.integer = np.array(integer_paths(self.loaded, paths))

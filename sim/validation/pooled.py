@@ -63,7 +63,13 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import UsageError
-from sim.execution.variation import PROBE_QUANTILES, params_for, prior_ppf, scaled_values
+from sim.execution.variation import (
+    PROBE_QUANTILES,
+    frozen_data,
+    params_for,
+    prior_ppf,
+    scaled_values,
+)
 from sim.scenario.schema import Prior
 from sim.validation.abc_smc import ABCSMC, Generation, Settings
 from sim.validation.calibrate import _summary, generations_folder, piled_against_bounds
@@ -246,7 +252,7 @@ def load_crises(folder: Path, constants: list[Constant], seed: int,
     for path, obs in loaded:
         name = crisis_name(path)
         target = build_target(obs)
-        frozen = json.dumps(target.scenario.data, default=str)
+        frozen = frozen_data(target.scenario.data)
         # probes fixed per crisis (the affine map is probed once per process and cached):
         # every path at its point value times the prior's extreme quantiles
         quantiles = np.array([[float(prior_ppf(c.prior, np.array([q]))[0]) for c in constants]
