@@ -347,23 +347,17 @@ def format_score(result: dict) -> str:
         width = max(len(n) for n, _ in rows)
         lines.append(f"{'quantity':<{width}}  {'observed':>9}  {'median':>9}  {'CRPS':>9}  "
                      f"{'PIT':>5}  in 50%  in 90%")
-        never_seen = False
-
-        def day(x: float, never: float | None) -> str:
-            nonlocal never_seen
-            if never is not None and x >= never:  # as sim report writes it
-                never_seen = True
-                return f"{'never':>9}"
-            return f"{x:9.4g}"
+        def never(x: float, r: dict) -> bool:  # a day after the run: "never", as sim report
+            return r.get("never_day") is not None and x >= r["never_day"]
 
         for name, r in rows:
-            never = r.get("never_day")
-            lines.append(f"{name:<{width}}  {day(r['observed'], never)}  "
-                         f"{day(r['median'], never)}  "
+            observed, median = (f"{'never':>9}" if never(r[k], r) else f"{r[k]:9.4g}"
+                                for k in ("observed", "median"))
+            lines.append(f"{name:<{width}}  {observed}  {median}  "
                          f"{r['crps']:9.4g}  {r['pit']:5.2f}  "
                          f"{'yes' if r['covered50'] else 'no':>6}  "
                          f"{'yes' if r['covered90'] else 'no':>6}")
-        if never_seen:
+        if any(never(r[k], r) for _, r in rows for k in ("observed", "median")):
             lines.append("('never': not within the days simulated; scored as the day after "
                          "the last)")
         lines.append("")
