@@ -173,3 +173,8 @@ def prior_text(prior: object) -> str:
     within = (f"within {low:g} to {high:g}" if isinstance(low, int | float)
               and isinstance(high, int | float) else "")
     return ", ".join([prior["dist"], *shape, *([within] if within else [])])
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``1 parameter``, ``2 parameters``: a count with its noun (sim report, the CLI)."""
+    return f"{n} {one if n == 1 else many}"

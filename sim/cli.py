@@ -48,11 +48,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def _count(n: int, one: str, many: str) -> str:
-    """``1 parameter``, ``2 parameters``."""
-    return f"{n} {one if n == 1 else many}"
-
-
 #: uncertain values named in sim run's first line; more are counted, not listed (the
 #: baseline's 98 made a line of 3,000 characters)
 SHOWN_PRIORS = 6
@@ -451,6 +446,7 @@ def _point_values_note(loaded, what: str) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from sim import api
+    from sim.analysis import plural
 
     loaded = _load(args)
     _point_values_note(loaded, "a sweep")
@@ -464,13 +460,13 @@ def _sweep(args: argparse.Namespace) -> int:
                   "the scenario's own values (no uncertainties)")
         print(f"{len(design.policies)} policies ({levers}) x {points} x {reps} replications = "
               f"{len(design.policies) * design.size * reps} runs"
-              + (f" over {_count(len(design.parameters), 'uncertainty', 'uncertainties')}"
+              + (f" over {plural(len(design.parameters), 'uncertainty', 'uncertainties')}"
                  if design.parameters else ""),
               file=sys.stderr)
     else:
         print(f"{design.kind} design: {design.size} points x {reps} replications = "
               f"{design.size * reps} runs over "
-              f"{_count(len(design.parameters), 'parameter', 'parameters')}",
+              f"{plural(len(design.parameters), 'parameter', 'parameters')}",
               file=sys.stderr)
     result = api.sweep(loaded, design=design, reps=reps, seed=seed,
                        batch_size=args.batch_size, workers=args.workers,

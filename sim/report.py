@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim.analysis import prior_text
+from sim.analysis import plural, prior_text
 from sim.errors import UsageError
 from sim.execution.outdir import read_json, read_results_yaml
 from sim.execution.storage import atomic_write_bytes
@@ -59,10 +59,6 @@ def render(context: dict[str, Any]) -> str:
 def _number(x: float) -> str:
     """A value for a sentence: 1,920,000 rather than 1.92e+06, three digits when small."""
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _figure(path: Path, caption: str) -> dict[str, str]:
@@ -327,11 +323,11 @@ def _provenance(rows: list[dict]) -> dict:
         if isinstance(r.get("assumption"), str) and r["assumption"]]
     unnoted = [r for r in rows if r["kind"] not in ("source", "assumption")]
     return {"sources": sources, "assumptions": assumptions, "unnoted": unnoted,
-            "sources_title": f"{_plural(len(sources), 'value quotes', 'values quote')} a "
+            "sources_title": f"{plural(len(sources), 'value quotes', 'values quote')} a "
             "source",
-            "assumptions_title": f"{_plural(len(assumptions), 'value is an', 'values are')} "
+            "assumptions_title": f"{plural(len(assumptions), 'value is an', 'values are')} "
             f"assumption{'' if len(assumptions) == 1 else 's'}",
-            "unnoted_title": f"{_plural(len(unnoted), 'value has', 'values have')} no source "
+            "unnoted_title": f"{plural(len(unnoted), 'value has', 'values have')} no source "
             "or assumption noted"}
 
 
