@@ -32,7 +32,7 @@ def test_check_lists_assumptions_and_sources():
             "within 20 to 180  [assumption]") in out.stdout
     assert "actors.turkey.interests.escalation = 0.15  [prior] uniform 0.105 to 0.195  " \
         "[assumption]" in out.stdout
-    assert out.stdout.count("[prior] ") == 98  # the first line of sim run counts 98
+    assert out.stdout.count("[prior] ") == 122  # the first line of sim run counts 122
 
 
 def test_bad_scenario_gives_file_line_key_and_exit_2(tmp_path):

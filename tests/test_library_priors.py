@@ -34,7 +34,9 @@ def test_every_library_crisis_carries_the_schemes_priors(path):
             for part in key:
                 point = point[part]
             assert prior.median == pytest.approx(point), format_path(key)
-        note = loaded.notes.get(key)  # a quoted source keeps its place; the reason is a comment
+        # its own note, or its entry's (an action's cost); a quoted source keeps its place,
+        # and the reason is then a comment on its line
+        note = loaded.note_for(key)
         assert note is not None and (note.kind == "source" or "priors" in note.text), \
             format_path(key)
 
@@ -88,6 +90,51 @@ def test_the_second_pass_gives_every_judged_rate_its_prior(path):
             assert (prior.low, prior.high) == pytest.approx(
                 (max(low, point - 0.1), min(high, point + 0.1))), name
         else:
+            assert prior.dist == "lognormal" and prior.sigma == 0.5, name
+            assert prior.median == pytest.approx(point), name
+            assert prior.low == pytest.approx(point / 3, rel=1e-3), name
+            assert prior.high == pytest.approx(min(3 * point, high), rel=1e-3), name
+
+
+#: The third pass: the ladder's positive drives (every crisis writes all but `threat`) and
+#: bargaining's rates (where written); with the costs of actions, lognormal; stakes uniform.
+LADDER_DRIVES = ("hostility", "provocation", "conciliation", "sanction", "threat", "mediation",
+                 "weariness", "trade_damping")
+BARGAINING_RATES = ("learning", "rejection_info", "mediation_info", "weariness_days")
+
+
+@pytest.mark.parametrize("path", [SCENARIOS / "idlib_2020.yaml", *LIBRARY], ids=lambda p: p.stem)
+def test_the_third_pass_gives_every_cost_stake_and_drive_its_prior(path):
+    """Costs of actions, stakes in objectives, the ladder's positive constants and bargaining's
+    rates: each written non-zero value carries the rule's prior, centred on it (a lognormal of
+    sigma 0.5 cut at /3 and x3; a stake uniform +-30% within [0, 1]); `base_drift` none."""
+    from sim.execution.variation import schema_bounds
+
+    loaded = load_scenario(path)
+    priors = {format_path(k): v for k, v in loaded.uncertain.items()}
+    assert {f"ladder.{k}" for k in LADDER_DRIVES if k != "threat"} <= set(priors)
+    assert "ladder.base_drift" not in priors
+    scales, stakes = set(), set()
+    for actor, spec in loaded.data["actors"].items():
+        scales |= {f"actors.{actor}.actions[{i}].cost"
+                   for i, act in enumerate(spec.get("actions", [])) if act.get("cost", 0)}
+    for name, spec in _written(loaded.data, "theatre").get("objectives", {}).items():
+        stakes |= {f"theatre.objectives.{name}.value.{actor}"
+                   for actor, v in spec.get("value", {}).items() if v}
+    for block, keys in (("ladder", LADDER_DRIVES), ("bargaining", BARGAINING_RATES)):
+        scales |= {f"{block}.{k}" for k in keys if _written(loaded.data, block).get(k, 0)}
+    assert (scales | stakes) <= set(priors)
+    dumped = loaded.spec.model_dump(by_alias=True)
+    for name in scales | stakes:
+        prior, point = priors[name], dumped
+        for part in parse_path(name):
+            point = point[part]
+        if name in stakes:
+            assert prior.dist == "uniform", name
+            assert (prior.low, prior.high) == pytest.approx(
+                (max(0.0, 0.7 * point), min(1.0, 1.3 * point)), rel=1e-3), name
+        else:
+            high = schema_bounds(re.sub(r"\[\d+\]", "", name))[1]  # an action's: any action's
             assert prior.dist == "lognormal" and prior.sigma == 0.5, name
             assert prior.median == pytest.approx(point), name
             assert prior.low == pytest.approx(point / 3, rel=1e-3), name

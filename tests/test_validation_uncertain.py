@@ -250,13 +250,13 @@ def _columns(folder):
 
 
 def test_many_priors_are_counted_not_all_listed_in_the_first_line(tmp_path, capsys):
-    """The baseline's 98 priors: six named, the rest counted, and where to see them all (the
+    """The baseline's 122 priors: six named, the rest counted, and where to see them all (the
     whole list made a first line of 3,000 characters)."""
     out = tmp_path / "out"
     assert main(["run", str(BASELINE), "--runs", "2", "--workers", "1", "--no-progress",
                  "--out", str(out)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert "of 98 uncertain assumptions" in first and "and 92 more ('sim check " in first
+    assert "of 122 uncertain assumptions" in first and "and 116 more ('sim check " in first
     assert first.count("actors.") == 6 and len(first) < 500
 
 
