@@ -369,6 +369,11 @@ def indicators(model) -> dict[str, np.ndarray]:
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()
     for d, deal in enumerate(lay.deals):
         out[f"agreement.{deal}.final"] = s.agreement[:, d].astype(float)
+    for d, deal in enumerate(lay.deals):  # how close each deal came to acceptance
+        out[f"reach.{deal}"] = model.deal_margin[:, d].copy()
+        for side, a in enumerate(lay.deal_sides[d]):
+            if lay.deal_signs[d, side]:
+                out[f"reach.{deal}.{lay.actors[a]}"] = model.deal_best[:, d, side].copy()
     held = model.holdings.values()
     for x in state_names(lay):
         out[f"{x}.days"], out[f"{x}.held"] = held[f"{x}.days"], held[f"{x}.held"]
