@@ -96,6 +96,10 @@ def indicator_names(layout) -> list[str]:
         names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
     names += [f"agreement.{d}.final" for d in layout.deals]
+    for d, deal in enumerate(layout.deals):
+        names.append(f"reach.{deal}")
+        names += [f"reach.{deal}.{layout.actors[a]}"
+                  for side, a in enumerate(layout.deal_sides[d]) if layout.deal_signs[d, side]]
     for x in state_names(layout):
         names += [f"{x}.days", f"{x}.held"]
         if not (x.startswith("agreement.") and x.removeprefix("agreement.") in layout.deals):
