@@ -389,12 +389,13 @@ def _run(args: argparse.Namespace) -> int:
           f"{m['executor']}{resumed})\n")
     print(format_outcomes_calibrated(result.outcomes, ensemble.calibration))
     from sim.reachability import explain_extremes, format_extremes
+    from sim.report import runs_reach
 
     found = degeneracy(result.outcomes, result.indicators)
     # outcomes at 0% / 100% are listed with whether the structure forces them (item 6)
     extremes = format_extremes(explain_extremes(
         loaded.spec, result.outcomes, frozenset(varied.paths) if varied is not None else
-        frozenset()))
+        frozenset(), runs_reach(out_dir)))
     degenerate = "\n".join(x for x in (extremes, format_degeneracy(
         {**found, "never": [], "always": []}, len(result.indicators))) if x)
     print(f"\n{degenerate}" if degenerate else "")

@@ -356,6 +356,10 @@ class CrisisModel(mesa.Model):
         self.once = np.flatnonzero(lay.menu.once > 0)
         self.once_used = np.zeros((r, self.once.size), dtype=bool)
         self.once_day = np.full((r, self.once.size), np.nan)
+        # how close each deal came to being accepted: each party's best perceived surplus
+        # over the run, and the best day's least willing party (``reach.<deal>`` indicators)
+        self.deal_best = np.full((r, *lay.deal_sides.shape), -np.inf)
+        self.deal_margin = np.full((r, lay.deal_sides.shape[0]), -np.inf)
         counters = disposition_counters(lay)
         self.disposition = self.random_numbers.uniform_at(
             0, Stream.DISPOSITION, counters[self.one_off])
@@ -462,6 +466,11 @@ class CrisisModel(mesa.Model):
             withdrawn=s.withdrawn)
         utility = score_menu(situation, lay, p, direct=self._direct)
         commitment(w.perceived, self._direct, s.attack_prev, lay, p)
+        if lay.deal_sides.shape[0]:  # as the parties weigh each deal this morning
+            signed = np.where(lay.deal_signs, w.perceived, np.inf)
+            np.maximum(self.deal_margin, signed.min(axis=2), out=self.deal_margin)
+            np.maximum(self.deal_best, np.where(lay.deal_signs, w.perceived, -np.inf),
+                       out=self.deal_best)
         apply_private_values(utility, self.one_off, self.private_values, p.intent)
         if self.openers.size:  # a fight under way goes on day by day
             apply_private_values(utility, self.openers, self.opening_values, self.opening_on,

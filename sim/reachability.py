@@ -26,7 +26,11 @@ from these facts of the model (docs/ODD.md):
 * no spell of a state is longer than the run.
 
 Anything else (the ladder's dynamics, losses, refugees, affinities) is left undecided: the
-outcome is then "not seen", never "impossible". Values drawn per run (``--uncertain``,
+outcome is then "not seen", never "impossible". Of such an outcome, when it needs a deal, the
+runs' own record (``reach.<deal>`` indicators, ``deal_reach``) can still say that no run ever
+had the deal within reach: every party's perceived surplus above zero on one day is what
+signing needs, so a deal never within reach was kept out by the scenario's values, not by the
+number of runs. Values drawn per run (``--uncertain``,
 ``--posterior``) are taken as possibly anything: a fact resting on a varied value is dropped.
 """
 
@@ -35,6 +39,8 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
+
+import numpy as np
 
 from sim.scenario.schema import Condition, Scenario
 
@@ -325,14 +331,83 @@ def outcome_verdicts(spec: Scenario, varied: frozenset[str] = frozenset()) -> di
     return {name: verdict(spec, o.when, varied, facts) for name, o in spec.outcomes.items()}
 
 
+def required_deals(cond: Condition) -> set[str]:
+    """Deals that must have been signed for ``cond`` to hold (conservative: maybe fewer).
+
+    A comparison on ``day.agreement.<d>`` (empty when never signed, which fails every
+    comparison) or ``agreement.<d>.final`` above 0, and the state ``agreement.<d>`` in
+    effect, need deal d; ``all`` needs what any of its parts needs, ``any`` what every part
+    needs; ``not`` and anything else need nothing.
+    """
+    if cond.all is not None:
+        return set().union(*(required_deals(c) for c in cond.all))
+    if cond.any is not None:
+        parts = [required_deals(c) for c in cond.any]
+        return set.intersection(*parts) if parts else set()
+    if cond.not_ is not None:
+        return set()
+    name = cond.state if cond.state is not None else cond.indicator or ""
+    if cond.state is not None and name.startswith("agreement."):
+        return {name.removeprefix("agreement.")}
+    if name.startswith("day.agreement.") and cond.op != "never":
+        return {name.removeprefix("day.agreement.")}
+    if (name.startswith("agreement.") and name.endswith(".final") and cond.op in (">", ">=")
+            and cond.value is not None and cond.value > 0):
+        return {name.removeprefix("agreement.").removesuffix(".final")}
+    return set()
+
+
+def deal_reach(columns: dict) -> dict[str, dict]:
+    """How close each deal came to acceptance, from a run's ``reach.*`` columns.
+
+    Per deal, its best margin over the runs and each party's best perceived surplus
+    (``{deal: {"margin": m, "parties": {party: x}}}``). ``reach.<deal>`` is a run's best
+    day's smallest perceived surplus among the deal's parties (above 0: on that day every
+    party would have signed it), ``reach.<deal>.<party>`` that party's best perceived
+    surplus in the run (docs/ODD.md, M10).
+    """
+    out: dict[str, dict] = {}
+    for name, values in columns.items():
+        parts = name.split(".")
+        finite = np.asarray(values, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if parts[0] != "reach" or len(parts) not in (2, 3) or finite.size == 0:
+            continue
+        best = float(finite.max())
+        entry = out.setdefault(parts[1], {"margin": None, "parties": {}})
+        if len(parts) == 2:
+            entry["margin"] = best
+        else:
+            entry["parties"][parts[2]] = best
+    return out
+
+
+def _out_of_reach(deals: set[str], reach: dict[str, dict]) -> str:
+    """Why a needed deal never formed, if no run ever had it within reach; else ''."""
+    for d in sorted(deals):
+        entry = reach.get(d)
+        if not entry or entry["margin"] is None or entry["margin"] > 0 or not entry["parties"]:
+            continue
+        party, best = min(entry["parties"].items(), key=lambda kv: kv[1])
+        return (f"deal {d} was never within reach: {party}'s perceived surplus from it "
+                f"stayed below zero in every run (at best {best:.3g} utility units), held "
+                "there by the scenario's values, not by chance")
+    return ""
+
+
 def explain_extremes(spec: Scenario, outcomes: list[dict],
-                     varied: frozenset[str] = frozenset()) -> list[dict]:
+                     varied: frozenset[str] = frozenset(),
+                     reach: dict[str, dict] | None = None) -> list[dict]:
     """Outcomes at 0% or 100% of the runs, each with whether the structure forces it.
+
+    ``reach`` (``deal_reach`` of the runs), if given, says of an outcome seen in no run that
+    needs a deal no run ever had within reach: the values held it there, not the dice.
 
     Returns:
         One row per such outcome: ``outcome``, ``seen`` ("no run" or "every run"), ``runs``,
         ``by_construction`` (True: the structure forbids it, or forces it; False: it is only
-        rare, or only nearly certain, as far as the structure tells) and ``why``.
+        rare, or only nearly certain, as far as the structure tells), ``why`` and
+        ``held_by`` (why a rare one was out of reach in every run, or '').
     """
     verdicts = outcome_verdicts(spec, varied)
     rows = []
@@ -342,9 +417,12 @@ def explain_extremes(spec: Scenario, outcomes: list[dict],
         never = r["count"] == 0
         v = verdicts.get(r["outcome"], _UNKNOWN)
         forced = v.verdict == (IMPOSSIBLE if never else CERTAIN)
+        held = ""
+        if never and not forced and reach and r["outcome"] in spec.outcomes:
+            held = _out_of_reach(required_deals(spec.outcomes[r["outcome"]].when), reach)
         rows.append({"outcome": r["outcome"], "seen": "no run" if never else "every run",
                      "runs": r["runs"], "by_construction": forced,
-                     "why": v.why if forced else ""})
+                     "why": v.why if forced else "", "held_by": held})
     return rows
 
 
@@ -357,7 +435,8 @@ def format_extremes(rows: list[dict]) -> str:
             lines.append(f"  {r['outcome']}: {what} by construction ({r['why']})")
         elif r["seen"] == "no run":
             lines.append(f"  {r['outcome']}: possible but not seen in any of {r['runs']} runs: "
-                         "rare, not impossible (the structure does not forbid it)")
+                         "rare, not impossible (the structure does not forbid it)"
+                         + (f"; {r['held_by']}" if r.get("held_by") else ""))
         else:
             lines.append(f"  {r['outcome']}: in all {r['runs']} runs, but not forced by the "
                          "structure: failing is rare, not impossible")
@@ -366,11 +445,13 @@ def format_extremes(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def extremes_html(folder, summary: dict, manifest: dict) -> str:
+def extremes_html(folder, summary: dict, manifest: dict,
+                  reach: dict[str, dict] | None = None) -> str:
     """The report's list of outcomes at 0% or 100%, impossible (certain) or only rare.
 
     The scenario is read from the folder's ``scenario.resolved.yaml`` (untrusted, through the
-    scenario loader); anything that does not load leaves the section out.
+    scenario loader); anything that does not load leaves the section out. ``reach``: as
+    ``explain_extremes``.
     """
     import html
     from pathlib import Path
@@ -382,7 +463,7 @@ def extremes_html(folder, summary: dict, manifest: dict) -> str:
         loaded = load_scenario(Path(folder) / "scenario.resolved.yaml")
         varied = manifest.get("varied") if isinstance(manifest, dict) else None
         paths = frozenset(str(k) for k in varied) if isinstance(varied, dict) else frozenset()
-        rows = explain_extremes(loaded.spec, summary["outcomes"], paths)
+        rows = explain_extremes(loaded.spec, summary["outcomes"], paths, reach)
     except (SimError, OSError, KeyError, TypeError, ValueError, AttributeError):
         return ""
     if not rows:
@@ -395,8 +476,9 @@ def extremes_html(folder, summary: dict, manifest: dict) -> str:
             items.append(f"<li>{name}: <b>{what} by construction</b>: "
                          f"{html.escape(r['why'])}</li>")
         elif r["seen"] == "no run":
+            held = f"; {html.escape(r['held_by'])}" if r.get("held_by") else ""
             items.append(f"<li>{name}: possible but not seen in {r['runs']} runs (the "
-                         "structure does not forbid it): rare, not impossible</li>")
+                         f"structure does not forbid it): rare, not impossible{held}</li>")
         else:
             items.append(f"<li>{name}: in every one of {r['runs']} runs, but not forced by the "
                          "structure</li>")

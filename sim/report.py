@@ -354,7 +354,25 @@ def _sections(folder: Path, summary: dict, scenario: dict, manifest: dict) -> di
     return {"calibrated": Markup(calibrated_html(folder, summary["outcomes"],
                                                  scenario.get("name"),
                                                  mapping_kinds(scenario))),
-            "extremes": Markup(extremes_html(folder, summary, manifest))}
+            "extremes": Markup(extremes_html(folder, summary, manifest, runs_reach(folder)))}
+
+
+def runs_reach(folder: Path) -> dict[str, dict]:
+    """How close each deal came to acceptance in a results folder's runs.
+
+    ``deal_reach`` of its ``reach.*`` columns, or nothing for a folder written before they
+    existed.
+    """
+    from sim.errors import SimError
+    from sim.execution.storage import read_runs, table_columns
+    from sim.reachability import deal_reach
+
+    path = Path(folder) / "runs.parquet"
+    try:
+        names = [c for c in table_columns(path) if c.startswith("reach.")]
+        return deal_reach(read_runs(path, names)) if names else {}
+    except (SimError, OSError):
+        return {}
 
 
 def write_report(folder: Path) -> Path:

@@ -226,6 +226,13 @@ def test_every_indicator_is_read_off_the_state_its_name_says(stepped):
     for d, deal in enumerate(lay.deals):
         same(f"agreement.{deal}.final", s.agreement[:, d])
         same(f"agreement.{deal}.days", held[f"agreement.{deal}.days"])
+        # how close the deal came: the running best the model keeps of its parties' surplus
+        same(f"reach.{deal}", model.deal_margin[:, d])
+        for side, a in enumerate(lay.deal_sides[d]):
+            if lay.deal_signs[d, side]:
+                same(f"reach.{deal}.{actors[a]}", model.deal_best[:, d, side])
+        signed = ~np.isnan(got[f"day.agreement.{deal}"])
+        assert (got[f"reach.{deal}"][signed] > 0).all(), deal  # signing needs every party
     for name in model.holdings.names:
         for part in ("days", "held", "final"):
             same(f"{name}.{part}", held[f"{name}.{part}"])
@@ -324,6 +331,8 @@ def test_the_names_of_states_events_and_indicators_of_the_three_states(fictional
                  "incidents.arcadia~borduria"]
     expected += [f"control.valley.{a}.final" for a in actors]
     expected += ["agreement.valley_split.final"]
+    expected += ["reach.valley_split", "reach.valley_split.arcadia",
+                 "reach.valley_split.borduria"]
     for x in states:  # a deal's .final is the agreement.<deal>.final above
         expected += [f"{x}.days", f"{x}.held"] + (
             [] if x == "agreement.valley_split" else [f"{x}.final"])

@@ -195,3 +195,58 @@ def test_a_run_that_does_not_draw_the_priors_says_so(capsys, baseline, fictional
     assert "a comparison runs their point values" in err
     _point_values_note(fictional, "a sweep")  # no priors: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_the_deals_an_outcome_needs_are_read_conservatively(tmp_path):
+    """An outcome needs a deal when every way of holding passes through its signing."""
+    from sim.reachability import required_deals
+
+    loaded = _variant(tmp_path, _frozen)
+    when = {name: o.when for name, o in loaded.spec.outcomes.items()}
+    assert required_deals(when["split"]) == {"valley_split"}
+    assert required_deals(when["no_split"]) == set()  # not: signing is what it must avoid
+    assert required_deals(when["split_or_war"]) == set()  # war alone will do
+    assert required_deals(when["war"]) == set()
+
+
+def _out_of_reach(data) -> None:
+    """The split hands Arcadia the valley Borduria holds and wants: Borduria never signs."""
+    data["deals"]["valley_split"]["transfer"]["valley"] = {"arcadia": 1.0, "borduria": 0.0,
+                                                           "assumption": "invented"}
+    data["theatre"]["objectives"]["valley"]["control"] = {"arcadia": 0.1, "borduria": 0.9,
+                                                          "assumption": "invented"}
+    data["actors"]["borduria"]["interests"] = {"territory": 0.9, "losses": 0.05,
+                                               "escalation": 0.05, "assumption": "invented"}
+
+
+def test_a_deal_no_run_had_within_reach_is_told_from_a_rare_one(tmp_path, capsys):
+    """sim run and its report say of an outcome seen in no run that needs a deal no run had
+    within reach that the values hold it there, naming the unwilling party; the claim is
+    the runs' own record (every run's margin below zero), and the shipped scenario, whose
+    split is within reach in some runs, gets no such line."""
+    from sim.execution.storage import read_runs
+
+    loaded = _variant(tmp_path, _out_of_reach)
+    out_dir = tmp_path / "out"
+    assert main(["run", str(loaded.path), "--runs", "40", "--workers", "1", "--out",
+                 str(out_dir), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    runs = read_runs(out_dir / "runs.parquet")
+    assert not runs["outcome.split"].any()
+    assert (runs["reach.valley_split"] < 0).all()
+    assert (runs["reach.valley_split.borduria"] < 0).all()
+    assert (runs["reach.valley_split.arcadia"] > 0).any()
+    best = runs["reach.valley_split.borduria"].max()
+    assert (f"split: possible but not seen in any of 40 runs: rare, not impossible (the "
+            f"structure does not forbid it); deal valley_split was never within reach: "
+            f"borduria's perceived surplus from it stayed below zero in every run (at best "
+            f"{best:.3g} utility units)") in text
+    assert main(["report", str(out_dir)]) == 0
+    page = (out_dir / "report.html").read_text()
+    assert "deal valley_split was never within reach: borduria&#x27;s perceived" in page
+    # where some run had every party willing on a day, nothing is claimed
+    shipped = tmp_path / "shipped"
+    assert main(["run", str(FICTIONAL), "--runs", "40", "--workers", "1", "--out",
+                 str(shipped), "--no-progress"]) == 0
+    assert "never within reach" not in capsys.readouterr().out
+    assert (read_runs(shipped / "runs.parquet")["reach.valley_split"] > 0).any()
