@@ -96,10 +96,7 @@ def indicator_names(layout) -> list[str]:
         names += [f"air_support.{a}.{b}.days", f"air_losses.{b}.by.{a}"]
     names += [f"control.{o}.{a}.final" for o in layout.objectives for a in layout.actors]
     names += [f"agreement.{d}.final" for d in layout.deals]
-    for d, deal in enumerate(layout.deals):
-        names.append(f"reach.{deal}")
-        names += [f"reach.{deal}.{layout.actors[a]}"
-                  for side, a in enumerate(layout.deal_sides[d]) if layout.deal_signs[d, side]]
+    names += [name for name, _, _ in _reach_columns(layout)]
     for x in state_names(layout):
         names += [f"{x}.days", f"{x}.held"]
         if not (x.startswith("agreement.") and x.removeprefix("agreement.") in layout.deals):
@@ -147,6 +144,20 @@ def _menu_pairs(layout, verb: str) -> list[tuple[str, str]]:
     entries = menu.entries(verb)
     pairs = [(layout.actors[menu.actor[e]], layout.actors[menu.target[e]]) for e in entries]
     return list(dict.fromkeys(pairs))
+
+
+def _reach_columns(layout) -> list[tuple[str, int, int | None]]:
+    """(name, deal, side) of the ``reach.*`` indicators, in column order.
+
+    ``reach.<deal>`` (side None: the best day's least willing party), then
+    ``reach.<deal>.<party>`` for each signatory.
+    """
+    out: list[tuple[str, int, int | None]] = []
+    for d, deal in enumerate(layout.deals):
+        out.append((f"reach.{deal}", d, None))
+        out += [(f"reach.{deal}.{layout.actors[a]}", d, side)
+                for side, a in enumerate(layout.deal_sides[d]) if layout.deal_signs[d, side]]
+    return out
 
 
 def _contact_dyads(layout) -> list[tuple[int, int]]:
@@ -373,11 +384,9 @@ def indicators(model) -> dict[str, np.ndarray]:
             out[f"control.{obj}.{a}.final"] = s.control[:, o, i].copy()
     for d, deal in enumerate(lay.deals):
         out[f"agreement.{deal}.final"] = s.agreement[:, d].astype(float)
-    for d, deal in enumerate(lay.deals):  # how close each deal came to acceptance
-        out[f"reach.{deal}"] = model.deal_margin[:, d].copy()
-        for side, a in enumerate(lay.deal_sides[d]):
-            if lay.deal_signs[d, side]:
-                out[f"reach.{deal}.{lay.actors[a]}"] = model.deal_best[:, d, side].copy()
+    for name, d, side in _reach_columns(lay):  # how close each deal came to acceptance
+        out[name] = (model.deal_margin[:, d] if side is None
+                     else model.deal_best[:, d, side]).copy()
     held = model.holdings.values()
     for x in state_names(lay):
         out[f"{x}.days"], out[f"{x}.held"] = held[f"{x}.days"], held[f"{x}.held"]

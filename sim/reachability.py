@@ -369,9 +369,11 @@ def deal_reach(columns: dict) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for name, values in columns.items():
         parts = name.split(".")
+        if parts[0] != "reach" or len(parts) not in (2, 3):
+            continue
         finite = np.asarray(values, dtype=float)
         finite = finite[np.isfinite(finite)]
-        if parts[0] != "reach" or len(parts) not in (2, 3) or finite.size == 0:
+        if finite.size == 0:
             continue
         best = float(finite.max())
         entry = out.setdefault(parts[1], {"margin": None, "parties": {}})

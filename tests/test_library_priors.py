@@ -30,9 +30,7 @@ def test_every_library_crisis_carries_the_schemes_priors(path):
     assert any(p.endswith(".rationality") for p in paths)
     for key, prior in loaded.uncertain.items():
         if prior.dist == "lognormal":
-            point = loaded.spec.model_dump(by_alias=True)
-            for part in key:
-                point = point[part]
+            point = _point(loaded.spec.model_dump(by_alias=True), format_path(key))
             assert prior.median == pytest.approx(point), format_path(key)
         # its own note, or its entry's (an action's cost); a quoted source keeps its place,
         # and the reason is then a comment on its line
@@ -54,6 +52,22 @@ def _written(data, *keys):
     for key in keys:
         data = data.get(key, {}) if isinstance(data, dict) else {}
     return data
+
+
+def _point(dumped: dict, name: str) -> float:
+    """The point value at a path (``actors.x.actions[2].cost``) of a dumped spec."""
+    for part in parse_path(name):
+        dumped = dumped[part]
+    return dumped
+
+
+def _is_scale_prior(prior, point: float, high: float, name: str) -> None:
+    """The rule's prior of a positive scale: lognormal, median the value, sigma 0.5, cut at
+    /3 and at x3 or the schema's bound."""
+    assert prior.dist == "lognormal" and prior.sigma == 0.5, name
+    assert prior.median == pytest.approx(point), name
+    assert prior.low == pytest.approx(point / 3, rel=1e-3), name
+    assert prior.high == pytest.approx(min(3 * point, high), rel=1e-3), name
 
 
 @pytest.mark.parametrize("path", [SCENARIOS / "idlib_2020.yaml", *LIBRARY], ids=lambda p: p.stem)
@@ -81,19 +95,14 @@ def test_the_second_pass_gives_every_judged_rate_its_prior(path):
     assert wanted <= set(priors)
     dumped = loaded.spec.model_dump(by_alias=True)
     for name in wanted | SECOND_PASS:
-        prior, point = priors[name], dumped
-        for part in parse_path(name):
-            point = point[part]
+        prior, point = priors[name], _point(dumped, name)
         low, high = schema_bounds(re.sub(r"\[\d+\]", "", name))  # an edge's: any edge's
         if name.endswith("risk_attitude"):
             assert prior.dist == "uniform", name
             assert (prior.low, prior.high) == pytest.approx(
                 (max(low, point - 0.1), min(high, point + 0.1))), name
         else:
-            assert prior.dist == "lognormal" and prior.sigma == 0.5, name
-            assert prior.median == pytest.approx(point), name
-            assert prior.low == pytest.approx(point / 3, rel=1e-3), name
-            assert prior.high == pytest.approx(min(3 * point, high), rel=1e-3), name
+            _is_scale_prior(prior, point, high, name)
 
 
 #: The third pass: the ladder's positive drives (every crisis writes all but `threat`) and
@@ -126,19 +135,14 @@ def test_the_third_pass_gives_every_cost_stake_and_drive_its_prior(path):
     assert (scales | stakes) <= set(priors)
     dumped = loaded.spec.model_dump(by_alias=True)
     for name in scales | stakes:
-        prior, point = priors[name], dumped
-        for part in parse_path(name):
-            point = point[part]
+        prior, point = priors[name], _point(dumped, name)
         if name in stakes:
             assert prior.dist == "uniform", name
             assert (prior.low, prior.high) == pytest.approx(
                 (max(0.0, 0.7 * point), min(1.0, 1.3 * point)), rel=1e-3), name
         else:
             high = schema_bounds(re.sub(r"\[\d+\]", "", name))[1]  # an action's: any action's
-            assert prior.dist == "lognormal" and prior.sigma == 0.5, name
-            assert prior.median == pytest.approx(point), name
-            assert prior.low == pytest.approx(point / 3, rel=1e-3), name
-            assert prior.high == pytest.approx(min(3 * point, high), rel=1e-3), name
+            _is_scale_prior(prior, point, high, name)
 
 
 @pytest.mark.parametrize("name", sorted(POINT_FILES))
